@@ -1,0 +1,90 @@
+"""What the client hands back: file status and directory entries."""
+
+from __future__ import annotations
+
+import stat as _stat
+from dataclasses import dataclass
+
+from fs3.proto import meta_pb2
+
+_TYPE_NAME = {meta_pb2.FILE: "file", meta_pb2.DIRECTORY: "directory", meta_pb2.SYMLINK: "symlink"}
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """Status of one inode; ``st_*`` aliases make it usable where ``os.stat_result`` is expected."""
+
+    path: str
+    inode: int
+    type: str           # "file", "directory" or "symlink"
+    size: int
+    mode: int           # permission bits
+    uid: int
+    gid: int
+    nlink: int
+    atime_ns: int
+    mtime_ns: int
+    ctime_ns: int
+    chunk_size: int
+    stripe: int
+    chains: tuple[int, ...]
+    symlink_target: str = ""
+
+    @classmethod
+    def from_inode(cls, path: str, inode: meta_pb2.Inode) -> FileStat:
+        return cls(
+            path=path, inode=inode.id, type=_TYPE_NAME.get(inode.type, "unknown"), size=inode.length,
+            mode=inode.mode, uid=inode.uid, gid=inode.gid, nlink=inode.nlink,
+            atime_ns=inode.atime_ns, mtime_ns=inode.mtime_ns, ctime_ns=inode.ctime_ns,
+            chunk_size=inode.layout.chunk_size, stripe=inode.layout.stripe,
+            chains=tuple(inode.layout.chains), symlink_target=inode.symlink_target,
+        )
+
+    @property
+    def name(self) -> str:
+        return self.path.rstrip("/").rsplit("/", 1)[-1] or "/"
+
+    @property
+    def is_dir(self) -> bool:
+        return self.type == "directory"
+
+    @property
+    def is_file(self) -> bool:
+        return self.type == "file"
+
+    @property
+    def st_mode(self) -> int:
+        bits = {"file": _stat.S_IFREG, "directory": _stat.S_IFDIR, "symlink": _stat.S_IFLNK}
+        return bits.get(self.type, 0) | self.mode
+
+    @property
+    def st_size(self) -> int:
+        return self.size
+
+    @property
+    def st_ino(self) -> int:
+        return self.inode
+
+    @property
+    def st_nlink(self) -> int:
+        return self.nlink
+
+    @property
+    def st_uid(self) -> int:
+        return self.uid
+
+    @property
+    def st_gid(self) -> int:
+        return self.gid
+
+    @property
+    def st_mtime(self) -> float:
+        return self.mtime_ns / 1e9
+
+    @property
+    def st_atime(self) -> float:
+        return self.atime_ns / 1e9
+
+    @property
+    def st_ctime(self) -> float:
+        return self.ctime_ns / 1e9

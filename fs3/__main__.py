@@ -1,0 +1,3 @@
+from fs3.cli import main
+
+main()

@@ -1,0 +1,63 @@
+"""Path and name rules of the fs3 namespace, shared by the client (to fail early) and meta (to enforce).
+
+Paths are absolute, '/'-separated, UTF-8. Empty components (``a//b``, a trailing ``/``) are ignored;
+``.`` and ``..`` are refused rather than resolved, because fs3 has no working directory to resolve them
+against and silently rewriting them would hide mistakes.
+"""
+
+from __future__ import annotations
+
+from ._errors import InvalidArgument, NameTooLong
+
+NAME_MAX = 255
+PATH_MAX = 4096
+
+
+def check_name(name: str, path: str | None = None) -> str:
+    """Raise unless ``name`` may be a directory entry; return it unchanged."""
+    where = path if path is not None else name
+    if not name:
+        raise InvalidArgument("Invalid name: empty", path=where)
+    if name in (".", ".."):
+        raise InvalidArgument(f"Invalid name {name!r}: '.' and '..' are not allowed", path=where)
+    if "/" in name:
+        raise InvalidArgument("Invalid name: contains '/'", path=where)
+    if "\0" in name:
+        raise InvalidArgument("Invalid name: contains NUL", path=where)
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidArgument("Invalid name: not valid UTF-8", path=where) from None
+    if size > NAME_MAX:
+        raise NameTooLong(f"File name too long ({size} bytes, limit {NAME_MAX})", path=where)
+    return name
+
+
+def split_path(path: str) -> list[str]:
+    """Components of an absolute path, each checked; ``[]`` is the root."""
+    if not isinstance(path, str):
+        raise InvalidArgument(f"Invalid path: expected str, got {type(path).__name__}")
+    if not path:
+        raise InvalidArgument("Invalid path: empty", path=path)
+    if "\0" in path:
+        raise InvalidArgument("Invalid path: contains NUL", path=path)
+    try:
+        size = len(path.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidArgument("Invalid path: not valid UTF-8", path=path) from None
+    if size > PATH_MAX:
+        raise NameTooLong(f"File name too long (path of {size} bytes, limit {PATH_MAX})", path=path)
+    return [check_name(part, path) for part in path.split("/") if part]
+
+
+def normalize(path: str) -> str:
+    """The canonical form of a path: ``/a/b``, or ``/`` for the root."""
+    return "/" + "/".join(split_path(path))
+
+
+def parent_and_name(path: str) -> tuple[list[str], str]:
+    """Split a path into its parent's components and its last name (the root has no name)."""
+    parts = split_path(path)
+    if not parts:
+        raise InvalidArgument("Invalid path: the root has no name", path=path)
+    return parts[:-1], parts[-1]

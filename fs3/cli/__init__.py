@@ -1,0 +1,55 @@
+"""The `fs3` command line. It stands on the library; nothing below imports it."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from fs3._errors import describe
+
+from . import _cluster, _copy, _local, _namespace, _servers
+from ._common import CliState
+
+
+class _Group(click.Group):
+    """Turns every library error into one clear line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            name = ctx.invoked_subcommand or ctx.info_name
+            click.echo(f"fs3: {name}: {describe(exc)}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("fs3: interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--cluster", envvar="FS3_CLUSTER", metavar="ADDR",
+              help="Meta server HOST:PORT or local cluster data directory (default: the most recent `fs3 up`).")
+@click.version_option(package_name="fs3")
+@click.pass_context
+def cli(ctx: click.Context, cluster: str | None) -> None:
+    """fs3: a distributed parallel file system for training data."""
+    ctx.obj = CliState(cluster)
+    ctx.call_on_close(ctx.obj.close)
+
+
+for command in (
+    _local.up, _local.down, _local.status,
+    _servers.meta, _servers.storage,
+    _namespace.ls, _namespace.cat, _namespace.mkdir, _namespace.rm, _namespace.mv, _namespace.stat,
+    _copy.cp, _cluster.cluster,
+):
+    cli.add_command(command)
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="fs3")
+    except BrokenPipeError:  # `fs3 cat big | head`
+        sys.stderr.close()
+        sys.exit(0)

@@ -1,0 +1,142 @@
+"""Local clusters: `fs3 up`, `fs3 down`, `fs3 status`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+from fs3._discovery import last_cluster_dir
+from fs3._errors import Unavailable
+from fs3._layout import DEFAULT_CHUNK_SIZE, DEFAULT_STRIPE
+from fs3.proto import cluster_pb2
+
+from ._common import emit_json, format_time, human_size, state, table
+
+
+def default_data_dir() -> Path:
+    if os.environ.get("FS3_DATA_DIR"):
+        return Path(os.environ["FS3_DATA_DIR"])
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "fs3" / "local"
+
+
+def _cluster_dir(data_dir: Path | None) -> Path:
+    if data_dir is not None:
+        return data_dir
+    last = last_cluster_dir()
+    if last is None:
+        raise Unavailable("no local cluster has been started here (run `fs3 up`)")
+    return last
+
+
+@click.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Where the cluster keeps its state "
+              "(default $FS3_DATA_DIR or ~/.local/share/fs3/local).")
+@click.option("--nodes", default=3, show_default=True, help="Storage nodes (each on its own 127.0.0.x).")
+@click.option("--targets", "targets_per_node", default=1, show_default=True, help="Targets per storage node.")
+@click.option("--replicas", default=1, show_default=True, help="Replicas per chain.")
+@click.option("--chunk-size", default=DEFAULT_CHUNK_SIZE, show_default=True, help="Default chunk size.")
+@click.option("--stripe", default=DEFAULT_STRIPE, show_default=True, help="Default stripe of new files.")
+@click.option("--gc-delay", default=10.0, show_default=True, help="Seconds before removed data is reclaimed.")
+@click.option("-d", "--detach", is_flag=True, help="Start in the background and return.")
+@click.option("--json", "as_json", is_flag=True, help="Print the started cluster as JSON.")
+def up(data_dir, nodes, targets_per_node, replicas, chunk_size, stripe, gc_delay, detach, as_json):
+    """Start a local cluster: 1 meta and N storage processes on 127.0.0.x addresses."""
+    from fs3.local import LocalCluster, LocalClusterConfig
+
+    data_dir = data_dir or default_data_dir()
+    config = LocalClusterConfig(
+        data_dir=data_dir, storage_nodes=nodes, targets_per_node=targets_per_node, replicas=replicas,
+        chunk_size=chunk_size, stripe=stripe, gc_delay=gc_delay,
+    )
+    quiet = as_json
+    cluster = LocalCluster.start(config, progress=None if quiet else lambda m: click.echo(f"fs3 up: {m}", err=True))
+    if as_json:
+        emit_json({"data_dir": str(cluster.data_dir), "meta": cluster.meta,
+                   "processes": [{"name": p.name, "pid": p.pid, "address": p.address} for p in cluster.processes]})
+    else:
+        click.echo(f"fs3 cluster up: meta {cluster.meta[0]}, {nodes} storage nodes, data in {cluster.data_dir}")
+    if detach:
+        if not quiet:
+            click.echo("stop it with: fs3 down", err=True)
+        return
+    click.echo("press Ctrl-C to stop", err=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        while not done.wait(1.0):
+            for p in cluster.processes:
+                if not p.alive() and not getattr(p, "_reported", False):
+                    click.echo(f"fs3 up: {p.name} (pid {p.pid}) exited; see {p.log}", err=True)
+                    p._reported = True  # type: ignore[attr-defined]
+    except KeyboardInterrupt:
+        pass
+    cluster.stop()
+    click.echo("fs3 cluster stopped", err=True)
+
+
+@click.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), help="The cluster's data directory "
+              "(default: the most recent `fs3 up`).")
+def down(data_dir):
+    """Stop every process of a local cluster."""
+    from fs3.local import LocalCluster
+
+    cluster = LocalCluster.load(_cluster_dir(data_dir))
+    stopped = cluster.stop()
+    left = cluster.running()
+    if left:
+        raise Unavailable("could not stop: " + ", ".join(f"{p.name} (pid {p.pid})" for p in left))
+    click.echo(f"stopped {len(stopped)} processes" + ("" if stopped else " (none was running)"))
+
+
+_PUBLIC = {v: k.lower() for k, v in cluster_pb2.PublicState.items()}
+_LOCAL = {cluster_pb2.UPTODATE: "up-to-date", cluster_pb2.ONLINE: "online", cluster_pb2.LOCAL_OFFLINE: "offline"}
+
+
+def routing_dict(routing: cluster_pb2.RoutingInfo) -> dict:
+    return {
+        "routing_version": routing.version,
+        "meta": list(routing.meta_addresses),
+        "nodes": [{"id": n.id, "address": n.address, "state": "up" if n.state == cluster_pb2.NODE_UP else "down",
+                   "hostname": n.hostname, "pid": n.pid, "last_heartbeat_ns": n.last_heartbeat_ns}
+                  for n in routing.nodes],
+        "targets": [{"id": t.id, "node": t.node_id, "path": t.path, "chain": t.chain_id,
+                     "public_state": _PUBLIC.get(t.public_state, "?"), "local_state": _LOCAL.get(t.local_state, "?"),
+                     "used_bytes": t.used_bytes, "chunks": t.chunk_count, "free_bytes": t.free_bytes,
+                     "direct_io": t.direct_io} for t in routing.targets],
+        "chains": [{"id": c.id, "version": c.version, "targets": list(c.targets)} for c in routing.chains],
+        "chain_tables": [{"id": t.id, "version": t.version, "replicas": t.replicas, "chains": list(t.chains)}
+                         for t in routing.tables],
+    }
+
+
+def print_routing(routing: cluster_pb2.RoutingInfo) -> None:
+    d = routing_dict(routing)
+    click.echo(f"meta: {', '.join(d['meta'])}   routing version {d['routing_version']}\n")
+    click.echo(table([[n["id"], n["address"], n["state"], n["pid"], format_time(n["last_heartbeat_ns"])]
+                      for n in d["nodes"]], ["NODE", "ADDRESS", "STATE", "PID", "LAST HEARTBEAT"]))
+    click.echo()
+    click.echo(table([[t["id"], t["node"], t["chain"] or "-", t["public_state"], t["local_state"],
+                       human_size(t["used_bytes"]), t["chunks"], human_size(t["free_bytes"]),
+                       "o_direct" if t["direct_io"] else "buffered", t["path"]] for t in d["targets"]],
+                     ["TARGET", "NODE", "CHAIN", "PUBLIC", "LOCAL", "USED", "CHUNKS", "FREE", "IO", "PATH"]))
+    click.echo()
+    for tb in d["chain_tables"]:
+        click.echo(f"chain table {tb['id']} v{tb['version']}: {len(tb['chains'])} chains, replicas {tb['replicas']}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(as_json):
+    """Show the cluster's nodes, targets and chains."""
+    client = state().client()
+    routing = client.routing_info()
+    if as_json:
+        emit_json(routing_dict(routing))
+    else:
+        print_routing(routing)

@@ -1,0 +1,128 @@
+"""Namespace commands: ls, cat, mkdir, rm, mv, stat."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from fs3._errors import InvalidArgument, IsADirectory
+
+from ._common import client_for, emit_json, format_time, fs3_path, human_size, mode_string, stat_dict
+
+
+@click.command()
+@click.argument("paths", nargs=-1)
+@click.option("-l", "long", is_flag=True, help="Long listing: type, mode, links, size, time.")
+@click.option("-H", "--human", is_flag=True, help="Sizes as 1.5M rather than bytes.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def ls(paths, long, human, as_json):
+    """List directories (default fs3:///)."""
+    paths = paths or ("fs3:///",)
+    out = {}
+    for i, text in enumerate(paths):
+        client, path = client_for(text)
+        entries = client.ls(path, detail=True)
+        if as_json:
+            out[text] = [stat_dict(e) for e in entries]
+            continue
+        if len(paths) > 1:
+            click.echo(("\n" if i else "") + f"{text}:")
+        for e in entries:
+            if long:
+                size = human_size(e.size) if human else str(e.size)
+                click.echo(f"{mode_string(e.type, e.mode)} {e.nlink:>3} {e.uid:>5} {e.gid:>5} {size:>10} "
+                           f"{format_time(e.mtime_ns)} {e.name}{'/' if e.is_dir else ''}")
+            else:
+                click.echo(e.name + ("/" if e.is_dir else ""))
+    if as_json:
+        emit_json(out if len(paths) > 1 else out[paths[0]])
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+def cat(paths):
+    """Write files to standard output."""
+    out = sys.stdout.buffer
+    for text in paths:
+        client, path = client_for(text)
+        with client.open(path, "rb", buffering=0) as f:
+            buf = bytearray(max(1 << 20, f.inode.layout.chunk_size))
+            while n := f.readinto(buf):
+                out.write(memoryview(buf)[:n])
+    out.flush()
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-p", "--parents", is_flag=True, help="Create missing parents; no error if it exists.")
+@click.option("-m", "--mode", default="755", help="Permission bits, octal (default 755).")
+def mkdir(paths, parents, mode):
+    """Create directories."""
+    try:
+        bits = int(mode, 8)
+    except ValueError:
+        raise InvalidArgument(f"Invalid mode {mode!r}: expected octal like 755") from None
+    for text in paths:
+        client, path = client_for(text)
+        client.mkdir(path, bits, parents=parents)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-r", "-R", "--recursive", is_flag=True, help="Remove directories and their contents.")
+@click.option("-f", "--force", is_flag=True, help="Ignore missing paths.")
+def rm(paths, recursive, force):
+    """Remove files (and, with -r, directories)."""
+    for text in paths:
+        client, path = client_for(text)
+        try:
+            if recursive:
+                client.remove(path, recursive=True)
+            else:
+                if client.stat(path).is_dir:
+                    raise IsADirectory("Is a directory (use -r to remove it)", path=path)
+                client.unlink(path)
+        except FileNotFoundError:
+            if not force:
+                raise
+
+
+@click.command()
+@click.argument("src")
+@click.argument("dst")
+@click.option("-n", "--no-clobber", is_flag=True, help="Do not replace an existing destination.")
+def mv(src, dst, no_clobber):
+    """Rename or move SRC to DST (into DST if it is a directory)."""
+    client, src_path = client_for(src)
+    dst_address, dst_path = fs3_path(dst)
+    if dst_address != fs3_path(src)[0]:
+        raise InvalidArgument("Invalid argument: mv cannot move between clusters (use cp, then rm)")
+    try:
+        if client.stat(dst_path).is_dir:
+            dst_path = dst_path.rstrip("/") + "/" + src_path.rstrip("/").rsplit("/", 1)[-1]
+    except FileNotFoundError:
+        pass
+    client.rename(src_path, dst_path, replace=not no_clobber)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def stat(paths, as_json):
+    """Show the status of files and directories."""
+    results = []
+    for text in paths:
+        client, path = client_for(text)
+        results.append(client.stat(path))
+    if as_json:
+        emit_json([stat_dict(s) for s in results] if len(results) > 1 else stat_dict(results[0]))
+        return
+    for st in results:
+        click.echo(f"  Path: {st.path}\n  Type: {st.type}\n  Size: {st.size}\n Inode: {st.inode}"
+                   f"\n  Mode: {mode_string(st.type, st.mode)} ({oct(st.mode)})\n Links: {st.nlink}"
+                   f"\n   Uid: {st.uid}  Gid: {st.gid}\nModify: {format_time(st.mtime_ns)}"
+                   f"\nChange: {format_time(st.ctime_ns)}")
+        if st.is_file:
+            click.echo(f"Layout: chunk {human_size(st.chunk_size)}, stripe {st.stripe}, "
+                       f"chains {','.join(map(str, st.chains))}")

@@ -1,0 +1,52 @@
+"""Server processes: `fs3 meta` and `fs3 storage` (what `fs3 up` starts, and what a deployment runs)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from fs3._layout import DEFAULT_CHUNK_SIZE, DEFAULT_STRIPE
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@click.command()
+@click.option("--kv", required=True, metavar="URL", help="KV store, e.g. sqlite:///var/lib/fs3/meta.db")
+@click.option("--listen", default="127.0.0.1:8000", show_default=True, help="HOST:PORT for gRPC (port 0: any).")
+@click.option("--addr-file", type=click.Path(path_type=Path), help="Write the bound address here once serving.")
+@click.option("--chunk-size", default=DEFAULT_CHUNK_SIZE, show_default=True, help="Default chunk size of new files.")
+@click.option("--stripe", default=DEFAULT_STRIPE, show_default=True, help="Default stripe of new files.")
+@click.option("--gc-delay", default=10.0, show_default=True, help="Seconds before removed files' chunks are reclaimed.")
+@click.option("--log-level", default="info", show_default=True)
+def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, log_level):
+    """Run a metadata server (namespace + cluster manager)."""
+    from fs3.meta import MetaConfig, serve
+
+    _logging(log_level)
+    serve(MetaConfig(kv=kv, listen=listen, addr_file=addr_file, chunk_size=chunk_size, stripe=stripe,
+                     gc_delay=gc_delay))
+
+
+@click.command()
+@click.option("--meta", "meta_addresses", required=True, multiple=True, metavar="HOST:PORT",
+              help="A meta server to register with (repeatable).")
+@click.option("--target", "targets", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="A target directory (repeatable).")
+@click.option("--listen", default="127.0.0.1:9000", show_default=True, help="HOST:PORT for gRPC (port 0: any).")
+@click.option("--addr-file", type=click.Path(path_type=Path), help="Write the bound address here once serving.")
+@click.option("--direct-io/--no-direct-io", default=True, show_default=True, help="Use O_DIRECT for chunk data.")
+@click.option("--log-level", default="info", show_default=True)
+def storage(meta_addresses, targets, listen, addr_file, direct_io, log_level):
+    """Run a storage node serving chunks from its target directories."""
+    from fs3.storage import StorageConfig, serve
+
+    _logging(log_level)
+    serve(StorageConfig(meta=list(meta_addresses), targets=list(targets), listen=listen,
+                        addr_file=addr_file, direct_io=direct_io))

@@ -1,0 +1,7 @@
+"""Local clusters: every fs3 process on one machine, on 127.0.0.x addresses (what `fs3 up` runs)."""
+
+from __future__ import annotations
+
+from ._cluster import LocalCluster, LocalClusterConfig, ProcessRecord
+
+__all__ = ["LocalCluster", "LocalClusterConfig", "ProcessRecord"]

@@ -1,0 +1,245 @@
+"""A whole fs3 cluster on one machine: one meta process and N storage processes, each storage node on
+its own loopback address (127.0.0.2, 127.0.0.3, ...), all state under one data directory:
+
+    DATA/cluster.json            what runs: meta addresses, processes, pids (read by `fs3` commands)
+    DATA/meta/meta.db            the namespace and cluster state (SQLite KV)
+    DATA/storage-<i>/target-<j>  the targets of storage node i
+    DATA/logs/*.log              each process's log
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from fs3._discovery import CLUSTER_FILE, read_cluster_file, remember_cluster
+from fs3._errors import AlreadyExists, InvalidArgument, Unavailable
+from fs3._layout import DEFAULT_CHUNK_SIZE, DEFAULT_STRIPE, valid_chunk_size
+from fs3.proto import cluster_pb2
+
+
+@dataclass
+class LocalClusterConfig:
+    data_dir: Path
+    storage_nodes: int = 3
+    targets_per_node: int = 1
+    replicas: int = 1
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    stripe: int = DEFAULT_STRIPE
+    gc_delay: float = 10.0
+    meta_host: str = "127.0.0.1"
+    storage_host_base: int = 2            # storage node i listens on 127.0.0.(base + i)
+    direct_io: bool = True
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if not 1 <= self.storage_nodes <= 200:
+            raise InvalidArgument(f"Invalid argument: --nodes must be 1..200, not {self.storage_nodes}")
+        if not 1 <= self.targets_per_node <= 64:
+            raise InvalidArgument(f"Invalid argument: --targets must be 1..64, not {self.targets_per_node}")
+        if not 1 <= self.replicas <= self.storage_nodes:
+            raise InvalidArgument(
+                f"Invalid argument: --replicas {self.replicas} needs at least that many storage nodes "
+                f"(have {self.storage_nodes})"
+            )
+        if not valid_chunk_size(self.chunk_size):
+            raise InvalidArgument(f"Invalid argument: chunk size {self.chunk_size} is not a power of two in 4K..64M")
+
+
+@dataclass
+class ProcessRecord:
+    role: str          # "meta" or "storage"
+    name: str          # meta-1, storage-1, ...
+    pid: int
+    address: str
+    log: str
+
+    def alive(self) -> bool:
+        return _is_fs3_process(self.pid)
+
+
+def _is_fs3_process(pid: int) -> bool:
+    """Whether ``pid`` is still one of ours (guards against a recycled pid)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    state = stat.rsplit(")", 1)[-1].split()[0]
+    return state != "Z" and b"fs3" in cmdline
+
+
+class LocalCluster:
+    def __init__(self, data_dir: Path, processes: list[ProcessRecord] | None = None, meta: list[str] | None = None):
+        self.data_dir = Path(data_dir).resolve()
+        self.processes = processes or []
+        self.meta = meta or []
+
+    # -- discovery ---------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, data_dir: Path) -> LocalCluster:
+        info = read_cluster_file(data_dir)
+        processes = [ProcessRecord(**p) for p in info.get("processes", [])]
+        return cls(data_dir, processes, info.get("meta", []))
+
+    def running(self) -> list[ProcessRecord]:
+        return [p for p in self.processes if p.alive()]
+
+    def _save(self) -> None:
+        info = {"format": 1, "data_dir": str(self.data_dir), "meta": self.meta,
+                "processes": [asdict(p) for p in self.processes], "updated": time.time()}
+        tmp = self.data_dir / (CLUSTER_FILE + ".tmp")
+        tmp.write_text(json.dumps(info, indent=2))
+        os.replace(tmp, self.data_dir / CLUSTER_FILE)
+
+    # -- start -------------------------------------------------------------------------------------
+
+    @classmethod
+    def start(
+        cls,
+        config: LocalClusterConfig,
+        *,
+        timeout: float = 60.0,
+        progress: Callable[[str], None] | None = None,
+    ) -> LocalCluster:
+        """Start the processes, wait until every storage node has registered, create the chains."""
+        config.validate()
+        data = Path(config.data_dir).resolve()
+        say = progress or (lambda _msg: None)
+        if (data / CLUSTER_FILE).exists():
+            old = cls.load(data)
+            if old.running():
+                pids = ", ".join(str(p.pid) for p in old.running())
+                raise AlreadyExists(f"a cluster is already running in {data} (pids {pids}); stop it with `fs3 down`")
+        (data / "logs").mkdir(parents=True, exist_ok=True)
+        (data / "run").mkdir(exist_ok=True)
+        cluster = cls(data)
+        deadline = time.monotonic() + timeout
+        try:
+            say("starting meta")
+            meta = cluster._spawn(config, "meta", "meta-1", [
+                "meta", "--kv", f"sqlite:///{data / 'meta' / 'meta.db'}",
+                "--listen", f"{config.meta_host}:0", "--chunk-size", str(config.chunk_size),
+                "--stripe", str(config.stripe), "--gc-delay", str(config.gc_delay),
+            ])
+            cluster._await_address(meta, deadline)
+            cluster.meta = [meta.address]
+            cluster._save()
+            say(f"meta serving on {meta.address}")
+            storage = []
+            for i in range(1, config.storage_nodes + 1):
+                targets = []
+                for j in range(1, config.targets_per_node + 1):
+                    targets += ["--target", str(data / f"storage-{i}" / f"target-{j}")]
+                host = f"127.0.0.{config.storage_host_base + i - 1}"
+                args = ["storage", "--meta", meta.address, "--listen", f"{host}:0", *targets]
+                if not config.direct_io:
+                    args.append("--no-direct-io")
+                storage.append(cluster._spawn(config, "storage", f"storage-{i}", args))
+            for proc in storage:
+                cluster._await_address(proc, deadline)
+                say(f"{proc.name} serving on {proc.address}")
+            cluster._save()
+            cluster._create_chains(config, deadline)
+            say(f"chains created (replicas {config.replicas})")
+        except BaseException:
+            cluster.stop()
+            raise
+        remember_cluster(data)
+        return cluster
+
+    def _spawn(self, config: LocalClusterConfig, role: str, name: str, args: list[str]) -> ProcessRecord:
+        log_path = self.data_dir / "logs" / f"{name}.log"
+        addr_file = self.data_dir / "run" / f"{name}.addr"
+        addr_file.unlink(missing_ok=True)
+        env = dict(os.environ, **config.extra_env)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "fs3", *args, "--addr-file", str(addr_file)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                start_new_session=True, cwd=self.data_dir,
+            )
+        record = ProcessRecord(role, name, proc.pid, "", str(log_path))
+        record._popen = proc  # type: ignore[attr-defined] - reaped by _await_address / stop
+        self.processes.append(record)
+        return record
+
+    def _await_address(self, record: ProcessRecord, deadline: float) -> None:
+        addr_file = self.data_dir / "run" / f"{record.name}.addr"
+        proc: subprocess.Popen = record._popen  # type: ignore[attr-defined]
+        while time.monotonic() < deadline:
+            if addr_file.exists():
+                record.address = addr_file.read_text().strip()
+                return
+            if proc.poll() is not None:
+                raise Unavailable(f"{record.name} exited with status {proc.returncode} during start-up:\n"
+                                  + _tail(Path(record.log)))
+            time.sleep(0.05)
+        raise Unavailable(f"{record.name} did not start in time; see {record.log}:\n" + _tail(Path(record.log)))
+
+    def _create_chains(self, config: LocalClusterConfig, deadline: float) -> None:
+        from fs3.client import connect  # the cluster tooling stands on the client
+
+        with connect(self.meta[0]) as client:
+            while True:
+                routing = client.routing_info()
+                up = [n for n in routing.nodes if n.state == cluster_pb2.NODE_UP and any(p.address == n.address for p in self.processes)]
+                if len(up) >= config.storage_nodes:
+                    break
+                if time.monotonic() > deadline:
+                    raise Unavailable(f"only {len(up)} of {config.storage_nodes} storage nodes registered in time")
+                time.sleep(0.05)
+            client.create_chains(config.replicas)
+
+    # -- stop --------------------------------------------------------------------------------------
+
+    def stop(self, timeout: float = 15.0) -> list[ProcessRecord]:
+        """SIGTERM every process (storage first, meta last), SIGKILL what is left after ``timeout``."""
+        order = [p for p in self.processes if p.role != "meta"] + [p for p in self.processes if p.role == "meta"]
+        stopped = []
+        for p in order:
+            if p.alive():
+                try:
+                    os.kill(p.pid, signal.SIGTERM)
+                    stopped.append(p)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + timeout
+        for p in stopped:
+            while p.alive() and time.monotonic() < deadline:
+                _reap(p)
+                time.sleep(0.02)
+            if p.alive():
+                os.kill(p.pid, signal.SIGKILL)
+        for p in self.processes:
+            _reap(p)
+        if (self.data_dir / CLUSTER_FILE).exists():
+            self._save()
+        return stopped
+
+
+def _reap(p: ProcessRecord) -> None:
+    popen = getattr(p, "_popen", None)
+    if popen is not None:
+        popen.poll()
+    else:
+        try:
+            os.waitpid(p.pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""

@@ -1,0 +1,217 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class PublicState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PUBLIC_STATE_UNSPECIFIED: _ClassVar[PublicState]
+    SERVING: _ClassVar[PublicState]
+    SYNCING: _ClassVar[PublicState]
+    WAITING: _ClassVar[PublicState]
+    LASTSRV: _ClassVar[PublicState]
+    OFFLINE: _ClassVar[PublicState]
+
+class LocalState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LOCAL_STATE_UNSPECIFIED: _ClassVar[LocalState]
+    UPTODATE: _ClassVar[LocalState]
+    ONLINE: _ClassVar[LocalState]
+    LOCAL_OFFLINE: _ClassVar[LocalState]
+
+class NodeState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    NODE_STATE_UNSPECIFIED: _ClassVar[NodeState]
+    NODE_UP: _ClassVar[NodeState]
+    NODE_DOWN: _ClassVar[NodeState]
+PUBLIC_STATE_UNSPECIFIED: PublicState
+SERVING: PublicState
+SYNCING: PublicState
+WAITING: PublicState
+LASTSRV: PublicState
+OFFLINE: PublicState
+LOCAL_STATE_UNSPECIFIED: LocalState
+UPTODATE: LocalState
+ONLINE: LocalState
+LOCAL_OFFLINE: LocalState
+NODE_STATE_UNSPECIFIED: NodeState
+NODE_UP: NodeState
+NODE_DOWN: NodeState
+
+class NodeInfo(_message.Message):
+    __slots__ = ("id", "address", "state", "last_heartbeat_ns", "hostname", "registered_ns", "pid")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    LAST_HEARTBEAT_NS_FIELD_NUMBER: _ClassVar[int]
+    HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_NS_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    address: str
+    state: NodeState
+    last_heartbeat_ns: int
+    hostname: str
+    registered_ns: int
+    pid: int
+    def __init__(self, id: _Optional[int] = ..., address: _Optional[str] = ..., state: _Optional[_Union[NodeState, str]] = ..., last_heartbeat_ns: _Optional[int] = ..., hostname: _Optional[str] = ..., registered_ns: _Optional[int] = ..., pid: _Optional[int] = ...) -> None: ...
+
+class TargetInfo(_message.Message):
+    __slots__ = ("id", "node_id", "path", "public_state", "local_state", "chain_id", "used_bytes", "chunk_count", "direct_io", "free_bytes")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_STATE_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_STATE_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DIRECT_IO_FIELD_NUMBER: _ClassVar[int]
+    FREE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    node_id: int
+    path: str
+    public_state: PublicState
+    local_state: LocalState
+    chain_id: int
+    used_bytes: int
+    chunk_count: int
+    direct_io: bool
+    free_bytes: int
+    def __init__(self, id: _Optional[int] = ..., node_id: _Optional[int] = ..., path: _Optional[str] = ..., public_state: _Optional[_Union[PublicState, str]] = ..., local_state: _Optional[_Union[LocalState, str]] = ..., chain_id: _Optional[int] = ..., used_bytes: _Optional[int] = ..., chunk_count: _Optional[int] = ..., direct_io: _Optional[bool] = ..., free_bytes: _Optional[int] = ...) -> None: ...
+
+class ChainInfo(_message.Message):
+    __slots__ = ("id", "version", "targets")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    version: int
+    targets: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, id: _Optional[int] = ..., version: _Optional[int] = ..., targets: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class ChainTable(_message.Message):
+    __slots__ = ("id", "version", "chains", "replicas")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CHAINS_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    version: int
+    chains: _containers.RepeatedScalarFieldContainer[int]
+    replicas: int
+    def __init__(self, id: _Optional[int] = ..., version: _Optional[int] = ..., chains: _Optional[_Iterable[int]] = ..., replicas: _Optional[int] = ...) -> None: ...
+
+class RoutingInfo(_message.Message):
+    __slots__ = ("version", "nodes", "targets", "chains", "tables", "meta_addresses")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    CHAINS_FIELD_NUMBER: _ClassVar[int]
+    TABLES_FIELD_NUMBER: _ClassVar[int]
+    META_ADDRESSES_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    nodes: _containers.RepeatedCompositeFieldContainer[NodeInfo]
+    targets: _containers.RepeatedCompositeFieldContainer[TargetInfo]
+    chains: _containers.RepeatedCompositeFieldContainer[ChainInfo]
+    tables: _containers.RepeatedCompositeFieldContainer[ChainTable]
+    meta_addresses: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, version: _Optional[int] = ..., nodes: _Optional[_Iterable[_Union[NodeInfo, _Mapping]]] = ..., targets: _Optional[_Iterable[_Union[TargetInfo, _Mapping]]] = ..., chains: _Optional[_Iterable[_Union[ChainInfo, _Mapping]]] = ..., tables: _Optional[_Iterable[_Union[ChainTable, _Mapping]]] = ..., meta_addresses: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TargetRegistration(_message.Message):
+    __slots__ = ("id", "path", "direct_io")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    DIRECT_IO_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    path: str
+    direct_io: bool
+    def __init__(self, id: _Optional[int] = ..., path: _Optional[str] = ..., direct_io: _Optional[bool] = ...) -> None: ...
+
+class RegisterNodeRequest(_message.Message):
+    __slots__ = ("node_id", "address", "hostname", "targets", "pid")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    node_id: int
+    address: str
+    hostname: str
+    targets: _containers.RepeatedCompositeFieldContainer[TargetRegistration]
+    pid: int
+    def __init__(self, node_id: _Optional[int] = ..., address: _Optional[str] = ..., hostname: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetRegistration, _Mapping]]] = ..., pid: _Optional[int] = ...) -> None: ...
+
+class RegisterNodeReply(_message.Message):
+    __slots__ = ("node_id", "target_ids", "routing_version", "heartbeat_interval_ms")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGET_IDS_FIELD_NUMBER: _ClassVar[int]
+    ROUTING_VERSION_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    node_id: int
+    target_ids: _containers.RepeatedScalarFieldContainer[int]
+    routing_version: int
+    heartbeat_interval_ms: int
+    def __init__(self, node_id: _Optional[int] = ..., target_ids: _Optional[_Iterable[int]] = ..., routing_version: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
+
+class TargetReport(_message.Message):
+    __slots__ = ("id", "local_state", "used_bytes", "chunk_count", "free_bytes")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_STATE_FIELD_NUMBER: _ClassVar[int]
+    USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    FREE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    local_state: LocalState
+    used_bytes: int
+    chunk_count: int
+    free_bytes: int
+    def __init__(self, id: _Optional[int] = ..., local_state: _Optional[_Union[LocalState, str]] = ..., used_bytes: _Optional[int] = ..., chunk_count: _Optional[int] = ..., free_bytes: _Optional[int] = ...) -> None: ...
+
+class HeartbeatRequest(_message.Message):
+    __slots__ = ("node_id", "targets")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    node_id: int
+    targets: _containers.RepeatedCompositeFieldContainer[TargetReport]
+    def __init__(self, node_id: _Optional[int] = ..., targets: _Optional[_Iterable[_Union[TargetReport, _Mapping]]] = ...) -> None: ...
+
+class HeartbeatReply(_message.Message):
+    __slots__ = ("routing_version",)
+    ROUTING_VERSION_FIELD_NUMBER: _ClassVar[int]
+    routing_version: int
+    def __init__(self, routing_version: _Optional[int] = ...) -> None: ...
+
+class GetRoutingInfoRequest(_message.Message):
+    __slots__ = ("known_version",)
+    KNOWN_VERSION_FIELD_NUMBER: _ClassVar[int]
+    known_version: int
+    def __init__(self, known_version: _Optional[int] = ...) -> None: ...
+
+class GetRoutingInfoReply(_message.Message):
+    __slots__ = ("unchanged", "routing")
+    UNCHANGED_FIELD_NUMBER: _ClassVar[int]
+    ROUTING_FIELD_NUMBER: _ClassVar[int]
+    unchanged: bool
+    routing: RoutingInfo
+    def __init__(self, unchanged: _Optional[bool] = ..., routing: _Optional[_Union[RoutingInfo, _Mapping]] = ...) -> None: ...
+
+class CreateChainTableRequest(_message.Message):
+    __slots__ = ("replicas", "table_id")
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    TABLE_ID_FIELD_NUMBER: _ClassVar[int]
+    replicas: int
+    table_id: int
+    def __init__(self, replicas: _Optional[int] = ..., table_id: _Optional[int] = ...) -> None: ...
+
+class CreateChainTableReply(_message.Message):
+    __slots__ = ("table", "chains")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    CHAINS_FIELD_NUMBER: _ClassVar[int]
+    table: ChainTable
+    chains: _containers.RepeatedCompositeFieldContainer[ChainInfo]
+    def __init__(self, table: _Optional[_Union[ChainTable, _Mapping]] = ..., chains: _Optional[_Iterable[_Union[ChainInfo, _Mapping]]] = ...) -> None: ...

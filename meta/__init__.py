@@ -1,0 +1,7 @@
+"""fs3 meta: the namespace and the cluster manager, stateless over a transactional KV store."""
+
+from __future__ import annotations
+
+from ._server import MetaConfig, MetaServer, serve
+
+__all__ = ["MetaConfig", "MetaServer", "serve"]

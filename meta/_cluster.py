@@ -1,0 +1,216 @@
+"""The cluster manager: storage nodes register and heartbeat; targets, chains and the chain table live
+in the KV store; clients fetch the versioned routing info built from them.
+
+Liveness (last heartbeat) and usage reports are kept in memory by the meta process that receives them
+and merged into the routing info it serves; everything that decides placement is in the KV store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from fs3._errors import AlreadyExists, InvalidArgument, NotFound, Status
+from fs3.proto import cluster_pb2
+
+from . import _keys as keys
+from ._chain_table import plan_chains
+from .kv import KVStore
+
+CHAIN_TABLE_ID = 1
+
+
+def _next_id(txn, kind: str) -> int:
+    raw = txn.get(keys.id_counter(kind))
+    n = (keys.read_u64(raw) if raw else 0) + 1
+    txn.set(keys.id_counter(kind), keys.u64(n))
+    return n
+
+
+def _ensure_counter_above(txn, kind: str, n: int) -> None:
+    raw = txn.get(keys.id_counter(kind))
+    if (keys.read_u64(raw) if raw else 0) < n:
+        txn.set(keys.id_counter(kind), keys.u64(n))
+
+
+def _bump_routing(txn) -> int:
+    raw = txn.get(keys.ROUTING_VERSION)
+    version = (keys.read_u64(raw) if raw else 0) + 1
+    txn.set(keys.ROUTING_VERSION, keys.u64(version))
+    return version
+
+
+def _scan(txn, prefix: bytes, message):
+    begin, end = keys.prefix_range(prefix)
+    return [message.FromString(v) for _, v in txn.get_range(begin, end)]
+
+
+class ClusterManager:
+    def __init__(
+        self,
+        kv: KVStore,
+        *,
+        heartbeat_interval: float = 1.0,
+        heartbeat_timeout: float = 5.0,
+        meta_addresses: list[str] | None = None,
+    ):
+        self.kv = kv
+        self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_timeout = heartbeat_timeout
+        self.meta_addresses = list(meta_addresses or [])
+        self._lock = threading.Lock()
+        self._beats: dict[int, tuple[float, int]] = {}  # node -> (monotonic, wall ns) of its last beat
+        self._reports: dict[int, cluster_pb2.TargetReport] = {}
+        self._known_nodes: set[int] = set()
+
+    # -- storage nodes -----------------------------------------------------------------------------
+
+    def register(self, req: cluster_pb2.RegisterNodeRequest) -> cluster_pb2.RegisterNodeReply:
+        if not req.address:
+            raise InvalidArgument("Invalid argument: a node must register with its address")
+        paths = [t.path for t in req.targets]
+        if len(set(paths)) != len(paths):
+            raise InvalidArgument("Invalid argument: the same target directory is listed twice")
+        now = time.time_ns()
+
+        def run(txn):
+            node_id = req.node_id
+            if node_id:
+                _ensure_counter_above(txn, "node", node_id)
+            else:
+                node_id = _next_id(txn, "node")
+            raw = txn.get(keys.node(node_id))
+            node = cluster_pb2.NodeInfo.FromString(raw) if raw else cluster_pb2.NodeInfo(id=node_id)
+            node.address, node.hostname, node.pid, node.registered_ns = req.address, req.hostname, req.pid, now
+            txn.set(keys.node(node_id), node.SerializeToString())
+            target_ids = []
+            for reg in req.targets:
+                target_id = reg.id
+                info = None
+                if target_id:
+                    _ensure_counter_above(txn, "target", target_id)
+                    raw = txn.get(keys.target(target_id))
+                    info = cluster_pb2.TargetInfo.FromString(raw) if raw else None
+                    if info is not None and info.node_id != node_id:
+                        raise AlreadyExists(
+                            f"target {target_id} ({reg.path}) belongs to node {info.node_id}, not {node_id}"
+                        )
+                else:
+                    target_id = _next_id(txn, "target")
+                if info is None:
+                    info = cluster_pb2.TargetInfo(id=target_id, node_id=node_id, public_state=cluster_pb2.SERVING)
+                info.path, info.direct_io = reg.path, reg.direct_io
+                info.local_state = cluster_pb2.UPTODATE
+                txn.set(keys.target(target_id), info.SerializeToString())
+                target_ids.append(target_id)
+            version = _bump_routing(txn)
+            return node_id, target_ids, version
+
+        node_id, target_ids, version = self.kv.transact(run)
+        with self._lock:
+            self._beats[node_id] = (time.monotonic(), now)
+            self._known_nodes.add(node_id)
+        return cluster_pb2.RegisterNodeReply(
+            node_id=node_id, target_ids=target_ids, routing_version=version,
+            heartbeat_interval_ms=int(self.heartbeat_interval * 1000),
+        )
+
+    def heartbeat(self, req: cluster_pb2.HeartbeatRequest) -> cluster_pb2.HeartbeatReply:
+        if req.node_id not in self._known_nodes:
+            exists = self.kv.transact(lambda txn: txn.get(keys.node(req.node_id)), readonly=True)
+            if exists is None:
+                raise NotFound(f"node {req.node_id} is not registered", status=Status.NODE_NOT_FOUND)
+            with self._lock:
+                self._known_nodes.add(req.node_id)
+        with self._lock:
+            self._beats[req.node_id] = (time.monotonic(), time.time_ns())
+            for report in req.targets:
+                self._reports[report.id] = report
+        return cluster_pb2.HeartbeatReply(routing_version=self.routing_version())
+
+    def routing_version(self) -> int:
+        raw = self.kv.transact(lambda txn: txn.get(keys.ROUTING_VERSION), readonly=True)
+        return keys.read_u64(raw) if raw else 0
+
+    # -- routing info ------------------------------------------------------------------------------
+
+    def routing(self, known_version: int = 0) -> cluster_pb2.GetRoutingInfoReply:
+        def run(txn):
+            raw = txn.get(keys.ROUTING_VERSION)
+            version = keys.read_u64(raw) if raw else 0
+            if known_version and known_version == version:
+                return None
+            return cluster_pb2.RoutingInfo(
+                version=version,
+                nodes=_scan(txn, keys.NODE, cluster_pb2.NodeInfo),
+                targets=_scan(txn, keys.TARGET, cluster_pb2.TargetInfo),
+                chains=_scan(txn, keys.CHAIN, cluster_pb2.ChainInfo),
+                tables=_scan(txn, keys.CHAIN_TABLE, cluster_pb2.ChainTable),
+                meta_addresses=self.meta_addresses,
+            )
+
+        routing = self.kv.transact(run, readonly=True)
+        if routing is None:
+            return cluster_pb2.GetRoutingInfoReply(unchanged=True)
+        self._merge_live_state(routing)
+        return cluster_pb2.GetRoutingInfoReply(routing=routing)
+
+    def _merge_live_state(self, routing: cluster_pb2.RoutingInfo) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for node in routing.nodes:
+                beat = self._beats.get(node.id)
+                alive = beat is not None and now - beat[0] <= self.heartbeat_timeout
+                node.state = cluster_pb2.NODE_UP if alive else cluster_pb2.NODE_DOWN
+                node.last_heartbeat_ns = beat[1] if beat else 0
+            up = {n.id for n in routing.nodes if n.state == cluster_pb2.NODE_UP}
+            for target in routing.targets:
+                report = self._reports.get(target.id)
+                if report is not None:
+                    target.used_bytes, target.chunk_count = report.used_bytes, report.chunk_count
+                    target.free_bytes = report.free_bytes
+                if target.node_id not in up:
+                    target.local_state = cluster_pb2.LOCAL_OFFLINE
+
+    # -- chains ------------------------------------------------------------------------------------
+
+    def create_chains(self, replicas: int, table_id: int = 0) -> cluster_pb2.CreateChainTableReply:
+        """Group every target not yet in a chain into new chains of ``replicas`` targets and append them
+        to the chain table (creating it). Idempotent: with no free targets nothing changes."""
+        if replicas < 1 or replicas > 16:
+            raise InvalidArgument(f"Invalid argument: replicas must be 1..16, not {replicas}")
+        table_id = table_id or CHAIN_TABLE_ID
+
+        def run(txn):
+            raw = txn.get(keys.chain_table(table_id))
+            table = cluster_pb2.ChainTable.FromString(raw) if raw else cluster_pb2.ChainTable(
+                id=table_id, replicas=replicas
+            )
+            if table.replicas != replicas:
+                raise InvalidArgument(
+                    f"Invalid argument: chain table {table_id} has {table.replicas} replicas, not {replicas}"
+                )
+            targets = _scan(txn, keys.TARGET, cluster_pb2.TargetInfo)
+            free: dict[int, list[int]] = {}
+            for t in targets:
+                if not t.chain_id:
+                    free.setdefault(t.node_id, []).append(t.id)
+            planned = plan_chains(free, replicas)
+            by_id = {t.id: t for t in targets}
+            new = []
+            for members in planned:
+                chain = cluster_pb2.ChainInfo(id=_next_id(txn, "chain"), version=1, targets=members)
+                txn.set(keys.chain(chain.id), chain.SerializeToString())
+                for target_id in members:
+                    by_id[target_id].chain_id = chain.id
+                    txn.set(keys.target(target_id), by_id[target_id].SerializeToString())
+                table.chains.append(chain.id)
+                new.append(chain)
+            if new or raw is None:
+                table.version += 1
+                txn.set(keys.chain_table(table_id), table.SerializeToString())
+                _bump_routing(txn)
+            return table, new
+
+        table, new = self.kv.transact(run)
+        return cluster_pb2.CreateChainTableReply(table=table, chains=new)

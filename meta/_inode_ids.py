@@ -1,0 +1,55 @@
+"""Inode ids: handed out from batches reserved in the KV store, so creates rarely contend on a counter;
+and the root directory, created once."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from fs3.proto import common_pb2, meta_pb2
+
+from . import _keys as keys
+from .kv import KVStore
+from .ops import ROOT, NamespaceConfig
+from .ops._common import DIRECTORY, get_inode, put_inode
+
+BATCH = 1024
+
+
+class InodeAllocator:
+    def __init__(self, kv: KVStore, batch: int = BATCH):
+        self._kv = kv
+        self._batch = batch
+        self._lock = threading.Lock()
+        self._next = 0
+        self._end = 0
+
+    def __call__(self) -> int:
+        with self._lock:
+            if self._next >= self._end:
+                self._next, self._end = self._kv.transact(self._reserve)
+            ino = self._next
+            self._next += 1
+            return ino
+
+    def _reserve(self, txn) -> tuple[int, int]:
+        raw = txn.get(keys.INODE_ALLOC)
+        start = keys.read_u64(raw) if raw else ROOT + 1
+        txn.set(keys.INODE_ALLOC, keys.u64(start + self._batch))
+        return start, start + self._batch
+
+
+def ensure_root(kv: KVStore, config: NamespaceConfig) -> None:
+    """Create the root directory of an empty namespace (idempotent)."""
+
+    def run(txn):
+        if get_inode(txn, ROOT) is not None:
+            return
+        now = time.time_ns()
+        layout = common_pb2.Layout(chunk_size=config.chunk_size, stripe=config.stripe)
+        put_inode(txn, meta_pb2.Inode(
+            id=ROOT, type=DIRECTORY, mode=0o755, nlink=2, parent=ROOT, layout=layout,
+            atime_ns=now, mtime_ns=now, ctime_ns=now,
+        ))
+
+    kv.transact(run)

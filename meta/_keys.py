@@ -1,0 +1,97 @@
+"""The meta service's key layout in the KV store.
+
+    INOD<id:u64>                  -> Inode             one per file, directory, symlink
+    DENT<parent:u64><name utf-8>  -> Dentry            a directory's listing is one range scan
+    SESS<inode:u64><session:u64>  -> Session           a file open for writing
+    GCQ_<inode:u64>               -> GarbageEntry      removed inodes whose chunks await reclamation
+    IDAL                          -> u64               next unallocated inode id
+    NODE<id:u32>                  -> NodeInfo          storage nodes
+    TRGT<id:u32>                  -> TargetInfo        storage targets
+    CHAN<id:u32>                  -> ChainInfo         replication chains
+    CTBL<id:u32>                  -> ChainTable        chain tables
+    RTVR                          -> u64               routing info version: bumps on any cluster change
+    CLID                          -> u32 counters      next node/target/chain id
+
+Integers are big-endian so that key order is numeric order.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from .kv import prefix_end
+
+_U64 = struct.Struct(">Q")
+_U32 = struct.Struct(">I")
+
+INODE = b"INOD"
+DENTRY = b"DENT"
+SESSION = b"SESS"
+GARBAGE = b"GCQ_"
+INODE_ALLOC = b"IDAL"
+NODE = b"NODE"
+TARGET = b"TRGT"
+CHAIN = b"CHAN"
+CHAIN_TABLE = b"CTBL"
+ROUTING_VERSION = b"RTVR"
+ID_COUNTER = b"CLID"
+
+
+def u64(n: int) -> bytes:
+    return _U64.pack(n)
+
+
+def read_u64(b: bytes, offset: int = 0) -> int:
+    return _U64.unpack_from(b, offset)[0]
+
+
+def inode(ino: int) -> bytes:
+    return INODE + _U64.pack(ino)
+
+
+def dentry(parent: int, name: str) -> bytes:
+    return DENTRY + _U64.pack(parent) + name.encode("utf-8")
+
+
+def dentry_prefix(parent: int) -> bytes:
+    return DENTRY + _U64.pack(parent)
+
+
+def dentry_name(key: bytes) -> str:
+    return key[len(DENTRY) + 8 :].decode("utf-8")
+
+
+def session(ino: int, sid: int) -> bytes:
+    return SESSION + _U64.pack(ino) + _U64.pack(sid)
+
+
+def session_prefix(ino: int) -> bytes:
+    return SESSION + _U64.pack(ino)
+
+
+def garbage(ino: int) -> bytes:
+    return GARBAGE + _U64.pack(ino)
+
+
+def node(node_id: int) -> bytes:
+    return NODE + _U32.pack(node_id)
+
+
+def target(target_id: int) -> bytes:
+    return TARGET + _U32.pack(target_id)
+
+
+def chain(chain_id: int) -> bytes:
+    return CHAIN + _U32.pack(chain_id)
+
+
+def chain_table(table_id: int) -> bytes:
+    return CHAIN_TABLE + _U32.pack(table_id)
+
+
+def id_counter(kind: str) -> bytes:
+    return ID_COUNTER + kind.encode()
+
+
+def prefix_range(prefix: bytes) -> tuple[bytes, bytes]:
+    return prefix, prefix_end(prefix)

@@ -1,0 +1,104 @@
+"""Assembles a meta server: the KV store, the namespace operations, the cluster manager, the garbage
+collector and the gRPC services, with their configuration."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+
+from fs3._errors import InvalidArgument
+from fs3._layout import DEFAULT_CHUNK_SIZE, DEFAULT_STRIPE
+from fs3._rpc import SERVER_OPTIONS
+from fs3.proto import cluster_pb2_grpc, meta_pb2_grpc
+
+from . import ops
+from ._chunk_reclaimer import GrpcChunkReclaimer
+from ._cluster import ClusterManager
+from ._garbage import GarbageCollector
+from ._inode_ids import InodeAllocator, ensure_root
+from ._service import ClusterServicer, MetaServicer
+from .kv import open_kv
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MetaConfig:
+    kv: str                                   # KV store URL, e.g. sqlite:///data/meta.db
+    listen: str = "127.0.0.1:0"
+    addr_file: Path | None = None             # where to write the bound address once serving
+    threads: int = 32
+    chunk_size: int = DEFAULT_CHUNK_SIZE      # root directory's layout (new files inherit it)
+    stripe: int = DEFAULT_STRIPE
+    gc_delay: float = 10.0                    # seconds a removed file's chunks wait before reclamation
+    heartbeat_interval: float = 1.0
+    heartbeat_timeout: float = 5.0
+    peers: list[str] = field(default_factory=list)  # every meta address clients may use
+
+
+class MetaServer:
+    def __init__(self, config: MetaConfig):
+        self.config = config
+        try:
+            self.kv = open_kv(config.kv)
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
+        ns_config = ops.NamespaceConfig(chunk_size=config.chunk_size, stripe=config.stripe)
+        ensure_root(self.kv, ns_config)
+        self.cluster = ClusterManager(
+            self.kv, heartbeat_interval=config.heartbeat_interval,
+            heartbeat_timeout=config.heartbeat_timeout, meta_addresses=config.peers,
+        )
+        self.reclaimer = GrpcChunkReclaimer(self.cluster)
+        self.ctx = ops.OpContext(self.kv, InodeAllocator(self.kv), self.reclaimer, ns_config)
+        self.gc = GarbageCollector(self.kv, self.reclaimer, delay=config.gc_delay)
+        self.address = ""
+        self._server: grpc.Server | None = None
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        server = grpc.server(futures.ThreadPoolExecutor(self.config.threads), options=SERVER_OPTIONS)
+        meta_pb2_grpc.add_MetaServicer_to_server(MetaServicer(self.ctx), server)
+        cluster_pb2_grpc.add_ClusterServicer_to_server(ClusterServicer(self.cluster), server)
+        port = server.add_insecure_port(self.config.listen)
+        if port == 0:
+            raise InvalidArgument(f"cannot listen on {self.config.listen}")
+        self.address = f"{self.config.listen.rsplit(':', 1)[0]}:{port}"
+        if not self.cluster.meta_addresses:
+            self.cluster.meta_addresses = [self.address]
+        server.start()
+        self._server = server
+        self.gc.start()
+        if self.config.addr_file:
+            tmp = Path(str(self.config.addr_file) + ".tmp")
+            tmp.write_text(self.address)
+            os.replace(tmp, self.config.addr_file)
+        log.info("meta serving on %s (kv %s)", self.address, self.config.kv)
+
+    def stop(self, grace: float = 2.0) -> None:
+        self._stop.set()
+        self.gc.stop()
+        if self._server is not None:
+            self._server.stop(grace).wait()
+        self.reclaimer.close()
+        self.kv.close()
+
+    def wait(self) -> None:
+        self._stop.wait()
+
+
+def serve(config: MetaConfig) -> None:
+    """Run a meta server until SIGTERM or SIGINT."""
+    server = MetaServer(config)
+    signal.signal(signal.SIGTERM, lambda *_: server._stop.set())
+    signal.signal(signal.SIGINT, lambda *_: server._stop.set())
+    server.start()
+    server.wait()
+    server.stop()

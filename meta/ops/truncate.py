@@ -1,0 +1,47 @@
+"""Truncate: set a file's length; chunks past a shrunk end are reclaimed before the length changes.
+
+The invariant it keeps: storage holds no bytes past a file's length, so growing a file later (by
+truncate or by writing past the end) exposes zeros, never old data.
+"""
+
+from __future__ import annotations
+
+from fs3._errors import InvalidArgument, IsADirectory, NotFound
+from fs3.proto import meta_pb2
+
+from ._common import FILE, OpContext, get_inode, put_inode, resolve, touch
+
+MAX_LENGTH = 1 << 62
+
+
+def set_length(ctx: OpContext, ino: int, length: int, path: str) -> meta_pb2.Inode:
+    inode = ctx.kv.transact(lambda txn: get_inode(txn, ino), readonly=True)
+    if inode is None:
+        raise NotFound("No such file or directory", path=path)
+    chunk = inode.layout.chunk_size
+    if chunk and inode.layout.chains:
+        # Remove whole chunks past the end, then cut the one the new end falls in.
+        first_gone = -(-length // chunk)
+        ctx.chunks.remove_chunks(inode, first_gone)
+        if length % chunk:
+            ctx.chunks.truncate_chunk(inode, length // chunk, length % chunk)
+
+    def run(txn):
+        current = get_inode(txn, ino)
+        if current is None:
+            raise NotFound("No such file or directory", path=path)
+        current.length = length
+        touch(current, ctx.clock())
+        put_inode(txn, current)
+        return current
+
+    return ctx.kv.transact(run)
+
+
+def truncate(ctx: OpContext, path: str, length: int) -> meta_pb2.Inode:
+    if length < 0 or length > MAX_LENGTH:
+        raise InvalidArgument(f"Invalid argument: length {length} out of range", path=path)
+    inode = ctx.kv.transact(lambda txn: resolve(txn, path), readonly=True)
+    if inode.type != FILE:
+        raise IsADirectory("Is a directory", path=path)
+    return set_length(ctx, inode.id, length, path)

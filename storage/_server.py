@@ -1,0 +1,176 @@
+"""Assembles a storage node: its targets, the gRPC service, registration and heartbeats to the manager."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+
+from fs3._errors import FS3Error, InvalidArgument, Status, Unavailable
+from fs3._rpc import CHANNEL_OPTIONS, SERVER_OPTIONS, call
+from fs3.proto import cluster_pb2, cluster_pb2_grpc, storage_pb2_grpc
+
+from ._routing import NodeRouting
+from ._service import StorageServicer
+from ._target import Target
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StorageConfig:
+    meta: list[str]                      # meta server addresses (host:port)
+    targets: list[Path]
+    listen: str = "127.0.0.1:0"          # port 0: any free port
+    direct_io: bool = True
+    threads: int = 32
+    heartbeat_interval: float = 1.0
+    addr_file: Path | None = None        # where to write the bound address once serving
+    hostname: str = field(default_factory=socket.gethostname)
+
+
+class StorageNode:
+    def __init__(self, config: StorageConfig):
+        if not config.targets:
+            raise InvalidArgument("a storage node needs at least one --target directory")
+        if not config.meta:
+            raise InvalidArgument("a storage node needs the address of a meta server (--meta)")
+        self.config = config
+        self.node_id = 0
+        self.address = ""
+        self.targets: dict[int, Target] = {}
+        self._opened: list[Target] = []
+        self._stop = threading.Event()
+        self._meta_index = 0
+        self._channel: grpc.Channel | None = None
+        self.routing = NodeRouting(self._fetch_routing)
+        self._server: grpc.Server | None = None
+        self._heartbeat: threading.Thread | None = None
+
+    # -- manager connection ------------------------------------------------------------------------
+
+    def _cluster(self) -> cluster_pb2_grpc.ClusterStub:
+        if self._channel is None:
+            address = self.config.meta[self._meta_index % len(self.config.meta)]
+            self._channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+        return cluster_pb2_grpc.ClusterStub(self._channel)
+
+    def _next_meta(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+        self._channel = None
+        self._meta_index += 1
+
+    def _fetch_routing(self, known: int) -> cluster_pb2.RoutingInfo | None:
+        try:
+            reply = call(self._cluster().GetRoutingInfo, cluster_pb2.GetRoutingInfoRequest(known_version=known),
+                         timeout=5, what="meta")
+        except FS3Error as exc:
+            log.warning("cannot fetch routing info: %s", exc)
+            self._next_meta()
+            return None
+        return None if reply.unchanged else reply.routing
+
+    def _register(self) -> None:
+        request = cluster_pb2.RegisterNodeRequest(
+            node_id=next((t.node_id for t in self._opened if t.node_id), 0),
+            address=self.address, hostname=self.config.hostname, pid=os.getpid(),
+        )
+        for t in self._opened:
+            request.targets.add(id=t.target_id, path=str(t.path), direct_io=t.store.direct)
+        delay = 0.1
+        while not self._stop.is_set():
+            try:
+                reply = call(self._cluster().RegisterNode, request, timeout=5, what="meta")
+                break
+            except Unavailable as exc:
+                log.info("meta not reachable yet (%s); retrying", exc)
+                self._next_meta()
+                self._stop.wait(delay)
+                delay = min(delay * 2, 2.0)
+        else:
+            return
+        self.node_id = reply.node_id
+        for t, target_id in zip(self._opened, reply.target_ids):
+            if (t.node_id, t.target_id) != (reply.node_id, target_id):
+                t.save_identity(reply.node_id, target_id)
+        self.targets.clear()  # the servicer holds this dict: fill it in place
+        self.targets.update({t.target_id: t for t in self._opened})
+        self.routing.set_local_targets(self.targets)
+        self.routing.refresh(force=True)
+        log.info("registered as node %d with targets %s", self.node_id, sorted(self.targets))
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stop.wait(self.config.heartbeat_interval):
+            request = cluster_pb2.HeartbeatRequest(node_id=self.node_id)
+            for target_id, t in self.targets.items():
+                request.targets.add(
+                    id=target_id, local_state=cluster_pb2.UPTODATE, used_bytes=t.store.used_bytes,
+                    chunk_count=t.store.chunk_count, free_bytes=t.free_bytes(),
+                )
+            try:
+                reply = call(self._cluster().Heartbeat, request, timeout=5, what="meta")
+            except FS3Error as exc:
+                if exc.status == Status.NODE_NOT_FOUND:  # the manager lost track of us: register again
+                    self._register()
+                    continue
+                log.warning("heartbeat failed: %s", exc)
+                self._next_meta()
+                continue
+            if reply.routing_version != self.routing.version:
+                self.routing.refresh(force=True)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for path in self.config.targets:
+            target = Target.open(Path(path), direct=self.config.direct_io)
+            if not target.store.direct:
+                log.warning("target %s: the file system refused O_DIRECT; using buffered I/O", path)
+            self._opened.append(target)
+        server = grpc.server(futures.ThreadPoolExecutor(self.config.threads), options=SERVER_OPTIONS)
+        storage_pb2_grpc.add_StorageServicer_to_server(StorageServicer(self.targets, self.routing), server)
+        host = self.config.listen.rsplit(":", 1)[0]
+        port = server.add_insecure_port(self.config.listen)
+        if port == 0:
+            raise InvalidArgument(f"cannot listen on {self.config.listen}")
+        self.address = f"{host}:{port}"
+        server.start()
+        self._server = server
+        self._register()
+        self._heartbeat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
+        self._heartbeat.start()
+        if self.config.addr_file:
+            tmp = Path(str(self.config.addr_file) + ".tmp")
+            tmp.write_text(self.address)
+            os.replace(tmp, self.config.addr_file)
+        log.info("storage node %d serving on %s", self.node_id, self.address)
+
+    def stop(self, grace: float = 2.0) -> None:
+        self._stop.set()
+        if self._server is not None:
+            self._server.stop(grace).wait()
+        for t in self._opened:
+            t.close()
+        if self._channel is not None:
+            self._channel.close()
+
+    def wait(self) -> None:
+        self._stop.wait()
+
+
+def serve(config: StorageConfig) -> None:
+    """Run a storage node until SIGTERM or SIGINT."""
+    node = StorageNode(config)
+    signal.signal(signal.SIGTERM, lambda *_: node._stop.set())
+    signal.signal(signal.SIGINT, lambda *_: node._stop.set())
+    node.start()
+    node.wait()
+    node.stop()
