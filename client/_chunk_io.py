@@ -93,7 +93,7 @@ class ChunkIO:
                 chunk=common_pb2.ChunkId(inode=ino, index=p.index),
             )
         reply = call(self._stub(addresses[0]).BatchRead, request, timeout=self.timeout, what="storage")
-        for p, result in zip(pieces, reply.results):
+        for p, result in zip(pieces, reply.results, strict=True):
             dest = out[p.buffer_offset : p.buffer_offset + p.length]
             if result.status == Status.CHUNK_NOT_FOUND:
                 dest[:] = bytes(p.length)

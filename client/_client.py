@@ -44,10 +44,10 @@ class Client:
     def __init__(self, address: str | None = None, *, timeout: float = 60.0, connect_timeout: float = 10.0):
         self.address = meta_addresses(address)[0]
         self._meta = MetaConnection(self.address, timeout=timeout)
-        self._meta.wait_ready(connect_timeout)
+        first = self._meta.connect(connect_timeout)
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="fs3-io")
         self._routing = RoutingCache(self._meta.routing)
-        self._routing.refresh()
+        self._routing.install(first)
         self._chunks = ChunkIO(self._routing, self._executor, timeout=timeout)
         self.client_id = f"{os.uname().nodename}:{os.getpid()}"
 

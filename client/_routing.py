@@ -23,7 +23,9 @@ class RoutingCache:
         return self.info.version
 
     def refresh(self) -> None:
-        reply = self._fetch(self.info.version)
+        self.install(self._fetch(self.info.version))
+
+    def install(self, reply: cluster_pb2.GetRoutingInfoReply) -> None:
         if reply.unchanged:
             return
         with self._lock:

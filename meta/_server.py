@@ -40,6 +40,7 @@ class MetaConfig:
     gc_delay: float = 10.0                    # seconds a removed file's chunks wait before reclamation
     heartbeat_interval: float = 1.0
     heartbeat_timeout: float = 5.0
+    advertise: str = ""                       # address clients reach this server at (default: bound one)
     peers: list[str] = field(default_factory=list)  # every meta address clients may use
 
 
@@ -70,7 +71,7 @@ class MetaServer:
         port = server.add_insecure_port(self.config.listen)
         if port == 0:
             raise InvalidArgument(f"cannot listen on {self.config.listen}")
-        self.address = f"{self.config.listen.rsplit(':', 1)[0]}:{port}"
+        self.address = self.config.advertise or f"{self.config.listen.rsplit(':', 1)[0]}:{port}"
         if not self.cluster.meta_addresses:
             self.cluster.meta_addresses = [self.address]
         server.start()

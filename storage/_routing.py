@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from fs3._errors import Status, StaleRouting
+from fs3._errors import StaleRouting, Status
 from fs3.proto import cluster_pb2
 
 REFRESH_MIN_INTERVAL = 0.05

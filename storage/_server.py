@@ -33,6 +33,7 @@ class StorageConfig:
     threads: int = 32
     heartbeat_interval: float = 1.0
     addr_file: Path | None = None        # where to write the bound address once serving
+    advertise: str = ""                  # address others reach this node at (default: the bound one)
     hostname: str = field(default_factory=socket.gethostname)
 
 
@@ -98,7 +99,7 @@ class StorageNode:
         else:
             return
         self.node_id = reply.node_id
-        for t, target_id in zip(self._opened, reply.target_ids):
+        for t, target_id in zip(self._opened, reply.target_ids, strict=True):
             if (t.node_id, t.target_id) != (reply.node_id, target_id):
                 t.save_identity(reply.node_id, target_id)
         self.targets.clear()  # the servicer holds this dict: fill it in place
@@ -141,7 +142,12 @@ class StorageNode:
         port = server.add_insecure_port(self.config.listen)
         if port == 0:
             raise InvalidArgument(f"cannot listen on {self.config.listen}")
-        self.address = f"{host}:{port}"
+        if self.config.advertise:
+            self.address = self.config.advertise
+        elif host in ("0.0.0.0", "[::]", ""):
+            self.address = f"{self.config.hostname}:{port}"  # reachable by name, not by the wildcard
+        else:
+            self.address = f"{host}:{port}"
         server.start()
         self._server = server
         self._register()

@@ -8,7 +8,7 @@ import click
 
 from fs3._errors import describe
 
-from . import _cluster, _copy, _local, _namespace, _servers
+from . import _cluster, _copy, _demo, _local, _namespace, _servers
 from ._common import CliState
 
 
@@ -39,7 +39,7 @@ def cli(ctx: click.Context, cluster: str | None) -> None:
 
 
 for command in (
-    _local.up, _local.down, _local.status,
+    _local.up, _local.down, _local.status, _demo.demo,
     _servers.meta, _servers.storage,
     _namespace.ls, _namespace.cat, _namespace.mkdir, _namespace.rm, _namespace.mv, _namespace.stat,
     _copy.cp, _cluster.cluster,

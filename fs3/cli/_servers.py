@@ -24,14 +24,15 @@ def _logging(level: str) -> None:
 @click.option("--chunk-size", default=DEFAULT_CHUNK_SIZE, show_default=True, help="Default chunk size of new files.")
 @click.option("--stripe", default=DEFAULT_STRIPE, show_default=True, help="Default stripe of new files.")
 @click.option("--gc-delay", default=10.0, show_default=True, help="Seconds before removed files' chunks are reclaimed.")
+@click.option("--advertise", default="", metavar="HOST:PORT", help="Address clients reach this server at.")
 @click.option("--log-level", default="info", show_default=True)
-def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, log_level):
+def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, advertise, log_level):
     """Run a metadata server (namespace + cluster manager)."""
     from fs3.meta import MetaConfig, serve
 
     _logging(log_level)
     serve(MetaConfig(kv=kv, listen=listen, addr_file=addr_file, chunk_size=chunk_size, stripe=stripe,
-                     gc_delay=gc_delay))
+                     gc_delay=gc_delay, advertise=advertise))
 
 
 @click.command()
@@ -41,12 +42,15 @@ def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, log_level):
               help="A target directory (repeatable).")
 @click.option("--listen", default="127.0.0.1:9000", show_default=True, help="HOST:PORT for gRPC (port 0: any).")
 @click.option("--addr-file", type=click.Path(path_type=Path), help="Write the bound address here once serving.")
+@click.option("--advertise", default="", metavar="HOST:PORT",
+              help="Address clients reach this node at (default: the listen address; its hostname when "
+                   "listening on 0.0.0.0).")
 @click.option("--direct-io/--no-direct-io", default=True, show_default=True, help="Use O_DIRECT for chunk data.")
 @click.option("--log-level", default="info", show_default=True)
-def storage(meta_addresses, targets, listen, addr_file, direct_io, log_level):
+def storage(meta_addresses, targets, listen, addr_file, advertise, direct_io, log_level):
     """Run a storage node serving chunks from its target directories."""
     from fs3.storage import StorageConfig, serve
 
     _logging(log_level)
     serve(StorageConfig(meta=list(meta_addresses), targets=list(targets), listen=listen,
-                        addr_file=addr_file, direct_io=direct_io))
+                        addr_file=addr_file, advertise=advertise, direct_io=direct_io))

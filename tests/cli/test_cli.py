@@ -1,0 +1,154 @@
+"""The command line as a user runs it: `fs3 up --detach`, copy a real tree in and out, `fs3 down`."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MiB = 1 << 20
+
+
+def fs3(*args, check=True, env=None, input=None):
+    proc = subprocess.run(
+        [sys.executable, "-m", "fs3", *args], capture_output=True, env=env, input=input, timeout=120,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"fs3 {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr.decode()}")
+    return proc
+
+
+def one_error_line(proc, *needles):
+    """A user mistake: exit status 1, exactly one line on stderr naming the problem, no traceback."""
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory):
+    data = tmp_path_factory.mktemp("cli-cluster")
+    proc = fs3("up", "--detach", "--data-dir", str(data), "--gc-delay", "0")
+    assert b"fs3 cluster up" in proc.stdout
+    info = json.loads((data / "cluster.json").read_text())
+    yield data, info
+    fs3("down", "--data-dir", str(data), check=False)
+
+
+def make_tree(root: Path) -> Path:
+    src = root / "src"
+    (src / "nested" / "deeper").mkdir(parents=True)
+    (src / "empty-dir").mkdir()
+    (src / "empty.txt").write_bytes(b"")
+    (src / "big.bin").write_bytes(os.urandom(3 * MiB + 12345))        # several 1 MiB chunks
+    (src / "nested" / "exactly-one-chunk").write_bytes(os.urandom(MiB))
+    (src / "nested" / "deeper" / "ünïcödé name.txt").write_text("héllo\n")
+    shutil.copytree(Path(json.__file__).parent, src / "json-package")  # a real directory
+    return src
+
+
+def test_copy_a_real_tree_in_and_out(up, tmp_path):
+    data, info = up
+    src = make_tree(tmp_path)
+    fs3("cp", "-r", str(src), "fs3:///x")
+    listing = fs3("ls", "-l", "fs3:///x").stdout.decode()
+    assert "big.bin" in listing and str(3 * MiB + 12345) in listing and "json-package/" in listing
+    assert "empty-dir/" in listing and " 0 " in listing
+    out = tmp_path / "out"
+    fs3("cp", "-r", "fs3:///x", str(out))
+    cmp = filecmp.dircmp(src, out)
+    assert_same_tree(src, out)
+    assert not cmp.left_only and not cmp.right_only
+    # fs3 -> fs3, then cat a file out of the copy.
+    fs3("cp", "-r", "fs3:///x", "fs3:///y")
+    assert fs3("cat", "fs3:///y/nested/deeper/ünïcödé name.txt").stdout == "héllo\n".encode()
+    assert fs3("cat", "fs3:///y/big.bin").stdout == (src / "big.bin").read_bytes()
+
+
+def assert_same_tree(a: Path, b: Path) -> None:
+    names_a = sorted(p.relative_to(a) for p in a.rglob("*"))
+    names_b = sorted(p.relative_to(b) for p in b.rglob("*"))
+    assert names_a == names_b
+    for rel in names_a:
+        if (a / rel).is_file():
+            assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+
+
+def test_namespace_commands(up, tmp_path):
+    fs3("mkdir", "-p", "fs3:///n/a/b")
+    (tmp_path / "f").write_bytes(b"12345")
+    fs3("cp", str(tmp_path / "f"), "fs3:///n/a/")
+    st = json.loads(fs3("stat", "--json", "fs3:///n/a/f").stdout)
+    assert st["size"] == 5 and st["type"] == "file"
+    fs3("mv", "fs3:///n/a/f", "fs3:///n/a/b")  # into a directory
+    assert fs3("ls", "fs3:///n/a/b").stdout.decode().split() == ["f"]
+    fs3("mv", "fs3:///n/a/b/f", "fs3:///n/g")
+    listing = json.loads(fs3("ls", "--json", "fs3:///n").stdout)
+    assert sorted(e["name"] for e in listing) == ["a", "g"]
+    fs3("rm", "fs3:///n/g")
+    fs3("rm", "-r", "fs3:///n")
+    one_error_line(fs3("ls", "fs3:///n", check=False), "No such file or directory")
+    # Plain absolute paths work for namespace commands too.
+    fs3("mkdir", "/plain")
+    assert "plain/" in fs3("ls", "/").stdout.decode()
+
+
+def test_user_mistakes_get_one_clear_line(up, tmp_path):
+    fs3("mkdir", "-p", "fs3:///e/dir")
+    (tmp_path / "f").write_bytes(b"x")
+    fs3("cp", str(tmp_path / "f"), "fs3:///e/file")
+    fs3("cp", str(tmp_path / "f"), "fs3:///e/dir/inner")
+    one_error_line(fs3("ls", "fs3:///e/missing", check=False), "No such file or directory")
+    one_error_line(fs3("cat", "fs3:///e/missing", check=False), "No such file or directory")
+    one_error_line(fs3("cat", "fs3:///e/dir", check=False), "Is a directory")
+    one_error_line(fs3("ls", "fs3:///e/file/x", check=False), "Not a directory")
+    one_error_line(fs3("mkdir", "fs3:///e/file/x", check=False), "Not a directory")
+    one_error_line(fs3("mkdir", "fs3:///e/dir", check=False), "File exists")
+    one_error_line(fs3("mkdir", "fs3:///e/..", check=False), "Invalid name")
+    one_error_line(fs3("mkdir", "fs3:///e/" + "n" * 256, check=False), "too long")
+    one_error_line(fs3("rm", "fs3:///e/dir", check=False), "Is a directory")
+    one_error_line(fs3("cp", "fs3:///e", str(tmp_path / "o"), check=False), "use -r")
+    one_error_line(fs3("cp", str(tmp_path / "nope"), "fs3:///e/", check=False), "No such file or directory")
+    one_error_line(fs3("mv", "fs3:///e/nope", "fs3:///e/x", check=False), "No such file or directory")
+    one_error_line(fs3("stat", "relative/path", check=False), "Invalid path")
+    one_error_line(fs3("ls", "fs3://nohostport/x", check=False), "HOST:PORT")
+    one_error_line(fs3("--cluster", "127.0.0.1:1", "ls", check=False), "cannot reach")
+    assert fs3("ls", "fs3:///e/dir").stdout.decode().split() == ["inner"]  # nothing changed
+
+
+def test_corrupted_chunk_is_reported_by_cat(up, tmp_path, corrupt):
+    data, _ = up
+    (tmp_path / "f").write_bytes(os.urandom(2 * MiB))
+    fs3("cp", str(tmp_path / "f"), "fs3:///victim")
+    inode = json.loads(fs3("stat", "--json", "fs3:///victim").stdout)["inode"]
+    corrupt(data, inode, 1, offset=77)
+    proc = fs3("cat", "fs3:///victim", check=False)
+    one_error_line(proc, "Input/output error", "checksum")
+    assert len(proc.stdout) <= MiB  # the damaged chunk's bytes never reach stdout
+
+
+def test_status_and_down_stop_every_process(tmp_path):
+    data = tmp_path / "c"
+    fs3("up", "-d", "--data-dir", str(data), "--nodes", "2")
+    env = dict(os.environ, FS3_CLUSTER=str(data))
+    status = json.loads(fs3("status", "--json", env=env).stdout)
+    assert [n["state"] for n in status["nodes"]] == ["up", "up"]
+    assert len({n["address"].split(":")[0] for n in status["nodes"]}) == 2  # distinct 127.0.0.x
+    assert all(t["public_state"] == "serving" and t["chain"] for t in status["targets"])
+    pids = [p["pid"] for p in json.loads((data / "cluster.json").read_text())["processes"]]
+    assert len(pids) == 3
+    one_error_line(fs3("up", "-d", "--data-dir", str(data), check=False), "already running")
+    fs3("down", "--data-dir", str(data))
+    for pid in pids:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+    one_error_line(fs3("--cluster", str(data), "ls", check=False), "cannot reach")
