@@ -62,6 +62,7 @@ class ClusterManager:
         self._beats: dict[int, tuple[float, int]] = {}  # node -> (monotonic, wall ns) of its last beat
         self._reports: dict[int, cluster_pb2.TargetReport] = {}
         self._known_nodes: set[int] = set()
+        self._started = time.monotonic()
 
     # -- storage nodes -----------------------------------------------------------------------------
 
@@ -158,9 +159,12 @@ class ClusterManager:
     def _merge_live_state(self, routing: cluster_pb2.RoutingInfo) -> None:
         now = time.monotonic()
         with self._lock:
+            # A node not heard from since this meta process started gets one timeout of grace: a meta
+            # restart must not make the whole cluster look down.
+            grace = now - self._started <= self.heartbeat_timeout
             for node in routing.nodes:
                 beat = self._beats.get(node.id)
-                alive = beat is not None and now - beat[0] <= self.heartbeat_timeout
+                alive = now - beat[0] <= self.heartbeat_timeout if beat is not None else grace
                 node.state = cluster_pb2.NODE_UP if alive else cluster_pb2.NODE_DOWN
                 node.last_heartbeat_ns = beat[1] if beat else 0
             up = {n.id for n in routing.nodes if n.state == cluster_pb2.NODE_UP}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -60,6 +61,7 @@ class ProcessRecord:
     pid: int
     address: str
     log: str
+    args: list[str] = field(default_factory=list)  # the `fs3 ...` arguments it was started with
 
     def alive(self) -> bool:
         return _is_fs3_process(self.pid)
@@ -114,11 +116,13 @@ class LocalCluster:
         config.validate()
         data = Path(config.data_dir).resolve()
         say = progress or (lambda _msg: None)
+        previous: dict[str, str] = {}
         if (data / CLUSTER_FILE).exists():
             old = cls.load(data)
             if old.running():
                 pids = ", ".join(str(p.pid) for p in old.running())
                 raise AlreadyExists(f"a cluster is already running in {data} (pids {pids}); stop it with `fs3 down`")
+            previous = {p.name: p.address for p in old.processes if p.address}
         (data / "logs").mkdir(parents=True, exist_ok=True)
         (data / "run").mkdir(exist_ok=True)
         cluster = cls(data)
@@ -127,7 +131,8 @@ class LocalCluster:
             say("starting meta")
             meta = cluster._spawn(config, "meta", "meta-1", [
                 "meta", "--kv", f"sqlite:///{data / 'meta' / 'meta.db'}",
-                "--listen", f"{config.meta_host}:0", "--chunk-size", str(config.chunk_size),
+                "--listen", _listen(config.meta_host, previous.get("meta-1")),
+                "--chunk-size", str(config.chunk_size),
                 "--stripe", str(config.stripe), "--gc-delay", str(config.gc_delay),
             ])
             cluster._await_address(meta, deadline)
@@ -140,7 +145,8 @@ class LocalCluster:
                 for j in range(1, config.targets_per_node + 1):
                     targets += ["--target", str(data / f"storage-{i}" / f"target-{j}")]
                 host = f"127.0.0.{config.storage_host_base + i - 1}"
-                args = ["storage", "--meta", meta.address, "--listen", f"{host}:0", *targets]
+                listen = _listen(host, previous.get(f"storage-{i}"))
+                args = ["storage", "--meta", meta.address, "--listen", listen, *targets]
                 if not config.direct_io:
                     args.append("--no-direct-io")
                 storage.append(cluster._spawn(config, "storage", f"storage-{i}", args))
@@ -157,21 +163,49 @@ class LocalCluster:
         return cluster
 
     def _spawn(self, config: LocalClusterConfig, role: str, name: str, args: list[str]) -> ProcessRecord:
-        log_path = self.data_dir / "logs" / f"{name}.log"
-        addr_file = self.data_dir / "run" / f"{name}.addr"
+        record = ProcessRecord(role, name, 0, "", str(self.data_dir / "logs" / f"{name}.log"), args)
+        self._launch(record, config.extra_env)
+        self.processes.append(record)
+        return record
+
+    def _launch(self, record: ProcessRecord, extra_env: dict[str, str] | None = None) -> None:
+        addr_file = self.data_dir / "run" / f"{record.name}.addr"
         addr_file.unlink(missing_ok=True)
-        env = dict(os.environ, **config.extra_env)
+        env = dict(os.environ, **(extra_env or {}))
         env.setdefault("PYTHONUNBUFFERED", "1")
-        with open(log_path, "ab") as log:
+        with open(record.log, "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "fs3", *args, "--addr-file", str(addr_file)],
+                [sys.executable, "-m", "fs3", *record.args, "--addr-file", str(addr_file)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                 start_new_session=True, cwd=self.data_dir,
             )
-        record = ProcessRecord(role, name, proc.pid, "", str(log_path))
+        record.pid, record.address = proc.pid, ""
         record._popen = proc  # type: ignore[attr-defined] - reaped by _await_address / stop
-        self.processes.append(record)
-        return record
+
+    def process(self, name: str) -> ProcessRecord:
+        for p in self.processes:
+            if p.name == name:
+                return p
+        raise KeyError(f"no process named {name!r} in this cluster")
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to one process (fault injection: SIGKILL, SIGSTOP, SIGCONT...)."""
+        p = self.process(name)
+        os.kill(p.pid, sig)
+        if sig in (signal.SIGKILL, signal.SIGTERM):
+            while p.alive():
+                _reap(p)
+                time.sleep(0.01)
+
+    def restart(self, name: str, timeout: float = 60.0) -> ProcessRecord:
+        """Start a stopped (or killed) process again with its original arguments."""
+        p = self.process(name)
+        if p.alive():
+            raise AlreadyExists(f"{name} is still running (pid {p.pid})")
+        self._launch(p)
+        self._await_address(p, time.monotonic() + timeout)
+        self._save()
+        return p
 
     def _await_address(self, record: ProcessRecord, deadline: float) -> None:
         addr_file = self.data_dir / "run" / f"{record.name}.addr"
@@ -225,6 +259,28 @@ class LocalCluster:
         if (self.data_dir / CLUSTER_FILE).exists():
             self._save()
         return stopped
+
+
+def _listen(host: str, previous: str | None) -> str:
+    """HOST:PORT to listen on: the port used last time when it is still free (so addresses stay the same
+    across restarts and clients keep working), else a free one."""
+    if previous:
+        old_host, _, port = previous.rpartition(":")
+        if old_host == host and _port_free(host, int(port)):
+            return previous
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return f"{host}:{s.getsockname()[1]}"
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _reap(p: ProcessRecord) -> None:
