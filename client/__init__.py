@@ -1,9 +1,16 @@
-"""fs3 client: namespace calls to meta, chunk I/O straight to storage nodes."""
+"""fs3 client: namespace calls to meta over gRPC, chunk I/O straight to storage nodes over the data plane.
+A sync ``Client`` and an asyncio ``AsyncClient`` with the same methods."""
 
 from __future__ import annotations
 
+from ._async_client import AsyncClient, ReadRequest, aconnect
+from ._async_file import AsyncFile
 from ._client import Client, connect
+from ._data_plane import TransportStatus
 from ._file import File
 from ._types import FileStat
 
-__all__ = ["Client", "File", "FileStat", "connect"]
+__all__ = [
+    "AsyncClient", "AsyncFile", "Client", "File", "FileStat", "ReadRequest", "TransportStatus",
+    "aconnect", "connect",
+]

@@ -1,147 +1,309 @@
-"""Chunk reads and writes: split a file range into chunk pieces, send each piece to the storage node
-its chain names (pieces for one node share one batch), retry what stale routing or a restarting node
-turned away."""
+"""Chunk reads and writes over the data plane: plan pieces, group them per storage node into batched
+frames, land the data in the caller's buffers, retry what stale routing or a lost node turned away.
+"""
 
 from __future__ import annotations
 
-import threading
-import time
+import asyncio
 from collections import defaultdict
-from concurrent.futures import Executor
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
-import grpc
-
+from fs3 import _wire
 from fs3._checksum import crc32c
-from fs3._errors import FS3Error, StaleRouting, Status, Unavailable, error_for
-from fs3._layout import ChunkSlice, chain_of, slices
-from fs3._rpc import CHANNEL_OPTIONS, call
-from fs3.proto import common_pb2, meta_pb2, storage_pb2, storage_pb2_grpc
+from fs3._errors import FS3Error, Status, Unavailable, error_for
+from fs3._layout import chain_of, slices
+from fs3.proto import meta_pb2
 
+from ._data_plane import DataConnection, NodePool, TransportStatus
 from ._routing import RoutingCache
+from ._shm import ShmRegion
 
 RETRIES = 8
-MAX_BATCH_BYTES = 64 << 20
+MAX_PIECE = 8 << 20           # reads of larger chunk ranges are split into pieces of this size
+FRAME_BYTES = 16 << 20        # bytes one READ frame asks for
+RETRYABLE = {
+    Status.STALE_CHAIN_VERSION, Status.TARGET_NOT_SERVING, Status.TARGET_NOT_FOUND, Status.UNAVAILABLE,
+}
+
+
+@dataclass(slots=True)
+class ReadPiece:
+    """``length`` bytes at ``offset`` of chunk (inode, index) on ``chain``, into ``dest``."""
+
+    inode: int
+    index: int
+    chain: int
+    offset: int
+    length: int
+    dest: memoryview
+    got: int = 0  # bytes of data the chunk had (the rest of dest was zero-filled)
+
+
+def plan_reads(inode: meta_pb2.Inode, offset: int, dest: memoryview) -> list[ReadPiece]:
+    """The pieces that fill ``dest`` with the file's bytes from ``offset`` (pure; no I/O)."""
+    layout = inode.layout
+    pieces = []
+    for s in slices(offset, len(dest), layout.chunk_size):
+        chain = chain_of(layout.chains, layout.stripe, s.index)
+        for sub in range(0, s.length, MAX_PIECE):
+            n = min(MAX_PIECE, s.length - sub)
+            pieces.append(ReadPiece(inode.id, s.index, chain, s.chunk_offset + sub, n,
+                                    dest[s.buffer_offset + sub : s.buffer_offset + sub + n]))
+    return pieces
+
+
+class PreparedWrite:
+    """One chunk write whose data has been copied out of the caller's buffer (into shared memory when the
+    head's connection uses it, else into bytes)."""
+
+    __slots__ = ("inode", "index", "chain", "offset", "length", "chunk_size", "crc", "data", "shm_offset")
+
+    def __init__(self, inode, index, chain, offset, length, chunk_size, crc, data, shm_offset):
+        self.inode, self.index, self.chain = inode, index, chain
+        self.offset, self.length, self.chunk_size = offset, length, chunk_size
+        self.crc, self.data, self.shm_offset = crc, data, shm_offset
 
 
 class ChunkIO:
-    def __init__(self, routing: RoutingCache, executor: Executor, *, timeout: float = 60.0):
+    def __init__(
+        self,
+        routing: RoutingCache,
+        token: Callable[[], Awaitable[bytes]],
+        *,
+        client_name: str,
+        shm: ShmRegion | None,
+        connections_per_node: int = 2,
+    ):
         self.routing = routing
-        self.executor = executor
-        self.timeout = timeout
-        self._lock = threading.Lock()
-        self._channels: dict[str, grpc.Channel] = {}
+        self._token = token
+        self._client_name = client_name
+        self.shm = shm
+        self._per_node = connections_per_node
+        self._pools: dict[str, NodePool] = {}
 
-    def _stub(self, address: str) -> storage_pb2_grpc.StorageStub:
-        with self._lock:
-            channel = self._channels.get(address)
-            if channel is None:
-                channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
-                self._channels[address] = channel
-        return storage_pb2_grpc.StorageStub(channel)
+    # -- connections -------------------------------------------------------------------------------
 
-    def _retrying(self, fn):
-        delay = 0.05
-        for attempt in range(RETRIES):
-            try:
-                return fn()
-            except (StaleRouting, Unavailable):
-                if attempt == RETRIES - 1:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
-                self.routing.refresh()
-        raise AssertionError("unreachable")
+    async def _open(self, address: str) -> DataConnection:
+        return await DataConnection.open(address, await self._token(), self.shm, self._client_name)
+
+    def _pool(self, address: str) -> NodePool:
+        pool = self._pools.get(address)
+        if pool is None:
+            pool = self._pools[address] = NodePool(address, self._open, self._per_node)
+        return pool
+
+    def statuses(self) -> list[TransportStatus]:
+        return [s for pool in self._pools.values() for s in pool.statuses()]
+
+    async def probe(self, address: str) -> TransportStatus:
+        """Connect to a node's data plane (if not yet) and say which transport serves it."""
+        conn = await self._pool(address).get()
+        return conn.status
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
 
     # -- reads -------------------------------------------------------------------------------------
 
-    def read(self, inode: meta_pb2.Inode, offset: int, out: memoryview) -> None:
-        """Fill ``out`` with the file's bytes at ``offset`` (holes and short chunks read as zeros)."""
-        layout = inode.layout
-        pieces = slices(offset, len(out), layout.chunk_size)
-        if not pieces:
-            return
-        groups: dict[int, list[ChunkSlice]] = defaultdict(list)
-        for piece in pieces:
-            groups[chain_of(layout.chains, layout.stripe, piece.index)].append(piece)
-        # Batch per chain, then split batches that would be too large for one message.
-        batches: list[tuple[int, list[ChunkSlice]]] = []
-        for chain_id, group in groups.items():
-            batch: list[ChunkSlice] = []
-            size = 0
-            for piece in group:
-                if batch and size + piece.length > MAX_BATCH_BYTES:
-                    batches.append((chain_id, batch))
-                    batch, size = [], 0
-                batch.append(piece)
-                size += piece.length
-            batches.append((chain_id, batch))
-        if len(batches) == 1:
-            self._retrying(lambda: self._read_batch(inode.id, *batches[0], out))
-            return
-        futures = [
-            self.executor.submit(self._retrying, lambda b=b: self._read_batch(inode.id, *b, out)) for b in batches
-        ]
-        for f in futures:
-            f.result()
-
-    def _read_batch(self, ino: int, chain_id: int, pieces: list[ChunkSlice], out: memoryview) -> None:
-        addresses, version = self.routing.readers(chain_id)
-        request = storage_pb2.BatchReadRequest()
-        for p in pieces:
-            request.ios.add(
-                chain_id=chain_id, chain_version=version, offset=p.chunk_offset, length=p.length,
-                chunk=common_pb2.ChunkId(inode=ino, index=p.index),
+    async def read(self, pieces: list[ReadPiece]) -> None:
+        """Fill every piece's ``dest``; holes and bytes past a chunk's end read as zeros. A piece that
+        failed on one replica (lost node, stale routing, bad checksum) is retried on the next."""
+        todo = pieces
+        delay = 0.05
+        for attempt in range(RETRIES):
+            groups: dict[str, list[ReadPiece]] = defaultdict(list)
+            failed: list[ReadPiece] = []
+            last_error: FS3Error | None = None
+            replicas: dict[int, int] = {}
+            for piece in todo:
+                try:
+                    addresses, _ = self.routing.data_readers(piece.chain)
+                except FS3Error as exc:
+                    failed.append(piece)
+                    last_error = exc
+                    continue
+                replicas[piece.chain] = len(addresses)
+                groups[addresses[attempt % len(addresses)]].append(piece)
+            results = await asyncio.gather(
+                *(self._read_node(address, group) for address, group in groups.items()), return_exceptions=True
             )
-        reply = call(self._stub(addresses[0]).BatchRead, request, timeout=self.timeout, what="storage")
-        for p, result in zip(pieces, reply.results, strict=True):
-            dest = out[p.buffer_offset : p.buffer_offset + p.length]
-            if result.status == Status.CHUNK_NOT_FOUND:
-                dest[:] = bytes(p.length)
-                continue
-            if result.status:
-                raise error_for(result.status, result.message)
-            n = len(result.data)
-            dest[:n] = result.data
-            if n < p.length:
-                dest[n:] = bytes(p.length - n)
+            for outcome in results:
+                if isinstance(outcome, BaseException):
+                    raise outcome  # not retryable: retryable failures come back as lists
+                retry, corrupt, error = outcome
+                failed += retry
+                last_error = error or last_error
+                for piece, exc in corrupt:
+                    if attempt + 1 >= replicas.get(piece.chain, 1):
+                        raise exc  # every replica tried: no intact copy to return
+                    failed.append(piece)
+            if not failed:
+                return
+            if attempt == RETRIES - 1:
+                raise last_error or Unavailable("chunk reads failed")
+            todo = failed
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+            await self.routing.refresh()
+
+    async def _read_node(self, address: str, pieces: list[ReadPiece]):
+        """Read one node's pieces in frames; returns the pieces to retry, those that failed their
+        checksum (with the error), and the last retryable error."""
+        frames: list[list[ReadPiece]] = [[]]
+        size = 0
+        limit = min(FRAME_BYTES, self.shm.capacity // 2) if self.shm else FRAME_BYTES
+        for p in pieces:
+            span = _wire.shm_span(p.offset, p.length)
+            if frames[-1] and (size + span > limit or len(frames[-1]) >= _wire.MAX_ITEMS):
+                frames.append([])
+                size = 0
+            frames[-1].append(p)
+            size += span
+        outcomes = await asyncio.gather(*(self._read_frame(address, f) for f in frames), return_exceptions=True)
+        retry: list[ReadPiece] = []
+        corrupt: list[tuple[ReadPiece, FS3Error]] = []
+        error: FS3Error | None = None
+        for frame, outcome in zip(frames, outcomes, strict=True):
+            if isinstance(outcome, Unavailable):
+                retry += frame
+                error = outcome
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                retry += outcome[0]
+                corrupt += outcome[1]
+                error = outcome[2] or error
+        return retry, corrupt, error
+
+    async def _read_frame(self, address: str, pieces: list[ReadPiece]) -> tuple[list[ReadPiece], FS3Error | None]:
+        conn = await self._pool(address).get()
+        versions = {p.chain: self.routing.chain_version(p.chain) for p in pieces}
+        if not conn.uses_shm:
+            items = [(p.chain, versions[p.chain], p.inode, p.index, p.offset, p.length, 0) for p in pieces]
+            results = await conn.read(items, [p.dest for p in pieces])
+            return self._settle(address, pieces, results, None, [])
+        spans = [_wire.shm_span(p.offset, p.length) for p in pieces]
+        base = await self.shm.alloc(sum(spans))
+        try:
+            offsets, pos = [], base
+            for span in spans:
+                offsets.append(pos)
+                pos += span
+            items = [(p.chain, versions[p.chain], p.inode, p.index, p.offset, p.length, o)
+                     for p, o in zip(pieces, offsets, strict=True)]
+            results = await conn.read(items, None)
+            return self._settle(address, pieces, results, self.shm.view, offsets)
+        finally:
+            self.shm.free(base, sum(spans))
+
+    @staticmethod
+    def _settle(address, pieces, results, shm_view, offsets):
+        retry: list[ReadPiece] = []
+        corrupt: list[tuple[ReadPiece, FS3Error]] = []
+        error: FS3Error | None = None
+        for i, (p, (status, n, _version, _chunk_len)) in enumerate(zip(pieces, results, strict=True)):
+            if status == 0:
+                if shm_view is not None and n:
+                    src = offsets[i] + p.offset % _wire.ALIGN
+                    p.dest[:n] = shm_view[src : src + n]
+                if n < p.length:
+                    p.dest[n:] = bytes(p.length - n)
+                p.got = n
+            elif status == Status.CHUNK_NOT_FOUND:
+                p.dest[:] = bytes(p.length)
+                p.got = 0
+            elif status == Status.CHECKSUM_MISMATCH:
+                corrupt.append((p, error_for(status, describe_failure(status, p.inode, p.index, address))))
+            elif status in RETRYABLE:
+                retry.append(p)
+                error = error_for(status, describe_failure(status, p.inode, p.index, address))
+            else:
+                raise error_for(status, describe_failure(status, p.inode, p.index, address))
+        return retry, corrupt, error
 
     # -- writes ------------------------------------------------------------------------------------
 
-    def write(self, inode: meta_pb2.Inode, offset: int, data: memoryview) -> None:
-        """Write ``data`` at ``offset``; each chunk piece goes to its chain's head, in parallel."""
+    async def prepare_write(self, inode: meta_pb2.Inode, index: int, offset: int, data: memoryview) -> PreparedWrite:
+        """Copy one chunk piece out of the caller's buffer so the caller may reuse it at once."""
         layout = inode.layout
-        pieces = slices(offset, len(data), layout.chunk_size)
-        if len(pieces) == 1:
-            self._retrying(lambda: self._write_piece(inode, pieces[0], data))
-            return
-        futures = [
-            self.executor.submit(self._retrying, lambda p=p: self._write_piece(inode, p, data)) for p in pieces
-        ]
-        errors = []
-        for f in futures:
-            try:
-                f.result()
-            except FS3Error as exc:
-                errors.append(exc)
-        if errors:
-            raise errors[0]
+        chain = chain_of(layout.chains, layout.stripe, index)
+        crc = crc32c(data)
+        if self.shm is not None and len(data) <= self.shm.capacity // 4:
+            base = await self.shm.alloc(len(data))
+            self.shm.view[base : base + len(data)] = data
+            return PreparedWrite(inode.id, index, chain, offset, len(data), layout.chunk_size, crc, None, base)
+        return PreparedWrite(inode.id, index, chain, offset, len(data), layout.chunk_size, crc, bytes(data), 0)
 
-    def _write_piece(self, inode: meta_pb2.Inode, piece: ChunkSlice, data: memoryview) -> None:
-        layout = inode.layout
-        chain_id = chain_of(layout.chains, layout.stripe, piece.index)
-        address, version = self.routing.head(chain_id)
-        payload = bytes(data[piece.buffer_offset : piece.buffer_offset + piece.length])
-        request = storage_pb2.WriteRequest(
-            chain_id=chain_id, chain_version=version, offset=piece.chunk_offset, data=payload,
-            chunk=common_pb2.ChunkId(inode=inode.id, index=piece.index), chunk_size=layout.chunk_size,
-            crc32c=crc32c(payload),
-        )
-        call(self._stub(address).Write, request, timeout=self.timeout, what="storage")
+    async def send_write(self, w: PreparedWrite) -> None:
+        """Send a prepared write to its chain's head; retries on stale routing or a lost node."""
+        delay = 0.05
+        try:
+            for attempt in range(RETRIES):
+                try:
+                    address, version = self.routing.data_head(w.chain)
+                    conn = await self._pool(address).get()
+                    if w.data is None and not conn.uses_shm:
+                        data, shm_offset = bytes(self.shm.view[w.shm_offset : w.shm_offset + w.length]), 0
+                    elif w.data is None:
+                        data, shm_offset = None, w.shm_offset
+                    else:
+                        data, shm_offset = w.data, 0
+                    if data is not None and conn.uses_shm:
+                        raise AssertionError("unreachable: inline data goes over TCP only")
+                    item = (w.chain, version, w.inode, w.index, w.offset, w.length, w.chunk_size, w.crc, shm_offset)
+                    status, _version, _length, _checksum = await conn.write(item, data)
+                    if status == 0:
+                        return
+                    message = describe_failure(status, w.inode, w.index, address, write=True)
+                    if status not in RETRYABLE:
+                        raise error_for(status, message)
+                    error: FS3Error = error_for(status, message)
+                except Unavailable as exc:
+                    error = exc
+                if attempt == RETRIES - 1:
+                    raise error
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                await self.routing.refresh()
+        finally:
+            if w.data is None:
+                self.shm.free(w.shm_offset, w.length)
 
-    def close(self) -> None:
-        with self._lock:
-            for channel in self._channels.values():
-                channel.close()
-            self._channels.clear()
+    async def write(self, inode: meta_pb2.Inode, offset: int, data: memoryview) -> None:
+        """Write ``data`` at ``offset``: every chunk piece to its chain's head, all in parallel."""
+        prepared = []
+        for s in slices(offset, len(data), inode.layout.chunk_size):
+            prepared.append(await self.prepare_write(
+                inode, s.index, s.chunk_offset, data[s.buffer_offset : s.buffer_offset + s.length]
+            ))
+        outcomes = await asyncio.gather(*(self.send_write(w) for w in prepared), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
 
+_WHAT = {
+    Status.CHECKSUM_MISMATCH: "Input/output error: {chunk} failed its checksum on storage node {node}; "
+                              "the damaged data was not returned",
+    Status.STALE_CHAIN_VERSION: "stale routing for {chunk} at storage node {node}",
+    Status.TARGET_NOT_SERVING: "storage node {node} does not serve {chunk} now",
+    Status.TARGET_NOT_FOUND: "storage node {node} holds no target of the chain of {chunk}",
+    Status.NO_SPACE: "No space left on device: storage node {node} cannot store {chunk}",
+    Status.INVALID_ARGUMENT: "Invalid argument: storage node {node} refused the request for {chunk}",
+}
+
+
+def describe_failure(status: int, inode: int, index: int, node: str, *, write: bool = False) -> str:
+    """One line for a failed chunk request, naming the chunk and the node."""
+    chunk = f"chunk {inode}:{index}"
+    template = _WHAT.get(status)
+    if template is not None:
+        return template.format(chunk=chunk, node=node)
+    try:
+        name = Status(status).name.lower().replace("_", " ")
+    except ValueError:
+        name = f"status {status}"
+    return f"{'writing' if write else 'reading'} {chunk} on storage node {node} failed: {name}"

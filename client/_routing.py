@@ -2,38 +2,46 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 
 from fs3._errors import StaleRouting, Unavailable
 from fs3.proto import cluster_pb2
 
 
 class RoutingCache:
-    def __init__(self, fetch: Callable[[int], cluster_pb2.GetRoutingInfoReply]):
+    def __init__(self, fetch: Callable[[int], Awaitable[cluster_pb2.GetRoutingInfoReply]]):
         self._fetch = fetch
-        self._lock = threading.Lock()
         self.info = cluster_pb2.RoutingInfo()
         self._chains: dict[int, cluster_pb2.ChainInfo] = {}
         self._targets: dict[int, cluster_pb2.TargetInfo] = {}
         self._nodes: dict[int, cluster_pb2.NodeInfo] = {}
+        self._refreshing: asyncio.Future | None = None
 
     @property
     def version(self) -> int:
         return self.info.version
 
-    def refresh(self) -> None:
-        self.install(self._fetch(self.info.version))
+    async def refresh(self) -> None:
+        """Fetch the routing info if it changed; concurrent callers share one fetch."""
+        if self._refreshing is None:
+            self._refreshing = asyncio.ensure_future(self._fetch(self.info.version))
+        task = self._refreshing
+        try:
+            reply = await asyncio.shield(task)
+        finally:
+            if self._refreshing is task and task.done():
+                self._refreshing = None
+        self.install(reply)
 
     def install(self, reply: cluster_pb2.GetRoutingInfoReply) -> None:
-        if reply.unchanged:
+        if reply.unchanged or reply.routing.version < self.info.version:
             return
-        with self._lock:
-            info = reply.routing
-            self.info = info
-            self._chains = {c.id: c for c in info.chains}
-            self._targets = {t.id: t for t in info.targets}
-            self._nodes = {n.id: n for n in info.nodes}
+        info = reply.routing
+        self.info = info
+        self._chains = {c.id: c for c in info.chains}
+        self._targets = {t.id: t for t in info.targets}
+        self._nodes = {n.id: n for n in info.nodes}
 
     def chain(self, chain_id: int) -> cluster_pb2.ChainInfo:
         chain = self._chains.get(chain_id)
@@ -41,22 +49,26 @@ class RoutingCache:
             raise StaleRouting(f"chain {chain_id} is not in the routing info (version {self.version})")
         return chain
 
-    def _address(self, target_id: int) -> str:
+    def chain_version(self, chain_id: int) -> int:
+        chain = self._chains.get(chain_id)
+        return chain.version if chain is not None else 0
+
+    def _data_address(self, target_id: int) -> str:
         target = self._targets.get(target_id)
         node = self._nodes.get(target.node_id) if target else None
-        if node is None or not node.address:
-            raise Unavailable(f"target {target_id} has no reachable node in the routing info")
-        return node.address
+        if node is None or not node.data_address:
+            raise Unavailable(f"target {target_id} has no reachable storage node in the routing info")
+        return node.data_address
 
-    def head(self, chain_id: int) -> tuple[str, int]:
-        """Address of the node holding the chain's head target, and the chain version."""
+    def data_head(self, chain_id: int) -> tuple[str, int]:
+        """Data-plane address of the node holding the chain's head target, and the chain version."""
         chain = self.chain(chain_id)
         if not chain.targets:
             raise Unavailable(f"chain {chain_id} has no targets")
-        return self._address(chain.targets[0]), chain.version
+        return self._data_address(chain.targets[0]), chain.version
 
-    def readers(self, chain_id: int) -> tuple[list[str], int]:
-        """Addresses that may serve reads of the chain (serving members), and the chain version."""
+    def data_readers(self, chain_id: int) -> tuple[list[str], int]:
+        """Data-plane addresses that may serve reads of the chain (its serving members)."""
         chain = self.chain(chain_id)
         serving = [
             t for t in chain.targets
@@ -64,4 +76,7 @@ class RoutingCache:
         ]
         if not serving:
             raise Unavailable(f"chain {chain_id} has no serving target")
-        return [self._address(t) for t in serving], chain.version
+        return [self._data_address(t) for t in serving], chain.version
+
+    def data_addresses(self) -> list[str]:
+        return sorted({n.data_address for n in self._nodes.values() if n.data_address})

@@ -34,15 +34,16 @@ from ._errors import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "AlreadyExists", "Busy", "ChecksumMismatch", "Client", "DirectoryNotEmpty", "FS3Error", "File",
-    "FileStat", "InvalidArgument", "IsADirectory", "NameTooLong", "NoSpace", "NotADirectory", "NotFound",
-    "PermissionDenied", "StaleRouting", "Unavailable", "connect", "__version__",
+    "AlreadyExists", "AsyncClient", "AsyncFile", "Busy", "ChecksumMismatch", "Client", "DirectoryNotEmpty",
+    "FS3Error", "File", "FileStat", "InvalidArgument", "IsADirectory", "NameTooLong", "NoSpace",
+    "NotADirectory", "NotFound", "PermissionDenied", "ReadRequest", "StaleRouting", "Unavailable",
+    "aconnect", "connect", "__version__",
 ]
 
 if TYPE_CHECKING:
-    from fs3.client import Client, File, FileStat, connect
+    from fs3.client import AsyncClient, AsyncFile, Client, File, FileStat, ReadRequest, aconnect, connect
 
-_LAZY = {"Client", "File", "FileStat", "connect"}
+_LAZY = {"AsyncClient", "AsyncFile", "Client", "File", "FileStat", "ReadRequest", "aconnect", "connect"}
 
 
 def __getattr__(name: str):

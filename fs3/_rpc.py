@@ -91,3 +91,11 @@ def call(method: Callable, request, *, timeout: float | None = 60.0, what: str =
         return method(request, timeout=timeout, metadata=metadata)
     except grpc.RpcError as err:
         raise error_from_rpc(err, what) from None
+
+
+async def acall(method: Callable, request, *, timeout: float | None = 60.0, what: str = "", metadata=None):
+    """``call`` for grpc.aio stubs."""
+    try:
+        return await method(request, timeout=timeout, metadata=metadata)
+    except grpc.RpcError as err:
+        raise error_from_rpc(err, what) from None

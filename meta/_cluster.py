@@ -7,9 +7,11 @@ and merged into the routing info it serves; everything that decides placement is
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
+from fs3 import _token
 from fs3._errors import AlreadyExists, InvalidArgument, NotFound, Status
 from fs3.proto import cluster_pb2
 
@@ -18,6 +20,7 @@ from ._chain_table import plan_chains
 from .kv import KVStore
 
 CHAIN_TABLE_ID = 1
+DATA_TOKEN_LIFETIME = 3600.0  # seconds; clients renew before expiry
 
 
 def _next_id(txn, kind: str) -> int:
@@ -63,6 +66,7 @@ class ClusterManager:
         self._reports: dict[int, cluster_pb2.TargetReport] = {}
         self._known_nodes: set[int] = set()
         self._started = time.monotonic()
+        self._secret = b""
 
     # -- storage nodes -----------------------------------------------------------------------------
 
@@ -83,6 +87,7 @@ class ClusterManager:
             raw = txn.get(keys.node(node_id))
             node = cluster_pb2.NodeInfo.FromString(raw) if raw else cluster_pb2.NodeInfo(id=node_id)
             node.address, node.hostname, node.pid, node.registered_ns = req.address, req.hostname, req.pid, now
+            node.data_address = req.data_address
             txn.set(keys.node(node_id), node.SerializeToString())
             target_ids = []
             for reg in req.targets:
@@ -113,8 +118,28 @@ class ClusterManager:
             self._known_nodes.add(node_id)
         return cluster_pb2.RegisterNodeReply(
             node_id=node_id, target_ids=target_ids, routing_version=version,
-            heartbeat_interval_ms=int(self.heartbeat_interval * 1000),
+            heartbeat_interval_ms=int(self.heartbeat_interval * 1000), cluster_secret=self.secret(),
         )
+
+    # -- data-plane admission ----------------------------------------------------------------------
+
+    def secret(self) -> bytes:
+        """The cluster secret, made once and kept in the KV store (shared by every meta server)."""
+        if not self._secret:
+            def run(txn):
+                value = txn.get(keys.CLUSTER_SECRET)
+                if value is None:
+                    value = os.urandom(32)
+                    txn.set(keys.CLUSTER_SECRET, value)
+                return value
+
+            self._secret = self.kv.transact(run)
+        return self._secret
+
+    def data_token(self, client: str) -> cluster_pb2.GetDataTokenReply:
+        expiry = int(time.time() + DATA_TOKEN_LIFETIME)
+        token = _token.sign(self.secret(), _token.TokenClaims(expiry=expiry, uid=0, gid=0, client=client))
+        return cluster_pb2.GetDataTokenReply(token=token, expiry_unix=expiry)
 
     def heartbeat(self, req: cluster_pb2.HeartbeatRequest) -> cluster_pb2.HeartbeatReply:
         if req.node_id not in self._known_nodes:

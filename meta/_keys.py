@@ -11,6 +11,7 @@
     CTBL<id:u32>                  -> ChainTable        chain tables
     RTVR                          -> u64               routing info version: bumps on any cluster change
     CLID                          -> u32 counters      next node/target/chain id
+    SECR                          -> 32 bytes          cluster secret: signs data-plane tokens
 
 Integers are big-endian so that key order is numeric order.
 """
@@ -35,6 +36,7 @@ CHAIN = b"CHAN"
 CHAIN_TABLE = b"CTBL"
 ROUTING_VERSION = b"RTVR"
 ID_COUNTER = b"CLID"
+CLUSTER_SECRET = b"SECR"
 
 
 def u64(n: int) -> bytes:

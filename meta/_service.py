@@ -67,3 +67,7 @@ class ClusterServicer(cluster_pb2_grpc.ClusterServicer):
     @servicer_method
     def CreateChainTable(self, request, context):
         return self.manager.create_chains(request.replicas, request.table_id)
+
+    @servicer_method
+    def GetDataToken(self, request, context):
+        return self.manager.data_token(request.client)

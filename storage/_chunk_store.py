@@ -16,18 +16,26 @@ from pathlib import Path
 from fs3._checksum import CRC_BLOCK, block_crcs, crc32c
 from fs3._errors import ChecksumMismatch, InvalidArgument
 
+from ._buffers import BufferPool
 from ._chunk_meta import ChunkMetaStore, ChunkRecord, chunk_key, split_key
-from ._direct_io import ALIGN, align_down, align_up, aligned_buffer
+from ._direct_io import ALIGN, align_down, align_up
 from ._slots import MAX_CLASS, SlotFiles, size_class
 
 log = logging.getLogger(__name__)
 
 MAX_CHUNK = 1 << MAX_CLASS
 _LOCK_STRIPES = 1024
+RECORD_CACHE_BYTES = 32 << 20  # chunk records kept in memory (mostly their block CRCs)
 
 
 def _stripe(inode: int, index: int) -> int:
     return (inode * 1_000_003 + index) % _LOCK_STRIPES
+
+
+def chunk_checksum(blocks: bytes) -> int:
+    """A chunk's checksum: the CRC32C of its block CRCs (one cheap pass over 1 KiB per MiB of data),
+    equal for equal content, so replicas can be compared without reading them."""
+    return crc32c(blocks)
 
 
 def _crc_array(blocks: bytes) -> array.array:
@@ -37,10 +45,13 @@ def _crc_array(blocks: bytes) -> array.array:
 
 
 class ChunkStore:
-    def __init__(self, root: Path, *, direct: bool = True, name: str = ""):
+    def __init__(self, root: Path, *, direct: bool = True, name: str = "", buffers: BufferPool | None = None):
         self.root = root
         self.name = name or str(root)
+        self.buffers = buffers or BufferPool()
         root.mkdir(parents=True, exist_ok=True)
+        self._cache: dict[bytes, ChunkRecord] = {}
+        self._cache_bytes = 0
         self.meta = ChunkMetaStore(root / "chunks.db")
         self.slots = SlotFiles(root / "slots", self.meta.used_slots(), direct=direct)
         self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
@@ -55,42 +66,82 @@ class ChunkStore:
     def _lock(self, inode: int, index: int) -> threading.Lock:
         return self._locks[_stripe(inode, index)]
 
+    # -- records -----------------------------------------------------------------------------------
+
+    def _record(self, key: bytes, lock: threading.Lock) -> ChunkRecord | None:
+        """The chunk's committed record, from memory when cached. A miss fills the cache under the
+        chunk's lock, so it can never put back a record an update has just replaced."""
+        rec = self._cache.get(key)
+        if rec is not None:
+            return rec
+        with lock:
+            rec = self.meta.get(key)
+            if rec is not None:
+                self._remember(key, rec)
+        return rec
+
+    def _remember(self, key: bytes, rec: ChunkRecord | None) -> None:
+        # Called with the chunk's lock held. FIFO eviction keeps the bookkeeping cheap.
+        old = self._cache.pop(key, None)
+        if old is not None:
+            self._cache_bytes -= len(old.blocks) + 64
+        if rec is None:
+            return
+        self._cache[key] = rec
+        self._cache_bytes += len(rec.blocks) + 64
+        while self._cache_bytes > RECORD_CACHE_BYTES and self._cache:
+            victim = next(iter(self._cache))
+            if victim == key:
+                break
+            self._cache_bytes -= len(self._cache.pop(victim).blocks) + 64
+
     # -- reads -------------------------------------------------------------------------------------
 
     def query(self, inode: int, index: int) -> ChunkRecord | None:
-        return self.meta.get(chunk_key(inode, index))
+        return self._record(chunk_key(inode, index), self._lock(inode, index))
 
     def read(self, inode: int, index: int, offset: int, length: int) -> tuple[bytes, ChunkRecord | None]:
         """Up to ``length`` bytes at ``offset`` of the chunk's committed content (fewer where the chunk
         ends); ``(b"", None)`` for a chunk that does not exist."""
+        buf = self.buffers.acquire(align_up(offset % ALIGN + length))
+        try:
+            n, rec = self.read_direct(inode, index, offset, length, memoryview(buf))
+            return bytes(memoryview(buf)[offset % ALIGN : offset % ALIGN + n]), rec
+        finally:
+            self.buffers.release(buf)
+
+    def read_direct(
+        self, inode: int, index: int, offset: int, length: int, dest: memoryview
+    ) -> tuple[int, ChunkRecord | None]:
+        """Read the whole 4 KiB blocks around ``[offset, offset + length)`` with O_DIRECT straight into
+        ``dest`` (page-aligned, at least ``align_up(offset % 4096 + length)`` bytes), verifying each
+        block's CRC32C. The data starts at ``dest[offset % 4096]``; returns its length (short where the
+        chunk ends, 0 past it) and the record (None: no such chunk)."""
         epoch = self.slots.begin_read()
         try:
-            rec = self.meta.get(chunk_key(inode, index))
+            rec = self._record(chunk_key(inode, index), self._lock(inode, index))
             if rec is None:
-                return b"", None
+                return 0, None
             end = min(offset + length, rec.length)
             if offset >= end:
-                return b"", rec
-            buf, start = self._load(inode, index, rec, offset, end)
-            return bytes(memoryview(buf)[offset - start : end - start]), rec
+                return 0, rec
+            self._load_into(inode, index, rec, offset, end, dest)
+            return end - offset, rec
         finally:
             self.slots.end_read(epoch)
 
-    def _load(self, inode: int, index: int, rec: ChunkRecord, lo: int, hi: int):
-        """An aligned buffer holding the verified bytes [align_down(lo), hi) of the chunk, and that
-        aligned start. Bytes past ``hi`` up to the block end are whatever the slot holds."""
+    def _load_into(self, inode: int, index: int, rec: ChunkRecord, lo: int, hi: int, dest: memoryview) -> None:
+        """Fill ``dest`` with the verified blocks covering chunk bytes [lo, hi), starting at the block of
+        ``lo``. Bytes past ``hi`` up to the block end are whatever the slot holds."""
         start, stop = align_down(lo, CRC_BLOCK), align_up(hi, ALIGN)
-        buf = aligned_buffer(stop - start)
-        view = memoryview(buf)[: stop - start]
-        f = self.slots.file(rec.cls)
-        got = f.read_into(view, (rec.slot << rec.cls) + start)
+        view = dest[: stop - start]
+        got = self.slots.file(rec.cls).read_into(view, (rec.slot << rec.cls) + start)
         crcs = _crc_array(rec.blocks)
         for b in range(start // CRC_BLOCK, -(-hi // CRC_BLOCK)):
             b_lo = b * CRC_BLOCK - start
             b_hi = min((b + 1) * CRC_BLOCK, rec.length) - start
             if got < b_hi or crc32c(view[b_lo:b_hi]) != crcs[b]:
                 self._corrupt(inode, index, rec, b)
-        return buf, start
 
     def _corrupt(self, inode: int, index: int, rec: ChunkRecord, block: int):
         with self._stats_lock:
@@ -106,6 +157,11 @@ class ChunkStore:
 
     # -- updates -----------------------------------------------------------------------------------
 
+    def _current(self, key: bytes) -> ChunkRecord | None:
+        # With the chunk's lock held (so not through _record, which takes it).
+        rec = self._cache.get(key)
+        return rec if rec is not None else self.meta.get(key)
+
     def write(self, inode: int, index: int, offset: int, data, chunk_size: int) -> ChunkRecord:
         """Write ``data`` at ``offset`` of the chunk (creating it); bytes between the old end and
         ``offset`` read as zeros. Returns the new committed record."""
@@ -117,52 +173,69 @@ class ChunkStore:
             )
         with self._lock(inode, index):
             key = chunk_key(inode, index)
-            old = self.meta.get(key)
+            old = self._current(key)
             old_len = old.length if old else 0
             new_len = max(old_len, end)
-            buf = aligned_buffer(new_len)
-            view = memoryview(buf)
-            if old is not None and (offset > 0 or end < old_len):
-                keep = min(old_len, offset) if end >= old_len else old_len
-                if keep:
-                    loaded, _ = self._load(inode, index, old, 0, keep)
-                    view[:keep] = memoryview(loaded)[:keep]
-                    view[keep:offset] = bytes(max(0, offset - keep))  # gap (and stale tail) reads as zeros
-            view[offset:end] = data
-            return self._commit(key, old, view, new_len)
+            buf = self.buffers.acquire(align_up(new_len))
+            try:
+                view = memoryview(buf)
+                if old is not None and (offset > 0 or end < old_len):
+                    # Keep the old bytes the write does not cover: all of them when it ends inside the
+                    # chunk, else those before it.
+                    keep = old_len if end < old_len else min(old_len, offset)
+                    if keep:
+                        self._load_into(inode, index, old, 0, keep, view)
+                    view[keep:offset] = bytes(max(0, offset - keep))  # a gap reads as zeros
+                view[offset:end] = data
+                tail = align_up(new_len) - new_len
+                if tail:
+                    view[new_len : new_len + tail] = bytes(tail)  # no stale bytes in the slot's padding
+                return self._commit(key, old, view, new_len)
+            finally:
+                del view
+                self.buffers.release(buf)
 
     def truncate(self, inode: int, index: int, length: int) -> ChunkRecord | None:
         """Shorten the chunk to ``length`` bytes (a no-op when it is not longer); 0 removes it."""
         with self._lock(inode, index):
             key = chunk_key(inode, index)
-            old = self.meta.get(key)
+            old = self._current(key)
             if old is None or old.length <= length:
                 return old
             if length == 0:
                 self.meta.delete(key)
+                self._remember(key, None)
                 self._account(-1, -old.length)
                 self.slots.free(old.cls, old.slot, release=True)
                 return None
-            loaded, _ = self._load(inode, index, old, 0, length)
-            buf = aligned_buffer(length)
-            view = memoryview(buf)
-            view[:length] = memoryview(loaded)[:length]
-            return self._commit(key, old, view, length)
+            buf = self.buffers.acquire(align_up(length))
+            try:
+                view = memoryview(buf)
+                self._load_into(inode, index, old, 0, length, view)
+                tail = align_up(length) - length
+                if tail:
+                    view[length : length + tail] = bytes(tail)
+                return self._commit(key, old, view, length)
+            finally:
+                del view
+                self.buffers.release(buf)
 
     def _commit(self, key: bytes, old: ChunkRecord | None, view: memoryview, length: int) -> ChunkRecord:
-        content = view[:length]
+        """Write the chunk's new content to a fresh slot, flush it, then commit its record; the old slot
+        is freed only after that. Called with the chunk's lock held."""
         cls = size_class(length)
         slot = self.slots.allocate(cls)
         try:
             f = self.slots.file(cls)
             f.write_from(view[: align_up(length)], slot << cls)
             f.sync()
-            blocks = array.array("I", block_crcs(content)).tobytes()
-            rec = ChunkRecord((old.version if old else 0) + 1, length, crc32c(content), cls, slot, blocks)
+            blocks = array.array("I", block_crcs(view[:length])).tobytes()
+            rec = ChunkRecord((old.version if old else 0) + 1, length, chunk_checksum(blocks), cls, slot, blocks)
             self.meta.put(key, rec)
         except BaseException:
             self.slots.unallocate(cls, slot)
             raise
+        self._remember(key, rec)
         if old is not None:
             self.slots.free(old.cls, old.slot)
         self._account(0 if old else 1, length - (old.length if old else 0))
@@ -181,7 +254,8 @@ class ChunkStore:
                 lock.acquire()
             try:
                 removed = self.meta.delete_keys(batch)
-                for _, rec in removed:
+                for key, rec in removed:
+                    self._remember(key, None)
                     self.slots.free(rec.cls, rec.slot, release=True)
             finally:
                 for lock in reversed(locks):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -13,10 +14,17 @@ from pathlib import Path
 
 import grpc
 
+try:
+    import uvloop
+except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
+    uvloop = None
+
 from fs3._errors import FS3Error, InvalidArgument, Status, Unavailable
 from fs3._rpc import CHANNEL_OPTIONS, SERVER_OPTIONS, call
 from fs3.proto import cluster_pb2, cluster_pb2_grpc, storage_pb2_grpc
 
+from ._buffers import BufferPool
+from ._data_server import DataPlaneContext, DataServer
 from ._routing import NodeRouting
 from ._service import StorageServicer
 from ._target import Target
@@ -34,6 +42,9 @@ class StorageConfig:
     heartbeat_interval: float = 1.0
     addr_file: Path | None = None        # where to write the bound address once serving
     advertise: str = ""                  # address others reach this node at (default: the bound one)
+    data_port: int = 0                   # data-plane port on the listen host (0: any free port)
+    io_threads: int = 16                 # disk requests in flight
+    shm: bool = True                     # offer the shared-memory transport to clients on this host
     hostname: str = field(default_factory=socket.gethostname)
 
 
@@ -54,6 +65,17 @@ class StorageNode:
         self.routing = NodeRouting(self._fetch_routing)
         self._server: grpc.Server | None = None
         self._heartbeat: threading.Thread | None = None
+        self.secret = b""
+        self.buffers = BufferPool()
+        self.executor = futures.ThreadPoolExecutor(config.io_threads, thread_name_prefix="disk")
+        self.data_address = ""
+        self.data_plane = DataPlaneContext(
+            targets=self.targets, routing=self.routing, secret=lambda: self.secret,
+            node_id=lambda: self.node_id, executor=self.executor, buffers=self.buffers, shm_enabled=config.shm,
+        )
+        self._data_server: DataServer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
 
     # -- manager connection ------------------------------------------------------------------------
 
@@ -83,6 +105,7 @@ class StorageNode:
         request = cluster_pb2.RegisterNodeRequest(
             node_id=next((t.node_id for t in self._opened if t.node_id), 0),
             address=self.address, hostname=self.config.hostname, pid=os.getpid(),
+            data_address=self.data_address,
         )
         for t in self._opened:
             request.targets.add(id=t.target_id, path=str(t.path), direct_io=t.store.direct)
@@ -99,6 +122,7 @@ class StorageNode:
         else:
             return
         self.node_id = reply.node_id
+        self.secret = reply.cluster_secret
         for t, target_id in zip(self._opened, reply.target_ids, strict=True):
             if (t.node_id, t.target_id) != (reply.node_id, target_id):
                 t.save_identity(reply.node_id, target_id)
@@ -132,7 +156,7 @@ class StorageNode:
 
     def start(self) -> None:
         for path in self.config.targets:
-            target = Target.open(Path(path), direct=self.config.direct_io)
+            target = Target.open(Path(path), direct=self.config.direct_io, buffers=self.buffers)
             if not target.store.direct:
                 log.warning("target %s: the file system refused O_DIRECT; using buffered I/O", path)
             self._opened.append(target)
@@ -150,6 +174,7 @@ class StorageNode:
             self.address = f"{host}:{port}"
         server.start()
         self._server = server
+        self._start_data_plane(host)
         self._register()
         self._heartbeat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         self._heartbeat.start()
@@ -159,10 +184,25 @@ class StorageNode:
             os.replace(tmp, self.config.addr_file)
         log.info("storage node %d serving on %s", self.node_id, self.address)
 
+    def _start_data_plane(self, host: str) -> None:
+        loop = uvloop.new_event_loop() if uvloop is not None else asyncio.new_event_loop()
+        self._loop = loop
+        self._loop_thread = threading.Thread(target=loop.run_forever, name="data-plane", daemon=True)
+        self._loop_thread.start()
+        self._data_server = DataServer(self.data_plane, host if host not in ("", "[::]") else "0.0.0.0",
+                                       self.config.data_port)
+        port = asyncio.run_coroutine_threadsafe(self._data_server.start(), loop).result(timeout=30)
+        self.data_address = f"{self.address.rsplit(':', 1)[0]}:{port}"
+
     def stop(self, grace: float = 2.0) -> None:
         self._stop.set()
+        if self._loop is not None and self._data_server is not None:
+            asyncio.run_coroutine_threadsafe(self._data_server.stop(), self._loop).result(timeout=10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._loop_thread.join(timeout=10)
         if self._server is not None:
             self._server.stop(grace).wait()
+        self.executor.shutdown(wait=True)
         for t in self._opened:
             t.close()
         if self._channel is not None:

@@ -1,11 +1,11 @@
-"""The storage gRPC servicer: checks routing, then hands each request to the target's chunk store."""
+"""The storage gRPC servicer (control calls): checks routing, then hands each request to the target's
+chunk store. Chunk reads and writes take the data plane (_data_server.py)."""
 
 from __future__ import annotations
 
 import logging
 
-from fs3._checksum import crc32c
-from fs3._errors import FS3Error, InvalidArgument, StaleRouting, Status
+from fs3._errors import StaleRouting, Status
 from fs3._rpc import servicer_method
 from fs3.proto import common_pb2, storage_pb2, storage_pb2_grpc
 
@@ -14,8 +14,6 @@ from ._routing import NodeRouting
 from ._target import Target
 
 log = logging.getLogger(__name__)
-
-MAX_BATCH_BYTES = 128 << 20
 
 
 def chunk_meta(chunk: common_pb2.ChunkId, rec: ChunkRecord | None) -> storage_pb2.ChunkMeta:
@@ -35,37 +33,6 @@ class StorageServicer(storage_pb2_grpc.StorageServicer):
         if target is None:
             raise StaleRouting(f"target {target_id} is not on this node", status=Status.TARGET_NOT_FOUND)
         return target
-
-    @servicer_method
-    def Write(self, request, context):
-        if crc32c(request.data) != request.crc32c:
-            raise InvalidArgument("Invalid argument: write data failed its CRC32C in transit")
-        target = self._target(request.chain_id, request.chain_version, write=True)
-        rec = target.store.write(
-            request.chunk.inode, request.chunk.index, request.offset, request.data, request.chunk_size
-        )
-        return storage_pb2.WriteReply(meta=chunk_meta(request.chunk, rec))
-
-    @servicer_method
-    def BatchRead(self, request, context):
-        total = sum(io.length for io in request.ios)
-        if total > MAX_BATCH_BYTES:
-            raise InvalidArgument(f"Invalid argument: batch asks for {total} bytes (limit {MAX_BATCH_BYTES})")
-        reply = storage_pb2.BatchReadReply()
-        for io in request.ios:
-            result = reply.results.add()
-            try:
-                target = self._target(io.chain_id, io.chain_version, write=False)
-                data, rec = target.store.read(io.chunk.inode, io.chunk.index, io.offset, io.length)
-            except FS3Error as exc:
-                result.status, result.message = int(exc.status), exc.strerror or ""
-                continue
-            if rec is None:
-                result.status = int(Status.CHUNK_NOT_FOUND)
-                result.message = "chunk not found"
-                continue
-            result.data, result.version, result.chunk_length = data, rec.version, rec.length
-        return reply
 
     @servicer_method
     def RemoveChunks(self, request, context):

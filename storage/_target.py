@@ -8,6 +8,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._buffers import BufferPool
 from ._chunk_store import ChunkStore
 
 IDENTITY = "target.json"
@@ -22,7 +23,7 @@ class Target:
     node_id: int = 0
 
     @classmethod
-    def open(cls, path: Path, *, direct: bool = True) -> Target:
+    def open(cls, path: Path, *, direct: bool = True, buffers: BufferPool | None = None) -> Target:
         path = path.resolve()
         path.mkdir(parents=True, exist_ok=True)
         ident = {}
@@ -31,7 +32,7 @@ class Target:
             ident = json.loads(ident_file.read_text())
             if ident.get("format", FORMAT) > FORMAT:
                 raise RuntimeError(f"{path}: target format {ident['format']} is newer than this fs3 supports")
-        store = ChunkStore(path, direct=direct, name=str(path))
+        store = ChunkStore(path, direct=direct, name=str(path), buffers=buffers)
         return cls(path, store, int(ident.get("target_id", 0)), int(ident.get("node_id", 0)))
 
     def save_identity(self, node_id: int, target_id: int) -> None:

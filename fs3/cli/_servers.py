@@ -45,12 +45,17 @@ def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, advertise, log_lev
 @click.option("--advertise", default="", metavar="HOST:PORT",
               help="Address clients reach this node at (default: the listen address; its hostname when "
                    "listening on 0.0.0.0).")
+@click.option("--data-port", default=0, show_default=True, help="Data-plane port on the listen host (0: any).")
+@click.option("--io-threads", default=16, show_default=True, help="Disk requests in flight.")
+@click.option("--shm/--no-shm", default=True, show_default=True,
+              help="Offer the shared-memory transport to clients on this host.")
 @click.option("--direct-io/--no-direct-io", default=True, show_default=True, help="Use O_DIRECT for chunk data.")
 @click.option("--log-level", default="info", show_default=True)
-def storage(meta_addresses, targets, listen, addr_file, advertise, direct_io, log_level):
+def storage(meta_addresses, targets, listen, addr_file, advertise, data_port, io_threads, shm, direct_io, log_level):
     """Run a storage node serving chunks from its target directories."""
     from fs3.storage import StorageConfig, serve
 
     _logging(log_level)
     serve(StorageConfig(meta=list(meta_addresses), targets=list(targets), listen=listen,
-                        addr_file=addr_file, advertise=advertise, direct_io=direct_io))
+                        addr_file=addr_file, advertise=advertise, data_port=data_port,
+                        io_threads=io_threads, shm=shm, direct_io=direct_io))

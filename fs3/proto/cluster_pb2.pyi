@@ -43,7 +43,7 @@ NODE_UP: NodeState
 NODE_DOWN: NodeState
 
 class NodeInfo(_message.Message):
-    __slots__ = ("id", "address", "state", "last_heartbeat_ns", "hostname", "registered_ns", "pid")
+    __slots__ = ("id", "address", "state", "last_heartbeat_ns", "hostname", "registered_ns", "pid", "data_address")
     ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -51,6 +51,7 @@ class NodeInfo(_message.Message):
     HOSTNAME_FIELD_NUMBER: _ClassVar[int]
     REGISTERED_NS_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
+    DATA_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     id: int
     address: str
     state: NodeState
@@ -58,7 +59,8 @@ class NodeInfo(_message.Message):
     hostname: str
     registered_ns: int
     pid: int
-    def __init__(self, id: _Optional[int] = ..., address: _Optional[str] = ..., state: _Optional[_Union[NodeState, str]] = ..., last_heartbeat_ns: _Optional[int] = ..., hostname: _Optional[str] = ..., registered_ns: _Optional[int] = ..., pid: _Optional[int] = ...) -> None: ...
+    data_address: str
+    def __init__(self, id: _Optional[int] = ..., address: _Optional[str] = ..., state: _Optional[_Union[NodeState, str]] = ..., last_heartbeat_ns: _Optional[int] = ..., hostname: _Optional[str] = ..., registered_ns: _Optional[int] = ..., pid: _Optional[int] = ..., data_address: _Optional[str] = ...) -> None: ...
 
 class TargetInfo(_message.Message):
     __slots__ = ("id", "node_id", "path", "public_state", "local_state", "chain_id", "used_bytes", "chunk_count", "direct_io", "free_bytes")
@@ -133,30 +135,34 @@ class TargetRegistration(_message.Message):
     def __init__(self, id: _Optional[int] = ..., path: _Optional[str] = ..., direct_io: _Optional[bool] = ...) -> None: ...
 
 class RegisterNodeRequest(_message.Message):
-    __slots__ = ("node_id", "address", "hostname", "targets", "pid")
+    __slots__ = ("node_id", "address", "hostname", "targets", "pid", "data_address")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     HOSTNAME_FIELD_NUMBER: _ClassVar[int]
     TARGETS_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
+    DATA_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     node_id: int
     address: str
     hostname: str
     targets: _containers.RepeatedCompositeFieldContainer[TargetRegistration]
     pid: int
-    def __init__(self, node_id: _Optional[int] = ..., address: _Optional[str] = ..., hostname: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetRegistration, _Mapping]]] = ..., pid: _Optional[int] = ...) -> None: ...
+    data_address: str
+    def __init__(self, node_id: _Optional[int] = ..., address: _Optional[str] = ..., hostname: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetRegistration, _Mapping]]] = ..., pid: _Optional[int] = ..., data_address: _Optional[str] = ...) -> None: ...
 
 class RegisterNodeReply(_message.Message):
-    __slots__ = ("node_id", "target_ids", "routing_version", "heartbeat_interval_ms")
+    __slots__ = ("node_id", "target_ids", "routing_version", "heartbeat_interval_ms", "cluster_secret")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     TARGET_IDS_FIELD_NUMBER: _ClassVar[int]
     ROUTING_VERSION_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_SECRET_FIELD_NUMBER: _ClassVar[int]
     node_id: int
     target_ids: _containers.RepeatedScalarFieldContainer[int]
     routing_version: int
     heartbeat_interval_ms: int
-    def __init__(self, node_id: _Optional[int] = ..., target_ids: _Optional[_Iterable[int]] = ..., routing_version: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
+    cluster_secret: bytes
+    def __init__(self, node_id: _Optional[int] = ..., target_ids: _Optional[_Iterable[int]] = ..., routing_version: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ..., cluster_secret: _Optional[bytes] = ...) -> None: ...
 
 class TargetReport(_message.Message):
     __slots__ = ("id", "local_state", "used_bytes", "chunk_count", "free_bytes")
@@ -199,6 +205,20 @@ class GetRoutingInfoReply(_message.Message):
     unchanged: bool
     routing: RoutingInfo
     def __init__(self, unchanged: _Optional[bool] = ..., routing: _Optional[_Union[RoutingInfo, _Mapping]] = ...) -> None: ...
+
+class GetDataTokenRequest(_message.Message):
+    __slots__ = ("client",)
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
+    client: str
+    def __init__(self, client: _Optional[str] = ...) -> None: ...
+
+class GetDataTokenReply(_message.Message):
+    __slots__ = ("token", "expiry_unix")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EXPIRY_UNIX_FIELD_NUMBER: _ClassVar[int]
+    token: bytes
+    expiry_unix: int
+    def __init__(self, token: _Optional[bytes] = ..., expiry_unix: _Optional[int] = ...) -> None: ...
 
 class CreateChainTableRequest(_message.Message):
     __slots__ = ("replicas", "table_id")

@@ -54,6 +54,11 @@ class ClusterStub:
                 request_serializer=fs3_dot_proto_dot_cluster__pb2.CreateChainTableRequest.SerializeToString,
                 response_deserializer=fs3_dot_proto_dot_cluster__pb2.CreateChainTableReply.FromString,
                 _registered_method=True)
+        self.GetDataToken = channel.unary_unary(
+                '/fs3.Cluster/GetDataToken',
+                request_serializer=fs3_dot_proto_dot_cluster__pb2.GetDataTokenRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_cluster__pb2.GetDataTokenReply.FromString,
+                _registered_method=True)
 
 
 class ClusterServicer:
@@ -83,6 +88,12 @@ class ClusterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDataToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClusterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -105,6 +116,11 @@ def add_ClusterServicer_to_server(servicer, server):
                     servicer.CreateChainTable,
                     request_deserializer=fs3_dot_proto_dot_cluster__pb2.CreateChainTableRequest.FromString,
                     response_serializer=fs3_dot_proto_dot_cluster__pb2.CreateChainTableReply.SerializeToString,
+            ),
+            'GetDataToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDataToken,
+                    request_deserializer=fs3_dot_proto_dot_cluster__pb2.GetDataTokenRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_cluster__pb2.GetDataTokenReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -215,6 +231,33 @@ class Cluster:
             '/fs3.Cluster/CreateChainTable',
             fs3_dot_proto_dot_cluster__pb2.CreateChainTableRequest.SerializeToString,
             fs3_dot_proto_dot_cluster__pb2.CreateChainTableReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDataToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Cluster/GetDataToken',
+            fs3_dot_proto_dot_cluster__pb2.GetDataTokenRequest.SerializeToString,
+            fs3_dot_proto_dot_cluster__pb2.GetDataTokenReply.FromString,
             options,
             channel_credentials,
             insecure,

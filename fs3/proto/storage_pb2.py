@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from fs3.proto import common_pb2 as fs3_dot_proto_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66s3/proto/storage.proto\x12\x03\x66s3\x1a\x16\x66s3/proto/common.proto\"r\n\tChunkMeta\x12\x1b\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x0c.fs3.ChunkId\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06length\x18\x03 \x01(\r\x12\x0e\n\x06\x63rc32c\x18\x04 \x01(\r\x12\x17\n\x0fpending_version\x18\x05 \x01(\x04\"\x96\x01\n\x0cWriteRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\r\x12\x15\n\rchain_version\x18\x02 \x01(\x04\x12\x1b\n\x05\x63hunk\x18\x03 \x01(\x0b\x32\x0c.fs3.ChunkId\x12\x0e\n\x06offset\x18\x04 \x01(\r\x12\x0c\n\x04\x64\x61ta\x18\x05 \x01(\x0c\x12\x12\n\nchunk_size\x18\x06 \x01(\r\x12\x0e\n\x06\x63rc32c\x18\x07 \x01(\r\"*\n\nWriteReply\x12\x1c\n\x04meta\x18\x01 \x01(\x0b\x32\x0e.fs3.ChunkMeta\"n\n\x06ReadIO\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\r\x12\x15\n\rchain_version\x18\x02 \x01(\x04\x12\x1b\n\x05\x63hunk\x18\x03 \x01(\x0b\x32\x0c.fs3.ChunkId\x12\x0e\n\x06offset\x18\x04 \x01(\r\x12\x0e\n\x06length\x18\x05 \x01(\r\"b\n\nReadResult\x12\x0e\n\x06status\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x0f\n\x07version\x18\x04 \x01(\x04\x12\x14\n\x0c\x63hunk_length\x18\x05 \x01(\r\",\n\x10\x42\x61tchReadRequest\x12\x18\n\x03ios\x18\x01 \x03(\x0b\x32\x0b.fs3.ReadIO\"2\n\x0e\x42\x61tchReadReply\x12 \n\x07results\x18\x01 \x03(\x0b\x32\x0f.fs3.ReadResult\"a\n\x13RemoveChunksRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\r\x12\x15\n\rchain_version\x18\x02 \x01(\x04\x12\r\n\x05inode\x18\x03 \x01(\x04\x12\x12\n\nfrom_index\x18\x04 \x01(\x04\"$\n\x11RemoveChunksReply\x12\x0f\n\x07removed\x18\x01 \x01(\x04\"l\n\x14TruncateChunkRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\r\x12\x15\n\rchain_version\x18\x02 \x01(\x04\x12\x1b\n\x05\x63hunk\x18\x03 \x01(\x0b\x32\x0c.fs3.ChunkId\x12\x0e\n\x06length\x18\x04 \x01(\r\"2\n\x12TruncateChunkReply\x12\x1c\n\x04meta\x18\x01 \x01(\x0b\x32\x0e.fs3.ChunkMeta\"B\n\x11QueryChunkRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\r\x12\x1b\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x0c.fs3.ChunkId\"?\n\x0fQueryChunkReply\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\x1c\n\x04meta\x18\x02 \x01(\x0b\x32\x0e.fs3.ChunkMeta2\xb2\x02\n\x07Storage\x12+\n\x05Write\x12\x11.fs3.WriteRequest\x1a\x0f.fs3.WriteReply\x12\x37\n\tBatchRead\x12\x15.fs3.BatchReadRequest\x1a\x13.fs3.BatchReadReply\x12@\n\x0cRemoveChunks\x12\x18.fs3.RemoveChunksRequest\x1a\x16.fs3.RemoveChunksReply\x12\x43\n\rTruncateChunk\x12\x19.fs3.TruncateChunkRequest\x1a\x17.fs3.TruncateChunkReply\x12:\n\nQueryChunk\x12\x16.fs3.QueryChunkRequest\x1a\x14.fs3.QueryChunkReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66s3/proto/storage.proto\x12\x03\x66s3\x1a\x16\x66s3/proto/common.proto\"r\n\tChunkMeta\x12\x1b\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x0c.fs3.ChunkId\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06length\x18\x03 \x01(\r\x12\x0e\n\x06\x63rc32c\x18\x04 \x01(\r\x12\x17\n\x0fpending_version\x18\x05 \x01(\x04\"a\n\x13RemoveChunksRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\r\x12\x15\n\rchain_version\x18\x02 \x01(\x04\x12\r\n\x05inode\x18\x03 \x01(\x04\x12\x12\n\nfrom_index\x18\x04 \x01(\x04\"$\n\x11RemoveChunksReply\x12\x0f\n\x07removed\x18\x01 \x01(\x04\"l\n\x14TruncateChunkRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\r\x12\x15\n\rchain_version\x18\x02 \x01(\x04\x12\x1b\n\x05\x63hunk\x18\x03 \x01(\x0b\x32\x0c.fs3.ChunkId\x12\x0e\n\x06length\x18\x04 \x01(\r\"2\n\x12TruncateChunkReply\x12\x1c\n\x04meta\x18\x01 \x01(\x0b\x32\x0e.fs3.ChunkMeta\"B\n\x11QueryChunkRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\r\x12\x1b\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x0c.fs3.ChunkId\"?\n\x0fQueryChunkReply\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\x1c\n\x04meta\x18\x02 \x01(\x0b\x32\x0e.fs3.ChunkMeta2\xcc\x01\n\x07Storage\x12@\n\x0cRemoveChunks\x12\x18.fs3.RemoveChunksRequest\x1a\x16.fs3.RemoveChunksReply\x12\x43\n\rTruncateChunk\x12\x19.fs3.TruncateChunkRequest\x1a\x17.fs3.TruncateChunkReply\x12:\n\nQueryChunk\x12\x16.fs3.QueryChunkRequest\x1a\x14.fs3.QueryChunkReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,30 +34,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CHUNKMETA']._serialized_start=56
   _globals['_CHUNKMETA']._serialized_end=170
-  _globals['_WRITEREQUEST']._serialized_start=173
-  _globals['_WRITEREQUEST']._serialized_end=323
-  _globals['_WRITEREPLY']._serialized_start=325
-  _globals['_WRITEREPLY']._serialized_end=367
-  _globals['_READIO']._serialized_start=369
-  _globals['_READIO']._serialized_end=479
-  _globals['_READRESULT']._serialized_start=481
-  _globals['_READRESULT']._serialized_end=579
-  _globals['_BATCHREADREQUEST']._serialized_start=581
-  _globals['_BATCHREADREQUEST']._serialized_end=625
-  _globals['_BATCHREADREPLY']._serialized_start=627
-  _globals['_BATCHREADREPLY']._serialized_end=677
-  _globals['_REMOVECHUNKSREQUEST']._serialized_start=679
-  _globals['_REMOVECHUNKSREQUEST']._serialized_end=776
-  _globals['_REMOVECHUNKSREPLY']._serialized_start=778
-  _globals['_REMOVECHUNKSREPLY']._serialized_end=814
-  _globals['_TRUNCATECHUNKREQUEST']._serialized_start=816
-  _globals['_TRUNCATECHUNKREQUEST']._serialized_end=924
-  _globals['_TRUNCATECHUNKREPLY']._serialized_start=926
-  _globals['_TRUNCATECHUNKREPLY']._serialized_end=976
-  _globals['_QUERYCHUNKREQUEST']._serialized_start=978
-  _globals['_QUERYCHUNKREQUEST']._serialized_end=1044
-  _globals['_QUERYCHUNKREPLY']._serialized_start=1046
-  _globals['_QUERYCHUNKREPLY']._serialized_end=1109
-  _globals['_STORAGE']._serialized_start=1112
-  _globals['_STORAGE']._serialized_end=1418
+  _globals['_REMOVECHUNKSREQUEST']._serialized_start=172
+  _globals['_REMOVECHUNKSREQUEST']._serialized_end=269
+  _globals['_REMOVECHUNKSREPLY']._serialized_start=271
+  _globals['_REMOVECHUNKSREPLY']._serialized_end=307
+  _globals['_TRUNCATECHUNKREQUEST']._serialized_start=309
+  _globals['_TRUNCATECHUNKREQUEST']._serialized_end=417
+  _globals['_TRUNCATECHUNKREPLY']._serialized_start=419
+  _globals['_TRUNCATECHUNKREPLY']._serialized_end=469
+  _globals['_QUERYCHUNKREQUEST']._serialized_start=471
+  _globals['_QUERYCHUNKREQUEST']._serialized_end=537
+  _globals['_QUERYCHUNKREPLY']._serialized_start=539
+  _globals['_QUERYCHUNKREPLY']._serialized_end=602
+  _globals['_STORAGE']._serialized_start=605
+  _globals['_STORAGE']._serialized_end=809
 # @@protoc_insertion_point(module_scope)

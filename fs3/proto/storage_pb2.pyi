@@ -1,8 +1,7 @@
 from fs3.proto import common_pb2 as _common_pb2
-from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from collections.abc import Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -20,70 +19,6 @@ class ChunkMeta(_message.Message):
     crc32c: int
     pending_version: int
     def __init__(self, chunk: _Optional[_Union[_common_pb2.ChunkId, _Mapping]] = ..., version: _Optional[int] = ..., length: _Optional[int] = ..., crc32c: _Optional[int] = ..., pending_version: _Optional[int] = ...) -> None: ...
-
-class WriteRequest(_message.Message):
-    __slots__ = ("chain_id", "chain_version", "chunk", "offset", "data", "chunk_size", "crc32c")
-    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
-    CHAIN_VERSION_FIELD_NUMBER: _ClassVar[int]
-    CHUNK_FIELD_NUMBER: _ClassVar[int]
-    OFFSET_FIELD_NUMBER: _ClassVar[int]
-    DATA_FIELD_NUMBER: _ClassVar[int]
-    CHUNK_SIZE_FIELD_NUMBER: _ClassVar[int]
-    CRC32C_FIELD_NUMBER: _ClassVar[int]
-    chain_id: int
-    chain_version: int
-    chunk: _common_pb2.ChunkId
-    offset: int
-    data: bytes
-    chunk_size: int
-    crc32c: int
-    def __init__(self, chain_id: _Optional[int] = ..., chain_version: _Optional[int] = ..., chunk: _Optional[_Union[_common_pb2.ChunkId, _Mapping]] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ..., chunk_size: _Optional[int] = ..., crc32c: _Optional[int] = ...) -> None: ...
-
-class WriteReply(_message.Message):
-    __slots__ = ("meta",)
-    META_FIELD_NUMBER: _ClassVar[int]
-    meta: ChunkMeta
-    def __init__(self, meta: _Optional[_Union[ChunkMeta, _Mapping]] = ...) -> None: ...
-
-class ReadIO(_message.Message):
-    __slots__ = ("chain_id", "chain_version", "chunk", "offset", "length")
-    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
-    CHAIN_VERSION_FIELD_NUMBER: _ClassVar[int]
-    CHUNK_FIELD_NUMBER: _ClassVar[int]
-    OFFSET_FIELD_NUMBER: _ClassVar[int]
-    LENGTH_FIELD_NUMBER: _ClassVar[int]
-    chain_id: int
-    chain_version: int
-    chunk: _common_pb2.ChunkId
-    offset: int
-    length: int
-    def __init__(self, chain_id: _Optional[int] = ..., chain_version: _Optional[int] = ..., chunk: _Optional[_Union[_common_pb2.ChunkId, _Mapping]] = ..., offset: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
-
-class ReadResult(_message.Message):
-    __slots__ = ("status", "message", "data", "version", "chunk_length")
-    STATUS_FIELD_NUMBER: _ClassVar[int]
-    MESSAGE_FIELD_NUMBER: _ClassVar[int]
-    DATA_FIELD_NUMBER: _ClassVar[int]
-    VERSION_FIELD_NUMBER: _ClassVar[int]
-    CHUNK_LENGTH_FIELD_NUMBER: _ClassVar[int]
-    status: int
-    message: str
-    data: bytes
-    version: int
-    chunk_length: int
-    def __init__(self, status: _Optional[int] = ..., message: _Optional[str] = ..., data: _Optional[bytes] = ..., version: _Optional[int] = ..., chunk_length: _Optional[int] = ...) -> None: ...
-
-class BatchReadRequest(_message.Message):
-    __slots__ = ("ios",)
-    IOS_FIELD_NUMBER: _ClassVar[int]
-    ios: _containers.RepeatedCompositeFieldContainer[ReadIO]
-    def __init__(self, ios: _Optional[_Iterable[_Union[ReadIO, _Mapping]]] = ...) -> None: ...
-
-class BatchReadReply(_message.Message):
-    __slots__ = ("results",)
-    RESULTS_FIELD_NUMBER: _ClassVar[int]
-    results: _containers.RepeatedCompositeFieldContainer[ReadResult]
-    def __init__(self, results: _Optional[_Iterable[_Union[ReadResult, _Mapping]]] = ...) -> None: ...
 
 class RemoveChunksRequest(_message.Message):
     __slots__ = ("chain_id", "chain_version", "inode", "from_index")

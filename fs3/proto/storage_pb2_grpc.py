@@ -34,16 +34,6 @@ class StorageStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.Write = channel.unary_unary(
-                '/fs3.Storage/Write',
-                request_serializer=fs3_dot_proto_dot_storage__pb2.WriteRequest.SerializeToString,
-                response_deserializer=fs3_dot_proto_dot_storage__pb2.WriteReply.FromString,
-                _registered_method=True)
-        self.BatchRead = channel.unary_unary(
-                '/fs3.Storage/BatchRead',
-                request_serializer=fs3_dot_proto_dot_storage__pb2.BatchReadRequest.SerializeToString,
-                response_deserializer=fs3_dot_proto_dot_storage__pb2.BatchReadReply.FromString,
-                _registered_method=True)
         self.RemoveChunks = channel.unary_unary(
                 '/fs3.Storage/RemoveChunks',
                 request_serializer=fs3_dot_proto_dot_storage__pb2.RemoveChunksRequest.SerializeToString,
@@ -63,18 +53,6 @@ class StorageStub:
 
 class StorageServicer:
     """Missing associated documentation comment in .proto file."""
-
-    def Write(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def BatchRead(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
 
     def RemoveChunks(self, request, context):
         """Missing associated documentation comment in .proto file."""
@@ -97,16 +75,6 @@ class StorageServicer:
 
 def add_StorageServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'Write': grpc.unary_unary_rpc_method_handler(
-                    servicer.Write,
-                    request_deserializer=fs3_dot_proto_dot_storage__pb2.WriteRequest.FromString,
-                    response_serializer=fs3_dot_proto_dot_storage__pb2.WriteReply.SerializeToString,
-            ),
-            'BatchRead': grpc.unary_unary_rpc_method_handler(
-                    servicer.BatchRead,
-                    request_deserializer=fs3_dot_proto_dot_storage__pb2.BatchReadRequest.FromString,
-                    response_serializer=fs3_dot_proto_dot_storage__pb2.BatchReadReply.SerializeToString,
-            ),
             'RemoveChunks': grpc.unary_unary_rpc_method_handler(
                     servicer.RemoveChunks,
                     request_deserializer=fs3_dot_proto_dot_storage__pb2.RemoveChunksRequest.FromString,
@@ -132,60 +100,6 @@ def add_StorageServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class Storage:
     """Missing associated documentation comment in .proto file."""
-
-    @staticmethod
-    def Write(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/fs3.Storage/Write',
-            fs3_dot_proto_dot_storage__pb2.WriteRequest.SerializeToString,
-            fs3_dot_proto_dot_storage__pb2.WriteReply.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def BatchRead(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/fs3.Storage/BatchRead',
-            fs3_dot_proto_dot_storage__pb2.BatchReadRequest.SerializeToString,
-            fs3_dot_proto_dot_storage__pb2.BatchReadReply.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
 
     @staticmethod
     def RemoveChunks(request,

@@ -1,0 +1,362 @@
+"""The fs3 client for asyncio: namespace calls to meta over gRPC, chunk I/O to storage nodes over the
+data plane. The sync ``Client`` runs one of these on a private event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from fs3._discovery import meta_addresses
+from fs3._errors import AlreadyExists, InvalidArgument, IsADirectory
+from fs3._paths import normalize
+from fs3.proto import cluster_pb2, common_pb2, meta_pb2
+
+from ._async_file import AsyncFile
+from ._chunk_io import ChunkIO, ReadPiece, plan_reads
+from ._data_plane import TransportStatus
+from ._meta import MetaConnection
+from ._routing import RoutingCache
+from ._shm import DEFAULT_SIZE, ShmRegion
+from ._types import FileStat
+
+READDIR_PAGE = 1000
+TOKEN_MARGIN = 300.0  # renew the data-plane token this long before it expires
+
+
+def parse_mode(mode: str) -> tuple[bool, bool, bool, bool, bool, bool, bool]:
+    """(read, write, create, exclusive, truncate, append, binary) for a built-in-style mode string."""
+    chars = set(mode)
+    if len(mode) != len(chars) or not chars <= set("rwxab+t") or len(chars & set("rwxa")) != 1:
+        raise InvalidArgument(f"Invalid argument: invalid mode {mode!r}")
+    if "b" in chars and "t" in chars:
+        raise InvalidArgument(f"Invalid argument: invalid mode {mode!r} (both binary and text)")
+    plus, binary = "+" in chars, "b" in chars
+    if "r" in chars:
+        return True, plus, False, False, False, False, binary
+    if "w" in chars:
+        return plus, True, True, False, True, False, binary
+    if "x" in chars:
+        return plus, True, True, True, False, False, binary
+    return plus, True, True, False, False, True, binary  # "a"
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """One read of a batch: ``length`` bytes at ``offset`` of ``file`` (a path, a ``FileStat``, or an
+    open file)."""
+
+    file: object
+    offset: int
+    length: int
+
+
+def _inode_of_stat(st: FileStat) -> meta_pb2.Inode:
+    layout = common_pb2.Layout(chunk_size=st.chunk_size, stripe=st.stripe, chains=st.chains)
+    return meta_pb2.Inode(id=st.inode, type=meta_pb2.FILE, length=st.size, layout=layout)
+
+
+class AsyncClient:
+    """A connection to one fs3 cluster for asyncio code. Make one with ``await fs3.aconnect()``."""
+
+    def __init__(self, address: str, *, timeout: float = 60.0, shm: bool = True, shm_size: int = DEFAULT_SIZE):
+        self.address = address
+        self.client_id = f"{os.uname().nodename}:{os.getpid()}"
+        self._meta = MetaConnection(address, timeout=timeout)
+        self._routing = RoutingCache(self._meta.routing)
+        self._token = b""
+        self._token_expiry = 0.0
+        region = None
+        if shm:
+            try:
+                region = ShmRegion(shm_size)
+            except OSError:
+                region = None  # no /dev/shm here: TCP only
+        self._chunks = ChunkIO(self._routing, self._data_token, client_name=self.client_id, shm=region)
+
+    @classmethod
+    async def connect(cls, address: str | None = None, *, connect_timeout: float = 10.0, **kwargs) -> AsyncClient:
+        self = cls(meta_addresses(address)[0], **kwargs)
+        try:
+            self._routing.install(await self._meta.connect(connect_timeout))
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def _data_token(self) -> bytes:
+        if time.time() > self._token_expiry - TOKEN_MARGIN:
+            reply = await self._meta("GetDataToken", cluster_pb2.GetDataTokenRequest(client=self.client_id))
+            self._token, self._token_expiry = reply.token, float(reply.expiry_unix)
+        return self._token
+
+    # -- files -------------------------------------------------------------------------------------
+
+    async def open(self, path: str, mode: str = "rb", *, chunk_size: int = 0, stripe: int = 0,
+                   perm: int = 0o644) -> AsyncFile:
+        """Open a file (binary modes r, w, x, a, with +). New files take their layout from the parent
+        directory unless ``chunk_size`` / ``stripe`` say otherwise."""
+        read, write, create, exclusive, truncate, append, binary = parse_mode(mode)
+        if not binary and "t" in mode:
+            raise InvalidArgument("Invalid argument: the asyncio client opens files in binary mode only")
+        path = normalize(path)
+        reply = await self._meta("Open", meta_pb2.OpenRequest(
+            path=path, write=write, create=create, exclusive=exclusive, truncate=truncate,
+            mode=perm, chunk_size=chunk_size, stripe=stripe, client=self.client_id,
+        ))
+        return AsyncFile(self, path, reply.inode, reply.session, mode=mode,
+                         readable=read, writable=write, append=append)
+
+    async def read(self, path: str, offset: int = 0, length: int = -1) -> bytes:
+        """Bytes of a file: all of it, or up to ``length`` bytes from ``offset``."""
+        st = await self.stat(path)
+        if st.is_dir:
+            raise IsADirectory("Is a directory", path=st.path)
+        end = st.size if length < 0 else min(st.size, offset + length)
+        buf = bytearray(max(0, end - offset))
+        if buf:
+            await self._chunks.read(plan_reads(_inode_of_stat(st), offset, memoryview(buf)))
+        return bytes(buf)
+
+    async def write(self, path: str, data, *, offset: int | None = None) -> int:
+        """Replace a file's content with ``data`` (creating it), or write at ``offset`` of an existing
+        file without truncating it."""
+        async with await self.open(path, "wb" if offset is None else "r+b") as f:
+            if offset:
+                f.seek(offset)
+            return await f.write(data)
+
+    async def read_batch(self, requests: Sequence, buffers=None) -> list:
+        """Many reads at once, across files and storage nodes, like 3FS's USRBIO.
+
+        ``requests`` are ``ReadRequest`` or ``(file, offset, length)`` tuples, where ``file`` is a path, a
+        ``FileStat`` or an open file. ``buffers`` is a sequence of writable buffers (one per request), or
+        one writable buffer (a bytearray, a numpy array...) that the results fill back to back, or None
+        for new ``bytes``. Returns the bytes read per request (fewer at the end of a file; holes read as
+        zeros), or the ``bytes`` objects when ``buffers`` is None.
+        """
+        reqs = [r if isinstance(r, ReadRequest) else ReadRequest(*r) for r in requests]
+        inodes = await self._resolve_handles([r.file for r in reqs])
+        if buffers is None:
+            outs = [memoryview(bytearray(max(0, r.length))) for r in reqs]
+        else:
+            outs = _split_buffers(buffers, [r.length for r in reqs])
+        pieces: list[ReadPiece] = []
+        counts: list[int] = []
+        for r, inode, out in zip(reqs, inodes, outs, strict=True):
+            if r.offset < 0 or r.length < 0:
+                raise InvalidArgument(f"Invalid argument: read of {r.length} bytes at {r.offset}")
+            n = max(0, min(r.length, inode.length - r.offset))
+            counts.append(n)
+            if n:
+                pieces += plan_reads(inode, r.offset, out[:n])
+        if pieces:
+            await self._chunks.read(pieces)
+        if buffers is None:
+            return [bytes(o[:n]) for o, n in zip(outs, counts, strict=True)]
+        return counts
+
+    async def _resolve_handles(self, files: list) -> list[meta_pb2.Inode]:
+        by_path: dict[str, meta_pb2.Inode] = {}
+        paths = {f for f in files if isinstance(f, str)}
+        stats = await asyncio.gather(*(self.stat(p) for p in paths))
+        for p, st in zip(paths, stats, strict=True):
+            if not st.is_file:
+                raise IsADirectory("Is a directory", path=st.path)
+            by_path[p] = _inode_of_stat(st)
+        out = []
+        for f in files:
+            if isinstance(f, str):
+                out.append(by_path[f])
+            elif isinstance(f, FileStat):
+                out.append(_inode_of_stat(f))
+            elif isinstance(getattr(f, "inode", None), meta_pb2.Inode):
+                inode = meta_pb2.Inode()
+                inode.CopyFrom(f.inode)
+                inode.length = max(inode.length, getattr(f, "size", 0))
+                out.append(inode)
+            elif hasattr(f, "raw") and isinstance(getattr(f.raw, "inode", None), meta_pb2.Inode):
+                out.append(f.raw.inode)
+            else:
+                raise InvalidArgument(f"Invalid argument: cannot read from {type(f).__name__} (want a path, "
+                                      "FileStat or open fs3 file)")
+        return out
+
+    async def truncate(self, path: str, length: int) -> FileStat:
+        path = normalize(path)
+        return FileStat.from_inode(path, await self._truncate_inode(path, length))
+
+    # -- namespace ---------------------------------------------------------------------------------
+
+    async def stat(self, path: str) -> FileStat:
+        path = normalize(path)
+        return FileStat.from_inode(path, (await self._meta("Stat", meta_pb2.StatRequest(path=path))).inode)
+
+    async def exists(self, path: str) -> bool:
+        try:
+            await self.stat(path)
+            return True
+        except FileNotFoundError:
+            return False
+
+    async def readdir_page(self, path: str, after: str = "", *, detail: bool = False,
+                           limit: int = READDIR_PAGE) -> tuple[list, bool]:
+        """One page of a directory: (names or FileStats, whether more follow)."""
+        path = normalize(path)
+        reply = await self._meta("ReadDir", meta_pb2.ReadDirRequest(
+            path=path, start_after=after, limit=limit, with_inodes=detail,
+        ))
+        prefix = path.rstrip("/") + "/"
+        if detail:
+            return [FileStat.from_inode(prefix + e.name, e.inode) for e in reply.entries], reply.more
+        return [e.name for e in reply.entries], reply.more
+
+    async def iterdir(self, path: str = "/", *, detail: bool = False) -> AsyncIterator:
+        """Entries of a directory in name order, fetched a page at a time."""
+        after = ""
+        while True:
+            entries, more = await self.readdir_page(path, after, detail=detail)
+            for e in entries:
+                yield e
+            if not more or not entries:
+                return
+            after = entries[-1].name if detail else entries[-1]
+
+    async def ls(self, path: str = "/", *, detail: bool = False) -> list:
+        """Names in a directory (or ``FileStat`` objects with ``detail=True``); a file lists itself."""
+        st = await self.stat(path)
+        if not st.is_dir:
+            return [st if detail else st.name]
+        return [e async for e in self.iterdir(path, detail=detail)]
+
+    async def mkdir(self, path: str, mode: int = 0o755, *, parents: bool = False) -> FileStat:
+        path = normalize(path)
+        reply = await self._meta("Mkdir", meta_pb2.MkdirRequest(path=path, mode=mode, parents=parents))
+        return FileStat.from_inode(path, reply.inode)
+
+    async def makedirs(self, path: str, mode: int = 0o755, exist_ok: bool = True) -> FileStat:
+        if not exist_ok and await self.exists(path):
+            raise AlreadyExists("File exists", path=normalize(path))
+        return await self.mkdir(path, mode, parents=True)
+
+    async def remove(self, path: str, *, recursive: bool = False) -> None:
+        """Remove a file or symlink; an empty directory; or, with ``recursive``, a whole tree (detached at
+        once, reclaimed in the background)."""
+        await self._meta("Remove", meta_pb2.RemoveRequest(path=normalize(path), recursive=recursive, any_type=True))
+
+    async def unlink(self, path: str) -> None:
+        await self._meta("Remove", meta_pb2.RemoveRequest(path=normalize(path)))
+
+    async def rmdir(self, path: str) -> None:
+        await self._meta("Remove", meta_pb2.RemoveRequest(path=normalize(path), directory=True))
+
+    async def rename(self, src: str, dst: str, *, replace: bool = True) -> FileStat:
+        """Move ``src`` to ``dst`` atomically, replacing ``dst`` (POSIX rules) unless ``replace=False``."""
+        src, dst = normalize(src), normalize(dst)
+        reply = await self._meta("Rename", meta_pb2.RenameRequest(src=src, dst=dst, no_replace=not replace))
+        return FileStat.from_inode(dst, reply.inode)
+
+    async def walk(self, path: str = "/") -> AsyncIterator[tuple[str, list[str], list[str]]]:
+        """Like ``os.walk``: (directory, subdirectory names, file names), top down."""
+        path = normalize(path)
+        dirs, files = [], []
+        async for entry in self.iterdir(path, detail=True):
+            (dirs if entry.is_dir else files).append(entry.name)
+        yield path, dirs, files
+        for d in dirs:
+            async for item in self.walk(path.rstrip("/") + "/" + d):
+                yield item
+
+    # -- cluster -----------------------------------------------------------------------------------
+
+    async def routing_info(self, *, refresh: bool = True) -> cluster_pb2.RoutingInfo:
+        """The cluster's nodes, targets, chains and chain tables (with live state)."""
+        if refresh:
+            return (await self._meta.routing(0)).routing
+        return self._routing.info
+
+    async def create_chains(self, replicas: int = 1) -> cluster_pb2.CreateChainTableReply:
+        reply = await self._meta("CreateChainTable", cluster_pb2.CreateChainTableRequest(replicas=replicas))
+        await self._routing.refresh()
+        return reply
+
+    async def data_plane_status(self, *, probe: bool = True) -> list[TransportStatus]:
+        """Which transport serves each storage node, and why the better ones were not chosen; with
+        ``probe``, connects to every node first."""
+        if probe:
+            await self._routing.refresh()
+            for address in self._routing.data_addresses():
+                try:
+                    await self._chunks.probe(address)
+                except OSError:
+                    pass
+        seen, out = set(), []
+        for status in self._chunks.statuses():
+            if status.address not in seen:
+                seen.add(status.address)
+                out.append(status)
+        return sorted(out, key=lambda s: s.address)
+
+    # -- internals used by files -------------------------------------------------------------------
+
+    async def _close_session(self, inode, session: int, wrote: bool, written_end: int) -> meta_pb2.Inode:
+        reply = await self._meta("Close", meta_pb2.CloseRequest(
+            inode=inode.id, session=session, wrote=wrote, written_end=written_end,
+        ))
+        return reply.inode
+
+    async def _truncate_inode(self, path: str, length: int) -> meta_pb2.Inode:
+        return (await self._meta("Truncate", meta_pb2.TruncateRequest(path=path, length=length))).inode
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        self._chunks.close()
+        if self._chunks.shm is not None:
+            self._chunks.shm.close()
+        await self._meta.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"<fs3.AsyncClient meta={self.address}>"
+
+
+def _split_buffers(buffers, lengths: list[int]) -> list[memoryview]:
+    """One writable view per request: from a sequence of buffers, or carved from one buffer."""
+    try:
+        whole = memoryview(buffers)
+    except TypeError:
+        whole = None
+    if whole is not None:
+        whole = whole.cast("B") if whole.format != "B" or whole.ndim != 1 else whole
+        if whole.readonly:
+            raise InvalidArgument("Invalid argument: the batch buffer is read-only")
+        need = sum(lengths)
+        if len(whole) < need:
+            raise InvalidArgument(f"Invalid argument: the batch buffer holds {len(whole)} bytes, the reads {need}")
+        out, pos = [], 0
+        for n in lengths:
+            out.append(whole[pos : pos + n])
+            pos += n
+        return out
+    views = [memoryview(b).cast("B") for b in buffers]
+    if len(views) != len(lengths):
+        raise InvalidArgument(f"Invalid argument: {len(lengths)} reads but {len(views)} buffers")
+    for v, n in zip(views, lengths, strict=True):
+        if v.readonly or len(v) < n:
+            raise InvalidArgument("Invalid argument: a batch buffer is read-only or smaller than its read")
+    return views
+
+
+async def aconnect(address: str | None = None, **kwargs) -> AsyncClient:
+    """Connect from asyncio code: ``address`` is ``HOST:PORT`` of a meta server or a local cluster's data
+    directory; by default ``FS3_CLUSTER``, then the most recent cluster started with ``fs3 up``."""
+    return await AsyncClient.connect(address, **kwargs)

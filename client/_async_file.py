@@ -1,0 +1,206 @@
+"""An open fs3 file for asyncio code; the sync ``File`` drives one of these.
+
+Writes are write-behind: ``write`` copies the data out of the caller's buffer, sends each chunk piece to
+its chain's head and returns while the pieces are in flight (at most ``WINDOW`` bytes of them), so
+sequential writes keep every storage node busy. Writes to the same chunk are sent in order. A failed
+write surfaces at the next ``write``, ``flush`` or ``close``, and ``close`` waits for every write before it
+settles the file's length with meta. Reads first wait for this file's own writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import TYPE_CHECKING
+
+from fs3._errors import InvalidArgument
+from fs3._layout import slices
+from fs3.proto import meta_pb2
+
+from ._chunk_io import plan_reads
+
+if TYPE_CHECKING:
+    from ._async_client import AsyncClient
+
+WINDOW = 32 << 20  # bytes of writes in flight per file
+
+
+class AsyncFile:
+    def __init__(
+        self,
+        client: AsyncClient,
+        path: str,
+        inode: meta_pb2.Inode,
+        session: int,
+        *,
+        mode: str,
+        readable: bool,
+        writable: bool,
+        append: bool,
+    ):
+        self._client = client
+        self.name = path
+        self.mode = mode
+        self.inode = inode
+        self._session = session
+        self._readable = readable
+        self._writable = writable
+        self._append = append
+        self._pos = inode.length if append else 0
+        self._length = inode.length
+        self._wrote = False
+        self._written_end = 0
+        self._tasks: set[asyncio.Task] = set()
+        self._by_chunk: dict[int, asyncio.Task] = {}
+        self._in_flight = 0
+        self._error: BaseException | None = None
+        self.closed = False
+
+    # -- position ----------------------------------------------------------------------------------
+
+    def readable(self) -> bool:
+        return self._readable
+
+    def writable(self) -> bool:
+        return self._writable
+
+    def tell(self) -> int:
+        self._check_open()
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._check_open()
+        if whence == io.SEEK_SET:
+            pos = offset
+        elif whence == io.SEEK_CUR:
+            pos = self._pos + offset
+        elif whence == io.SEEK_END:
+            pos = self._length + offset
+        else:
+            raise ValueError(f"invalid whence ({whence}, should be 0, 1 or 2)")
+        if pos < 0:
+            raise InvalidArgument("Invalid argument: negative seek position", path=self.name)
+        self._pos = pos
+        return pos
+
+    @property
+    def size(self) -> int:
+        """The file's length as this handle sees it."""
+        return self._length
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+
+    # -- reads -------------------------------------------------------------------------------------
+
+    async def readinto(self, buffer) -> int:
+        self._check_open()
+        if not self._readable:
+            raise io.UnsupportedOperation("File not open for reading")
+        if self._tasks:
+            await self.flush()
+        out = memoryview(buffer).cast("B")
+        n = max(0, min(len(out), self._length - self._pos))
+        if n:
+            await self._client._chunks.read(plan_reads(self.inode, self._pos, out[:n]))
+            self._pos += n
+        return n
+
+    async def read(self, size: int = -1) -> bytes:
+        self._check_open()
+        left = max(0, self._length - self._pos)
+        buf = bytearray(left if size is None or size < 0 else min(size, left))
+        n = await self.readinto(buf)
+        del buf[n:]
+        return bytes(buf)
+
+    # -- writes ------------------------------------------------------------------------------------
+
+    def _raise_pending(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    async def write(self, data) -> int:
+        self._check_open()
+        if not self._writable:
+            raise io.UnsupportedOperation("File not open for writing")
+        self._raise_pending()
+        view = memoryview(data).cast("B")
+        if not len(view):
+            return 0
+        if self._append:
+            self._pos = self._length
+        chunks = self._client._chunks
+        for s in slices(self._pos, len(view), self.inode.layout.chunk_size):
+            previous = self._by_chunk.get(s.index)
+            if previous is not None and not previous.done():
+                await asyncio.wait([previous])
+            while self._tasks and self._in_flight + s.length > WINDOW:
+                await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+            self._raise_pending()
+            prepared = await chunks.prepare_write(
+                self.inode, s.index, s.chunk_offset, view[s.buffer_offset : s.buffer_offset + s.length]
+            )
+            self._in_flight += s.length
+            task = asyncio.ensure_future(self._send(prepared, s.length))
+            self._tasks.add(task)
+            self._by_chunk[s.index] = task
+        self._pos += len(view)
+        self._wrote = True
+        self._written_end = max(self._written_end, self._pos)
+        self._length = max(self._length, self._pos)
+        return len(view)
+
+    async def _send(self, prepared, length: int) -> None:
+        try:
+            await self._client._chunks.send_write(prepared)
+        except BaseException as exc:  # noqa: BLE001 - kept for the next call on this file
+            if self._error is None:
+                self._error = exc
+        finally:
+            self._in_flight -= length
+            task = asyncio.current_task()
+            self._tasks.discard(task)
+            if self._by_chunk.get(prepared.index) is task:
+                del self._by_chunk[prepared.index]
+
+    async def flush(self) -> None:
+        """Wait until every write so far is acknowledged (durable on storage); raise the first failure."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+        self._raise_pending()
+
+    async def truncate(self, size: int | None = None) -> int:
+        self._check_open()
+        if not self._writable:
+            raise io.UnsupportedOperation("File not open for writing")
+        await self.flush()
+        size = self._pos if size is None else size
+        self.inode = await self._client._truncate_inode(self.name, size)
+        self._length = size
+        self._written_end = min(self._written_end, size)
+        return size
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            if self._writable:
+                await self.flush()
+        finally:
+            self.closed = True
+            if self._session:
+                self.inode = await self._client._close_session(
+                    self.inode, self._session, self._wrote, self._written_end
+                )
+
+    async def __aenter__(self) -> AsyncFile:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"<fs3.AsyncFile name={self.name!r} mode={self.mode!r} closed={self.closed}>"

@@ -1,0 +1,213 @@
+"""The data-plane wire format (version 1): framing and message layouts, shared by the storage server and
+the client. Pure encoding and decoding, no I/O. Described for humans in docs/data-plane.md.
+
+Every frame starts with a 16-byte header, little-endian::
+
+    magic   2s   b"F3"
+    version u8   protocol version (1)
+    type    u8   frame type (below)
+    flags   u16  0
+    count   u16  items in the frame (reads, results...)
+    req_id  u32  chosen by the client, echoed in the reply
+    length  u32  payload bytes after the header
+
+A connection starts with HELLO (client) and WELCOME (server); after that the client sends READ and WRITE
+frames, many in flight, and the server answers each with a reply carrying the same req_id, in any order.
+Any frame the server cannot accept is answered with ERROR; after a connection-level ERROR (bad magic,
+unknown version or type, oversized or unauthenticated frame) the server closes the connection.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+MAGIC = b"F3"
+VERSION = 1
+
+HEADER = struct.Struct("<2sBBHHII")
+HEADER_SIZE = HEADER.size  # 16
+
+# frame types
+HELLO = 1
+WELCOME = 2
+READ = 3
+READ_REPLY = 4
+WRITE = 5
+WRITE_REPLY = 6
+ERROR = 15
+FRAME_TYPES = {HELLO, WELCOME, READ, READ_REPLY, WRITE, WRITE_REPLY, ERROR}
+
+MAX_PAYLOAD = 80 << 20      # a frame's payload: one 64 MiB chunk plus its items, with room to spare
+MAX_ITEMS = 4096            # reads per READ frame
+MAX_READ_BYTES = 64 << 20   # bytes a READ frame may ask for in total
+MAX_TOKEN = 4096
+MAX_NAME = 255
+
+# transports, best first
+TRANSPORT_RDMA = 4
+TRANSPORT_SHM = 2
+TRANSPORT_TCP = 1
+TRANSPORT_NAMES = {TRANSPORT_RDMA: "rdma", TRANSPORT_SHM: "shm", TRANSPORT_TCP: "tcp"}
+PREFERENCE = (TRANSPORT_RDMA, TRANSPORT_SHM, TRANSPORT_TCP)
+
+# READ item: chain_id u32, chain_version u64, inode u64, index u64, offset u32, length u32, shm_offset u64
+READ_ITEM = struct.Struct("<IQQQIIQ")
+# READ result: status u16, pad u16, length u32 (data bytes), version u32, chunk_length u32
+READ_RESULT = struct.Struct("<HHIII")
+# WRITE item: chain_id u32, chain_version u64, inode u64, index u64, offset u32, length u32,
+#             chunk_size u32, crc32c u32 (of the data), shm_offset u64
+WRITE_ITEM = struct.Struct("<IQQQIIIIQ")
+# WRITE result: status u16, pad u16, version u32, chunk_length u32, checksum u32
+WRITE_RESULT = struct.Struct("<HHIII")
+ERROR_HEAD = struct.Struct("<I")
+
+ALIGN = 4096  # shared-memory reads land at an aligned address: see shm_span
+
+
+class ProtocolError(Exception):
+    """A frame that breaks the protocol; the connection cannot continue."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    type: int
+    count: int
+    req_id: int
+    length: int
+
+
+def pack_header(frame_type: int, count: int, req_id: int, length: int) -> bytes:
+    return HEADER.pack(MAGIC, VERSION, frame_type, 0, count, req_id, length)
+
+
+def parse_header(data, *, max_payload: int = MAX_PAYLOAD) -> Header:
+    """Check and decode a frame header; raises ProtocolError for anything the peer must not send."""
+    from ._errors import Status
+
+    magic, version, frame_type, _flags, count, req_id, length = HEADER.unpack(data)
+    if magic != MAGIC:
+        raise ProtocolError(Status.INVALID_ARGUMENT, "not an fs3 data-plane frame (bad magic)")
+    if version != VERSION:
+        raise ProtocolError(
+            Status.INVALID_ARGUMENT, f"unsupported data-plane protocol version {version} (this node speaks {VERSION})"
+        )
+    if frame_type not in FRAME_TYPES:
+        raise ProtocolError(Status.INVALID_ARGUMENT, f"unknown frame type {frame_type}")
+    if length > max_payload:
+        raise ProtocolError(Status.INVALID_ARGUMENT, f"frame of {length} bytes exceeds the limit of {max_payload}")
+    return Header(frame_type, count, req_id, length)
+
+
+# -- handshake ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Hello:
+    token: bytes
+    offer: int            # bitmask of TRANSPORT_*
+    shm_name: str = ""    # the client's shared-memory region (/dev/shm/<name>), if offered
+    shm_size: int = 0
+    shm_nonce: bytes = b""  # 16 bytes the client wrote at the start of the region
+    client: str = ""
+
+
+_HELLO_FIXED = struct.Struct("<HBHQ16sH")
+
+
+def encode_hello(h: Hello) -> bytes:
+    name = h.shm_name.encode()
+    client = h.client.encode()[:MAX_NAME]
+    nonce = h.shm_nonce.ljust(16, b"\0")[:16]
+    body = (
+        _HELLO_FIXED.pack(len(h.token), h.offer, len(name), h.shm_size, nonce, len(client))
+        + h.token + name + client
+    )
+    return pack_header(HELLO, 0, 0, len(body)) + body
+
+
+def decode_hello(payload: bytes) -> Hello:
+    from ._errors import Status
+
+    if len(payload) < _HELLO_FIXED.size:
+        raise ProtocolError(Status.INVALID_ARGUMENT, "truncated HELLO")
+    token_len, offer, name_len, shm_size, nonce, client_len = _HELLO_FIXED.unpack_from(payload)
+    if token_len > MAX_TOKEN or name_len > MAX_NAME or client_len > MAX_NAME:
+        raise ProtocolError(Status.INVALID_ARGUMENT, "HELLO field too long")
+    need = _HELLO_FIXED.size + token_len + name_len + client_len
+    if len(payload) != need:
+        raise ProtocolError(Status.INVALID_ARGUMENT, "malformed HELLO (field lengths do not add up)")
+    pos = _HELLO_FIXED.size
+    token = bytes(payload[pos : pos + token_len])
+    pos += token_len
+    try:
+        name = bytes(payload[pos : pos + name_len]).decode()
+        client = bytes(payload[pos + name_len : need]).decode(errors="replace")
+    except UnicodeDecodeError:
+        raise ProtocolError(Status.INVALID_ARGUMENT, "malformed HELLO (shm name is not UTF-8)") from None
+    return Hello(token, offer, name, shm_size, nonce, client)
+
+
+@dataclass(frozen=True)
+class Welcome:
+    transport: int               # the chosen TRANSPORT_*
+    node_id: int
+    reasons: dict[int, str]      # why each other transport was not chosen
+
+
+_WELCOME_FIXED = struct.Struct("<BIB")
+_REASON = struct.Struct("<BH")
+
+
+def encode_welcome(w: Welcome) -> bytes:
+    body = bytearray(_WELCOME_FIXED.pack(w.transport, w.node_id, len(w.reasons)))
+    for transport, text in w.reasons.items():
+        raw = text.encode()[:1024]
+        body += _REASON.pack(transport, len(raw)) + raw
+    return pack_header(WELCOME, 0, 0, len(body)) + bytes(body)
+
+
+def decode_welcome(payload: bytes) -> Welcome:
+    transport, node_id, n = _WELCOME_FIXED.unpack_from(payload)
+    reasons = {}
+    pos = _WELCOME_FIXED.size
+    for _ in range(n):
+        t, size = _REASON.unpack_from(payload, pos)
+        pos += _REASON.size
+        reasons[t] = bytes(payload[pos : pos + size]).decode(errors="replace")
+        pos += size
+    return Welcome(transport, node_id, reasons)
+
+
+def encode_error(status: int, message: str, req_id: int = 0) -> bytes:
+    body = ERROR_HEAD.pack(int(status)) + message.encode()[:4096]
+    return pack_header(ERROR, 0, req_id, len(body)) + body
+
+
+def decode_error(payload: bytes) -> tuple[int, str]:
+    if len(payload) < ERROR_HEAD.size:
+        return 0, "malformed ERROR frame"
+    (status,) = ERROR_HEAD.unpack_from(payload)
+    return status, bytes(payload[ERROR_HEAD.size :]).decode(errors="replace")
+
+
+def shm_span(offset: int, length: int) -> int:
+    """Bytes a client reserves in shared memory for a read of ``length`` bytes at chunk ``offset``: the
+    server reads whole aligned blocks straight into the region, so the data starts ``offset % ALIGN``
+    bytes into the reservation."""
+    lead = offset % ALIGN
+    return -(-(lead + length) // ALIGN) * ALIGN
+
+
+def negotiate(client_offer: int, server_offer: int, reasons: dict[int, str]) -> int:
+    """The best transport both ends offer; ``reasons`` gains a line for every better one passed over."""
+    for transport in PREFERENCE:
+        if client_offer & server_offer & transport:
+            return transport
+        if transport not in reasons:
+            side = "client" if not client_offer & transport else "server"
+            reasons[transport] = f"not offered by the {side}"
+    return 0

@@ -1,0 +1,404 @@
+"""The storage node's data plane: chunk reads and writes over the framed binary protocol (fs3/_wire.py)
+on an asyncio (uvloop) loop, beside gRPC, which keeps every control call.
+
+A connection authenticates with a token meta signed, then negotiates its transport. With shared memory
+(client on the same host) the node reads chunks with O_DIRECT straight into the client's region and
+replies with results only; over TCP the data follows the results in the reply. Disk work runs in a
+thread pool, one batch per task, with many frames in flight per connection.
+
+Nothing a peer sends can take the node down: a frame that breaks the protocol is answered with an ERROR
+frame and the connection is closed; a bad item in a good frame fails that item alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import mmap
+import os
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from fs3 import _token, _wire
+from fs3._checksum import crc32c
+from fs3._errors import FS3Error, Status
+from fs3._transports import local_offer
+
+from ._buffers import BufferPool
+from ._routing import NodeRouting
+from ._target import Target
+
+log = logging.getLogger(__name__)
+
+_SHM_NAME = re.compile(r"^fs3-[A-Za-z0-9_.-]{1,80}$")
+MAX_FRAMES_IN_FLIGHT = 64  # per connection; reading pauses beyond this
+
+
+@dataclass
+class DataPlaneStats:
+    connections: int = 0
+    refused: int = 0
+    reads: int = 0
+    read_bytes: int = 0
+    writes: int = 0
+    write_bytes: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def count_error(self, status: int) -> None:
+        name = Status(status).name if status in Status._value2member_map_ else str(status)
+        self.errors[name] = self.errors.get(name, 0) + 1
+
+
+@dataclass
+class DataPlaneContext:
+    """What the data plane needs from the node."""
+
+    targets: dict[int, Target]
+    routing: NodeRouting
+    secret: Callable[[], bytes]        # the cluster secret (empty until registered)
+    node_id: Callable[[], int]
+    executor: ThreadPoolExecutor
+    buffers: BufferPool
+    shm_enabled: bool = True
+    stats: DataPlaneStats = field(default_factory=DataPlaneStats)
+
+
+class _SharedRegion:
+    """A client's shared-memory region, mapped by this node for the life of the connection."""
+
+    def __init__(self, name: str, size: int, nonce: bytes):
+        if not _SHM_NAME.match(name):
+            raise ValueError("invalid shared-memory name")
+        fd = os.open(f"/dev/shm/{name}", os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            st = os.fstat(fd)
+            if st.st_size != size or size < _wire.ALIGN * 2:
+                raise ValueError("shared-memory size does not match")
+            self.map = mmap.mmap(fd, size)
+        finally:
+            os.close(fd)
+        if self.map[:16] != nonce.ljust(16, b"\0")[:16]:
+            self.map.close()
+            raise ValueError("shared-memory probe does not match (not the client's region)")
+        self.view = memoryview(self.map)
+        self.size = size
+
+    def span(self, offset: int, length: int) -> memoryview:
+        if offset % _wire.ALIGN or offset < _wire.ALIGN or offset + length > self.size:
+            raise IndexError("shared-memory range out of bounds or misaligned")
+        return self.view[offset : offset + length]
+
+    def close(self) -> None:
+        self.view.release()
+        try:
+            self.map.close()
+        except BufferError:
+            pass
+
+
+class _Frame:
+    __slots__ = ("header", "payload", "pooled")
+
+    def __init__(self, header: _wire.Header, payload, pooled):
+        self.header = header
+        self.payload = payload
+        self.pooled = pooled
+
+
+class DataConnection(asyncio.BufferedProtocol):
+    def __init__(self, ctx: DataPlaneContext):
+        self.ctx = ctx
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self._header = bytearray(_wire.HEADER_SIZE)
+        self._hview = memoryview(self._header)
+        self._got = 0
+        self._frame: _wire.Header | None = None
+        self._payload = None
+        self._pview: memoryview | None = None
+        self._pooled = None
+        self._authenticated = False
+        self.transport_kind = 0
+        self.shm: _SharedRegion | None = None
+        self._in_flight = 0
+        self._paused = False
+        self._closing = False
+        self._tasks: set[asyncio.Task] = set()
+        self._held: list = []  # pooled buffers still referenced by the transport's write buffer
+
+    # -- asyncio.BufferedProtocol ------------------------------------------------------------------
+
+    def connection_made(self, transport):
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        self.ctx.stats.connections += 1
+
+    def get_buffer(self, sizehint: int):
+        if self._frame is None:
+            return self._hview[self._got :]
+        return self._pview[self._got :]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._got += nbytes
+        try:
+            if self._frame is None:
+                if self._got < _wire.HEADER_SIZE:
+                    return
+                header = _wire.parse_header(self._header)
+                if not self._authenticated and header.type != _wire.HELLO:
+                    raise _wire.ProtocolError(Status.PERMISSION_DENIED, "unauthenticated: HELLO with a token first")
+                if header.type not in (_wire.HELLO, _wire.READ, _wire.WRITE):
+                    raise _wire.ProtocolError(Status.INVALID_ARGUMENT, f"frame type {header.type} is not a request")
+                self._frame, self._got = header, 0
+                self._pooled = self.ctx.buffers.acquire(header.length) if header.length else None
+                self._pview = memoryview(self._pooled)[: header.length] if header.length else memoryview(b"")
+                if header.length:
+                    return
+            elif self._got < self._frame.length:
+                return
+            frame = _Frame(self._frame, self._pview, self._pooled)
+            self._frame, self._pview, self._pooled, self._got = None, None, None, 0
+            self._dispatch(frame)
+        except _wire.ProtocolError as exc:
+            self._fail(exc.status, str(exc))
+
+    def eof_received(self):
+        return False  # close our side too
+
+    def connection_lost(self, exc):
+        self._closing = True
+        if self._pooled is not None:
+            self._pview.release()
+            self.ctx.buffers.release(self._pooled)
+            self._pooled = None
+        for task in self._tasks:
+            task.cancel()
+        if self.shm is not None and not self._tasks:
+            self.shm.close()
+            self.shm = None
+
+    def pause_writing(self):
+        pass
+
+    def resume_writing(self):
+        self._release_held()
+
+    # -- frames ------------------------------------------------------------------------------------
+
+    def _fail(self, status: int, message: str) -> None:
+        """A connection-level error: tell the peer why, then close."""
+        self.ctx.stats.refused += 1
+        self.ctx.stats.count_error(status)
+        log.info("data plane: closing connection from %s: %s", self.peer, message)
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(_wire.encode_error(status, message))
+            self.transport.close()
+        self._closing = True
+
+    def _dispatch(self, frame: _Frame) -> None:
+        if self._closing:
+            self._release(frame)
+            return
+        if frame.header.type == _wire.HELLO:
+            try:
+                self._hello(bytes(frame.payload))
+            finally:
+                self._release(frame)
+            return
+        self._in_flight += 1
+        if self._in_flight >= MAX_FRAMES_IN_FLIGHT and not self._paused:
+            self.transport.pause_reading()
+            self._paused = True
+        task = self.loop.create_task(self._serve(frame))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        self._in_flight -= 1
+        if self._paused and self._in_flight < MAX_FRAMES_IN_FLIGHT // 2 and not self._closing:
+            self.transport.resume_reading()
+            self._paused = False
+        if not task.cancelled() and task.exception() is not None:
+            log.error("data plane request failed", exc_info=task.exception())
+        if self._closing and not self._tasks and self.shm is not None:
+            self.shm.close()
+            self.shm = None
+
+    def _release(self, frame: _Frame) -> None:
+        if frame.pooled is not None:
+            frame.payload.release()
+            self.ctx.buffers.release(frame.pooled)
+
+    def _hello(self, payload: bytes) -> None:
+        if self._authenticated:
+            raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "HELLO sent twice")
+        hello = _wire.decode_hello(payload)
+        try:
+            _token.verify(self.ctx.secret(), hello.token)
+        except ValueError as exc:
+            raise _wire.ProtocolError(Status.PERMISSION_DENIED, f"permission denied: {exc}") from None
+        offer, reasons = local_offer(shm=self.ctx.shm_enabled)
+        if offer & _wire.TRANSPORT_SHM and hello.offer & _wire.TRANSPORT_SHM:
+            try:
+                self.shm = _SharedRegion(hello.shm_name, hello.shm_size, hello.shm_nonce)
+            except (OSError, ValueError) as exc:
+                offer &= ~_wire.TRANSPORT_SHM
+                reasons[_wire.TRANSPORT_SHM] = f"unavailable (not on the same host: {exc})"
+        chosen = _wire.negotiate(hello.offer, offer, reasons)
+        if chosen != _wire.TRANSPORT_SHM and self.shm is not None:
+            self.shm.close()
+            self.shm = None
+        self._authenticated = True
+        self.transport_kind = chosen
+        self.transport.write(_wire.encode_welcome(_wire.Welcome(chosen, self.ctx.node_id(), reasons)))
+        log.debug("data plane: %s connected (%s) via %s", self.peer, hello.client, _wire.TRANSPORT_NAMES[chosen])
+
+    async def _serve(self, frame: _Frame) -> None:
+        header = frame.header
+        try:
+            if header.type == _wire.READ:
+                reply, held = await self.loop.run_in_executor(self.ctx.executor, self._read, frame)
+            else:
+                reply, held = await self.loop.run_in_executor(self.ctx.executor, self._write, frame)
+        except _wire.ProtocolError as exc:
+            self._release(frame)
+            self._fail(exc.status, str(exc))
+            return
+        self._release(frame)
+        if self.transport.is_closing():
+            for buf in held:
+                self.ctx.buffers.release(buf)
+            return
+        for part in reply:
+            self.transport.write(part)
+        if held:
+            # The transport may still reference the data we handed it: keep the buffers until it
+            # has drained its write buffer.
+            self._held.extend(held)
+            if self.transport.get_write_buffer_size() == 0:
+                self._release_held()
+
+    def _release_held(self) -> None:
+        held, self._held = self._held, []
+        for buf in held:
+            self.ctx.buffers.release(buf)
+
+    def _target(self, chain_id: int, chain_version: int, *, write: bool) -> Target:
+        target_id = self.ctx.routing.local_target(chain_id, chain_version, write=write)
+        target = self.ctx.targets.get(target_id)
+        if target is None:
+            raise FS3Error(f"target {target_id} is not on this node", status=Status.TARGET_NOT_FOUND)
+        return target
+
+    # -- reads (in the executor) -------------------------------------------------------------------
+
+    def _read(self, frame: _Frame):
+        header, payload = frame.header, frame.payload
+        if header.length != header.count * _wire.READ_ITEM.size or not 0 < header.count <= _wire.MAX_ITEMS:
+            raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "malformed READ frame (item count and length disagree)")
+        items = list(_wire.READ_ITEM.iter_unpack(payload))
+        if sum(item[5] for item in items) > _wire.MAX_READ_BYTES:
+            raise _wire.ProtocolError(Status.INVALID_ARGUMENT, f"READ asks for more than {_wire.MAX_READ_BYTES} bytes")
+        results = bytearray(len(items) * _wire.READ_RESULT.size)
+        data: list[memoryview] = []
+        held: list = []
+        shm = self.shm if self.transport_kind == _wire.TRANSPORT_SHM else None
+        total = 0
+        for i, (chain_id, chain_version, inode, index, offset, length, shm_offset) in enumerate(items):
+            status, n, version, chunk_len = 0, 0, 0, 0
+            try:
+                target = self._target(chain_id, chain_version, write=False)
+                span = _wire.shm_span(offset, length)
+                if shm is not None:
+                    dest = shm.span(shm_offset, span)
+                else:
+                    buf = self.ctx.buffers.acquire(span)
+                    held.append(buf)
+                    dest = memoryview(buf)
+                n, rec = target.store.read_direct(inode, index, offset, length, dest)
+                if rec is None:
+                    status = Status.CHUNK_NOT_FOUND
+                else:
+                    version, chunk_len = rec.version, rec.length
+                    if shm is None and n:
+                        lead = offset % _wire.ALIGN
+                        data.append(dest[lead : lead + n])
+                    total += n
+            except FS3Error as exc:
+                status, n = int(exc.status), 0
+                self.ctx.stats.count_error(status)
+            except IndexError:
+                status, n = Status.INVALID_ARGUMENT, 0
+                self.ctx.stats.count_error(status)
+            _wire.READ_RESULT.pack_into(results, i * _wire.READ_RESULT.size, status, 0, n, version & 0xFFFFFFFF,
+                                        chunk_len)
+        self.ctx.stats.reads += len(items)
+        self.ctx.stats.read_bytes += total
+        inline = 0 if shm is not None else total  # over shared memory the data is already in place
+        head = _wire.pack_header(_wire.READ_REPLY, len(items), header.req_id, len(results) + inline)
+        return [head + bytes(results), *data], held
+
+    # -- writes (in the executor) ------------------------------------------------------------------
+
+    def _write(self, frame: _Frame):
+        header, payload = frame.header, frame.payload
+        size = _wire.WRITE_ITEM.size
+        if header.count != 1 or header.length < size:
+            raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "malformed WRITE frame")
+        chain_id, chain_version, inode, index, offset, length, chunk_size, crc, shm_offset = (
+            _wire.WRITE_ITEM.unpack_from(payload)
+        )
+        status, version, chunk_len, checksum = 0, 0, 0, 0
+        try:
+            if self.transport_kind == _wire.TRANSPORT_SHM:
+                if header.length != size:
+                    raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "WRITE over shm carries no inline data")
+                try:
+                    data = self.shm.span(shm_offset, _wire.shm_span(0, length))[:length]
+                except IndexError:
+                    raise FS3Error("shared-memory range out of bounds", status=Status.INVALID_ARGUMENT) from None
+            else:
+                if header.length != size + length:
+                    raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "WRITE length does not match its data")
+                data = payload[size:]
+            if crc32c(data) != crc:
+                raise FS3Error("write data failed its CRC32C in transit", status=Status.INVALID_ARGUMENT)
+            target = self._target(chain_id, chain_version, write=True)
+            rec = target.store.write(inode, index, offset, data, chunk_size)
+            version, chunk_len, checksum = rec.version, rec.length, rec.crc
+            self.ctx.stats.writes += 1
+            self.ctx.stats.write_bytes += length
+        except FS3Error as exc:
+            status = int(exc.status)
+            self.ctx.stats.count_error(status)
+        body = _wire.WRITE_RESULT.pack(status, 0, version & 0xFFFFFFFF, chunk_len, checksum)
+        return [_wire.pack_header(_wire.WRITE_REPLY, 1, header.req_id, len(body)) + body], []
+
+
+class DataServer:
+    """Listens for data-plane connections; runs its own event loop in a thread of the storage node."""
+
+    def __init__(self, ctx: DataPlaneContext, host: str, port: int = 0):
+        self.ctx = ctx
+        self.host = host
+        self.port = port
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.base_events.Server | None = None
+
+    async def start(self) -> int:
+        self.loop = asyncio.get_running_loop()
+        self._server = await self.loop.create_server(
+            lambda: DataConnection(self.ctx), self.host, self.port, reuse_address=True, backlog=1024,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
