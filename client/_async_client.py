@@ -5,6 +5,7 @@ data plane. The sync ``Client`` runs one of these on a private event loop.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -54,6 +55,7 @@ class ReadRequest:
     length: int
 
 
+@functools.lru_cache(maxsize=4096)
 def _inode_of_stat(st: FileStat) -> meta_pb2.Inode:
     layout = common_pb2.Layout(chunk_size=st.chunk_size, stripe=st.stripe, chains=st.chains)
     return meta_pb2.Inode(id=st.inode, type=meta_pb2.FILE, length=st.size, layout=layout)
@@ -138,51 +140,61 @@ class AsyncClient:
         for new ``bytes``. Returns the bytes read per request (fewer at the end of a file; holes read as
         zeros), or the ``bytes`` objects when ``buffers`` is None.
         """
-        reqs = [r if isinstance(r, ReadRequest) else ReadRequest(*r) for r in requests]
-        inodes = await self._resolve_handles([r.file for r in reqs])
+        reqs = [(r.file, r.offset, r.length) if isinstance(r, ReadRequest) else r for r in requests]
+        handles = await self._resolve_handles([r[0] for r in reqs])
+        lengths = [r[2] for r in reqs]
         if buffers is None:
-            outs = [memoryview(bytearray(max(0, r.length))) for r in reqs]
+            outs = [memoryview(bytearray(max(0, n))) for n in lengths]
         else:
-            outs = _split_buffers(buffers, [r.length for r in reqs])
+            outs = _split_buffers(buffers, lengths)
         pieces: list[ReadPiece] = []
         counts: list[int] = []
-        for r, inode, out in zip(reqs, inodes, outs, strict=True):
-            if r.offset < 0 or r.length < 0:
-                raise InvalidArgument(f"Invalid argument: read of {r.length} bytes at {r.offset}")
-            n = max(0, min(r.length, inode.length - r.offset))
-            counts.append(n)
-            if n:
-                pieces += plan_reads(inode, r.offset, out[:n])
+        for (f, offset, length), out in zip(reqs, outs, strict=True):
+            if offset < 0 or length < 0:
+                raise InvalidArgument(f"Invalid argument: read of {length} bytes at {offset}")
+            inode = handles[id(f)]
+            n = min(length, inode.length - offset)
+            if n > 0:
+                counts.append(n)
+                pieces += plan_reads(inode, offset, out[:n])
+            else:
+                counts.append(0)
         if pieces:
             await self._chunks.read(pieces)
         if buffers is None:
             return [bytes(o[:n]) for o, n in zip(outs, counts, strict=True)]
         return counts
 
-    async def _resolve_handles(self, files: list) -> list[meta_pb2.Inode]:
-        by_path: dict[str, meta_pb2.Inode] = {}
-        paths = {f for f in files if isinstance(f, str)}
-        stats = await asyncio.gather(*(self.stat(p) for p in paths))
-        for p, st in zip(paths, stats, strict=True):
-            if not st.is_file:
-                raise IsADirectory("Is a directory", path=st.path)
-            by_path[p] = _inode_of_stat(st)
-        out = []
+    async def _resolve_handles(self, files: list) -> dict[int, meta_pb2.Inode]:
+        """The inode (with layout and length) of every distinct file of a batch, keyed by ``id()``."""
+        out: dict[int, meta_pb2.Inode] = {}
+        paths: dict[str, list] = {}
         for f in files:
+            key = id(f)
+            if key in out:
+                continue
             if isinstance(f, str):
-                out.append(by_path[f])
+                paths.setdefault(f, []).append(key)
+                out[key] = None  # filled below
             elif isinstance(f, FileStat):
-                out.append(_inode_of_stat(f))
+                out[key] = _inode_of_stat(f)
             elif isinstance(getattr(f, "inode", None), meta_pb2.Inode):
                 inode = meta_pb2.Inode()
                 inode.CopyFrom(f.inode)
                 inode.length = max(inode.length, getattr(f, "size", 0))
-                out.append(inode)
+                out[key] = inode
             elif hasattr(f, "raw") and isinstance(getattr(f.raw, "inode", None), meta_pb2.Inode):
-                out.append(f.raw.inode)
+                out[key] = f.raw.inode
             else:
                 raise InvalidArgument(f"Invalid argument: cannot read from {type(f).__name__} (want a path, "
                                       "FileStat or open fs3 file)")
+        if paths:
+            stats = await asyncio.gather(*(self.stat(p) for p in paths))
+            for keys, st in zip(paths.values(), stats, strict=True):
+                if not st.is_file:
+                    raise IsADirectory("Is a directory", path=st.path)
+                for key in keys:
+                    out[key] = _inode_of_stat(st)
         return out
 
     async def truncate(self, path: str, length: int) -> FileStat:

@@ -5,7 +5,7 @@ frames, land the data in the caller's buffers, retry what stale routing or a los
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -43,6 +43,11 @@ class ReadPiece:
 def plan_reads(inode: meta_pb2.Inode, offset: int, dest: memoryview) -> list[ReadPiece]:
     """The pieces that fill ``dest`` with the file's bytes from ``offset`` (pure; no I/O)."""
     layout = inode.layout
+    chunk_size = layout.chunk_size
+    index, chunk_offset = divmod(offset, chunk_size)
+    if chunk_offset + len(dest) <= chunk_size and len(dest) <= MAX_PIECE:  # the common small read
+        chain = layout.chains[index % layout.stripe]
+        return [ReadPiece(inode.id, index, chain, chunk_offset, len(dest), dest)]
     pieces = []
     for s in slices(offset, len(dest), layout.chunk_size):
         chain = chain_of(layout.chains, layout.stripe, s.index)
@@ -110,13 +115,16 @@ class ChunkIO:
 
     async def read(self, pieces: list[ReadPiece]) -> None:
         """Fill every piece's ``dest``; holes and bytes past a chunk's end read as zeros. A piece that
-        failed on one replica (lost node, stale routing, bad checksum) is retried on the next."""
+        failed on one replica (lost node, stale routing, bad checksum) is retried on the next.
+
+        All frames of a round are sent before any reply is awaited, and no task is spawned: a small
+        batch costs a few system calls, not a scheduler round per node."""
         todo = pieces
         delay = 0.05
         for attempt in range(RETRIES):
-            groups: dict[str, list[ReadPiece]] = defaultdict(list)
             failed: list[ReadPiece] = []
             last_error: FS3Error | None = None
+            groups: dict[str, list[ReadPiece]] = {}
             replicas: dict[int, int] = {}
             for piece in todo:
                 try:
@@ -126,20 +134,41 @@ class ChunkIO:
                     last_error = exc
                     continue
                 replicas[piece.chain] = len(addresses)
-                groups[addresses[attempt % len(addresses)]].append(piece)
-            results = await asyncio.gather(
-                *(self._read_node(address, group) for address, group in groups.items()), return_exceptions=True
-            )
-            for outcome in results:
-                if isinstance(outcome, BaseException):
-                    raise outcome  # not retryable: retryable failures come back as lists
-                retry, corrupt, error = outcome
-                failed += retry
-                last_error = error or last_error
-                for piece, exc in corrupt:
-                    if attempt + 1 >= replicas.get(piece.chain, 1):
-                        raise exc  # every replica tried: no intact copy to return
-                    failed.append(piece)
+                address = addresses[attempt % len(addresses)]
+                group = groups.get(address)
+                if group is None:
+                    groups[address] = [piece]
+                else:
+                    group.append(piece)
+            sent = []
+            try:
+                for address, group in groups.items():
+                    for frame in self._frames(group):
+                        try:
+                            sent.append(await self._send_read(address, frame))
+                        except Unavailable as exc:
+                            failed += frame
+                            last_error = exc
+                for address, frame, future, base, _span in sent:
+                    try:
+                        results = await future
+                    except Unavailable as exc:
+                        failed += frame
+                        last_error = exc
+                        continue
+                    retry, corrupt, error = self._settle(address, frame, results, base)
+                    failed += retry
+                    last_error = error or last_error
+                    for piece, exc in corrupt:
+                        if attempt + 1 >= replicas.get(piece.chain, 1):
+                            raise exc  # every replica tried: no intact copy to return
+                        failed.append(piece)
+            finally:
+                for _address, _frame, future, base, span in sent:
+                    if base:
+                        # The region is reused only once the node has answered (or the connection is
+                        # gone): until then it may still be writing into it.
+                        future.add_done_callback(functools.partial(self._release_span, base, span))
             if not failed:
                 return
             if attempt == RETRIES - 1:
@@ -149,12 +178,18 @@ class ChunkIO:
             delay = min(delay * 2, 1.0)
             await self.routing.refresh()
 
-    async def _read_node(self, address: str, pieces: list[ReadPiece]):
-        """Read one node's pieces in frames; returns the pieces to retry, those that failed their
-        checksum (with the error), and the last retryable error."""
+    def _release_span(self, base: int, span: int, future: asyncio.Future) -> None:
+        if not future.cancelled():
+            future.exception()  # retrieved: an abandoned request's failure is not news
+        self.shm.free(base, span)
+
+    def _frames(self, pieces: list[ReadPiece]) -> list[list[ReadPiece]]:
+        """Split one node's pieces into frames that fit the protocol's and the shared region's limits."""
+        limit = min(FRAME_BYTES, self.shm.capacity // 2) if self.shm else FRAME_BYTES
+        if len(pieces) <= _wire.MAX_ITEMS and sum(p.length for p in pieces) + len(pieces) * _wire.ALIGN <= limit:
+            return [pieces]
         frames: list[list[ReadPiece]] = [[]]
         size = 0
-        limit = min(FRAME_BYTES, self.shm.capacity // 2) if self.shm else FRAME_BYTES
         for p in pieces:
             span = _wire.shm_span(p.offset, p.length)
             if frames[-1] and (size + span > limit or len(frames[-1]) >= _wire.MAX_ITEMS):
@@ -162,53 +197,43 @@ class ChunkIO:
                 size = 0
             frames[-1].append(p)
             size += span
-        outcomes = await asyncio.gather(*(self._read_frame(address, f) for f in frames), return_exceptions=True)
-        retry: list[ReadPiece] = []
-        corrupt: list[tuple[ReadPiece, FS3Error]] = []
-        error: FS3Error | None = None
-        for frame, outcome in zip(frames, outcomes, strict=True):
-            if isinstance(outcome, Unavailable):
-                retry += frame
-                error = outcome
-            elif isinstance(outcome, BaseException):
-                raise outcome
-            else:
-                retry += outcome[0]
-                corrupt += outcome[1]
-                error = outcome[2] or error
-        return retry, corrupt, error
+        return frames
 
-    async def _read_frame(self, address: str, pieces: list[ReadPiece]) -> tuple[list[ReadPiece], FS3Error | None]:
+    async def _send_read(self, address: str, pieces: list[ReadPiece]):
+        """Send one READ frame; returns (address, pieces, reply future, shm base, shm bytes)."""
         conn = await self._pool(address).get()
-        versions = {p.chain: self.routing.chain_version(p.chain) for p in pieces}
+        version = self.routing.chain_version
         if not conn.uses_shm:
-            items = [(p.chain, versions[p.chain], p.inode, p.index, p.offset, p.length, 0) for p in pieces]
-            results = await conn.read(items, [p.dest for p in pieces])
-            return self._settle(address, pieces, results, None, [])
+            items = [(p.chain, version(p.chain), p.inode, p.index, p.offset, p.length, 0) for p in pieces]
+            return address, pieces, conn.send_read(items, [p.dest for p in pieces]), 0, 0
         spans = [_wire.shm_span(p.offset, p.length) for p in pieces]
-        base = await self.shm.alloc(sum(spans))
+        total = sum(spans)
+        base = await self.shm.alloc(total)
+        items = []
+        pos = base
+        for p, span in zip(pieces, spans, strict=True):
+            items.append((p.chain, version(p.chain), p.inode, p.index, p.offset, p.length, pos))
+            pos += span
         try:
-            offsets, pos = [], base
-            for span in spans:
-                offsets.append(pos)
-                pos += span
-            items = [(p.chain, versions[p.chain], p.inode, p.index, p.offset, p.length, o)
-                     for p, o in zip(pieces, offsets, strict=True)]
-            results = await conn.read(items, None)
-            return self._settle(address, pieces, results, self.shm.view, offsets)
-        finally:
-            self.shm.free(base, sum(spans))
+            future = conn.send_read(items, None)
+        except BaseException:
+            self.shm.free(base, total)
+            raise
+        return address, pieces, future, base, total
 
-    @staticmethod
-    def _settle(address, pieces, results, shm_view, offsets):
+    def _settle(self, address, pieces, results, base):
+        """Land one frame's results: copy out of shared memory, zero-fill holes and short chunks; returns
+        the pieces to retry, those that failed their checksum (with the error), and the last error."""
         retry: list[ReadPiece] = []
         corrupt: list[tuple[ReadPiece, FS3Error]] = []
         error: FS3Error | None = None
-        for i, (p, (status, n, _version, _chunk_len)) in enumerate(zip(pieces, results, strict=True)):
+        view = self.shm.view if base else None
+        pos = base
+        for p, (status, n, _version, _chunk_len) in zip(pieces, results, strict=True):
             if status == 0:
-                if shm_view is not None and n:
-                    src = offsets[i] + p.offset % _wire.ALIGN
-                    p.dest[:n] = shm_view[src : src + n]
+                if view is not None and n:
+                    src = pos + p.offset % _wire.ALIGN
+                    p.dest[:n] = view[src : src + n]
                 if n < p.length:
                     p.dest[n:] = bytes(p.length - n)
                 p.got = n
@@ -222,6 +247,8 @@ class ChunkIO:
                 error = error_for(status, describe_failure(status, p.inode, p.index, address))
             else:
                 raise error_for(status, describe_failure(status, p.inode, p.index, address))
+            if base:
+                pos += _wire.shm_span(p.offset, p.length)
         return retry, corrupt, error
 
     # -- writes ------------------------------------------------------------------------------------

@@ -120,16 +120,24 @@ class DataConnection(asyncio.BufferedProtocol):
         future = asyncio.get_running_loop().create_future()
         self._pending[req_id] = _Pending(future, kind, dests)
         length = sum(len(p) for p in parts)
-        self.transport.write(_wire.pack_header(frame_type, count, req_id, length))
-        for part in parts:
-            self.transport.write(part)
+        head = _wire.pack_header(frame_type, count, req_id, length)
+        if length <= 64 << 10:  # one system call for small frames
+            self.transport.write(b"".join([head, *parts]))
+        else:
+            self.transport.write(head)
+            for part in parts:
+                self.transport.write(part)
         return future
 
+    def send_read(self, items: list[tuple], dests: list[memoryview] | None) -> asyncio.Future:
+        """Send one READ frame; ``dests`` (TCP only) receive each item's data. The future gives the
+        results: (status, length, version, chunk_length) per item."""
+        pack = _wire.READ_ITEM.pack
+        body = b"".join([pack(*item) for item in items])
+        return self._send(_wire.READ, len(items), [body], _wire.READ_REPLY, dests)
+
     async def read(self, items: list[tuple], dests: list[memoryview] | None) -> list[tuple]:
-        """Send one READ frame; ``dests`` (TCP only) receive each item's data. Returns the results:
-        (status, length, version, chunk_length) per item."""
-        body = b"".join(_wire.READ_ITEM.pack(*item) for item in items)
-        return await self._send(_wire.READ, len(items), [body], _wire.READ_REPLY, dests)
+        return await self.send_read(items, dests)
 
     async def write(self, item: tuple, data) -> tuple:
         """Send one WRITE frame (``data`` inline over TCP, None over shared memory). Returns

@@ -16,6 +16,7 @@ class RoutingCache:
         self._chains: dict[int, cluster_pb2.ChainInfo] = {}
         self._targets: dict[int, cluster_pb2.TargetInfo] = {}
         self._nodes: dict[int, cluster_pb2.NodeInfo] = {}
+        self._readers: dict[int, tuple[list[str], int]] = {}
         self._refreshing: asyncio.Future | None = None
 
     @property
@@ -42,6 +43,7 @@ class RoutingCache:
         self._chains = {c.id: c for c in info.chains}
         self._targets = {t.id: t for t in info.targets}
         self._nodes = {n.id: n for n in info.nodes}
+        self._readers = {}
 
     def chain(self, chain_id: int) -> cluster_pb2.ChainInfo:
         chain = self._chains.get(chain_id)
@@ -69,6 +71,9 @@ class RoutingCache:
 
     def data_readers(self, chain_id: int) -> tuple[list[str], int]:
         """Data-plane addresses that may serve reads of the chain (its serving members)."""
+        cached = self._readers.get(chain_id)
+        if cached is not None:
+            return cached
         chain = self.chain(chain_id)
         serving = [
             t for t in chain.targets
@@ -76,7 +81,9 @@ class RoutingCache:
         ]
         if not serving:
             raise Unavailable(f"chain {chain_id} has no serving target")
-        return [self._data_address(t) for t in serving], chain.version
+        readers = ([self._data_address(t) for t in serving], chain.version)
+        self._readers[chain_id] = readers
+        return readers
 
     def data_addresses(self) -> list[str]:
         return sorted({n.data_address for n in self._nodes.values() if n.data_address})

@@ -38,12 +38,6 @@ def chunk_checksum(blocks: bytes) -> int:
     return crc32c(blocks)
 
 
-def _crc_array(blocks: bytes) -> array.array:
-    out = array.array("I")
-    out.frombytes(blocks)
-    return out
-
-
 class ChunkStore:
     def __init__(self, root: Path, *, direct: bool = True, name: str = "", buffers: BufferPool | None = None):
         self.root = root
@@ -136,7 +130,7 @@ class ChunkStore:
         start, stop = align_down(lo, CRC_BLOCK), align_up(hi, ALIGN)
         view = dest[: stop - start]
         got = self.slots.file(rec.cls).read_into(view, (rec.slot << rec.cls) + start)
-        crcs = _crc_array(rec.blocks)
+        crcs = memoryview(rec.blocks).cast("I")  # native order: the blocks were packed with array("I")
         for b in range(start // CRC_BLOCK, -(-hi // CRC_BLOCK)):
             b_lo = b * CRC_BLOCK - start
             b_hi = min((b + 1) * CRC_BLOCK, rec.length) - start

@@ -17,6 +17,9 @@ import logging
 import mmap
 import os
 import re
+import socket
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +37,10 @@ log = logging.getLogger(__name__)
 
 _SHM_NAME = re.compile(r"^fs3-[A-Za-z0-9_.-]{1,80}$")
 MAX_FRAMES_IN_FLIGHT = 64  # per connection; reading pauses beyond this
+# Small reads run on the event loop itself when the disk answers fast (an executor hop costs more than
+# an NVMe read); a slow disk (recent reads slower than this per frame) sends them to the thread pool.
+INLINE_BUDGET = 0.002        # seconds a frame may block the loop
+INLINE_MAX_BYTES = 256 << 10
 
 
 @dataclass
@@ -63,6 +70,7 @@ class DataPlaneContext:
     buffers: BufferPool
     shm_enabled: bool = True
     stats: DataPlaneStats = field(default_factory=DataPlaneStats)
+    read_latency: float = 0.0  # moving average of seconds per read item
 
 
 class _SharedRegion:
@@ -128,6 +136,7 @@ class DataConnection(asyncio.BufferedProtocol):
         self._closing = False
         self._tasks: set[asyncio.Task] = set()
         self._held: list = []  # pooled buffers still referenced by the transport's write buffer
+        self._read_targets: dict[tuple[int, int], tuple[Target, int]] = {}  # checked at a routing version
 
     # -- asyncio.BufferedProtocol ------------------------------------------------------------------
 
@@ -209,6 +218,17 @@ class DataConnection(asyncio.BufferedProtocol):
             finally:
                 self._release(frame)
             return
+        if self._inline(frame.header):
+            # Fast disk, small frame: answer now, without a task or a thread hop.
+            try:
+                reply, held = self._read(frame, inline=True)
+            except _wire.ProtocolError as exc:
+                self._release(frame)
+                self._fail(exc.status, str(exc))
+                return
+            self._release(frame)
+            self._reply(reply, held)
+            return
         self._in_flight += 1
         if self._in_flight >= MAX_FRAMES_IN_FLIGHT and not self._paused:
             self.transport.pause_reading()
@@ -258,6 +278,13 @@ class DataConnection(asyncio.BufferedProtocol):
         self.transport.write(_wire.encode_welcome(_wire.Welcome(chosen, self.ctx.node_id(), reasons)))
         log.debug("data plane: %s connected (%s) via %s", self.peer, hello.client, _wire.TRANSPORT_NAMES[chosen])
 
+    def _inline(self, header: _wire.Header) -> bool:
+        if header.type != _wire.READ or header.count == 0:
+            return False
+        if header.count * self.ctx.read_latency > INLINE_BUDGET:
+            return False
+        return header.count * 4096 <= INLINE_MAX_BYTES  # a lower bound: checked exactly in _read
+
     async def _serve(self, frame: _Frame) -> None:
         header = frame.header
         try:
@@ -270,6 +297,9 @@ class DataConnection(asyncio.BufferedProtocol):
             self._fail(exc.status, str(exc))
             return
         self._release(frame)
+        self._reply(reply, held)
+
+    def _reply(self, reply: list, held: list) -> None:
         if self.transport.is_closing():
             for buf in held:
                 self.ctx.buffers.release(buf)
@@ -289,21 +319,29 @@ class DataConnection(asyncio.BufferedProtocol):
             self.ctx.buffers.release(buf)
 
     def _target(self, chain_id: int, chain_version: int, *, write: bool) -> Target:
+        if not write:
+            cached = self._read_targets.get((chain_id, chain_version))
+            if cached is not None and cached[1] == self.ctx.routing.version:
+                return cached[0]
         target_id = self.ctx.routing.local_target(chain_id, chain_version, write=write)
         target = self.ctx.targets.get(target_id)
         if target is None:
             raise FS3Error(f"target {target_id} is not on this node", status=Status.TARGET_NOT_FOUND)
+        if not write:
+            self._read_targets[(chain_id, chain_version)] = (target, self.ctx.routing.version)
         return target
 
     # -- reads (in the executor) -------------------------------------------------------------------
 
-    def _read(self, frame: _Frame):
+    def _read(self, frame: _Frame, inline: bool = False):
         header, payload = frame.header, frame.payload
         if header.length != header.count * _wire.READ_ITEM.size or not 0 < header.count <= _wire.MAX_ITEMS:
             raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "malformed READ frame (item count and length disagree)")
         items = list(_wire.READ_ITEM.iter_unpack(payload))
-        if sum(item[5] for item in items) > _wire.MAX_READ_BYTES:
+        asked = sum(item[5] for item in items)
+        if asked > _wire.MAX_READ_BYTES:
             raise _wire.ProtocolError(Status.INVALID_ARGUMENT, f"READ asks for more than {_wire.MAX_READ_BYTES} bytes")
+        started = time.perf_counter()
         results = bytearray(len(items) * _wire.READ_RESULT.size)
         data: list[memoryview] = []
         held: list = []
@@ -339,6 +377,9 @@ class DataConnection(asyncio.BufferedProtocol):
                                         chunk_len)
         self.ctx.stats.reads += len(items)
         self.ctx.stats.read_bytes += total
+        per_item = (time.perf_counter() - started) / len(items)
+        if asked <= INLINE_MAX_BYTES or not inline:
+            self.ctx.read_latency = 0.9 * self.ctx.read_latency + 0.1 * per_item if self.ctx.read_latency else per_item
         inline = 0 if shm is not None else total  # over shared memory the data is already in place
         head = _wire.pack_header(_wire.READ_REPLY, len(items), header.req_id, len(results) + inline)
         return [head + bytes(results), *data], held
@@ -381,24 +422,53 @@ class DataConnection(asyncio.BufferedProtocol):
 
 
 class DataServer:
-    """Listens for data-plane connections; runs its own event loop in a thread of the storage node."""
+    """Listens for data-plane connections and spreads them over ``loops`` event loops, each in its own
+    thread: a loop reading a fast disk inline blocks while the disk answers, so a second loop keeps a
+    second read in flight (the GIL is released while each waits on its disk)."""
 
-    def __init__(self, ctx: DataPlaneContext, host: str, port: int = 0):
+    def __init__(self, ctx: DataPlaneContext, host: str, port: int = 0, *, loops: int = 1):
         self.ctx = ctx
         self.host = host
         self.port = port
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.base_events.Server | None = None
+        self._loops: list[asyncio.AbstractEventLoop] = []
+        self._threads: list[threading.Thread] = []
+        self._sock: socket.socket | None = None
+        self._accepting: asyncio.Task | None = None
+        self._next = 0
+        self._count = max(1, loops)
 
-    async def start(self) -> int:
-        self.loop = asyncio.get_running_loop()
-        self._server = await self.loop.create_server(
-            lambda: DataConnection(self.ctx), self.host, self.port, reuse_address=True, backlog=1024,
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
+    def start(self, new_loop) -> int:
+        """Bind, start the loops, accept connections; returns the bound port."""
+        self._sock = socket.create_server((self.host, self.port), backlog=1024, reuse_port=False)
+        self._sock.setblocking(False)
+        self.port = self._sock.getsockname()[1]
+        for i in range(self._count):
+            loop = new_loop()
+            thread = threading.Thread(target=loop.run_forever, name=f"data-plane-{i}", daemon=True)
+            thread.start()
+            self._loops.append(loop)
+            self._threads.append(thread)
+        first = self._loops[0]
+        self._accepting = asyncio.run_coroutine_threadsafe(self._accept(), first)
         return self.port
 
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+    async def _accept(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            conn, _ = await loop.sock_accept(self._sock)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            target = self._loops[self._next % len(self._loops)]
+            self._next += 1
+            asyncio.run_coroutine_threadsafe(
+                target.connect_accepted_socket(lambda: DataConnection(self.ctx), conn), target
+            )
+
+    def stop(self) -> None:
+        if self._accepting is not None:
+            self._accepting.cancel()
+        for loop in self._loops:
+            loop.call_soon_threadsafe(loop.stop)
+        for thread in self._threads:
+            thread.join(timeout=10)
+        if self._sock is not None:
+            self._sock.close()

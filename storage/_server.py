@@ -43,7 +43,8 @@ class StorageConfig:
     addr_file: Path | None = None        # where to write the bound address once serving
     advertise: str = ""                  # address others reach this node at (default: the bound one)
     data_port: int = 0                   # data-plane port on the listen host (0: any free port)
-    io_threads: int = 16                 # disk requests in flight
+    io_threads: int = 16                 # disk requests in flight (large reads, writes)
+    data_loops: int = 1                  # event loops serving data-plane connections
     shm: bool = True                     # offer the shared-memory transport to clients on this host
     hostname: str = field(default_factory=socket.gethostname)
 
@@ -74,8 +75,6 @@ class StorageNode:
             node_id=lambda: self.node_id, executor=self.executor, buffers=self.buffers, shm_enabled=config.shm,
         )
         self._data_server: DataServer | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: threading.Thread | None = None
 
     # -- manager connection ------------------------------------------------------------------------
 
@@ -185,21 +184,18 @@ class StorageNode:
         log.info("storage node %d serving on %s", self.node_id, self.address)
 
     def _start_data_plane(self, host: str) -> None:
-        loop = uvloop.new_event_loop() if uvloop is not None else asyncio.new_event_loop()
-        self._loop = loop
-        self._loop_thread = threading.Thread(target=loop.run_forever, name="data-plane", daemon=True)
-        self._loop_thread.start()
+        def new_loop():
+            return uvloop.new_event_loop() if uvloop is not None else asyncio.new_event_loop()
+
         self._data_server = DataServer(self.data_plane, host if host not in ("", "[::]") else "0.0.0.0",
-                                       self.config.data_port)
-        port = asyncio.run_coroutine_threadsafe(self._data_server.start(), loop).result(timeout=30)
+                                       self.config.data_port, loops=self.config.data_loops)
+        port = self._data_server.start(new_loop)
         self.data_address = f"{self.address.rsplit(':', 1)[0]}:{port}"
 
     def stop(self, grace: float = 2.0) -> None:
         self._stop.set()
-        if self._loop is not None and self._data_server is not None:
-            asyncio.run_coroutine_threadsafe(self._data_server.stop(), self._loop).result(timeout=10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._loop_thread.join(timeout=10)
+        if self._data_server is not None:
+            self._data_server.stop()
         if self._server is not None:
             self._server.stop(grace).wait()
         self.executor.shutdown(wait=True)
