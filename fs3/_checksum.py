@@ -7,9 +7,7 @@ import crc32c as _crc32c
 CRC_BLOCK = 4096  # bytes covered by one block checksum: the O_DIRECT unit, so reads verify what they read
 
 
-def crc32c(data, value: int = 0) -> int:
-    """CRC32C of a bytes-like object, continuing from ``value``."""
-    return _crc32c.crc32c(data, value)
+crc32c = _crc32c.crc32c  # crc32c(data, value=0): CRC32C of a bytes-like object, continuing from value
 
 
 def block_crcs(data: memoryview, block: int = CRC_BLOCK) -> list[int]:

@@ -22,6 +22,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from ._errors import Status
+
 MAGIC = b"F3"
 VERSION = 1
 
@@ -87,8 +89,6 @@ def pack_header(frame_type: int, count: int, req_id: int, length: int) -> bytes:
 
 def parse_header(data, *, max_payload: int = MAX_PAYLOAD) -> Header:
     """Check and decode a frame header; raises ProtocolError for anything the peer must not send."""
-    from ._errors import Status
-
     magic, version, frame_type, _flags, count, req_id, length = HEADER.unpack(data)
     if magic != MAGIC:
         raise ProtocolError(Status.INVALID_ARGUMENT, "not an fs3 data-plane frame (bad magic)")
@@ -130,8 +130,6 @@ def encode_hello(h: Hello) -> bytes:
 
 
 def decode_hello(payload: bytes) -> Hello:
-    from ._errors import Status
-
     if len(payload) < _HELLO_FIXED.size:
         raise ProtocolError(Status.INVALID_ARGUMENT, "truncated HELLO")
     token_len, offer, name_len, shm_size, nonce, client_len = _HELLO_FIXED.unpack_from(payload)

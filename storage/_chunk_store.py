@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import array
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from fs3._errors import ChecksumMismatch, InvalidArgument
 
 from ._buffers import BufferPool
 from ._chunk_meta import ChunkMetaStore, ChunkRecord, chunk_key, split_key
-from ._direct_io import ALIGN, align_down, align_up
+from ._direct_io import ALIGN, align_up
 from ._slots import MAX_CLASS, SlotFiles, size_class
 
 log = logging.getLogger(__name__)
@@ -111,29 +112,34 @@ class ChunkStore:
         ``dest`` (page-aligned, at least ``align_up(offset % 4096 + length)`` bytes), verifying each
         block's CRC32C. The data starts at ``dest[offset % 4096]``; returns its length (short where the
         chunk ends, 0 past it) and the record (None: no such chunk)."""
-        epoch = self.slots.begin_read()
+        slots = self.slots
+        epoch = slots.begin_read()
         try:
-            rec = self._record(chunk_key(inode, index), self._lock(inode, index))
+            key = chunk_key(inode, index)
+            rec = self._cache.get(key)
             if rec is None:
-                return 0, None
+                rec = self._record(key, self._lock(inode, index))
+                if rec is None:
+                    return 0, None
             end = min(offset + length, rec.length)
             if offset >= end:
                 return 0, rec
             self._load_into(inode, index, rec, offset, end, dest)
             return end - offset, rec
         finally:
-            self.slots.end_read(epoch)
+            slots.end_read(epoch)
 
     def _load_into(self, inode: int, index: int, rec: ChunkRecord, lo: int, hi: int, dest: memoryview) -> None:
         """Fill ``dest`` with the verified blocks covering chunk bytes [lo, hi), starting at the block of
         ``lo``. Bytes past ``hi`` up to the block end are whatever the slot holds."""
-        start, stop = align_down(lo, CRC_BLOCK), align_up(hi, ALIGN)
-        view = dest[: stop - start]
-        got = self.slots.file(rec.cls).read_into(view, (rec.slot << rec.cls) + start)
+        start = lo - lo % CRC_BLOCK
+        view = dest[: -(-hi // ALIGN) * ALIGN - start]
+        got = os.preadv(self.slots.file(rec.cls).fd, [view], (rec.slot << rec.cls) + start)
         crcs = memoryview(rec.blocks).cast("I")  # native order: the blocks were packed with array("I")
+        length = rec.length
         for b in range(start // CRC_BLOCK, -(-hi // CRC_BLOCK)):
             b_lo = b * CRC_BLOCK - start
-            b_hi = min((b + 1) * CRC_BLOCK, rec.length) - start
+            b_hi = min(b_lo + CRC_BLOCK, length - start)
             if got < b_hi or crc32c(view[b_lo:b_hi]) != crcs[b]:
                 self._corrupt(inode, index, rec, b)
 
@@ -156,9 +162,13 @@ class ChunkStore:
         rec = self._cache.get(key)
         return rec if rec is not None else self.meta.get(key)
 
-    def write(self, inode: int, index: int, offset: int, data, chunk_size: int) -> ChunkRecord:
+    def write(self, inode: int, index: int, offset: int, data, chunk_size: int, *,
+              aligned: memoryview | None = None) -> ChunkRecord:
         """Write ``data`` at ``offset`` of the chunk (creating it); bytes between the old end and
-        ``offset`` read as zeros. Returns the new committed record."""
+        ``offset`` read as zeros. Returns the new committed record.
+
+        ``aligned``, when given, is a page-aligned writable buffer that starts with ``data`` and has room
+        up to the next 4 KiB: a write that replaces the whole chunk goes to disk straight from it."""
         data = memoryview(data).cast("B")
         end = offset + len(data)
         if offset < 0 or end > min(chunk_size, MAX_CHUNK):
@@ -170,6 +180,11 @@ class ChunkStore:
             old = self._current(key)
             old_len = old.length if old else 0
             new_len = max(old_len, end)
+            if aligned is not None and offset == 0 and end >= old_len:
+                tail = align_up(end) - end
+                if tail:
+                    aligned[end : end + tail] = bytes(tail)
+                return self._commit(key, old, aligned, end)
             buf = self.buffers.acquire(align_up(new_len))
             try:
                 view = memoryview(buf)

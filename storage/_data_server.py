@@ -41,6 +41,7 @@ MAX_FRAMES_IN_FLIGHT = 64  # per connection; reading pauses beyond this
 # an NVMe read); a slow disk (recent reads slower than this per frame) sends them to the thread pool.
 INLINE_BUDGET = 0.002        # seconds a frame may block the loop
 INLINE_MAX_BYTES = 256 << 10
+PARALLEL_READS = 4           # disk threads one large READ frame is spread over
 
 
 @dataclass
@@ -288,7 +289,9 @@ class DataConnection(asyncio.BufferedProtocol):
     async def _serve(self, frame: _Frame) -> None:
         header = frame.header
         try:
-            if header.type == _wire.READ:
+            if header.type == _wire.READ and header.count > 1:
+                reply, held = await self._read_parallel(frame)
+            elif header.type == _wire.READ:
                 reply, held = await self.loop.run_in_executor(self.ctx.executor, self._read, frame)
             else:
                 reply, held = await self.loop.run_in_executor(self.ctx.executor, self._write, frame)
@@ -333,15 +336,52 @@ class DataConnection(asyncio.BufferedProtocol):
 
     # -- reads (in the executor) -------------------------------------------------------------------
 
-    def _read(self, frame: _Frame, inline: bool = False):
-        header, payload = frame.header, frame.payload
+    def _parse_read(self, frame: _Frame) -> list[tuple]:
+        header = frame.header
         if header.length != header.count * _wire.READ_ITEM.size or not 0 < header.count <= _wire.MAX_ITEMS:
             raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "malformed READ frame (item count and length disagree)")
-        items = list(_wire.READ_ITEM.iter_unpack(payload))
-        asked = sum(item[5] for item in items)
-        if asked > _wire.MAX_READ_BYTES:
+        items = list(_wire.READ_ITEM.iter_unpack(frame.payload))
+        if sum(item[5] for item in items) > _wire.MAX_READ_BYTES:
             raise _wire.ProtocolError(Status.INVALID_ARGUMENT, f"READ asks for more than {_wire.MAX_READ_BYTES} bytes")
+        return items
+
+    def _read(self, frame: _Frame, inline: bool = False):
+        """Serve a whole READ frame in this thread; returns the reply's parts and the buffers it holds."""
+        items = self._parse_read(frame)
         started = time.perf_counter()
+        results, data, held = self._read_items(items)
+        per_item = (time.perf_counter() - started) / len(items)
+        if not inline or sum(item[5] for item in items) <= INLINE_MAX_BYTES:
+            lat = self.ctx.read_latency
+            self.ctx.read_latency = 0.9 * lat + 0.1 * per_item if lat else per_item
+        return self._read_reply(frame.header, results, data), held
+
+    async def _read_parallel(self, frame: _Frame):
+        """Serve a READ frame of large items on several disk threads at once."""
+        items = self._parse_read(frame)
+        parts = min(PARALLEL_READS, len(items))
+        step = -(-len(items) // parts)
+        groups = [items[i : i + step] for i in range(0, len(items), step)]
+        outcomes = await asyncio.gather(
+            *(self.loop.run_in_executor(self.ctx.executor, self._read_items, g) for g in groups)
+        )
+        results = bytearray()
+        data: list = []
+        held: list = []
+        for r, d, h in outcomes:
+            results += r
+            data += d
+            held += h
+        return self._read_reply(frame.header, results, data), held
+
+    def _read_reply(self, header: _wire.Header, results: bytearray, data: list) -> list:
+        inline = sum(len(d) for d in data)  # over shared memory the data is already in place: none
+        head = _wire.pack_header(_wire.READ_REPLY, header.count, header.req_id, len(results) + inline)
+        return [head + bytes(results), *data]
+
+    def _read_items(self, items: list[tuple]):
+        """Read each item: into the client's shared memory, or into pooled buffers sent after the
+        results (TCP). Returns the packed results, the data views to send, and the buffers they use."""
         results = bytearray(len(items) * _wire.READ_RESULT.size)
         data: list[memoryview] = []
         held: list = []
@@ -377,12 +417,7 @@ class DataConnection(asyncio.BufferedProtocol):
                                         chunk_len)
         self.ctx.stats.reads += len(items)
         self.ctx.stats.read_bytes += total
-        per_item = (time.perf_counter() - started) / len(items)
-        if asked <= INLINE_MAX_BYTES or not inline:
-            self.ctx.read_latency = 0.9 * self.ctx.read_latency + 0.1 * per_item if self.ctx.read_latency else per_item
-        inline = 0 if shm is not None else total  # over shared memory the data is already in place
-        head = _wire.pack_header(_wire.READ_REPLY, len(items), header.req_id, len(results) + inline)
-        return [head + bytes(results), *data], held
+        return results, data, held
 
     # -- writes (in the executor) ------------------------------------------------------------------
 
@@ -396,13 +431,15 @@ class DataConnection(asyncio.BufferedProtocol):
         )
         status, version, chunk_len, checksum = 0, 0, 0, 0
         try:
+            aligned = None
             if self.transport_kind == _wire.TRANSPORT_SHM:
                 if header.length != size:
                     raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "WRITE over shm carries no inline data")
                 try:
-                    data = self.shm.span(shm_offset, _wire.shm_span(0, length))[:length]
+                    aligned = self.shm.span(shm_offset, _wire.shm_span(0, length))
                 except IndexError:
                     raise FS3Error("shared-memory range out of bounds", status=Status.INVALID_ARGUMENT) from None
+                data = aligned[:length]
             else:
                 if header.length != size + length:
                     raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "WRITE length does not match its data")
@@ -410,7 +447,10 @@ class DataConnection(asyncio.BufferedProtocol):
             if crc32c(data) != crc:
                 raise FS3Error("write data failed its CRC32C in transit", status=Status.INVALID_ARGUMENT)
             target = self._target(chain_id, chain_version, write=True)
-            rec = target.store.write(inode, index, offset, data, chunk_size)
+            # Over shared memory a whole-chunk write goes to disk straight from the client's region: the
+            # checksum below is of those very bytes, and a client that changed them mid-write would only
+            # damage its own write (caught by the block checksums on every later read).
+            rec = target.store.write(inode, index, offset, data, chunk_size, aligned=aligned)
             version, chunk_len, checksum = rec.version, rec.length, rec.crc
             self.ctx.stats.writes += 1
             self.ctx.stats.write_bytes += length

@@ -8,7 +8,7 @@ import click
 
 from fs3._errors import describe
 
-from . import _cluster, _copy, _demo, _local, _namespace, _servers
+from . import _bench, _cluster, _copy, _demo, _local, _namespace, _servers
 from ._common import CliState
 
 
@@ -18,6 +18,8 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            raise  # the reader went away (`fs3 cat ... | head`): main() exits quietly
         except OSError as exc:
             name = ctx.invoked_subcommand or ctx.info_name
             click.echo(f"fs3: {name}: {describe(exc)}", err=True)
@@ -42,7 +44,7 @@ for command in (
     _local.up, _local.down, _local.status, _demo.demo,
     _servers.meta, _servers.storage,
     _namespace.ls, _namespace.cat, _namespace.mkdir, _namespace.rm, _namespace.mv, _namespace.stat,
-    _copy.cp, _cluster.cluster,
+    _copy.cp, _cluster.cluster, _bench.bench,
 ):
     cli.add_command(command)
 

@@ -1,0 +1,285 @@
+"""`fs3 bench`: data-path benchmarks over a running cluster, each beside a local O_DIRECT baseline of the
+same pattern and concurrency measured in the same run, with the ratio between them."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from pathlib import Path
+
+import click
+
+from fs3._errors import InvalidArgument
+from fs3.bench import Comparison, baseline, workloads
+
+from ._common import emit_json, human_size, state
+
+_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    t = str(text).strip().upper().removesuffix("IB").removesuffix("B") or "0"
+    unit = t[-1] if t[-1] in _UNITS else ""
+    try:
+        value = float(t[: len(t) - len(unit)] if unit else t)
+    except ValueError:
+        raise InvalidArgument(f"Invalid size {text!r}: expected a number with an optional K, M, G or T") from None
+    if value <= 0:
+        raise InvalidArgument(f"Invalid size {text!r}: must be positive")
+    return int(value * _UNITS[unit])
+
+
+def _run(coro):
+    try:
+        import uvloop
+
+        return uvloop.run(coro)
+    except ImportError:  # pragma: no cover
+        return asyncio.run(coro)
+
+
+async def _client():
+    from fs3.client import AsyncClient
+
+    return await AsyncClient.connect(state().cluster)
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, disable=not enabled,
+                leave=False, dynamic_ncols=True)
+
+
+async def _transports(client) -> list[dict]:
+    return [{"node": s.address, "transport": s.transport, "not_chosen": s.reasons}
+            for s in await client.data_plane_status()]
+
+
+def _replicas(routing) -> int:
+    return max((t.replicas for t in routing.tables), default=0)
+
+
+def _print(results: list[Comparison], transports: list[dict], replicas: int) -> None:
+    click.echo(f"{'workload':<30} {'fs3':>34}   {'baseline (local O_DIRECT)':>34}   {'ratio':>6}  target")
+    for r in results:
+        def cell(m):
+            if m is None:
+                return "-"
+            return (f"{m.throughput / 1e6:8.1f} MB/s {m.iops:8.0f} IOPS "
+                    f"p50 {m.percentile(50) * 1e3:6.2f}ms p99 {m.percentile(99) * 1e3:6.2f}ms")
+        ratio = f"{r.ratio:5.2f}x" if r.ratio is not None else "   -  "
+        target = "" if r.target is None else f">= {r.target:.2f}x {'ok' if r.meets_target else 'MISSED'}"
+        click.echo(f"{r.name:<30} {cell(r.fs3)}")
+        click.echo(f"{'':<30} {'':>34}   {cell(r.baseline)}")
+        click.echo(f"{'':<30} {'':>34}   {'':>34}   {ratio}  {target} ({r.metric})")
+    click.echo(f"\nreplicas per chain: {replicas}")
+    for t in transports:
+        others = "; ".join(f"{k}: {v}" for k, v in t["not_chosen"].items())
+        click.echo(f"node {t['node']}: transport {t['transport']}" + (f" ({others})" if others else ""))
+
+
+def _common(f):
+    f = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(f)
+    f = click.option("--baseline-dir", type=click.Path(path_type=Path), default=None,
+                     help="Local directory for the baseline's files (default: a temporary one).")(f)
+    f = click.option("--dir", "fs3_dir", default="/.bench", show_default=True, help="fs3 directory for test files.")(f)
+    f = click.option("--progress/--no-progress", default=None, help="Progress bars (default: on a terminal).")(f)
+    return f
+
+
+class _Session:
+    """One bench invocation: a client, the test files on both sides, cleanup."""
+
+    def __init__(self, fs3_dir: str, baseline_dir: Path | None, progress: bool | None):
+        import sys
+
+        self.fs3_dir = fs3_dir
+        self._tmp = None
+        if baseline_dir is None:
+            self._tmp = tempfile.mkdtemp(prefix="fs3-bench-")
+            baseline_dir = Path(self._tmp)
+        self.baseline_dir = baseline_dir
+        self.show = sys.stderr.isatty() if progress is None else progress
+
+    async def read_files(self, client, files: int, size: int):
+        with _progress(files * size * 2, "preparing files", self.show) as bar:
+            stats = await workloads.ensure_files(client, self.fs3_dir, files, size, progress=bar.update)
+            local = await asyncio.to_thread(baseline.make_files, self.baseline_dir, files, size)
+            bar.update(files * size)
+        return stats, local
+
+    def close(self) -> None:
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+async def _read_case(client, session, stats, local, *, name, size, block, depth, batch, seconds, sequential,
+                     target=None, metric="throughput") -> Comparison:
+    fs3_m = await workloads.read(client, stats, size, block, depth, batch, seconds, sequential=sequential)
+    base_m = await asyncio.to_thread(baseline.read, local, size, block, depth, seconds, sequential=sequential)
+    params = {"block": block, "depth": depth, "batch": batch, "pattern": "sequential" if sequential else "random",
+              "files": len(stats), "file_size": size, "seconds": seconds}
+    return Comparison(name, fs3_m, base_m, params, metric, target)
+
+
+async def _write_case(client, session, *, name, block, total, target=None) -> Comparison:
+    fs3_m = await workloads.write_sequential(client, f"{session.fs3_dir.rstrip('/')}/write-test", block, total)
+    base_m = await asyncio.to_thread(baseline.write_sequential, session.baseline_dir, block, total)
+    return Comparison(name, fs3_m, base_m, {"block": block, "total": total, "pattern": "sequential"},
+                      "throughput", target)
+
+
+def _finish(results, transports, replicas, as_json, extra=None):
+    if as_json:
+        out = {"results": [r.summary() for r in results], "transports": transports, "replicas": replicas}
+        out.update(extra or {})
+        emit_json(out)
+    else:
+        _print(results, transports, replicas)
+
+
+@click.group(invoke_without_command=True)
+@_common
+@click.option("--duration", default=10.0, show_default=True, help="Seconds per read workload.")
+@click.option("--file-size", default="1G", show_default=True, help="Size of the test file.")
+@click.option("--write-size", default="2G", show_default=True, help="Bytes the write workload writes.")
+@click.pass_context
+def bench(ctx, as_json, baseline_dir, fs3_dir, progress, duration, file_size, write_size):
+    """Benchmark the data path. With no subcommand: the targets of the fast data path (1 MiB random reads
+    16 in flight, 4 KiB random reads 32 in flight, sequential 4 MiB writes), each beside its baseline."""
+    if ctx.invoked_subcommand is not None:
+        return
+    size, wsize = parse_size(file_size), parse_size(write_size)
+
+    async def run():
+        client = await _client()
+        session = _Session(fs3_dir, baseline_dir, progress)
+        try:
+            routing = await client.routing_info()
+            replicas = _replicas(routing)
+            stats, local = await session.read_files(client, 1, size)
+            results = [
+                await _read_case(client, session, stats, local, name="random read 1 MiB x16", size=size,
+                                 block=1 << 20, depth=16, batch=4, seconds=duration, sequential=False, target=0.8),
+                await _read_case(client, session, stats, local, name="random read 4 KiB x32", size=size,
+                                 block=4096, depth=32, batch=16, seconds=duration, sequential=False,
+                                 target=0.4, metric="iops"),
+                await _write_case(client, session, name=f"sequential write 4 MiB (RF {replicas})", block=4 << 20,
+                                  total=wsize, target=0.7 if replicas <= 1 else 0.25),
+            ]
+            transports = await _transports(client)
+        finally:
+            session.close()
+            await client.close()
+        _finish(results, transports, replicas, as_json)
+
+    _run(run())
+
+
+@bench.command("read")
+@_common
+@click.option("--block-size", default="1M", show_default=True)
+@click.option("--depth", default=16, show_default=True, help="Reads in flight.")
+@click.option("--batch", default=0, help="Reads per batch request (default: a quarter of --depth).")
+@click.option("--pattern", type=click.Choice(["random", "sequential"]), default="random", show_default=True)
+@click.option("--files", default=1, show_default=True, help="Number of test files.")
+@click.option("--file-size", default="1G", show_default=True)
+@click.option("--duration", default=10.0, show_default=True, help="Seconds to run.")
+def bench_read(as_json, baseline_dir, fs3_dir, progress, block_size, depth, batch, pattern, files, file_size,
+               duration):
+    """Batched reads of one block size and depth, beside the local O_DIRECT baseline."""
+    block, size = parse_size(block_size), parse_size(file_size)
+    if block > size or size % block:
+        raise InvalidArgument("Invalid argument: --file-size must be a multiple of --block-size")
+    if depth < 1 or files < 1:
+        raise InvalidArgument("Invalid argument: --depth and --files must be at least 1")
+    batch = batch or max(1, depth // 4)
+
+    async def run():
+        client = await _client()
+        session = _Session(fs3_dir, baseline_dir, progress)
+        try:
+            stats, local = await session.read_files(client, files, size)
+            result = await _read_case(client, session, stats, local,
+                                      name=f"{pattern} read {human_size(block)} x{depth}", size=size, block=block,
+                                      depth=depth, batch=batch, seconds=duration, sequential=pattern == "sequential",
+                                      metric="iops" if block < (64 << 10) else "throughput")
+            transports = await _transports(client)
+            replicas = _replicas(await client.routing_info())
+        finally:
+            session.close()
+            await client.close()
+        _finish([result], transports, replicas, as_json)
+
+    _run(run())
+
+
+@bench.command("write")
+@_common
+@click.option("--block-size", default="4M", show_default=True)
+@click.option("--size", "total", default="2G", show_default=True, help="Bytes to write.")
+def bench_write(as_json, baseline_dir, fs3_dir, progress, block_size, total):
+    """Sequential writes of a new file (closed, so every byte is durable), beside local O_DIRECT writes."""
+    block, total = parse_size(block_size), parse_size(total)
+
+    async def run():
+        client = await _client()
+        session = _Session(fs3_dir, baseline_dir, progress)
+        try:
+            await client.mkdir(fs3_dir, parents=True)
+            replicas = _replicas(await client.routing_info())
+            result = await _write_case(client, session, name=f"sequential write {human_size(block)} (RF {replicas})",
+                                       block=block, total=total)
+            transports = await _transports(client)
+        finally:
+            session.close()
+            await client.close()
+        _finish([result], transports, replicas, as_json)
+
+    _run(run())
+
+
+@bench.command("stream")
+@click.option("--size", default="10G", show_default=True, help="Size of the file read end to end.")
+@click.option("--dir", "fs3_dir", default="/.bench", show_default=True)
+@click.option("--buffer", "bufsize", default="16M", show_default=True, help="The reader's buffer.")
+@click.option("--keep", is_flag=True, help="Keep the test file for the next run.")
+@click.option("--progress/--no-progress", default=None)
+@click.option("--json", "as_json", is_flag=True)
+def bench_stream(size, fs3_dir, bufsize, keep, progress, as_json):
+    """Read one large file end to end in a fresh client process; report throughput and its peak resident
+    memory (the target: under 300 MB for a 10 GB file)."""
+    total, buf = parse_size(size), parse_size(bufsize)
+    session = _Session(fs3_dir, None, progress)
+
+    async def prepare():
+        client = await _client()
+        try:
+            with _progress(total, "writing test file", session.show) as bar:
+                (st,) = await workloads.ensure_files(client, fs3_dir, 1, total, progress=bar.update)
+            return client.address, st.path
+        finally:
+            await client.close()
+
+    try:
+        address, path = _run(prepare())
+        result = workloads.stream_read(address, path, buf)
+        if not keep:
+            from fs3.client import connect
+
+            with connect(address) as c:
+                c.remove(path)
+    finally:
+        session.close()
+    result["throughput_MBps"] = round(result["bytes"] / result["seconds"] / 1e6, 1)
+    result["max_rss_MB"] = round(result["max_rss_bytes"] / 1e6, 1)
+    result["target_max_rss_MB"] = 300
+    result["meets_target"] = result["max_rss_MB"] < 300
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"read {human_size(result['bytes'])} in {result['seconds']:.1f}s "
+                   f"({result['throughput_MBps']} MB/s); client peak RSS {result['max_rss_MB']} MB "
+                   f"(target < 300 MB: {'ok' if result['meets_target'] else 'MISSED'})")
