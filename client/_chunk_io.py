@@ -90,7 +90,8 @@ class ChunkIO:
     # -- connections -------------------------------------------------------------------------------
 
     async def _open(self, address: str) -> DataConnection:
-        return await DataConnection.open(address, await self._token(), self.shm, self._client_name)
+        return await DataConnection.open(address, await self._token(), self.shm, self._client_name,
+                                         self.routing.data_socket(address))
 
     def _pool(self, address: str) -> NodePool:
         pool = self._pools.get(address)

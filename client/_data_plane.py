@@ -8,6 +8,7 @@ the kernel the destination slice itself); over shared memory the node puts it in
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ class TransportStatus:
     address: str
     transport: str
     reasons: dict[str, str]  # transport name -> why it was not chosen
+    channel: str = "tcp"     # what carries the frames: "tcp", or "unix" (a local socket, same host)
 
 
 class _Pending:
@@ -65,14 +67,30 @@ class DataConnection(asyncio.BufferedProtocol):
     # -- lifecycle ---------------------------------------------------------------------------------
 
     @classmethod
-    async def open(cls, address: str, token: bytes, shm: ShmRegion | None, client: str) -> DataConnection:
+    async def open(cls, address: str, token: bytes, shm: ShmRegion | None, client: str,
+                   local_socket: str = "") -> DataConnection:
+        """Connect and handshake: over the node's local socket when it is on this host (its abstract
+        socket is visible only in this network namespace), else over TCP."""
         host, _, port = address.rpartition(":")
         loop = asyncio.get_running_loop()
         conn = cls(address, shm)
-        try:
-            await asyncio.wait_for(loop.create_connection(lambda: conn, host, int(port)), CONNECT_TIMEOUT)
-        except (OSError, asyncio.TimeoutError) as exc:
-            raise Unavailable(f"cannot reach the data plane of storage node {address}: {exc}") from None
+        channel = "tcp"
+        if local_socket:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            try:
+                # uvloop takes no abstract socket names: connect the socket ourselves, then hand it over.
+                await asyncio.wait_for(loop.sock_connect(sock, "\0" + local_socket), 1.0)
+                await loop.create_unix_connection(lambda: conn, sock=sock)
+                channel = "unix"
+            except (OSError, asyncio.TimeoutError):
+                sock.close()
+                conn = cls(address, shm)
+        if channel == "tcp":
+            try:
+                await asyncio.wait_for(loop.create_connection(lambda: conn, host, int(port)), CONNECT_TIMEOUT)
+            except (OSError, asyncio.TimeoutError) as exc:
+                raise Unavailable(f"cannot reach the data plane of storage node {address}: {exc}") from None
         offer, reasons = local_offer(shm=shm is not None)
         hello = _wire.Hello(
             token=token, offer=offer, shm_name=shm.name if shm else "", shm_size=shm.size if shm else 0,
@@ -91,6 +109,7 @@ class DataConnection(asyncio.BufferedProtocol):
             address, _wire.TRANSPORT_NAMES.get(welcome.transport, "?"),
             {_wire.TRANSPORT_NAMES[t]: why for t, why in sorted(merged.items(), reverse=True)
              if t != welcome.transport and t in _wire.TRANSPORT_NAMES},
+            channel,
         )
         return conn
 

@@ -85,5 +85,12 @@ class RoutingCache:
         self._readers[chain_id] = readers
         return readers
 
+    def data_socket(self, address: str) -> str:
+        """The local socket of the node serving the data plane at ``address`` ("" if none)."""
+        for node in self._nodes.values():
+            if node.data_address == address:
+                return node.data_socket
+        return ""
+
     def data_addresses(self) -> list[str]:
         return sorted({n.data_address for n in self._nodes.values() if n.data_address})

@@ -144,7 +144,7 @@ class DataConnection(asyncio.BufferedProtocol):
     def connection_made(self, transport):
         self.transport = transport
         peer = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "local"
         self.ctx.stats.connections += 1
 
     def get_buffer(self, sizehint: int):
@@ -473,7 +473,8 @@ class DataServer:
         self._loops: list[asyncio.AbstractEventLoop] = []
         self._threads: list[threading.Thread] = []
         self._sock: socket.socket | None = None
-        self._accepting: asyncio.Task | None = None
+        self._local: socket.socket | None = None
+        self._accepting: list = []
         self._next = 0
         self._count = max(1, loops)
 
@@ -488,15 +489,34 @@ class DataServer:
             thread.start()
             self._loops.append(loop)
             self._threads.append(thread)
-        first = self._loops[0]
-        self._accepting = asyncio.run_coroutine_threadsafe(self._accept(), first)
+        self._accepting.append(asyncio.run_coroutine_threadsafe(self._accept(self._sock), self._loops[0]))
         return self.port
 
-    async def _accept(self) -> None:
+    def listen_local(self, name: str) -> str:
+        """Also accept clients on this host over the abstract Unix socket ``name`` (cheaper than
+        loopback TCP; invisible outside this network namespace). Returns the name, or "" where the
+        platform has no abstract sockets."""
+        if not hasattr(socket, "AF_UNIX") or not socket.gethostname() or os.uname().sysname != "Linux":
+            return ""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind("\0" + name)
+        except OSError as exc:
+            sock.close()
+            log.warning("data plane: no local socket (%s); clients on this host use TCP", exc)
+            return ""
+        sock.listen(1024)
+        sock.setblocking(False)
+        self._local = sock
+        self._accepting.append(asyncio.run_coroutine_threadsafe(self._accept(sock), self._loops[0]))
+        return name
+
+    async def _accept(self, listener: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            conn, _ = await loop.sock_accept(self._sock)
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn, _ = await loop.sock_accept(listener)
+            if conn.family != socket.AF_UNIX:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             target = self._loops[self._next % len(self._loops)]
             self._next += 1
             asyncio.run_coroutine_threadsafe(
@@ -504,11 +524,12 @@ class DataServer:
             )
 
     def stop(self) -> None:
-        if self._accepting is not None:
-            self._accepting.cancel()
+        for accepting in self._accepting:
+            accepting.cancel()
         for loop in self._loops:
             loop.call_soon_threadsafe(loop.stop)
         for thread in self._threads:
             thread.join(timeout=10)
-        if self._sock is not None:
-            self._sock.close()
+        for sock in (self._sock, self._local):
+            if sock is not None:
+                sock.close()

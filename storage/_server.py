@@ -45,6 +45,7 @@ class StorageConfig:
     data_port: int = 0                   # data-plane port on the listen host (0: any free port)
     io_threads: int = 16                 # disk requests in flight (large reads, writes)
     data_loops: int = 1                  # event loops serving data-plane connections
+    data_socket: bool = True             # also serve clients on this host over an abstract Unix socket
     shm: bool = True                     # offer the shared-memory transport to clients on this host
     hostname: str = field(default_factory=socket.gethostname)
 
@@ -70,6 +71,7 @@ class StorageNode:
         self.buffers = BufferPool()
         self.executor = futures.ThreadPoolExecutor(config.io_threads, thread_name_prefix="disk")
         self.data_address = ""
+        self.data_socket = ""
         self.data_plane = DataPlaneContext(
             targets=self.targets, routing=self.routing, secret=lambda: self.secret,
             node_id=lambda: self.node_id, executor=self.executor, buffers=self.buffers, shm_enabled=config.shm,
@@ -104,7 +106,7 @@ class StorageNode:
         request = cluster_pb2.RegisterNodeRequest(
             node_id=next((t.node_id for t in self._opened if t.node_id), 0),
             address=self.address, hostname=self.config.hostname, pid=os.getpid(),
-            data_address=self.data_address,
+            data_address=self.data_address, data_socket=self.data_socket,
         )
         for t in self._opened:
             request.targets.add(id=t.target_id, path=str(t.path), direct_io=t.store.direct)
@@ -191,6 +193,8 @@ class StorageNode:
                                        self.config.data_port, loops=self.config.data_loops)
         port = self._data_server.start(new_loop)
         self.data_address = f"{self.address.rsplit(':', 1)[0]}:{port}"
+        if self.config.data_socket:
+            self.data_socket = self._data_server.listen_local(f"fs3-data-{self.data_address}")
 
     def stop(self, grace: float = 2.0) -> None:
         self._stop.set()
