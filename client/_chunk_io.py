@@ -258,12 +258,13 @@ class ChunkIO:
         """Copy one chunk piece out of the caller's buffer so the caller may reuse it at once."""
         layout = inode.layout
         chain = chain_of(layout.chains, layout.stripe, index)
-        crc = crc32c(data)
         if self.shm is not None and len(data) <= self.shm.capacity // 4:
             base = await self.shm.alloc(len(data))
             self.shm.view[base : base + len(data)] = data
-            return PreparedWrite(inode.id, index, chain, offset, len(data), layout.chunk_size, crc, None, base)
-        return PreparedWrite(inode.id, index, chain, offset, len(data), layout.chunk_size, crc, bytes(data), 0)
+            return PreparedWrite(inode.id, index, chain, offset, len(data), layout.chunk_size, None, None, base)
+        payload = bytes(data)
+        return PreparedWrite(inode.id, index, chain, offset, len(data), layout.chunk_size, crc32c(payload),
+                             payload, 0)
 
     async def send_write(self, w: PreparedWrite) -> None:
         """Send a prepared write to its chain's head; retries on stale routing or a lost node."""
@@ -273,15 +274,15 @@ class ChunkIO:
                 try:
                     address, version = self.routing.data_head(w.chain)
                     conn = await self._pool(address).get()
-                    if w.data is None and not conn.uses_shm:
+                    crc = w.crc
+                    if w.data is None and not conn.uses_shm:  # a node off this host: send the data inline
                         data, shm_offset = bytes(self.shm.view[w.shm_offset : w.shm_offset + w.length]), 0
+                        crc = crc32c(data)
                     elif w.data is None:
-                        data, shm_offset = None, w.shm_offset
+                        data, shm_offset, crc = None, w.shm_offset, 0
                     else:
                         data, shm_offset = w.data, 0
-                    if data is not None and conn.uses_shm:
-                        raise AssertionError("unreachable: inline data goes over TCP only")
-                    item = (w.chain, version, w.inode, w.index, w.offset, w.length, w.chunk_size, w.crc, shm_offset)
+                    item = (w.chain, version, w.inode, w.index, w.offset, w.length, w.chunk_size, crc, shm_offset)
                     status, _version, _length, _checksum = await conn.write(item, data)
                     if status == 0:
                         return

@@ -131,7 +131,7 @@ class DataConnection(asyncio.BufferedProtocol):
 
     # -- requests ----------------------------------------------------------------------------------
 
-    def _send(self, frame_type: int, count: int, parts: list, kind: int, dests=None) -> asyncio.Future:
+    def _send(self, frame_type: int, count: int, parts: list, kind: int, dests=None, flags: int = 0) -> asyncio.Future:
         if not self.usable:
             raise self._closed_exc or Unavailable(f"connection to storage node {self.address} is closed")
         req_id = self._next_id
@@ -139,7 +139,7 @@ class DataConnection(asyncio.BufferedProtocol):
         future = asyncio.get_running_loop().create_future()
         self._pending[req_id] = _Pending(future, kind, dests)
         length = sum(len(p) for p in parts)
-        head = _wire.pack_header(frame_type, count, req_id, length)
+        head = _wire.pack_header(frame_type, count, req_id, length, flags)
         if length <= 64 << 10:  # one system call for small frames
             self.transport.write(b"".join([head, *parts]))
         else:
@@ -159,12 +159,13 @@ class DataConnection(asyncio.BufferedProtocol):
         return await self.send_read(items, dests)
 
     async def write(self, item: tuple, data) -> tuple:
-        """Send one WRITE frame (``data`` inline over TCP, None over shared memory). Returns
-        (status, version, chunk_length, checksum)."""
+        """Send one WRITE frame: ``data`` inline over TCP (with its CRC32C in the item), or None when it
+        waits in shared memory (no transit checksum). Returns (status, version, chunk_length, checksum)."""
         parts = [_wire.WRITE_ITEM.pack(*item)]
         if data is not None:
             parts.append(data)
-        return await self._send(_wire.WRITE, 1, parts, _wire.WRITE_REPLY)
+        flags = _wire.FLAG_NO_CRC if data is None else 0
+        return await self._send(_wire.WRITE, 1, parts, _wire.WRITE_REPLY, flags=flags)
 
     # -- receiving ---------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ Every frame starts with a 16-byte header, little-endian::
     magic   2s   b"F3"
     version u8   protocol version (1)
     type    u8   frame type (below)
-    flags   u16  0
+    flags   u16  FLAG_* bits (0 unless said otherwise)
     count   u16  items in the frame (reads, results...)
     req_id  u32  chosen by the client, echoed in the reply
     length  u32  payload bytes after the header
@@ -39,6 +39,10 @@ WRITE = 5
 WRITE_REPLY = 6
 ERROR = 15
 FRAME_TYPES = {HELLO, WELCOME, READ, READ_REPLY, WRITE, WRITE_REPLY, ERROR}
+
+# header flags
+FLAG_NO_CRC = 1  # WRITE over shared memory: the data never left this host's memory, so it carries no
+                 # transit checksum (the node computes the block checksums it stores from it)
 
 MAX_PAYLOAD = 80 << 20      # a frame's payload: one 64 MiB chunk plus its items, with room to spare
 MAX_ITEMS = 4096            # reads per READ frame
@@ -81,15 +85,16 @@ class Header:
     count: int
     req_id: int
     length: int
+    flags: int = 0
 
 
-def pack_header(frame_type: int, count: int, req_id: int, length: int) -> bytes:
-    return HEADER.pack(MAGIC, VERSION, frame_type, 0, count, req_id, length)
+def pack_header(frame_type: int, count: int, req_id: int, length: int, flags: int = 0) -> bytes:
+    return HEADER.pack(MAGIC, VERSION, frame_type, flags, count, req_id, length)
 
 
 def parse_header(data, *, max_payload: int = MAX_PAYLOAD) -> Header:
     """Check and decode a frame header; raises ProtocolError for anything the peer must not send."""
-    magic, version, frame_type, _flags, count, req_id, length = HEADER.unpack(data)
+    magic, version, frame_type, flags, count, req_id, length = HEADER.unpack(data)
     if magic != MAGIC:
         raise ProtocolError(Status.INVALID_ARGUMENT, "not an fs3 data-plane frame (bad magic)")
     if version != VERSION:
@@ -100,7 +105,7 @@ def parse_header(data, *, max_payload: int = MAX_PAYLOAD) -> Header:
         raise ProtocolError(Status.INVALID_ARGUMENT, f"unknown frame type {frame_type}")
     if length > max_payload:
         raise ProtocolError(Status.INVALID_ARGUMENT, f"frame of {length} bytes exceeds the limit of {max_payload}")
-    return Header(frame_type, count, req_id, length)
+    return Header(frame_type, count, req_id, length, flags)
 
 
 # -- handshake ----------------------------------------------------------------------------------------

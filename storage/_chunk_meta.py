@@ -36,11 +36,22 @@ class ChunkRecord:
     blocks: bytes  # CRC32C per 4 KiB block, little-endian u32 each
 
 
+class _Pending:
+    __slots__ = ("row", "done", "error")
+
+    def __init__(self, row: tuple):
+        self.row = row
+        self.done = False
+        self.error: Exception | None = None
+
+
 class ChunkMetaStore:
     def __init__(self, path: Path):
         self.path = path
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Pending] = []
         self._connections: list[sqlite3.Connection] = []
         self._writer = self._connect()
         current = self._writer.execute("PRAGMA user_version").fetchone()[0]
@@ -75,12 +86,33 @@ class ChunkMetaStore:
         return None if row is None else ChunkRecord(*row)
 
     def put(self, key: bytes, rec: ChunkRecord) -> None:
-        """Commit one chunk's record durably."""
+        """Commit one chunk's record durably. Concurrent callers share commits (group commit): whoever
+        holds the writer commits every record queued so far in one transaction, one fsync."""
+        entry = _Pending((key, rec.version, rec.length, rec.crc, rec.cls, rec.slot, rec.blocks))
+        with self._queue_lock:
+            self._queue.append(entry)
         with self._write_lock:
-            self._writer.execute(
-                "INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key, rec.version, rec.length, rec.crc, rec.cls, rec.slot, rec.blocks),
-            )
+            if not entry.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                db = self._writer
+                try:
+                    db.execute("BEGIN IMMEDIATE")
+                    try:
+                        db.executemany("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                       [e.row for e in batch])
+                        db.execute("COMMIT")
+                    except BaseException:
+                        db.execute("ROLLBACK")
+                        raise
+                except Exception as exc:  # every record of the batch failed with it
+                    for e in batch:
+                        e.error = exc
+                finally:
+                    for e in batch:
+                        e.done = True
+        if entry.error is not None:
+            raise entry.error
 
     def delete(self, key: bytes) -> None:
         with self._write_lock:

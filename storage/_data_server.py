@@ -136,6 +136,7 @@ class DataConnection(asyncio.BufferedProtocol):
         self._paused = False
         self._closing = False
         self._tasks: set[asyncio.Task] = set()
+        self._eof = False
         self._held: list = []  # pooled buffers still referenced by the transport's write buffer
         self._read_targets: dict[tuple[int, int], tuple[Target, int]] = {}  # checked at a routing version
 
@@ -177,7 +178,11 @@ class DataConnection(asyncio.BufferedProtocol):
             self._fail(exc.status, str(exc))
 
     def eof_received(self):
-        return False  # close our side too
+        # The peer is done sending; answer what is in flight, then close.
+        self._eof = True
+        if not self._tasks:
+            self.transport.close()
+        return True
 
     def connection_lost(self, exc):
         self._closing = True
@@ -246,6 +251,8 @@ class DataConnection(asyncio.BufferedProtocol):
             self._paused = False
         if not task.cancelled() and task.exception() is not None:
             log.error("data plane request failed", exc_info=task.exception())
+        if self._eof and not self._tasks and not self.transport.is_closing():
+            self.transport.close()
         if self._closing and not self._tasks and self.shm is not None:
             self.shm.close()
             self.shm = None
@@ -432,19 +439,20 @@ class DataConnection(asyncio.BufferedProtocol):
         status, version, chunk_len, checksum = 0, 0, 0, 0
         try:
             aligned = None
-            if self.transport_kind == _wire.TRANSPORT_SHM:
-                if header.length != size:
-                    raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "WRITE over shm carries no inline data")
+            if header.length == size + length:  # the data follows the item (any transport)
+                data = payload[size:]
+            elif header.length == size and self.transport_kind == _wire.TRANSPORT_SHM:  # data in shared memory
                 try:
                     aligned = self.shm.span(shm_offset, _wire.shm_span(0, length))
                 except IndexError:
                     raise FS3Error("shared-memory range out of bounds", status=Status.INVALID_ARGUMENT) from None
                 data = aligned[:length]
             else:
-                if header.length != size + length:
-                    raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "WRITE length does not match its data")
-                data = payload[size:]
-            if crc32c(data) != crc:
+                raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "WRITE length does not match its data")
+            if header.flags & _wire.FLAG_NO_CRC:
+                if aligned is None:
+                    raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "an unchecked WRITE is allowed over shm only")
+            elif crc32c(data) != crc:
                 raise FS3Error("write data failed its CRC32C in transit", status=Status.INVALID_ARGUMENT)
             target = self._target(chain_id, chain_version, write=True)
             # Over shared memory a whole-chunk write goes to disk straight from the client's region: the

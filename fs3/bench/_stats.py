@@ -35,6 +35,14 @@ class Measurement:
         }
 
 
+def combine(parts: list[Measurement]) -> Measurement:
+    """One measurement from several rounds of the same workload (totals over total time)."""
+    return Measurement(
+        sum(p.ops for p in parts), sum(p.bytes for p in parts), sum(p.seconds for p in parts),
+        [x for p in parts for x in p.latencies],
+    )
+
+
 @dataclass
 class Comparison:
     name: str

@@ -16,14 +16,15 @@ from ._stats import Measurement
 
 
 async def ensure_files(client, directory: str, count: int, size: int, *, block: int = 4 << 20,
-                       progress: Callable[[int], None] | None = None) -> list:
-    """``count`` fs3 files of ``size`` random bytes under ``directory`` (kept between runs)."""
+                       progress: Callable[[int], None] | None = None, fresh: bool = False) -> list:
+    """``count`` fs3 files of ``size`` random bytes under ``directory``: reused from an earlier run, or
+    written anew with ``fresh`` (so fs3's files and the baseline's are equally recent)."""
     await client.mkdir(directory, parents=True)
     data = os.urandom(block)
     stats = []
     for i in range(count):
         path = f"{directory.rstrip('/')}/file-{i}-{size}"
-        if not await client.exists(path) or (await client.stat(path)).size != size:
+        if fresh or not await client.exists(path) or (await client.stat(path)).size != size:
             async with await client.open(path, "wb") as f:
                 for off in range(0, size, block):
                     n = min(block, size - off)

@@ -12,6 +12,7 @@ import click
 
 from fs3._errors import InvalidArgument
 from fs3.bench import Comparison, baseline, workloads
+from fs3.bench._stats import combine
 
 from ._common import emit_json, human_size, state
 
@@ -105,7 +106,8 @@ class _Session:
 
     async def read_files(self, client, files: int, size: int):
         with _progress(files * size * 2, "preparing files", self.show) as bar:
-            stats = await workloads.ensure_files(client, self.fs3_dir, files, size, progress=bar.update)
+            stats = await workloads.ensure_files(client, self.fs3_dir, files, size, progress=bar.update,
+                                                 fresh=True)
             local = await asyncio.to_thread(baseline.make_files, self.baseline_dir, files, size)
             bar.update(files * size)
         return stats, local
@@ -115,19 +117,42 @@ class _Session:
             shutil.rmtree(self._tmp, ignore_errors=True)
 
 
+async def _rounds(fs3_run, base_run, rounds: int):
+    """Alternate fs3 and baseline rounds (fs3 first, then baseline first, ...), so a disk whose speed
+    drifts during the run weighs on both sides alike."""
+    fs3_parts, base_parts = [], []
+    for r in range(rounds):
+        if r % 2 == 0:
+            fs3_parts.append(await fs3_run())
+            base_parts.append(await asyncio.to_thread(base_run))
+        else:
+            base_parts.append(await asyncio.to_thread(base_run))
+            fs3_parts.append(await fs3_run())
+    return combine(fs3_parts), combine(base_parts)
+
+
 async def _read_case(client, session, stats, local, *, name, size, block, depth, batch, seconds, sequential,
-                     target=None, metric="throughput") -> Comparison:
-    fs3_m = await workloads.read(client, stats, size, block, depth, batch, seconds, sequential=sequential)
-    base_m = await asyncio.to_thread(baseline.read, local, size, block, depth, seconds, sequential=sequential)
+                     target=None, metric="throughput", rounds=4) -> Comparison:
+    each = seconds / rounds
+    fs3_m, base_m = await _rounds(
+        lambda: workloads.read(client, stats, size, block, depth, batch, each, sequential=sequential),
+        lambda: baseline.read(local, size, block, depth, each, sequential=sequential),
+        rounds,
+    )
     params = {"block": block, "depth": depth, "batch": batch, "pattern": "sequential" if sequential else "random",
-              "files": len(stats), "file_size": size, "seconds": seconds}
+              "files": len(stats), "file_size": size, "seconds": seconds, "rounds": rounds}
     return Comparison(name, fs3_m, base_m, params, metric, target)
 
 
-async def _write_case(client, session, *, name, block, total, target=None) -> Comparison:
-    fs3_m = await workloads.write_sequential(client, f"{session.fs3_dir.rstrip('/')}/write-test", block, total)
-    base_m = await asyncio.to_thread(baseline.write_sequential, session.baseline_dir, block, total)
-    return Comparison(name, fs3_m, base_m, {"block": block, "total": total, "pattern": "sequential"},
+async def _write_case(client, session, *, name, block, total, target=None, rounds=4) -> Comparison:
+    each = max(block, total // rounds // block * block)
+    fs3_m, base_m = await _rounds(
+        lambda: workloads.write_sequential(client, f"{session.fs3_dir.rstrip('/')}/write-test", block, each),
+        lambda: baseline.write_sequential(session.baseline_dir, block, each),
+        rounds,
+    )
+    return Comparison(name, fs3_m, base_m,
+                      {"block": block, "total": each * rounds, "pattern": "sequential", "rounds": rounds},
                       "throughput", target)
 
 
@@ -162,7 +187,7 @@ def bench(ctx, as_json, baseline_dir, fs3_dir, progress, duration, file_size, wr
             stats, local = await session.read_files(client, 1, size)
             results = [
                 await _read_case(client, session, stats, local, name="random read 1 MiB x16", size=size,
-                                 block=1 << 20, depth=16, batch=4, seconds=duration, sequential=False, target=0.8),
+                                 block=1 << 20, depth=16, batch=1, seconds=duration, sequential=False, target=0.8),
                 await _read_case(client, session, stats, local, name="random read 4 KiB x32", size=size,
                                  block=4096, depth=32, batch=16, seconds=duration, sequential=False,
                                  target=0.4, metric="iops"),
@@ -182,7 +207,8 @@ def bench(ctx, as_json, baseline_dir, fs3_dir, progress, duration, file_size, wr
 @_common
 @click.option("--block-size", default="1M", show_default=True)
 @click.option("--depth", default=16, show_default=True, help="Reads in flight.")
-@click.option("--batch", default=0, help="Reads per batch request (default: a quarter of --depth).")
+@click.option("--batch", default=0, help="Reads per batch request (default: 1 for blocks of 256 KiB and "
+              "more, else half of --depth).")
 @click.option("--pattern", type=click.Choice(["random", "sequential"]), default="random", show_default=True)
 @click.option("--files", default=1, show_default=True, help="Number of test files.")
 @click.option("--file-size", default="1G", show_default=True)
@@ -195,7 +221,7 @@ def bench_read(as_json, baseline_dir, fs3_dir, progress, block_size, depth, batc
         raise InvalidArgument("Invalid argument: --file-size must be a multiple of --block-size")
     if depth < 1 or files < 1:
         raise InvalidArgument("Invalid argument: --depth and --files must be at least 1")
-    batch = batch or max(1, depth // 4)
+    batch = batch or (1 if block >= 256 << 10 else max(1, depth // 2))
 
     async def run():
         client = await _client()

@@ -130,13 +130,24 @@ def print_routing(routing: cluster_pb2.RoutingInfo) -> None:
         click.echo(f"chain table {tb['id']} v{tb['version']}: {len(tb['chains'])} chains, replicas {tb['replicas']}")
 
 
+def transport_dicts(statuses) -> list[dict]:
+    return [{"data_address": s.address, "transport": s.transport, "channel": s.channel, "not_chosen": s.reasons}
+            for s in statuses]
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(as_json):
-    """Show the cluster's nodes, targets and chains."""
+    """Show the cluster's nodes, targets and chains, and which data-plane transport this host gets to
+    each storage node (and why not the others)."""
     client = state().client()
     routing = client.routing_info()
+    transports = transport_dicts(client.data_plane_status())
     if as_json:
-        emit_json(routing_dict(routing))
-    else:
-        print_routing(routing)
+        emit_json({**routing_dict(routing), "data_plane": transports})
+        return
+    print_routing(routing)
+    click.echo()
+    click.echo(table([[t["data_address"], t["transport"], t["channel"],
+                       "; ".join(f"{k}: {v}" for k, v in t["not_chosen"].items())] for t in transports],
+                     ["DATA PLANE", "TRANSPORT", "CHANNEL", "NOT CHOSEN"]))

@@ -145,6 +145,10 @@ def test_status_and_down_stop_every_process(tmp_path):
     assert [n["state"] for n in status["nodes"]] == ["up", "up"]
     assert len({n["address"].split(":")[0] for n in status["nodes"]}) == 2  # distinct 127.0.0.x
     assert all(t["public_state"] == "serving" and t["chain"] for t in status["targets"])
+    assert [t["transport"] for t in status["data_plane"]] == ["shm", "shm"]  # same host: shared memory
+    assert all("rdma" in t["not_chosen"] for t in status["data_plane"])
+    human = fs3("status", env=env).stdout.decode()
+    assert "DATA PLANE" in human and "shm" in human and "rdma:" in human
     pids = [p["pid"] for p in json.loads((data / "cluster.json").read_text())["processes"]]
     assert len(pids) == 3
     one_error_line(fs3("up", "-d", "--data-dir", str(data), check=False), "already running")
