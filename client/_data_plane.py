@@ -19,6 +19,7 @@ from fs3._transports import local_offer
 from ._shm import ShmRegion
 
 CONNECT_TIMEOUT = 10.0
+RECEIVE_BUFFER = 256 << 10  # replies arrive here, several per system call
 
 
 @dataclass
@@ -51,17 +52,15 @@ class DataConnection(asyncio.BufferedProtocol):
         self._pending: dict[int, _Pending] = {}
         self._next_id = 1
         self._closed_exc: Exception | None = None
-        # receive state
-        self._hbuf = bytearray(_wire.HEADER_SIZE)
-        self._hview = memoryview(self._hbuf)
-        self._got = 0
-        self._header: _wire.Header | None = None
-        self._stage = 0          # 0 header, 1 body, 2 read results, 3 read data
-        self._body: bytearray | None = None
-        self._bview: memoryview | None = None
-        self._reply: _Pending | None = None
-        self._results: list[tuple] = []
-        self._item = 0
+        # receive state: a buffer for whole frames, or the caller's buffers for a TCP read's data
+        self._rbuf = bytearray(RECEIVE_BUFFER)
+        self._rview = memoryview(self._rbuf)
+        self._rstart = 0
+        self._rend = 0
+        self._targets: list | None = None
+        self._ti = 0
+        self._to = 0
+        self._reply_of: tuple | None = None
         self._scratch = memoryview(bytearray(1 << 16))
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -173,82 +172,112 @@ class DataConnection(asyncio.BufferedProtocol):
         self.transport = transport
 
     def get_buffer(self, sizehint: int):
-        if self._stage == 0:
-            return self._hview[self._got :]
-        if self._stage in (1, 2):
-            return self._bview[self._got :]
-        # stage 3: the current item's data, straight into its destination
-        reply = self._reply
-        wanted = reply is not None and reply.dests is not None and not reply.future.done()
-        dest = reply.dests[self._item] if wanted else None
-        n = self._results[self._item][1]
-        if dest is None:  # nobody wants these bytes (a cancelled request): drain them
-            return self._scratch[: min(len(self._scratch), n - self._got)]
-        return dest[self._got : n]
+        if self._targets is not None:  # a TCP read's data, straight into the caller's buffers
+            target = self._targets[self._ti]
+            if isinstance(target, int):  # bytes nobody waits for any more (an abandoned request)
+                return self._scratch[: min(len(self._scratch), target - self._to)]
+            return target[self._to :]
+        if self._rend == len(self._rbuf):
+            self._compact()
+        return self._rview[self._rend :]
+
+    def _compact(self) -> None:
+        left = self._rend - self._rstart
+        if left:
+            self._rview[:left] = self._rview[self._rstart : self._rend]
+        self._rstart, self._rend = 0, left
 
     def buffer_updated(self, nbytes: int) -> None:
-        self._got += nbytes
         try:
-            self._advance()
+            if self._targets is not None:
+                self._to += nbytes
+                self._advance_targets()
+                return
+            self._rend += nbytes
+            self._parse()
         except _wire.ProtocolError as exc:
             self._abort(Unavailable(f"storage node {self.address} broke the data-plane protocol: {exc}"))
 
-    def _advance(self) -> None:
-        if self._stage == 0:
-            if self._got < _wire.HEADER_SIZE:
-                return
-            header = _wire.parse_header(self._hbuf)
-            self._header, self._got = header, 0
-            if header.type == _wire.READ_REPLY:
-                self._reply = self._pending.get(header.req_id)
-                self._body = bytearray(header.count * _wire.READ_RESULT.size)
-                self._bview = memoryview(self._body)
-                self._stage = 2
-            else:
-                self._body = bytearray(header.length)
-                self._bview = memoryview(self._body)
-                self._stage = 1
-            if len(self._body):
-                return
-        if self._stage == 1:
-            if self._got < len(self._body):
-                return
-            self._frame_done(bytes(self._body))
-            return
-        if self._stage == 2:
-            if self._got < len(self._body):
-                return
-            self._results = [(r[0], r[2], r[3], r[4]) for r in _wire.READ_RESULT.iter_unpack(self._body)]
-            inline = self._header.length - len(self._body)
-            dests = self._reply.dests if self._reply is not None else None
-            if inline and dests is None and self._reply is not None:
+    def _parse(self) -> None:
+        """Handle every complete frame in the receive buffer (replies arrive several per system call)."""
+        view = self._rview
+        while self._targets is None and self._rend - self._rstart >= _wire.HEADER_SIZE:
+            header = _wire.parse_header(view[self._rstart : self._rstart + _wire.HEADER_SIZE])
+            body = self._rstart + _wire.HEADER_SIZE
+            have = self._rend - body
+            if header.type != _wire.READ_REPLY:
+                if header.length > len(self._rbuf) - _wire.HEADER_SIZE:
+                    raise _wire.ProtocolError(Status.INVALID_ARGUMENT, f"oversized frame of type {header.type}")
+                if have < header.length:
+                    break
+                payload = bytes(view[body : body + header.length])
+                self._rstart = body + header.length
+                self._frame_done(header, payload)
+                continue
+            size = header.count * _wire.READ_RESULT.size
+            if size > len(self._rbuf) - _wire.HEADER_SIZE or header.length < size:
+                raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "malformed READ_REPLY")
+            if have < size:
+                break
+            results = [(r[0], r[2], r[3], r[4]) for r in _wire.READ_RESULT.iter_unpack(view[body : body + size])]
+            inline = header.length - size
+            pending = self._pending.get(header.req_id)
+            self._rstart = body + size
+            if not inline:
+                self._complete(header.req_id, pending, results)
+                continue
+            dests = pending.dests if pending is not None and not pending.future.done() else None
+            if pending is not None and dests is None and not pending.future.done():
                 raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "READ_REPLY carries data for a shared-memory read")
-            if inline and sum(r[1] for r in self._results) != inline:
+            if sum(r[1] for r in results) != inline:
                 raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "READ_REPLY lengths do not add up")
-            if dests is not None:
-                if len(dests) != len(self._results) or any(
-                    r[1] > len(d) for r, d in zip(self._results, dests, strict=True)
-                ):
-                    raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "READ_REPLY does not fit the request")
-            self._item, self._got, self._stage = (len(self._results) if not inline else 0), 0, 3
-        if self._stage == 3:
-            while self._item < len(self._results) and self._got >= self._results[self._item][1]:
-                self._item += 1
-                self._got = 0
-            if self._item < len(self._results):
+            targets: list = []
+            for i, r in enumerate(results):
+                if r[1]:
+                    if dests is not None and r[1] > len(dests[i]):
+                        raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "READ_REPLY does not fit the request")
+                    targets.append(dests[i][: r[1]] if dests is not None else r[1])
+            self._reply_of = (header.req_id, pending, results)
+            self._targets, self._ti, self._to = targets, 0, 0
+            # Data already in the receive buffer goes to its targets now; the rest arrives directly.
+            while self._targets is not None and self._rstart < self._rend:
+                target = self._targets[self._ti]
+                room = (target if isinstance(target, int) else len(target)) - self._to
+                n = min(room, self._rend - self._rstart)
+                if not isinstance(target, int):
+                    target[self._to : self._to + n] = view[self._rstart : self._rstart + n]
+                self._rstart += n
+                self._to += n
+                self._advance_targets()
+            if self._targets is not None:
+                self._rstart = self._rend = 0
                 return
-            self._stage = 0
-            self._got = 0
-            reply, self._reply = self._reply, None
-            if reply is not None:
-                del self._pending[self._header.req_id]
-                if not reply.future.done():
-                    reply.future.set_result(self._results)
-            self._results = []
+        if self._rstart == self._rend:
+            self._rstart = self._rend = 0
+        elif self._rstart > len(self._rbuf) // 2:
+            self._compact()
 
-    def _frame_done(self, payload: bytes) -> None:
-        header = self._header
-        self._stage, self._got = 0, 0
+    def _advance_targets(self) -> None:
+        targets = self._targets
+        while self._ti < len(targets):
+            target = targets[self._ti]
+            size = target if isinstance(target, int) else len(target)
+            if self._to < size:
+                return
+            self._ti += 1
+            self._to = 0
+        self._targets = None
+        req_id, pending, results = self._reply_of
+        self._reply_of = None
+        self._complete(req_id, pending, results)
+
+    def _complete(self, req_id: int, pending: _Pending | None, results: list) -> None:
+        if pending is not None:
+            del self._pending[req_id]
+            if not pending.future.done():
+                pending.future.set_result(results)
+
+    def _frame_done(self, header: _wire.Header, payload: bytes) -> None:
         if header.type == _wire.WELCOME and self._hello_waiter is not None:
             if not self._hello_waiter.done():
                 self._hello_waiter.set_result(_wire.decode_welcome(payload))

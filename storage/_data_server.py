@@ -42,6 +42,8 @@ MAX_FRAMES_IN_FLIGHT = 64  # per connection; reading pauses beyond this
 INLINE_BUDGET = 0.002        # seconds a frame may block the loop
 INLINE_MAX_BYTES = 256 << 10
 PARALLEL_READS = 4           # disk threads one large READ frame is spread over
+RECEIVE_BUFFER = 256 << 10   # frames arrive here, several per system call
+DIRECT_PAYLOAD = 64 << 10    # payloads this large are received straight into a buffer of their own
 
 
 @dataclass
@@ -122,11 +124,12 @@ class DataConnection(asyncio.BufferedProtocol):
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
-        self._header = bytearray(_wire.HEADER_SIZE)
-        self._hview = memoryview(self._header)
+        self._rbuf = bytearray(RECEIVE_BUFFER)
+        self._rview = memoryview(self._rbuf)
+        self._rstart = 0
+        self._rend = 0
         self._got = 0
         self._frame: _wire.Header | None = None
-        self._payload = None
         self._pview: memoryview | None = None
         self._pooled = None
         self._authenticated = False
@@ -149,31 +152,57 @@ class DataConnection(asyncio.BufferedProtocol):
         self.ctx.stats.connections += 1
 
     def get_buffer(self, sizehint: int):
-        if self._frame is None:
-            return self._hview[self._got :]
-        return self._pview[self._got :]
+        if self._frame is not None:  # a large payload, received straight into its own buffer
+            return self._pview[self._got :]
+        if self._rend == len(self._rbuf):
+            self._compact()
+        return self._rview[self._rend :]
+
+    def _compact(self) -> None:
+        left = self._rend - self._rstart
+        if left:
+            self._rview[:left] = self._rview[self._rstart : self._rend]
+        self._rstart, self._rend = 0, left
 
     def buffer_updated(self, nbytes: int) -> None:
-        self._got += nbytes
+        """Frames arrive into a scratch buffer, several per system call; each small payload is copied out
+        whole, a large one (a TCP write's data) goes on to a buffer of its own."""
         try:
-            if self._frame is None:
-                if self._got < _wire.HEADER_SIZE:
+            if self._frame is not None:
+                self._got += nbytes
+                if self._got < self._frame.length:
                     return
-                header = _wire.parse_header(self._header)
+                frame = _Frame(self._frame, self._pview, self._pooled)
+                self._frame, self._pview, self._pooled, self._got = None, None, None, 0
+                self._dispatch(frame)
+                return
+            self._rend += nbytes
+            view = self._rview
+            while not self._closing and self._rend - self._rstart >= _wire.HEADER_SIZE:
+                header = _wire.parse_header(view[self._rstart : self._rstart + _wire.HEADER_SIZE])
                 if not self._authenticated and header.type != _wire.HELLO:
                     raise _wire.ProtocolError(Status.PERMISSION_DENIED, "unauthenticated: HELLO with a token first")
                 if header.type not in (_wire.HELLO, _wire.READ, _wire.WRITE):
                     raise _wire.ProtocolError(Status.INVALID_ARGUMENT, f"frame type {header.type} is not a request")
-                self._frame, self._got = header, 0
-                self._pooled = self.ctx.buffers.acquire(header.length) if header.length else None
-                self._pview = memoryview(self._pooled)[: header.length] if header.length else memoryview(b"")
-                if header.length:
+                body = self._rstart + _wire.HEADER_SIZE
+                have = self._rend - body
+                if header.length <= have:
+                    payload = memoryview(bytes(view[body : body + header.length]))
+                    self._rstart = body + header.length
+                    self._dispatch(_Frame(header, payload, None))
+                    continue
+                if header.length >= DIRECT_PAYLOAD or header.length > len(self._rbuf) - _wire.HEADER_SIZE:
+                    pooled = self.ctx.buffers.acquire(header.length)
+                    pview = memoryview(pooled)[: header.length]
+                    pview[:have] = view[body : self._rend]
+                    self._frame, self._pooled, self._pview, self._got = header, pooled, pview, have
+                    self._rstart = self._rend = 0
                     return
-            elif self._got < self._frame.length:
-                return
-            frame = _Frame(self._frame, self._pview, self._pooled)
-            self._frame, self._pview, self._pooled, self._got = None, None, None, 0
-            self._dispatch(frame)
+                break  # the rest of a small frame is still on its way
+            if self._rstart == self._rend:
+                self._rstart = self._rend = 0
+            elif self._rstart > len(self._rbuf) // 2:
+                self._compact()
         except _wire.ProtocolError as exc:
             self._fail(exc.status, str(exc))
 
