@@ -3,10 +3,11 @@ A sync ``Client`` and an asyncio ``AsyncClient`` with the same methods."""
 
 from __future__ import annotations
 
+from fs3._data_client import TransportStatus
+
 from ._async_client import AsyncClient, ReadRequest, aconnect
 from ._async_file import AsyncFile
 from ._client import Client, connect
-from ._data_plane import TransportStatus
 from ._file import File
 from ._types import FileStat
 

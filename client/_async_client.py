@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from fs3._data_client import TransportStatus
 from fs3._discovery import meta_addresses
 from fs3._errors import AlreadyExists, InvalidArgument, IsADirectory
 from fs3._paths import normalize
@@ -18,7 +19,6 @@ from fs3.proto import cluster_pb2, common_pb2, meta_pb2
 
 from ._async_file import AsyncFile
 from ._chunk_io import ChunkIO, ReadPiece, plan_reads
-from ._data_plane import TransportStatus
 from ._meta import MetaConnection
 from ._routing import RoutingCache
 from ._shm import DEFAULT_SIZE, ShmRegion

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 from fs3 import _wire
 from fs3._checksum import crc32c
+from fs3._data_client import DataConnection, NodePool, TransportStatus
 from fs3._errors import FS3Error, Status, Unavailable, error_for
 from fs3._layout import chain_of, slices
 from fs3.proto import meta_pb2
 
-from ._data_plane import DataConnection, NodePool, TransportStatus
 from ._routing import RoutingCache
 from ._shm import ShmRegion
 

@@ -9,11 +9,11 @@ import io
 import threading
 from collections.abc import Iterator, Sequence
 
+from fs3._data_client import TransportStatus
 from fs3._errors import InvalidArgument
 from fs3.proto import cluster_pb2
 
 from ._async_client import AsyncClient, parse_mode
-from ._data_plane import TransportStatus
 from ._file import File
 from ._types import FileStat
 

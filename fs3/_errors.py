@@ -56,6 +56,8 @@ class Status(IntEnum):
     NO_SPACE = 3005
     CHUNK_TOO_LARGE = 3006
     TARGET_NOT_FOUND = 3007
+    CHUNK_PENDING = 3008       # an update of the chunk is in flight on that replica: read another
+    VERSION_CONFLICT = 3009    # replicas disagree on a chunk version (repaired by recovery)
     # 4xxx: cluster
     NODE_NOT_FOUND = 4001
     NO_CHAINS = 4002
@@ -179,6 +181,8 @@ _CLASS_BY_STATUS: dict[Status, type[FS3Error]] = {
     Status.STALE_CHAIN_VERSION: StaleRouting,
     Status.TARGET_NOT_SERVING: StaleRouting,
     Status.TARGET_NOT_FOUND: StaleRouting,
+    Status.CHUNK_PENDING: StaleRouting,
+    Status.VERSION_CONFLICT: InternalError,
     Status.NO_SPACE: NoSpace,
     Status.CHUNK_TOO_LARGE: InvalidArgument,
     Status.NODE_NOT_FOUND: NotFound,

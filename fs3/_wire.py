@@ -37,12 +37,16 @@ READ = 3
 READ_REPLY = 4
 WRITE = 5
 WRITE_REPLY = 6
+UPDATE = 7          # node -> its successor in a chain: a chunk version to stage (or install, or drop)
+UPDATE_REPLY = 8
 ERROR = 15
-FRAME_TYPES = {HELLO, WELCOME, READ, READ_REPLY, WRITE, WRITE_REPLY, ERROR}
+FRAME_TYPES = {HELLO, WELCOME, READ, READ_REPLY, WRITE, WRITE_REPLY, UPDATE, UPDATE_REPLY, ERROR}
 
 # header flags
 FLAG_NO_CRC = 1  # WRITE over shared memory: the data never left this host's memory, so it carries no
                  # transit checksum (the node computes the block checksums it stores from it)
+FLAG_SYNC = 2    # UPDATE from recovery: install the version as committed, if newer than what is there
+FLAG_REMOVE = 4  # UPDATE: remove the chunk (no data)
 
 MAX_PAYLOAD = 80 << 20      # a frame's payload: one 64 MiB chunk plus its items, with room to spare
 MAX_ITEMS = 4096            # reads per READ frame
@@ -66,6 +70,11 @@ READ_RESULT = struct.Struct("<HHIII")
 WRITE_ITEM = struct.Struct("<IQQQIIIIQ")
 # WRITE result: status u16, pad u16, version u32, chunk_length u32, checksum u32
 WRITE_RESULT = struct.Struct("<HHIII")
+# UPDATE item: chain_id u32, chain_version u64, inode u64, index u64, version u64, length u32,
+#              chunk_size u32, crc32c u32 (of the data, which follows inline)
+UPDATE_ITEM = struct.Struct("<IQQQQIII")
+# UPDATE result: status u16, pad u16, version u64 (the receiver's committed version), checksum u32
+UPDATE_RESULT = struct.Struct("<HHQI")
 ERROR_HEAD = struct.Struct("<I")
 
 ALIGN = 4096  # shared-memory reads land at an aligned address: see shm_span

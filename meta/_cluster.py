@@ -1,14 +1,12 @@
-"""The cluster manager: storage nodes register and heartbeat; targets, chains and the chain table live
-in the KV store; clients fetch the versioned routing info built from them.
-
-Liveness (last heartbeat) and usage reports are kept in memory by the meta process that receives them
-and merged into the routing info it serves; everything that decides placement is in the KV store.
+"""The cluster manager's records: storage nodes register and heartbeat; nodes, targets, chains, the
+chain table and each node's last heartbeat live in the KV store (so any meta server can take them and the
+one holding the manager lease acts on them, see _manager.py); clients fetch the versioned routing info
+built from them.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import time
 
 from fs3 import _token
@@ -61,11 +59,7 @@ class ClusterManager:
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_timeout = heartbeat_timeout
         self.meta_addresses = list(meta_addresses or [])
-        self._lock = threading.Lock()
-        self._beats: dict[int, tuple[float, int]] = {}  # node -> (monotonic, wall ns) of its last beat
-        self._reports: dict[int, cluster_pb2.TargetReport] = {}
         self._known_nodes: set[int] = set()
-        self._started = time.monotonic()
         self._secret = b""
 
     # -- storage nodes -----------------------------------------------------------------------------
@@ -103,23 +97,29 @@ class ClusterManager:
                         )
                 else:
                     target_id = _next_id(txn, "target")
-                if info is None:
+                if info is None:  # a new, empty target: nothing to recover
                     info = cluster_pb2.TargetInfo(id=target_id, node_id=node_id, public_state=cluster_pb2.SERVING)
                 info.path, info.direct_io = reg.path, reg.direct_io
-                info.local_state = cluster_pb2.UPTODATE
                 txn.set(keys.target(target_id), info.SerializeToString())
                 target_ids.append(target_id)
+            beat = cluster_pb2.NodeHeartbeat(node_id=node_id, received_ns=now)
+            txn.set(keys.heartbeat(node_id), beat.SerializeToString())
             version = _bump_routing(txn)
             return node_id, target_ids, version
 
         node_id, target_ids, version = self.kv.transact(run)
-        with self._lock:
-            self._beats[node_id] = (time.monotonic(), now)
-            self._known_nodes.add(node_id)
+        self._known_nodes.add(node_id)
         return cluster_pb2.RegisterNodeReply(
             node_id=node_id, target_ids=target_ids, routing_version=version,
             heartbeat_interval_ms=int(self.heartbeat_interval * 1000), cluster_secret=self.secret(),
+            lease_ms=int(self.node_lease * 1000),
         )
+
+    @property
+    def node_lease(self) -> float:
+        """How long a node may go without reaching meta before it stops serving: well inside the time
+        after which the manager declares it offline, so a cut-off node has fenced itself first."""
+        return max(self.heartbeat_interval, self.heartbeat_timeout * 2 / 3)
 
     # -- data-plane admission ----------------------------------------------------------------------
 
@@ -142,21 +142,25 @@ class ClusterManager:
         return cluster_pb2.GetDataTokenReply(token=token, expiry_unix=expiry)
 
     def heartbeat(self, req: cluster_pb2.HeartbeatRequest) -> cluster_pb2.HeartbeatReply:
-        if req.node_id not in self._known_nodes:
-            exists = self.kv.transact(lambda txn: txn.get(keys.node(req.node_id)), readonly=True)
-            if exists is None:
+        beat = cluster_pb2.NodeHeartbeat(node_id=req.node_id, received_ns=time.time_ns(), targets=req.targets)
+
+        def run(txn):
+            if req.node_id not in self._known_nodes and txn.get(keys.node(req.node_id)) is None:
                 raise NotFound(f"node {req.node_id} is not registered", status=Status.NODE_NOT_FOUND)
-            with self._lock:
-                self._known_nodes.add(req.node_id)
-        with self._lock:
-            self._beats[req.node_id] = (time.monotonic(), time.time_ns())
-            for report in req.targets:
-                self._reports[report.id] = report
-        return cluster_pb2.HeartbeatReply(routing_version=self.routing_version())
+            txn.set(keys.heartbeat(req.node_id), beat.SerializeToString())
+            raw = txn.get(keys.ROUTING_VERSION)
+            return keys.read_u64(raw) if raw else 0
+
+        version = self.kv.transact(run)
+        self._known_nodes.add(req.node_id)
+        return cluster_pb2.HeartbeatReply(routing_version=version)
 
     def routing_version(self) -> int:
         raw = self.kv.transact(lambda txn: txn.get(keys.ROUTING_VERSION), readonly=True)
         return keys.read_u64(raw) if raw else 0
+
+    def node_alive(self, beat: cluster_pb2.NodeHeartbeat | None, now_ns: int) -> bool:
+        return beat is not None and now_ns - beat.received_ns <= self.heartbeat_timeout * 1e9
 
     # -- routing info ------------------------------------------------------------------------------
 
@@ -165,8 +169,8 @@ class ClusterManager:
             raw = txn.get(keys.ROUTING_VERSION)
             version = keys.read_u64(raw) if raw else 0
             if known_version and known_version == version:
-                return None
-            return cluster_pb2.RoutingInfo(
+                return None, None
+            routing = cluster_pb2.RoutingInfo(
                 version=version,
                 nodes=_scan(txn, keys.NODE, cluster_pb2.NodeInfo),
                 targets=_scan(txn, keys.TARGET, cluster_pb2.TargetInfo),
@@ -174,32 +178,55 @@ class ClusterManager:
                 tables=_scan(txn, keys.CHAIN_TABLE, cluster_pb2.ChainTable),
                 meta_addresses=self.meta_addresses,
             )
+            return routing, _scan(txn, keys.HEARTBEAT, cluster_pb2.NodeHeartbeat)
 
-        routing = self.kv.transact(run, readonly=True)
+        routing, beats = self.kv.transact(run, readonly=True)
         if routing is None:
             return cluster_pb2.GetRoutingInfoReply(unchanged=True)
-        self._merge_live_state(routing)
+        self._merge_live_state(routing, {b.node_id: b for b in beats})
         return cluster_pb2.GetRoutingInfoReply(routing=routing)
 
-    def _merge_live_state(self, routing: cluster_pb2.RoutingInfo) -> None:
-        now = time.monotonic()
-        with self._lock:
-            # A node not heard from since this meta process started gets one timeout of grace: a meta
-            # restart must not make the whole cluster look down.
-            grace = now - self._started <= self.heartbeat_timeout
-            for node in routing.nodes:
-                beat = self._beats.get(node.id)
-                alive = now - beat[0] <= self.heartbeat_timeout if beat is not None else grace
-                node.state = cluster_pb2.NODE_UP if alive else cluster_pb2.NODE_DOWN
-                node.last_heartbeat_ns = beat[1] if beat else 0
-            up = {n.id for n in routing.nodes if n.state == cluster_pb2.NODE_UP}
-            for target in routing.targets:
-                report = self._reports.get(target.id)
-                if report is not None:
-                    target.used_bytes, target.chunk_count = report.used_bytes, report.chunk_count
-                    target.free_bytes = report.free_bytes
-                if target.node_id not in up:
-                    target.local_state = cluster_pb2.LOCAL_OFFLINE
+    def _merge_live_state(self, routing: cluster_pb2.RoutingInfo, beats: dict[int, cluster_pb2.NodeHeartbeat]) -> None:
+        """Node liveness and per-target usage from the last heartbeats (they do not change the routing
+        version: only what the manager decides from them does)."""
+        now = time.time_ns()
+        up = set()
+        for node in routing.nodes:
+            beat = beats.get(node.id)
+            alive = self.node_alive(beat, now)
+            node.state = cluster_pb2.NODE_UP if alive else cluster_pb2.NODE_DOWN
+            node.last_heartbeat_ns = beat.received_ns if beat else 0
+            if alive:
+                up.add(node.id)
+        reports = {r.id: r for beat in beats.values() for r in beat.targets}
+        for target in routing.targets:
+            report = reports.get(target.id)
+            if report is not None:
+                target.used_bytes, target.chunk_count = report.used_bytes, report.chunk_count
+                target.free_bytes, target.corruptions, target.repairs = (
+                    report.free_bytes, report.corruptions, report.repairs
+                )
+                target.sync_percent = report.sync_percent
+            if target.node_id not in up:
+                target.local_state = cluster_pb2.LOCAL_OFFLINE
+
+    # -- operators ---------------------------------------------------------------------------------
+
+    def set_target_offline(self, target_id: int, offline: bool) -> cluster_pb2.TargetInfo:
+        """Take a target out of service (its chain moves on without it), or let it back in."""
+
+        def run(txn):
+            raw = txn.get(keys.target(target_id))
+            if raw is None:
+                raise NotFound(f"No such target: {target_id}")
+            info = cluster_pb2.TargetInfo.FromString(raw)
+            if info.admin_offline != offline:
+                info.admin_offline = offline
+                txn.set(keys.target(target_id), info.SerializeToString())
+                _bump_routing(txn)
+            return info
+
+        return self.kv.transact(run)
 
     # -- chains ------------------------------------------------------------------------------------
 

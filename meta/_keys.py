@@ -12,6 +12,8 @@
     RTVR                          -> u64               routing info version: bumps on any cluster change
     CLID                          -> u32 counters      next node/target/chain id
     SECR                          -> 32 bytes          cluster secret: signs data-plane tokens
+    HBEAT<node:u32>               -> NodeHeartbeat     a node's last heartbeat
+    MGRL                          -> ManagerLease      which meta server acts as the cluster manager
 
 Integers are big-endian so that key order is numeric order.
 """
@@ -37,6 +39,8 @@ CHAIN_TABLE = b"CTBL"
 ROUTING_VERSION = b"RTVR"
 ID_COUNTER = b"CLID"
 CLUSTER_SECRET = b"SECR"
+HEARTBEAT = b"HBEAT"
+MANAGER_LEASE = b"MGRL"
 
 
 def u64(n: int) -> bytes:
@@ -89,6 +93,10 @@ def chain(chain_id: int) -> bytes:
 
 def chain_table(table_id: int) -> bytes:
     return CHAIN_TABLE + _U32.pack(table_id)
+
+
+def heartbeat(node_id: int) -> bytes:
+    return HEARTBEAT + _U32.pack(node_id)
 
 
 def id_counter(kind: str) -> bytes:

@@ -23,6 +23,7 @@ from ._chunk_reclaimer import GrpcChunkReclaimer
 from ._cluster import ClusterManager
 from ._garbage import GarbageCollector
 from ._inode_ids import InodeAllocator, ensure_root
+from ._manager import ManagerLoop
 from ._service import ClusterServicer, MetaServicer
 from .kv import open_kv
 
@@ -39,7 +40,8 @@ class MetaConfig:
     stripe: int = DEFAULT_STRIPE
     gc_delay: float = 10.0                    # seconds a removed file's chunks wait before reclamation
     heartbeat_interval: float = 1.0
-    heartbeat_timeout: float = 5.0
+    heartbeat_timeout: float = 6.0            # a node silent this long is offline (it fences itself sooner)
+    manager_interval: float = 0.5             # seconds between the cluster manager's passes
     advertise: str = ""                       # address clients reach this server at (default: bound one)
     peers: list[str] = field(default_factory=list)  # every meta address clients may use
 
@@ -57,6 +59,7 @@ class MetaServer:
             self.kv, heartbeat_interval=config.heartbeat_interval,
             heartbeat_timeout=config.heartbeat_timeout, meta_addresses=config.peers,
         )
+        self.manager = ManagerLoop(self.cluster, interval=config.manager_interval)
         self.reclaimer = GrpcChunkReclaimer(self.cluster)
         self.ctx = ops.OpContext(self.kv, InodeAllocator(self.kv), self.reclaimer, ns_config)
         self.gc = GarbageCollector(self.kv, self.reclaimer, delay=config.gc_delay)
@@ -77,6 +80,7 @@ class MetaServer:
         server.start()
         self._server = server
         self.gc.start()
+        self.manager.start()
         if self.config.addr_file:
             tmp = Path(str(self.config.addr_file) + ".tmp")
             tmp.write_text(self.address)
@@ -85,6 +89,7 @@ class MetaServer:
 
     def stop(self, grace: float = 2.0) -> None:
         self._stop.set()
+        self.manager.stop()
         self.gc.stop()
         if self._server is not None:
             self._server.stop(grace).wait()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fs3._rpc import servicer_method
-from fs3.proto import cluster_pb2_grpc, meta_pb2, meta_pb2_grpc
+from fs3.proto import cluster_pb2, cluster_pb2_grpc, meta_pb2, meta_pb2_grpc
 
 from . import ops
 from ._cluster import ClusterManager
@@ -71,3 +71,9 @@ class ClusterServicer(cluster_pb2_grpc.ClusterServicer):
     @servicer_method
     def GetDataToken(self, request, context):
         return self.manager.data_token(request.client)
+
+    @servicer_method
+    def SetTargetOffline(self, request, context):
+        return cluster_pb2.SetTargetOfflineReply(
+            target=self.manager.set_target_offline(request.target_id, request.offline)
+        )

@@ -1,7 +1,9 @@
-"""Per-target chunk metadata: for each chunk its version, length, checksums and the slot holding it.
+"""Per-target chunk metadata: for each chunk its committed version and, while an update travels along
+the chain, its pending one; each with length, checksums and the slot holding the bytes.
 
-An embedded SQLite database in WAL mode with durable commits: a chunk's new metadata is committed only
-after its data is on disk, so after a crash the metadata names only complete, committed data.
+An embedded SQLite database in WAL mode with durable commits: a version's record is committed only
+after its data is on disk, so after a crash the metadata names only complete data, and a pending
+version stays pending (it is never served) until the chain commits or replaces it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _KEY = struct.Struct(">QQ")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+_COLUMNS = "version, length, crc, cls, slot, blocks"
 
 
 def chunk_key(inode: int, index: int) -> bytes:
@@ -28,40 +31,47 @@ def split_key(key: bytes) -> tuple[int, int]:
 
 @dataclass(frozen=True, slots=True)
 class ChunkRecord:
-    version: int   # committed version, 1 for a new chunk, +1 per update
+    version: int   # 1 for a new chunk, +1 per update
     length: int    # bytes of data
-    crc: int       # CRC32C of the whole chunk
+    crc: int       # the chunk's checksum: CRC32C of its block CRC32Cs
     cls: int       # slot size class (log2 bytes)
     slot: int      # slot index in its class file
-    blocks: bytes  # CRC32C per 4 KiB block, little-endian u32 each
+    blocks: bytes  # CRC32C per 4 KiB block, u32 each (native order)
+
+    def row(self, key: bytes) -> tuple:
+        return (key, self.version, self.length, self.crc, self.cls, self.slot, self.blocks)
 
 
-class _Pending:
-    __slots__ = ("row", "done", "error")
+class _Queued:
+    __slots__ = ("statements", "done", "error")
 
-    def __init__(self, row: tuple):
-        self.row = row
+    def __init__(self, statements: list[tuple[str, tuple]]):
+        self.statements = statements
         self.done = False
         self.error: Exception | None = None
 
 
 class ChunkMetaStore:
+    """Two tables of the same shape: ``chunks`` (committed versions) and ``pending`` (updates staged on
+    this target and not yet committed by the chain)."""
+
     def __init__(self, path: Path):
         self.path = path
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._queue_lock = threading.Lock()
-        self._queue: list[_Pending] = []
+        self._queue: list[_Queued] = []
         self._connections: list[sqlite3.Connection] = []
         self._writer = self._connect()
         current = self._writer.execute("PRAGMA user_version").fetchone()[0]
         if current > SCHEMA_VERSION:
             raise RuntimeError(f"{path}: chunk metadata format {current} is newer than this fs3 ({SCHEMA_VERSION})")
-        self._writer.execute(
-            "CREATE TABLE IF NOT EXISTS chunks (id BLOB PRIMARY KEY, version INTEGER NOT NULL, "
-            "length INTEGER NOT NULL, crc INTEGER NOT NULL, cls INTEGER NOT NULL, slot INTEGER NOT NULL, "
-            "blocks BLOB NOT NULL) WITHOUT ROWID"
-        )
+        for table in ("chunks", "pending"):
+            self._writer.execute(
+                f"CREATE TABLE IF NOT EXISTS {table} (id BLOB PRIMARY KEY, version INTEGER NOT NULL, "
+                "length INTEGER NOT NULL, crc INTEGER NOT NULL, cls INTEGER NOT NULL, slot INTEGER NOT NULL, "
+                "blocks BLOB NOT NULL) WITHOUT ROWID"
+            )
         self._writer.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def _connect(self) -> sqlite3.Connection:
@@ -79,16 +89,44 @@ class ChunkMetaStore:
             self._local.db = db
         return db
 
+    # -- reads -------------------------------------------------------------------------------------
+
     def get(self, key: bytes) -> ChunkRecord | None:
-        row = self._reader().execute(
-            "SELECT version, length, crc, cls, slot, blocks FROM chunks WHERE id = ?", (key,)
-        ).fetchone()
+        row = self._reader().execute(f"SELECT {_COLUMNS} FROM chunks WHERE id = ?", (key,)).fetchone()
         return None if row is None else ChunkRecord(*row)
 
-    def put(self, key: bytes, rec: ChunkRecord) -> None:
-        """Commit one chunk's record durably. Concurrent callers share commits (group commit): whoever
-        holds the writer commits every record queued so far in one transaction, one fsync."""
-        entry = _Pending((key, rec.version, rec.length, rec.crc, rec.cls, rec.slot, rec.blocks))
+    def all_pending(self) -> dict[bytes, ChunkRecord]:
+        rows = self._writer.execute(f"SELECT id, {_COLUMNS} FROM pending").fetchall()
+        return {row[0]: ChunkRecord(*row[1:]) for row in rows}
+
+    def keys(self, lo: bytes, hi: bytes) -> list[bytes]:
+        """Keys with a committed or a pending version in [lo, hi)."""
+        rows = self._reader().execute(
+            "SELECT id FROM chunks WHERE id >= ? AND id < ? UNION SELECT id FROM pending WHERE id >= ? AND id < ? "
+            "ORDER BY id", (lo, hi, lo, hi),
+        )
+        return [row[0] for row in rows]
+
+    def scan(self, lo: bytes = b"", hi: bytes = b"\xff" * 17, limit: int = -1) -> Iterator[tuple[bytes, ChunkRecord]]:
+        cursor = self._reader().execute(
+            f"SELECT id, {_COLUMNS} FROM chunks WHERE id >= ? AND id < ? ORDER BY id LIMIT ?", (lo, hi, limit),
+        )
+        for row in cursor:
+            yield row[0], ChunkRecord(*row[1:])
+
+    def used_slots(self) -> list[tuple[int, int]]:
+        return self._writer.execute("SELECT cls, slot FROM chunks UNION ALL SELECT cls, slot FROM pending").fetchall()
+
+    def totals(self) -> tuple[int, int]:
+        count, total = self._writer.execute("SELECT COUNT(*), COALESCE(SUM(length), 0) FROM chunks").fetchone()
+        return count, total
+
+    # -- updates (durable when they return) --------------------------------------------------------
+
+    def _apply(self, statements: list[tuple[str, tuple]]) -> None:
+        """Run ``statements`` in a transaction that commits durably. Concurrent callers share commits
+        (group commit): whoever holds the writer commits everything queued so far, with one fsync."""
+        entry = _Queued(statements)
         with self._queue_lock:
             self._queue.append(entry)
         with self._write_lock:
@@ -99,63 +137,48 @@ class ChunkMetaStore:
                 try:
                     db.execute("BEGIN IMMEDIATE")
                     try:
-                        db.executemany("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                       [e.row for e in batch])
+                        for queued in batch:
+                            for sql, params in queued.statements:
+                                db.execute(sql, params)
                         db.execute("COMMIT")
                     except BaseException:
                         db.execute("ROLLBACK")
                         raise
-                except Exception as exc:  # every record of the batch failed with it
-                    for e in batch:
-                        e.error = exc
+                except Exception as exc:  # every update of the batch failed with it
+                    for queued in batch:
+                        queued.error = exc
                 finally:
-                    for e in batch:
-                        e.done = True
+                    for queued in batch:
+                        queued.done = True
         if entry.error is not None:
             raise entry.error
 
+    def put(self, key: bytes, rec: ChunkRecord, *, clear_pending: bool = False) -> None:
+        """Commit ``rec`` as the chunk's committed version (dropping its pending one if asked)."""
+        statements = [("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)", rec.row(key))]
+        if clear_pending:
+            statements.append(("DELETE FROM pending WHERE id = ?", (key,)))
+        self._apply(statements)
+
+    def put_pending(self, key: bytes, rec: ChunkRecord) -> None:
+        self._apply([("INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?, ?, ?, ?)", rec.row(key))])
+
+    def commit_pending(self, key: bytes, rec: ChunkRecord) -> None:
+        """The pending version ``rec`` becomes the committed one, in one transaction."""
+        self._apply([
+            ("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)", rec.row(key)),
+            ("DELETE FROM pending WHERE id = ?", (key,)),
+        ])
+
     def delete(self, key: bytes) -> None:
-        with self._write_lock:
-            self._writer.execute("DELETE FROM chunks WHERE id = ?", (key,))
+        self._apply([("DELETE FROM chunks WHERE id = ?", (key,)), ("DELETE FROM pending WHERE id = ?", (key,))])
 
-    def delete_keys(self, keys: list[bytes]) -> list[tuple[bytes, ChunkRecord]]:
-        """Remove the records of ``keys`` in one commit; returns those that existed."""
-        with self._write_lock:
-            db = self._writer
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                removed = []
-                for key in keys:
-                    row = db.execute(
-                        "SELECT version, length, crc, cls, slot, blocks FROM chunks WHERE id = ?", (key,)
-                    ).fetchone()
-                    if row is not None:
-                        db.execute("DELETE FROM chunks WHERE id = ?", (key,))
-                        removed.append((key, ChunkRecord(*row)))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-        return removed
-
-    def keys(self, lo: bytes, hi: bytes) -> list[bytes]:
-        rows = self._reader().execute("SELECT id FROM chunks WHERE id >= ? AND id < ? ORDER BY id", (lo, hi))
-        return [row[0] for row in rows]
-
-    def scan(self, lo: bytes = b"", hi: bytes = b"\xff" * 17) -> Iterator[tuple[bytes, ChunkRecord]]:
-        cursor = self._reader().execute(
-            "SELECT id, version, length, crc, cls, slot, blocks FROM chunks WHERE id >= ? AND id < ? ORDER BY id",
-            (lo, hi),
-        )
-        for row in cursor:
-            yield row[0], ChunkRecord(*row[1:])
-
-    def used_slots(self) -> list[tuple[int, int]]:
-        return self._writer.execute("SELECT cls, slot FROM chunks").fetchall()
-
-    def totals(self) -> tuple[int, int]:
-        count, total = self._writer.execute("SELECT COUNT(*), COALESCE(SUM(length), 0) FROM chunks").fetchone()
-        return count, total
+    def delete_keys(self, keys: list[bytes]) -> None:
+        statements = []
+        for key in keys:
+            statements.append(("DELETE FROM chunks WHERE id = ?", (key,)))
+            statements.append(("DELETE FROM pending WHERE id = ?", (key,)))
+        self._apply(statements)
 
     def close(self) -> None:
         for db in self._connections:

@@ -1,9 +1,15 @@
-"""The chunk store of one target: copy-on-write chunk updates over slot files, checksummed reads.
+"""The chunk store of one target: versioned, copy-on-write chunk contents over slot files, checksummed
+reads, and the pending/committed split that chain replication needs.
 
-Every update writes the chunk's complete new content to a fresh slot with O_DIRECT, flushes it, then
-commits the chunk's new record (version + 1, length, CRC32C of the chunk and of each 4 KiB block); the
-old slot is freed only after that commit. Every read checks the CRCs of the blocks it touches and never
-returns data that fails them.
+A chunk has a committed version and, while an update travels along its chain, possibly a pending one.
+Every new version's complete content goes to a fresh slot with O_DIRECT and is flushed before its record
+is committed (as pending, or straight as committed at a chain's tail or without replication); a slot is
+freed only after no record names it. Every read checks the CRC32C of each 4 KiB block it touches and
+never returns data that fails; a chunk with a pending version is not read at all (it answers
+"pending", and the client asks another replica), as CRAQ requires.
+
+Callers that run several steps on one chunk (the replication layer) serialize them per chunk
+themselves; each method here is atomic on its own.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import threading
 from pathlib import Path
 
 from fs3._checksum import CRC_BLOCK, block_crcs, crc32c
-from fs3._errors import ChecksumMismatch, InvalidArgument
+from fs3._errors import ChecksumMismatch, FS3Error, InvalidArgument, Status
 
 from ._buffers import BufferPool
 from ._chunk_meta import ChunkMetaStore, ChunkRecord, chunk_key, split_key
@@ -26,7 +32,7 @@ log = logging.getLogger(__name__)
 
 MAX_CHUNK = 1 << MAX_CLASS
 _LOCK_STRIPES = 1024
-RECORD_CACHE_BYTES = 32 << 20  # chunk records kept in memory (mostly their block CRCs)
+RECORD_CACHE_BYTES = 32 << 20  # committed records kept in memory (mostly their block CRCs)
 
 
 def _stripe(inode: int, index: int) -> int:
@@ -39,6 +45,12 @@ def chunk_checksum(blocks: bytes) -> int:
     return crc32c(blocks)
 
 
+class ChunkPending(FS3Error):
+    """The chunk has an update in flight on this replica: ask another one."""
+
+    status_default = Status.CHUNK_PENDING
+
+
 class ChunkStore:
     def __init__(self, root: Path, *, direct: bool = True, name: str = "", buffers: BufferPool | None = None):
         self.root = root
@@ -49,10 +61,12 @@ class ChunkStore:
         self._cache_bytes = 0
         self.meta = ChunkMetaStore(root / "chunks.db")
         self.slots = SlotFiles(root / "slots", self.meta.used_slots(), direct=direct)
+        self._pending: dict[bytes, ChunkRecord] = self.meta.all_pending()
         self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
         self._stats_lock = threading.Lock()
         self.chunk_count, self.used_bytes = self.meta.totals()
         self.corruptions = 0
+        self.on_corrupt = None  # called with (inode, index) when a read finds damaged data
 
     @property
     def direct(self) -> bool:
@@ -75,6 +89,11 @@ class ChunkStore:
                 self._remember(key, rec)
         return rec
 
+    def _current(self, key: bytes) -> ChunkRecord | None:
+        # With the chunk's lock held (so not through _record, which takes it).
+        rec = self._cache.get(key)
+        return rec if rec is not None else self.meta.get(key)
+
     def _remember(self, key: bytes, rec: ChunkRecord | None) -> None:
         # Called with the chunk's lock held. FIFO eviction keeps the bookkeeping cheap.
         old = self._cache.pop(key, None)
@@ -90,10 +109,31 @@ class ChunkStore:
                 break
             self._cache_bytes -= len(self._cache.pop(victim).blocks) + 64
 
-    # -- reads -------------------------------------------------------------------------------------
-
     def query(self, inode: int, index: int) -> ChunkRecord | None:
+        """The committed record (None: no committed version)."""
         return self._record(chunk_key(inode, index), self._lock(inode, index))
+
+    def state(self, inode: int, index: int) -> tuple[ChunkRecord | None, ChunkRecord | None]:
+        """(committed, pending) records of a chunk."""
+        key = chunk_key(inode, index)
+        with self._lock(inode, index):
+            return self._current(key), self._pending.get(key)
+
+    def list_chunks(self, lo: bytes, hi: bytes, limit: int) -> list[tuple[bytes, int, int, int]]:
+        """(key, committed version, checksum, pending version) of up to ``limit`` chunks in [lo, hi)
+        that have a committed or a pending version (0 where a version is missing)."""
+        out = []
+        for key in self.meta.keys(lo, hi)[:limit]:
+            inode, index = split_key(key)
+            committed, pending = self.state(inode, index)
+            out.append((key, committed.version if committed else 0, committed.crc if committed else 0,
+                        pending.version if pending else 0))
+        return out
+
+    def pending_keys(self) -> list[bytes]:
+        return list(self._pending)
+
+    # -- reads -------------------------------------------------------------------------------------
 
     def read(self, inode: int, index: int, offset: int, length: int) -> tuple[bytes, ChunkRecord | None]:
         """Up to ``length`` bytes at ``offset`` of the chunk's committed content (fewer where the chunk
@@ -111,11 +151,14 @@ class ChunkStore:
         """Read the whole 4 KiB blocks around ``[offset, offset + length)`` with O_DIRECT straight into
         ``dest`` (page-aligned, at least ``align_up(offset % 4096 + length)`` bytes), verifying each
         block's CRC32C. The data starts at ``dest[offset % 4096]``; returns its length (short where the
-        chunk ends, 0 past it) and the record (None: no such chunk)."""
+        chunk ends, 0 past it) and the record (None: no such chunk). Raises ``ChunkPending`` while an
+        update of the chunk is in flight here."""
         slots = self.slots
         epoch = slots.begin_read()
         try:
             key = chunk_key(inode, index)
+            if key in self._pending:
+                raise ChunkPending(f"chunk {inode}:{index} has an update in flight on target {self.name}")
             rec = self._cache.get(key)
             if rec is None:
                 rec = self._record(key, self._lock(inode, index))
@@ -150,42 +193,45 @@ class ChunkStore:
             "target %s: chunk %d:%d version %d failed its CRC32C at block %d (bytes %d-%d); not served",
             self.name, inode, index, rec.version, block, block * CRC_BLOCK, (block + 1) * CRC_BLOCK,
         )
+        if self.on_corrupt is not None:
+            self.on_corrupt(inode, index)
         raise ChecksumMismatch(
             f"Input/output error: chunk {inode}:{index} v{rec.version} on target {self.name} failed its "
             f"checksum at block {block}"
         )
 
-    # -- updates -----------------------------------------------------------------------------------
+    def load(self, inode: int, index: int, rec: ChunkRecord):
+        """A pooled buffer holding the whole verified content of version ``rec`` of the chunk (release it
+        with ``buffers.release``). Raises ``ChecksumMismatch`` for damaged data."""
+        buf = self.buffers.acquire(align_up(max(rec.length, 1)))
+        epoch = self.slots.begin_read()
+        try:
+            if rec.length:
+                self._load_into(inode, index, rec, 0, rec.length, memoryview(buf))
+            return buf
+        except BaseException:
+            self.buffers.release(buf)
+            raise
+        finally:
+            self.slots.end_read(epoch)
 
-    def _current(self, key: bytes) -> ChunkRecord | None:
-        # With the chunk's lock held (so not through _record, which takes it).
-        rec = self._cache.get(key)
-        return rec if rec is not None else self.meta.get(key)
+    # -- building new content ----------------------------------------------------------------------
 
-    def write(self, inode: int, index: int, offset: int, data, chunk_size: int, *,
-              aligned: memoryview | None = None) -> ChunkRecord:
-        """Write ``data`` at ``offset`` of the chunk (creating it); bytes between the old end and
-        ``offset`` read as zeros. Returns the new committed record.
-
-        ``aligned``, when given, is a page-aligned writable buffer that starts with ``data`` and has room
-        up to the next 4 KiB: a write that replaces the whole chunk goes to disk straight from it."""
+    def build(self, inode: int, index: int, offset: int, data, chunk_size: int):
+        """The chunk's next content: its committed content with ``data`` written at ``offset`` (a gap
+        reads as zeros). Returns (pooled buffer, length, next version); the caller releases the buffer."""
         data = memoryview(data).cast("B")
         end = offset + len(data)
         if offset < 0 or end > min(chunk_size, MAX_CHUNK):
             raise InvalidArgument(
                 f"Invalid argument: write of {len(data)} bytes at {offset} overflows a {chunk_size}-byte chunk"
             )
+        key = chunk_key(inode, index)
         with self._lock(inode, index):
-            key = chunk_key(inode, index)
             old = self._current(key)
             old_len = old.length if old else 0
             new_len = max(old_len, end)
-            if aligned is not None and offset == 0 and end >= old_len:
-                tail = align_up(end) - end
-                if tail:
-                    aligned[end : end + tail] = bytes(tail)
-                return self._commit(key, old, aligned, end)
-            buf = self.buffers.acquire(align_up(new_len))
+            buf = self.buffers.acquire(align_up(max(new_len, 1)))
             try:
                 view = memoryview(buf)
                 if old is not None and (offset > 0 or end < old_len):
@@ -194,84 +240,172 @@ class ChunkStore:
                     keep = old_len if end < old_len else min(old_len, offset)
                     if keep:
                         self._load_into(inode, index, old, 0, keep, view)
-                    view[keep:offset] = bytes(max(0, offset - keep))  # a gap reads as zeros
+                    view[keep:offset] = bytes(max(0, offset - keep))
                 view[offset:end] = data
-                tail = align_up(new_len) - new_len
-                if tail:
-                    view[new_len : new_len + tail] = bytes(tail)  # no stale bytes in the slot's padding
-                return self._commit(key, old, view, new_len)
-            finally:
-                del view
+                _zero_tail(view, new_len)
+            except BaseException:
                 self.buffers.release(buf)
+                raise
+            return buf, new_len, (old.version if old else 0) + 1
 
-    def truncate(self, inode: int, index: int, length: int) -> ChunkRecord | None:
-        """Shorten the chunk to ``length`` bytes (a no-op when it is not longer); 0 removes it."""
+    def build_truncated(self, inode: int, index: int, length: int):
+        """The chunk cut to ``length`` bytes: (pooled buffer, length, next version), or None when the
+        chunk is not longer than that (or does not exist)."""
+        key = chunk_key(inode, index)
         with self._lock(inode, index):
-            key = chunk_key(inode, index)
             old = self._current(key)
             if old is None or old.length <= length:
-                return old
-            if length == 0:
-                self.meta.delete(key)
-                self._remember(key, None)
-                self._account(-1, -old.length)
-                self.slots.free(old.cls, old.slot, release=True)
                 return None
-            buf = self.buffers.acquire(align_up(length))
+            buf = self.buffers.acquire(align_up(max(length, 1)))
             try:
-                view = memoryview(buf)
-                self._load_into(inode, index, old, 0, length, view)
-                tail = align_up(length) - length
-                if tail:
-                    view[length : length + tail] = bytes(tail)
-                return self._commit(key, old, view, length)
-            finally:
-                del view
+                if length:
+                    self._load_into(inode, index, old, 0, length, memoryview(buf))
+                _zero_tail(memoryview(buf), length)
+            except BaseException:
                 self.buffers.release(buf)
+                raise
+            return buf, length, old.version + 1
 
-    def _commit(self, key: bytes, old: ChunkRecord | None, view: memoryview, length: int) -> ChunkRecord:
-        """Write the chunk's new content to a fresh slot, flush it, then commit its record; the old slot
-        is freed only after that. Called with the chunk's lock held."""
+    # -- versions ----------------------------------------------------------------------------------
+
+    def _write_slot(self, view: memoryview, length: int) -> tuple[int, int, bytes]:
+        """Put ``length`` bytes (aligned buffer, zeroed tail) in a fresh slot, flushed. Returns
+        (class, slot, block CRCs)."""
         cls = size_class(length)
         slot = self.slots.allocate(cls)
         try:
             f = self.slots.file(cls)
-            f.write_from(view[: align_up(length)], slot << cls)
+            f.write_from(view[: align_up(max(length, 1))], slot << cls)
             f.sync()
-            blocks = array.array("I", block_crcs(view[:length])).tobytes()
-            rec = ChunkRecord((old.version if old else 0) + 1, length, chunk_checksum(blocks), cls, slot, blocks)
-            self.meta.put(key, rec)
         except BaseException:
             self.slots.unallocate(cls, slot)
             raise
-        self._remember(key, rec)
+        return cls, slot, array.array("I", block_crcs(view[:length])).tobytes()
+
+    def stage(self, inode: int, index: int, version: int, view: memoryview, length: int) -> ChunkRecord:
+        """Record ``view[:length]`` as the chunk's pending ``version`` (replacing an older pending one)."""
+        key = chunk_key(inode, index)
+        cls, slot, blocks = self._write_slot(view, length)
+        rec = ChunkRecord(version, length, chunk_checksum(blocks), cls, slot, blocks)
+        with self._lock(inode, index):
+            try:
+                self.meta.put_pending(key, rec)
+            except BaseException:
+                self.slots.unallocate(cls, slot)
+                raise
+            old = self._pending.get(key)
+            self._pending[key] = rec
         if old is not None:
             self.slots.free(old.cls, old.slot)
+        return rec
+
+    def commit(self, inode: int, index: int, version: int) -> ChunkRecord:
+        """The pending ``version`` becomes the committed one."""
+        key = chunk_key(inode, index)
+        with self._lock(inode, index):
+            pending = self._pending.get(key)
+            if pending is None or pending.version != version:
+                raise FS3Error(f"chunk {inode}:{index} has no pending version {version} to commit",
+                               status=Status.STALE_CHAIN_VERSION)
+            old = self._current(key)
+            self.meta.commit_pending(key, pending)
+            del self._pending[key]
+            self._remember(key, pending)
+        if old is not None:
+            self.slots.free(old.cls, old.slot)
+        self._account(0 if old else 1, pending.length - (old.length if old else 0))
+        return pending
+
+    def put(self, inode: int, index: int, version: int, view: memoryview, length: int, *,
+            only_if_newer: bool = False) -> ChunkRecord | None:
+        """Commit ``view[:length]`` as the chunk's ``version`` directly (a chain's tail, a chain of one,
+        recovery). A pending version not newer than it goes. With ``only_if_newer``, a chunk already at
+        ``version`` or later is left alone (returns None)."""
+        key = chunk_key(inode, index)
+        if only_if_newer:
+            current = self.query(inode, index)
+            if current is not None and current.version >= version:
+                return None
+        cls, slot, blocks = self._write_slot(view, length)
+        rec = ChunkRecord(version, length, chunk_checksum(blocks), cls, slot, blocks)
+        with self._lock(inode, index):
+            old = self._current(key)
+            if only_if_newer and old is not None and old.version >= version:
+                self.slots.unallocate(cls, slot)
+                return None
+            pending = self._pending.get(key)
+            drop_pending = pending is not None and pending.version <= version
+            try:
+                self.meta.put(key, rec, clear_pending=drop_pending)
+            except BaseException:
+                self.slots.unallocate(cls, slot)
+                raise
+            if drop_pending:
+                del self._pending[key]
+            self._remember(key, rec)
+        if old is not None:
+            self.slots.free(old.cls, old.slot)
+        if drop_pending:
+            self.slots.free(pending.cls, pending.slot)
         self._account(0 if old else 1, length - (old.length if old else 0))
         return rec
 
+    def drop(self, inode: int, index: int) -> bool:
+        """Remove the chunk (committed and pending versions); False when there was nothing."""
+        key = chunk_key(inode, index)
+        with self._lock(inode, index):
+            old, pending = self._current(key), self._pending.get(key)
+            if old is None and pending is None:
+                return False
+            self.meta.delete(key)
+            self._remember(key, None)
+            self._pending.pop(key, None)
+        for rec in (old, pending):
+            if rec is not None:
+                self.slots.free(rec.cls, rec.slot, release=True)
+        if old is not None:
+            self._account(-1, -old.length)
+        return True
+
+    # -- without replication (a chain of one target) -----------------------------------------------
+
+    def write(self, inode: int, index: int, offset: int, data, chunk_size: int, *,
+              aligned: memoryview | None = None) -> ChunkRecord:
+        """Write ``data`` at ``offset`` of the chunk and commit it at once (no replication).
+
+        ``aligned``, when given, is a page-aligned writable buffer that starts with ``data`` and has room
+        up to the next 4 KiB: a write that replaces the whole chunk goes to disk straight from it."""
+        with self._lock(inode, index):
+            old = self._current(chunk_key(inode, index))
+        if aligned is not None and offset == 0 and (old is None or len(data) >= old.length):
+            _zero_tail(aligned, len(data))
+            return self.put(inode, index, (old.version if old else 0) + 1, aligned, len(data))
+        buf, length, version = self.build(inode, index, offset, data, chunk_size)
+        try:
+            return self.put(inode, index, version, memoryview(buf), length)
+        finally:
+            self.buffers.release(buf)
+
+    def truncate(self, inode: int, index: int, length: int) -> ChunkRecord | None:
+        """Shorten the chunk to ``length`` bytes (a no-op when it is not longer); 0 removes it."""
+        if length == 0:
+            self.drop(inode, index)
+            return None
+        built = self.build_truncated(inode, index, length)
+        if built is None:
+            return self.query(inode, index)
+        buf, new_len, version = built
+        try:
+            return self.put(inode, index, version, memoryview(buf), new_len)
+        finally:
+            self.buffers.release(buf)
+
     def remove_from(self, inode: int, from_index: int) -> int:
         """Remove chunks ``from_index`` onwards of ``inode``; returns how many there were."""
-        keys = self.meta.keys(chunk_key(inode, from_index), chunk_key(inode + 1, 0))
-        total = 0
-        for i in range(0, len(keys), 256):
-            batch = keys[i : i + 256]
-            # Hold the batch's chunk locks (in stripe order, as no writer holds more than one) so no
-            # update of these chunks interleaves with their removal.
-            locks = [self._locks[s] for s in sorted({_stripe(*split_key(k)) for k in batch})]
-            for lock in locks:
-                lock.acquire()
-            try:
-                removed = self.meta.delete_keys(batch)
-                for key, rec in removed:
-                    self._remember(key, None)
-                    self.slots.free(rec.cls, rec.slot, release=True)
-            finally:
-                for lock in reversed(locks):
-                    lock.release()
-            self._account(-len(removed), -sum(rec.length for _, rec in removed))
-            total += len(removed)
-        return total
+        removed = 0
+        for key in self.meta.keys(chunk_key(inode, from_index), chunk_key(inode + 1, 0)):
+            removed += self.drop(*split_key(key))
+        return removed
 
     def _account(self, chunks: int, nbytes: int) -> None:
         with self._stats_lock:
@@ -281,3 +415,10 @@ class ChunkStore:
     def close(self) -> None:
         self.slots.close()
         self.meta.close()
+
+
+def _zero_tail(view: memoryview, length: int) -> None:
+    """Zero the bytes between ``length`` and the next 4 KiB boundary (no stale bytes in a slot)."""
+    tail = align_up(max(length, 1)) - length
+    if tail:
+        view[length : length + tail] = bytes(tail)

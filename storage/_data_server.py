@@ -30,7 +30,8 @@ from fs3._errors import FS3Error, Status
 from fs3._transports import local_offer
 
 from ._buffers import BufferPool
-from ._routing import NodeRouting
+from ._replication import Replicator
+from ._routing import READ, UPDATE, WRITE, NodeRouting
 from ._target import Target
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,9 @@ class DataPlaneContext:
     node_id: Callable[[], int]
     executor: ThreadPoolExecutor
     buffers: BufferPool
+    replicator: Replicator | None = None
+    main_loop: asyncio.AbstractEventLoop | None = None  # where chain updates run (their locks live there)
+    fenced: Callable[[], bool] = lambda: False  # True while the node's lease with the manager has lapsed
     shm_enabled: bool = True
     stats: DataPlaneStats = field(default_factory=DataPlaneStats)
     read_latency: float = 0.0  # moving average of seconds per read item
@@ -133,6 +137,7 @@ class DataConnection(asyncio.BufferedProtocol):
         self._pview: memoryview | None = None
         self._pooled = None
         self._authenticated = False
+        self.role = 0
         self.transport_kind = 0
         self.shm: _SharedRegion | None = None
         self._in_flight = 0
@@ -182,7 +187,7 @@ class DataConnection(asyncio.BufferedProtocol):
                 header = _wire.parse_header(view[self._rstart : self._rstart + _wire.HEADER_SIZE])
                 if not self._authenticated and header.type != _wire.HELLO:
                     raise _wire.ProtocolError(Status.PERMISSION_DENIED, "unauthenticated: HELLO with a token first")
-                if header.type not in (_wire.HELLO, _wire.READ, _wire.WRITE):
+                if header.type not in (_wire.HELLO, _wire.READ, _wire.WRITE, _wire.UPDATE):
                     raise _wire.ProtocolError(Status.INVALID_ARGUMENT, f"frame type {header.type} is not a request")
                 body = self._rstart + _wire.HEADER_SIZE
                 have = self._rend - body
@@ -296,7 +301,7 @@ class DataConnection(asyncio.BufferedProtocol):
             raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "HELLO sent twice")
         hello = _wire.decode_hello(payload)
         try:
-            _token.verify(self.ctx.secret(), hello.token)
+            self.role = _token.verify(self.ctx.secret(), hello.token).role
         except ValueError as exc:
             raise _wire.ProtocolError(Status.PERMISSION_DENIED, f"permission denied: {exc}") from None
         offer, reasons = local_offer(shm=self.ctx.shm_enabled)
@@ -330,7 +335,10 @@ class DataConnection(asyncio.BufferedProtocol):
             elif header.type == _wire.READ:
                 reply, held = await self.loop.run_in_executor(self.ctx.executor, self._read, frame)
             else:
-                reply, held = await self.loop.run_in_executor(self.ctx.executor, self._write, frame)
+                work = self._write(frame) if header.type == _wire.WRITE else self._update(frame)
+                if self.ctx.main_loop is not None and self.loop is not self.ctx.main_loop:
+                    work = asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self.ctx.main_loop))
+                reply, held = await work
         except _wire.ProtocolError as exc:
             self._release(frame)
             self._fail(exc.status, str(exc))
@@ -357,16 +365,19 @@ class DataConnection(asyncio.BufferedProtocol):
         for buf in held:
             self.ctx.buffers.release(buf)
 
-    def _target(self, chain_id: int, chain_version: int, *, write: bool) -> Target:
-        if not write:
+    def _target(self, chain_id: int, chain_version: int, *, role: str = READ) -> Target:
+        if self.ctx.fenced():
+            raise FS3Error("this storage node has lost contact with the cluster manager and serves nothing "
+                           "until it is back", status=Status.TARGET_NOT_SERVING)
+        if role == READ:
             cached = self._read_targets.get((chain_id, chain_version))
             if cached is not None and cached[1] == self.ctx.routing.version:
                 return cached[0]
-        target_id = self.ctx.routing.local_target(chain_id, chain_version, write=write)
+        target_id = self.ctx.routing.local_target(chain_id, chain_version, role=role)
         target = self.ctx.targets.get(target_id)
         if target is None:
             raise FS3Error(f"target {target_id} is not on this node", status=Status.TARGET_NOT_FOUND)
-        if not write:
+        if role == READ:
             self._read_targets[(chain_id, chain_version)] = (target, self.ctx.routing.version)
         return target
 
@@ -426,7 +437,7 @@ class DataConnection(asyncio.BufferedProtocol):
         for i, (chain_id, chain_version, inode, index, offset, length, shm_offset) in enumerate(items):
             status, n, version, chunk_len = 0, 0, 0, 0
             try:
-                target = self._target(chain_id, chain_version, write=False)
+                target = self._target(chain_id, chain_version)
                 span = _wire.shm_span(offset, length)
                 if shm is not None:
                     dest = shm.span(shm_offset, span)
@@ -455,9 +466,9 @@ class DataConnection(asyncio.BufferedProtocol):
         self.ctx.stats.read_bytes += total
         return results, data, held
 
-    # -- writes (in the executor) ------------------------------------------------------------------
+    # -- writes: a client's at the head, forwarded updates along the chain -------------------------
 
-    def _write(self, frame: _Frame):
+    async def _write(self, frame: _Frame):
         header, payload = frame.header, frame.payload
         size = _wire.WRITE_ITEM.size
         if header.count != 1 or header.length < size:
@@ -483,19 +494,48 @@ class DataConnection(asyncio.BufferedProtocol):
                     raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "an unchecked WRITE is allowed over shm only")
             elif crc32c(data) != crc:
                 raise FS3Error("write data failed its CRC32C in transit", status=Status.INVALID_ARGUMENT)
-            target = self._target(chain_id, chain_version, write=True)
-            # Over shared memory a whole-chunk write goes to disk straight from the client's region: the
-            # checksum below is of those very bytes, and a client that changed them mid-write would only
-            # damage its own write (caught by the block checksums on every later read).
-            rec = target.store.write(inode, index, offset, data, chunk_size, aligned=aligned)
+            target = self._target(chain_id, chain_version, role=WRITE)
+            # Over shared memory a whole-chunk write may go to disk straight from the client's region:
+            # a client that changed those bytes mid-write would only damage its own write (caught by the
+            # block checksums on every later read).
+            rec = await self.ctx.replicator.client_write(
+                target, chain_id, chain_version, inode, index, offset, data, chunk_size, aligned=aligned
+            )
             version, chunk_len, checksum = rec.version, rec.length, rec.crc
             self.ctx.stats.writes += 1
             self.ctx.stats.write_bytes += length
         except FS3Error as exc:
             status = int(exc.status)
             self.ctx.stats.count_error(status)
+            if status not in (Status.STALE_CHAIN_VERSION, Status.TARGET_NOT_SERVING):
+                log.info("write of chunk %d:%d failed: %s", inode, index, exc)
         body = _wire.WRITE_RESULT.pack(status, 0, version & 0xFFFFFFFF, chunk_len, checksum)
         return [_wire.pack_header(_wire.WRITE_REPLY, 1, header.req_id, len(body)) + body], []
+
+    async def _update(self, frame: _Frame):
+        header, payload = frame.header, frame.payload
+        size = _wire.UPDATE_ITEM.size
+        if self.role != _token.ROLE_NODE:
+            raise _wire.ProtocolError(Status.PERMISSION_DENIED, "permission denied: only storage nodes forward updates")
+        if header.count != 1 or header.length < size:
+            raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "malformed UPDATE frame")
+        chain_id, chain_version, inode, index, version, length, chunk_size, crc = _wire.UPDATE_ITEM.unpack_from(payload)
+        if header.length != size + length:
+            raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "UPDATE length does not match its data")
+        status, committed, checksum = 0, 0, 0
+        try:
+            data = payload[size:]
+            if length and crc32c(data) != crc:
+                raise FS3Error("update data failed its CRC32C in transit", status=Status.INVALID_ARGUMENT)
+            target = self._target(chain_id, chain_version, role=UPDATE)
+            committed, checksum = await self.ctx.replicator.apply_update(
+                target, chain_id, chain_version, inode, index, version, data, chunk_size, header.flags
+            )
+        except FS3Error as exc:
+            status = int(exc.status)
+            self.ctx.stats.count_error(status)
+        body = _wire.UPDATE_RESULT.pack(status, 0, committed, checksum)
+        return [_wire.pack_header(_wire.UPDATE_REPLY, 1, header.req_id, len(body)) + body], []
 
 
 class DataServer:
@@ -528,6 +568,10 @@ class DataServer:
             self._threads.append(thread)
         self._accepting.append(asyncio.run_coroutine_threadsafe(self._accept(self._sock), self._loops[0]))
         return self.port
+
+    @property
+    def main_loop(self) -> asyncio.AbstractEventLoop:
+        return self._loops[0]
 
     def listen_local(self, name: str) -> str:
         """Also accept clients on this host over the abstract Unix socket ``name`` (cheaper than

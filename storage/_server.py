@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,9 @@ from fs3.proto import cluster_pb2, cluster_pb2_grpc, storage_pb2_grpc
 
 from ._buffers import BufferPool
 from ._data_server import DataPlaneContext, DataServer
-from ._routing import NodeRouting
+from ._recovery import Recovery
+from ._replication import Peers, Replicator
+from ._routing import SERVING, SYNCING, NodeRouting
 from ._service import StorageServicer
 from ._target import Target
 
@@ -73,9 +76,16 @@ class StorageNode:
         self.executor = futures.ThreadPoolExecutor(config.io_threads, thread_name_prefix="disk")
         self.data_address = ""
         self.data_socket = ""
+        self.lease = 4.0                 # replaced by the manager's figure at registration
+        self._last_ok = time.monotonic()
+        self.peers = Peers(lambda: self.secret, lambda: f"node-{self.node_id}")
+        self.replicator = Replicator(self.routing, self.executor, self.peers)
+        self.recovery = Recovery(self.routing, self.targets, self.replicator)
+        self.routing.listeners.append(self.recovery.routing_changed)
         self.data_plane = DataPlaneContext(
             targets=self.targets, routing=self.routing, secret=lambda: self.secret,
-            node_id=lambda: self.node_id, executor=self.executor, buffers=self.buffers, shm_enabled=config.shm,
+            node_id=lambda: self.node_id, executor=self.executor, buffers=self.buffers,
+            replicator=self.replicator, fenced=self.fenced, shm_enabled=config.shm,
         )
         self._data_server: DataServer | None = None
 
@@ -125,25 +135,49 @@ class StorageNode:
             return
         self.node_id = reply.node_id
         self.secret = reply.cluster_secret
+        self.lease = reply.lease_ms / 1000 or self.lease
+        self._last_ok = time.monotonic()
         for t, target_id in zip(self._opened, reply.target_ids, strict=True):
             if (t.node_id, t.target_id) != (reply.node_id, target_id):
                 t.save_identity(reply.node_id, target_id)
         self.targets.clear()  # the servicer holds this dict: fill it in place
         self.targets.update({t.target_id: t for t in self._opened})
+        for t in self._opened:
+            t.store.on_corrupt = lambda inode, index, tid=t.target_id: self.recovery.chunk_corrupt(tid, inode, index)
         self.routing.set_local_targets(self.targets)
         self.routing.refresh(force=True)
         log.info("registered as node %d with targets %s", self.node_id, sorted(self.targets))
+
+    def fenced(self) -> bool:
+        """True while this node has not reached the manager for longer than its lease: it may have been
+        declared offline and replaced, so it serves nothing until it is back in touch."""
+        return time.monotonic() - self._last_ok > self.lease
+
+    def local_state(self, target_id: int) -> int:
+        """What this node says of a target: up to date while it serves (or once recovery completed it),
+        online otherwise."""
+        public = self.routing.public_state(target_id)
+        if public == SERVING:
+            return cluster_pb2.UPTODATE
+        if public == SYNCING:
+            for chain, tid in self.routing.local_chains():
+                if tid == target_id and self.recovery.synced.get(target_id) == chain.version:
+                    return cluster_pb2.UPTODATE
+        return cluster_pb2.ONLINE
 
     def _heartbeat_loop(self) -> None:
         while not self._stop.wait(self.config.heartbeat_interval):
             request = cluster_pb2.HeartbeatRequest(node_id=self.node_id)
             for target_id, t in self.targets.items():
                 request.targets.add(
-                    id=target_id, local_state=cluster_pb2.UPTODATE, used_bytes=t.store.used_bytes,
-                    chunk_count=t.store.chunk_count, free_bytes=t.free_bytes(),
+                    id=target_id, local_state=self.local_state(target_id), used_bytes=t.store.used_bytes,
+                    chunk_count=t.store.chunk_count, free_bytes=t.free_bytes(), corruptions=t.store.corruptions,
+                    repairs=self.recovery.repairs.get(target_id, 0),
+                    sync_percent=self.recovery.progress.get(target_id, 0),
                 )
+            sent = time.monotonic()
             try:
-                reply = call(self._cluster().Heartbeat, request, timeout=5, what="meta")
+                reply = call(self._cluster().Heartbeat, request, timeout=min(5.0, self.lease), what="meta")
             except FS3Error as exc:
                 if exc.status == Status.NODE_NOT_FOUND:  # the manager lost track of us: register again
                     self._register()
@@ -153,6 +187,7 @@ class StorageNode:
                 continue
             if reply.routing_version != self.routing.version:
                 self.routing.refresh(force=True)
+            self._last_ok = sent  # the lease runs from when the heartbeat left, not when it came back
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -162,9 +197,8 @@ class StorageNode:
             if not target.store.direct:
                 log.warning("target %s: the file system refused O_DIRECT; using buffered I/O", path)
             self._opened.append(target)
-        server = grpc.server(futures.ThreadPoolExecutor(self.config.threads), options=SERVER_OPTIONS)
-        storage_pb2_grpc.add_StorageServicer_to_server(StorageServicer(self.targets, self.routing), server)
         host = self.config.listen.rsplit(":", 1)[0]
+        server = grpc.server(futures.ThreadPoolExecutor(self.config.threads), options=SERVER_OPTIONS)
         port = server.add_insecure_port(self.config.listen)
         if port == 0:
             raise InvalidArgument(f"cannot listen on {self.config.listen}")
@@ -174,9 +208,13 @@ class StorageNode:
             self.address = f"{self.config.hostname}:{port}"  # reachable by name, not by the wildcard
         else:
             self.address = f"{host}:{port}"
+        loop = self._start_data_plane(host)
+        self.recovery.attach(loop)
+        storage_pb2_grpc.add_StorageServicer_to_server(
+            StorageServicer(self.targets, self.routing, self.replicator, self.recovery, loop), server
+        )
         server.start()
         self._server = server
-        self._start_data_plane(host)
         self._register()
         self._heartbeat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         self._heartbeat.start()
@@ -186,7 +224,7 @@ class StorageNode:
             os.replace(tmp, self.config.addr_file)
         log.info("storage node %d serving on %s", self.node_id, self.address)
 
-    def _start_data_plane(self, host: str) -> None:
+    def _start_data_plane(self, host: str) -> asyncio.AbstractEventLoop:
         def new_loop():
             return uvloop.new_event_loop() if uvloop is not None else asyncio.new_event_loop()
 
@@ -196,9 +234,13 @@ class StorageNode:
         self.data_address = f"{self.address.rsplit(':', 1)[0]}:{port}"
         if self.config.data_socket:
             self.data_socket = self._data_server.listen_local(f"fs3-data-{self.data_address}")
+        self.data_plane.main_loop = self._data_server.main_loop
+        return self._data_server.main_loop
 
     def stop(self, grace: float = 2.0) -> None:
         self._stop.set()
+        self.recovery.close()
+        self.peers.close()
         if self._data_server is not None:
             self._data_server.stop()
         if self._server is not None:

@@ -25,14 +25,16 @@ def _logging(level: str) -> None:
 @click.option("--stripe", default=DEFAULT_STRIPE, show_default=True, help="Default stripe of new files.")
 @click.option("--gc-delay", default=10.0, show_default=True, help="Seconds before removed files' chunks are reclaimed.")
 @click.option("--advertise", default="", metavar="HOST:PORT", help="Address clients reach this server at.")
+@click.option("--heartbeat-timeout", default=6.0, show_default=True,
+              help="Seconds without a heartbeat after which a storage node is offline.")
 @click.option("--log-level", default="info", show_default=True)
-def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, advertise, log_level):
+def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, advertise, heartbeat_timeout, log_level):
     """Run a metadata server (namespace + cluster manager)."""
     from fs3.meta import MetaConfig, serve
 
     _logging(log_level)
     serve(MetaConfig(kv=kv, listen=listen, addr_file=addr_file, chunk_size=chunk_size, stripe=stripe,
-                     gc_delay=gc_delay, advertise=advertise))
+                     gc_delay=gc_delay, advertise=advertise, heartbeat_timeout=heartbeat_timeout))
 
 
 @click.command()

@@ -35,6 +35,7 @@ class LocalClusterConfig:
     chunk_size: int = DEFAULT_CHUNK_SIZE
     stripe: int = DEFAULT_STRIPE
     gc_delay: float = 10.0
+    heartbeat_timeout: float = 6.0        # seconds of silence after which a storage node is offline
     meta_host: str = "127.0.0.1"
     storage_host_base: int = 2            # storage node i listens on 127.0.0.(base + i)
     direct_io: bool = True
@@ -134,6 +135,7 @@ class LocalCluster:
                 "--listen", _listen(config.meta_host, previous.get("meta-1")),
                 "--chunk-size", str(config.chunk_size),
                 "--stripe", str(config.stripe), "--gc-delay", str(config.gc_delay),
+                "--heartbeat-timeout", str(config.heartbeat_timeout),
             ])
             cluster._await_address(meta, deadline)
             cluster.meta = [meta.address]

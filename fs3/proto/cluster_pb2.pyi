@@ -65,7 +65,7 @@ class NodeInfo(_message.Message):
     def __init__(self, id: _Optional[int] = ..., address: _Optional[str] = ..., state: _Optional[_Union[NodeState, str]] = ..., last_heartbeat_ns: _Optional[int] = ..., hostname: _Optional[str] = ..., registered_ns: _Optional[int] = ..., pid: _Optional[int] = ..., data_address: _Optional[str] = ..., data_socket: _Optional[str] = ...) -> None: ...
 
 class TargetInfo(_message.Message):
-    __slots__ = ("id", "node_id", "path", "public_state", "local_state", "chain_id", "used_bytes", "chunk_count", "direct_io", "free_bytes")
+    __slots__ = ("id", "node_id", "path", "public_state", "local_state", "chain_id", "used_bytes", "chunk_count", "direct_io", "free_bytes", "admin_offline", "corruptions", "repairs", "sync_percent")
     ID_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
@@ -76,6 +76,10 @@ class TargetInfo(_message.Message):
     CHUNK_COUNT_FIELD_NUMBER: _ClassVar[int]
     DIRECT_IO_FIELD_NUMBER: _ClassVar[int]
     FREE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    ADMIN_OFFLINE_FIELD_NUMBER: _ClassVar[int]
+    CORRUPTIONS_FIELD_NUMBER: _ClassVar[int]
+    REPAIRS_FIELD_NUMBER: _ClassVar[int]
+    SYNC_PERCENT_FIELD_NUMBER: _ClassVar[int]
     id: int
     node_id: int
     path: str
@@ -86,7 +90,11 @@ class TargetInfo(_message.Message):
     chunk_count: int
     direct_io: bool
     free_bytes: int
-    def __init__(self, id: _Optional[int] = ..., node_id: _Optional[int] = ..., path: _Optional[str] = ..., public_state: _Optional[_Union[PublicState, str]] = ..., local_state: _Optional[_Union[LocalState, str]] = ..., chain_id: _Optional[int] = ..., used_bytes: _Optional[int] = ..., chunk_count: _Optional[int] = ..., direct_io: _Optional[bool] = ..., free_bytes: _Optional[int] = ...) -> None: ...
+    admin_offline: bool
+    corruptions: int
+    repairs: int
+    sync_percent: int
+    def __init__(self, id: _Optional[int] = ..., node_id: _Optional[int] = ..., path: _Optional[str] = ..., public_state: _Optional[_Union[PublicState, str]] = ..., local_state: _Optional[_Union[LocalState, str]] = ..., chain_id: _Optional[int] = ..., used_bytes: _Optional[int] = ..., chunk_count: _Optional[int] = ..., direct_io: _Optional[bool] = ..., free_bytes: _Optional[int] = ..., admin_offline: _Optional[bool] = ..., corruptions: _Optional[int] = ..., repairs: _Optional[int] = ..., sync_percent: _Optional[int] = ...) -> None: ...
 
 class ChainInfo(_message.Message):
     __slots__ = ("id", "version", "targets")
@@ -155,32 +163,58 @@ class RegisterNodeRequest(_message.Message):
     def __init__(self, node_id: _Optional[int] = ..., address: _Optional[str] = ..., hostname: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetRegistration, _Mapping]]] = ..., pid: _Optional[int] = ..., data_address: _Optional[str] = ..., data_socket: _Optional[str] = ...) -> None: ...
 
 class RegisterNodeReply(_message.Message):
-    __slots__ = ("node_id", "target_ids", "routing_version", "heartbeat_interval_ms", "cluster_secret")
+    __slots__ = ("node_id", "target_ids", "routing_version", "heartbeat_interval_ms", "cluster_secret", "lease_ms")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     TARGET_IDS_FIELD_NUMBER: _ClassVar[int]
     ROUTING_VERSION_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_SECRET_FIELD_NUMBER: _ClassVar[int]
+    LEASE_MS_FIELD_NUMBER: _ClassVar[int]
     node_id: int
     target_ids: _containers.RepeatedScalarFieldContainer[int]
     routing_version: int
     heartbeat_interval_ms: int
     cluster_secret: bytes
-    def __init__(self, node_id: _Optional[int] = ..., target_ids: _Optional[_Iterable[int]] = ..., routing_version: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ..., cluster_secret: _Optional[bytes] = ...) -> None: ...
+    lease_ms: int
+    def __init__(self, node_id: _Optional[int] = ..., target_ids: _Optional[_Iterable[int]] = ..., routing_version: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ..., cluster_secret: _Optional[bytes] = ..., lease_ms: _Optional[int] = ...) -> None: ...
 
 class TargetReport(_message.Message):
-    __slots__ = ("id", "local_state", "used_bytes", "chunk_count", "free_bytes")
+    __slots__ = ("id", "local_state", "used_bytes", "chunk_count", "free_bytes", "corruptions", "repairs", "sync_percent")
     ID_FIELD_NUMBER: _ClassVar[int]
     LOCAL_STATE_FIELD_NUMBER: _ClassVar[int]
     USED_BYTES_FIELD_NUMBER: _ClassVar[int]
     CHUNK_COUNT_FIELD_NUMBER: _ClassVar[int]
     FREE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CORRUPTIONS_FIELD_NUMBER: _ClassVar[int]
+    REPAIRS_FIELD_NUMBER: _ClassVar[int]
+    SYNC_PERCENT_FIELD_NUMBER: _ClassVar[int]
     id: int
     local_state: LocalState
     used_bytes: int
     chunk_count: int
     free_bytes: int
-    def __init__(self, id: _Optional[int] = ..., local_state: _Optional[_Union[LocalState, str]] = ..., used_bytes: _Optional[int] = ..., chunk_count: _Optional[int] = ..., free_bytes: _Optional[int] = ...) -> None: ...
+    corruptions: int
+    repairs: int
+    sync_percent: int
+    def __init__(self, id: _Optional[int] = ..., local_state: _Optional[_Union[LocalState, str]] = ..., used_bytes: _Optional[int] = ..., chunk_count: _Optional[int] = ..., free_bytes: _Optional[int] = ..., corruptions: _Optional[int] = ..., repairs: _Optional[int] = ..., sync_percent: _Optional[int] = ...) -> None: ...
+
+class NodeHeartbeat(_message.Message):
+    __slots__ = ("node_id", "received_ns", "targets")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_NS_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    node_id: int
+    received_ns: int
+    targets: _containers.RepeatedCompositeFieldContainer[TargetReport]
+    def __init__(self, node_id: _Optional[int] = ..., received_ns: _Optional[int] = ..., targets: _Optional[_Iterable[_Union[TargetReport, _Mapping]]] = ...) -> None: ...
+
+class ManagerLease(_message.Message):
+    __slots__ = ("holder", "expiry_ns")
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
+    EXPIRY_NS_FIELD_NUMBER: _ClassVar[int]
+    holder: str
+    expiry_ns: int
+    def __init__(self, holder: _Optional[str] = ..., expiry_ns: _Optional[int] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
     __slots__ = ("node_id", "targets")
@@ -223,6 +257,20 @@ class GetDataTokenReply(_message.Message):
     token: bytes
     expiry_unix: int
     def __init__(self, token: _Optional[bytes] = ..., expiry_unix: _Optional[int] = ...) -> None: ...
+
+class SetTargetOfflineRequest(_message.Message):
+    __slots__ = ("target_id", "offline")
+    TARGET_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFLINE_FIELD_NUMBER: _ClassVar[int]
+    target_id: int
+    offline: bool
+    def __init__(self, target_id: _Optional[int] = ..., offline: _Optional[bool] = ...) -> None: ...
+
+class SetTargetOfflineReply(_message.Message):
+    __slots__ = ("target",)
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    target: TargetInfo
+    def __init__(self, target: _Optional[_Union[TargetInfo, _Mapping]] = ...) -> None: ...
 
 class CreateChainTableRequest(_message.Message):
     __slots__ = ("replicas", "table_id")

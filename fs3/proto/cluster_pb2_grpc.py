@@ -59,6 +59,11 @@ class ClusterStub:
                 request_serializer=fs3_dot_proto_dot_cluster__pb2.GetDataTokenRequest.SerializeToString,
                 response_deserializer=fs3_dot_proto_dot_cluster__pb2.GetDataTokenReply.FromString,
                 _registered_method=True)
+        self.SetTargetOffline = channel.unary_unary(
+                '/fs3.Cluster/SetTargetOffline',
+                request_serializer=fs3_dot_proto_dot_cluster__pb2.SetTargetOfflineRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_cluster__pb2.SetTargetOfflineReply.FromString,
+                _registered_method=True)
 
 
 class ClusterServicer:
@@ -94,6 +99,12 @@ class ClusterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetTargetOffline(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClusterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -121,6 +132,11 @@ def add_ClusterServicer_to_server(servicer, server):
                     servicer.GetDataToken,
                     request_deserializer=fs3_dot_proto_dot_cluster__pb2.GetDataTokenRequest.FromString,
                     response_serializer=fs3_dot_proto_dot_cluster__pb2.GetDataTokenReply.SerializeToString,
+            ),
+            'SetTargetOffline': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetTargetOffline,
+                    request_deserializer=fs3_dot_proto_dot_cluster__pb2.SetTargetOfflineRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_cluster__pb2.SetTargetOfflineReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -258,6 +274,33 @@ class Cluster:
             '/fs3.Cluster/GetDataToken',
             fs3_dot_proto_dot_cluster__pb2.GetDataTokenRequest.SerializeToString,
             fs3_dot_proto_dot_cluster__pb2.GetDataTokenReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetTargetOffline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Cluster/SetTargetOffline',
+            fs3_dot_proto_dot_cluster__pb2.SetTargetOfflineRequest.SerializeToString,
+            fs3_dot_proto_dot_cluster__pb2.SetTargetOfflineReply.FromString,
             options,
             channel_credentials,
             insecure,

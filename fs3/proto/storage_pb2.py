@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from fs3.proto import common_pb2 as fs3_dot_proto_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66s3/proto/storage.proto\x12\x03\x66s3\x1a\x16\x66s3/proto/common.proto\"r\n\tChunkMeta\x12\x1b\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x0c.fs3.ChunkId\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06length\x18\x03 \x01(\r\x12\x0e\n\x06\x63rc32c\x18\x04 \x01(\r\x12\x17\n\x0fpending_version\x18\x05 \x01(\x04\"a\n\x13RemoveChunksRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\r\x12\x15\n\rchain_version\x18\x02 \x01(\x04\x12\r\n\x05inode\x18\x03 \x01(\x04\x12\x12\n\nfrom_index\x18\x04 \x01(\x04\"$\n\x11RemoveChunksReply\x12\x0f\n\x07removed\x18\x01 \x01(\x04\"l\n\x14TruncateChunkRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\r\x12\x15\n\rchain_version\x18\x02 \x01(\x04\x12\x1b\n\x05\x63hunk\x18\x03 \x01(\x0b\x32\x0c.fs3.ChunkId\x12\x0e\n\x06length\x18\x04 \x01(\r\"2\n\x12TruncateChunkReply\x12\x1c\n\x04meta\x18\x01 \x01(\x0b\x32\x0e.fs3.ChunkMeta\"B\n\x11QueryChunkRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\r\x12\x1b\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x0c.fs3.ChunkId\"?\n\x0fQueryChunkReply\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\x1c\n\x04meta\x18\x02 \x01(\x0b\x32\x0e.fs3.ChunkMeta2\xcc\x01\n\x07Storage\x12@\n\x0cRemoveChunks\x12\x18.fs3.RemoveChunksRequest\x1a\x16.fs3.RemoveChunksReply\x12\x43\n\rTruncateChunk\x12\x19.fs3.TruncateChunkRequest\x1a\x17.fs3.TruncateChunkReply\x12:\n\nQueryChunk\x12\x16.fs3.QueryChunkRequest\x1a\x14.fs3.QueryChunkReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66s3/proto/storage.proto\x12\x03\x66s3\x1a\x16\x66s3/proto/common.proto\"r\n\tChunkMeta\x12\x1b\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x0c.fs3.ChunkId\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06length\x18\x03 \x01(\r\x12\x0e\n\x06\x63rc32c\x18\x04 \x01(\r\x12\x17\n\x0fpending_version\x18\x05 \x01(\x04\"a\n\x13RemoveChunksRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\r\x12\x15\n\rchain_version\x18\x02 \x01(\x04\x12\r\n\x05inode\x18\x03 \x01(\x04\x12\x12\n\nfrom_index\x18\x04 \x01(\x04\"$\n\x11RemoveChunksReply\x12\x0f\n\x07removed\x18\x01 \x01(\x04\"l\n\x14TruncateChunkRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\r\x12\x15\n\rchain_version\x18\x02 \x01(\x04\x12\x1b\n\x05\x63hunk\x18\x03 \x01(\x0b\x32\x0c.fs3.ChunkId\x12\x0e\n\x06length\x18\x04 \x01(\r\"2\n\x12TruncateChunkReply\x12\x1c\n\x04meta\x18\x01 \x01(\x0b\x32\x0e.fs3.ChunkMeta\"B\n\x11QueryChunkRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\r\x12\x1b\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x0c.fs3.ChunkId\"?\n\x0fQueryChunkReply\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\x1c\n\x04meta\x18\x02 \x01(\x0b\x32\x0e.fs3.ChunkMeta\"J\n\x11ListChunksRequest\x12\x11\n\ttarget_id\x18\x01 \x01(\r\x12\x13\n\x0bstart_after\x18\x02 \x01(\x0c\x12\r\n\x05limit\x18\x03 \x01(\r\"a\n\x0c\x43hunkVersion\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\x19\n\x11\x63ommitted_version\x18\x02 \x01(\x04\x12\x10\n\x08\x63hecksum\x18\x03 \x01(\r\x12\x17\n\x0fpending_version\x18\x04 \x01(\x04\"B\n\x0fListChunksReply\x12!\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x11.fs3.ChunkVersion\x12\x0c\n\x04more\x18\x02 \x01(\x08\"M\n\x0fSyncDoneRequest\x12\x11\n\ttarget_id\x18\x01 \x01(\r\x12\x10\n\x08\x63hain_id\x18\x02 \x01(\r\x12\x15\n\rchain_version\x18\x03 \x01(\x04\"\x0f\n\rSyncDoneReply2\xbe\x02\n\x07Storage\x12@\n\x0cRemoveChunks\x12\x18.fs3.RemoveChunksRequest\x1a\x16.fs3.RemoveChunksReply\x12\x43\n\rTruncateChunk\x12\x19.fs3.TruncateChunkRequest\x1a\x17.fs3.TruncateChunkReply\x12:\n\nQueryChunk\x12\x16.fs3.QueryChunkRequest\x1a\x14.fs3.QueryChunkReply\x12:\n\nListChunks\x12\x16.fs3.ListChunksRequest\x1a\x14.fs3.ListChunksReply\x12\x34\n\x08SyncDone\x12\x14.fs3.SyncDoneRequest\x1a\x12.fs3.SyncDoneReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,6 +46,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_QUERYCHUNKREQUEST']._serialized_end=537
   _globals['_QUERYCHUNKREPLY']._serialized_start=539
   _globals['_QUERYCHUNKREPLY']._serialized_end=602
-  _globals['_STORAGE']._serialized_start=605
-  _globals['_STORAGE']._serialized_end=809
+  _globals['_LISTCHUNKSREQUEST']._serialized_start=604
+  _globals['_LISTCHUNKSREQUEST']._serialized_end=678
+  _globals['_CHUNKVERSION']._serialized_start=680
+  _globals['_CHUNKVERSION']._serialized_end=777
+  _globals['_LISTCHUNKSREPLY']._serialized_start=779
+  _globals['_LISTCHUNKSREPLY']._serialized_end=845
+  _globals['_SYNCDONEREQUEST']._serialized_start=847
+  _globals['_SYNCDONEREQUEST']._serialized_end=924
+  _globals['_SYNCDONEREPLY']._serialized_start=926
+  _globals['_SYNCDONEREPLY']._serialized_end=941
+  _globals['_STORAGE']._serialized_start=944
+  _globals['_STORAGE']._serialized_end=1262
 # @@protoc_insertion_point(module_scope)

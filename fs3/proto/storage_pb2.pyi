@@ -1,7 +1,8 @@
 from fs3.proto import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -71,3 +72,47 @@ class QueryChunkReply(_message.Message):
     exists: bool
     meta: ChunkMeta
     def __init__(self, exists: _Optional[bool] = ..., meta: _Optional[_Union[ChunkMeta, _Mapping]] = ...) -> None: ...
+
+class ListChunksRequest(_message.Message):
+    __slots__ = ("target_id", "start_after", "limit")
+    TARGET_ID_FIELD_NUMBER: _ClassVar[int]
+    START_AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    target_id: int
+    start_after: bytes
+    limit: int
+    def __init__(self, target_id: _Optional[int] = ..., start_after: _Optional[bytes] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ChunkVersion(_message.Message):
+    __slots__ = ("key", "committed_version", "checksum", "pending_version")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUM_FIELD_NUMBER: _ClassVar[int]
+    PENDING_VERSION_FIELD_NUMBER: _ClassVar[int]
+    key: bytes
+    committed_version: int
+    checksum: int
+    pending_version: int
+    def __init__(self, key: _Optional[bytes] = ..., committed_version: _Optional[int] = ..., checksum: _Optional[int] = ..., pending_version: _Optional[int] = ...) -> None: ...
+
+class ListChunksReply(_message.Message):
+    __slots__ = ("chunks", "more")
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
+    chunks: _containers.RepeatedCompositeFieldContainer[ChunkVersion]
+    more: bool
+    def __init__(self, chunks: _Optional[_Iterable[_Union[ChunkVersion, _Mapping]]] = ..., more: _Optional[bool] = ...) -> None: ...
+
+class SyncDoneRequest(_message.Message):
+    __slots__ = ("target_id", "chain_id", "chain_version")
+    TARGET_ID_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_VERSION_FIELD_NUMBER: _ClassVar[int]
+    target_id: int
+    chain_id: int
+    chain_version: int
+    def __init__(self, target_id: _Optional[int] = ..., chain_id: _Optional[int] = ..., chain_version: _Optional[int] = ...) -> None: ...
+
+class SyncDoneReply(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -49,6 +49,16 @@ class StorageStub:
                 request_serializer=fs3_dot_proto_dot_storage__pb2.QueryChunkRequest.SerializeToString,
                 response_deserializer=fs3_dot_proto_dot_storage__pb2.QueryChunkReply.FromString,
                 _registered_method=True)
+        self.ListChunks = channel.unary_unary(
+                '/fs3.Storage/ListChunks',
+                request_serializer=fs3_dot_proto_dot_storage__pb2.ListChunksRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_storage__pb2.ListChunksReply.FromString,
+                _registered_method=True)
+        self.SyncDone = channel.unary_unary(
+                '/fs3.Storage/SyncDone',
+                request_serializer=fs3_dot_proto_dot_storage__pb2.SyncDoneRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_storage__pb2.SyncDoneReply.FromString,
+                _registered_method=True)
 
 
 class StorageServicer:
@@ -72,6 +82,20 @@ class StorageServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListChunks(self, request, context):
+        """recovery: what a syncing target holds
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SyncDone(self, request, context):
+        """recovery finished: the target is up to date
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -89,6 +113,16 @@ def add_StorageServicer_to_server(servicer, server):
                     servicer.QueryChunk,
                     request_deserializer=fs3_dot_proto_dot_storage__pb2.QueryChunkRequest.FromString,
                     response_serializer=fs3_dot_proto_dot_storage__pb2.QueryChunkReply.SerializeToString,
+            ),
+            'ListChunks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListChunks,
+                    request_deserializer=fs3_dot_proto_dot_storage__pb2.ListChunksRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_storage__pb2.ListChunksReply.SerializeToString,
+            ),
+            'SyncDone': grpc.unary_unary_rpc_method_handler(
+                    servicer.SyncDone,
+                    request_deserializer=fs3_dot_proto_dot_storage__pb2.SyncDoneRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_storage__pb2.SyncDoneReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -172,6 +206,60 @@ class Storage:
             '/fs3.Storage/QueryChunk',
             fs3_dot_proto_dot_storage__pb2.QueryChunkRequest.SerializeToString,
             fs3_dot_proto_dot_storage__pb2.QueryChunkReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListChunks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Storage/ListChunks',
+            fs3_dot_proto_dot_storage__pb2.ListChunksRequest.SerializeToString,
+            fs3_dot_proto_dot_storage__pb2.ListChunksReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SyncDone(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Storage/SyncDone',
+            fs3_dot_proto_dot_storage__pb2.SyncDoneRequest.SerializeToString,
+            fs3_dot_proto_dot_storage__pb2.SyncDoneReply.FromString,
             options,
             channel_credentials,
             insecure,

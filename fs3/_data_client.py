@@ -1,8 +1,10 @@
-"""Client side of the data plane: connections to storage nodes speaking fs3/_wire.py, many requests in
-flight on each, and a small pool of them per node.
+"""The requesting side of the data plane: connections to storage nodes speaking fs3/_wire.py, many
+requests in flight on each, and a small pool of them per node. Used by the client library, and by
+storage nodes forwarding updates along their chains and fetching chunks from their peers.
 
 Over TCP, a read's data is received straight into the caller's buffer (asyncio.BufferedProtocol hands
-the kernel the destination slice itself); over shared memory the node puts it in this client's region.
+the kernel the destination slice itself); over shared memory the node puts it in the requester's region
+(anything with ``name``, ``size`` and ``nonce``).
 """
 
 from __future__ import annotations
@@ -12,11 +14,9 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from fs3 import _wire
-from fs3._errors import FS3Error, Status, Unavailable, error_for
-from fs3._transports import local_offer
-
-from ._shm import ShmRegion
+from . import _wire
+from ._errors import FS3Error, Status, Unavailable, error_for
+from ._transports import local_offer
 
 CONNECT_TIMEOUT = 10.0
 RECEIVE_BUFFER = 256 << 10  # replies arrive here, several per system call
@@ -42,7 +42,7 @@ class _Pending:
 class DataConnection(asyncio.BufferedProtocol):
     """One connection to a storage node's data plane."""
 
-    def __init__(self, address: str, shm: ShmRegion | None):
+    def __init__(self, address: str, shm):
         self.address = address
         self.shm = shm
         self.transport: asyncio.Transport | None = None
@@ -66,7 +66,7 @@ class DataConnection(asyncio.BufferedProtocol):
     # -- lifecycle ---------------------------------------------------------------------------------
 
     @classmethod
-    async def open(cls, address: str, token: bytes, shm: ShmRegion | None, client: str,
+    async def open(cls, address: str, token: bytes, shm, client: str,
                    local_socket: str = "") -> DataConnection:
         """Connect and handshake: over the node's local socket when it is on this host (its abstract
         socket is visible only in this network namespace), else over TCP."""
@@ -165,6 +165,14 @@ class DataConnection(asyncio.BufferedProtocol):
             parts.append(data)
         flags = _wire.FLAG_NO_CRC if data is None else 0
         return await self._send(_wire.WRITE, 1, parts, _wire.WRITE_REPLY, flags=flags)
+
+    async def update(self, item: tuple, data, flags: int = 0) -> tuple:
+        """Send one UPDATE frame (a node forwarding along its chain). Returns (status, the receiver's
+        committed version, checksum)."""
+        parts = [_wire.UPDATE_ITEM.pack(*item)]
+        if data is not None and len(data):
+            parts.append(data)
+        return await self._send(_wire.UPDATE, 1, parts, _wire.UPDATE_REPLY, flags=flags)
 
     # -- receiving ---------------------------------------------------------------------------------
 
@@ -296,6 +304,12 @@ class DataConnection(asyncio.BufferedProtocol):
             if pending is not None and not pending.future.done():
                 status, _pad, version, chunk_len, checksum = _wire.WRITE_RESULT.unpack_from(payload)
                 pending.future.set_result((status, version, chunk_len, checksum))
+            return
+        if header.type == _wire.UPDATE_REPLY:
+            pending = self._pending.pop(header.req_id, None)
+            if pending is not None and not pending.future.done():
+                status, _pad, version, checksum = _wire.UPDATE_RESULT.unpack_from(payload)
+                pending.future.set_result((status, version, checksum))
             return
         raise _wire.ProtocolError(Status.INVALID_ARGUMENT, f"unexpected frame type {header.type}")
 

@@ -1,0 +1,117 @@
+"""The cluster manager's decisions: one meta server at a time (the holder of a lease in the KV store)
+scans every chain, derives each target's local state from its node's last heartbeat, applies the
+target state table (_chain_states.py) and writes the new chain orders and public states, bumping each
+changed chain's version and the routing version. Every meta server runs this loop; all but one only
+renew their bid for the lease.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+
+from fs3.proto import cluster_pb2
+
+from . import _keys as keys
+from ._chain_states import LOCAL_OFFLINE, ONLINE, Member, next_chain
+from ._cluster import ClusterManager, _bump_routing, _scan
+
+log = logging.getLogger(__name__)
+
+
+class ManagerLoop:
+    def __init__(self, cluster: ClusterManager, *, interval: float = 0.5, lease: float = 5.0,
+                 holder: str | None = None):
+        self.cluster = cluster
+        self.kv = cluster.kv
+        self.interval = interval
+        self.lease = lease
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.is_leader = False
+        self.changes = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _take_lease(self) -> bool:
+        now = time.time_ns()
+
+        def run(txn):
+            raw = txn.get(keys.MANAGER_LEASE)
+            lease = cluster_pb2.ManagerLease.FromString(raw) if raw else None
+            if lease is not None and lease.holder != self.holder and lease.expiry_ns > now:
+                return False
+            txn.set(keys.MANAGER_LEASE, cluster_pb2.ManagerLease(
+                holder=self.holder, expiry_ns=now + int(self.lease * 1e9)).SerializeToString())
+            return True
+
+        leader = self.kv.transact(run)
+        if leader != self.is_leader:
+            log.info("cluster manager: %s the decision lease", "took" if leader else "lost")
+        self.is_leader = leader
+        return leader
+
+    def scan(self) -> int:
+        """One pass over every chain; returns how many chains changed."""
+        now = time.time_ns()
+
+        def run(txn):
+            targets = {t.id: t for t in _scan(txn, keys.TARGET, cluster_pb2.TargetInfo)}
+            beats = {b.node_id: b for b in _scan(txn, keys.HEARTBEAT, cluster_pb2.NodeHeartbeat)}
+            reported = {r.id: r.local_state for b in beats.values() for r in b.targets}
+            changed = 0
+            dirty_targets = set()
+            for chain in _scan(txn, keys.CHAIN, cluster_pb2.ChainInfo):
+                members = []
+                for tid in chain.targets:
+                    info = targets[tid]
+                    if info.admin_offline or not self.cluster.node_alive(beats.get(info.node_id), now):
+                        local = LOCAL_OFFLINE
+                    else:
+                        local = reported.get(tid) or ONLINE
+                    if info.local_state != local:
+                        info.local_state = local
+                        dirty_targets.add(tid)
+                    members.append(Member(tid, info.public_state, local))
+                new = next_chain(members)
+                if [(m.target, m.public) for m in new] == [(m.target, m.public) for m in members]:
+                    continue
+                log.info("chain %d v%d -> v%d: %s", chain.id, chain.version, chain.version + 1,
+                         " ".join(f"{m.target}:{cluster_pb2.PublicState.Name(m.public).lower()}" for m in new))
+                chain.version += 1
+                del chain.targets[:]
+                chain.targets.extend(m.target for m in new)
+                txn.set(keys.chain(chain.id), chain.SerializeToString())
+                for m in new:
+                    if targets[m.target].public_state != m.public:
+                        targets[m.target].public_state = m.public
+                        dirty_targets.add(m.target)
+                changed += 1
+            for tid in dirty_targets:
+                txn.set(keys.target(tid), targets[tid].SerializeToString())
+            if changed or dirty_targets:
+                _bump_routing(txn)
+            return changed
+
+        changed = self.kv.transact(run)
+        self.changes += changed
+        return changed
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="cluster-manager", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                if self._take_lease():
+                    self.scan()
+            except Exception:  # noqa: BLE001 - the manager must outlive any one failure
+                log.exception("cluster manager pass failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

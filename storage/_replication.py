@@ -1,0 +1,258 @@
+"""CRAQ replication along a chain (as in 3FS): writes enter at the head, which serializes updates per
+chunk, stages the chunk's next version as pending and forwards the whole new content to its successor;
+the tail commits it at once and answers; each member commits as the answer passes back, and the client
+is answered by the head only after the tail committed.
+
+A head that finds a pending version left by an earlier, unfinished update rolls it forward (forwards and
+commits it) before it takes a new one: some member after it may already have committed that version,
+so it can never be dropped. A member that already holds a version answers a re-sent update of it as
+done. Recovery installs versions with FLAG_SYNC, and removals travel with FLAG_REMOVE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+
+from fs3 import _token, _wire
+from fs3._checksum import crc32c
+from fs3._data_client import DataConnection, NodePool
+from fs3._errors import FS3Error, Status, Unavailable
+
+from ._chunk_meta import chunk_key, split_key
+from ._routing import NodeRouting, Peer
+from ._target import Target
+
+log = logging.getLogger(__name__)
+
+TOKEN_LIFETIME = 3600.0
+
+
+class _ChunkLocks:
+    """One asyncio lock per chunk being updated (made on demand, dropped when nobody holds or waits)."""
+
+    def __init__(self):
+        self._locks: dict[tuple, list] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: tuple):
+        entry = self._locks.get(key)
+        if entry is None:
+            entry = self._locks[key] = [asyncio.Lock(), 0]
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._locks[key]
+
+
+class Peers:
+    """Connections from this node to the data planes of its chains' other members."""
+
+    def __init__(self, secret: Callable[[], bytes], node_name: Callable[[], str]):
+        self._secret = secret
+        self._node_name = node_name
+        self._pools: dict[str, NodePool] = {}
+        self._sockets: dict[str, str] = {}
+
+    async def _open(self, address: str) -> DataConnection:
+        claims = _token.TokenClaims(expiry=int(time.time() + TOKEN_LIFETIME), uid=0, gid=0,
+                                    client=self._node_name(), role=_token.ROLE_NODE)
+        token = _token.sign(self._secret(), claims)
+        return await DataConnection.open(address, token, None, self._node_name(), self._sockets.get(address, ""))
+
+    def connection(self, peer: Peer):
+        self._sockets[peer.data_address] = peer.data_socket
+        pool = self._pools.get(peer.data_address)
+        if pool is None:
+            pool = self._pools[peer.data_address] = NodePool(peer.data_address, self._open, 2)
+        return pool.get()
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
+
+
+class Replicator:
+    def __init__(self, routing: NodeRouting, executor: Executor, peers: Peers):
+        self.routing = routing
+        self.executor = executor
+        self.peers = peers
+        self.locks = _ChunkLocks()
+
+    async def disk(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    async def forward(self, peer: Peer, chain_id: int, chain_version: int, inode: int, index: int, version: int,
+                      data, chunk_size: int, flags: int = 0) -> tuple[int, int, int]:
+        """Send an update to the next member; returns (status, its committed version, checksum)."""
+        conn = await self.peers.connection(peer)
+        length = len(data) if data is not None else 0
+        crc = crc32c(data) if length else 0
+        item = (chain_id, chain_version, inode, index, version, length, chunk_size, crc)
+        return await conn.update(item, data, flags)
+
+    # -- the head: a client's write --------------------------------------------------------------
+
+    async def client_write(self, target: Target, chain_id: int, chain_version: int, inode: int, index: int,
+                           offset: int, data, chunk_size: int, aligned=None):
+        """Apply a client's write at the head and carry it down the chain. Returns the committed record."""
+        async with self.locks.hold((target.target_id, inode, index)):
+            chain = self.routing.chain(chain_id)
+            successor = self.routing.successor(chain, target.target_id) if chain is not None else None
+            store = target.store
+            if successor is None:
+                # A chain of one (now): commit here, after rolling forward what an earlier head began.
+                await self.settle_pending(target, chain_id, chain_version, inode, index, chunk_size, None)
+                return await self.disk(lambda: store.write(inode, index, offset, data, chunk_size, aligned=aligned))
+            await self.settle_pending(target, chain_id, chain_version, inode, index, chunk_size, successor)
+            buf, length, version = await self.disk(store.build, inode, index, offset, data, chunk_size)
+            try:
+                view = memoryview(buf)
+                await self.disk(store.stage, inode, index, version, view, length)
+                await self._pass_on(successor, chain_id, chain_version, inode, index, version, view[:length],
+                                    chunk_size)
+                return await self.disk(store.commit, inode, index, version)
+            finally:
+                store.buffers.release(buf)
+
+    async def settle_pending(self, target: Target, chain_id: int, chain_version: int, inode: int, index: int,
+                              chunk_size: int, successor: Peer | None) -> None:
+        """Roll forward a pending version this target holds (with the chunk's lock held)."""
+        store = target.store
+        _committed, pending = await self.disk(store.state, inode, index)
+        if pending is None:
+            return
+        if successor is not None:
+            buf = await self.disk(store.load, inode, index, pending)
+            try:
+                await self._pass_on(successor, chain_id, chain_version, inode, index, pending.version,
+                                    memoryview(buf)[: pending.length], chunk_size)
+            finally:
+                store.buffers.release(buf)
+        await self.disk(store.commit, inode, index, pending.version)
+        log.info("target %d: rolled forward pending version %d of chunk %d:%d",
+                 target.target_id, pending.version, inode, index)
+
+    async def _pass_on(self, successor: Peer, chain_id: int, chain_version: int, inode: int, index: int,
+                       version: int, data, chunk_size: int) -> None:
+        try:
+            status, _version, _checksum = await self.forward(
+                successor, chain_id, chain_version, inode, index, version, data, chunk_size
+            )
+        except Unavailable as exc:
+            raise FS3Error(f"chain {chain_id}: successor target {successor.target_id} unreachable ({exc}); "
+                           "retry after the chain is reconfigured", status=Status.UNAVAILABLE) from None
+        if status:
+            raise FS3Error(f"chain {chain_id}: successor target {successor.target_id} refused version {version} "
+                           f"of chunk {inode}:{index} ({Status(status).name})", status=status)
+
+    # -- a member after the head: a forwarded update ---------------------------------------------
+
+    async def apply_update(self, target: Target, chain_id: int, chain_version: int, inode: int, index: int,
+                           version: int, data, chunk_size: int, flags: int) -> tuple[int, int]:
+        """Apply an update forwarded by the predecessor; returns (committed version, checksum)."""
+        store = target.store
+        async with self.locks.hold((target.target_id, inode, index)):
+            chain = self.routing.chain(chain_id)
+            successor = self.routing.successor(chain, target.target_id) if chain is not None else None
+            if flags & _wire.FLAG_REMOVE:
+                await self.disk(store.drop, inode, index)
+                if successor is not None and not flags & _wire.FLAG_SYNC:
+                    await self._pass_on_remove(successor, chain_id, chain_version, inode, index)
+                return 0, 0
+            buf, length = _aligned_copy(store, data)
+            view = memoryview(buf)
+            try:
+                if flags & _wire.FLAG_SYNC:  # recovery: this version is the chain's committed state
+                    rec = await self.disk(lambda: store.put(inode, index, version, view, length))
+                    return rec.version, rec.crc
+                committed, _pending = await self.disk(store.state, inode, index)
+                if committed is not None and committed.version >= version:
+                    return committed.version, committed.crc  # a re-sent update we already hold
+                if successor is None:  # the tail commits at once
+                    rec = await self.disk(lambda: store.put(inode, index, version, view, length))
+                    return rec.version, rec.crc
+                await self.disk(store.stage, inode, index, version, view, length)
+                await self._pass_on(successor, chain_id, chain_version, inode, index, version, view[:length],
+                                    chunk_size)
+                rec = await self.disk(store.commit, inode, index, version)
+                return rec.version, rec.crc
+            finally:
+                view.release()
+                store.buffers.release(buf)
+
+    async def _pass_on_remove(self, successor: Peer, chain_id: int, chain_version: int, inode: int,
+                              index: int) -> None:
+        try:
+            status, _v, _c = await self.forward(successor, chain_id, chain_version, inode, index, 0, None, 0,
+                                                _wire.FLAG_REMOVE)
+        except Unavailable as exc:
+            raise FS3Error(f"chain {chain_id}: successor unreachable ({exc})", status=Status.UNAVAILABLE) from None
+        if status:
+            raise FS3Error(f"chain {chain_id}: successor refused a removal ({Status(status).name})", status=status)
+
+    # -- head-side control operations (from meta: truncation and garbage collection) --------------
+
+    async def truncate(self, target: Target, chain_id: int, chain_version: int, inode: int, index: int,
+                       length: int):
+        store = target.store
+        async with self.locks.hold((target.target_id, inode, index)):
+            chain = self.routing.chain(chain_id)
+            successor = self.routing.successor(chain, target.target_id) if chain is not None else None
+            await self.settle_pending(target, chain_id, chain_version, inode, index, 0, successor)
+            if length == 0:
+                await self.disk(store.drop, inode, index)
+                if successor is not None:
+                    await self._pass_on_remove(successor, chain_id, chain_version, inode, index)
+                return None
+            built = await self.disk(store.build_truncated, inode, index, length)
+            if built is None:
+                return await self.disk(store.query, inode, index)
+            buf, new_len, version = built
+            try:
+                view = memoryview(buf)
+                if successor is None:
+                    return await self.disk(lambda: store.put(inode, index, version, view, new_len))
+                await self.disk(store.stage, inode, index, version, view, new_len)
+                await self._pass_on(successor, chain_id, chain_version, inode, index, version, view[:new_len], 0)
+                return await self.disk(store.commit, inode, index, version)
+            finally:
+                store.buffers.release(buf)
+
+    async def remove(self, target: Target, chain_id: int, chain_version: int, inode: int, from_index: int) -> int:
+        """Remove chunks ``from_index`` onwards of ``inode`` on every member of the chain."""
+        store = target.store
+        chain = self.routing.chain(chain_id)
+        successor = self.routing.successor(chain, target.target_id) if chain is not None else None
+        keys = await self.disk(store.meta.keys, chunk_key(inode, from_index), chunk_key(inode + 1, 0))
+        removed = 0
+        for key in keys:
+            _ino, index = split_key(key)
+            async with self.locks.hold((target.target_id, inode, index)):
+                removed += await self.disk(store.drop, inode, index)
+                if successor is not None:
+                    await self._pass_on_remove(successor, chain_id, chain_version, inode, index)
+        return removed
+
+
+def _aligned_copy(store, data):
+    """The update's data in a pooled, page-aligned buffer (what the chunk store writes with O_DIRECT),
+    with zeros up to the next 4 KiB. Returns (buffer, length)."""
+    length = len(data) if data is not None else 0
+    buf = store.buffers.acquire(max(length, 1))
+    with memoryview(buf) as view:
+        if length:
+            view[:length] = data
+        tail = -length % 4096
+        if tail:
+            view[length : length + tail] = bytes(tail)
+    return buf, length
