@@ -18,7 +18,7 @@ from fs3._paths import normalize
 from fs3.proto import cluster_pb2, common_pb2, meta_pb2
 
 from ._async_file import AsyncFile
-from ._chunk_io import ChunkIO, ReadPiece, plan_reads
+from ._chunk_io import RETRY_TIMEOUT, ChunkIO, ReadPiece, plan_reads
 from ._meta import MetaConnection
 from ._routing import RoutingCache
 from ._shm import DEFAULT_SIZE, ShmRegion
@@ -64,7 +64,8 @@ def _inode_of_stat(st: FileStat) -> meta_pb2.Inode:
 class AsyncClient:
     """A connection to one fs3 cluster for asyncio code. Make one with ``await fs3.aconnect()``."""
 
-    def __init__(self, address: str, *, timeout: float = 60.0, shm: bool = True, shm_size: int = DEFAULT_SIZE):
+    def __init__(self, address: str, *, timeout: float = 60.0, shm: bool = True, shm_size: int = DEFAULT_SIZE,
+                 retry_timeout: float = RETRY_TIMEOUT):
         self.address = address
         self.client_id = f"{os.uname().nodename}:{os.getpid()}"
         self._meta = MetaConnection(address, timeout=timeout)
@@ -77,7 +78,8 @@ class AsyncClient:
                 region = ShmRegion(shm_size)
             except OSError:
                 region = None  # no /dev/shm here: TCP only
-        self._chunks = ChunkIO(self._routing, self._data_token, client_name=self.client_id, shm=region)
+        self._chunks = ChunkIO(self._routing, self._data_token, client_name=self.client_id, shm=region,
+                               retry_timeout=retry_timeout)
 
     @classmethod
     async def connect(cls, address: str | None = None, *, connect_timeout: float = 10.0, **kwargs) -> AsyncClient:
@@ -294,6 +296,12 @@ class AsyncClient:
         reply = await self._meta("CreateChainTable", cluster_pb2.CreateChainTableRequest(replicas=replicas))
         await self._routing.refresh()
         return reply
+
+    async def set_target_offline(self, target_id: int, offline: bool = True) -> cluster_pb2.TargetInfo:
+        """Take a target out of service (or let it back in); an operator's call."""
+        reply = await self._meta("SetTargetOffline", cluster_pb2.SetTargetOfflineRequest(
+            target_id=target_id, offline=offline))
+        return reply.target
 
     async def data_plane_status(self, *, probe: bool = True) -> list[TransportStatus]:
         """Which transport serves each storage node, and why the better ones were not chosen; with

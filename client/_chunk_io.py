@@ -6,24 +6,27 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fs3 import _wire
 from fs3._checksum import crc32c
 from fs3._data_client import DataConnection, NodePool, TransportStatus
-from fs3._errors import FS3Error, Status, Unavailable, error_for
+from fs3._errors import FS3Error, StaleRouting, Status, Unavailable, error_for
 from fs3._layout import chain_of, slices
 from fs3.proto import meta_pb2
 
 from ._routing import RoutingCache
 from ._shm import ShmRegion
 
-RETRIES = 8
+RETRY_TIMEOUT = 30.0          # how long a read or write keeps retrying through failover
 MAX_PIECE = 8 << 20           # reads of larger chunk ranges are split into pieces of this size
 FRAME_BYTES = 16 << 20        # bytes one READ frame asks for
 RETRYABLE = {
     Status.STALE_CHAIN_VERSION, Status.TARGET_NOT_SERVING, Status.TARGET_NOT_FOUND, Status.UNAVAILABLE,
+    Status.CHUNK_PENDING,
 }
 
 
@@ -79,7 +82,9 @@ class ChunkIO:
         client_name: str,
         shm: ShmRegion | None,
         connections_per_node: int = 2,
+        retry_timeout: float = RETRY_TIMEOUT,
     ):
+        self.retry_timeout = retry_timeout
         self.routing = routing
         self._token = token
         self._client_name = client_name
@@ -122,8 +127,10 @@ class ChunkIO:
         batch costs a few system calls, not a scheduler round per node."""
         todo = pieces
         delay = 0.05
-        for attempt in range(RETRIES):
+        deadline = time.monotonic() + self.retry_timeout
+        for attempt in itertools.count():
             failed: list[ReadPiece] = []
+            only_pending = True
             last_error: FS3Error | None = None
             groups: dict[str, list[ReadPiece]] = {}
             replicas: dict[int, int] = {}
@@ -133,9 +140,10 @@ class ChunkIO:
                 except FS3Error as exc:
                     failed.append(piece)
                     last_error = exc
+                    only_pending = False
                     continue
                 replicas[piece.chain] = len(addresses)
-                address = addresses[attempt % len(addresses)]
+                address = addresses[(piece.index + attempt) % len(addresses)]  # spread reads over replicas
                 group = groups.get(address)
                 if group is None:
                     groups[address] = [piece]
@@ -150,16 +158,20 @@ class ChunkIO:
                         except Unavailable as exc:
                             failed += frame
                             last_error = exc
+                            only_pending = False
                 for address, frame, future, base, _span in sent:
                     try:
                         results = await future
                     except Unavailable as exc:
                         failed += frame
                         last_error = exc
+                        only_pending = False
                         continue
                     retry, corrupt, error = self._settle(address, frame, results, base)
                     failed += retry
                     last_error = error or last_error
+                    if error is not None and error.status != Status.CHUNK_PENDING:
+                        only_pending = False
                     for piece, exc in corrupt:
                         if attempt + 1 >= replicas.get(piece.chain, 1):
                             raise exc  # every replica tried: no intact copy to return
@@ -172,9 +184,12 @@ class ChunkIO:
                         future.add_done_callback(functools.partial(self._release_span, base, span))
             if not failed:
                 return
-            if attempt == RETRIES - 1:
+            if time.monotonic() > deadline:
                 raise last_error or Unavailable("chunk reads failed")
             todo = failed
+            if only_pending and last_error is not None:
+                await asyncio.sleep(0.005)  # an update in flight: another replica (or a moment) answers
+                continue
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
             await self.routing.refresh()
@@ -269,8 +284,9 @@ class ChunkIO:
     async def send_write(self, w: PreparedWrite) -> None:
         """Send a prepared write to its chain's head; retries on stale routing or a lost node."""
         delay = 0.05
+        deadline = time.monotonic() + self.retry_timeout
         try:
-            for attempt in range(RETRIES):
+            while True:
                 try:
                     address, version = self.routing.data_head(w.chain)
                     conn = await self._pool(address).get()
@@ -290,9 +306,9 @@ class ChunkIO:
                     if status not in RETRYABLE:
                         raise error_for(status, message)
                     error: FS3Error = error_for(status, message)
-                except Unavailable as exc:
+                except (Unavailable, StaleRouting) as exc:
                     error = exc
-                if attempt == RETRIES - 1:
+                if time.monotonic() > deadline:
                     raise error
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)

@@ -173,6 +173,10 @@ class Client:
     def create_chains(self, replicas: int = 1) -> cluster_pb2.CreateChainTableReply:
         return self._run(self._async.create_chains(replicas))
 
+    def set_target_offline(self, target_id: int, offline: bool = True) -> cluster_pb2.TargetInfo:
+        """Take a target out of service (or let it back in); an operator's call."""
+        return self._run(self._async.set_target_offline(target_id, offline))
+
     def data_plane_status(self, *, probe: bool = True) -> list[TransportStatus]:
         """Which transport serves each storage node, and why the better ones were not chosen."""
         return self._run(self._async.data_plane_status(probe=probe))

@@ -12,7 +12,8 @@ from fs3._errors import Unavailable
 from fs3._rpc import CHANNEL_OPTIONS, acall, error_from_rpc
 from fs3.proto import cluster_pb2, cluster_pb2_grpc, meta_pb2_grpc
 
-_CLUSTER_METHODS = {"RegisterNode", "Heartbeat", "GetRoutingInfo", "CreateChainTable", "GetDataToken"}
+_CLUSTER_METHODS = {"RegisterNode", "Heartbeat", "GetRoutingInfo", "CreateChainTable", "GetDataToken",
+                    "SetTargetOffline"}
 
 
 class MetaConnection:

@@ -67,6 +67,9 @@ class RoutingCache:
         chain = self.chain(chain_id)
         if not chain.targets:
             raise Unavailable(f"chain {chain_id} has no targets")
+        head = self._targets.get(chain.targets[0])
+        if head is None or head.public_state != cluster_pb2.SERVING:
+            raise Unavailable(f"chain {chain_id} has no serving head (waiting for its targets to come back)")
         return self._data_address(chain.targets[0]), chain.version
 
     def data_readers(self, chain_id: int) -> tuple[list[str], int]:

@@ -155,7 +155,7 @@ class Recovery:
             storage_pb2.SyncDoneRequest(target_id=peer.target_id, chain_id=chain_id, chain_version=chain_version),
             timeout=30, what="storage",
         )
-        self.progress[target.target_id] = 100
+        self.progress.pop(target.target_id, None)
         log.info("recovery: target %d -> target %d done: %d chunks sent, %d removed, %d checked",
                  target.target_id, peer.target_id, sent, removed, len(local_keys))
 

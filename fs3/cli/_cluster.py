@@ -31,9 +31,11 @@ def nodes(as_json):
 @cluster.command()
 @click.option("--json", "as_json", is_flag=True)
 def targets(as_json):
-    """List targets with their public and local state."""
-    _show("targets", ["TARGET", "NODE", "CHAIN", "PUBLIC", "LOCAL", "PATH"],
-          lambda t: [t["id"], t["node"], t["chain"] or "-", t["public_state"], t["local_state"], t["path"]], as_json)
+    """List targets with their public and local state, recovery progress and repairs."""
+    _show("targets", ["TARGET", "NODE", "CHAIN", "PUBLIC", "LOCAL", "RECOVERY", "CORRUPT", "REPAIRED", "PATH"],
+          lambda t: [t["id"], t["node"], t["chain"] or "-", t["public_state"] + (" (admin)" if t["admin_offline"] else ""),
+                     t["local_state"], f"{t['sync_percent']}%" if t["sync_percent"] else "-", t["corruptions"],
+                     t["repairs"], t["path"]], as_json)
 
 
 @cluster.command()
@@ -50,6 +52,60 @@ def chain_table(as_json):
     """Show the chain table."""
     _show("chain_tables", ["TABLE", "VERSION", "REPLICAS", "CHAINS"],
           lambda t: [t["id"], t["version"], t["replicas"], ",".join(map(str, t["chains"]))], as_json)
+
+
+def _set_offline(target_ids, offline: bool, as_json: bool) -> None:
+    client = state().client()
+    out = []
+    for target_id in target_ids:
+        info = client.set_target_offline(target_id, offline)
+        out.append({"target": info.id, "admin_offline": info.admin_offline})
+    if as_json:
+        emit_json(out)
+    else:
+        for o in out:
+            click.echo(f"target {o['target']}: " + ("taken offline (its chains go on without it)" if offline
+                                                     else "back online (it rejoins, syncs, then serves)"))
+
+
+@cluster.command()
+@click.argument("target_ids", nargs=-1, type=int, required=True)
+@click.option("--json", "as_json", is_flag=True)
+def offline(target_ids, as_json):
+    """Take targets out of service: their chains move them to the end and go on without them."""
+    _set_offline(target_ids, True, as_json)
+
+
+@cluster.command()
+@click.argument("target_ids", nargs=-1, type=int, required=True)
+@click.option("--json", "as_json", is_flag=True)
+def online(target_ids, as_json):
+    """Let targets taken offline back in: they wait, recover from their chain, then serve."""
+    _set_offline(target_ids, False, as_json)
+
+
+@cluster.command()
+@click.option("--nodes", type=int, required=True, help="Storage nodes.")
+@click.option("--targets", "per_node", type=int, required=True, help="Targets per node.")
+@click.option("--replicas", type=int, default=3, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def plan(nodes, per_node, replicas, as_json):
+    """Show how evenly a chain table for a cluster of this shape spreads load (no cluster needed)."""
+    from fs3._errors import InvalidArgument
+    from fs3.meta._chain_table import balance, plan_chains
+
+    if nodes < replicas or per_node < 1:
+        raise InvalidArgument(f"Invalid argument: need at least {replicas} nodes and 1 target per node")
+    free = {n: [n * 100_000 + i for i in range(per_node)] for n in range(nodes)}
+    report = balance([[t // 100_000 for t in c] for c in plan_chains(free, replicas)])
+    if as_json:
+        emit_json(report)
+        return
+    click.echo(f"{report['chains']} chains of {replicas} over {nodes} nodes x {per_node} targets")
+    click.echo(f"  chains per node   {report['chains_per_node'][0]}..{report['chains_per_node'][1]}")
+    click.echo(f"  heads per node    {report['heads_per_node'][0]}..{report['heads_per_node'][1]}")
+    click.echo(f"  chains per pair   {report['shared_per_pair'][0]}..{report['shared_per_pair'][1]}")
+    click.echo(f"  failure spread    {report['failure_spread']} (1.0: a failed node's reads spread perfectly evenly)")
 
 
 @cluster.command("create-chains")

@@ -108,7 +108,8 @@ def routing_dict(routing: cluster_pb2.RoutingInfo) -> dict:
         "targets": [{"id": t.id, "node": t.node_id, "path": t.path, "chain": t.chain_id,
                      "public_state": _PUBLIC.get(t.public_state, "?"), "local_state": _LOCAL.get(t.local_state, "?"),
                      "used_bytes": t.used_bytes, "chunks": t.chunk_count, "free_bytes": t.free_bytes,
-                     "direct_io": t.direct_io} for t in routing.targets],
+                     "direct_io": t.direct_io, "admin_offline": t.admin_offline, "corruptions": t.corruptions,
+                     "repairs": t.repairs, "sync_percent": t.sync_percent} for t in routing.targets],
         "chains": [{"id": c.id, "version": c.version, "targets": list(c.targets)} for c in routing.chains],
         "chain_tables": [{"id": t.id, "version": t.version, "replicas": t.replicas, "chains": list(t.chains)}
                          for t in routing.tables],

@@ -18,7 +18,7 @@ CHUNK = 64 << 10
 def test_batch_with_a_node_down(tmp_path):
     cluster = LocalCluster.start(LocalClusterConfig(data_dir=tmp_path, chunk_size=CHUNK, stripe=3), timeout=90)
     try:
-        with fs3.connect(cluster.meta[0]) as client:
+        with fs3.connect(cluster.meta[0], retry_timeout=3) as client:
             data = os.urandom(12 * CHUNK)
             client.write("/f", data)
             st = client.stat("/f")

@@ -46,7 +46,7 @@ def test_data_survives_a_full_cluster_restart(tmp_path):
 def test_client_rides_over_a_storage_node_restart(tmp_path):
     cluster = start(tmp_path)
     try:
-        with fs3.connect(cluster.meta[0]) as client:
+        with fs3.connect(cluster.meta[0], retry_timeout=3) as client:
             data = os.urandom(600 * KiB)  # ten chunks over all three nodes
             client.write("/f", data)
             cluster.kill("storage-2", signal.SIGKILL)
