@@ -22,6 +22,7 @@ from ._routing import RoutingCache
 from ._shm import ShmRegion
 
 RETRY_TIMEOUT = 30.0          # how long a read or write keeps retrying through failover
+WATCH_INTERVAL = 1.0          # how often a slow request checks whether its node was declared offline
 MAX_PIECE = 8 << 20           # reads of larger chunk ranges are split into pieces of this size
 FRAME_BYTES = 16 << 20        # bytes one READ frame asks for
 RETRYABLE = {
@@ -85,6 +86,7 @@ class ChunkIO:
         retry_timeout: float = RETRY_TIMEOUT,
     ):
         self.retry_timeout = retry_timeout
+        self._turn = 0
         self.routing = routing
         self._token = token
         self._client_name = client_name
@@ -128,6 +130,7 @@ class ChunkIO:
         todo = pieces
         delay = 0.05
         deadline = time.monotonic() + self.retry_timeout
+        self._turn += 1  # successive reads of a chunk rotate over its replicas
         for attempt in itertools.count():
             failed: list[ReadPiece] = []
             only_pending = True
@@ -143,7 +146,7 @@ class ChunkIO:
                     only_pending = False
                     continue
                 replicas[piece.chain] = len(addresses)
-                address = addresses[(piece.index + attempt) % len(addresses)]  # spread reads over replicas
+                address = addresses[(piece.index + attempt + self._turn) % len(addresses)]
                 group = groups.get(address)
                 if group is None:
                     groups[address] = [piece]
@@ -161,7 +164,7 @@ class ChunkIO:
                             only_pending = False
                 for address, frame, future, base, _span in sent:
                     try:
-                        results = await future
+                        results = await self._reply(address, future)
                     except Unavailable as exc:
                         failed += frame
                         last_error = exc
@@ -193,6 +196,21 @@ class ChunkIO:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
             await self.routing.refresh()
+
+    async def _reply(self, address: str, future: asyncio.Future):
+        """Wait for a node's answer. A node that stops answering (hung, cut off) is given up on once the
+        manager has declared it offline: by then it has fenced itself, so it will not touch this
+        request's shared memory when it wakes, and the request can go to another replica."""
+        while True:
+            done, _ = await asyncio.wait({future}, timeout=WATCH_INTERVAL)
+            if done:
+                return future.result()
+            await self.routing.refresh()
+            if not self.routing.node_serving(address):
+                pool = self._pools.get(address)
+                if pool is not None:
+                    pool.abort(Unavailable(f"storage node {address} stopped answering and was declared offline"))
+                return await future  # failed by the abort
 
     def _release_span(self, base: int, span: int, future: asyncio.Future) -> None:
         if not future.cancelled():
@@ -299,7 +317,7 @@ class ChunkIO:
                     else:
                         data, shm_offset = w.data, 0
                     item = (w.chain, version, w.inode, w.index, w.offset, w.length, w.chunk_size, crc, shm_offset)
-                    status, _version, _length, _checksum = await conn.write(item, data)
+                    status, _version, _length, _checksum = await self._reply(address, conn.send_write(item, data))
                     if status == 0:
                         return
                     message = describe_failure(status, w.inode, w.index, address, write=True)

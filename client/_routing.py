@@ -88,6 +88,14 @@ class RoutingCache:
         self._readers[chain_id] = readers
         return readers
 
+    def node_serving(self, data_address: str) -> bool:
+        """Whether the node at ``data_address`` still has a target the manager has not declared down."""
+        for node in self._nodes.values():
+            if node.data_address == data_address:
+                return any(t.node_id == node.id and t.public_state in (cluster_pb2.SERVING, cluster_pb2.SYNCING)
+                           for t in self._targets.values())
+        return False
+
     def data_socket(self, address: str) -> str:
         """The local socket of the node serving the data plane at ``address`` ("" if none)."""
         for node in self._nodes.values():

@@ -157,6 +157,19 @@ class DataConnection(asyncio.BufferedProtocol):
     async def read(self, items: list[tuple], dests: list[memoryview] | None) -> list[tuple]:
         return await self.send_read(items, dests)
 
+    def send_write(self, item: tuple, data) -> asyncio.Future:
+        parts = [_wire.WRITE_ITEM.pack(*item)]
+        if data is not None:
+            parts.append(data)
+        flags = _wire.FLAG_NO_CRC if data is None else 0
+        return self._send(_wire.WRITE, 1, parts, _wire.WRITE_REPLY, flags=flags)
+
+    def send_update(self, item: tuple, data, flags: int = 0) -> asyncio.Future:
+        parts = [_wire.UPDATE_ITEM.pack(*item)]
+        if data is not None and len(data):
+            parts.append(data)
+        return self._send(_wire.UPDATE, 1, parts, _wire.UPDATE_REPLY, flags=flags)
+
     async def write(self, item: tuple, data) -> tuple:
         """Send one WRITE frame: ``data`` inline over TCP (with its CRC32C in the item), or None when it
         waits in shared memory (no transit checksum). Returns (status, version, chunk_length, checksum)."""
@@ -313,6 +326,11 @@ class DataConnection(asyncio.BufferedProtocol):
             return
         raise _wire.ProtocolError(Status.INVALID_ARGUMENT, f"unexpected frame type {header.type}")
 
+    def abort(self, exc: Exception) -> None:
+        """Fail every request in flight with ``exc`` and close the connection (a peer that stopped
+        answering)."""
+        self._abort(exc)
+
     def _abort(self, exc: Exception) -> None:
         self._closed_exc = exc
         if self._hello_waiter is not None and not self._hello_waiter.done():
@@ -363,6 +381,11 @@ class NodePool:
 
     def statuses(self) -> list[TransportStatus]:
         return [c.status for c in self._conns if c.status is not None and c.usable]
+
+    def abort(self, exc: Exception) -> None:
+        for c in self._conns:
+            c.abort(exc)
+        self._conns.clear()
 
     def close(self) -> None:
         for c in self._conns:

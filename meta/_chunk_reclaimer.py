@@ -7,6 +7,7 @@ passes it down the chain).
 from __future__ import annotations
 
 import threading
+import time
 
 import grpc
 
@@ -18,9 +19,11 @@ from fs3.proto import cluster_pb2, common_pb2, meta_pb2, storage_pb2, storage_pb
 from ._cluster import ClusterManager
 from .ops import ChunkReclaimer
 
+RETRY_TIMEOUT = 30.0
+
 
 class GrpcChunkReclaimer(ChunkReclaimer):
-    def __init__(self, cluster: ClusterManager, timeout: float = 30.0):
+    def __init__(self, cluster: ClusterManager, timeout: float = 10.0):
         self._cluster = cluster
         self._timeout = timeout
         self._lock = threading.Lock()
@@ -43,14 +46,20 @@ class GrpcChunkReclaimer(ChunkReclaimer):
         return storage_pb2_grpc.StorageStub(channel), chain.version
 
     def _retrying(self, chain_id: int, send) -> None:
-        for attempt in range(3):
-            stub, version = self._head(chain_id)
+        """Send to the chain's head, retrying through failover (a chain reconfigures within a few
+        heartbeat timeouts) until ``RETRY_TIMEOUT``."""
+        deadline = time.monotonic() + RETRY_TIMEOUT
+        delay = 0.05
+        while True:
             try:
+                stub, version = self._head(chain_id)
                 send(stub, version)
                 return
-            except StaleRouting:
-                if attempt == 2:
+            except (StaleRouting, Unavailable):
+                if time.monotonic() > deadline:
                     raise
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     def remove_chunks(self, inode: meta_pb2.Inode, from_index: int) -> None:
         for chain_id in set(inode.layout.chains):

@@ -30,6 +30,7 @@ from ._target import Target
 log = logging.getLogger(__name__)
 
 TOKEN_LIFETIME = 3600.0
+WATCH_INTERVAL = 0.5
 
 
 class _ChunkLocks:
@@ -98,7 +99,16 @@ class Replicator:
         length = len(data) if data is not None else 0
         crc = crc32c(data) if length else 0
         item = (chain_id, chain_version, inode, index, version, length, chunk_size, crc)
-        return await conn.update(item, data, flags)
+        future = conn.send_update(item, data, flags)
+        # A successor that stops answering is given up on when the chain moves on without it (the
+        # manager declared it offline, so it has fenced itself and will not apply this update late).
+        while True:
+            done, _ = await asyncio.wait({future}, timeout=WATCH_INTERVAL)
+            if done:
+                return future.result()
+            if self.routing.chain_version(chain_id) != chain_version:
+                conn.abort(Unavailable(f"target {peer.target_id} stopped answering; chain {chain_id} moved on"))
+                return await future
 
     # -- the head: a client's write --------------------------------------------------------------
 
