@@ -165,8 +165,11 @@ class DataConnection(asyncio.BufferedProtocol):
         return self._send(_wire.WRITE, 1, parts, _wire.WRITE_REPLY, flags=flags)
 
     def send_update(self, item: tuple, data, flags: int = 0) -> asyncio.Future:
+        """``data``: the bytes, a list of byte buffers sent back to back, or None."""
         parts = [_wire.UPDATE_ITEM.pack(*item)]
-        if data is not None and len(data):
+        if isinstance(data, list):
+            parts += [d for d in data if len(d)]
+        elif data is not None and len(data):
             parts.append(data)
         return self._send(_wire.UPDATE, 1, parts, _wire.UPDATE_REPLY, flags=flags)
 

@@ -47,6 +47,7 @@ FLAG_NO_CRC = 1  # WRITE over shared memory: the data never left this host's mem
                  # transit checksum (the node computes the block checksums it stores from it)
 FLAG_SYNC = 2    # UPDATE from recovery: install the version as committed, if newer than what is there
 FLAG_REMOVE = 4  # UPDATE: remove the chunk (no data)
+FLAG_BLOCKS = 8  # UPDATE: the data is followed by its 4 KiB block CRC32Cs (u32 each), computed upstream
 
 MAX_PAYLOAD = 80 << 20      # a frame's payload: one 64 MiB chunk plus its items, with room to spare
 MAX_ITEMS = 4096            # reads per READ frame

@@ -43,10 +43,12 @@ class ChunkRecord:
 
 
 class _Queued:
-    __slots__ = ("statements", "done", "error")
+    __slots__ = ("statements", "flush", "durable", "done", "error")
 
-    def __init__(self, statements: list[tuple[str, tuple]]):
+    def __init__(self, statements: list[tuple[str, tuple]], flush, durable: bool):
         self.statements = statements
+        self.flush = flush  # data files to flush before these records commit
+        self.durable = durable
         self.done = False
         self.error: Exception | None = None
 
@@ -61,6 +63,7 @@ class ChunkMetaStore:
         self._write_lock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queue: list[_Queued] = []
+        self._durable = True
         self._connections: list[sqlite3.Connection] = []
         self._writer = self._connect()
         current = self._writer.execute("PRAGMA user_version").fetchone()[0]
@@ -123,10 +126,12 @@ class ChunkMetaStore:
 
     # -- updates (durable when they return) --------------------------------------------------------
 
-    def _apply(self, statements: list[tuple[str, tuple]]) -> None:
-        """Run ``statements`` in a transaction that commits durably. Concurrent callers share commits
-        (group commit): whoever holds the writer commits everything queued so far, with one fsync."""
-        entry = _Queued(statements)
+    def _apply(self, statements: list[tuple[str, tuple]], flush=(), durable: bool = True) -> None:
+        """Run ``statements`` in a transaction that commits durably, after flushing the data files in
+        ``flush`` (objects with ``sync()``) that the records point into. Concurrent callers share the
+        work (group commit): whoever holds the writer flushes every file queued so far once, then
+        commits every queued record in one transaction, with one fsync."""
+        entry = _Queued(statements, flush, durable)
         with self._queue_lock:
             self._queue.append(entry)
         with self._write_lock:
@@ -135,6 +140,12 @@ class ChunkMetaStore:
                     batch, self._queue = self._queue, []
                 db = self._writer
                 try:
+                    for f in {id(f): f for queued in batch for f in queued.flush}.values():
+                        f.sync()
+                    durable = any(queued.durable for queued in batch)
+                    if durable != self._durable:
+                        db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+                        self._durable = durable
                     db.execute("BEGIN IMMEDIATE")
                     try:
                         for queued in batch:
@@ -153,22 +164,25 @@ class ChunkMetaStore:
         if entry.error is not None:
             raise entry.error
 
-    def put(self, key: bytes, rec: ChunkRecord, *, clear_pending: bool = False) -> None:
-        """Commit ``rec`` as the chunk's committed version (dropping its pending one if asked)."""
+    def put(self, key: bytes, rec: ChunkRecord, *, clear_pending: bool = False, flush=()) -> None:
+        """Commit ``rec`` as the chunk's committed version (dropping its pending one if asked), after
+        flushing the data files in ``flush``."""
         statements = [("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)", rec.row(key))]
         if clear_pending:
             statements.append(("DELETE FROM pending WHERE id = ?", (key,)))
-        self._apply(statements)
+        self._apply(statements, flush)
 
-    def put_pending(self, key: bytes, rec: ChunkRecord) -> None:
-        self._apply([("INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?, ?, ?, ?)", rec.row(key))])
+    def put_pending(self, key: bytes, rec: ChunkRecord, *, flush=()) -> None:
+        self._apply([("INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?, ?, ?, ?)", rec.row(key))], flush)
 
     def commit_pending(self, key: bytes, rec: ChunkRecord) -> None:
-        """The pending version ``rec`` becomes the committed one, in one transaction."""
+        """The pending version ``rec`` becomes the committed one, in one transaction. Not flushed at
+        once: should a crash lose it, the version is still pending here (durably), and the chain's
+        head rolls it forward, or recovery installs it, before it is read from this replica."""
         self._apply([
             ("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)", rec.row(key)),
             ("DELETE FROM pending WHERE id = ?", (key,)),
-        ])
+        ], durable=False)
 
     def delete(self, key: bytes) -> None:
         self._apply([("DELETE FROM chunks WHERE id = ?", (key,)), ("DELETE FROM pending WHERE id = ?", (key,))])

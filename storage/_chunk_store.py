@@ -130,6 +130,9 @@ class ChunkStore:
                         pending.version if pending else 0))
         return out
 
+    def has_pending(self, inode: int, index: int) -> bool:
+        return chunk_key(inode, index) in self._pending
+
     def pending_keys(self) -> list[bytes]:
         return list(self._pending)
 
@@ -268,28 +271,32 @@ class ChunkStore:
 
     # -- versions ----------------------------------------------------------------------------------
 
-    def _write_slot(self, view: memoryview, length: int) -> tuple[int, int, bytes]:
-        """Put ``length`` bytes (aligned buffer, zeroed tail) in a fresh slot, flushed. Returns
-        (class, slot, block CRCs)."""
+    def _write_slot(self, view: memoryview, length: int, blocks: bytes | None = None):
+        """Put ``length`` bytes (aligned buffer, zeroed tail) in a fresh slot, not yet flushed: the
+        metadata commit that names the slot flushes its file first. Returns (class, slot, block CRCs,
+        file)."""
         cls = size_class(length)
         slot = self.slots.allocate(cls)
         try:
             f = self.slots.file(cls)
             f.write_from(view[: align_up(max(length, 1))], slot << cls)
-            f.sync()
         except BaseException:
             self.slots.unallocate(cls, slot)
             raise
-        return cls, slot, array.array("I", block_crcs(view[:length])).tobytes()
+        if blocks is None:
+            blocks = array.array("I", block_crcs(view[:length])).tobytes()
+        return cls, slot, blocks, f
 
-    def stage(self, inode: int, index: int, version: int, view: memoryview, length: int) -> ChunkRecord:
-        """Record ``view[:length]`` as the chunk's pending ``version`` (replacing an older pending one)."""
+    def stage(self, inode: int, index: int, version: int, view: memoryview, length: int,
+              blocks: bytes | None = None) -> ChunkRecord:
+        """Record ``view[:length]`` as the chunk's pending ``version`` (replacing an older pending one).
+        ``blocks``: its block CRCs when already computed (by the chain's head)."""
         key = chunk_key(inode, index)
-        cls, slot, blocks = self._write_slot(view, length)
+        cls, slot, blocks, f = self._write_slot(view, length, blocks)
         rec = ChunkRecord(version, length, chunk_checksum(blocks), cls, slot, blocks)
         with self._lock(inode, index):
             try:
-                self.meta.put_pending(key, rec)
+                self.meta.put_pending(key, rec, flush=(f,))
             except BaseException:
                 self.slots.unallocate(cls, slot)
                 raise
@@ -317,7 +324,7 @@ class ChunkStore:
         return pending
 
     def put(self, inode: int, index: int, version: int, view: memoryview, length: int, *,
-            only_if_newer: bool = False) -> ChunkRecord | None:
+            only_if_newer: bool = False, blocks: bytes | None = None) -> ChunkRecord | None:
         """Commit ``view[:length]`` as the chunk's ``version`` directly (a chain's tail, a chain of one,
         recovery). A pending version not newer than it goes. With ``only_if_newer``, a chunk already at
         ``version`` or later is left alone (returns None)."""
@@ -326,7 +333,7 @@ class ChunkStore:
             current = self.query(inode, index)
             if current is not None and current.version >= version:
                 return None
-        cls, slot, blocks = self._write_slot(view, length)
+        cls, slot, blocks, f = self._write_slot(view, length, blocks)
         rec = ChunkRecord(version, length, chunk_checksum(blocks), cls, slot, blocks)
         with self._lock(inode, index):
             old = self._current(key)
@@ -336,7 +343,7 @@ class ChunkStore:
             pending = self._pending.get(key)
             drop_pending = pending is not None and pending.version <= version
             try:
-                self.meta.put(key, rec, clear_pending=drop_pending)
+                self.meta.put(key, rec, clear_pending=drop_pending, flush=(f,))
             except BaseException:
                 self.slots.unallocate(cls, slot)
                 raise

@@ -42,6 +42,7 @@ MAX_FRAMES_IN_FLIGHT = 64  # per connection; reading pauses beyond this
 # an NVMe read); a slow disk (recent reads slower than this per frame) sends them to the thread pool.
 INLINE_BUDGET = 0.002        # seconds a frame may block the loop
 INLINE_MAX_BYTES = 256 << 10
+_ALIGNED_LEAD = {_wire.WRITE: _wire.ALIGN - _wire.WRITE_ITEM.size, _wire.UPDATE: _wire.ALIGN - _wire.UPDATE_ITEM.size}
 PARALLEL_READS = 4           # disk threads one large READ frame is spread over
 RECEIVE_BUFFER = 256 << 10   # frames arrive here, several per system call
 DIRECT_PAYLOAD = 64 << 10    # payloads this large are received straight into a buffer of their own
@@ -153,7 +154,8 @@ class DataConnection(asyncio.BufferedProtocol):
     def connection_made(self, transport):
         self.transport = transport
         peer = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "local"
+        self.local = not isinstance(peer, tuple)  # a Unix socket: the peer is on this host
+        self.peer = "local" if self.local else f"{peer[0]}:{peer[1]}"
         self.ctx.stats.connections += 1
 
     def get_buffer(self, sizehint: int):
@@ -197,8 +199,11 @@ class DataConnection(asyncio.BufferedProtocol):
                     self._dispatch(_Frame(header, payload, None))
                     continue
                 if header.length >= DIRECT_PAYLOAD or header.length > len(self._rbuf) - _wire.HEADER_SIZE:
-                    pooled = self.ctx.buffers.acquire(header.length)
-                    pview = memoryview(pooled)[: header.length]
+                    # A large payload gets a buffer of its own, placed so that the data after a WRITE or
+                    # UPDATE item starts on a page boundary: it can go to disk with O_DIRECT uncopied.
+                    lead = _ALIGNED_LEAD.get(header.type, 0)
+                    pooled = self.ctx.buffers.acquire(lead + header.length + _wire.ALIGN)
+                    pview = memoryview(pooled)[lead : lead + header.length]
                     pview[:have] = view[body : self._rend]
                     self._frame, self._pooled, self._pview, self._got = header, pooled, pview, have
                     self._rstart = self._rend = 0
@@ -468,6 +473,21 @@ class DataConnection(asyncio.BufferedProtocol):
 
     # -- writes: a client's at the head, forwarded updates along the chain -------------------------
 
+    @staticmethod
+    def _aligned_data(frame: _Frame, item_size: int, length: int, extra: int = 0):
+        """The frame's inline data as a page-aligned buffer with room to the next 4 KiB, when the
+        receive path placed it so (large frames); else None. Whatever follows the data (``extra``
+        bytes) must be read before the buffer's tail is zeroed."""
+        if frame.pooled is None or not length:
+            return None
+        start = _wire.ALIGN
+        if len(frame.pooled) < start + -(-length // _wire.ALIGN) * _wire.ALIGN:
+            return None
+        if frame.header.length != item_size + length + extra:
+            return None
+        view = memoryview(frame.pooled)
+        return view[start : start + -(-length // _wire.ALIGN) * _wire.ALIGN]
+
     async def _write(self, frame: _Frame):
         header, payload = frame.header, frame.payload
         size = _wire.WRITE_ITEM.size
@@ -481,6 +501,7 @@ class DataConnection(asyncio.BufferedProtocol):
             aligned = None
             if header.length == size + length:  # the data follows the item (any transport)
                 data = payload[size:]
+                aligned = self._aligned_data(frame, size, length)
             elif header.length == size and self.transport_kind == _wire.TRANSPORT_SHM:  # data in shared memory
                 try:
                     aligned = self.shm.span(shm_offset, _wire.shm_span(0, length))
@@ -520,16 +541,20 @@ class DataConnection(asyncio.BufferedProtocol):
         if header.count != 1 or header.length < size:
             raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "malformed UPDATE frame")
         chain_id, chain_version, inode, index, version, length, chunk_size, crc = _wire.UPDATE_ITEM.unpack_from(payload)
-        if header.length != size + length:
+        nblocks = -(-length // 4096) * 4 if header.flags & _wire.FLAG_BLOCKS else 0
+        if header.length != size + length + nblocks:
             raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "UPDATE length does not match its data")
         status, committed, checksum = 0, 0, 0
         try:
-            data = payload[size:]
-            if length and crc32c(data) != crc:
+            data = payload[size : size + length]
+            blocks = bytes(payload[size + length :]) if nblocks else None
+            unchecked = header.flags & _wire.FLAG_NO_CRC and self.local  # never left this host's memory
+            if length and not unchecked and crc32c(data) != crc:
                 raise FS3Error("update data failed its CRC32C in transit", status=Status.INVALID_ARGUMENT)
             target = self._target(chain_id, chain_version, role=UPDATE)
             committed, checksum = await self.ctx.replicator.apply_update(
-                target, chain_id, chain_version, inode, index, version, data, chunk_size, header.flags
+                target, chain_id, chain_version, inode, index, version, data, chunk_size, header.flags,
+                aligned=self._aligned_data(frame, size, length, extra=nblocks), blocks=blocks,
             )
         except FS3Error as exc:
             status = int(exc.status)

@@ -93,12 +93,21 @@ class Replicator:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     async def forward(self, peer: Peer, chain_id: int, chain_version: int, inode: int, index: int, version: int,
-                      data, chunk_size: int, flags: int = 0) -> tuple[int, int, int]:
-        """Send an update to the next member; returns (status, its committed version, checksum)."""
+                      data, chunk_size: int, flags: int = 0, blocks: bytes | None = None) -> tuple[int, int, int]:
+        """Send an update to the next member, with the block CRCs of its data when known (the next
+        member then stores them instead of computing them again); returns (status, its committed
+        version, checksum)."""
         conn = await self.peers.connection(peer)
         length = len(data) if data is not None else 0
-        crc = crc32c(data) if length else 0
+        if length and conn.status is not None and conn.status.channel == "unix":
+            flags |= _wire.FLAG_NO_CRC  # a peer on this host: the bytes stay in memory
+            crc = 0
+        else:
+            crc = crc32c(data) if length else 0
         item = (chain_id, chain_version, inode, index, version, length, chunk_size, crc)
+        if blocks is not None and length:
+            flags |= _wire.FLAG_BLOCKS
+            data = [data, blocks]
         future = conn.send_update(item, data, flags)
         # A successor that stops answering is given up on when the chain moves on without it (the
         # manager declared it offline, so it has fenced itself and will not apply this update late).
@@ -124,20 +133,30 @@ class Replicator:
                 await self.settle_pending(target, chain_id, chain_version, inode, index, chunk_size, None)
                 return await self.disk(lambda: store.write(inode, index, offset, data, chunk_size, aligned=aligned))
             await self.settle_pending(target, chain_id, chain_version, inode, index, chunk_size, successor)
-            buf, length, version = await self.disk(store.build, inode, index, offset, data, chunk_size)
-            try:
+            committed = store.query(inode, index)  # from memory, or one metadata lookup
+            if aligned is not None and offset == 0 and (committed is None or len(data) >= committed.length):
+                # The write replaces the whole chunk: stage it straight from the page-aligned buffer.
+                _zero_tail(aligned, len(data))
+                buf, length, version = None, len(data), (committed.version if committed else 0) + 1
+                view = aligned
+            else:
+                buf, length, version = await self.disk(store.build, inode, index, offset, data, chunk_size)
                 view = memoryview(buf)
-                await self.disk(store.stage, inode, index, version, view, length)
+            try:
+                staged = await self.disk(store.stage, inode, index, version, view, length)
                 await self._pass_on(successor, chain_id, chain_version, inode, index, version, view[:length],
-                                    chunk_size)
+                                    chunk_size, staged.blocks)
                 return await self.disk(store.commit, inode, index, version)
             finally:
-                store.buffers.release(buf)
+                if buf is not None:
+                    store.buffers.release(buf)
 
     async def settle_pending(self, target: Target, chain_id: int, chain_version: int, inode: int, index: int,
                               chunk_size: int, successor: Peer | None) -> None:
         """Roll forward a pending version this target holds (with the chunk's lock held)."""
         store = target.store
+        if not store.has_pending(inode, index):
+            return
         _committed, pending = await self.disk(store.state, inode, index)
         if pending is None:
             return
@@ -153,10 +172,10 @@ class Replicator:
                  target.target_id, pending.version, inode, index)
 
     async def _pass_on(self, successor: Peer, chain_id: int, chain_version: int, inode: int, index: int,
-                       version: int, data, chunk_size: int) -> None:
+                       version: int, data, chunk_size: int, blocks: bytes | None = None) -> None:
         try:
             status, _version, _checksum = await self.forward(
-                successor, chain_id, chain_version, inode, index, version, data, chunk_size
+                successor, chain_id, chain_version, inode, index, version, data, chunk_size, blocks=blocks
             )
         except Unavailable as exc:
             raise FS3Error(f"chain {chain_id}: successor target {successor.target_id} unreachable ({exc}); "
@@ -168,7 +187,8 @@ class Replicator:
     # -- a member after the head: a forwarded update ---------------------------------------------
 
     async def apply_update(self, target: Target, chain_id: int, chain_version: int, inode: int, index: int,
-                           version: int, data, chunk_size: int, flags: int) -> tuple[int, int]:
+                           version: int, data, chunk_size: int, flags: int, aligned=None,
+                           blocks: bytes | None = None) -> tuple[int, int]:
         """Apply an update forwarded by the predecessor; returns (committed version, checksum)."""
         store = target.store
         async with self.locks.hold((target.target_id, inode, index)):
@@ -179,26 +199,32 @@ class Replicator:
                 if successor is not None and not flags & _wire.FLAG_SYNC:
                     await self._pass_on_remove(successor, chain_id, chain_version, inode, index)
                 return 0, 0
-            buf, length = _aligned_copy(store, data)
-            view = memoryview(buf)
+            if aligned is not None:  # received page-aligned: no copy
+                buf, length = None, len(data)
+                view = aligned
+                _zero_tail(view, length)
+            else:
+                buf, length = _aligned_copy(store, data)
+                view = memoryview(buf)
             try:
                 if flags & _wire.FLAG_SYNC:  # recovery: this version is the chain's committed state
-                    rec = await self.disk(lambda: store.put(inode, index, version, view, length))
+                    rec = await self.disk(lambda: store.put(inode, index, version, view, length, blocks=blocks))
                     return rec.version, rec.crc
-                committed, _pending = await self.disk(store.state, inode, index)
+                committed = store.query(inode, index)
                 if committed is not None and committed.version >= version:
                     return committed.version, committed.crc  # a re-sent update we already hold
                 if successor is None:  # the tail commits at once
-                    rec = await self.disk(lambda: store.put(inode, index, version, view, length))
+                    rec = await self.disk(lambda: store.put(inode, index, version, view, length, blocks=blocks))
                     return rec.version, rec.crc
-                await self.disk(store.stage, inode, index, version, view, length)
+                staged = await self.disk(store.stage, inode, index, version, view, length, blocks)
                 await self._pass_on(successor, chain_id, chain_version, inode, index, version, view[:length],
-                                    chunk_size)
+                                    chunk_size, staged.blocks)
                 rec = await self.disk(store.commit, inode, index, version)
                 return rec.version, rec.crc
             finally:
-                view.release()
-                store.buffers.release(buf)
+                if buf is not None:
+                    view.release()
+                    store.buffers.release(buf)
 
     async def _pass_on_remove(self, successor: Peer, chain_id: int, chain_version: int, inode: int,
                               index: int) -> None:
@@ -252,6 +278,12 @@ class Replicator:
                 if successor is not None:
                     await self._pass_on_remove(successor, chain_id, chain_version, inode, index)
         return removed
+
+
+def _zero_tail(view: memoryview, length: int) -> None:
+    tail = -length % 4096
+    if tail:
+        view[length : length + tail] = bytes(tail)
 
 
 def _aligned_copy(store, data):

@@ -35,6 +35,9 @@ class SlotFiles:
         self._lock = threading.Lock()
         self._files: dict[int, DirectFile] = {}
         self._free: dict[int, list[int]] = {}
+        # Free slots whose disk space was handed back (holes): taken again with fallocate on reuse.
+        # At start-up every free slot counts as one, as a crash may have left holes anywhere.
+        self._released: dict[int, set[int]] = {}
         self._capacity: dict[int, int] = {}
         self._want_direct = direct
         self._deferred: list[tuple[int, int, int, bool]] = []  # (epoch freed, class, slot, release)
@@ -53,6 +56,7 @@ class SlotFiles:
             taken = by_class.get(cls, set())
             self._free[cls] = [s for s in range(capacity) if s not in taken]
             heapq.heapify(self._free[cls])
+            self._released[cls] = set(self._free[cls])
 
     @property
     def direct(self) -> bool:
@@ -72,6 +76,7 @@ class SlotFiles:
             f = DirectFile(self.root / f"c{cls}.dat", direct=self._want_direct)
             self._files[cls] = f
             self._free.setdefault(cls, [])
+            self._released.setdefault(cls, set())
             self._capacity.setdefault(cls, f.size() >> cls)
         return f
 
@@ -95,17 +100,22 @@ class SlotFiles:
                 heapq.heapify(free)
                 return heapq.heappop(free)
             slot = heapq.heappop(free)
-        try:
-            f.reserve(slot << cls, 1 << cls)  # a no-op unless the slot's space was released
-        except OSError:
-            self.unallocate(cls, slot)
-            raise
+            released = slot in self._released[cls]
+            self._released[cls].discard(slot)
+        if released:  # its disk space was given back: take it again before data goes there
+            try:
+                f.reserve(slot << cls, 1 << cls)
+            except OSError:
+                self.unallocate(cls, slot, released=True)
+                raise
         return slot
 
-    def unallocate(self, cls: int, slot: int) -> None:
+    def unallocate(self, cls: int, slot: int, *, released: bool = False) -> None:
         """Return a slot that was allocated but never referenced (a failed write)."""
         with self._lock:
             heapq.heappush(self._free[cls], slot)
+            if released:
+                self._released[cls].add(slot)
 
     def free(self, cls: int, slot: int, *, release: bool = False) -> None:
         """Free a slot that metadata no longer references. Reuse waits for reads that began earlier;
@@ -142,6 +152,7 @@ class SlotFiles:
             if epoch < oldest:
                 if release:
                     self._files[cls].release(slot << cls, 1 << cls)
+                    self._released[cls].add(slot)
                 heapq.heappush(self._free[cls], slot)
             else:
                 keep.append(item)

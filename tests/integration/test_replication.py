@@ -238,14 +238,17 @@ def test_corrupted_replica_is_never_served_and_is_repaired(rf3, corrupt):
         client.write("/c", data)
         st = client.stat("/c")
         target_dir = corrupt(rf3.data_dir, st.inode, 1, offset=5000)  # one replica of chunk 1
-        for _ in range(6):  # reads spread over replicas: some hit the damaged one and retry elsewhere
+        def logs() -> str:
+            return "".join(p.read_text() for p in (rf3.data_dir / "logs").glob("storage-*.log"))
+
+        for _ in range(30):  # reads rotate over replicas: one hits the damaged copy and retries elsewhere
             assert client.read("/c") == data
             assert hashlib.sha256(client.read("/c", CHUNK, CHUNK)).digest() == hashlib.sha256(
                 data[CHUNK : 2 * CHUNK]).digest()
-        logs = "".join(p.read_text() for p in (rf3.data_dir / "logs").glob("storage-*.log"))
-        assert f"chunk {st.inode}:1 version 1 failed its CRC32C" in logs
-        wait_for(lambda: "repaired chunk" in "".join(
-            p.read_text() for p in (rf3.data_dir / "logs").glob("storage-*.log")), what="the repair")
+            if f"chunk {st.inode}:1 version 1 failed its CRC32C" in logs():
+                break
+        assert f"chunk {st.inode}:1 version 1 failed its CRC32C" in logs()
+        wait_for(lambda: "repaired chunk" in logs(), what="the repair")
         wait_for(lambda: any(t.repairs for t in client.routing_info().targets), what="the repair to be reported")
         # The repaired replica alone serves the right bytes.
         damaged_node = next(p for p in rf3.processes if p.role == "storage"
