@@ -33,8 +33,9 @@ def start_cluster(data_dir: Path, **overrides) -> LocalCluster:
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory):
-    """One 3-node cluster for the session, with small chunks (64 KiB) so files span many chunks."""
-    c = start_cluster(tmp_path_factory.mktemp("cluster"), chunk_size=64 << 10, stripe=3)
+    """One 3-node cluster for the session, with small chunks (64 KiB) so files span many chunks, and one
+    replica per chain (so a damaged chunk has no other copy: tests/integration covers replication)."""
+    c = start_cluster(tmp_path_factory.mktemp("cluster"), chunk_size=64 << 10, stripe=3, replicas=1)
     yield c
     c.stop()
 

@@ -38,7 +38,7 @@ def _cluster_dir(data_dir: Path | None) -> Path:
               "(default $FS3_DATA_DIR or ~/.local/share/fs3/local).")
 @click.option("--nodes", default=3, show_default=True, help="Storage nodes (each on its own 127.0.0.x).")
 @click.option("--targets", "targets_per_node", default=1, show_default=True, help="Targets per storage node.")
-@click.option("--replicas", default=1, show_default=True, help="Replicas per chain.")
+@click.option("--replicas", default=0, help="Replicas per chain (default: 3, or the number of nodes when fewer).")
 @click.option("--chunk-size", default=DEFAULT_CHUNK_SIZE, show_default=True, help="Default chunk size.")
 @click.option("--stripe", default=DEFAULT_STRIPE, show_default=True, help="Default stripe of new files.")
 @click.option("--gc-delay", default=10.0, show_default=True, help="Seconds before removed data is reclaimed.")

@@ -31,7 +31,7 @@ class LocalClusterConfig:
     data_dir: Path
     storage_nodes: int = 3
     targets_per_node: int = 1
-    replicas: int = 1
+    replicas: int = 0                     # replicas per chain; 0: three, or fewer when fewer nodes
     chunk_size: int = DEFAULT_CHUNK_SIZE
     stripe: int = DEFAULT_STRIPE
     gc_delay: float = 10.0
@@ -40,6 +40,10 @@ class LocalClusterConfig:
     storage_host_base: int = 2            # storage node i listens on 127.0.0.(base + i)
     direct_io: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.replicas:
+            self.replicas = min(3, self.storage_nodes)
 
     def validate(self) -> None:
         if not 1 <= self.storage_nodes <= 200:

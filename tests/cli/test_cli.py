@@ -38,7 +38,7 @@ def one_error_line(proc, *needles):
 @pytest.fixture(scope="module")
 def up(tmp_path_factory):
     data = tmp_path_factory.mktemp("cli-cluster")
-    proc = fs3("up", "--detach", "--data-dir", str(data), "--gc-delay", "0")
+    proc = fs3("up", "--detach", "--data-dir", str(data), "--gc-delay", "0", "--replicas", "1")
     assert b"fs3 cluster up" in proc.stdout
     info = json.loads((data / "cluster.json").read_text())
     yield data, info

@@ -16,7 +16,7 @@ CHUNK = 64 << 10
 
 
 def test_batch_with_a_node_down(tmp_path):
-    cluster = LocalCluster.start(LocalClusterConfig(data_dir=tmp_path, chunk_size=CHUNK, stripe=3), timeout=90)
+    cluster = LocalCluster.start(LocalClusterConfig(data_dir=tmp_path, chunk_size=CHUNK, stripe=3, replicas=1), timeout=90)
     try:
         with fs3.connect(cluster.meta[0], retry_timeout=3) as client:
             data = os.urandom(12 * CHUNK)

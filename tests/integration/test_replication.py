@@ -237,11 +237,15 @@ def test_corrupted_replica_is_never_served_and_is_repaired(rf3, corrupt):
         data = os.urandom(4 * CHUNK)
         client.write("/c", data)
         st = client.stat("/c")
+        # (On a loaded machine a node may miss a heartbeat deadline and go through recovery: wait until
+        # every replica serves, so the reads below reach the damaged one.)
+        wait_for(lambda: all_serving(client), what="every replica serving")
         target_dir = corrupt(rf3.data_dir, st.inode, 1, offset=5000)  # one replica of chunk 1
         def logs() -> str:
             return "".join(p.read_text() for p in (rf3.data_dir / "logs").glob("storage-*.log"))
 
         for _ in range(30):  # reads rotate over replicas: one hits the damaged copy and retries elsewhere
+            wait_for(lambda: all_serving(client), what="every replica serving")
             assert client.read("/c") == data
             assert hashlib.sha256(client.read("/c", CHUNK, CHUNK)).digest() == hashlib.sha256(
                 data[CHUNK : 2 * CHUNK]).digest()

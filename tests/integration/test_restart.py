@@ -17,7 +17,7 @@ KiB = 1 << 10
 
 
 def start(data_dir):
-    return LocalCluster.start(LocalClusterConfig(data_dir=data_dir, chunk_size=64 * KiB, stripe=3), timeout=90)
+    return LocalCluster.start(LocalClusterConfig(data_dir=data_dir, chunk_size=64 * KiB, stripe=3, replicas=1), timeout=90)
 
 
 def test_data_survives_a_full_cluster_restart(tmp_path):
