@@ -5,6 +5,7 @@ frames, land the data in the caller's buffers, retry what stale routing or a los
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import itertools
 import time
@@ -60,6 +61,55 @@ def plan_reads(inode: meta_pb2.Inode, offset: int, dest: memoryview) -> list[Rea
             pieces.append(ReadPiece(inode.id, s.index, chain, s.chunk_offset + sub, n,
                                     dest[s.buffer_offset + sub : s.buffer_offset + sub + n]))
     return pieces
+
+
+class _Round:
+    """One round of a read: its frames in flight (oldest first), and what failed."""
+
+    def __init__(self, io: ChunkIO, attempt: int, replicas: dict[int, int], failed: list):
+        self.io = io
+        self.attempt = attempt
+        self.replicas = replicas
+        self.failed = failed
+        self.in_flight: collections.deque = collections.deque()
+        self.last_error: FS3Error | None = None
+        self.only_pending = True
+
+    async def collect(self) -> None:
+        """Await the oldest frame in flight, land its results, and free its shared memory."""
+        address, frame, future, base, span = self.in_flight.popleft()
+        try:
+            try:
+                results = await self.io._reply(address, future)
+            except Unavailable as exc:
+                self.failed += frame
+                self.last_error = exc
+                self.only_pending = False
+                return
+            retry, corrupt, error = self.io._settle(address, frame, results, base)
+        finally:
+            if base:
+                future.add_done_callback(functools.partial(self.io._release_span, base, span))
+        self.failed += retry
+        self.last_error = error or self.last_error
+        if error is not None and error.status != Status.CHUNK_PENDING:
+            self.only_pending = False
+        for piece, exc in corrupt:
+            if self.attempt + 1 >= self.replicas.get(piece.chain, 1):
+                raise exc  # every replica tried: no intact copy to return
+            self.failed.append(piece)
+
+    def release_all(self) -> None:
+        # Frames still in flight: their region is reused only once the node has answered (or the
+        # connection is gone), as until then it may still be writing into it.
+        for _address, _frame, future, base, span in self.in_flight:
+            if base:
+                future.add_done_callback(functools.partial(self.io._release_span, base, span))
+        self.in_flight.clear()
+
+
+class _RegionFull(Exception):
+    """No room in the shared region right now (frames in flight hold it)."""
 
 
 class PreparedWrite:
@@ -152,39 +202,31 @@ class ChunkIO:
                     groups[address] = [piece]
                 else:
                     group.append(piece)
-            sent = []
+            round_ = _Round(self, attempt, replicas, failed)
             try:
                 for address, group in groups.items():
                     for frame in self._frames(group):
-                        try:
-                            sent.append(await self._send_read(address, frame))
-                        except Unavailable as exc:
-                            failed += frame
-                            last_error = exc
-                            only_pending = False
-                for address, frame, future, base, _span in sent:
-                    try:
-                        results = await self._reply(address, future)
-                    except Unavailable as exc:
-                        failed += frame
-                        last_error = exc
-                        only_pending = False
-                        continue
-                    retry, corrupt, error = self._settle(address, frame, results, base)
-                    failed += retry
-                    last_error = error or last_error
-                    if error is not None and error.status != Status.CHUNK_PENDING:
-                        only_pending = False
-                    for piece, exc in corrupt:
-                        if attempt + 1 >= replicas.get(piece.chain, 1):
-                            raise exc  # every replica tried: no intact copy to return
-                        failed.append(piece)
+                        while True:
+                            try:
+                                # With frames in flight, a full shared region is made room in by
+                                # landing the oldest of them, not by waiting on ourselves.
+                                entry = await self._send_read(address, frame, wait=not round_.in_flight)
+                            except _RegionFull:
+                                await round_.collect()
+                                continue
+                            except Unavailable as exc:
+                                round_.failed += frame
+                                round_.last_error = exc
+                                round_.only_pending = False
+                                break
+                            round_.in_flight.append(entry)
+                            break
+                while round_.in_flight:
+                    await round_.collect()
             finally:
-                for _address, _frame, future, base, span in sent:
-                    if base:
-                        # The region is reused only once the node has answered (or the connection is
-                        # gone): until then it may still be writing into it.
-                        future.add_done_callback(functools.partial(self._release_span, base, span))
+                round_.release_all()
+            last_error = round_.last_error or last_error
+            only_pending = only_pending and round_.only_pending
             if not failed:
                 return
             if time.monotonic() > deadline:
@@ -233,8 +275,9 @@ class ChunkIO:
             size += span
         return frames
 
-    async def _send_read(self, address: str, pieces: list[ReadPiece]):
-        """Send one READ frame; returns (address, pieces, reply future, shm base, shm bytes)."""
+    async def _send_read(self, address: str, pieces: list[ReadPiece], *, wait: bool = True):
+        """Send one READ frame; returns (address, pieces, reply future, shm base, shm bytes). Without
+        ``wait``, raises _RegionFull rather than wait for room in the shared region."""
         conn = await self._pool(address).get()
         version = self.routing.chain_version
         if not conn.uses_shm:
@@ -242,7 +285,12 @@ class ChunkIO:
             return address, pieces, conn.send_read(items, [p.dest for p in pieces]), 0, 0
         spans = [_wire.shm_span(p.offset, p.length) for p in pieces]
         total = sum(spans)
-        base = await self.shm.alloc(total)
+        if wait:
+            base = await self.shm.alloc(total)
+        else:
+            base = self.shm.try_alloc(total)
+            if base is None:
+                raise _RegionFull()
         items = []
         pos = base
         for p, span in zip(pieces, spans, strict=True):

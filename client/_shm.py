@@ -71,6 +71,10 @@ class ShmRegion:
                 return start
         return None
 
+    def try_alloc(self, n: int) -> int | None:
+        """Reserve ``n`` bytes now, or None when the region has no room."""
+        return self._take(-(-n // ALIGN) * ALIGN)
+
     async def alloc(self, n: int) -> int:
         """Reserve ``n`` bytes (rounded up to pages); waits while the region is full."""
         n = -(-n // ALIGN) * ALIGN

@@ -125,3 +125,13 @@ def test_status_names_the_transport_and_why_not_the_others(client):
         assert s.transport == "shm"  # client and nodes share this host
         assert s.reasons["rdma"]  # why RDMA was not chosen (here: no RDMA device)
         assert s.channel == "unix"
+
+
+def test_one_read_larger_than_the_shared_region(cluster, workdir):
+    """A read bigger than the client's shared region lands in rounds (frames in flight make room for
+    the next ones) instead of waiting on itself."""
+    with fs3.connect(cluster.meta[0], shm_size=1 << 20) as c:
+        data = os.urandom(40 * CHUNK)  # 2.5 MiB through a 1 MiB region
+        c.write(f"{workdir}/big", data)
+        assert c.read(f"{workdir}/big") == data
+        assert c.read_batch([(f"{workdir}/big", 0, len(data)), (f"{workdir}/big", 7, CHUNK)]) == [data, data[7 : 7 + CHUNK]]
