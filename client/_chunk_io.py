@@ -243,16 +243,31 @@ class ChunkIO:
         """Wait for a node's answer. A node that stops answering (hung, cut off) is given up on once the
         manager has declared it offline: by then it has fenced itself, so it will not touch this
         request's shared memory when it wakes, and the request can go to another replica."""
-        while True:
-            done, _ = await asyncio.wait({future}, timeout=WATCH_INTERVAL)
-            if done:
-                return future.result()
+        if future.done():
+            return future.result()
+        watch = asyncio.get_running_loop().call_later(WATCH_INTERVAL, self._watch, address, future)
+        try:
+            return await future
+        finally:
+            watch.cancel()
+
+    def _watch(self, address: str, future: asyncio.Future) -> None:
+        if not future.done():
+            asyncio.ensure_future(self._check_node(address, future))
+
+    async def _check_node(self, address: str, future: asyncio.Future) -> None:
+        try:
             await self.routing.refresh()
-            if not self.routing.node_serving(address):
-                pool = self._pools.get(address)
-                if pool is not None:
-                    pool.abort(Unavailable(f"storage node {address} stopped answering and was declared offline"))
-                return await future  # failed by the abort
+        except FS3Error:
+            pass
+        if future.done():
+            return
+        if not self.routing.node_serving(address):
+            pool = self._pools.get(address)
+            if pool is not None:
+                pool.abort(Unavailable(f"storage node {address} stopped answering and was declared offline"))
+        else:
+            asyncio.get_running_loop().call_later(WATCH_INTERVAL, self._watch, address, future)
 
     def _release_span(self, base: int, span: int, future: asyncio.Future) -> None:
         if not future.cancelled():

@@ -362,9 +362,13 @@ class NodePool:
         self._opening: asyncio.Task | None = None
 
     async def get(self) -> DataConnection:
-        self._conns = [c for c in self._conns if c.usable]
-        idle = min(self._conns, key=lambda c: c.in_flight, default=None)
-        if idle is not None and (idle.in_flight == 0 or len(self._conns) >= self._size):
+        conns = self._conns
+        for c in conns:  # the common case: an idle, healthy connection
+            if not c._pending and c.usable:
+                return c
+        self._conns = conns = [c for c in conns if c.usable]
+        idle = min(conns, key=lambda c: c.in_flight, default=None)
+        if idle is not None and (idle.in_flight == 0 or len(conns) >= self._size):
             return idle
         if self._opening is None:
             self._opening = asyncio.ensure_future(self._connect(self.address))
