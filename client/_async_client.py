@@ -11,21 +11,29 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from fs3._auth import find_token
 from fs3._data_client import TransportStatus
-from fs3._discovery import meta_addresses
-from fs3._errors import AlreadyExists, InvalidArgument, IsADirectory
+from fs3._discovery import cluster_dir, meta_addresses
+from fs3._errors import AlreadyExists, InvalidArgument, IsADirectory, error_for
 from fs3._paths import normalize
-from fs3.proto import cluster_pb2, common_pb2, meta_pb2
+from fs3.proto import admin_pb2, cluster_pb2, common_pb2, meta_pb2
 
 from ._async_file import AsyncFile
 from ._chunk_io import RETRY_TIMEOUT, ChunkIO, ReadPiece, plan_reads
-from ._meta import MetaConnection
+from ._meta import FAILOVER_TIMEOUT, MetaConnection
 from ._routing import RoutingCache
 from ._shm import DEFAULT_SIZE, ShmRegion
 from ._types import FileStat
 
 READDIR_PAGE = 1000
 TOKEN_MARGIN = 300.0  # renew the data-plane token this long before it expires
+RENEW_INTERVAL = 15.0  # how often open write sessions are renewed (meta prunes them after 60 s unrenewed)
+
+
+def request_id() -> str:
+    """A fresh id for a mutation, so a retry on another meta server cannot apply it twice; ids sort
+    by time, which lets meta forget old ones cheaply."""
+    return f"{time.time_ns():016x}{os.urandom(8).hex()}"
 
 
 def parse_mode(mode: str) -> tuple[bool, bool, bool, bool, bool, bool, bool]:
@@ -64,11 +72,15 @@ def _inode_of_stat(st: FileStat) -> meta_pb2.Inode:
 class AsyncClient:
     """A connection to one fs3 cluster for asyncio code. Make one with ``await fs3.aconnect()``."""
 
-    def __init__(self, address: str, *, timeout: float = 60.0, shm: bool = True, shm_size: int = DEFAULT_SIZE,
-                 retry_timeout: float = RETRY_TIMEOUT):
-        self.address = address
+    def __init__(self, address: str | list[str], *, token: str | None = None, timeout: float = 60.0,
+                 shm: bool = True, shm_size: int = DEFAULT_SIZE, retry_timeout: float = RETRY_TIMEOUT,
+                 failover_timeout: float = FAILOVER_TIMEOUT):
+        addresses = [address] if isinstance(address, str) else list(address)
+        self.address = addresses[0]
         self.client_id = f"{os.uname().nodename}:{os.getpid()}"
-        self._meta = MetaConnection(address, timeout=timeout)
+        self._meta = MetaConnection(addresses, token=token, timeout=timeout, failover_timeout=failover_timeout)
+        self._sessions: dict[tuple[int, int], int] = {}  # open write sessions, renewed while open
+        self._renewer: asyncio.Task | None = None
         self._routing = RoutingCache(self._meta.routing)
         self._token = b""
         self._token_expiry = 0.0
@@ -82,8 +94,9 @@ class AsyncClient:
                                retry_timeout=retry_timeout)
 
     @classmethod
-    async def connect(cls, address: str | None = None, *, connect_timeout: float = 10.0, **kwargs) -> AsyncClient:
-        self = cls(meta_addresses(address)[0], **kwargs)
+    async def connect(cls, address: str | None = None, *, token: str | None = None, connect_timeout: float = 10.0,
+                      **kwargs) -> AsyncClient:
+        self = cls(meta_addresses(address), token=find_token(token, cluster_dir(address)), **kwargs)
         try:
             self._routing.install(await self._meta.connect(connect_timeout))
         except BaseException:
@@ -109,8 +122,12 @@ class AsyncClient:
         path = normalize(path)
         reply = await self._meta("Open", meta_pb2.OpenRequest(
             path=path, write=write, create=create, exclusive=exclusive, truncate=truncate,
-            mode=perm, chunk_size=chunk_size, stripe=stripe, client=self.client_id,
+            mode=perm, chunk_size=chunk_size, stripe=stripe, client=self.client_id, request_id=request_id(),
         ))
+        if reply.session:
+            self._sessions[(reply.inode.id, reply.session)] = 1
+            if self._renewer is None or self._renewer.done():
+                self._renewer = asyncio.get_running_loop().create_task(self._renew_sessions())
         return AsyncFile(self, path, reply.inode, reply.session, mode=mode,
                          readable=read, writable=write, append=append)
 
@@ -205,9 +222,22 @@ class AsyncClient:
 
     # -- namespace ---------------------------------------------------------------------------------
 
-    async def stat(self, path: str) -> FileStat:
+    async def stat(self, path: str, *, follow_symlinks: bool = True) -> FileStat:
         path = normalize(path)
-        return FileStat.from_inode(path, (await self._meta("Stat", meta_pb2.StatRequest(path=path))).inode)
+        reply = await self._meta("Stat", meta_pb2.StatRequest(path=path, no_follow=not follow_symlinks))
+        return FileStat.from_inode(path, reply.inode)
+
+    async def lstat(self, path: str) -> FileStat:
+        """Like ``stat``, but a symlink's own status."""
+        return await self.stat(path, follow_symlinks=False)
+
+    async def stat_many(self, paths: Sequence[str], *, follow_symlinks: bool = True) -> list:
+        """Stats of many paths in one call and one snapshot: a ``FileStat``, or the exception why not,
+        per path."""
+        paths = [normalize(p) for p in paths]
+        reply = await self._meta("BatchStat", meta_pb2.BatchStatRequest(paths=paths, no_follow=not follow_symlinks))
+        return [FileStat.from_inode(p, r.inode) if not r.status else error_for(r.status, r.message, p)
+                for p, r in zip(paths, reply.results, strict=True)]
 
     async def exists(self, path: str) -> bool:
         try:
@@ -248,7 +278,8 @@ class AsyncClient:
 
     async def mkdir(self, path: str, mode: int = 0o755, *, parents: bool = False) -> FileStat:
         path = normalize(path)
-        reply = await self._meta("Mkdir", meta_pb2.MkdirRequest(path=path, mode=mode, parents=parents))
+        reply = await self._meta("Mkdir", meta_pb2.MkdirRequest(path=path, mode=mode, parents=parents,
+                                                                request_id=request_id()))
         return FileStat.from_inode(path, reply.inode)
 
     async def makedirs(self, path: str, mode: int = 0o755, exist_ok: bool = True) -> FileStat:
@@ -256,22 +287,70 @@ class AsyncClient:
             raise AlreadyExists("File exists", path=normalize(path))
         return await self.mkdir(path, mode, parents=True)
 
-    async def remove(self, path: str, *, recursive: bool = False) -> None:
+    async def remove(self, path: str, *, recursive: bool = False, trash: bool = False) -> None:
         """Remove a file or symlink; an empty directory; or, with ``recursive``, a whole tree (detached at
-        once, reclaimed in the background)."""
-        await self._meta("Remove", meta_pb2.RemoveRequest(path=normalize(path), recursive=recursive, any_type=True))
+        once, reclaimed in the background). With ``trash``, move it to ``/.trash/<user>/`` instead (it
+        stays restorable by moving it back until the trash expiry)."""
+        await self._meta("Remove", meta_pb2.RemoveRequest(
+            path=normalize(path), recursive=recursive, any_type=True, trash=trash, request_id=request_id()))
 
     async def unlink(self, path: str) -> None:
-        await self._meta("Remove", meta_pb2.RemoveRequest(path=normalize(path)))
+        await self._meta("Remove", meta_pb2.RemoveRequest(path=normalize(path), request_id=request_id()))
 
     async def rmdir(self, path: str) -> None:
-        await self._meta("Remove", meta_pb2.RemoveRequest(path=normalize(path), directory=True))
+        await self._meta("Remove", meta_pb2.RemoveRequest(path=normalize(path), directory=True,
+                                                          request_id=request_id()))
 
     async def rename(self, src: str, dst: str, *, replace: bool = True) -> FileStat:
         """Move ``src`` to ``dst`` atomically, replacing ``dst`` (POSIX rules) unless ``replace=False``."""
         src, dst = normalize(src), normalize(dst)
-        reply = await self._meta("Rename", meta_pb2.RenameRequest(src=src, dst=dst, no_replace=not replace))
+        reply = await self._meta("Rename", meta_pb2.RenameRequest(src=src, dst=dst, no_replace=not replace,
+                                                                  request_id=request_id()))
         return FileStat.from_inode(dst, reply.inode)
+
+    async def link(self, src: str, dst: str) -> FileStat:
+        """A hard link: ``dst`` becomes another name of the file ``src``."""
+        src, dst = normalize(src), normalize(dst)
+        reply = await self._meta("Link", meta_pb2.LinkRequest(src=src, dst=dst, request_id=request_id()))
+        return FileStat.from_inode(dst, reply.inode)
+
+    async def symlink(self, target: str, path: str) -> FileStat:
+        """A symbolic link at ``path`` pointing to ``target`` (argument order of ``os.symlink``)."""
+        path = normalize(path)
+        reply = await self._meta("Symlink", meta_pb2.SymlinkRequest(target=target, path=path,
+                                                                    request_id=request_id()))
+        return FileStat.from_inode(path, reply.inode)
+
+    async def readlink(self, path: str) -> str:
+        return (await self._meta("ReadLink", meta_pb2.ReadLinkRequest(path=normalize(path)))).target
+
+    async def _setattr(self, path: str, **fields) -> FileStat:
+        path = normalize(path)
+        reply = await self._meta("SetAttr", meta_pb2.SetAttrRequest(path=path, request_id=request_id(), **fields))
+        return FileStat.from_inode(path, reply.inode)
+
+    async def chmod(self, path: str, mode: int, *, follow_symlinks: bool = True) -> FileStat:
+        return await self._setattr(path, set_mode=True, mode=mode, no_follow=not follow_symlinks)
+
+    async def chown(self, path: str, uid: int = -1, gid: int = -1, *, follow_symlinks: bool = True) -> FileStat:
+        """Change owner and/or group (-1 leaves one as it is), like ``os.chown``."""
+        return await self._setattr(path, set_uid=uid >= 0, uid=max(uid, 0), set_gid=gid >= 0, gid=max(gid, 0),
+                                   no_follow=not follow_symlinks)
+
+    async def utime(self, path: str, ns: tuple[int, int] | None = None, *, follow_symlinks: bool = True) -> FileStat:
+        """Set access and modification times (nanoseconds; now when ``ns`` is None), like ``os.utime``."""
+        atime, mtime = ns if ns is not None else (time.time_ns(),) * 2
+        return await self._setattr(path, set_atime=True, atime_ns=atime, set_mtime=True, mtime_ns=mtime,
+                                   no_follow=not follow_symlinks)
+
+    async def set_layout(self, path: str, *, chunk_size: int = 0, stripe: int = 0) -> FileStat:
+        """Set the chunk size and/or stripe that files created later in directory ``path`` (and in new
+        directories below it) inherit."""
+        return await self._setattr(path, chunk_size=chunk_size, stripe=stripe)
+
+    async def statfs(self) -> meta_pb2.StatFsReply:
+        """Capacity and use of the whole file system (after replication), and inodes in use."""
+        return await self._meta("StatFs", meta_pb2.StatFsRequest())
 
     async def walk(self, path: str = "/") -> AsyncIterator[tuple[str, list[str], list[str]]]:
         """Like ``os.walk``: (directory, subdirectory names, file names), top down."""
@@ -326,14 +405,54 @@ class AsyncClient:
         reply = await self._meta("Close", meta_pb2.CloseRequest(
             inode=inode.id, session=session, wrote=wrote, written_end=written_end,
         ))
+        self._sessions.pop((inode.id, session), None)
         return reply.inode
 
+    async def _renew_sessions(self) -> None:
+        """Keep this client's write sessions alive while their files are open: a crashed writer stops
+        renewing, and meta prunes its sessions."""
+        while self._sessions:
+            await asyncio.sleep(RENEW_INTERVAL)
+            pairs = list(self._sessions)
+            if not pairs:
+                return
+            try:
+                await self._meta("RenewSessions", meta_pb2.RenewSessionsRequest(
+                    inodes=[i for i, _ in pairs], sessions=[s for _, s in pairs]))
+            except OSError:
+                pass  # tried again next round; a session outliving its lease only loses its hold
+
     async def _truncate_inode(self, path: str, length: int) -> meta_pb2.Inode:
-        return (await self._meta("Truncate", meta_pb2.TruncateRequest(path=path, length=length))).inode
+        return (await self._meta("Truncate", meta_pb2.TruncateRequest(path=path, length=length,
+                                                                      request_id=request_id()))).inode
+
+    # -- users -------------------------------------------------------------------------------------
+
+    async def whoami(self) -> admin_pb2.UserInfo:
+        return (await self._meta("WhoAmI", admin_pb2.WhoAmIRequest())).user
+
+    async def add_user(self, name: str, *, uid: int = 0, gid: int = 0, groups: Sequence[int] = (),
+                       admin: bool = False) -> tuple[admin_pb2.UserInfo, str]:
+        """Create a user (an admin's call); returns it and its first token (shown only now)."""
+        reply = await self._meta("AddUser", admin_pb2.AddUserRequest(name=name, uid=uid, gid=gid,
+                                                                     groups=list(groups), admin=admin))
+        return reply.user, reply.token
+
+    async def remove_user(self, name: str) -> None:
+        await self._meta("RemoveUser", admin_pb2.RemoveUserRequest(name=name))
+
+    async def list_users(self) -> list[admin_pb2.UserInfo]:
+        return list((await self._meta("ListUsers", admin_pb2.ListUsersRequest())).users)
+
+    async def issue_token(self, name: str, *, revoke_others: bool = False) -> str:
+        reply = await self._meta("IssueToken", admin_pb2.IssueTokenRequest(name=name, revoke_others=revoke_others))
+        return reply.token
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def close(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
         self._chunks.close()
         if self._chunks.shm is not None:
             self._chunks.shm.close()

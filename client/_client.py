@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 
 from fs3._data_client import TransportStatus
 from fs3._errors import InvalidArgument
-from fs3.proto import cluster_pb2
+from fs3.proto import admin_pb2, cluster_pb2, meta_pb2
 
 from ._async_client import AsyncClient, parse_mode
 from ._file import File
@@ -110,8 +110,15 @@ class Client:
 
     # -- namespace ---------------------------------------------------------------------------------
 
-    def stat(self, path: str) -> FileStat:
-        return self._run(self._async.stat(path))
+    def stat(self, path: str, *, follow_symlinks: bool = True) -> FileStat:
+        return self._run(self._async.stat(path, follow_symlinks=follow_symlinks))
+
+    def lstat(self, path: str) -> FileStat:
+        return self._run(self._async.lstat(path))
+
+    def stat_many(self, paths: Sequence[str], *, follow_symlinks: bool = True) -> list:
+        """Stats of many paths in one call: a ``FileStat``, or the exception why not, per path."""
+        return self._run(self._async.stat_many(paths, follow_symlinks=follow_symlinks))
 
     def exists(self, path: str) -> bool:
         return self._run(self._async.exists(path))
@@ -139,10 +146,10 @@ class Client:
     def makedirs(self, path: str, mode: int = 0o755, exist_ok: bool = True) -> FileStat:
         return self._run(self._async.makedirs(path, mode, exist_ok))
 
-    def remove(self, path: str, *, recursive: bool = False) -> None:
+    def remove(self, path: str, *, recursive: bool = False, trash: bool = False) -> None:
         """Remove a file or symlink; an empty directory; or, with ``recursive``, a whole tree (detached at
-        once, reclaimed in the background)."""
-        self._run(self._async.remove(path, recursive=recursive))
+        once, reclaimed in the background); with ``trash``, move it to ``/.trash/<user>/`` instead."""
+        self._run(self._async.remove(path, recursive=recursive, trash=trash))
 
     def unlink(self, path: str) -> None:
         self._run(self._async.unlink(path))
@@ -153,6 +160,30 @@ class Client:
     def rename(self, src: str, dst: str, *, replace: bool = True) -> FileStat:
         """Move ``src`` to ``dst`` atomically, replacing ``dst`` (POSIX rules) unless ``replace=False``."""
         return self._run(self._async.rename(src, dst, replace=replace))
+
+    def link(self, src: str, dst: str) -> FileStat:
+        return self._run(self._async.link(src, dst))
+
+    def symlink(self, target: str, path: str) -> FileStat:
+        return self._run(self._async.symlink(target, path))
+
+    def readlink(self, path: str) -> str:
+        return self._run(self._async.readlink(path))
+
+    def chmod(self, path: str, mode: int, *, follow_symlinks: bool = True) -> FileStat:
+        return self._run(self._async.chmod(path, mode, follow_symlinks=follow_symlinks))
+
+    def chown(self, path: str, uid: int = -1, gid: int = -1, *, follow_symlinks: bool = True) -> FileStat:
+        return self._run(self._async.chown(path, uid, gid, follow_symlinks=follow_symlinks))
+
+    def utime(self, path: str, ns: tuple[int, int] | None = None, *, follow_symlinks: bool = True) -> FileStat:
+        return self._run(self._async.utime(path, ns, follow_symlinks=follow_symlinks))
+
+    def set_layout(self, path: str, *, chunk_size: int = 0, stripe: int = 0) -> FileStat:
+        return self._run(self._async.set_layout(path, chunk_size=chunk_size, stripe=stripe))
+
+    def statfs(self) -> meta_pb2.StatFsReply:
+        return self._run(self._async.statfs())
 
     def walk(self, path: str = "/") -> Iterator[tuple[str, list[str], list[str]]]:
         """Like ``os.walk``: (directory, subdirectory names, file names), top down."""
@@ -180,6 +211,23 @@ class Client:
     def data_plane_status(self, *, probe: bool = True) -> list[TransportStatus]:
         """Which transport serves each storage node, and why the better ones were not chosen."""
         return self._run(self._async.data_plane_status(probe=probe))
+
+    # -- users -------------------------------------------------------------------------------------
+
+    def whoami(self) -> admin_pb2.UserInfo:
+        return self._run(self._async.whoami())
+
+    def add_user(self, name: str, **kwargs) -> tuple[admin_pb2.UserInfo, str]:
+        return self._run(self._async.add_user(name, **kwargs))
+
+    def remove_user(self, name: str) -> None:
+        self._run(self._async.remove_user(name))
+
+    def list_users(self) -> list[admin_pb2.UserInfo]:
+        return self._run(self._async.list_users())
+
+    def issue_token(self, name: str, *, revoke_others: bool = False) -> str:
+        return self._run(self._async.issue_token(name, revoke_others=revoke_others))
 
     # -- lifecycle ---------------------------------------------------------------------------------
 

@@ -1,4 +1,10 @@
-"""The client's connection to the meta service (namespace and cluster calls), on grpc.aio."""
+"""The client's connection to the meta service (namespace, cluster and admin calls), on grpc.aio.
+
+A cluster may run several stateless meta servers. The client knows all of them (from the address it
+was given and from the routing info) and, when the one it uses stops answering, repeats the call on the
+next one. Reads are idempotent; mutations carry a request id that meta records with its reply, so a
+repeated mutation returns the first reply instead of acting twice. Every call carries the user's token.
+"""
 
 from __future__ import annotations
 
@@ -8,51 +14,110 @@ import time
 import grpc
 import grpc.aio
 
-from fs3._errors import Unavailable
+from fs3._auth import bearer
+from fs3._errors import Unavailable, Unreachable
 from fs3._rpc import CHANNEL_OPTIONS, acall, error_from_rpc
-from fs3.proto import cluster_pb2, cluster_pb2_grpc, meta_pb2_grpc
+from fs3.proto import admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, meta_pb2_grpc
 
 _CLUSTER_METHODS = {"RegisterNode", "Heartbeat", "GetRoutingInfo", "CreateChainTable", "GetDataToken",
                     "SetTargetOffline"}
+_ADMIN_METHODS = {"AddUser", "RemoveUser", "ListUsers", "IssueToken", "WhoAmI"}
+FAILOVER_TIMEOUT = 30.0  # how long a call keeps trying other meta servers before it gives up
+
+
+class _Channel:
+    def __init__(self, address: str):
+        self.address = address
+        self.channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+        self.meta = meta_pb2_grpc.MetaStub(self.channel)
+        self.cluster = cluster_pb2_grpc.ClusterStub(self.channel)
+        self.admin = admin_pb2_grpc.AdminStub(self.channel)
+
+    def stub(self, method: str):
+        if method in _CLUSTER_METHODS:
+            return self.cluster
+        return self.admin if method in _ADMIN_METHODS else self.meta
 
 
 class MetaConnection:
-    def __init__(self, address: str, *, timeout: float = 60.0):
-        self.address = address
+    def __init__(self, addresses: list[str] | str, *, token: str | None = None, timeout: float = 60.0,
+                 failover_timeout: float = FAILOVER_TIMEOUT):
+        self.addresses = [addresses] if isinstance(addresses, str) else list(addresses)
         self.timeout = timeout
-        self._channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
-        self.meta = meta_pb2_grpc.MetaStub(self._channel)
-        self.cluster = cluster_pb2_grpc.ClusterStub(self._channel)
+        self.failover_timeout = failover_timeout
+        self.metadata = bearer(token)
+        self.failovers = 0
+        self._current = 0
+        self._channels: dict[str, _Channel] = {}
+
+    @property
+    def address(self) -> str:
+        return self.addresses[self._current % len(self.addresses)]
+
+    def _channel(self) -> _Channel:
+        address = self.address
+        ch = self._channels.get(address)
+        if ch is None:
+            ch = self._channels[address] = _Channel(address)
+        return ch
+
+    def learn(self, addresses) -> None:
+        """Add the meta servers the routing info names (keeping the one in use first)."""
+        for a in addresses:
+            if a not in self.addresses:
+                self.addresses.append(a)
 
     async def connect(self, timeout: float) -> cluster_pb2.GetRoutingInfoReply:
-        """Fetch the routing info, waiting up to ``timeout`` for a server that is still starting; a
-        refused connection (nobody listening) fails after a few quick tries instead."""
+        """Fetch the routing info from any of the meta servers, waiting up to ``timeout`` for one
+        that is still starting; refused connections everywhere fail after a few quick rounds."""
         deadline = time.monotonic() + timeout
         refused = 0
         while True:
             remaining = deadline - time.monotonic()
             try:
-                return await self.cluster.GetRoutingInfo(
-                    cluster_pb2.GetRoutingInfoRequest(), timeout=max(0.1, remaining), wait_for_ready=False
+                reply = await self._channel().cluster.GetRoutingInfo(
+                    cluster_pb2.GetRoutingInfoRequest(), timeout=max(0.1, remaining), wait_for_ready=False,
+                    metadata=self.metadata,
                 )
+                self.learn(reply.routing.meta_addresses)
+                return reply
             except grpc.RpcError as err:
                 if err.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                     raise error_from_rpc(err, f"meta {self.address}") from None
                 refused += "refused" in (err.details() or "").lower()
-                if refused >= 5 or time.monotonic() + 0.1 >= deadline:
+                self._current += 1
+                if refused >= 5 * len(self.addresses) or time.monotonic() + 0.1 >= deadline:
                     raise Unavailable(
-                        f"cannot reach the fs3 meta server at {self.address} "
+                        f"cannot reach an fs3 meta server at {', '.join(self.addresses)} "
                         "(is the cluster running? start one with `fs3 up`)"
                     ) from None
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.1 / len(self.addresses))
 
     async def __call__(self, method: str, request, *, timeout: float | None = None):
-        stub = self.cluster if method in _CLUSTER_METHODS else self.meta
-        return await acall(getattr(stub, method), request, timeout=timeout or self.timeout,
-                           what=f"meta {self.address}")
+        """Call ``method`` on a meta server, moving on to the next one while they are unreachable."""
+        deadline = time.monotonic() + self.failover_timeout
+        delay = 0.05
+        while True:
+            ch = self._channel()
+            try:
+                return await acall(getattr(ch.stub(method), method), request, timeout=timeout or self.timeout,
+                                   what=f"meta {ch.address}", metadata=self.metadata)
+            except Unreachable:
+                if time.monotonic() > deadline:
+                    raise
+                self._current += 1
+                self.failovers += 1
+                if self._current % len(self.addresses) == 0:  # a whole round failed: wait a little
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 1.0)
 
     async def routing(self, known_version: int = 0) -> cluster_pb2.GetRoutingInfoReply:
-        return await self("GetRoutingInfo", cluster_pb2.GetRoutingInfoRequest(known_version=known_version))
+        reply = await self("GetRoutingInfo", cluster_pb2.GetRoutingInfoRequest(known_version=known_version))
+        if not reply.unchanged:
+            self.learn(reply.routing.meta_addresses)
+        return reply
 
     async def close(self) -> None:
-        await self._channel.close()
+        for ch in self._channels.values():
+            await ch.channel.close()
+        self._channels.clear()

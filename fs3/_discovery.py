@@ -24,12 +24,28 @@ def state_dir() -> Path:
     return Path(base) / "fs3"
 
 
-def remember_cluster(data_dir: Path) -> None:
+def remember_cluster(data_dir: Path, meta: list[str] | None = None) -> None:
+    """Record a local cluster as the most recent one, and which data directory each of its meta
+    addresses belongs to (so a client given only an address finds the cluster's admin token)."""
     d = state_dir()
     d.mkdir(parents=True, exist_ok=True)
+    data_dir = Path(data_dir).resolve()
     tmp = d / "last-cluster.tmp"
-    tmp.write_text(str(Path(data_dir).resolve()))
+    tmp.write_text(str(data_dir))
     os.replace(tmp, d / "last-cluster")
+    known = _known_clusters()
+    known.update({address: str(data_dir) for address in meta or []})
+    tmp = d / "clusters.json.tmp"
+    tmp.write_text(json.dumps(known, indent=1))
+    os.replace(tmp, d / "clusters.json")
+
+
+def _known_clusters() -> dict[str, str]:
+    try:
+        known = json.loads((state_dir() / "clusters.json").read_text())
+        return known if isinstance(known, dict) else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def last_cluster_dir() -> Path | None:
@@ -79,3 +95,15 @@ def _addresses_of(data_dir: Path) -> list[str]:
     if not addresses:
         raise Unavailable(f"the cluster in {data_dir} has no meta server recorded (is it running? `fs3 status`)")
     return list(addresses)
+
+
+def cluster_dir(address: str | None = None) -> Path | None:
+    """The data directory of the local cluster ``address`` names (its directory, or one of its meta
+    addresses), if it is one started on this machine; it holds the cluster's admin token."""
+    spec = address or os.environ.get(ENV_CLUSTER)
+    if spec and Path(spec).is_dir():
+        return Path(spec)
+    if not spec:
+        return last_cluster_dir()
+    known = _known_clusters().get(spec)
+    return Path(known) if known else None

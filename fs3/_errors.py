@@ -16,6 +16,7 @@ exception class. Every class derives from ``OSError`` with its errno set, and fr
           ├── InvalidArgument              EINVAL (bad names, bad ranges)
           ├── NameTooLong                  ENAMETOOLONG
           ├── PermissionDenied (PermissionError) EACCES
+          ├── NotPermitted (PermissionError) EPERM
           ├── Busy                         EBUSY
           ├── NoSpace                      ENOSPC
           ├── ChecksumMismatch             EIO: stored data failed its CRC32C, never returned
@@ -40,6 +41,7 @@ class Status(IntEnum):
     UNAVAILABLE = 1004
     INTERNAL = 1005
     TIMEOUT = 1006
+    NOT_PERMITTED = 1007       # EPERM: not allowed whatever the permission bits say
     # 2xxx: meta
     NOT_FOUND = 2001
     EXISTS = 2002
@@ -127,6 +129,11 @@ class PermissionDenied(FS3Error, PermissionError):
     status_default = Status.PERMISSION_DENIED
 
 
+class NotPermitted(FS3Error, PermissionError):
+    errno_default = _errno.EPERM
+    status_default = Status.NOT_PERMITTED
+
+
 class Busy(FS3Error):
     errno_default = _errno.EBUSY
     status_default = Status.BUSY
@@ -152,6 +159,11 @@ class Unavailable(FS3Error, ConnectionError):
     status_default = Status.UNAVAILABLE
 
 
+class Unreachable(Unavailable):
+    """The server did not answer at all (connection refused or lost, deadline passed): the call may or
+    may not have taken effect, and another server may be tried."""
+
+
 class StaleRouting(FS3Error):
     errno_default = _errno.ESTALE
     status_default = Status.STALE_CHAIN_VERSION
@@ -169,6 +181,7 @@ _CLASS_BY_STATUS: dict[Status, type[FS3Error]] = {
     Status.UNAVAILABLE: Unavailable,
     Status.INTERNAL: InternalError,
     Status.TIMEOUT: Unavailable,
+    Status.NOT_PERMITTED: NotPermitted,
     Status.NOT_FOUND: NotFound,
     Status.EXISTS: AlreadyExists,
     Status.NOT_DIRECTORY: NotADirectory,

@@ -11,7 +11,7 @@ from typing import Any
 
 import grpc
 
-from ._errors import FS3Error, Status, Unavailable, error_for
+from ._errors import FS3Error, Status, Unreachable, error_for
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def error_from_rpc(err: grpc.RpcError, what: str = "") -> FS3Error:
         return error_for(status, details or "", path)
     code = err.code() if hasattr(err, "code") else None
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
-        return Unavailable(f"{what or 'server'} unavailable: {details}")
+        return Unreachable(f"{what or 'server'} unavailable: {details}")
     return error_for(Status.INTERNAL, f"{what or 'server'} failed: {code.name if code else ''} {details}")
 
 

@@ -11,6 +11,7 @@ import time
 
 import grpc
 
+from fs3._auth import NodeSigner
 from fs3._errors import StaleRouting, Unavailable
 from fs3._layout import chain_of
 from fs3._rpc import CHANNEL_OPTIONS, call
@@ -28,6 +29,7 @@ class GrpcChunkReclaimer(ChunkReclaimer):
         self._timeout = timeout
         self._lock = threading.Lock()
         self._channels: dict[str, grpc.Channel] = {}
+        self._signer = NodeSigner(cluster.secret, "meta")
 
     def _head(self, chain_id: int) -> tuple[storage_pb2_grpc.StorageStub, int]:
         routing = self._cluster.routing().routing
@@ -68,7 +70,7 @@ class GrpcChunkReclaimer(ChunkReclaimer):
                 storage_pb2.RemoveChunksRequest(
                     chain_id=chain_id, chain_version=version, inode=inode.id, from_index=from_index
                 ),
-                timeout=self._timeout, what="storage",
+                timeout=self._timeout, what="storage", metadata=self._signer.metadata(),
             ))
 
     def truncate_chunk(self, inode: meta_pb2.Inode, index: int, length: int) -> None:
@@ -80,7 +82,7 @@ class GrpcChunkReclaimer(ChunkReclaimer):
                 chain_id=chain_id, chain_version=version,
                 chunk=common_pb2.ChunkId(inode=inode.id, index=index), length=length,
             ),
-            timeout=self._timeout, what="storage",
+            timeout=self._timeout, what="storage", metadata=self._signer.metadata(),
         ))
 
     def close(self) -> None:

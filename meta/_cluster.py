@@ -46,6 +46,9 @@ def _scan(txn, prefix: bytes, message):
     return [message.FromString(v) for _, v in txn.get_range(begin, end)]
 
 
+META_SERVER_TIMEOUT = 15.0  # seconds after its last announcement that a meta server leaves the list
+
+
 class ClusterManager:
     def __init__(
         self,
@@ -136,9 +139,9 @@ class ClusterManager:
             self._secret = self.kv.transact(run)
         return self._secret
 
-    def data_token(self, client: str) -> cluster_pb2.GetDataTokenReply:
+    def data_token(self, client: str, uid: int = 0, gid: int = 0) -> cluster_pb2.GetDataTokenReply:
         expiry = int(time.time() + DATA_TOKEN_LIFETIME)
-        token = _token.sign(self.secret(), _token.TokenClaims(expiry=expiry, uid=0, gid=0, client=client))
+        token = _token.sign(self.secret(), _token.TokenClaims(expiry=expiry, uid=uid, gid=gid, client=client))
         return cluster_pb2.GetDataTokenReply(token=token, expiry_unix=expiry)
 
     def heartbeat(self, req: cluster_pb2.HeartbeatRequest) -> cluster_pb2.HeartbeatReply:
@@ -164,6 +167,28 @@ class ClusterManager:
 
     # -- routing info ------------------------------------------------------------------------------
 
+    # -- meta servers ------------------------------------------------------------------------------
+
+    def announce(self, address: str) -> None:
+        """Record that the meta server at ``address`` lives (every few seconds); a server new to the
+        list bumps the routing version so that clients learn of it."""
+        now = time.time_ns()
+
+        def run(txn):
+            raw = txn.get(keys.meta_server(address))
+            if raw is None or now - keys.read_u64(raw) > META_SERVER_TIMEOUT * 1e9:
+                _bump_routing(txn)
+            txn.set(keys.meta_server(address), keys.u64(now))
+
+        self.kv.transact(run)
+
+    def _live_meta_servers(self, txn) -> list[str]:
+        now = time.time_ns()
+        begin, end = keys.prefix_range(keys.META_SERVER)
+        live = [k[len(keys.META_SERVER):].decode() for k, v in txn.get_range(begin, end)
+                if now - keys.read_u64(v) <= META_SERVER_TIMEOUT * 1e9]
+        return list(dict.fromkeys([*self.meta_addresses, *live]))
+
     def routing(self, known_version: int = 0) -> cluster_pb2.GetRoutingInfoReply:
         def run(txn):
             raw = txn.get(keys.ROUTING_VERSION)
@@ -176,7 +201,7 @@ class ClusterManager:
                 targets=_scan(txn, keys.TARGET, cluster_pb2.TargetInfo),
                 chains=_scan(txn, keys.CHAIN, cluster_pb2.ChainInfo),
                 tables=_scan(txn, keys.CHAIN_TABLE, cluster_pb2.ChainTable),
-                meta_addresses=self.meta_addresses,
+                meta_addresses=self._live_meta_servers(txn),
             )
             return routing, _scan(txn, keys.HEARTBEAT, cluster_pb2.NodeHeartbeat)
 
@@ -207,6 +232,7 @@ class ClusterManager:
                     report.free_bytes, report.corruptions, report.repairs
                 )
                 target.sync_percent = report.sync_percent
+                target.local_state = report.local_state
             if target.node_id not in up:
                 target.local_state = cluster_pb2.LOCAL_OFFLINE
 

@@ -1,8 +1,13 @@
-"""The garbage collector: reclaims what removal detached from the namespace.
+"""The garbage collector: reclaims what removal detached from the namespace, and keeps the namespace
+tidy.
 
 A removed file's inode waits in the queue (GCQ_) for ``delay`` seconds and for its last write session
 to close; then its chunks are removed from storage and the entry goes. A detached directory is emptied
 a batch of entries per transaction, its children queued in turn, however large the tree.
+
+Each pass also prunes write sessions their writer stopped renewing (it crashed), removes trash entries
+older than the trash expiry, and forgets the replies kept for retried requests once they are too old
+to be retried. Only the meta server holding the manager lease collects (``active``).
 """
 
 from __future__ import annotations
@@ -16,8 +21,19 @@ from fs3.proto import meta_pb2
 
 from . import _keys as keys
 from .kv import KVStore, prefix_end
-from .ops import ChunkReclaimer
-from .ops._common import DIRECTORY, FILE, drop_directory, drop_link, get_inode
+from .ops import ChunkReclaimer, OpContext, prune_sessions
+from .ops._common import (
+    DIRECTORY,
+    FILE,
+    ROOT,
+    TRASH,
+    drop_directory,
+    drop_link,
+    get_dentry,
+    get_inode,
+    put_inode,
+    queue_garbage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +41,11 @@ BATCH = 256
 
 
 class GarbageCollector:
-    def __init__(self, kv: KVStore, chunks: ChunkReclaimer, *, delay: float = 10.0, interval: float = 1.0):
-        self.kv = kv
+    def __init__(self, ctx: OpContext, chunks: ChunkReclaimer, *, delay: float = 10.0, interval: float = 1.0,
+                 active=None):
+        self.ctx = ctx
+        self.kv: KVStore = ctx.kv
+        self.active = active or (lambda: True)
         self.chunks = chunks
         self.delay = delay
         self.interval = interval
@@ -96,9 +115,65 @@ class GarbageCollector:
         self._thread = threading.Thread(target=self._loop, name="garbage-collector", daemon=True)
         self._thread.start()
 
+    def housekeeping(self) -> tuple[int, int, int]:
+        """(sessions pruned, trash entries expired, request replies forgotten) in one pass."""
+        return prune_sessions(self.ctx), self.expire_trash(), self.expire_requests()
+
+    def expire_trash(self) -> int:
+        """Remove for good what has been in /.trash/<user>/ longer than the trash expiry (by the time
+        it was trashed: its change time)."""
+        cutoff = self.ctx.clock() - int(self.ctx.config.trash_expiry * 1e9)
+
+        def run(txn):
+            trash = get_dentry(txn, ROOT, TRASH)
+            if trash is None:
+                return 0
+            expired = 0
+            prefix = keys.dentry_prefix(trash.inode)
+            for _, raw in txn.get_range(prefix, prefix_end(prefix), limit=BATCH):
+                user_dir = get_inode(txn, meta_pb2.Dentry.FromString(raw).inode)
+                if user_dir is None or user_dir.type != DIRECTORY:
+                    continue
+                sub = keys.dentry_prefix(user_dir.id)
+                for dkey, draw in txn.get_range(sub, prefix_end(sub), limit=BATCH):
+                    dentry = meta_pb2.Dentry.FromString(draw)
+                    inode = get_inode(txn, dentry.inode)
+                    if inode is not None and inode.ctime_ns > cutoff:
+                        continue
+                    txn.clear(dkey)
+                    if inode is not None:
+                        if dentry.type == DIRECTORY:
+                            queue_garbage(txn, inode, inode.ctime_ns)
+                            user_dir.nlink = max(2, user_dir.nlink - 1)
+                        else:
+                            drop_link(txn, inode, inode.ctime_ns)
+                    expired += 1
+                if expired:
+                    put_inode(txn, user_dir)
+            return expired
+
+        return self.kv.transact(run)
+
+    def expire_requests(self) -> int:
+        cutoff = self.ctx.clock() - int(self.ctx.config.request_ttl * 1e9)
+        begin, end = keys.prefix_range(keys.REQUEST)
+
+        def run(txn):
+            gone = 0
+            for key, raw in txn.get_range(begin, end, limit=BATCH * 4):
+                if meta_pb2.AppliedRequest.FromString(raw).applied_ns < cutoff:
+                    txn.clear(key)
+                    gone += 1
+            return gone
+
+        return self.kv.transact(run)
+
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
+            if not self.active():
+                continue
             try:
+                self.housekeeping()
                 while self.run_once() >= BATCH:
                     pass
             except Exception:  # noqa: BLE001 - the collector must outlive any one failure

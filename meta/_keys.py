@@ -13,7 +13,11 @@
     CLID                          -> u32 counters      next node/target/chain id
     SECR                          -> 32 bytes          cluster secret: signs data-plane tokens
     HBEAT<node:u32>               -> NodeHeartbeat     a node's last heartbeat
+    REQS<request id>              -> AppliedRequest    replies of applied mutations (retry safety)
+    USER<name>                    -> User              users
+    TOKN<sha256 of a token>       -> user name         token index
     MGRL                          -> ManagerLease      which meta server acts as the cluster manager
+    MSRV<address>                 -> i64 ns            meta servers, with the time each last said it lives
 
 Integers are big-endian so that key order is numeric order.
 """
@@ -40,6 +44,10 @@ ROUTING_VERSION = b"RTVR"
 ID_COUNTER = b"CLID"
 CLUSTER_SECRET = b"SECR"
 HEARTBEAT = b"HBEAT"
+REQUEST = b"REQS"
+USER = b"USER"
+TOKEN = b"TOKN"
+META_SERVER = b"MSRV"
 MANAGER_LEASE = b"MGRL"
 
 
@@ -97,6 +105,22 @@ def chain_table(table_id: int) -> bytes:
 
 def heartbeat(node_id: int) -> bytes:
     return HEARTBEAT + _U32.pack(node_id)
+
+
+def request(request_id: str) -> bytes:
+    return REQUEST + request_id.encode()
+
+
+def user(name: str) -> bytes:
+    return USER + name.encode()
+
+
+def token(digest: bytes) -> bytes:
+    return TOKEN + digest
+
+
+def meta_server(address: str) -> bytes:
+    return META_SERVER + address.encode()
 
 
 def id_counter(kind: str) -> bytes:

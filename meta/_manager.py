@@ -24,13 +24,14 @@ log = logging.getLogger(__name__)
 
 class ManagerLoop:
     def __init__(self, cluster: ClusterManager, *, interval: float = 0.5, lease: float = 5.0,
-                 holder: str | None = None):
+                 holder: str | None = None, address: str = ""):
         self.cluster = cluster
         self.kv = cluster.kv
         self.interval = interval
         self.lease = lease
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.is_leader = False
+        self.address = address          # this meta server's, announced to clients via routing info
         self.changes = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -104,8 +105,12 @@ class ManagerLoop:
         self._thread.start()
 
     def _loop(self) -> None:
+        ticks = 0
         while not self._stop.wait(self.interval):
             try:
+                if self.address and ticks % max(1, int(2.0 / self.interval)) == 0:
+                    self.cluster.announce(self.address)
+                ticks += 1
                 if self._take_lease():
                     self.scan()
             except Exception:  # noqa: BLE001 - the manager must outlive any one failure

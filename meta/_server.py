@@ -13,10 +13,11 @@ from pathlib import Path
 
 import grpc
 
+from fs3._auth import new_token, read_token_file, write_token_file
 from fs3._errors import InvalidArgument
 from fs3._layout import DEFAULT_CHUNK_SIZE, DEFAULT_STRIPE
 from fs3._rpc import SERVER_OPTIONS
-from fs3.proto import cluster_pb2_grpc, meta_pb2_grpc
+from fs3.proto import admin_pb2_grpc, cluster_pb2_grpc, meta_pb2_grpc
 
 from . import ops
 from ._chunk_reclaimer import GrpcChunkReclaimer
@@ -24,7 +25,8 @@ from ._cluster import ClusterManager
 from ._garbage import GarbageCollector
 from ._inode_ids import InodeAllocator, ensure_root
 from ._manager import ManagerLoop
-from ._service import ClusterServicer, MetaServicer
+from ._service import AdminServicer, ClusterServicer, MetaServicer
+from ._users import Users
 from .kv import open_kv
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ class MetaConfig:
     manager_interval: float = 0.5             # seconds between the cluster manager's passes
     advertise: str = ""                       # address clients reach this server at (default: bound one)
     peers: list[str] = field(default_factory=list)  # every meta address clients may use
+    admin_token_file: Path | None = None      # root's token: read if present, else created (0600)
 
 
 class MetaServer:
@@ -55,6 +58,8 @@ class MetaServer:
             raise InvalidArgument(str(exc)) from None
         ns_config = ops.NamespaceConfig(chunk_size=config.chunk_size, stripe=config.stripe)
         ensure_root(self.kv, ns_config)
+        self.users = Users(self.kv)
+        self._bootstrap_admin()
         self.cluster = ClusterManager(
             self.kv, heartbeat_interval=config.heartbeat_interval,
             heartbeat_timeout=config.heartbeat_timeout, meta_addresses=config.peers,
@@ -62,21 +67,40 @@ class MetaServer:
         self.manager = ManagerLoop(self.cluster, interval=config.manager_interval)
         self.reclaimer = GrpcChunkReclaimer(self.cluster)
         self.ctx = ops.OpContext(self.kv, InodeAllocator(self.kv), self.reclaimer, ns_config)
-        self.gc = GarbageCollector(self.kv, self.reclaimer, delay=config.gc_delay)
+        self.gc = GarbageCollector(self.ctx, self.reclaimer, delay=config.gc_delay,
+                                   active=lambda: self.manager.is_leader)
         self.address = ""
         self._server: grpc.Server | None = None
         self._stop = threading.Event()
 
+    def _bootstrap_admin(self) -> None:
+        """Give root the token in ``admin_token_file`` (made on first start), so the one who started
+        the cluster can use it at once."""
+        path = self.config.admin_token_file
+        if path is None:
+            return
+        try:
+            token = read_token_file(path)
+        except FileNotFoundError:
+            token = new_token()
+            write_token_file(path, token)
+        except OSError as exc:
+            raise InvalidArgument(f"cannot read the admin token file {path}: {exc}") from None
+        if not token:
+            raise InvalidArgument(f"the admin token file {path} is empty")
+        self.users.bootstrap(token)
+
     def start(self) -> None:
         server = grpc.server(futures.ThreadPoolExecutor(self.config.threads), options=SERVER_OPTIONS)
-        meta_pb2_grpc.add_MetaServicer_to_server(MetaServicer(self.ctx), server)
-        cluster_pb2_grpc.add_ClusterServicer_to_server(ClusterServicer(self.cluster), server)
+        meta_pb2_grpc.add_MetaServicer_to_server(MetaServicer(self.ctx, self.users, self.cluster), server)
+        cluster_pb2_grpc.add_ClusterServicer_to_server(ClusterServicer(self.cluster, self.users), server)
+        admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(self.users), server)
         port = server.add_insecure_port(self.config.listen)
         if port == 0:
             raise InvalidArgument(f"cannot listen on {self.config.listen}")
         self.address = self.config.advertise or f"{self.config.listen.rsplit(':', 1)[0]}:{port}"
-        if not self.cluster.meta_addresses:
-            self.cluster.meta_addresses = [self.address]
+        self.manager.address = self.address
+        self.cluster.announce(self.address)
         server.start()
         self._server = server
         self.gc.start()

@@ -1,79 +1,180 @@
-"""The meta service's gRPC servicers: thin, each call handed to its operation."""
+"""The meta service's gRPC servicers: thin, each call authenticated and handed to its operation."""
 
 from __future__ import annotations
 
+from fs3._errors import NotPermitted
 from fs3._rpc import servicer_method
-from fs3.proto import cluster_pb2, cluster_pb2_grpc, meta_pb2, meta_pb2_grpc
+from fs3.proto import admin_pb2, admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, meta_pb2, meta_pb2_grpc
 
 from . import ops
 from ._cluster import ClusterManager
+from ._users import Users, user_info
+
+
+def require_admin(cred: ops.Cred, what: str) -> None:
+    if not cred.admin:
+        raise NotPermitted(f"Operation not permitted: {what} needs an admin user (you are {cred.name!r})")
 
 
 class MetaServicer(meta_pb2_grpc.MetaServicer):
-    def __init__(self, ctx: ops.OpContext):
+    def __init__(self, ctx: ops.OpContext, users: Users, cluster: ClusterManager):
         self.ctx = ctx
+        self.users = users
+        self.cluster = cluster
 
     @servicer_method
     def Stat(self, request, context):
-        return meta_pb2.StatReply(inode=ops.stat(self.ctx, request.path))
+        cred = self.users.authenticate(context)
+        return meta_pb2.StatReply(inode=ops.stat(self.ctx, request.path, cred, follow=not request.no_follow))
+
+    @servicer_method
+    def BatchStat(self, request, context):
+        cred = self.users.authenticate(context)
+        return meta_pb2.BatchStatReply(
+            results=ops.batch_stat(self.ctx, list(request.paths), cred, follow=not request.no_follow))
+
+    @servicer_method
+    def ReadLink(self, request, context):
+        return meta_pb2.ReadLinkReply(target=ops.readlink(self.ctx, request.path, self.users.authenticate(context)))
 
     @servicer_method
     def Mkdir(self, request, context):
-        return meta_pb2.MkdirReply(inode=ops.mkdir(self.ctx, request.path, request.mode, request.parents))
+        cred = self.users.authenticate(context)
+        return meta_pb2.MkdirReply(inode=ops.mkdir(
+            self.ctx, request.path, cred, request.mode, request.parents, request.request_id))
 
     @servicer_method
     def Open(self, request, context):
-        inode, session = ops.open_file(self.ctx, request)
+        inode, session = ops.open_file(self.ctx, request, self.users.authenticate(context))
         return meta_pb2.OpenReply(inode=inode, session=session)
 
     @servicer_method
     def Close(self, request, context):
+        self.users.authenticate(context)
         return meta_pb2.CloseReply(inode=ops.close_file(self.ctx, request))
 
     @servicer_method
+    def RenewSessions(self, request, context):
+        self.users.authenticate(context)
+        pairs = list(zip(request.inodes, request.sessions, strict=False))
+        return meta_pb2.RenewSessionsReply(renewed=ops.renew_sessions(self.ctx, pairs))
+
+    @servicer_method
     def ReadDir(self, request, context):
-        return ops.readdir(self.ctx, request)
+        return ops.readdir(self.ctx, request, self.users.authenticate(context))
 
     @servicer_method
     def Remove(self, request, context):
-        ops.remove(self.ctx, request)
+        ops.remove(self.ctx, request, self.users.authenticate(context))
         return meta_pb2.RemoveReply()
 
     @servicer_method
     def Rename(self, request, context):
-        return meta_pb2.RenameReply(inode=ops.rename(self.ctx, request))
+        return meta_pb2.RenameReply(inode=ops.rename(self.ctx, request, self.users.authenticate(context)))
 
     @servicer_method
     def Truncate(self, request, context):
-        return meta_pb2.TruncateReply(inode=ops.truncate(self.ctx, request.path, request.length))
+        cred = self.users.authenticate(context)
+        return meta_pb2.TruncateReply(inode=ops.truncate(self.ctx, request.path, request.length, cred))
+
+    @servicer_method
+    def SetAttr(self, request, context):
+        return meta_pb2.SetAttrReply(inode=ops.setattr_(self.ctx, request, self.users.authenticate(context)))
+
+    @servicer_method
+    def Link(self, request, context):
+        return meta_pb2.LinkReply(inode=ops.link(self.ctx, request, self.users.authenticate(context)))
+
+    @servicer_method
+    def Symlink(self, request, context):
+        return meta_pb2.SymlinkReply(inode=ops.symlink(self.ctx, request, self.users.authenticate(context)))
+
+    @servicer_method
+    def StatFs(self, request, context):
+        self.users.authenticate(context)
+        return ops.statfs(self.ctx, self.cluster.routing().routing.targets)
 
 
 class ClusterServicer(cluster_pb2_grpc.ClusterServicer):
-    def __init__(self, manager: ClusterManager):
+    """Cluster calls: any user may read the routing info and get a data-plane token; only admins (and
+    storage nodes, which run with an admin token) register nodes, beat, and change the cluster."""
+
+    def __init__(self, manager: ClusterManager, users: Users):
         self.manager = manager
+        self.users = users
+
+    def _admin(self, context, what: str) -> ops.Cred:
+        cred = self.users.authenticate(context)
+        require_admin(cred, what)
+        return cred
 
     @servicer_method
     def RegisterNode(self, request, context):
+        self._admin(context, "registering a storage node")
         return self.manager.register(request)
 
     @servicer_method
     def Heartbeat(self, request, context):
+        self._admin(context, "a storage heartbeat")
         return self.manager.heartbeat(request)
 
     @servicer_method
     def GetRoutingInfo(self, request, context):
+        self.users.authenticate(context)
         return self.manager.routing(request.known_version)
 
     @servicer_method
     def CreateChainTable(self, request, context):
+        self._admin(context, "creating chains")
         return self.manager.create_chains(request.replicas, request.table_id)
 
     @servicer_method
     def GetDataToken(self, request, context):
-        return self.manager.data_token(request.client)
+        cred = self.users.authenticate(context)
+        return self.manager.data_token(request.client, cred.uid, cred.gid)
 
     @servicer_method
     def SetTargetOffline(self, request, context):
+        self._admin(context, "taking a target offline or online")
         return cluster_pb2.SetTargetOfflineReply(
             target=self.manager.set_target_offline(request.target_id, request.offline)
         )
+
+
+class AdminServicer(admin_pb2_grpc.AdminServicer):
+    def __init__(self, users: Users):
+        self.users = users
+
+    def _admin(self, context, what: str) -> ops.Cred:
+        cred = self.users.authenticate(context)
+        require_admin(cred, what)
+        return cred
+
+    @servicer_method
+    def AddUser(self, request, context):
+        self._admin(context, "adding a user")
+        user, token = self.users.add(request)
+        return admin_pb2.AddUserReply(user=user_info(user), token=token)
+
+    @servicer_method
+    def RemoveUser(self, request, context):
+        self._admin(context, "removing a user")
+        self.users.remove(request.name)
+        return admin_pb2.RemoveUserReply()
+
+    @servicer_method
+    def ListUsers(self, request, context):
+        self._admin(context, "listing users")
+        return admin_pb2.ListUsersReply(users=[user_info(u) for u in self.users.list()])
+
+    @servicer_method
+    def IssueToken(self, request, context):
+        cred = self.users.authenticate(context)
+        if request.name != cred.name:
+            require_admin(cred, "issuing a token for another user")
+        return admin_pb2.IssueTokenReply(token=self.users.issue(request.name, request.revoke_others))
+
+    @servicer_method
+    def WhoAmI(self, request, context):
+        cred = self.users.authenticate(context)
+        return admin_pb2.WhoAmIReply(user=user_info(self.users.get(cred.name)))

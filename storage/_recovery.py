@@ -97,7 +97,7 @@ class Recovery:
             reply = await asyncio.to_thread(
                 call, stub.ListChunks,
                 storage_pb2.ListChunksRequest(target_id=peer.target_id, start_after=after, limit=LIST_PAGE),
-                timeout=60, what="storage",
+                timeout=60, what="storage", metadata=self.replicator.peers.signer.metadata(),
             )
             for c in reply.chunks:
                 out[c.key] = (c.committed_version, c.checksum, c.pending_version)
@@ -153,7 +153,7 @@ class Recovery:
         await asyncio.to_thread(
             call, self._stub(peer.address).SyncDone,
             storage_pb2.SyncDoneRequest(target_id=peer.target_id, chain_id=chain_id, chain_version=chain_version),
-            timeout=30, what="storage",
+            timeout=30, what="storage", metadata=self.replicator.peers.signer.metadata(),
         )
         self.progress.pop(target.target_id, None)
         log.info("recovery: target %d -> target %d done: %d chunks sent, %d removed, %d checked",

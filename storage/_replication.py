@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 
 from fs3 import _token, _wire
+from fs3._auth import NodeSigner
 from fs3._checksum import crc32c
 from fs3._data_client import DataConnection, NodePool
 from fs3._errors import FS3Error, Status, Unavailable
@@ -62,6 +63,7 @@ class Peers:
         self._node_name = node_name
         self._pools: dict[str, NodePool] = {}
         self._sockets: dict[str, str] = {}
+        self.signer = NodeSigner(secret, "node")  # node tokens for storage control calls to peers
 
     async def _open(self, address: str) -> DataConnection:
         claims = _token.TokenClaims(expiry=int(time.time() + TOKEN_LIFETIME), uid=0, gid=0,

@@ -21,6 +21,7 @@ try:
 except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
     uvloop = None
 
+from fs3._auth import bearer
 from fs3._errors import FS3Error, InvalidArgument, Status, Unavailable
 from fs3._rpc import CHANNEL_OPTIONS, SERVER_OPTIONS, call
 from fs3.proto import cluster_pb2, cluster_pb2_grpc, storage_pb2_grpc
@@ -52,6 +53,7 @@ class StorageConfig:
     data_socket: bool = True             # also serve clients on this host over an abstract Unix socket
     shm: bool = True                     # offer the shared-memory transport to clients on this host
     hostname: str = field(default_factory=socket.gethostname)
+    token: str = ""                      # an admin user's token: registers and beats with meta
 
 
 class StorageNode:
@@ -60,6 +62,10 @@ class StorageNode:
             raise InvalidArgument("a storage node needs at least one --target directory")
         if not config.meta:
             raise InvalidArgument("a storage node needs the address of a meta server (--meta)")
+        if not config.token:
+            raise InvalidArgument("a storage node needs an admin token to join the cluster "
+                                  "(--token-file, or FS3_TOKEN)")
+        self._auth = bearer(config.token)
         self.config = config
         self.node_id = 0
         self.address = ""
@@ -106,7 +112,7 @@ class StorageNode:
     def _fetch_routing(self, known: int) -> cluster_pb2.RoutingInfo | None:
         try:
             reply = call(self._cluster().GetRoutingInfo, cluster_pb2.GetRoutingInfoRequest(known_version=known),
-                         timeout=5, what="meta")
+                         timeout=5, what="meta", metadata=self._auth)
         except FS3Error as exc:
             log.warning("cannot fetch routing info: %s", exc)
             self._next_meta()
@@ -124,7 +130,7 @@ class StorageNode:
         delay = 0.1
         while not self._stop.is_set():
             try:
-                reply = call(self._cluster().RegisterNode, request, timeout=5, what="meta")
+                reply = call(self._cluster().RegisterNode, request, timeout=5, what="meta", metadata=self._auth)
                 break
             except Unavailable as exc:
                 log.info("meta not reachable yet (%s); retrying", exc)
@@ -177,7 +183,8 @@ class StorageNode:
                 )
             sent = time.monotonic()
             try:
-                reply = call(self._cluster().Heartbeat, request, timeout=min(5.0, self.lease), what="meta")
+                reply = call(self._cluster().Heartbeat, request, timeout=min(5.0, self.lease), what="meta",
+                             metadata=self._auth)
             except FS3Error as exc:
                 if exc.status == Status.NODE_NOT_FOUND:  # the manager lost track of us: register again
                     self._register()
@@ -211,7 +218,8 @@ class StorageNode:
         loop = self._start_data_plane(host)
         self.recovery.attach(loop)
         storage_pb2_grpc.add_StorageServicer_to_server(
-            StorageServicer(self.targets, self.routing, self.replicator, self.recovery, loop), server
+            StorageServicer(self.targets, self.routing, self.replicator, self.recovery, loop, lambda: self.secret),
+            server
         )
         server.start()
         self._server = server

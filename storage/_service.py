@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from fs3._auth import check_node
 from fs3._errors import NotFound, StaleRouting, Status
 from fs3._rpc import servicer_method
 from fs3.proto import common_pb2, storage_pb2, storage_pb2_grpc
@@ -30,7 +31,8 @@ def chunk_meta(chunk: common_pb2.ChunkId, rec: ChunkRecord | None) -> storage_pb
 
 class StorageServicer(storage_pb2_grpc.StorageServicer):
     def __init__(self, targets: dict[int, Target], routing: NodeRouting, replicator: Replicator,
-                 recovery: Recovery, loop: asyncio.AbstractEventLoop):
+                 recovery: Recovery, loop: asyncio.AbstractEventLoop, secret):
+        self.secret = secret  # callable: the cluster secret, which node tokens are checked against
         self.targets = targets
         self.routing = routing
         self.replicator = replicator
@@ -49,6 +51,7 @@ class StorageServicer(storage_pb2_grpc.StorageServicer):
 
     @servicer_method
     def RemoveChunks(self, request, context):
+        check_node(context, self.secret())
         target = self._target(request.chain_id, request.chain_version, WRITE)
         removed = self._on_loop(self.replicator.remove(
             target, request.chain_id, request.chain_version, request.inode, request.from_index))
@@ -56,6 +59,7 @@ class StorageServicer(storage_pb2_grpc.StorageServicer):
 
     @servicer_method
     def TruncateChunk(self, request, context):
+        check_node(context, self.secret())
         target = self._target(request.chain_id, request.chain_version, WRITE)
         rec = self._on_loop(self.replicator.truncate(
             target, request.chain_id, request.chain_version, request.chunk.inode, request.chunk.index,
@@ -64,6 +68,7 @@ class StorageServicer(storage_pb2_grpc.StorageServicer):
 
     @servicer_method
     def QueryChunk(self, request, context):
+        check_node(context, self.secret())
         target = self._target(request.chain_id, self.routing.chain_version(request.chain_id), ANY)
         committed, pending = target.store.state(request.chunk.inode, request.chunk.index)
         meta = chunk_meta(request.chunk, committed)
@@ -72,6 +77,7 @@ class StorageServicer(storage_pb2_grpc.StorageServicer):
 
     @servicer_method
     def ListChunks(self, request, context):
+        check_node(context, self.secret())
         target = self.targets.get(request.target_id)
         if target is None:
             raise NotFound(f"target {request.target_id} is not on this node")
@@ -86,6 +92,7 @@ class StorageServicer(storage_pb2_grpc.StorageServicer):
 
     @servicer_method
     def SyncDone(self, request, context):
+        check_node(context, self.secret())
         if request.target_id not in self.targets:
             raise NotFound(f"target {request.target_id} is not on this node")
         self.recovery.mark_synced(request.target_id, request.chain_version)

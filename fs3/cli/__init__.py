@@ -8,7 +8,7 @@ import click
 
 from fs3._errors import describe
 
-from . import _bench, _cluster, _copy, _demo, _local, _namespace, _servers
+from . import _bench, _cluster, _copy, _demo, _local, _namespace, _servers, _users
 from ._common import CliState
 
 
@@ -32,11 +32,13 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--cluster", envvar="FS3_CLUSTER", metavar="ADDR",
               help="Meta server HOST:PORT or local cluster data directory (default: the most recent `fs3 up`).")
+@click.option("--token", envvar="FS3_TOKEN", metavar="TOKEN", show_envvar=True,
+              help="Your fs3 token (default: the admin token of a cluster you started with `fs3 up`).")
 @click.version_option(package_name="fs3")
 @click.pass_context
-def cli(ctx: click.Context, cluster: str | None) -> None:
+def cli(ctx: click.Context, cluster: str | None, token: str | None) -> None:
     """fs3: a distributed parallel file system for training data."""
-    ctx.obj = CliState(cluster)
+    ctx.obj = CliState(cluster, token)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -44,7 +46,8 @@ for command in (
     _local.up, _local.down, _local.status, _demo.demo,
     _servers.meta, _servers.storage,
     _namespace.ls, _namespace.cat, _namespace.mkdir, _namespace.rm, _namespace.mv, _namespace.stat,
-    _copy.cp, _cluster.cluster, _bench.bench,
+    _namespace.ln, _namespace.chmod, _namespace.chown, _namespace.df,
+    _copy.cp, _cluster.cluster, _bench.bench, _users.user,
 ):
     cli.add_command(command)
 

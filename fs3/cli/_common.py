@@ -16,8 +16,9 @@ from fs3._url import is_fs3_url, parse_url
 class CliState:
     """Per-invocation state: the --cluster choice and the clients opened so far (one per address)."""
 
-    def __init__(self, cluster: str | None):
+    def __init__(self, cluster: str | None, token: str | None = None):
         self.cluster = cluster
+        self.token = token
         self._clients: dict[str | None, object] = {}
 
     def client(self, address: str | None = None):
@@ -25,7 +26,7 @@ class CliState:
 
         key = address or self.cluster
         if key not in self._clients:
-            self._clients[key] = connect(key)
+            self._clients[key] = connect(key, token=self.token)
         return self._clients[key]
 
     def close(self) -> None:

@@ -37,6 +37,10 @@ def _cluster_dir(data_dir: Path | None) -> Path:
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Where the cluster keeps its state "
               "(default $FS3_DATA_DIR or ~/.local/share/fs3/local).")
 @click.option("--nodes", default=3, show_default=True, help="Storage nodes (each on its own 127.0.0.x).")
+@click.option("--meta", "meta_servers", default=1, show_default=True,
+              help="Meta servers (stateless; clients fail over between them).")
+@click.option("--kv", default="", metavar="URL",
+              help="Metadata store: sqlite:///PATH (default, under the data dir) or etcd://HOST:PORT[,HOST:PORT...].")
 @click.option("--targets", "targets_per_node", default=1, show_default=True, help="Targets per storage node.")
 @click.option("--replicas", default=0, help="Replicas per chain (default: 3, or the number of nodes when fewer).")
 @click.option("--chunk-size", default=DEFAULT_CHUNK_SIZE, show_default=True, help="Default chunk size.")
@@ -44,13 +48,15 @@ def _cluster_dir(data_dir: Path | None) -> Path:
 @click.option("--gc-delay", default=10.0, show_default=True, help="Seconds before removed data is reclaimed.")
 @click.option("-d", "--detach", is_flag=True, help="Start in the background and return.")
 @click.option("--json", "as_json", is_flag=True, help="Print the started cluster as JSON.")
-def up(data_dir, nodes, targets_per_node, replicas, chunk_size, stripe, gc_delay, detach, as_json):
-    """Start a local cluster: 1 meta and N storage processes on 127.0.0.x addresses."""
+def up(data_dir, nodes, meta_servers, kv, targets_per_node, replicas, chunk_size, stripe, gc_delay, detach, as_json):
+    """Start a local cluster: meta and N storage processes on 127.0.0.x addresses. It makes an admin
+    token for you in DATA_DIR/admin.token, which fs3 commands on this machine pick up."""
     from fs3.local import LocalCluster, LocalClusterConfig
 
     data_dir = data_dir or default_data_dir()
     config = LocalClusterConfig(
-        data_dir=data_dir, storage_nodes=nodes, targets_per_node=targets_per_node, replicas=replicas,
+        data_dir=data_dir, storage_nodes=nodes, meta_servers=meta_servers, kv=kv,
+        targets_per_node=targets_per_node, replicas=replicas,
         chunk_size=chunk_size, stripe=stripe, gc_delay=gc_delay,
     )
     quiet = as_json
@@ -59,7 +65,9 @@ def up(data_dir, nodes, targets_per_node, replicas, chunk_size, stripe, gc_delay
         emit_json({"data_dir": str(cluster.data_dir), "meta": cluster.meta,
                    "processes": [{"name": p.name, "pid": p.pid, "address": p.address} for p in cluster.processes]})
     else:
-        click.echo(f"fs3 cluster up: meta {cluster.meta[0]}, {nodes} storage nodes, data in {cluster.data_dir}")
+        click.echo(f"fs3 cluster up: meta {', '.join(cluster.meta)}, {nodes} storage nodes, data in {cluster.data_dir}")
+        click.echo(f"admin token: {cluster.data_dir / 'admin.token'} (used by fs3 commands here; "
+                   "add users with `fs3 user add`)", err=True)
     if detach:
         if not quiet:
             click.echo("stop it with: fs3 down", err=True)

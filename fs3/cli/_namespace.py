@@ -1,4 +1,4 @@
-"""Namespace commands: ls, cat, mkdir, rm, mv, stat."""
+"""Namespace commands: ls, cat, mkdir, rm, mv, stat, ln, chmod, chown, df."""
 
 from __future__ import annotations
 
@@ -72,15 +72,19 @@ def mkdir(paths, parents, mode):
 @click.argument("paths", nargs=-1, required=True)
 @click.option("-r", "-R", "--recursive", is_flag=True, help="Remove directories and their contents.")
 @click.option("-f", "--force", is_flag=True, help="Ignore missing paths.")
-def rm(paths, recursive, force):
+@click.option("--trash", is_flag=True,
+              help="Move to /.trash/<user>/ instead (restore with `fs3 mv`; removed after the trash expiry).")
+def rm(paths, recursive, force, trash):
     """Remove files (and, with -r, directories)."""
     for text in paths:
         client, path = client_for(text)
         try:
-            if recursive:
-                client.remove(path, recursive=True)
+            if recursive or trash:
+                if not recursive and client.lstat(path).is_dir:
+                    raise IsADirectory("Is a directory (use -r to remove it)", path=path)
+                client.remove(path, recursive=True, trash=trash)
             else:
-                if client.stat(path).is_dir:
+                if client.lstat(path).is_dir:
                     raise IsADirectory("Is a directory (use -r to remove it)", path=path)
                 client.unlink(path)
         except FileNotFoundError:
@@ -126,3 +130,73 @@ def stat(paths, as_json):
         if st.is_file:
             click.echo(f"Layout: chunk {human_size(st.chunk_size)}, stripe {st.stripe}, "
                        f"chains {','.join(map(str, st.chains))}")
+
+
+@click.command()
+@click.argument("target")
+@click.argument("link_name")
+@click.option("-s", "--symbolic", is_flag=True, help="Make a symbolic link (TARGET is stored as given).")
+def ln(target, link_name, symbolic):
+    """Make LINK_NAME another name of TARGET (a hard link), or with -s a symbolic link to it."""
+    client, path = client_for(link_name)
+    if symbolic:
+        client.symlink(fs3_path(target)[1] if target.startswith("fs3://") else target, path)
+    else:
+        client.link(fs3_path(target)[1], path)
+
+
+def _octal(mode: str) -> int:
+    try:
+        bits = int(mode, 8)
+    except ValueError:
+        bits = -1
+    if not 0 <= bits <= 0o7777:
+        raise InvalidArgument(f"Invalid mode {mode!r}: expected octal like 644")
+    return bits
+
+
+@click.command()
+@click.argument("mode")
+@click.argument("paths", nargs=-1, required=True)
+def chmod(mode, paths):
+    """Change permission bits (octal MODE, like 644)."""
+    bits = _octal(mode)
+    for text in paths:
+        client, path = client_for(text)
+        client.chmod(path, bits)
+
+
+@click.command()
+@click.argument("owner")
+@click.argument("paths", nargs=-1, required=True)
+def chown(owner, paths):
+    """Change owner and/or group: UID, UID:GID or :GID (numeric)."""
+    uid_text, _, gid_text = owner.partition(":")
+    try:
+        uid = int(uid_text) if uid_text else -1
+        gid = int(gid_text) if gid_text else -1
+    except ValueError:
+        raise InvalidArgument(f"Invalid owner {owner!r}: expected numeric UID, UID:GID or :GID") from None
+    for text in paths:
+        client, path = client_for(text)
+        client.chown(path, uid, gid)
+
+
+@click.command()
+@click.option("-H", "--human", is_flag=True, help="Sizes as 1.5G rather than bytes.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def df(human, as_json):
+    """Capacity and use of the file system (after replication)."""
+    from ._common import state
+
+    fs = state().client().statfs()
+    info = {"total_bytes": fs.total_bytes, "used_bytes": fs.used_bytes, "free_bytes": fs.free_bytes,
+            "inodes": fs.inodes, "replicas": fs.replicas, "chunk_size": fs.chunk_size}
+    if as_json:
+        emit_json(info)
+        return
+    size = human_size if human else str
+    use = f"{100 * fs.used_bytes / fs.total_bytes:.0f}%" if fs.total_bytes else "-"
+    click.echo(f"{'Size':>12} {'Used':>12} {'Avail':>12} {'Use%':>5} {'Inodes':>10} Replicas")
+    click.echo(f"{size(fs.total_bytes):>12} {size(fs.used_bytes):>12} {size(fs.free_bytes):>12} {use:>5} "
+               f"{fs.inodes:>10} {fs.replicas}")

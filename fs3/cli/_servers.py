@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import click
@@ -27,14 +28,20 @@ def _logging(level: str) -> None:
 @click.option("--advertise", default="", metavar="HOST:PORT", help="Address clients reach this server at.")
 @click.option("--heartbeat-timeout", default=6.0, show_default=True,
               help="Seconds without a heartbeat after which a storage node is offline.")
+@click.option("--admin-token-file", type=click.Path(path_type=Path),
+              help="The root user's token: read if the file exists, else created (mode 0600).")
+@click.option("--peer", "peers", multiple=True, metavar="HOST:PORT",
+              help="Every meta server's address clients may use, this one included (repeatable).")
 @click.option("--log-level", default="info", show_default=True)
-def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, advertise, heartbeat_timeout, log_level):
+def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, advertise, heartbeat_timeout, admin_token_file,
+         peers, log_level):
     """Run a metadata server (namespace + cluster manager)."""
     from fs3.meta import MetaConfig, serve
 
     _logging(log_level)
     serve(MetaConfig(kv=kv, listen=listen, addr_file=addr_file, chunk_size=chunk_size, stripe=stripe,
-                     gc_delay=gc_delay, advertise=advertise, heartbeat_timeout=heartbeat_timeout))
+                     gc_delay=gc_delay, advertise=advertise, heartbeat_timeout=heartbeat_timeout,
+                     admin_token_file=admin_token_file, peers=list(peers)))
 
 
 @click.command()
@@ -52,12 +59,20 @@ def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, advertise, heartbe
 @click.option("--shm/--no-shm", default=True, show_default=True,
               help="Offer the shared-memory transport to clients on this host.")
 @click.option("--direct-io/--no-direct-io", default=True, show_default=True, help="Use O_DIRECT for chunk data.")
+@click.option("--token-file", type=click.Path(path_type=Path),
+              help="File holding an admin token to join the cluster with (default: $FS3_TOKEN).")
 @click.option("--log-level", default="info", show_default=True)
-def storage(meta_addresses, targets, listen, addr_file, advertise, data_port, io_threads, shm, direct_io, log_level):
+def storage(meta_addresses, targets, listen, addr_file, advertise, data_port, io_threads, shm, direct_io,
+            token_file, log_level):
     """Run a storage node serving chunks from its target directories."""
+    from fs3._auth import ENV_TOKEN, read_token_file
     from fs3.storage import StorageConfig, serve
 
     _logging(log_level)
+    try:
+        token = read_token_file(token_file) if token_file else os.environ.get(ENV_TOKEN, "").strip()
+    except OSError as exc:
+        raise click.UsageError(f"cannot read --token-file {token_file}: {exc.strerror or exc}") from None
     serve(StorageConfig(meta=list(meta_addresses), targets=list(targets), listen=listen,
                         addr_file=addr_file, advertise=advertise, data_port=data_port,
-                        io_threads=io_threads, shm=shm, direct_io=direct_io))
+                        io_threads=io_threads, shm=shm, direct_io=direct_io, token=token))

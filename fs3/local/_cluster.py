@@ -2,7 +2,8 @@
 its own loopback address (127.0.0.2, 127.0.0.3, ...), all state under one data directory:
 
     DATA/cluster.json            what runs: meta addresses, processes, pids (read by `fs3` commands)
-    DATA/meta/meta.db            the namespace and cluster state (SQLite KV)
+    DATA/admin.token             the root user's token (mode 0600): the starter's key to the cluster
+    DATA/meta/meta.db            the namespace and cluster state (SQLite KV; or an etcd cluster)
     DATA/storage-<i>/target-<j>  the targets of storage node i
     DATA/logs/*.log              each process's log
 """
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from fs3._auth import TOKEN_FILE, new_token, read_token_file, write_token_file
 from fs3._discovery import CLUSTER_FILE, read_cluster_file, remember_cluster
 from fs3._errors import AlreadyExists, InvalidArgument, Unavailable
 from fs3._layout import DEFAULT_CHUNK_SIZE, DEFAULT_STRIPE, valid_chunk_size
@@ -30,6 +32,8 @@ from fs3.proto import cluster_pb2
 class LocalClusterConfig:
     data_dir: Path
     storage_nodes: int = 3
+    meta_servers: int = 1                 # stateless meta servers sharing the KV store
+    kv: str = ""                          # KV store URL; default: SQLite under DATA/meta
     targets_per_node: int = 1
     replicas: int = 0                     # replicas per chain; 0: three, or fewer when fewer nodes
     chunk_size: int = DEFAULT_CHUNK_SIZE
@@ -48,6 +52,8 @@ class LocalClusterConfig:
     def validate(self) -> None:
         if not 1 <= self.storage_nodes <= 200:
             raise InvalidArgument(f"Invalid argument: --nodes must be 1..200, not {self.storage_nodes}")
+        if not 1 <= self.meta_servers <= 16:
+            raise InvalidArgument(f"Invalid argument: --meta must be 1..16, not {self.meta_servers}")
         if not 1 <= self.targets_per_node <= 64:
             raise InvalidArgument(f"Invalid argument: --targets must be 1..64, not {self.targets_per_node}")
         if not 1 <= self.replicas <= self.storage_nodes:
@@ -132,19 +138,31 @@ class LocalCluster:
         (data / "run").mkdir(exist_ok=True)
         cluster = cls(data)
         deadline = time.monotonic() + timeout
+        token_file = data / TOKEN_FILE
+        if not token_file.exists():
+            write_token_file(token_file, new_token())
+        kv = config.kv or f"sqlite:///{data / 'meta' / 'meta.db'}"
         try:
-            say("starting meta")
-            meta = cluster._spawn(config, "meta", "meta-1", [
-                "meta", "--kv", f"sqlite:///{data / 'meta' / 'meta.db'}",
-                "--listen", _listen(config.meta_host, previous.get("meta-1")),
-                "--chunk-size", str(config.chunk_size),
-                "--stripe", str(config.stripe), "--gc-delay", str(config.gc_delay),
-                "--heartbeat-timeout", str(config.heartbeat_timeout),
-            ])
-            cluster._await_address(meta, deadline)
-            cluster.meta = [meta.address]
+            names = [f"meta-{k}" for k in range(1, config.meta_servers + 1)]
+            listens = [_listen(config.meta_host, previous.get(name)) for name in names]
+            peers = [arg for address in listens for arg in ("--peer", address)]
+            metas = []
+            for name, listen in zip(names, listens, strict=True):
+                say(f"starting {name}")
+                metas.append(cluster._spawn(config, "meta", name, [
+                    "meta", "--kv", kv, "--listen", listen, *peers,
+                    "--admin-token-file", str(token_file),
+                    "--chunk-size", str(config.chunk_size),
+                    "--stripe", str(config.stripe), "--gc-delay", str(config.gc_delay),
+                    "--heartbeat-timeout", str(config.heartbeat_timeout),
+                ]))
+                if len(metas) == 1:  # the first one creates the namespace; the others join it
+                    cluster._await_address(metas[0], deadline)
+            for meta in metas:
+                cluster._await_address(meta, deadline)
+                say(f"{meta.name} serving on {meta.address}")
+            cluster.meta = [m.address for m in metas]
             cluster._save()
-            say(f"meta serving on {meta.address}")
             storage = []
             for i in range(1, config.storage_nodes + 1):
                 targets = []
@@ -152,7 +170,8 @@ class LocalCluster:
                     targets += ["--target", str(data / f"storage-{i}" / f"target-{j}")]
                 host = f"127.0.0.{config.storage_host_base + i - 1}"
                 listen = _listen(host, previous.get(f"storage-{i}"))
-                args = ["storage", "--meta", meta.address, "--listen", listen, *targets]
+                meta_args = [arg for m in metas for arg in ("--meta", m.address)]
+                args = ["storage", *meta_args, "--listen", listen, "--token-file", str(token_file), *targets]
                 if not config.direct_io:
                     args.append("--no-direct-io")
                 storage.append(cluster._spawn(config, "storage", f"storage-{i}", args))
@@ -165,7 +184,7 @@ class LocalCluster:
         except BaseException:
             cluster.stop()
             raise
-        remember_cluster(data)
+        remember_cluster(data, cluster.meta)
         return cluster
 
     def _spawn(self, config: LocalClusterConfig, role: str, name: str, args: list[str]) -> ProcessRecord:
@@ -229,7 +248,7 @@ class LocalCluster:
     def _create_chains(self, config: LocalClusterConfig, deadline: float) -> None:
         from fs3.client import connect  # the cluster tooling stands on the client
 
-        with connect(self.meta[0]) as client:
+        with connect(self.meta[0], token=read_token_file(self.data_dir / TOKEN_FILE)) as client:
             while True:
                 routing = client.routing_info()
                 up = [n for n in routing.nodes if n.state == cluster_pb2.NODE_UP and any(p.address == n.address for p in self.processes)]
@@ -239,6 +258,15 @@ class LocalCluster:
                     raise Unavailable(f"only {len(up)} of {config.storage_nodes} storage nodes registered in time")
                 time.sleep(0.05)
             client.create_chains(config.replicas)
+            # Ready when every storage node has learnt its chains (it then reports its targets up to
+            # date): a write sent earlier would meet a node that does not know its chain yet.
+            while True:
+                targets = client.routing_info().targets
+                if targets and all(t.local_state == cluster_pb2.UPTODATE for t in targets):
+                    break
+                if time.monotonic() > deadline:
+                    raise Unavailable("the storage nodes did not pick up their chains in time")
+                time.sleep(0.05)
 
     # -- stop --------------------------------------------------------------------------------------
 

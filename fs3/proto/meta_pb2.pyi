@@ -58,16 +58,48 @@ class Dentry(_message.Message):
     def __init__(self, inode: _Optional[int] = ..., type: _Optional[_Union[InodeType, str]] = ...) -> None: ...
 
 class Session(_message.Message):
-    __slots__ = ("id", "inode", "client", "opened_ns")
+    __slots__ = ("id", "inode", "client", "opened_ns", "expires_ns")
     ID_FIELD_NUMBER: _ClassVar[int]
     INODE_FIELD_NUMBER: _ClassVar[int]
     CLIENT_FIELD_NUMBER: _ClassVar[int]
     OPENED_NS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_NS_FIELD_NUMBER: _ClassVar[int]
     id: int
     inode: int
     client: str
     opened_ns: int
-    def __init__(self, id: _Optional[int] = ..., inode: _Optional[int] = ..., client: _Optional[str] = ..., opened_ns: _Optional[int] = ...) -> None: ...
+    expires_ns: int
+    def __init__(self, id: _Optional[int] = ..., inode: _Optional[int] = ..., client: _Optional[str] = ..., opened_ns: _Optional[int] = ..., expires_ns: _Optional[int] = ...) -> None: ...
+
+class User(_message.Message):
+    __slots__ = ("name", "uid", "gid", "groups", "admin", "token_digests", "created_ns")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    UID_FIELD_NUMBER: _ClassVar[int]
+    GID_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    ADMIN_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_DIGESTS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_NS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    uid: int
+    gid: int
+    groups: _containers.RepeatedScalarFieldContainer[int]
+    admin: bool
+    token_digests: _containers.RepeatedScalarFieldContainer[bytes]
+    created_ns: int
+    def __init__(self, name: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., groups: _Optional[_Iterable[int]] = ..., admin: _Optional[bool] = ..., token_digests: _Optional[_Iterable[bytes]] = ..., created_ns: _Optional[int] = ...) -> None: ...
+
+class AppliedRequest(_message.Message):
+    __slots__ = ("reply", "status", "message", "applied_ns")
+    REPLY_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_NS_FIELD_NUMBER: _ClassVar[int]
+    reply: bytes
+    status: int
+    message: str
+    applied_ns: int
+    def __init__(self, reply: _Optional[bytes] = ..., status: _Optional[int] = ..., message: _Optional[str] = ..., applied_ns: _Optional[int] = ...) -> None: ...
 
 class GarbageEntry(_message.Message):
     __slots__ = ("inode", "queued_ns")
@@ -78,10 +110,12 @@ class GarbageEntry(_message.Message):
     def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ..., queued_ns: _Optional[int] = ...) -> None: ...
 
 class StatRequest(_message.Message):
-    __slots__ = ("path",)
+    __slots__ = ("path", "no_follow")
     PATH_FIELD_NUMBER: _ClassVar[int]
+    NO_FOLLOW_FIELD_NUMBER: _ClassVar[int]
     path: str
-    def __init__(self, path: _Optional[str] = ...) -> None: ...
+    no_follow: bool
+    def __init__(self, path: _Optional[str] = ..., no_follow: _Optional[bool] = ...) -> None: ...
 
 class StatReply(_message.Message):
     __slots__ = ("inode",)
@@ -90,14 +124,16 @@ class StatReply(_message.Message):
     def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ...) -> None: ...
 
 class MkdirRequest(_message.Message):
-    __slots__ = ("path", "mode", "parents")
+    __slots__ = ("path", "mode", "parents", "request_id")
     PATH_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     PARENTS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     path: str
     mode: int
     parents: bool
-    def __init__(self, path: _Optional[str] = ..., mode: _Optional[int] = ..., parents: _Optional[bool] = ...) -> None: ...
+    request_id: str
+    def __init__(self, path: _Optional[str] = ..., mode: _Optional[int] = ..., parents: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class MkdirReply(_message.Message):
     __slots__ = ("inode",)
@@ -106,7 +142,7 @@ class MkdirReply(_message.Message):
     def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ...) -> None: ...
 
 class OpenRequest(_message.Message):
-    __slots__ = ("path", "write", "create", "exclusive", "truncate", "mode", "chunk_size", "stripe", "client")
+    __slots__ = ("path", "write", "create", "exclusive", "truncate", "mode", "chunk_size", "stripe", "client", "request_id")
     PATH_FIELD_NUMBER: _ClassVar[int]
     WRITE_FIELD_NUMBER: _ClassVar[int]
     CREATE_FIELD_NUMBER: _ClassVar[int]
@@ -116,6 +152,7 @@ class OpenRequest(_message.Message):
     CHUNK_SIZE_FIELD_NUMBER: _ClassVar[int]
     STRIPE_FIELD_NUMBER: _ClassVar[int]
     CLIENT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     path: str
     write: bool
     create: bool
@@ -125,7 +162,8 @@ class OpenRequest(_message.Message):
     chunk_size: int
     stripe: int
     client: str
-    def __init__(self, path: _Optional[str] = ..., write: _Optional[bool] = ..., create: _Optional[bool] = ..., exclusive: _Optional[bool] = ..., truncate: _Optional[bool] = ..., mode: _Optional[int] = ..., chunk_size: _Optional[int] = ..., stripe: _Optional[int] = ..., client: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, path: _Optional[str] = ..., write: _Optional[bool] = ..., create: _Optional[bool] = ..., exclusive: _Optional[bool] = ..., truncate: _Optional[bool] = ..., mode: _Optional[int] = ..., chunk_size: _Optional[int] = ..., stripe: _Optional[int] = ..., client: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class OpenReply(_message.Message):
     __slots__ = ("inode", "session")
@@ -186,30 +224,36 @@ class ReadDirReply(_message.Message):
     def __init__(self, entries: _Optional[_Iterable[_Union[DirEntry, _Mapping]]] = ..., more: _Optional[bool] = ...) -> None: ...
 
 class RemoveRequest(_message.Message):
-    __slots__ = ("path", "directory", "recursive", "any_type")
+    __slots__ = ("path", "directory", "recursive", "any_type", "trash", "request_id")
     PATH_FIELD_NUMBER: _ClassVar[int]
     DIRECTORY_FIELD_NUMBER: _ClassVar[int]
     RECURSIVE_FIELD_NUMBER: _ClassVar[int]
     ANY_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TRASH_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     path: str
     directory: bool
     recursive: bool
     any_type: bool
-    def __init__(self, path: _Optional[str] = ..., directory: _Optional[bool] = ..., recursive: _Optional[bool] = ..., any_type: _Optional[bool] = ...) -> None: ...
+    trash: bool
+    request_id: str
+    def __init__(self, path: _Optional[str] = ..., directory: _Optional[bool] = ..., recursive: _Optional[bool] = ..., any_type: _Optional[bool] = ..., trash: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class RemoveReply(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class RenameRequest(_message.Message):
-    __slots__ = ("src", "dst", "no_replace")
+    __slots__ = ("src", "dst", "no_replace", "request_id")
     SRC_FIELD_NUMBER: _ClassVar[int]
     DST_FIELD_NUMBER: _ClassVar[int]
     NO_REPLACE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     src: str
     dst: str
     no_replace: bool
-    def __init__(self, src: _Optional[str] = ..., dst: _Optional[str] = ..., no_replace: _Optional[bool] = ...) -> None: ...
+    request_id: str
+    def __init__(self, src: _Optional[str] = ..., dst: _Optional[str] = ..., no_replace: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class RenameReply(_message.Message):
     __slots__ = ("inode",)
@@ -218,15 +262,159 @@ class RenameReply(_message.Message):
     def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ...) -> None: ...
 
 class TruncateRequest(_message.Message):
-    __slots__ = ("path", "length")
+    __slots__ = ("path", "length", "request_id")
     PATH_FIELD_NUMBER: _ClassVar[int]
     LENGTH_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     path: str
     length: int
-    def __init__(self, path: _Optional[str] = ..., length: _Optional[int] = ...) -> None: ...
+    request_id: str
+    def __init__(self, path: _Optional[str] = ..., length: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class TruncateReply(_message.Message):
     __slots__ = ("inode",)
     INODE_FIELD_NUMBER: _ClassVar[int]
     inode: Inode
     def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ...) -> None: ...
+
+class SetAttrRequest(_message.Message):
+    __slots__ = ("path", "set_mode", "mode", "set_uid", "uid", "set_gid", "gid", "set_atime", "atime_ns", "set_mtime", "mtime_ns", "chunk_size", "stripe", "no_follow", "request_id")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SET_MODE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    SET_UID_FIELD_NUMBER: _ClassVar[int]
+    UID_FIELD_NUMBER: _ClassVar[int]
+    SET_GID_FIELD_NUMBER: _ClassVar[int]
+    GID_FIELD_NUMBER: _ClassVar[int]
+    SET_ATIME_FIELD_NUMBER: _ClassVar[int]
+    ATIME_NS_FIELD_NUMBER: _ClassVar[int]
+    SET_MTIME_FIELD_NUMBER: _ClassVar[int]
+    MTIME_NS_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_SIZE_FIELD_NUMBER: _ClassVar[int]
+    STRIPE_FIELD_NUMBER: _ClassVar[int]
+    NO_FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    set_mode: bool
+    mode: int
+    set_uid: bool
+    uid: int
+    set_gid: bool
+    gid: int
+    set_atime: bool
+    atime_ns: int
+    set_mtime: bool
+    mtime_ns: int
+    chunk_size: int
+    stripe: int
+    no_follow: bool
+    request_id: str
+    def __init__(self, path: _Optional[str] = ..., set_mode: _Optional[bool] = ..., mode: _Optional[int] = ..., set_uid: _Optional[bool] = ..., uid: _Optional[int] = ..., set_gid: _Optional[bool] = ..., gid: _Optional[int] = ..., set_atime: _Optional[bool] = ..., atime_ns: _Optional[int] = ..., set_mtime: _Optional[bool] = ..., mtime_ns: _Optional[int] = ..., chunk_size: _Optional[int] = ..., stripe: _Optional[int] = ..., no_follow: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class SetAttrReply(_message.Message):
+    __slots__ = ("inode",)
+    INODE_FIELD_NUMBER: _ClassVar[int]
+    inode: Inode
+    def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ...) -> None: ...
+
+class LinkRequest(_message.Message):
+    __slots__ = ("src", "dst", "request_id")
+    SRC_FIELD_NUMBER: _ClassVar[int]
+    DST_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    src: str
+    dst: str
+    request_id: str
+    def __init__(self, src: _Optional[str] = ..., dst: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class LinkReply(_message.Message):
+    __slots__ = ("inode",)
+    INODE_FIELD_NUMBER: _ClassVar[int]
+    inode: Inode
+    def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ...) -> None: ...
+
+class SymlinkRequest(_message.Message):
+    __slots__ = ("target", "path", "request_id")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    target: str
+    path: str
+    request_id: str
+    def __init__(self, target: _Optional[str] = ..., path: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class SymlinkReply(_message.Message):
+    __slots__ = ("inode",)
+    INODE_FIELD_NUMBER: _ClassVar[int]
+    inode: Inode
+    def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ...) -> None: ...
+
+class ReadLinkRequest(_message.Message):
+    __slots__ = ("path",)
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    def __init__(self, path: _Optional[str] = ...) -> None: ...
+
+class ReadLinkReply(_message.Message):
+    __slots__ = ("target",)
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    target: str
+    def __init__(self, target: _Optional[str] = ...) -> None: ...
+
+class BatchStatRequest(_message.Message):
+    __slots__ = ("paths", "no_follow")
+    PATHS_FIELD_NUMBER: _ClassVar[int]
+    NO_FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    paths: _containers.RepeatedScalarFieldContainer[str]
+    no_follow: bool
+    def __init__(self, paths: _Optional[_Iterable[str]] = ..., no_follow: _Optional[bool] = ...) -> None: ...
+
+class StatResult(_message.Message):
+    __slots__ = ("status", "message", "inode")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    INODE_FIELD_NUMBER: _ClassVar[int]
+    status: int
+    message: str
+    inode: Inode
+    def __init__(self, status: _Optional[int] = ..., message: _Optional[str] = ..., inode: _Optional[_Union[Inode, _Mapping]] = ...) -> None: ...
+
+class BatchStatReply(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[StatResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[StatResult, _Mapping]]] = ...) -> None: ...
+
+class StatFsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class StatFsReply(_message.Message):
+    __slots__ = ("total_bytes", "free_bytes", "used_bytes", "inodes", "chunk_size", "replicas")
+    TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    FREE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    INODES_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_SIZE_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    total_bytes: int
+    free_bytes: int
+    used_bytes: int
+    inodes: int
+    chunk_size: int
+    replicas: int
+    def __init__(self, total_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., used_bytes: _Optional[int] = ..., inodes: _Optional[int] = ..., chunk_size: _Optional[int] = ..., replicas: _Optional[int] = ...) -> None: ...
+
+class RenewSessionsRequest(_message.Message):
+    __slots__ = ("inodes", "sessions")
+    INODES_FIELD_NUMBER: _ClassVar[int]
+    SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    inodes: _containers.RepeatedScalarFieldContainer[int]
+    sessions: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, inodes: _Optional[_Iterable[int]] = ..., sessions: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class RenewSessionsReply(_message.Message):
+    __slots__ = ("renewed",)
+    RENEWED_FIELD_NUMBER: _ClassVar[int]
+    renewed: int
+    def __init__(self, renewed: _Optional[int] = ...) -> None: ...

@@ -74,6 +74,41 @@ class MetaStub:
                 request_serializer=fs3_dot_proto_dot_meta__pb2.TruncateRequest.SerializeToString,
                 response_deserializer=fs3_dot_proto_dot_meta__pb2.TruncateReply.FromString,
                 _registered_method=True)
+        self.SetAttr = channel.unary_unary(
+                '/fs3.Meta/SetAttr',
+                request_serializer=fs3_dot_proto_dot_meta__pb2.SetAttrRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_meta__pb2.SetAttrReply.FromString,
+                _registered_method=True)
+        self.Link = channel.unary_unary(
+                '/fs3.Meta/Link',
+                request_serializer=fs3_dot_proto_dot_meta__pb2.LinkRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_meta__pb2.LinkReply.FromString,
+                _registered_method=True)
+        self.Symlink = channel.unary_unary(
+                '/fs3.Meta/Symlink',
+                request_serializer=fs3_dot_proto_dot_meta__pb2.SymlinkRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_meta__pb2.SymlinkReply.FromString,
+                _registered_method=True)
+        self.ReadLink = channel.unary_unary(
+                '/fs3.Meta/ReadLink',
+                request_serializer=fs3_dot_proto_dot_meta__pb2.ReadLinkRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_meta__pb2.ReadLinkReply.FromString,
+                _registered_method=True)
+        self.BatchStat = channel.unary_unary(
+                '/fs3.Meta/BatchStat',
+                request_serializer=fs3_dot_proto_dot_meta__pb2.BatchStatRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_meta__pb2.BatchStatReply.FromString,
+                _registered_method=True)
+        self.StatFs = channel.unary_unary(
+                '/fs3.Meta/StatFs',
+                request_serializer=fs3_dot_proto_dot_meta__pb2.StatFsRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_meta__pb2.StatFsReply.FromString,
+                _registered_method=True)
+        self.RenewSessions = channel.unary_unary(
+                '/fs3.Meta/RenewSessions',
+                request_serializer=fs3_dot_proto_dot_meta__pb2.RenewSessionsRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_meta__pb2.RenewSessionsReply.FromString,
+                _registered_method=True)
 
 
 class MetaServicer:
@@ -127,6 +162,48 @@ class MetaServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetAttr(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Link(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Symlink(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadLink(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchStat(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StatFs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RenewSessions(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetaServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -169,6 +246,41 @@ def add_MetaServicer_to_server(servicer, server):
                     servicer.Truncate,
                     request_deserializer=fs3_dot_proto_dot_meta__pb2.TruncateRequest.FromString,
                     response_serializer=fs3_dot_proto_dot_meta__pb2.TruncateReply.SerializeToString,
+            ),
+            'SetAttr': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetAttr,
+                    request_deserializer=fs3_dot_proto_dot_meta__pb2.SetAttrRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_meta__pb2.SetAttrReply.SerializeToString,
+            ),
+            'Link': grpc.unary_unary_rpc_method_handler(
+                    servicer.Link,
+                    request_deserializer=fs3_dot_proto_dot_meta__pb2.LinkRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_meta__pb2.LinkReply.SerializeToString,
+            ),
+            'Symlink': grpc.unary_unary_rpc_method_handler(
+                    servicer.Symlink,
+                    request_deserializer=fs3_dot_proto_dot_meta__pb2.SymlinkRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_meta__pb2.SymlinkReply.SerializeToString,
+            ),
+            'ReadLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReadLink,
+                    request_deserializer=fs3_dot_proto_dot_meta__pb2.ReadLinkRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_meta__pb2.ReadLinkReply.SerializeToString,
+            ),
+            'BatchStat': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchStat,
+                    request_deserializer=fs3_dot_proto_dot_meta__pb2.BatchStatRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_meta__pb2.BatchStatReply.SerializeToString,
+            ),
+            'StatFs': grpc.unary_unary_rpc_method_handler(
+                    servicer.StatFs,
+                    request_deserializer=fs3_dot_proto_dot_meta__pb2.StatFsRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_meta__pb2.StatFsReply.SerializeToString,
+            ),
+            'RenewSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenewSessions,
+                    request_deserializer=fs3_dot_proto_dot_meta__pb2.RenewSessionsRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_meta__pb2.RenewSessionsReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -387,6 +499,195 @@ class Meta:
             '/fs3.Meta/Truncate',
             fs3_dot_proto_dot_meta__pb2.TruncateRequest.SerializeToString,
             fs3_dot_proto_dot_meta__pb2.TruncateReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetAttr(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Meta/SetAttr',
+            fs3_dot_proto_dot_meta__pb2.SetAttrRequest.SerializeToString,
+            fs3_dot_proto_dot_meta__pb2.SetAttrReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Link(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Meta/Link',
+            fs3_dot_proto_dot_meta__pb2.LinkRequest.SerializeToString,
+            fs3_dot_proto_dot_meta__pb2.LinkReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Symlink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Meta/Symlink',
+            fs3_dot_proto_dot_meta__pb2.SymlinkRequest.SerializeToString,
+            fs3_dot_proto_dot_meta__pb2.SymlinkReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Meta/ReadLink',
+            fs3_dot_proto_dot_meta__pb2.ReadLinkRequest.SerializeToString,
+            fs3_dot_proto_dot_meta__pb2.ReadLinkReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchStat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Meta/BatchStat',
+            fs3_dot_proto_dot_meta__pb2.BatchStatRequest.SerializeToString,
+            fs3_dot_proto_dot_meta__pb2.BatchStatReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StatFs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Meta/StatFs',
+            fs3_dot_proto_dot_meta__pb2.StatFsRequest.SerializeToString,
+            fs3_dot_proto_dot_meta__pb2.StatFsReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenewSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Meta/RenewSessions',
+            fs3_dot_proto_dot_meta__pb2.RenewSessionsRequest.SerializeToString,
+            fs3_dot_proto_dot_meta__pb2.RenewSessionsReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,18 +1,23 @@
-"""Namespace operations, one per module; each runs in its own KV transaction(s)."""
+"""Namespace operations, one per module; each runs in its own KV transaction(s) and takes the
+caller's credentials (``Cred``) for POSIX permission checks."""
 
 from __future__ import annotations
 
-from ._common import ROOT, ChunkReclaimer, NamespaceConfig, OpContext
-from .close import close_file
+from ._common import ROOT, ROOT_CRED, ChunkReclaimer, Cred, NamespaceConfig, OpContext
+from .close import close_file, prune_sessions, renew_sessions
+from .link import link, symlink
 from .mkdir import mkdir
 from .open import open_file
 from .readdir import readdir
 from .remove import remove
 from .rename import rename
-from .stat import stat
+from .setattr import setattr_
+from .stat import batch_stat, readlink, stat
+from .statfs import statfs
 from .truncate import truncate
 
 __all__ = [
-    "ROOT", "ChunkReclaimer", "NamespaceConfig", "OpContext",
-    "close_file", "mkdir", "open_file", "readdir", "remove", "rename", "stat", "truncate",
+    "ROOT", "ROOT_CRED", "ChunkReclaimer", "Cred", "NamespaceConfig", "OpContext",
+    "batch_stat", "close_file", "link", "mkdir", "open_file", "prune_sessions", "readdir", "readlink",
+    "remove", "rename", "renew_sessions", "setattr_", "stat", "statfs", "symlink", "truncate",
 ]

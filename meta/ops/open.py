@@ -1,4 +1,4 @@
-"""Open: look up (or create) a file, record a write session, and truncate on request."""
+"""Open: look up (or create) a file, through symlinks, record a write session, truncate on request."""
 
 from __future__ import annotations
 
@@ -12,12 +12,17 @@ from .. import _keys as keys
 from ._common import (
     DIRECTORY,
     FILE,
+    Cred,
     OpContext,
-    get_dentry,
+    R,
+    W,
+    X,
+    check,
     get_inode,
+    once,
     put_dentry,
     put_inode,
-    resolve_parent,
+    resolve_target,
     touch,
 )
 from .truncate import set_length
@@ -50,7 +55,7 @@ def choose_layout(txn, parent: meta_pb2.Inode, chunk_size: int, stripe: int) -> 
     )
 
 
-def open_file(ctx: OpContext, req: meta_pb2.OpenRequest) -> tuple[meta_pb2.Inode, int]:
+def open_file(ctx: OpContext, req: meta_pb2.OpenRequest, cred: Cred) -> tuple[meta_pb2.Inode, int]:
     """Returns the file's inode and the write session id (0 when not opened for writing)."""
     if req.truncate and not req.write:
         raise InvalidArgument("Invalid argument: truncate needs write access", path=req.path)
@@ -58,8 +63,7 @@ def open_file(ctx: OpContext, req: meta_pb2.OpenRequest) -> tuple[meta_pb2.Inode
     session = random.getrandbits(63) | 1 if req.write else 0
 
     def run(txn):
-        parent, name = resolve_parent(txn, req.path)
-        entry = get_dentry(txn, parent.id, name)
+        parent, name, entry = resolve_target(txn, req.path, cred)
         now = ctx.clock()
         created = False
         if entry is not None:
@@ -70,14 +74,15 @@ def open_file(ctx: OpContext, req: meta_pb2.OpenRequest) -> tuple[meta_pb2.Inode
                 raise NotFound("No such file or directory (dangling entry)", path=req.path)
             if inode.type == DIRECTORY:
                 raise IsADirectory("Is a directory", path=req.path)
+            check(inode, cred, W if req.write else R, req.path)
         elif not req.create:
             raise NotFound("No such file or directory", path=req.path)
         else:
+            check(parent, cred, W | X, req.path)
             layout = choose_layout(txn, parent, req.chunk_size, req.stripe)
             inode = meta_pb2.Inode(
                 id=ino, type=FILE, mode=(req.mode or DEFAULT_FILE_MODE) & 0o7777, nlink=1,
-                uid=parent.uid, gid=parent.gid, layout=layout,
-                atime_ns=now, mtime_ns=now, ctime_ns=now,
+                uid=cred.uid, gid=cred.gid, layout=layout, atime_ns=now, mtime_ns=now, ctime_ns=now,
             )
             put_inode(txn, inode)
             put_dentry(txn, parent.id, name, ino, FILE)
@@ -85,11 +90,27 @@ def open_file(ctx: OpContext, req: meta_pb2.OpenRequest) -> tuple[meta_pb2.Inode
             put_inode(txn, parent)
             created = True
         if session:
-            record = meta_pb2.Session(id=session, inode=inode.id, client=req.client, opened_ns=now)
+            record = meta_pb2.Session(id=session, inode=inode.id, client=req.client, opened_ns=now,
+                                      expires_ns=now + int(ctx.config.session_ttl * 1e9))
             txn.set(keys.session(inode.id, session), record.SerializeToString())
-        return inode, created
+        return _Opened(meta_pb2.OpenReply(inode=inode, session=session), created)
 
-    inode, created = ctx.kv.transact(run)
-    if req.truncate and not created:
-        inode = set_length(ctx, inode.id, 0, req.path)
-    return inode, session
+    opened = once(ctx, req.request_id, _Opened, run)
+    reply = opened.reply
+    if req.truncate and not opened.created:
+        reply.inode.CopyFrom(set_length(ctx, reply.inode.id, 0, req.path))
+    return reply.inode, reply.session
+
+
+class _Opened:
+    """An Open's outcome as ``once`` stores it: the reply, and whether the file was created."""
+
+    def __init__(self, reply: meta_pb2.OpenReply, created: bool):
+        self.reply, self.created = reply, created
+
+    def SerializeToString(self) -> bytes:  # noqa: N802 - the protobuf method name once() calls
+        return bytes([self.created]) + self.reply.SerializeToString()
+
+    @classmethod
+    def FromString(cls, raw: bytes) -> _Opened:  # noqa: N802
+        return cls(meta_pb2.OpenReply.FromString(raw[1:]), bool(raw[0]))

@@ -7,18 +7,19 @@ from fs3.proto import meta_pb2
 
 from .. import _keys as keys
 from ..kv import prefix_end
-from ._common import DIRECTORY, OpContext, get_inode, resolve
+from ._common import DIRECTORY, Cred, OpContext, R, check, get_inode, resolve
 
 MAX_PAGE = 10_000
 
 
-def readdir(ctx: OpContext, req: meta_pb2.ReadDirRequest) -> meta_pb2.ReadDirReply:
+def readdir(ctx: OpContext, req: meta_pb2.ReadDirRequest, cred: Cred) -> meta_pb2.ReadDirReply:
     limit = min(req.limit or ctx.config.readdir_page, MAX_PAGE)
 
     def run(txn):
-        directory = resolve(txn, req.path)
+        directory = resolve(txn, req.path, cred)
         if directory.type != DIRECTORY:
             raise NotADirectory("Not a directory", path=req.path)
+        check(directory, cred, R, req.path)
         prefix = keys.dentry_prefix(directory.id)
         begin = keys.dentry(directory.id, req.start_after) + b"\0" if req.start_after else prefix
         rows = txn.get_range(begin, prefix_end(prefix), limit=limit + 1)

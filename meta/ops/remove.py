@@ -1,56 +1,130 @@
-"""Remove: unlink a file or symlink, rmdir an empty directory, or detach a whole tree at once.
+"""Remove: unlink a file or symlink, rmdir an empty directory, detach a whole tree at once, or move
+an entry to the trash.
 
 A recursive remove only detaches the tree's root from its parent (one transaction, however large the
-tree); the garbage collector then walks the detached tree and reclaims it in the background.
+tree); the garbage collector then walks the detached tree and reclaims it in the background. Emptying a
+tree needs write permission on its top directory, not on every directory below (the collector does the
+rest on the owner's behalf).
+
+The trash is ``/.trash/<user>/``: a trashed entry keeps its name plus the time it was trashed
+(``name.20261129T101500``), is restored by moving it back, and is removed for good by the collector
+once it is older than the namespace's trash expiry.
 """
 
 from __future__ import annotations
 
-from fs3._errors import DirectoryNotEmpty, IsADirectory, NotADirectory, NotFound
+import time
+
+from fs3._errors import DirectoryNotEmpty, InvalidArgument, IsADirectory, NotADirectory, NotFound
 from fs3.proto import meta_pb2
 
 from .. import _keys as keys
 from ._common import (
     DIRECTORY,
+    ROOT,
+    TRASH,
+    Cred,
     OpContext,
+    W,
+    X,
+    check,
+    check_unlink,
     drop_directory,
     drop_link,
     get_dentry,
     get_inode,
     has_entries,
+    once,
     put_inode,
     queue_garbage,
     resolve_parent,
     touch,
 )
+from .mkdir import add_directory
+from .rename import move_entry
+
+TRASH_MODE = 0o1777      # like /tmp: anyone may trash, only owners may take things out
+USER_TRASH_MODE = 0o700
 
 
-def remove(ctx: OpContext, req: meta_pb2.RemoveRequest) -> None:
+def remove(ctx: OpContext, req: meta_pb2.RemoveRequest, cred: Cred) -> None:
+    trash_ids = (ctx.alloc_inode(), ctx.alloc_inode()) if req.trash else None
+
     def run(txn):
-        parent, name = resolve_parent(txn, req.path)
+        parent, name = resolve_parent(txn, req.path, cred)
         entry = get_dentry(txn, parent.id, name)
         if entry is None:
             raise NotFound("No such file or directory", path=req.path)
         inode = get_inode(txn, entry.inode)
+        if entry.type == DIRECTORY and not (req.directory or req.recursive or req.any_type):
+            raise IsADirectory("Is a directory", path=req.path)
+        if entry.type != DIRECTORY and req.directory:
+            raise NotADirectory("Not a directory", path=req.path)
+        check_unlink(parent, inode, cred, req.path)
+        if trash_ids and not _in_trash(txn, parent):
+            _to_trash(txn, ctx, cred, parent, name, trash_ids, req.path)
+            return None
         now = ctx.clock()
         if entry.type == DIRECTORY:
-            if not (req.directory or req.recursive or req.any_type):
-                raise IsADirectory("Is a directory", path=req.path)
             if inode is not None:
                 if has_entries(txn, inode.id):
                     if not req.recursive:
                         raise DirectoryNotEmpty("Directory not empty", path=req.path)
+                    check(inode, cred, W | X, req.path)
                     queue_garbage(txn, inode, now)
                 else:
                     drop_directory(txn, inode, now)
             parent.nlink = max(2, parent.nlink - 1)
-        else:
-            if req.directory:
-                raise NotADirectory("Not a directory", path=req.path)
-            if inode is not None:
-                drop_link(txn, inode, now)
+        elif inode is not None:
+            drop_link(txn, inode, now)
         txn.clear(keys.dentry(parent.id, name))
         touch(parent, now)
         put_inode(txn, parent)
+        return None
 
-    ctx.kv.transact(run)
+    once(ctx, req.request_id, None, run)
+
+
+def _in_trash(txn, directory: meta_pb2.Inode) -> bool:
+    """Whether ``directory`` is /.trash or below it (removing from the trash removes for good)."""
+    trash = get_dentry(txn, ROOT, TRASH)
+    if trash is None:
+        return False
+    ino, hops = directory.id, 0
+    while ino != ROOT and hops < 4096:
+        if ino == trash.inode:
+            return True
+        node = get_inode(txn, ino)
+        if node is None:
+            return False
+        ino, hops = node.parent, hops + 1
+    return ino == trash.inode
+
+
+def _trash_dir(txn, ctx: OpContext, parent: meta_pb2.Inode, name: str, ino: int, mode: int,
+               owner: Cred) -> meta_pb2.Inode:
+    entry = get_dentry(txn, parent.id, name)
+    if entry is not None:
+        node = get_inode(txn, entry.inode)
+        if node is None or node.type != DIRECTORY:
+            raise InvalidArgument(f"The trash is broken: {name!r} is not a directory (move it away)")
+        return node
+    return add_directory(txn, ctx, parent, name, ino, mode, owner)
+
+
+def _to_trash(txn, ctx: OpContext, cred: Cred, parent: meta_pb2.Inode, name: str,
+              ids: tuple[int, int], path: str) -> None:
+    root = get_inode(txn, ROOT)
+    if parent.id == ROOT:
+        root = parent  # one object, so the move's update of it is not lost
+    trash = _trash_dir(txn, ctx, root, TRASH, ids[0], TRASH_MODE, Cred(0, 0))
+    mine = _trash_dir(txn, ctx, trash, cred.name or str(cred.uid), ids[1], USER_TRASH_MODE, cred)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(ctx.clock() / 1e9))
+    dst_name, n = f"{name}.{stamp}"[:255], 1
+    while get_dentry(txn, mine.id, dst_name) is not None:
+        n += 1
+        dst_name = f"{name}.{stamp}.{n}"[-255:]
+    if parent.id == mine.id:
+        mine = parent
+    move_entry(txn, ctx, cred, parent, name, mine, dst_name, no_replace=True, src_path=path,
+               dst_path=f"/{TRASH}/{mine.id}/{dst_name}")

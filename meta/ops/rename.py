@@ -3,7 +3,8 @@
 POSIX cases: a file may replace a file, a directory may replace an empty directory; a directory over a
 non-empty one is ENOTEMPTY, a directory over a file ENOTDIR, a file over a directory EISDIR; moving a
 directory into its own subtree is EINVAL; renaming a name onto itself (or onto another name of the same
-inode) changes nothing.
+inode) changes nothing. The caller needs write and search permission on both directories (and, moving
+a directory elsewhere, write permission on it: its ``..`` changes).
 """
 
 from __future__ import annotations
@@ -22,12 +23,18 @@ from .. import _keys as keys
 from ._common import (
     DIRECTORY,
     ROOT,
+    Cred,
     OpContext,
+    W,
+    X,
+    check,
+    check_unlink,
     drop_directory,
     drop_link,
     get_dentry,
     get_inode,
     has_entries,
+    once,
     put_dentry,
     put_inode,
     resolve_parent,
@@ -51,59 +58,73 @@ def _is_within(txn, ancestor: int, start: int) -> bool:
         seen += 1
 
 
-def rename(ctx: OpContext, req: meta_pb2.RenameRequest) -> meta_pb2.Inode:
-    def run(txn):
-        src_parent, src_name = resolve_parent(txn, req.src)
-        dst_parent, dst_name = resolve_parent(txn, req.dst)
-        if dst_parent.id == src_parent.id:
-            dst_parent = src_parent  # one object, so both updates land in the one saved copy
-        entry = get_dentry(txn, src_parent.id, src_name)
-        if entry is None:
-            raise NotFound("No such file or directory", path=req.src)
-        inode = get_inode(txn, entry.inode)
-        if inode is None:
-            raise NotFound("No such file or directory (dangling entry)", path=req.src)
-        if src_parent.id == dst_parent.id and src_name == dst_name:
-            return inode
-        is_dir = entry.type == DIRECTORY
-        if is_dir and _is_within(txn, inode.id, dst_parent.id):
-            raise InvalidArgument("Invalid argument: cannot move a directory into itself", path=req.dst)
-
-        now = ctx.clock()
-        existing = get_dentry(txn, dst_parent.id, dst_name)
-        if existing is not None:
-            if existing.inode == inode.id:
-                return inode
-            if req.no_replace:
-                raise AlreadyExists("File exists", path=req.dst)
-            victim = get_inode(txn, existing.inode)
-            if existing.type == DIRECTORY:
-                if not is_dir:
-                    raise IsADirectory("Is a directory", path=req.dst)
-                if victim is not None and has_entries(txn, victim.id):
-                    raise DirectoryNotEmpty("Directory not empty", path=req.dst)
-                if victim is not None:
-                    drop_directory(txn, victim, now)
-                dst_parent.nlink = max(2, dst_parent.nlink - 1)
-            else:
-                if is_dir:
-                    raise NotADirectory("Not a directory", path=req.dst)
-                if victim is not None:
-                    drop_link(txn, victim, now)
-
-        txn.clear(keys.dentry(src_parent.id, src_name))
-        put_dentry(txn, dst_parent.id, dst_name, inode.id, entry.type)
-        if is_dir and src_parent.id != dst_parent.id:
-            src_parent.nlink = max(2, src_parent.nlink - 1)
-            dst_parent.nlink += 1
-            inode.parent = dst_parent.id
-        touch(inode, now, data=False)
-        put_inode(txn, inode)
-        touch(src_parent, now)
-        put_inode(txn, src_parent)
-        if dst_parent is not src_parent:
-            touch(dst_parent, now)
-            put_inode(txn, dst_parent)
+def move_entry(txn, ctx: OpContext, cred: Cred, src_parent: meta_pb2.Inode, src_name: str,
+               dst_parent: meta_pb2.Inode, dst_name: str, *, no_replace: bool = False,
+               src_path: str = "", dst_path: str = "") -> meta_pb2.Inode:
+    """Move ``src_parent/src_name`` to ``dst_parent/dst_name`` inside ``txn``; returns the moved inode."""
+    if dst_parent.id == src_parent.id:
+        dst_parent = src_parent  # one object, so both updates land in the one saved copy
+    entry = get_dentry(txn, src_parent.id, src_name)
+    if entry is None:
+        raise NotFound("No such file or directory", path=src_path)
+    inode = get_inode(txn, entry.inode)
+    if inode is None:
+        raise NotFound("No such file or directory (dangling entry)", path=src_path)
+    check_unlink(src_parent, inode, cred, src_path)
+    check(dst_parent, cred, W | X, dst_path)
+    if src_parent.id == dst_parent.id and src_name == dst_name:
         return inode
+    is_dir = entry.type == DIRECTORY
+    if is_dir and _is_within(txn, inode.id, dst_parent.id):
+        raise InvalidArgument("Invalid argument: cannot move a directory into itself", path=dst_path)
+    if is_dir and src_parent.id != dst_parent.id:
+        check(inode, cred, W, src_path)
 
-    return ctx.kv.transact(run)
+    now = ctx.clock()
+    existing = get_dentry(txn, dst_parent.id, dst_name)
+    if existing is not None:
+        if existing.inode == inode.id:
+            return inode
+        if no_replace:
+            raise AlreadyExists("File exists", path=dst_path)
+        victim = get_inode(txn, existing.inode)
+        if existing.type == DIRECTORY:
+            if not is_dir:
+                raise IsADirectory("Is a directory", path=dst_path)
+            if victim is not None and has_entries(txn, victim.id):
+                raise DirectoryNotEmpty("Directory not empty", path=dst_path)
+            check_unlink(dst_parent, victim, cred, dst_path)
+            if victim is not None:
+                drop_directory(txn, victim, now)
+            dst_parent.nlink = max(2, dst_parent.nlink - 1)
+        else:
+            if is_dir:
+                raise NotADirectory("Not a directory", path=dst_path)
+            check_unlink(dst_parent, victim, cred, dst_path)
+            if victim is not None:
+                drop_link(txn, victim, now)
+
+    txn.clear(keys.dentry(src_parent.id, src_name))
+    put_dentry(txn, dst_parent.id, dst_name, inode.id, entry.type)
+    if is_dir and src_parent.id != dst_parent.id:
+        src_parent.nlink = max(2, src_parent.nlink - 1)
+        dst_parent.nlink += 1
+        inode.parent = dst_parent.id
+    touch(inode, now, data=False)
+    put_inode(txn, inode)
+    touch(src_parent, now)
+    put_inode(txn, src_parent)
+    if dst_parent is not src_parent:
+        touch(dst_parent, now)
+        put_inode(txn, dst_parent)
+    return inode
+
+
+def rename(ctx: OpContext, req: meta_pb2.RenameRequest, cred: Cred) -> meta_pb2.Inode:
+    def run(txn):
+        src_parent, src_name = resolve_parent(txn, req.src, cred)
+        dst_parent, dst_name = resolve_parent(txn, req.dst, cred)
+        return move_entry(txn, ctx, cred, src_parent, src_name, dst_parent, dst_name,
+                          no_replace=req.no_replace, src_path=req.src, dst_path=req.dst)
+
+    return once(ctx, req.request_id, meta_pb2.Inode, run)

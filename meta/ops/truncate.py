@@ -9,7 +9,7 @@ from __future__ import annotations
 from fs3._errors import InvalidArgument, IsADirectory, NotFound
 from fs3.proto import meta_pb2
 
-from ._common import FILE, OpContext, get_inode, put_inode, resolve, touch
+from ._common import FILE, Cred, OpContext, W, check, get_inode, put_inode, resolve, touch
 
 MAX_LENGTH = 1 << 62
 
@@ -38,10 +38,11 @@ def set_length(ctx: OpContext, ino: int, length: int, path: str) -> meta_pb2.Ino
     return ctx.kv.transact(run)
 
 
-def truncate(ctx: OpContext, path: str, length: int) -> meta_pb2.Inode:
+def truncate(ctx: OpContext, path: str, length: int, cred: Cred) -> meta_pb2.Inode:
     if length < 0 or length > MAX_LENGTH:
         raise InvalidArgument(f"Invalid argument: length {length} out of range", path=path)
-    inode = ctx.kv.transact(lambda txn: resolve(txn, path), readonly=True)
+    inode = ctx.kv.transact(lambda txn: resolve(txn, path, cred), readonly=True)
     if inode.type != FILE:
         raise IsADirectory("Is a directory", path=path)
+    check(inode, cred, W, path)
     return set_length(ctx, inode.id, length, path)

@@ -7,21 +7,22 @@ import pytest
 from fs3.meta import _keys as keys
 from fs3.meta import ops
 from fs3.meta._garbage import GarbageCollector
+from fs3.meta.ops import ROOT_CRED
 from fs3.proto import meta_pb2
 
 
 def create(ctx, path):
-    inode, session = ops.open_file(ctx, meta_pb2.OpenRequest(path=path, write=True, create=True))
+    inode, session = ops.open_file(ctx, meta_pb2.OpenRequest(path=path, write=True, create=True), ROOT_CRED)
     ops.close_file(ctx, meta_pb2.CloseRequest(inode=inode.id, session=session))
     return inode
 
 
 def rm(ctx, path, **kw):
-    ops.remove(ctx, meta_pb2.RemoveRequest(path=path, **kw))
+    ops.remove(ctx, meta_pb2.RemoveRequest(path=path, **kw), ROOT_CRED)
 
 
 def test_unlink_and_rmdir_rules(ctx):
-    ops.mkdir(ctx, "/d")
+    ops.mkdir(ctx, "/d", ROOT_CRED)
     create(ctx, "/d/f")
     with pytest.raises(IsADirectoryError):
         rm(ctx, "/d")
@@ -35,17 +36,17 @@ def test_unlink_and_rmdir_rules(ctx):
         rm(ctx, "/d/f")
     rm(ctx, "/d", directory=True)
     with pytest.raises(FileNotFoundError):
-        ops.stat(ctx, "/d")
-    assert ops.stat(ctx, "/").nlink == 2
+        ops.stat(ctx, "/d", ROOT_CRED)
+    assert ops.stat(ctx, "/", ROOT_CRED).nlink == 2
     with pytest.raises(OSError) as info:
         rm(ctx, "/", recursive=True)
     assert info.value.errno == errno.EBUSY
 
 
 def test_removed_file_is_reclaimed_after_its_last_writer(ctx, kv):
-    inode, session = ops.open_file(ctx, meta_pb2.OpenRequest(path="/f", write=True, create=True))
+    inode, session = ops.open_file(ctx, meta_pb2.OpenRequest(path="/f", write=True, create=True), ROOT_CRED)
     rm(ctx, "/f")
-    gc = GarbageCollector(kv, ctx.chunks, delay=0)
+    gc = GarbageCollector(ctx, ctx.chunks, delay=0)
     assert gc.run_once() == 0 and ctx.chunks.removed == []  # still open for writing
     ops.close_file(ctx, meta_pb2.CloseRequest(inode=inode.id, session=session, wrote=True, written_end=10))
     assert gc.run_once() == 1
@@ -56,13 +57,13 @@ def test_removed_file_is_reclaimed_after_its_last_writer(ctx, kv):
 def test_recursive_remove_detaches_then_collects_the_tree(ctx, kv):
     files = []
     for d in range(3):
-        ops.mkdir(ctx, f"/top/d{d}/e", parents=True)
+        ops.mkdir(ctx, f"/top/d{d}/e", ROOT_CRED, parents=True)
         for f in range(300):  # more than one collector batch per directory
             files.append(create(ctx, f"/top/d{d}/f{f}").id)
     rm(ctx, "/top", recursive=True)
     with pytest.raises(FileNotFoundError):
-        ops.stat(ctx, "/top")
-    gc = GarbageCollector(kv, ctx.chunks, delay=0)
+        ops.stat(ctx, "/top", ROOT_CRED)
+    gc = GarbageCollector(ctx, ctx.chunks, delay=0)
     for _ in range(50):
         if gc.pending() == 0:
             break
@@ -79,5 +80,5 @@ def test_recursive_remove_detaches_then_collects_the_tree(ctx, kv):
 def test_collector_waits_for_its_delay(ctx, kv):
     create(ctx, "/f")
     rm(ctx, "/f")
-    assert GarbageCollector(kv, ctx.chunks, delay=3600).run_once() == 0
+    assert GarbageCollector(ctx, ctx.chunks, delay=3600).run_once() == 0
     assert ctx.chunks.removed == []

@@ -1,0 +1,75 @@
+"""User administration: `fs3 user add|list|remove|token|whoami`."""
+
+from __future__ import annotations
+
+import click
+
+from ._common import emit_json, format_time, state, table
+
+
+def _info(u) -> dict:
+    return {"name": u.name, "uid": u.uid, "gid": u.gid, "groups": list(u.groups), "admin": u.admin,
+            "tokens": u.tokens}
+
+
+@click.group()
+def user():
+    """Users and their tokens (admins only, but `whoami` and a new token for yourself)."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--uid", default=0, help="User id (default: the next free one from 1000).")
+@click.option("--gid", default=0, help="Primary group id (default: the uid).")
+@click.option("--group", "groups", multiple=True, type=int, help="A supplementary group id (repeatable).")
+@click.option("--admin", is_flag=True, help="May administer users and the cluster.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def add(name, uid, gid, groups, admin, as_json):
+    """Create a user and print its token (shown only now: only its hash is stored)."""
+    info, token = state().client().add_user(name, uid=uid, gid=gid, groups=groups, admin=admin)
+    if as_json:
+        emit_json({**_info(info), "token": token})
+        return
+    click.echo(f"user {info.name} (uid {info.uid}, gid {info.gid}{', admin' if info.admin else ''}) created", err=True)
+    click.echo("token (store it now; it cannot be shown again):", err=True)
+    click.echo(token)
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_(as_json):
+    """List users."""
+    users = state().client().list_users()
+    if as_json:
+        emit_json([_info(u) for u in users])
+        return
+    rows = [[u.name, u.uid, u.gid, ",".join(map(str, u.groups)) or "-", "yes" if u.admin else "",
+             u.tokens, format_time(u.created_ns)] for u in users]
+    click.echo(table(rows, ["NAME", "UID", "GID", "GROUPS", "ADMIN", "TOKENS", "CREATED"]))
+
+
+@user.command("remove")
+@click.argument("names", nargs=-1, required=True)
+def remove(names):
+    """Remove users (their tokens stop working within seconds)."""
+    for name in names:
+        state().client().remove_user(name)
+
+
+@user.command("token")
+@click.argument("name")
+@click.option("--revoke-others", is_flag=True, help="Invalidate every earlier token of the user.")
+def token(name, revoke_others):
+    """Issue a new token for NAME (yours, or anyone's for an admin)."""
+    click.echo(state().client().issue_token(name, revoke_others=revoke_others))
+
+
+@user.command("whoami")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def whoami(as_json):
+    """Which user your token belongs to."""
+    u = state().client().whoami()
+    if as_json:
+        emit_json(_info(u))
+    else:
+        click.echo(f"{u.name} (uid {u.uid}, gid {u.gid}{', admin' if u.admin else ''})")

@@ -1,0 +1,78 @@
+"""Link and symlink: a second name for a file, and a name that points at a path."""
+
+from __future__ import annotations
+
+from fs3._errors import AlreadyExists, InvalidArgument, NameTooLong, NotFound, NotPermitted
+from fs3._paths import PATH_MAX
+from fs3.proto import meta_pb2
+
+from ._common import (
+    DIRECTORY,
+    SYMLINK,
+    Cred,
+    OpContext,
+    W,
+    X,
+    check,
+    get_dentry,
+    once,
+    put_dentry,
+    put_inode,
+    resolve,
+    resolve_parent,
+    touch,
+)
+
+
+def link(ctx: OpContext, req: meta_pb2.LinkRequest, cred: Cred) -> meta_pb2.Inode:
+    """A hard link: ``dst`` becomes another name of the file (or symlink) ``src``; directories
+    cannot be linked (EPERM)."""
+
+    def run(txn):
+        inode = resolve(txn, req.src, cred, follow=False)
+        if inode.type == DIRECTORY:
+            raise NotPermitted("Operation not permitted (hard links to directories)", path=req.src)
+        parent, name = resolve_parent(txn, req.dst, cred)
+        if get_dentry(txn, parent.id, name) is not None:
+            raise AlreadyExists("File exists", path=req.dst)
+        check(parent, cred, W | X, req.dst)
+        now = ctx.clock()
+        inode.nlink += 1
+        touch(inode, now, data=False)
+        put_inode(txn, inode)
+        put_dentry(txn, parent.id, name, inode.id, inode.type)
+        touch(parent, now)
+        put_inode(txn, parent)
+        return inode
+
+    return once(ctx, req.request_id, meta_pb2.Inode, run)
+
+
+def symlink(ctx: OpContext, req: meta_pb2.SymlinkRequest, cred: Cred) -> meta_pb2.Inode:
+    """A symbolic link at ``path`` whose content is ``target`` (not checked: it may dangle)."""
+    if not req.target:
+        raise NotFound("No such file or directory (empty symlink target)", path=req.path)
+    if "\0" in req.target:
+        raise InvalidArgument("Invalid symlink target: contains NUL", path=req.path)
+    if len(req.target.encode("utf-8")) >= PATH_MAX:
+        raise NameTooLong(f"File name too long (symlink target over {PATH_MAX - 1} bytes)", path=req.path)
+    ino = ctx.alloc_inode()
+
+    def run(txn):
+        parent, name = resolve_parent(txn, req.path, cred)
+        if get_dentry(txn, parent.id, name) is not None:
+            raise AlreadyExists("File exists", path=req.path)
+        check(parent, cred, W | X, req.path)
+        now = ctx.clock()
+        inode = meta_pb2.Inode(
+            id=ino, type=SYMLINK, mode=0o777, nlink=1, uid=cred.uid, gid=cred.gid, parent=parent.id,
+            length=len(req.target.encode("utf-8")), symlink_target=req.target,
+            atime_ns=now, mtime_ns=now, ctime_ns=now,
+        )
+        put_inode(txn, inode)
+        put_dentry(txn, parent.id, name, ino, SYMLINK)
+        touch(parent, now)
+        put_inode(txn, parent)
+        return inode
+
+    return once(ctx, req.request_id, meta_pb2.Inode, run)
