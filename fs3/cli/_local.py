@@ -41,6 +41,8 @@ def _cluster_dir(data_dir: Path | None) -> Path:
               help="Meta servers (stateless; clients fail over between them).")
 @click.option("--kv", default="", metavar="URL",
               help="Metadata store: sqlite:///PATH (default, under the data dir) or etcd://HOST:PORT[,HOST:PORT...].")
+@click.option("--etcd", "etcd_members", default=0, show_default=True,
+              help="Start a local etcd cluster of this many members (on 127.0.0.101...) as the metadata store.")
 @click.option("--targets", "targets_per_node", default=1, show_default=True, help="Targets per storage node.")
 @click.option("--replicas", default=0, help="Replicas per chain (default: 3, or the number of nodes when fewer).")
 @click.option("--chunk-size", default=DEFAULT_CHUNK_SIZE, show_default=True, help="Default chunk size.")
@@ -48,14 +50,14 @@ def _cluster_dir(data_dir: Path | None) -> Path:
 @click.option("--gc-delay", default=10.0, show_default=True, help="Seconds before removed data is reclaimed.")
 @click.option("-d", "--detach", is_flag=True, help="Start in the background and return.")
 @click.option("--json", "as_json", is_flag=True, help="Print the started cluster as JSON.")
-def up(data_dir, nodes, meta_servers, kv, targets_per_node, replicas, chunk_size, stripe, gc_delay, detach, as_json):
+def up(data_dir, nodes, meta_servers, kv, etcd_members, targets_per_node, replicas, chunk_size, stripe, gc_delay, detach, as_json):
     """Start a local cluster: meta and N storage processes on 127.0.0.x addresses. It makes an admin
     token for you in DATA_DIR/admin.token, which fs3 commands on this machine pick up."""
     from fs3.local import LocalCluster, LocalClusterConfig
 
     data_dir = data_dir or default_data_dir()
     config = LocalClusterConfig(
-        data_dir=data_dir, storage_nodes=nodes, meta_servers=meta_servers, kv=kv,
+        data_dir=data_dir, storage_nodes=nodes, meta_servers=meta_servers, kv=kv, etcd_members=etcd_members,
         targets_per_node=targets_per_node, replicas=replicas,
         chunk_size=chunk_size, stripe=stripe, gc_delay=gc_delay,
     )

@@ -34,6 +34,7 @@ class LocalClusterConfig:
     storage_nodes: int = 3
     meta_servers: int = 1                 # stateless meta servers sharing the KV store
     kv: str = ""                          # KV store URL; default: SQLite under DATA/meta
+    etcd_members: int = 0                 # > 0: start a local etcd cluster of this many members as the KV
     targets_per_node: int = 1
     replicas: int = 0                     # replicas per chain; 0: three, or fewer when fewer nodes
     chunk_size: int = DEFAULT_CHUNK_SIZE
@@ -52,6 +53,10 @@ class LocalClusterConfig:
     def validate(self) -> None:
         if not 1 <= self.storage_nodes <= 200:
             raise InvalidArgument(f"Invalid argument: --nodes must be 1..200, not {self.storage_nodes}")
+        if not 0 <= self.etcd_members <= 7:
+            raise InvalidArgument(f"Invalid argument: --etcd must be 0..7 members, not {self.etcd_members}")
+        if self.etcd_members and self.kv:
+            raise InvalidArgument("Invalid argument: --etcd starts its own store; do not also pass --kv")
         if not 1 <= self.meta_servers <= 16:
             raise InvalidArgument(f"Invalid argument: --meta must be 1..16, not {self.meta_servers}")
         if not 1 <= self.targets_per_node <= 64:
@@ -143,6 +148,8 @@ class LocalCluster:
             write_token_file(token_file, new_token())
         kv = config.kv or f"sqlite:///{data / 'meta' / 'meta.db'}"
         try:
+            if config.etcd_members:
+                kv = cluster._start_etcd(config, deadline, say)
             names = [f"meta-{k}" for k in range(1, config.meta_servers + 1)]
             listens = [_listen(config.meta_host, previous.get(name)) for name in names]
             peers = [arg for address in listens for arg in ("--peer", address)]
@@ -187,6 +194,31 @@ class LocalCluster:
         remember_cluster(data, cluster.meta)
         return cluster
 
+    def _start_etcd(self, config: LocalClusterConfig, deadline: float, say) -> str:
+        """Start (or restart, keeping its data) a local etcd cluster; returns its KV URL."""
+        from . import _etcd
+
+        plan_file = self.data_dir / "etcd.json"
+        fresh = not plan_file.exists()
+        if fresh:
+            plan = _etcd.member_plan(config.etcd_members, f"fs3-{os.urandom(4).hex()}")
+            plan_file.write_text(json.dumps(plan))
+        plan = json.loads(plan_file.read_text())
+        members = []
+        for i, m in enumerate(plan):
+            args = _etcd.member_args(plan, i, str(self.data_dir / f"etcd-{i + 1}"))
+            if not fresh:
+                args[args.index("--initial-cluster-state") + 1] = "existing"
+            record = ProcessRecord("etcd", m["name"], 0, f"{m['host']}:{m['client']}",
+                                   str(self.data_dir / "logs" / f"{m['name']}.log"), args)
+            self._launch(record, config.extra_env)
+            self.processes.append(record)
+            members.append(record)
+        for record in members:
+            self._await_address(record, deadline)
+            say(f"{record.name} serving on {record.address}")
+        return "etcd://" + ",".join(r.address for r in members)
+
     def _spawn(self, config: LocalClusterConfig, role: str, name: str, args: list[str]) -> ProcessRecord:
         record = ProcessRecord(role, name, 0, "", str(self.data_dir / "logs" / f"{name}.log"), args)
         self._launch(record, config.extra_env)
@@ -198,13 +230,19 @@ class LocalCluster:
         addr_file.unlink(missing_ok=True)
         env = dict(os.environ, **(extra_env or {}))
         env.setdefault("PYTHONUNBUFFERED", "1")
+        if record.role == "etcd":
+            command = record.args
+        else:
+            command = [sys.executable, "-m", "fs3", *record.args, "--addr-file", str(addr_file)]
         with open(record.log, "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "fs3", *record.args, "--addr-file", str(addr_file)],
+                command,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                 start_new_session=True, cwd=self.data_dir,
             )
-        record.pid, record.address = proc.pid, ""
+        record.pid = proc.pid
+        if record.role != "etcd":
+            record.address = ""  # learnt from the address file
         record._popen = proc  # type: ignore[attr-defined] - reaped by _await_address / stop
 
     def process(self, name: str) -> ProcessRecord:
@@ -236,7 +274,12 @@ class LocalCluster:
         addr_file = self.data_dir / "run" / f"{record.name}.addr"
         proc: subprocess.Popen = record._popen  # type: ignore[attr-defined]
         while time.monotonic() < deadline:
-            if addr_file.exists():
+            if record.role == "etcd":
+                from ._etcd import healthy
+
+                if healthy(record.address):
+                    return
+            elif addr_file.exists():
                 record.address = addr_file.read_text().strip()
                 return
             if proc.poll() is not None:
@@ -271,8 +314,10 @@ class LocalCluster:
     # -- stop --------------------------------------------------------------------------------------
 
     def stop(self, timeout: float = 15.0) -> list[ProcessRecord]:
-        """SIGTERM every process (storage first, meta last), SIGKILL what is left after ``timeout``."""
-        order = [p for p in self.processes if p.role != "meta"] + [p for p in self.processes if p.role == "meta"]
+        """SIGTERM every process (storage first, then meta, etcd last), SIGKILL what is left after
+        ``timeout``."""
+        rank = {"storage": 0, "meta": 1, "etcd": 2}
+        order = sorted(self.processes, key=lambda p: rank.get(p.role, 0))
         stopped = []
         for p in order:
             if p.alive():

@@ -25,9 +25,13 @@ class RecordingReclaimer(ops.ChunkReclaimer):
         self.truncated.append((inode.id, index, length))
 
 
-@pytest.fixture
-def kv(tmp_path):
-    store = SQLiteKV(tmp_path / "meta.db")
+@pytest.fixture(params=["sqlite", "etcd"])
+def kv(request, tmp_path):
+    """Every meta test runs on both backends: SQLite, and a real 3-member etcd cluster."""
+    if request.param == "sqlite":
+        store = SQLiteKV(tmp_path / "meta.db")
+    else:
+        store = request.getfixturevalue("etcd").fresh_kv()
     yield store
     store.close()
 

@@ -1,0 +1,291 @@
+"""The distributed KV backend: an etcd v3 cluster, spoken to through its JSON gateway (HTTP).
+
+Transactions are optimistic and serializable. Every read of a transaction sees one snapshot (the
+revision of its first read); writes are buffered (and read back by the transaction itself). At commit,
+one etcd ``Txn`` applies the writes only if nothing the transaction read has changed since its
+snapshot: each key read must still have the modification revision it was read at (0: still absent),
+and every range read must hold no key modified after the snapshot. Otherwise the commit is refused and
+``transact`` runs the function again on a fresh snapshot. Read-only transactions are a single snapshot
+and need no validation.
+
+A commit whose reply is lost (the member died mid-call) is retried on another member like a conflict:
+a mutation that did commit then fails its compares and is re-run from a fresh snapshot, which is why
+namespace mutations record their request ids in the same transaction.
+
+etcd limits operations per transaction (``--max-txn-ops``, 128 by default); fs3's largest transactions
+(batches of the garbage collector) need about 1,000: run etcd with ``--max-txn-ops 10000``.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from ._base import ConflictError, KVError, KVStore, Transaction
+
+T = TypeVar("T")
+
+TIMEOUT = 10.0         # per HTTP request
+UNREACHABLE_AFTER = 15.0  # seconds of no member answering (an election takes about one) before giving up
+
+
+def _b64(b: bytes) -> str:
+    return base64.b64encode(b).decode()
+
+
+def _unb64(s: str) -> bytes:
+    return base64.b64decode(s)
+
+
+class _Unreachable(KVError):
+    """No member answered (the request may or may not have been applied)."""
+
+
+class _Client:
+    """JSON-over-HTTP calls to the members, one keep-alive connection per thread and member, moving
+    to the next member when one fails."""
+
+    def __init__(self, endpoints: list[str]):
+        self.endpoints = endpoints
+        self._local = threading.local()
+        self._preferred = 0
+
+    def _conn(self, endpoint: str) -> http.client.HTTPConnection:
+        conns = getattr(self._local, "conns", None)
+        if conns is None:
+            conns = self._local.conns = {}
+        conn = conns.get(endpoint)
+        if conn is None:
+            host, _, port = endpoint.rpartition(":")
+            conn = conns[endpoint] = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
+        return conn
+
+    def _drop(self, endpoint: str) -> None:
+        conn = getattr(self._local, "conns", {}).pop(endpoint, None)
+        if conn is not None:
+            conn.close()
+
+    def call(self, path: str, body: dict) -> dict:
+        payload = json.dumps(body).encode()
+        deadline = time.monotonic() + UNREACHABLE_AFTER
+        delay = 0.05
+        while True:
+            try:
+                return self._round(path, payload)
+            except _Unreachable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(2 * delay, 0.5)
+
+    def _round(self, path: str, payload: bytes) -> dict:
+        """One try of every member, the last one that answered first."""
+        errors = []
+        start = self._preferred
+        for k in range(len(self.endpoints)):
+            endpoint = self.endpoints[(start + k) % len(self.endpoints)]
+            try:
+                conn = self._conn(endpoint)
+                conn.request("POST", path, payload, {"Content-Type": "application/json"})
+                response = conn.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop(endpoint)
+                errors.append(f"{endpoint}: {exc}")
+                self._preferred = (start + k + 1) % len(self.endpoints)
+                continue
+            reply = json.loads(data or b"{}")
+            if response.status != 200:
+                message = reply.get("message") or reply.get("error") or data.decode(errors="replace")
+                if "compacted" in message:
+                    raise ConflictError(f"etcd: {message}")
+                if "too many operations" in message:
+                    raise KVError(f"etcd refused a transaction: {message} (run etcd with --max-txn-ops 10000)")
+                if response.status >= 500 or "leader" in message or "timed out" in message:
+                    errors.append(f"{endpoint}: {message}")
+                    self._preferred = (start + k + 1) % len(self.endpoints)
+                    continue
+                raise KVError(f"etcd {endpoint}{path}: {message}")
+            return reply
+        raise _Unreachable("no etcd member answered: " + "; ".join(errors))
+
+    def close(self) -> None:
+        for conn in getattr(self._local, "conns", {}).values():
+            conn.close()
+        self._local = threading.local()
+
+
+class _EtcdTransaction(Transaction):
+    def __init__(self, client: _Client, writable: bool):
+        self._client = client
+        self._writable = writable
+        self.revision = 0                                   # the snapshot, fixed by the first read
+        self.read_keys: dict[bytes, int] = {}               # key -> mod revision seen (0: absent)
+        self.read_ranges: list[tuple[bytes, bytes]] = []
+        self.writes: dict[bytes, bytes | None] = {}         # None: cleared
+        self.cleared_ranges: list[tuple[bytes, bytes]] = []
+
+    # -- reads -------------------------------------------------------------------------------------
+
+    def _range(self, begin: bytes, end: bytes | None, limit: int, reverse: bool) -> list[dict]:
+        body: dict = {"key": _b64(begin)}
+        if end is not None:
+            body["range_end"] = _b64(end)
+        if limit:
+            body["limit"] = str(limit)
+        if reverse:
+            body["sort_order"] = "DESCEND"
+            body["sort_target"] = "KEY"
+        if self.revision:
+            body["revision"] = str(self.revision)
+        reply = self._client.call("/v3/kv/range", body)
+        if not self.revision:
+            self.revision = int(reply["header"]["revision"])
+        return reply.get("kvs", [])
+
+    def _cleared(self, key: bytes) -> bool:
+        return any(b <= key < e for b, e in self.cleared_ranges)
+
+    def get(self, key):
+        if key in self.writes:
+            return self.writes[key]
+        if self._cleared(key):
+            return None
+        kvs = self._range(key, None, 0, False)
+        if kvs:
+            self.read_keys[key] = int(kvs[0]["mod_revision"])
+            return _unb64(kvs[0].get("value", ""))
+        self.read_keys[key] = 0
+        return None
+
+    def get_range(self, begin, end, *, limit=0, reverse=False):
+        pending = [k for k in self.writes if begin <= k < end]
+        overlapping_clear = any(b < end and begin < e for b, e in self.cleared_ranges)
+        fetch = 0 if overlapping_clear or not limit else limit + len(pending)
+        kvs = self._range(begin, end, fetch, reverse)
+        rows: dict[bytes, bytes] = {}
+        for kv in kvs:
+            key = _unb64(kv["key"])
+            self.read_keys.setdefault(key, int(kv["mod_revision"]))
+            if not self._cleared(key):
+                rows[key] = _unb64(kv.get("value", ""))
+        complete = not fetch or len(kvs) < fetch
+        if complete:
+            self.read_ranges.append((begin, end))
+        elif reverse:
+            self.read_ranges.append((_unb64(kvs[-1]["key"]), end))
+        else:
+            self.read_ranges.append((begin, _unb64(kvs[-1]["key"]) + b"\0"))
+        # Own writes: those within what the server listing covers (a truncated listing stops at its
+        # last key: past it, the order against unlisted keys is unknown).
+        lo, hi = self.read_ranges[-1]
+        for key in pending:
+            if lo <= key < hi:
+                value = self.writes[key]
+                if value is None:
+                    rows.pop(key, None)
+                else:
+                    rows[key] = value
+        keys = sorted(rows, reverse=reverse)
+        if limit:
+            keys = keys[:limit]
+        return [(k, rows[k]) for k in keys]
+
+    # -- writes ------------------------------------------------------------------------------------
+
+    def _check_writable(self) -> None:
+        if not self._writable:
+            raise KVError("write in a read-only transaction")
+
+    def set(self, key, value):
+        self._check_writable()
+        self.writes[bytes(key)] = bytes(value)
+
+    def clear(self, key):
+        self._check_writable()
+        self.writes[bytes(key)] = None
+
+    def clear_range(self, begin, end):
+        self._check_writable()
+        for key in [k for k in self.writes if begin <= k < end]:
+            del self.writes[key]
+        self.cleared_ranges.append((bytes(begin), bytes(end)))
+
+    # -- commit ------------------------------------------------------------------------------------
+
+    def commit_body(self) -> dict:
+        compare = [
+            {"key": _b64(key), "target": "MOD", "result": "EQUAL", "mod_revision": str(rev)}
+            for key, rev in self.read_keys.items()
+        ]
+        compare += [
+            {"key": _b64(b), "range_end": _b64(e), "target": "MOD", "result": "LESS",
+             "mod_revision": str(self.revision + 1)}
+            for b, e in _merge(self.read_ranges)
+        ]
+        success = [{"request_delete_range": {"key": _b64(b), "range_end": _b64(e)}} for b, e in self.cleared_ranges]
+        for key, value in self.writes.items():
+            if value is None:
+                success.append({"request_delete_range": {"key": _b64(key)}})
+            else:
+                success.append({"request_put": {"key": _b64(key), "value": _b64(value)}})
+        return {"compare": compare, "success": success}
+
+
+def _merge(ranges: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    out: list[tuple[bytes, bytes]] = []
+    for b, e in sorted(ranges):
+        if out and b <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((b, e))
+    return out
+
+
+class EtcdKV(KVStore):
+    """``etcd://host:port[,host:port...]``: an etcd v3 cluster (3.4 or later)."""
+
+    def __init__(self, endpoints: list[str]):
+        if not endpoints:
+            raise ValueError("an etcd KV store needs at least one endpoint (etcd://host:port,...)")
+        self.endpoints = endpoints
+        self._client = _Client(endpoints)
+
+    def _run(self, fn: Callable[[Transaction], T], readonly: bool) -> T:
+        txn = _EtcdTransaction(self._client, not readonly)
+        try:
+            result = fn(txn)
+        except _Unreachable as exc:
+            raise KVError(f"the metadata store is unreachable: {exc}") from None
+        if readonly or (not txn.writes and not txn.cleared_ranges):
+            return result
+        try:
+            reply = self._client.call("/v3/kv/txn", txn.commit_body())
+        except _Unreachable as exc:
+            # Unknown outcome: run the transaction again; if it did commit, its compares now fail
+            # or its request id is recorded.
+            raise ConflictError(f"commit outcome unknown: {exc}") from None
+        if not reply.get("succeeded"):
+            raise ConflictError("a key read by the transaction changed before it committed")
+        return result
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def parse_endpoints(url: str) -> list[str]:
+    rest = url[len("etcd://"):].strip("/")
+    endpoints = [e.strip() for e in rest.split(",") if e.strip()]
+    for e in endpoints:
+        host, sep, port = e.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError(f"invalid etcd endpoint {e!r} in {url!r}: expected host:port")
+    if not endpoints:
+        raise ValueError(f"KV URL {url!r} names no etcd endpoint (expected etcd://host:port[,host:port...])")
+    return endpoints
+

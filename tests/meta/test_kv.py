@@ -1,0 +1,177 @@
+"""KV conformance, run on SQLite and on a real 3-member etcd cluster: ordered ranges, read-your-writes,
+atomic commit, rollback on error, serializable conflicts (also on ranges), and etcd losing a member."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from fs3.meta.kv import KVError, prefix_end
+
+
+def test_get_set_clear(kv):
+    kv.transact(lambda t: t.set(b"a", b"1"))
+    assert kv.transact(lambda t: t.get(b"a"), readonly=True) == b"1"
+    kv.transact(lambda t: t.clear(b"a"))
+    assert kv.transact(lambda t: t.get(b"a"), readonly=True) is None
+
+
+def test_ranges_are_ordered_bytewise(kv):
+    keys = [b"p\x00", b"p\x01", b"p\xff", b"p", b"q", b"o\xff"]
+
+    def fill(t):
+        for k in keys:
+            t.set(k, k)
+
+    kv.transact(fill)
+    got = kv.transact(lambda t: t.get_range(b"p", prefix_end(b"p")), readonly=True)
+    assert [k for k, _ in got] == [b"p", b"p\x00", b"p\x01", b"p\xff"]
+    rev = kv.transact(lambda t: t.get_range(b"p", prefix_end(b"p"), limit=2, reverse=True), readonly=True)
+    assert [k for k, _ in rev] == [b"p\xff", b"p\x01"]
+    kv.transact(lambda t: t.clear_range(b"p\x00", b"p\xff"))
+    got = kv.transact(lambda t: t.get_range(b"p", prefix_end(b"p")), readonly=True)
+    assert [k for k, _ in got] == [b"p", b"p\xff"]
+
+
+def test_read_your_writes_and_rollback(kv):
+    def run(t):
+        t.set(b"k", b"v")
+        assert t.get(b"k") == b"v"
+        raise RuntimeError("abort")
+
+    with pytest.raises(RuntimeError):
+        kv.transact(run)
+    assert kv.transact(lambda t: t.get(b"k"), readonly=True) is None
+
+
+def test_readonly_transaction_refuses_writes(kv):
+    with pytest.raises(KVError):
+        kv.transact(lambda t: t.set(b"k", b"v"), readonly=True)
+
+
+def test_concurrent_increments_are_serializable(kv):
+    kv.transact(lambda t: t.set(b"n", b"0"))
+
+    def bump(t):
+        t.set(b"n", str(int(t.get(b"n")) + 1).encode())
+
+    def worker():
+        for _ in range(50):
+            kv.transact(bump)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert kv.transact(lambda t: t.get(b"n"), readonly=True) == b"200"
+
+
+def test_prefix_end():
+    assert prefix_end(b"ab") == b"ac"
+    assert prefix_end(b"a\xff") == b"b"
+    with pytest.raises(ValueError):
+        prefix_end(b"\xff")
+
+
+def test_own_writes_merge_into_ranges_with_limits(kv):
+    kv.transact(lambda t: [t.set(k, b"old") for k in (b"r1", b"r3", b"r5", b"r7")])
+
+    def run(t):
+        t.set(b"r2", b"new")
+        t.clear(b"r1")
+        t.set(b"r5", b"new")
+        assert t.get_range(b"r", b"s", limit=3) == [(b"r2", b"new"), (b"r3", b"old"), (b"r5", b"new")]
+        assert t.get_range(b"r", b"s", limit=2, reverse=True) == [(b"r7", b"old"), (b"r5", b"new")]
+        t.clear_range(b"r3", b"r6")
+        assert [k for k, _ in t.get_range(b"r", b"s")] == [b"r2", b"r7"]
+        assert t.get(b"r3") is None
+
+    kv.transact(run)
+    assert [k for k, _ in kv.transact(lambda t: t.get_range(b"r", b"s"), readonly=True)] == [b"r2", b"r7"]
+
+
+def _race(kv, first, second):
+    """Run ``first`` in a transaction that, between its reads and its commit, lets ``second`` commit;
+    returns how many times ``first`` ran (2: it conflicted and was retried)."""
+    runs = []
+    threads = []
+
+    def txn(t):
+        runs.append(1)
+        first(t)
+        if len(runs) == 1:
+            th = threading.Thread(target=lambda: kv.transact(second))
+            threads.append(th)
+            th.start()
+            th.join(timeout=0.5)  # SQLite serializes writers: the other commits after this one
+        return len(runs)
+
+    result = kv.transact(txn)
+    for th in threads:
+        th.join()
+    return result
+
+
+def test_a_range_read_conflicts_with_an_insert_or_a_delete_in_the_range(kv):
+    kv.transact(lambda t: [t.set(b"d/a", b"1"), t.set(b"d/c", b"1"), t.set(b"count", b"2")])
+
+    def count_entries(t):
+        t.set(b"count", str(len(t.get_range(b"d/", b"d0"))).encode())
+
+    # Serializable either way: the counter commits first (SQLite makes the other writer wait), or the
+    # insert does and the counter, having read a stale range, must run again (etcd's optimistic
+    # commit refuses it).
+    optimistic = type(kv).__name__ == "EtcdKV"
+    runs = _race(kv, count_entries, lambda t: t.set(b"d/b", b"1"))
+    assert runs == (2 if optimistic else 1)
+    assert kv.transact(lambda t: t.get(b"count"), readonly=True) == (b"3" if runs == 2 else b"2")
+    kv.transact(count_entries)
+    runs = _race(kv, count_entries, lambda t: t.clear(b"d/a"))
+    assert runs == (2 if optimistic else 1)
+    assert kv.transact(lambda t: t.get(b"count"), readonly=True) == (b"2" if runs == 2 else b"3")
+
+
+def test_reads_of_one_transaction_see_one_snapshot(kv):
+    kv.transact(lambda t: [t.set(b"x", b"1"), t.set(b"y", b"1")])
+    stop = threading.Event()
+
+    def writer():
+        n = 2
+        while not stop.is_set():
+            kv.transact(lambda t, n=n: [t.set(b"x", str(n).encode()), t.set(b"y", str(n).encode())])
+            n += 1
+
+    th = threading.Thread(target=writer)
+    th.start()
+    try:
+        for _ in range(30):
+            x, y = kv.transact(lambda t: (t.get(b"x"), t.get(b"y")), readonly=True)
+            assert x == y
+    finally:
+        stop.set()
+        th.join()
+
+
+def test_etcd_keeps_working_with_one_member_killed(etcd):
+    from fs3.meta.kv import EtcdKV
+
+    kv = EtcdKV(etcd.endpoints)
+    kv.transact(lambda t: t.set(b"before", b"1"))
+    etcd.kill(0)
+    try:
+        for i in range(20):
+            kv.transact(lambda t, i=i: t.set(f"after{i}".encode(), b"1"))
+        got = kv.transact(lambda t: t.get_range(b"after", prefix_end(b"after")), readonly=True)
+        assert len(got) == 20 and kv.transact(lambda t: t.get(b"before"), readonly=True) == b"1"
+    finally:
+        etcd.start(0)
+        kv.close()
+    deadline = time.monotonic() + 30
+    from fs3.local._etcd import healthy
+
+    while not healthy(etcd.endpoints[0]):
+        assert time.monotonic() < deadline, "the killed member did not rejoin"
+        time.sleep(0.1)
