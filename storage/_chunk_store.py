@@ -237,13 +237,15 @@ class ChunkStore:
             buf = self.buffers.acquire(align_up(max(new_len, 1)))
             try:
                 view = memoryview(buf)
+                keep = 0
                 if old is not None and (offset > 0 or end < old_len):
                     # Keep the old bytes the write does not cover: all of them when it ends inside the
                     # chunk, else those before it.
                     keep = old_len if end < old_len else min(old_len, offset)
                     if keep:
                         self._load_into(inode, index, old, 0, keep, view)
-                    view[keep:offset] = bytes(max(0, offset - keep))
+                if offset > keep:  # the gap before the write (in a new chunk too) reads as zeros
+                    view[keep:offset] = bytes(offset - keep)
                 view[offset:end] = data
                 _zero_tail(view, new_len)
             except BaseException:

@@ -158,3 +158,9 @@ def etcd(tmp_path_factory):
     cluster = LocalEtcd(tmp_path_factory.mktemp("etcd"))
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture
+def need_etcd():
+    """For tests that start their own etcd (through `fs3 up --etcd`)."""
+    require_etcd()

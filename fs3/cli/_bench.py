@@ -43,7 +43,7 @@ def _run(coro):
 async def _client():
     from fs3.client import AsyncClient
 
-    return await AsyncClient.connect(state().cluster)
+    return await AsyncClient.connect(state().cluster, token=state().token)
 
 
 def _progress(total: int, desc: str, enabled: bool):
@@ -309,3 +309,52 @@ def bench_stream(size, fs3_dir, bufsize, keep, progress, as_json):
         click.echo(f"read {human_size(result['bytes'])} in {result['seconds']:.1f}s "
                    f"({result['throughput_MBps']} MB/s); client peak RSS {result['max_rss_MB']} MB "
                    f"(target < 300 MB: {'ok' if result['meets_target'] else 'MISSED'})")
+
+
+@bench.command("meta")
+@click.option("--backend", type=click.Choice(["sqlite", "etcd", "all"]), default="all", show_default=True,
+              help="KV backends to measure (etcd needs the etcd binary: apt-get install etcd-server).")
+@click.option("--clients", default=4, show_default=True, help="Concurrent client processes.")
+@click.option("--files", default=2000, show_default=True, help="Files created, stated and removed in all.")
+@click.option("--big-dir", default=100_000, show_default=True,
+              help="Entries of the one large directory listed page by page (0: skip).")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Where the clusters live (default: a temporary dir).")
+@click.option("--json", "as_json", is_flag=True)
+def bench_meta(backend, clients, files, big_dir, data_dir, as_json):
+    """Metadata operations per second on a fresh local cluster per KV backend, beside the backend's own
+    single-key transaction rate measured in the same run (target: create and stat within 3x of it)."""
+    from fs3.bench import _meta
+    from fs3.bench._stats import as_dict
+
+    if not 1 <= clients <= 64 or files < clients or big_dir < 0:
+        raise InvalidArgument("Invalid argument: --clients 1..64, --files at least --clients, --big-dir >= 0")
+    backends = ["sqlite", "etcd"] if backend == "all" else [backend]
+    if "etcd" in backends and shutil.which("etcd") is None:
+        if backend == "etcd":
+            raise InvalidArgument("etcd is not installed (Debian: apt-get install etcd-server)")
+        backends.remove("etcd")
+        click.echo("fs3 bench meta: etcd not installed; measuring sqlite only", err=True)
+    tmp = None if data_dir else tempfile.mkdtemp(prefix="fs3-bench-meta-")
+    try:
+        results = _meta.run(backends, clients=clients, files=files, big_dir=big_dir,
+                            data_dir=data_dir or Path(tmp),
+                            say=(lambda m: None) if as_json else (lambda m: click.echo(f"  {m}", err=True)))
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if as_json:
+        emit_json([as_dict(r) for r in results])
+        return
+    for r in results:
+        click.echo(f"{r.backend} ({r.clients} clients, {r.files} files):")
+        click.echo(f"  raw backend: {r.raw_txn_per_s:8.0f} read-write txn/s  {r.raw_read_per_s:8.0f} reads/s")
+        for name, rate, ratio in (("create", r.create_per_s, r.ratios["create_vs_raw_txn"]),
+                                  ("stat", r.stat_per_s, r.ratios["stat_vs_raw_txn"]),
+                                  ("remove", r.remove_per_s, r.ratios["remove_vs_raw_txn"])):
+            verdict = ("ok" if ratio >= 1 / 3 else "MISSED") if name != "remove" else ""
+            click.echo(f"  {name:<7} {rate:8.0f}/s  = {ratio:.2f}x raw txn  {verdict}")
+        click.echo(f"  readdir {r.readdir_entries_per_s:8.0f} entries/s")
+        if r.big_dir_entries:
+            click.echo(f"  one directory of {r.big_dir_entries} entries listed in {r.big_dir_list_s:.1f}s "
+                       f"({r.big_dir_entries / max(r.big_dir_list_s, 1e-9):.0f}/s); client memory grew "
+                       f"{r.big_dir_client_rss_growth_mb:.1f} MB while streaming it")

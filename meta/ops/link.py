@@ -30,11 +30,11 @@ def link(ctx: OpContext, req: meta_pb2.LinkRequest, cred: Cred) -> meta_pb2.Inod
 
     def run(txn):
         inode = resolve(txn, req.src, cred, follow=False)
-        if inode.type == DIRECTORY:
-            raise NotPermitted("Operation not permitted (hard links to directories)", path=req.src)
         parent, name = resolve_parent(txn, req.dst, cred)
         if get_dentry(txn, parent.id, name) is not None:
             raise AlreadyExists("File exists", path=req.dst)
+        if inode.type == DIRECTORY:  # (after EEXIST, as Linux orders them)
+            raise NotPermitted("Operation not permitted (hard links to directories)", path=req.src)
         check(parent, cred, W | X, req.dst)
         now = ctx.clock()
         inode.nlink += 1

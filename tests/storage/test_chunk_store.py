@@ -44,6 +44,16 @@ def test_write_past_end_zero_fills(store):
     assert store.read(2, 0, 0, 20_000)[0] == b"abc" + bytes(10_000 - 3) + b"z"
 
 
+def test_a_new_chunk_written_past_its_start_reads_zeros_before_the_write(store):
+    # Dirty the buffer pool first: a recycled buffer must not leak its old bytes into the gap.
+    store.write(9, 0, 0, b"\xee" * 8192, MiB)
+    store.drop(9, 0)
+    store.write(3, 0, 1, b"\x01", MiB)
+    assert store.read(3, 0, 0, 2)[0] == b"\x00\x01"
+    store.write(3, 1, 5000, b"x", MiB)
+    assert store.read(3, 1, 0, 5001)[0] == bytes(5000) + b"x"
+
+
 def test_missing_chunk_and_bounds(store):
     assert store.read(3, 0, 0, 10) == (b"", None)
     with pytest.raises(OSError):

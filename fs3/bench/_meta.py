@@ -1,0 +1,177 @@
+"""The metadata benchmark: creates, stats, readdir entries and removes per second with N concurrent
+client processes, on a fresh local cluster per KV backend, each beside the raw backend's own rate of
+single-key read-write transactions measured in the same run with the same concurrency; and one large
+directory listed page by page, with the client's memory growth while it streams.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_client = None  # each worker process's connection
+
+
+@dataclass
+class MetaBenchResult:
+    backend: str
+    clients: int
+    files: int
+    raw_txn_per_s: float = 0.0        # the backend alone: single-key read-modify-write transactions
+    raw_read_per_s: float = 0.0       # the backend alone: single-key reads
+    create_per_s: float = 0.0         # open(create) + close of an empty file
+    stat_per_s: float = 0.0
+    readdir_entries_per_s: float = 0.0
+    remove_per_s: float = 0.0
+    big_dir_entries: int = 0
+    big_dir_list_s: float = 0.0
+    big_dir_client_rss_growth_mb: float = 0.0
+    ratios: dict = field(default_factory=dict)
+
+    def compute_ratios(self) -> None:
+        raw = self.raw_txn_per_s or 1.0
+        self.ratios = {
+            "create_vs_raw_txn": self.create_per_s / raw,
+            "stat_vs_raw_txn": self.stat_per_s / raw,
+            "remove_vs_raw_txn": self.remove_per_s / raw,
+        }
+
+
+# -- the backend alone -------------------------------------------------------------------------------
+
+def raw_rates(kv, clients: int, ops: int) -> tuple[float, float]:
+    """(read-write transactions/s, reads/s) of ``clients`` threads on distinct keys."""
+    per = max(1, ops // clients)
+
+    def rmw(k: int) -> None:
+        key = b"BNCH" + k.to_bytes(4, "big")
+        for i in range(per):
+            kv.transact(lambda t, i=i: (t.get(key), t.set(key, i.to_bytes(8, "big"))))
+
+    def reads(k: int) -> None:
+        key = b"BNCH" + k.to_bytes(4, "big")
+        for _ in range(per):
+            kv.transact(lambda t: t.get(key), readonly=True)
+
+    rates = []
+    for fn in (rmw, reads):
+        threads = [threading.Thread(target=fn, args=(k,)) for k in range(clients)]
+        start = time.perf_counter()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        rates.append(per * clients / (time.perf_counter() - start))
+    kv.transact(lambda t: t.clear_range(b"BNCH", b"BNCI"))
+    return rates[0], rates[1]
+
+
+# -- fs3 through its clients -------------------------------------------------------------------------
+
+def _connect(address: str, token: str) -> None:
+    global _client
+    import fs3
+
+    _client = fs3.connect(address, token=token)
+
+
+def _phase(args: tuple[str, str, int, int]) -> int:
+    op, directory, first, count = args
+    c = _client
+    if op == "mkdir":
+        c.mkdir(directory, parents=True)
+    elif op == "create":
+        for i in range(first, first + count):
+            c.open(f"{directory}/f{i}", "wb").close()
+    elif op == "stat":
+        for i in range(first, first + count):
+            c.stat(f"{directory}/f{i}")
+    elif op == "readdir":
+        return sum(1 for _ in c.iterdir(directory))
+    elif op == "remove":
+        for i in range(first, first + count):
+            c.unlink(f"{directory}/f{i}")
+    elif op == "link":
+        for i in range(first, first + count):
+            c.symlink("target", f"{directory}/e{i:07d}")
+    return count
+
+
+def run_backend(backend: str, data_dir: Path, *, clients: int, files: int, big_dir: int,
+                say: Callable[[str], None]) -> MetaBenchResult:
+    from fs3._auth import TOKEN_FILE, read_token_file
+    from fs3.local import LocalCluster, LocalClusterConfig
+    from fs3.meta.kv import EtcdKV, SQLiteKV
+
+    result = MetaBenchResult(backend, clients, files)
+    say(f"{backend}: starting a cluster")
+    cluster = LocalCluster.start(LocalClusterConfig(
+        data_dir=data_dir, storage_nodes=1, replicas=1, etcd_members=3 if backend == "etcd" else 0,
+    ), timeout=120)
+    try:
+        if backend == "etcd":
+            endpoints = [p.address for p in cluster.processes if p.role == "etcd"]
+            kv = EtcdKV(endpoints)
+        else:
+            kv = SQLiteKV(data_dir / "raw.db")
+        say(f"{backend}: raw backend rate ({clients} threads)")
+        result.raw_txn_per_s, result.raw_read_per_s = raw_rates(kv, clients, max(400, files // 2))
+        kv.close()
+
+        token = read_token_file(data_dir / TOKEN_FILE)
+        per = files // clients
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(clients, initializer=_connect, initargs=(cluster.meta[0], token)) as pool:
+            dirs = [f"/bench/c{k}" for k in range(clients)]
+            pool.map(_phase, [("mkdir", d, 0, 0) for d in dirs])
+            for op in ("create", "stat", "readdir", "remove"):
+                say(f"{backend}: {op} with {clients} clients")
+                start = time.perf_counter()
+                done = sum(pool.map(_phase, [(op, d, 0, per) for d in dirs]))
+                rate = done / (time.perf_counter() - start)
+                setattr(result, {"readdir": "readdir_entries_per_s"}.get(op, f"{op}_per_s"), rate)
+            if big_dir:
+                say(f"{backend}: filling one directory with {big_dir} entries")
+                pool.map(_phase, [("mkdir", "/bench/big", 0, 0)])
+                share = big_dir // clients
+                pool.map(_phase, [("link", "/bench/big", k * share, share) for k in range(clients)])
+                result.big_dir_entries = share * clients
+        if big_dir:
+            say(f"{backend}: listing {result.big_dir_entries} entries page by page")
+            _connect(cluster.meta[0], token)
+            try:
+                rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                start = time.perf_counter()
+                listed = sum(1 for _ in _client.iterdir("/bench/big"))
+                result.big_dir_list_s = time.perf_counter() - start
+                growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+                result.big_dir_client_rss_growth_mb = growth / 1024
+                if listed != result.big_dir_entries:
+                    raise RuntimeError(f"listed {listed} entries of {result.big_dir_entries}")
+            finally:
+                _client.close()
+    finally:
+        cluster.stop()
+    result.compute_ratios()
+    return result
+
+
+def run(backends: list[str], *, clients: int = 4, files: int = 2000, big_dir: int = 100_000,
+        data_dir: Path | None = None, say: Callable[[str], None] = lambda _m: None) -> list[MetaBenchResult]:
+    base = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="fs3-bench-meta-"))
+    old_state = os.environ.get("FS3_STATE_DIR")
+    os.environ["FS3_STATE_DIR"] = str(base / "state")  # keep the user's "last cluster" as it was
+    try:
+        return [run_backend(b, base / b, clients=clients, files=files, big_dir=big_dir, say=say) for b in backends]
+    finally:
+        if old_state is None:
+            os.environ.pop("FS3_STATE_DIR", None)
+        else:
+            os.environ["FS3_STATE_DIR"] = old_state
