@@ -1,0 +1,327 @@
+"""``build_shards``: text inputs (JSONL, Parquet, plain text; local or on fs3) to deduplicated,
+tokenized Megatron-format shards with a manifest.
+
+Two passes over the inputs, each fanned out to worker processes in batches: the first normalizes and
+hashes every document (exact key, MinHash signature); the dedup decision is made in this process over
+all of them; the second tokenizes the documents kept and this process appends them to the shards in
+input order, so a build is deterministic for any number of processes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fs3._checksum import crc32c
+from fs3._errors import AlreadyExists, FS3Error, InvalidArgument
+
+from . import _files
+from ._dedup import DedupResult, deduplicate
+from ._format import MANIFEST_NAME, Manifest, ShardInfo, encode_index, fitting_dtype
+from ._minhash import MinHasher, MinHashParams
+from ._text import DEDUP_KEY, NORMALIZATION, content_hash, normalize, shingles
+from ._tokenize import ByteTokenizer, HFTokenizer
+
+Progress = Callable[[str, int, int | None], None]  # (stage, done, total or None)
+
+BATCH = 64  # documents per task sent to a worker process
+
+
+@dataclass
+class BuildReport:
+    manifest: Manifest
+    dedup: DedupResult
+    names: list[str]                  # document names in input order (path, path:line, path#row)
+    seconds: dict[str, float] = field(default_factory=dict)
+    dry_run: bool = False
+
+    def duplicate_clusters(self, limit: int | None = None) -> list[dict]:
+        """Clusters largest first: kind, the document kept, the ones removed."""
+        ordered = sorted(self.dedup.clusters, key=lambda c: (-len(c[1]), c[1][0]))[:limit]
+        return [{"kind": k, "kept": self.names[m[0]], "removed": [self.names[i] for i in m[1:]]}
+                for k, m in ordered]
+
+
+def _input_kind(url: str) -> str:
+    name = url.lower()
+    if name.endswith((".jsonl", ".jsonl.gz", ".ndjson", ".json")):
+        return "jsonl"
+    if name.endswith(".parquet"):
+        return "parquet"
+    return "text"
+
+
+def _iter_documents(inputs: list[str], text_field: str, pattern: str | None,
+                    per_input: bool) -> Iterator[tuple[int, str, str]]:
+    """(group, name, raw text) for every document of the inputs, in order."""
+    for group, spec in enumerate(inputs):
+        files = _files.list_files(spec, pattern)
+        for url in files:
+            kind = _input_kind(url)
+            data = _files.read_bytes(url)
+            if url.lower().endswith(".gz"):
+                data = gzip.decompress(data)
+            g = group if per_input else 0
+            if kind == "jsonl":
+                for line_no, line in enumerate(io.BytesIO(data), 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        raise InvalidArgument(f"{url}:{line_no}: not a JSON object per line") from None
+                    text = record.get(text_field) if isinstance(record, dict) else None
+                    if not isinstance(text, str):
+                        raise InvalidArgument(f"{url}:{line_no}: no text field {text_field!r} "
+                                              "(choose one with --text-field)")
+                    yield g, f"{url}:{line_no}", text
+            elif kind == "parquet":
+                import pyarrow.parquet as pq
+                table = pq.read_table(io.BytesIO(data))
+                if text_field not in table.column_names:
+                    raise InvalidArgument(f"{url}: no column {text_field!r} (columns: "
+                                          f"{', '.join(table.column_names)}; choose one with --text-field)")
+                for row, text in enumerate(table.column(text_field).to_pylist()):
+                    if isinstance(text, str):
+                        yield g, f"{url}#{row}", text
+            else:
+                if b"\x00" in data[:8192]:
+                    continue  # a binary file in a text tree
+                yield g, url, data.decode("utf-8", errors="replace")
+
+
+def _batched(docs: Iterator[tuple[int, str, str]], size: int) -> Iterator[list[tuple[int, str, str]]]:
+    batch = []
+    for d in docs:
+        batch.append(d)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# -- work done in worker processes -------------------------------------------------------------------
+
+_hasher: MinHasher | None = None
+_tokenizer = None
+_shingle = 5
+
+
+def _init_worker(params: MinHashParams | None, tokenizer) -> None:
+    global _hasher, _tokenizer, _shingle
+    _hasher = MinHasher(params) if params is not None else None
+    _shingle = params.shingle_size if params is not None else 5
+    _tokenizer = tokenizer
+
+
+def _analyze(texts: list[str]) -> list[tuple[bytes, np.ndarray | None, bool]]:
+    out = []
+    for raw in texts:
+        text = normalize(raw)
+        sig = _hasher.signature(shingles(text, _shingle)) if _hasher is not None and text else None
+        out.append((content_hash(text), sig, bool(text)))
+    return out
+
+
+def _tokenize(texts: list[str]) -> list[np.ndarray]:
+    return [_tokenizer.encode(normalize(t)) for t in texts]
+
+
+class _Pool:
+    """A process pool, or the same functions inline for ``processes=1``."""
+
+    def __init__(self, processes: int, params, tokenizer):
+        self.pool = None
+        _init_worker(params, tokenizer)
+        if processes > 1:
+            # fork: workers only hash and tokenize (no client use), and scripts need no __main__ guard
+            ctx = multiprocessing.get_context("fork")
+            self.pool = ctx.Pool(processes, initializer=_init_worker, initargs=(params, tokenizer))
+
+    def map(self, fn, batches):
+        if self.pool is None:
+            return map(fn, batches)
+        return self.pool.imap(fn, batches)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+
+
+class _ShardWriter:
+    def __init__(self, out: str, dtype: np.dtype, shard_tokens: int, eod_id: int):
+        self.out, self.dtype, self.shard_tokens, self.eod = out, dtype, shard_tokens, eod_id
+        self.shards: list[ShardInfo] = []
+        self._file = None
+
+    def _open(self) -> None:
+        self.name = f"shard-{len(self.shards):05d}"
+        self._file = _files.open_write(_files.join(self.out, self.name + ".bin"))
+        self._lengths: list[int] = []
+        self._crc = 0
+        self._tokens = 0
+
+    def add(self, tokens: np.ndarray) -> None:
+        if self._file is None:
+            self._open()
+        data = np.empty(len(tokens) + 1, dtype=self.dtype)
+        data[:-1] = tokens
+        data[-1] = self.eod
+        raw = data.tobytes()
+        self._file.write(raw)
+        self._crc = crc32c(raw, self._crc)
+        self._lengths.append(len(data))
+        self._tokens += len(data)
+        if self._tokens >= self.shard_tokens:
+            self._finish()
+
+    def _finish(self) -> None:
+        self._file.close()
+        self._file = None
+        index = encode_index(self.dtype, np.asarray(self._lengths))
+        with _files.open_write(_files.join(self.out, self.name + ".idx")) as f:
+            f.write(index)
+        self.shards.append(ShardInfo(self.name, len(self._lengths), self._tokens, self._crc, crc32c(index)))
+
+    def close(self) -> list[ShardInfo]:
+        if self._file is not None:
+            self._finish()
+        return self.shards
+
+
+def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = "text",
+                 pattern: str | None = None, dedup_scope: str = "global", exact_dedup: bool = True,
+                 near_dedup: bool = True, minhash: MinHashParams | None = None,
+                 tokenizer: str | None = None, eod_token: str | None = None,
+                 shard_tokens: int = 1 << 26, processes: int | None = None, dry_run: bool = False,
+                 overwrite: bool = False, progress: Progress | None = None) -> BuildReport:
+    """Build a shard set at ``out`` (a local directory or ``fs3://`` URL) from ``inputs`` (files or
+    directories, local or on fs3). Returns what was kept and removed; ``dry_run`` writes nothing."""
+    inputs = [inputs] if isinstance(inputs, str) else list(inputs)
+    if not inputs:
+        raise InvalidArgument("no inputs given")
+    if dedup_scope not in ("global", "input"):
+        raise InvalidArgument(f"dedup scope must be 'global' or 'input', not {dedup_scope!r}")
+    if shard_tokens < 1:
+        raise InvalidArgument("shard size must be at least one token")
+    if out is None and not dry_run:
+        raise InvalidArgument("an output location is needed (or a dry run)")
+    params = (minhash or MinHashParams()).resolved() if near_dedup else None
+    tok = ByteTokenizer()
+    if tokenizer is not None:
+        tok = HFTokenizer(_files.read_bytes(tokenizer).decode(), eod_token=eod_token,
+                          name=os.path.basename(tokenizer))
+    if not dry_run:
+        if _files.exists(_files.join(out, MANIFEST_NAME)) and not overwrite:
+            raise AlreadyExists("File exists: a shard set is already there (pass --overwrite to replace it)",
+                             path=out)
+    processes = max(1, processes if processes is not None else (os.cpu_count() or 1))
+    report_progress = progress or (lambda stage, done, total: None)
+    per_input = dedup_scope == "input"
+    seconds: dict[str, float] = {}
+
+    pool = _Pool(processes, params, tok)
+    try:
+        # Pass 1: normalize and hash every document.
+        t0 = time.monotonic()
+        names: list[str] = []
+        groups: list[int] = []
+        hashes: list[bytes] = []
+        sigs: list[np.ndarray] = []
+        nonempty: list[bool] = []
+        meta: list[list[tuple[int, str]]] = []
+
+        def batches():
+            for batch in _batched(_iter_documents(inputs, text_field, pattern, per_input), BATCH):
+                meta.append([(g, n) for g, n, _ in batch])
+                yield [t for _, _, t in batch]
+
+        empty_sig = np.full(params.num_perm if params else 1, 0xFFFFFFFF, dtype=np.uint32)
+        for k, results in enumerate(pool.map(_analyze, batches())):
+            for (g, n), (h, sig, ok) in zip(meta[k], results, strict=True):
+                names.append(n)
+                groups.append(g)
+                hashes.append(h)
+                nonempty.append(ok)
+                sigs.append(sig if sig is not None else empty_sig)
+            meta[k] = None
+            report_progress("hash", len(names), None)
+        seconds["hash"] = time.monotonic() - t0
+        if not names:
+            raise InvalidArgument("the inputs hold no documents")
+
+        t0 = time.monotonic()
+        signatures = np.stack(sigs) if params is not None else None
+        dedup = deduplicate(hashes, signatures, groups, params, exact=exact_dedup)
+        empties = ~np.asarray(nonempty)
+        dedup.keep &= ~empties
+        seconds["dedup"] = time.monotonic() - t0
+        del sigs, signatures
+
+        dtype = fitting_dtype(tok.vocab_size)
+        stats = dedup.stats(len(names)) | {"empty_documents_removed": int(empties.sum())}
+        stats["documents_kept"] = int(dedup.keep.sum())
+        dedup_info = {
+            "exact": exact_dedup, "near": near_dedup, "scope": dedup_scope, "key": DEDUP_KEY,
+            "hash": "blake2b-128",
+            "minhash": None if params is None else {
+                "num_perm": params.num_perm, "threshold": params.threshold, "bands": params.bands,
+                "rows": params.rows, "shingle_size": params.shingle_size, "seed": params.seed},
+            "stats": stats,
+        }
+        manifest = Manifest(dtype=dtype.name, vocab_size=tok.vocab_size, eod_id=tok.eod_id,
+                            tokenizer=tok.spec(), normalization=NORMALIZATION, dedup=dedup_info,
+                            inputs=inputs, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        report = BuildReport(manifest, dedup, names, seconds, dry_run)
+        if dry_run:
+            return report
+
+        # Pass 2: tokenize what is kept and write it.
+        t0 = time.monotonic()
+        if _files.exists(out) and overwrite:
+            _files.remove_tree(out)
+        _files.make_dirs(out)
+        keep = dedup.keep
+        kept_total = int(keep.sum())
+        writer = _ShardWriter(out, dtype, shard_tokens, tok.eod_id)
+
+        def kept_batches():
+            i = 0
+            batch = []
+            for _g, _n, text in _iter_documents(inputs, text_field, pattern, per_input):
+                if keep[i]:
+                    batch.append(text)
+                    if len(batch) == BATCH:
+                        yield batch
+                        batch = []
+                i += 1
+            if batch:
+                yield batch
+
+        done = 0
+        for arrays in pool.map(_tokenize, kept_batches()):
+            for tokens in arrays:
+                if len(tokens) and (tokens.min() < 0 or tokens.max() >= tok.vocab_size):
+                    raise FS3Error("the tokenizer produced ids outside its vocabulary")
+                writer.add(tokens)
+            done += len(arrays)
+            report_progress("tokenize", done, kept_total)
+        manifest.shards = writer.close()
+        manifest.documents = sum(s.documents for s in manifest.shards)
+        manifest.tokens = sum(s.tokens for s in manifest.shards)
+        with _files.open_write(_files.join(out, MANIFEST_NAME)) as f:
+            f.write(manifest.to_json().encode())
+        seconds["tokenize"] = time.monotonic() - t0
+        return report
+    finally:
+        pool.close()

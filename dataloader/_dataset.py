@@ -1,0 +1,275 @@
+"""``TokenDataset``: fixed-length samples from one or more shard sets, in a deterministic order per
+(seed, epoch), split across ranks and DataLoader workers, resumable mid-epoch. See ``_order`` for the
+order and split, docs/shards.md for the format."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from fs3._errors import InvalidArgument
+
+from . import _files
+from ._format import MANIFEST_NAME, Manifest
+from ._order import EpochOrder, Mixture, worker_batches
+
+try:  # torch is optional: without it the dataset yields numpy arrays
+    import torch
+    from torch.utils.data import IterableDataset as _Base
+except ImportError:  # pragma: no cover - exercised where torch is absent
+    torch = None
+    _Base = object
+
+STATE_VERSION = 1
+GAP = 64 << 10        # ranges closer than this are read as one extent
+MAX_EXTENT = 8 << 20
+UNIT_BYTES = 16 << 20  # samples fetched per read round (per worker)
+
+
+class ShardSet:
+    """One shard set: its manifest, its shards' token offsets, and a reader for byte ranges."""
+
+    def __init__(self, url: str, *, memmap: bool = False):
+        self.url = url.rstrip("/") or url
+        self.manifest = Manifest.from_json(_files.read_bytes(_files.join(self.url, MANIFEST_NAME)))
+        if not self.manifest.shards:
+            raise InvalidArgument(f"shard set {url} holds no shards")
+        self.dtype = self.manifest.np_dtype
+        self.tokens = np.array([s.tokens for s in self.manifest.shards], dtype=np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(self.tokens)])
+        self.total = int(self.starts[-1])
+        self.bins = [_files.join(self.url, s.name + ".bin") for s in self.manifest.shards]
+        self.memmap = memmap
+        self.reader = None if memmap else _files.RangeReader(self.bins)
+        self._maps = None
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_maps"] = None
+        return state
+
+    def segments(self, token_start: int, count: int) -> list[tuple[int, int, int, int]]:
+        """(shard, first token in shard, tokens, offset in the sample) pieces of a token range."""
+        out = []
+        pos, done = token_start, 0
+        shard = int(np.searchsorted(self.starts, pos, side="right")) - 1
+        while done < count:
+            within = pos - int(self.starts[shard])
+            n = min(count - done, int(self.tokens[shard]) - within)
+            out.append((shard, within, n, done))
+            done += n
+            pos += n
+            shard += 1
+        return out
+
+    def maps(self) -> list[np.ndarray]:
+        if self._maps is None:
+            self._maps = [np.memmap(b, dtype=self.dtype, mode="r") for b in self.bins]
+        return self._maps
+
+
+def _extents(pieces: list[tuple[int, int, int]], itemsize: int) -> list[tuple[int, int, int]]:
+    """Merge sorted (shard, token offset, tokens) pieces into byte extents (shard, offset, length)."""
+    out: list[list[int]] = []
+    for shard, tok, n in pieces:
+        off, end = tok * itemsize, (tok + n) * itemsize
+        if out and out[-1][0] == shard and off - (out[-1][1] + out[-1][2]) <= GAP \
+                and end - out[-1][1] <= MAX_EXTENT:
+            out[-1][2] = max(out[-1][2], end - out[-1][1])
+        else:
+            out.append([shard, off, end - off])
+    return [tuple(e) for e in out]
+
+
+class TokenDataset(_Base):
+    """Samples of ``seq_len + 1`` tokens (inputs and shifted targets) packed across document boundaries.
+
+    ``sources``: a shard set URL (local directory or ``fs3://``), a list of them, or ``{url: weight}`` /
+    ``[(url, weight), ...]`` for weighted mixing. ``batch_size`` is the per-rank batch the DataLoader will
+    collate (use ``TokenLoader``, or ``DataLoader(ds, batch_size=ds.batch_size)``): workers take whole
+    batches in turn, so the loader's order is the same for any number of workers.
+    ``rank``/``world_size`` default to ``torch.distributed`` when it is initialized.
+    ``shuffle_block`` (samples, default about 1 MiB of tokens) and ``shuffle_window`` (blocks) set the
+    block-window shuffle; ``shuffle_block=1`` is a uniform shuffle.
+    """
+
+    def __init__(self, sources, seq_len: int = 2048, *, batch_size: int = 1, seed: int = 0,
+                 rank: int | None = None, world_size: int | None = None, shuffle: bool = True,
+                 shuffle_block: int | None = None, shuffle_window: int = 16, prefetch: int = 2,
+                 output: str = "torch", reader: str = "batched"):
+        if seq_len < 1 or batch_size < 1:
+            raise InvalidArgument("seq_len and batch_size must be at least 1")
+        if output not in ("torch", "numpy"):
+            raise InvalidArgument("output must be 'torch' or 'numpy'")
+        if reader not in ("batched", "memmap"):
+            raise InvalidArgument("reader must be 'batched' or 'memmap'")
+        if isinstance(sources, str):
+            sources = [(sources, 1.0)]
+        elif isinstance(sources, dict):
+            sources = list(sources.items())
+        else:
+            sources = [(s, 1.0) if isinstance(s, str) else tuple(s) for s in sources]
+        self.seq_len, self.batch_size, self.seed = seq_len, batch_size, seed
+        self.output = output if torch is not None else "numpy"
+        self.prefetch = max(0, prefetch)
+        if rank is None or world_size is None:
+            rank, world_size = _distributed()
+        if not 0 <= rank < world_size:
+            raise InvalidArgument(f"rank {rank} is not in [0, {world_size})")
+        self.rank, self.world_size = rank, world_size
+        self.sets = [ShardSet(url, memmap=reader == "memmap") for url, _ in sources]
+        self.weights = [float(w) for _, w in sources]
+        sample_bytes = (seq_len + 1) * max(s.dtype.itemsize for s in self.sets)
+        block = shuffle_block or max(1, (1 << 20) // sample_bytes)
+        self.orders = [EpochOrder(self._samples_in(s), seed + 7919 * i, block=block, window=shuffle_window,
+                                  shuffle=shuffle) for i, s in enumerate(self.sets)]
+        self.mixture = Mixture(self.orders, self.weights, seed)
+        self.out_dtype = np.int64
+        self.unit_batches = max(1, UNIT_BYTES // (sample_bytes * batch_size))
+        self._epoch = 0
+        self._position = 0       # global samples of the epoch consumed
+        self._local_yielded = None
+
+    def _samples_in(self, s: ShardSet) -> int:
+        n = (s.total - 1) // self.seq_len
+        if n < 1:
+            raise InvalidArgument(f"shard set {s.url} has {s.total} tokens: fewer than one sample of "
+                                  f"{self.seq_len + 1}")
+        return n
+
+    # -- sizes and state -----------------------------------------------------------------------------
+
+    @property
+    def epoch_length(self) -> int:
+        """Samples in one epoch over all ranks (the remainder that does not divide across ranks is
+        dropped)."""
+        n = self.mixture.epoch_length
+        return n - n % self.world_size
+
+    def __len__(self) -> int:
+        """Samples this rank yields per epoch (from the epoch's start)."""
+        return self.mixture.epoch_length // self.world_size
+
+    def set_epoch(self, epoch: int) -> None:
+        self._epoch, self._position = int(epoch), 0
+
+    def state_dict(self) -> dict:
+        """Where this rank stands: resumes with ``load_state_dict``, also on another number of ranks
+        when the global batch (batch_size x world_size) is the same."""
+        position = self._position
+        if self._local_yielded is not None:
+            position = self._local_yielded * self.world_size
+        return self._state(self._epoch, position)
+
+    def _state(self, epoch: int, position: int) -> dict:
+        if position >= self.epoch_length:
+            epoch, position = epoch + 1, 0
+        return {"version": STATE_VERSION, "epoch": epoch, "position": position, "seed": self.seed,
+                "seq_len": self.seq_len, "samples": self.mixture.epoch_length,
+                "global_batch": self.batch_size * self.world_size}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("version") != STATE_VERSION:
+            raise InvalidArgument(f"unsupported data loader state version {state.get('version')!r}")
+        for key, mine in (("seed", self.seed), ("seq_len", self.seq_len), ("samples", self.mixture.epoch_length)):
+            if state[key] != mine:
+                raise InvalidArgument(f"state was saved with {key}={state[key]}, this dataset has {mine}")
+        if state["position"] % self.world_size:
+            raise InvalidArgument(f"state is at global position {state['position']}, which {self.world_size} "
+                                  "ranks cannot split evenly: keep the global batch the same")
+        self._epoch, self._position = int(state["epoch"]), int(state["position"])
+        self._local_yielded = None
+
+    # -- iteration ------------------------------------------------------------------------------------
+
+    def _batches(self, epoch: int, local_start: int) -> list[tuple[int, int]]:
+        worker, workers = _worker()
+        return worker_batches(local_start, len(self), self.batch_size, worker, workers)
+
+    def __iter__(self) -> Iterator:
+        epoch, local_start = self._epoch, self._position // self.world_size
+        batches = self._batches(epoch, local_start)
+        in_process = _worker()[1] == 1 and not _in_worker()
+        if in_process:
+            self._local_yielded = local_start
+        units = [batches[i:i + self.unit_batches] for i in range(0, len(batches), self.unit_batches)]
+        pool = ThreadPoolExecutor(1, thread_name_prefix="fs3-prefetch") if self.prefetch and units else None
+        try:
+            pending = []
+            for i in range(len(units)):
+                while pool is not None and len(pending) <= self.prefetch and i + len(pending) < len(units):
+                    pending.append(pool.submit(self._fetch_unit, epoch, units[i + len(pending)]))
+                rows = pending.pop(0).result() if pool is not None else self._fetch_unit(epoch, units[i])
+                for row in rows:
+                    if in_process:  # counted before the caller sees it: state_dict() resumes after it
+                        self._local_yielded += 1
+                    yield torch.from_numpy(row) if self.output == "torch" else row
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        if in_process:
+            self._epoch, self._position, self._local_yielded = epoch + 1, 0, None
+
+    def _fetch_unit(self, epoch: int, batches: list[tuple[int, int]]) -> np.ndarray:
+        """Samples of a run of local batches, read in one round: (n, seq_len + 1) int64."""
+        local = np.concatenate([np.arange(b, e) for b, e in batches])
+        positions = self.rank + self.world_size * local
+        src, sample = self.mixture.locate(epoch, positions)
+        return self.read_samples(src, sample)
+
+    def read_samples(self, src: np.ndarray, sample: np.ndarray) -> np.ndarray:
+        """Tokens of samples (source index, sample id): (n, seq_len + 1) int64."""
+        width = self.seq_len + 1
+        out = np.empty((len(sample), width), dtype=self.out_dtype)
+        for s, shard_set in enumerate(self.sets):
+            rows = np.nonzero(src == s)[0]
+            if not len(rows):
+                continue
+            pieces = []  # (shard, token in shard, tokens, row, column)
+            for row, x in zip(rows.tolist(), sample[rows].tolist(), strict=True):
+                for shard, tok, n, col in shard_set.segments(x * self.seq_len, width):
+                    pieces.append((shard, tok, n, row, col))
+            if shard_set.memmap:
+                maps = shard_set.maps()
+                for shard, tok, n, row, col in pieces:
+                    out[row, col:col + n] = maps[shard][tok:tok + n]
+                continue
+            pieces.sort()
+            extents = _extents([(p[0], p[1], p[2]) for p in pieces], shard_set.dtype.itemsize)
+            scratch = np.empty(sum(e[2] for e in extents), dtype=np.uint8)
+            shard_set.reader.read(extents, scratch)
+            base, e, pos = 0, 0, 0
+            item = shard_set.dtype.itemsize
+            ext_shard, ext_off, ext_len = extents[0]
+            for shard, tok, n, row, col in pieces:
+                off = tok * item
+                while not (shard == ext_shard and ext_off <= off and off + n * item <= ext_off + ext_len):
+                    pos += ext_len
+                    e += 1
+                    ext_shard, ext_off, ext_len = extents[e]
+                base = pos + off - ext_off
+                out[row, col:col + n] = scratch[base:base + n * item].view(shard_set.dtype)
+        return out
+
+
+def _worker() -> tuple[int, int]:
+    if torch is None:
+        return 0, 1
+    info = torch.utils.data.get_worker_info()
+    return (info.id, info.num_workers) if info is not None else (0, 1)
+
+
+def _in_worker() -> bool:
+    return torch is not None and torch.utils.data.get_worker_info() is not None
+
+
+def _distributed() -> tuple[int, int]:
+    if torch is not None and torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    rank, world = os.environ.get("RANK"), os.environ.get("WORLD_SIZE")
+    if rank is not None and world is not None:
+        return int(rank), int(world)
+    return 0, 1
