@@ -64,7 +64,10 @@ def _iter_documents(inputs: list[str], text_field: str, pattern: str | None,
     """(group, name, raw text) for every document of the inputs, in order."""
     for group, spec in enumerate(inputs):
         files = _files.list_files(spec, pattern)
+        top = spec.rstrip("/")
         for url in files:
+            # documents are named relative to the directory given (encodings/cp1252.py), files as given
+            label = url if url == spec else top.rsplit("/", 1)[-1] + url[len(top):]
             kind = _input_kind(url)
             data = _files.read_bytes(url)
             if url.lower().endswith(".gz"):
@@ -82,7 +85,7 @@ def _iter_documents(inputs: list[str], text_field: str, pattern: str | None,
                     if not isinstance(text, str):
                         raise InvalidArgument(f"{url}:{line_no}: no text field {text_field!r} "
                                               "(choose one with --text-field)")
-                    yield g, f"{url}:{line_no}", text
+                    yield g, f"{label}:{line_no}", text
             elif kind == "parquet":
                 import pyarrow.parquet as pq
                 table = pq.read_table(io.BytesIO(data))
@@ -91,11 +94,11 @@ def _iter_documents(inputs: list[str], text_field: str, pattern: str | None,
                                           f"{', '.join(table.column_names)}; choose one with --text-field)")
                 for row, text in enumerate(table.column(text_field).to_pylist()):
                     if isinstance(text, str):
-                        yield g, f"{url}#{row}", text
+                        yield g, f"{label}#{row}", text
             else:
                 if b"\x00" in data[:8192]:
                     continue  # a binary file in a text tree
-                yield g, url, data.decode("utf-8", errors="replace")
+                yield g, label, data.decode("utf-8", errors="replace")
 
 
 def _batched(docs: Iterator[tuple[int, str, str]], size: int) -> Iterator[list[tuple[int, str, str]]]:
@@ -143,8 +146,9 @@ class _Pool:
         self.pool = None
         _init_worker(params, tokenizer)
         if processes > 1:
-            # fork: workers only hash and tokenize (no client use), and scripts need no __main__ guard
-            ctx = multiprocessing.get_context("fork")
+            # fork: workers only hash and tokenize, and scripts need no __main__ guard; but a forked copy
+            # of a process that has used gRPC cannot use it, so then a fresh fork server
+            ctx = multiprocessing.get_context("forkserver" if _files.has_clients() else "fork")
             self.pool = ctx.Pool(processes, initializer=_init_worker, initargs=(params, tokenizer))
 
     def map(self, fn, batches):

@@ -5,6 +5,8 @@ order and split, docs/shards.md for the format."""
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -25,7 +27,6 @@ except ImportError:  # pragma: no cover - exercised where torch is absent
 
 STATE_VERSION = 1
 GAP = 64 << 10        # ranges closer than this are read as one extent
-MAX_EXTENT = 8 << 20
 UNIT_BYTES = 16 << 20  # samples fetched per read round (per worker)
 
 
@@ -33,6 +34,7 @@ class ShardSet:
     """One shard set: its manifest, its shards' token offsets, and a reader for byte ranges."""
 
     def __init__(self, url: str, *, memmap: bool = False):
+        self._cache_lock = threading.Lock()
         self.url = url.rstrip("/") or url
         self.manifest = Manifest.from_json(_files.read_bytes(_files.join(self.url, MANIFEST_NAME)))
         if not self.manifest.shards:
@@ -45,11 +47,29 @@ class ShardSet:
         self.memmap = memmap
         self.reader = None if memmap else _files.RangeReader(self.bins)
         self._maps = None
+        self.block = 1                 # samples per shuffle block (set by the dataset)
+        self.cache: OrderedDict[int, np.ndarray] = OrderedDict()  # block id -> its tokens
+        self.cache_bytes = 0
+        self.cache_limit = 64 << 20
+
+    def cache_put(self, block: int, tokens: np.ndarray) -> None:
+        with self._cache_lock:
+            self.cache[block] = tokens
+            self.cache_bytes += tokens.nbytes
+            while self.cache_bytes > self.cache_limit and len(self.cache) > 1:
+                _, old = self.cache.popitem(last=False)
+                self.cache_bytes -= old.nbytes
 
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_maps"] = None
+        state["cache"], state["cache_bytes"] = OrderedDict(), 0
+        del state["_cache_lock"]
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._cache_lock = threading.Lock()
 
     def segments(self, token_start: int, count: int) -> list[tuple[int, int, int, int]]:
         """(shard, first token in shard, tokens, offset in the sample) pieces of a token range."""
@@ -66,22 +86,9 @@ class ShardSet:
         return out
 
     def maps(self) -> list[np.ndarray]:
-        if self._maps is None:
-            self._maps = [np.memmap(b, dtype=self.dtype, mode="r") for b in self.bins]
+        if self._maps is None:  # plain ndarray views: slicing a memmap subclass costs more than the copy
+            self._maps = [np.memmap(b, dtype=self.dtype, mode="r").view(np.ndarray) for b in self.bins]
         return self._maps
-
-
-def _extents(pieces: list[tuple[int, int, int]], itemsize: int) -> list[tuple[int, int, int]]:
-    """Merge sorted (shard, token offset, tokens) pieces into byte extents (shard, offset, length)."""
-    out: list[list[int]] = []
-    for shard, tok, n in pieces:
-        off, end = tok * itemsize, (tok + n) * itemsize
-        if out and out[-1][0] == shard and off - (out[-1][1] + out[-1][2]) <= GAP \
-                and end - out[-1][1] <= MAX_EXTENT:
-            out[-1][2] = max(out[-1][2], end - out[-1][1])
-        else:
-            out.append([shard, off, end - off])
-    return [tuple(e) for e in out]
 
 
 class TokenDataset(_Base):
@@ -127,8 +134,13 @@ class TokenDataset(_Base):
         self.orders = [EpochOrder(self._samples_in(s), seed + 7919 * i, block=block, window=shuffle_window,
                                   shuffle=shuffle) for i, s in enumerate(self.sets)]
         self.mixture = Mixture(self.orders, self.weights, seed)
+        for shard_set, order in zip(self.sets, self.orders, strict=True):
+            shard_set.block = order.block
+            # two windows of blocks: a read round that straddles windows finds the earlier one cached
+            shard_set.cache_limit = max(64 << 20, 2 * shuffle_window * order.block * sample_bytes)
         self.out_dtype = np.int64
         self.unit_batches = max(1, UNIT_BYTES // (sample_bytes * batch_size))
+        self.yield_batches = False  # TokenLoader sets it: whole batches, no per-sample collation
         self._epoch = 0
         self._position = 0       # global samples of the epoch consumed
         self._local_yielded = None
@@ -195,18 +207,33 @@ class TokenDataset(_Base):
         in_process = _worker()[1] == 1 and not _in_worker()
         if in_process:
             self._local_yielded = local_start
-        units = [batches[i:i + self.unit_batches] for i in range(0, len(batches), self.unit_batches)]
-        pool = ThreadPoolExecutor(1, thread_name_prefix="fs3-prefetch") if self.prefetch and units else None
+        units, i, size = [], 0, 1  # read rounds grow from one batch, so the first batch comes soon
+        while i < len(batches):
+            units.append(batches[i:i + size])
+            i += size
+            size = min(size * 2, self.unit_batches)
+        remote = any(st.reader is not None and st.reader.remote for st in self.sets)
+        threads = self.prefetch if remote else 1  # overlapping network reads helps; page-cache copies not
+        pool = ThreadPoolExecutor(threads, thread_name_prefix="fs3-prefetch") if self.prefetch and units else None
+        wrap = torch.from_numpy if self.output == "torch" else (lambda a: a)
         try:
             pending = []
             for i in range(len(units)):
                 while pool is not None and len(pending) <= self.prefetch and i + len(pending) < len(units):
                     pending.append(pool.submit(self._fetch_unit, epoch, units[i + len(pending)]))
                 rows = pending.pop(0).result() if pool is not None else self._fetch_unit(epoch, units[i])
+                if self.yield_batches:
+                    at = 0
+                    for begin, end in units[i]:
+                        if in_process:
+                            self._local_yielded += end - begin
+                        yield wrap(rows[at:at + end - begin])
+                        at += end - begin
+                    continue
                 for row in rows:
                     if in_process:  # counted before the caller sees it: state_dict() resumes after it
                         self._local_yielded += 1
-                    yield torch.from_numpy(row) if self.output == "torch" else row
+                    yield wrap(row)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -226,33 +253,112 @@ class TokenDataset(_Base):
         out = np.empty((len(sample), width), dtype=self.out_dtype)
         for s, shard_set in enumerate(self.sets):
             rows = np.nonzero(src == s)[0]
-            if not len(rows):
-                continue
-            pieces = []  # (shard, token in shard, tokens, row, column)
-            for row, x in zip(rows.tolist(), sample[rows].tolist(), strict=True):
-                for shard, tok, n, col in shard_set.segments(x * self.seq_len, width):
-                    pieces.append((shard, tok, n, row, col))
-            if shard_set.memmap:
-                maps = shard_set.maps()
-                for shard, tok, n, row, col in pieces:
-                    out[row, col:col + n] = maps[shard][tok:tok + n]
-                continue
-            pieces.sort()
-            extents = _extents([(p[0], p[1], p[2]) for p in pieces], shard_set.dtype.itemsize)
-            scratch = np.empty(sum(e[2] for e in extents), dtype=np.uint8)
-            shard_set.reader.read(extents, scratch)
-            base, e, pos = 0, 0, 0
-            item = shard_set.dtype.itemsize
-            ext_shard, ext_off, ext_len = extents[0]
-            for shard, tok, n, row, col in pieces:
-                off = tok * item
-                while not (shard == ext_shard and ext_off <= off and off + n * item <= ext_off + ext_len):
-                    pos += ext_len
-                    e += 1
-                    ext_shard, ext_off, ext_len = extents[e]
-                base = pos + off - ext_off
-                out[row, col:col + n] = scratch[base:base + n * item].view(shard_set.dtype)
+            if len(rows):
+                self._read_set(shard_set, rows, sample[rows], out)
         return out
+
+    def _read_set(self, shard_set: ShardSet, rows: np.ndarray, samples: np.ndarray, out: np.ndarray) -> None:
+        width = self.seq_len + 1
+        first = samples * self.seq_len
+        shard = np.searchsorted(shard_set.starts, first, side="right") - 1
+        whole = first + width <= shard_set.starts[shard + 1]
+        # pieces: shard, first token in the shard, tokens, row, column (most samples are one piece)
+        p_shard, p_tok = shard[whole], first[whole] - shard_set.starts[shard[whole]]
+        p_n = np.full(len(p_shard), width, dtype=np.int64)
+        p_row, p_col = rows[whole], np.zeros(len(p_shard), dtype=np.int64)
+        split = [(sh, tok, n, r, col) for r, x in zip(rows[~whole].tolist(), first[~whole].tolist(), strict=True)
+                 for sh, tok, n, col in shard_set.segments(x, width)]
+        if split:
+            extra = np.array(split, dtype=np.int64).T
+            p_shard, p_tok, p_n, p_row, p_col = (np.concatenate([a, b]) for a, b in
+                                                 zip((p_shard, p_tok, p_n, p_row, p_col), extra, strict=True))
+        if not shard_set.memmap:
+            dense = self._dense_blocks(shard_set, samples)
+            if dense is not None:  # whole blocks, read once and cached across read rounds
+                self._read_blocks(shard_set, rows, samples, dense, out)
+                keep = ~np.isin(samples // shard_set.block, dense)
+                if not keep.any():
+                    return
+                rows, samples = rows[keep], samples[keep]
+                first = samples * self.seq_len
+                shard = np.searchsorted(shard_set.starts, first, side="right") - 1
+                whole = first + width <= shard_set.starts[shard + 1]
+                p_shard, p_tok = shard[whole], first[whole] - shard_set.starts[shard[whole]]
+                p_n = np.full(len(p_shard), width, dtype=np.int64)
+                p_row, p_col = rows[whole], np.zeros(len(p_shard), dtype=np.int64)
+                split = [(sh, tok, n, r, col)
+                         for r, x in zip(rows[~whole].tolist(), first[~whole].tolist(), strict=True)
+                         for sh, tok, n, col in shard_set.segments(x, width)]
+                if split:
+                    extra = np.array(split, dtype=np.int64).T
+                    p_shard, p_tok, p_n, p_row, p_col = (np.concatenate([a, b]) for a, b in
+                                                         zip((p_shard, p_tok, p_n, p_row, p_col), extra, strict=True))
+        if shard_set.memmap:
+            maps = shard_set.maps()
+            for sh, tok, n, r, col in zip(p_shard.tolist(), p_tok.tolist(), p_n.tolist(), p_row.tolist(),
+                                          p_col.tolist(), strict=True):
+                out[r, col:col + n] = maps[sh][tok:tok + n]
+            return
+        item = shard_set.dtype.itemsize
+        order = np.lexsort((p_tok, p_shard))
+        p_shard, p_tok, p_n, p_row, p_col = p_shard[order], p_tok[order], p_n[order], p_row[order], p_col[order]
+        begin, end = p_tok * item, (p_tok + p_n) * item
+        # extents: runs of pieces of one shard with gaps of at most GAP bytes between them
+        reach = np.maximum.accumulate(end + (p_shard << 48)) - (p_shard << 48)
+        new = np.ones(len(begin), dtype=bool)
+        new[1:] = (p_shard[1:] != p_shard[:-1]) | (begin[1:] - reach[:-1] > GAP)
+        heads = np.nonzero(new)[0]
+        ext_off = begin[heads]
+        ext_len = np.maximum.reduceat(end, heads) - ext_off
+        ext_pos = np.concatenate([[0], np.cumsum(ext_len)])
+        scratch = np.empty(int(ext_pos[-1]), dtype=np.uint8)
+        shard_set.reader.read(list(zip(p_shard[heads].tolist(), ext_off.tolist(), ext_len.tolist(), strict=True)),
+                              scratch)
+        eid = np.cumsum(new) - 1
+        at = ext_pos[eid] + begin - ext_off[eid]
+        tokens = scratch.view(shard_set.dtype) if item > 1 and len(scratch) % item == 0 else None
+        for a, n, r, col in zip(at.tolist(), p_n.tolist(), p_row.tolist(), p_col.tolist(), strict=True):
+            if tokens is not None and a % item == 0:
+                out[r, col:col + n] = tokens[a // item:a // item + n]
+            else:
+                out[r, col:col + n] = scratch[a:a + n * item].view(shard_set.dtype)
+
+
+    def _dense_blocks(self, shard_set: ShardSet, samples: np.ndarray) -> np.ndarray | None:
+        """Shuffle blocks this read round needs at least a quarter of (or has cached): cheaper to read whole."""
+        blocks, counts = np.unique(samples // shard_set.block, return_counts=True)
+        cached = np.fromiter((b in shard_set.cache for b in blocks.tolist()), dtype=bool, count=len(blocks))
+        # A reader that takes at least a quarter of every window (one rank, few workers) uses whole
+        # blocks over the window anyway: read them whole from the first round on.
+        share = 1.0 / (self.world_size * _worker()[1])
+        dense = blocks[cached | (counts * 4 >= shard_set.block) | (share >= 0.25)]
+        return dense if len(dense) else None
+
+    def _read_blocks(self, shard_set: ShardSet, rows, samples, dense: np.ndarray, out) -> None:
+        width, seq = self.seq_len + 1, self.seq_len
+        span = shard_set.block * seq + 1
+        have = {b: shard_set.cache.get(b) for b in dense.tolist()}  # held here: eviction cannot take them
+        missing = [b for b, t in have.items() if t is None]
+        if missing:
+            item = shard_set.dtype.itemsize
+            ranges, sizes = [], []
+            for b in missing:
+                start = b * shard_set.block * seq
+                n = min(span, shard_set.total - start)
+                sizes.append(n)
+                ranges += [(sh, tok * item, k * item) for sh, tok, k, _ in shard_set.segments(start, n)]
+            buf = np.empty(sum(sizes), dtype=shard_set.dtype)
+            shard_set.reader.read(ranges, buf)
+            at = 0
+            for b, n in zip(missing, sizes, strict=True):
+                have[b] = buf[at:at + n]
+                shard_set.cache_put(b, have[b])
+                at += n
+        in_dense = np.isin(samples // shard_set.block, dense)
+        for r, x in zip(rows[in_dense].tolist(), samples[in_dense].tolist(), strict=True):
+            b = x // shard_set.block
+            off = (x - b * shard_set.block) * seq
+            out[r] = have[b][off:off + width]
 
 
 def _worker() -> tuple[int, int]:

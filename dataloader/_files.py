@@ -27,6 +27,11 @@ def fs3_client(address: str | None):
         return client
 
 
+def has_clients() -> bool:
+    """Whether this process has talked to a cluster (and so runs gRPC threads)."""
+    return any(pid == os.getpid() for pid, _ in _clients)
+
+
 def join(base: str, name: str) -> str:
     return base.rstrip("/") + "/" + name
 

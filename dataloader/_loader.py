@@ -23,7 +23,13 @@ class TokenLoader(_Base):
         for key in ("batch_size", "shuffle", "sampler", "batch_sampler"):
             if key in kwargs:
                 raise InvalidArgument(f"{key} is the dataset's to decide (TokenDataset(batch_size=...))")
-        super().__init__(dataset, batch_size=dataset.batch_size, **kwargs)
+        if kwargs.get("num_workers", 0) > 0 and "multiprocessing_context" not in kwargs \
+                and any(s.reader is not None and s.reader.remote for s in dataset.sets):
+            # A forked copy of a process that has used gRPC cannot use gRPC: workers come from a fresh
+            # fork server instead (scripts need the usual `if __name__ == "__main__":` guard).
+            kwargs["multiprocessing_context"] = "forkserver"
+        dataset.yield_batches = True  # the dataset yields whole [batch, seq_len + 1] tensors
+        super().__init__(dataset, batch_size=None, **kwargs)
         self._epoch = dataset._epoch
         self._local = dataset._position // dataset.world_size
 

@@ -52,8 +52,8 @@ def optimal_bands(threshold: float, num_perm: int, fp_weight: float = 0.2) -> tu
     best, best_err = (1, num_perm), float("inf")
     for b in range(1, num_perm + 1):
         for r in range(1, num_perm // b + 1):
-            fp = _integral(lambda s: 1 - (1 - s ** r) ** b, 0.0, threshold)
-            fn = _integral(lambda s: (1 - s ** r) ** b, threshold, 1.0)
+            fp = _integral(lambda s, b=b, r=r: 1 - (1 - s ** r) ** b, 0.0, threshold)
+            fn = _integral(lambda s, b=b, r=r: (1 - s ** r) ** b, threshold, 1.0)
             err = fp_weight * fp + (1 - fp_weight) * fn
             if err < best_err:
                 best, best_err = (b, r), err

@@ -358,3 +358,45 @@ def bench_meta(backend, clients, files, big_dir, data_dir, as_json):
             click.echo(f"  one directory of {r.big_dir_entries} entries listed in {r.big_dir_list_s:.1f}s "
                        f"({r.big_dir_entries / max(r.big_dir_list_s, 1e-9):.0f}/s); client memory grew "
                        f"{r.big_dir_client_rss_growth_mb:.1f} MB while streaming it")
+
+
+@bench.command("loader")
+@click.option("--tokens", "total_tokens", default="128M", show_default=True,
+              help="Tokens in the test shard set (uint16; K/M/G suffixes).")
+@click.option("--seq-len", default=2048, show_default=True)
+@click.option("--batch-size", default=8, show_default=True)
+@click.option("--workers", default=0, show_default=True, help="DataLoader workers (both sides).")
+@click.option("--rounds", default=4, show_default=True, help="Alternating fs3 / memmap rounds.")
+@click.option("--first-batch-shards", default=100, show_default=True,
+              help="Shards of the first-batch timing set (0: skip).")
+@click.option("--first-batch-docs", default=10_000, show_default=True, help="Documents per shard there.")
+@click.option("--json", "as_json", is_flag=True)
+def bench_loader(total_tokens, seq_len, batch_size, workers, rounds, first_batch_shards, first_batch_docs,
+                 as_json):
+    """Data loader throughput from fs3 beside a local numpy.memmap reader of the same shards in the same
+    order, its page cache warm and dropped (target: at least 0.8x), and the time to the first batch (target: under 2 s for 10,000
+    documents x 100 shards). Runs against the current cluster."""
+    from fs3.bench import _loader
+    from fs3.bench._stats import as_dict
+
+    from ._shards import _export_cluster
+
+    tokens = parse_size(total_tokens)
+    if tokens < 4 * (seq_len + 1) * batch_size or rounds < 1 or workers < 0:
+        raise InvalidArgument("Invalid argument: --tokens must hold a few batches; --rounds >= 1; --workers >= 0")
+    _export_cluster()
+    r = _loader.run(total_tokens=tokens, seq_len=seq_len, batch_size=batch_size, workers=workers, rounds=rounds,
+                    ttfb_shards=first_batch_shards, ttfb_docs=first_batch_docs,
+                    say=(lambda m: None) if as_json else (lambda m: click.echo(f"  {m}", err=True)))
+    if as_json:
+        emit_json(as_dict(r))
+        return
+    click.echo(f"loader, seq_len {seq_len}, batch {batch_size}, {workers} workers, shuffled (block-window):")
+    click.echo(f"  fs3     {r.fs3_tokens_per_s / 1e6:8.1f}M tokens/s")
+    click.echo(f"  memmap  {r.memmap_tokens_per_s / 1e6:8.1f}M tokens/s (local copy, same order, in page cache)"
+               f"  ratio {r.ratio:.2f}x  {'ok' if r.ratio >= 0.8 else 'MISSED'} (target >= 0.8)")
+    click.echo(f"  memmap  {r.memmap_cold_tokens_per_s / 1e6:8.1f}M tokens/s (page cache dropped before each round)"
+               f"  ratio {r.ratio_cold:.2f}x  {'ok' if r.ratio_cold >= 0.8 else 'MISSED'}")
+    if r.first_batch_shards:
+        click.echo(f"  first batch of {r.first_batch_shards} shards x {r.first_batch_documents:,} documents: "
+                   f"{r.first_batch_s:.2f}s  {'ok' if r.first_batch_s < 2 else 'MISSED'} (target < 2 s)")

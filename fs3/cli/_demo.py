@@ -1,10 +1,11 @@
 """`fs3 demo`: the main job end to end on the embedded default. Starts a local cluster, copies a real
-directory tree in (the Python standard library's `email`, `json` and `encodings` packages), lists it,
-reads it back and checks every byte, reports throughput, and stops the cluster."""
+corpus in (the Python standard library's sources, which hold genuine near duplicates such as the
+`encodings/cp*.py` code pages), builds deduplicated token shards on fs3 from it, streams batches through a
+PyTorch DataLoader (or the dataset itself where torch is absent), reports what it measured, and stops the
+cluster."""
 
 from __future__ import annotations
 
-import filecmp
 import os
 import shutil
 import sysconfig
@@ -16,85 +17,125 @@ import click
 
 from fs3._errors import FS3Error
 
-from ._common import human_size
+from ._common import human_size, progress_enabled
 
-CORPUS = ("email", "json", "encodings")
-
-
-def _corpus_dirs() -> list[Path]:
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
-    return [stdlib / name for name in CORPUS if (stdlib / name).is_dir()]
+SKIP = {"test", "tests", "site-packages", "dist-packages", "idlelib", "lib2to3", "__pycache__", "turtledemo",
+        "tkinter", "ensurepip"}
 
 
-def _tree_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+def corpus_files() -> tuple[Path, list[Path]]:
+    root = Path(sysconfig.get_paths()["stdlib"])
+    files = sorted(p for p in root.rglob("*.py")
+                   if not (set(p.relative_to(root).parts[:-1]) & SKIP) and not p.name.startswith("config-"))
+    return root, files
 
 
 @click.command()
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Cluster data directory (default: a temporary one).")
 @click.option("--nodes", default=3, show_default=True, help="Storage nodes.")
+@click.option("--batches", default=300, show_default=True, help="Batches to stream through the loader.")
+@click.option("--batch-size", default=8, show_default=True, help="Samples per batch.")
+@click.option("--seq-len", default=2048, show_default=True, help="Tokens per sample (plus one for the targets).")
+@click.option("--workers", default=2, show_default=True, help="DataLoader worker processes.")
 @click.option("--keep", is_flag=True, help="Leave the cluster running afterwards.")
-def demo(data_dir, nodes, keep):
-    """Run fs3 end to end: start a cluster, copy a real tree in and out, verify, stop."""
+@click.option("--progress/--no-progress", default=None, help="Progress bars (default: on a terminal).")
+def demo(data_dir, nodes, batches, batch_size, seq_len, workers, keep, progress):
+    """Run fs3's main job end to end: cluster up, corpus in, dedup and shard it, stream it to a
+    DataLoader, cluster down."""
     from fs3.client import connect
+    from fs3.dataloader import TokenDataset, build_shards
+    from fs3.dataloader._dataset import torch
     from fs3.local import LocalCluster, LocalClusterConfig
 
+    from ._shards import _Bars
+
+    root, files = corpus_files()
+    if not files:
+        raise FS3Error("the demo corpus (Python's standard library sources) is not on this machine")
     tmp = None
     if data_dir is None:
         tmp = tempfile.mkdtemp(prefix="fs3-demo-")
         data_dir = Path(tmp) / "cluster"
-    sources = _corpus_dirs()
-    if not sources:
-        raise FS3Error("the demo corpus (Python's standard library sources) is not on this machine")
     say = lambda msg: click.echo(f"demo: {msg}")  # noqa: E731
     t0 = time.monotonic()
-    cluster = LocalCluster.start(LocalClusterConfig(data_dir=data_dir, storage_nodes=nodes),
-                                 progress=lambda m: say(m))
+    cluster = LocalCluster.start(LocalClusterConfig(data_dir=data_dir, storage_nodes=nodes), progress=say)
     say(f"cluster up in {time.monotonic() - t0:.1f}s: meta {cluster.meta[0]}, {nodes} storage nodes")
+    saved = {k: os.environ.get(k) for k in ("FS3_CLUSTER", "FS3_TOKEN")}
+    os.environ["FS3_CLUSTER"] = str(data_dir)  # the data loader connects by itself: to this cluster
+    os.environ.pop("FS3_TOKEN", None)
     try:
-        with connect(cluster.meta[0]) as client:
-            files = [(src, f) for src in sources for f in _tree_files(src)]
-            total = sum(f.stat().st_size for _, f in files)
-            client.mkdir("/demo", parents=True)
+        with connect(str(data_dir)) as client:
+            total = sum(f.stat().st_size for f in files)
             t = time.monotonic()
-            for src, f in files:
-                rel = f.relative_to(src.parent).as_posix()
-                parent = "/demo/" + rel.rsplit("/", 1)[0]
-                client.mkdir(parent, parents=True)
-                with open(f, "rb") as fin:
-                    client.write(f"/demo/{rel}", fin.read())
+            dirs = sorted({"/corpus/stdlib/" + f.relative_to(root).parent.as_posix() for f in files})
+            for d in dirs:
+                client.mkdir(d.rstrip("/."), parents=True)
+            for f in files:
+                client.write("/corpus/stdlib/" + f.relative_to(root).as_posix(), f.read_bytes())
             put = time.monotonic() - t
-            say(f"copied {len(files)} files ({human_size(total)}) into fs3:///demo in {put:.2f}s "
-                f"({len(files) / put:.0f} files/s)")
-            for entry in client.ls("/demo", detail=True):
-                count = sum(len(fs) for _, _, fs in client.walk(entry.path))
-                say(f"  fs3:///demo/{entry.name}/  {count} files")
-            out = Path(tempfile.mkdtemp(prefix="fs3-demo-out-"))
+            say(f"copied {len(files)} source files of Python's standard library ({human_size(total)}) into "
+                f"fs3:///corpus/stdlib in {put:.1f}s")
+
+            bars = _Bars(progress_enabled(progress))
             t = time.monotonic()
-            for src, f in files:
-                rel = f.relative_to(src.parent).as_posix()
-                dest = out / rel
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                dest.write_bytes(client.read(f"/demo/{rel}"))
-            get = time.monotonic() - t
-            bad = [rel for src, f in files
-                   if not filecmp.cmp(f, out / (rel := f.relative_to(src.parent).as_posix()), shallow=False)]
-            shutil.rmtree(out, ignore_errors=True)
-            if bad:
-                raise FS3Error(f"{len(bad)} files differ after the round trip, e.g. {bad[0]}")
-            say(f"read back and verified {len(files)} files byte for byte in {get:.2f}s "
-                f"({human_size(total / get)}/s)")
-            big = os.urandom(64 << 20)
+            try:
+                report = build_shards(["fs3:///corpus/stdlib"], "fs3:///datasets/stdlib", pattern="*.py",
+                                      shard_tokens=1 << 21, progress=bars)
+            finally:
+                bars.close()
+            m = report.manifest
+            stats = m.dedup["stats"]
+            say(f"built {len(m.shards)} shards in {time.monotonic() - t:.1f}s: {stats['documents_in']} documents, "
+                f"{stats['exact_duplicates_removed']} exact and {stats['near_duplicates_removed']} near "
+                f"duplicates removed (MinHash {m.dedup['minhash']['num_perm']} permutations, "
+                f"{m.dedup['minhash']['bands']}x{m.dedup['minhash']['rows']} bands, Jaccard "
+                f"{m.dedup['minhash']['threshold']}), {m.documents} kept, {m.tokens:,} byte-level tokens")
+            for c in report.duplicate_clusters(4):
+                removed = [n.rsplit("/", 1)[-1] for n in c["removed"]]
+                more = f" +{len(removed) - 4} more" if len(removed) > 4 else ""
+                say(f"  {c['kind']} duplicates of {c['kept'].split('/', 1)[-1]}: {', '.join(removed[:4])}{more}")
+
+            ds = TokenDataset("fs3:///datasets/stdlib", seq_len=seq_len, batch_size=batch_size, seed=0)
+            available = len(ds) // batch_size
+            if available < batches:
+                say(f"the corpus holds {available} batches of {batch_size}x{seq_len + 1} tokens; streaming those")
+                batches = available
+            if torch is not None:
+                from fs3.dataloader import TokenLoader
+                stream, how = TokenLoader(ds, num_workers=workers), f"a DataLoader with {workers} workers"
+            else:
+                def grouped():
+                    import numpy as np
+                    rows = []
+                    for row in ds:
+                        rows.append(row)
+                        if len(rows) == batch_size:
+                            yield np.stack(rows)
+                            rows = []
+                stream, how = grouped(), "the dataset itself (PyTorch is not installed: pip install 'fs3[torch]')"
             t = time.monotonic()
-            client.write("/demo/big.bin", big)
-            w = time.monotonic() - t
-            t = time.monotonic()
-            ok = client.read("/demo/big.bin") == big
-            r = time.monotonic() - t
-            if not ok:
-                raise FS3Error("a 64 MiB file did not read back identically")
-            say(f"64 MiB file: write {human_size(len(big) / w)}/s, read {human_size(len(big) / r)}/s (verified)")
+            first = None
+            tokens = 0
+            sample = None
+            for k, batch in enumerate(stream):
+                if first is None:
+                    first = time.monotonic() - t
+                    sample = batch[0]
+                tokens += batch.shape[0] * batch.shape[1]
+                if k + 1 >= batches:
+                    break
+            took = time.monotonic() - t
+            del stream
+            say(f"streamed {batches} shuffled batches of {batch_size}x{seq_len + 1} tokens through {how}: "
+                f"first batch after {first:.2f}s, {tokens / took:,.0f} tokens/s ({human_size(tokens / took)}/s)")
+            text = bytes(int(x) for x in sample[:160] if int(x)).decode("utf-8", errors="replace")
+            say("a sample begins: " + " ".join(text.split())[:100] + " ...")
     finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
         if keep:
             say(f"cluster left running (data in {data_dir}); stop it with `fs3 down`")
         else:

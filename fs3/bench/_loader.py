@@ -1,0 +1,150 @@
+"""`fs3 bench loader`: tokens/s of shuffled samples streamed from fs3 by ``TokenDataset``, beside a
+local ``numpy.memmap`` reader of the same ``.bin`` files in the same sample order, measured in the same
+run (rounds alternate; the memmap side both with its page cache warm and dropped); and the time to the
+first batch of a shard set of many shards."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fs3._checksum import crc32c
+from fs3.dataloader import _files
+from fs3.dataloader._format import MANIFEST_NAME, Manifest, ShardInfo, encode_index
+
+
+@dataclass
+class LoaderResult:
+    seq_len: int
+    batch_size: int
+    workers: int
+    tokens: int
+    fs3_tokens_per_s: float = 0.0
+    memmap_tokens_per_s: float = 0.0       # page cache warm: a copy from memory
+    memmap_cold_tokens_per_s: float = 0.0  # page cache dropped before each round: reads from the disk
+    ratio: float = 0.0
+    ratio_cold: float = 0.0
+    first_batch_s: float = 0.0
+    first_batch_shards: int = 0
+    first_batch_documents: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def write_synthetic(out: str, *, shards: int, docs_per_shard: int, doc_tokens: int, vocab: int, seed: int,
+                    local_copy: Path | None = None) -> Manifest:
+    """A shard set of random tokens (the content does not matter to a reader), written to ``out`` and
+    optionally to a local directory as well."""
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype(np.uint16)
+    _files.make_dirs(out)
+    if local_copy is not None:
+        local_copy.mkdir(parents=True, exist_ok=True)
+    bases = [out] + ([str(local_copy)] if local_copy is not None else [])
+    infos = []
+    for k in range(shards):
+        lengths = np.full(docs_per_shard, doc_tokens, dtype=np.int32)
+        data = rng.integers(0, vocab, int(lengths.sum()), dtype=np.uint16).tobytes()
+        idx = encode_index(dtype, lengths)
+        name = f"shard-{k:05d}"
+        for base in bases:
+            for suffix, blob in ((".bin", data), (".idx", idx)):
+                with _files.open_write(_files.join(base, name + suffix)) as f:
+                    f.write(blob)
+        infos.append(ShardInfo(name, docs_per_shard, int(lengths.sum()), crc32c(data), crc32c(idx)))
+    m = Manifest(dtype=dtype.name, vocab_size=vocab, eod_id=0, tokenizer={"kind": "synthetic"},
+                 documents=shards * docs_per_shard, tokens=sum(i.tokens for i in infos), shards=infos,
+                 created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    for base in bases:
+        with _files.open_write(_files.join(base, MANIFEST_NAME)) as f:
+            f.write(m.to_json().encode())
+    return m
+
+
+def _drop_cache(root: Path) -> None:
+    """Evict a local shard set from the page cache, as a set larger than memory would be."""
+    for f in root.glob("*.bin"):
+        fd = os.open(f, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # dirty pages cannot be dropped
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
+def _stream(dataset, samples: int, workers: int) -> tuple[int, float]:
+    from fs3.dataloader._dataset import torch
+    t = time.perf_counter()
+    tokens = 0
+    if torch is not None:
+        from fs3.dataloader import TokenLoader
+        it = iter(TokenLoader(dataset, num_workers=workers))
+    else:
+        it = iter(dataset)
+    for batch in it:
+        tokens += int(np.prod(batch.shape))
+        if tokens >= samples * (dataset.seq_len + 1):
+            break
+    del it
+    return tokens, time.perf_counter() - t
+
+
+def run(*, total_tokens: int, seq_len: int, batch_size: int, workers: int, rounds: int,
+        ttfb_shards: int, ttfb_docs: int, say=lambda m: None) -> LoaderResult:
+    from fs3.dataloader import TokenDataset
+
+    res = LoaderResult(seq_len, batch_size, workers, total_tokens)
+    tmp = Path(tempfile.mkdtemp(prefix="fs3-bench-loader-"))
+    url = "fs3:///.bench/loader"
+    local = tmp / "local"
+    try:
+        if _files.exists(url):
+            _files.remove_tree(url)
+        say(f"writing {total_tokens:,} tokens (uint16) to {url} and a local copy")
+        shards, doc_tokens = 8, 1000
+        docs = max(1, total_tokens // (shards * doc_tokens))
+        write_synthetic(url, shards=shards, docs_per_shard=docs, doc_tokens=doc_tokens, vocab=50_000, seed=1,
+                        local_copy=local)
+        per_round = max(batch_size, (total_tokens // (seq_len + 1)) // 2)
+        fs3_tok = fs3_t = mm_tok = mm_t = cold_tok = cold_t = 0.0
+        for r in range(rounds):  # alternate, same seed and epoch: the same samples in the same order
+            ds = TokenDataset(url, seq_len=seq_len, batch_size=batch_size, seed=r)
+            n, took = _stream(ds, per_round, workers)
+            fs3_tok, fs3_t = fs3_tok + n, fs3_t + took
+            ds = TokenDataset(str(local), seq_len=seq_len, batch_size=batch_size, seed=r, reader="memmap")
+            n, took = _stream(ds, per_round, workers)
+            mm_tok, mm_t = mm_tok + n, mm_t + took
+            _drop_cache(local)
+            ds = TokenDataset(str(local), seq_len=seq_len, batch_size=batch_size, seed=r, reader="memmap")
+            n, took = _stream(ds, per_round, workers)
+            cold_tok, cold_t = cold_tok + n, cold_t + took
+            say(f"round {r + 1}/{rounds}: fs3 {fs3_tok / fs3_t / 1e6:.1f}M tokens/s, memmap "
+                f"{mm_tok / mm_t / 1e6:.1f}M warm, {cold_tok / cold_t / 1e6:.1f}M cold")
+        res.fs3_tokens_per_s = fs3_tok / fs3_t
+        res.memmap_tokens_per_s = mm_tok / mm_t
+        res.memmap_cold_tokens_per_s = cold_tok / cold_t
+        res.ratio = res.fs3_tokens_per_s / res.memmap_tokens_per_s
+        res.ratio_cold = res.fs3_tokens_per_s / res.memmap_cold_tokens_per_s
+        _files.remove_tree(url)
+
+        if ttfb_shards:
+            many = "fs3:///.bench/loader-many"
+            if _files.exists(many):
+                _files.remove_tree(many)
+            say(f"writing {ttfb_shards} shards of {ttfb_docs:,} documents for the first-batch timing")
+            write_synthetic(many, shards=ttfb_shards, docs_per_shard=ttfb_docs, doc_tokens=64, vocab=50_000,
+                            seed=2)
+            t = time.perf_counter()  # from opening the shard set (manifest, shard stats) to a first batch
+            ds = TokenDataset(many, seq_len=seq_len, batch_size=batch_size, seed=0)
+            next(iter(ds))
+            res.first_batch_s = time.perf_counter() - t
+            res.first_batch_shards, res.first_batch_documents = ttfb_shards, ttfb_docs
+            _files.remove_tree(many)
+        return res
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
