@@ -158,7 +158,7 @@ def test_weighted_mixing(counting_shards):
     assert sorted(first.tolist()) == list(range(187))
     assert list(TokenDataset({small: 1.0, big: 3.0}, seq_len=SEQ, seed=1, output="numpy").mixture.locate(
         0, np.arange(100))[1]) == list(sample[:100])
-    for (s, x), row in zip(zip(src, sample), rows):
+    for x, row in zip(sample, rows, strict=True):
         assert row[0] == x * SEQ  # both sets count from 0: the row is that set's sample
 
 
