@@ -295,8 +295,15 @@ class TokenDataset(_Base):
                                                          zip((p_shard, p_tok, p_n, p_row, p_col), extra, strict=True))
         if shard_set.memmap:
             maps = shard_set.maps()
-            for sh, tok, n, r, col in zip(p_shard.tolist(), p_tok.tolist(), p_n.tolist(), p_row.tolist(),
-                                          p_col.tolist(), strict=True):
+            whole_piece = (p_n == width) & (p_col == 0)
+            for sh in np.unique(p_shard[whole_piece]).tolist():  # one gather per shard
+                sel = whole_piece & (p_shard == sh)
+                base = (-int(shard_set.starts[sh])) % self.seq_len  # first sample start within the shard
+                view = _samples_view(maps[sh], base, self.seq_len, width)
+                out[p_row[sel]] = view[(p_tok[sel] - base) // self.seq_len]
+            for sh, tok, n, r, col in zip(p_shard[~whole_piece].tolist(), p_tok[~whole_piece].tolist(),
+                                          p_n[~whole_piece].tolist(), p_row[~whole_piece].tolist(),
+                                          p_col[~whole_piece].tolist(), strict=True):
                 out[r, col:col + n] = maps[sh][tok:tok + n]
             return
         item = shard_set.dtype.itemsize
@@ -354,11 +361,19 @@ class TokenDataset(_Base):
                 have[b] = buf[at:at + n]
                 shard_set.cache_put(b, have[b])
                 at += n
-        in_dense = np.isin(samples // shard_set.block, dense)
-        for r, x in zip(rows[in_dense].tolist(), samples[in_dense].tolist(), strict=True):
-            b = x // shard_set.block
-            off = (x - b * shard_set.block) * seq
-            out[r] = have[b][off:off + width]
+        block_of = samples // shard_set.block
+        for b, tokens in have.items():  # one gather per block: its samples are rows of a strided view
+            sel = block_of == b
+            if sel.any():
+                view = _samples_view(tokens, 0, seq, width)
+                out[rows[sel]] = view[samples[sel] - b * shard_set.block]
+
+
+def _samples_view(tokens: np.ndarray, base: int, seq: int, width: int) -> np.ndarray:
+    """Read-only (rows, width) view of ``tokens`` whose row i is ``tokens[base + i*seq : ... + width]``."""
+    rows = max(0, (len(tokens) - base - width) // seq + 1)
+    return np.lib.stride_tricks.as_strided(tokens[base:], shape=(rows, width),
+                                           strides=(seq * tokens.strides[0], tokens.strides[0]), writeable=False)
 
 
 def _worker() -> tuple[int, int]:
