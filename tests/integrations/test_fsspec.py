@@ -76,15 +76,14 @@ def test_registered_by_entry_point(cluster):
     assert fs.info("fs3:///ep/hello.txt")["size"] == 20
 
 
-def test_ranges_use_the_batch_path(fs3fs, client):
+def test_ranges_use_the_batch_path(fs3fs):
     data = np.random.default_rng(0).integers(0, 256, 3 << 20, dtype=np.uint8).tobytes()
     fs3fs.pipe("/ranges/a.bin", data)
     fs3fs.pipe("/ranges/b.bin", data[::-1])
     assert fs3fs.cat_file("/ranges/a.bin", start=100, end=200) == data[100:200]
     assert fs3fs.cat_file("/ranges/a.bin", start=-10) == data[-10:]
     calls = []
-    real = client.__class__  # noqa: F841 - the filesystem has its own AsyncClient; count on it
-    aclient = fs3fs._aclient
+    aclient = fs3fs._aclient  # the filesystem's own AsyncClient: count its batched reads
     original = aclient.read_batch
 
     async def counting(reqs, buffers=None):
