@@ -73,12 +73,16 @@ def meta_addresses(address: str | None = None) -> list[str]:
     """The meta addresses to use, from the argument, ``FS3_CLUSTER`` or the last local cluster."""
     spec = address or os.environ.get(ENV_CLUSTER)
     if spec:
+        several = [a.strip() for a in spec.split(",") if a.strip()]
+        if len(several) > 1 and all(_is_address(a) for a in several):  # HOST:PORT,HOST:PORT,...
+            return several
         if _is_address(spec) and not Path(spec).is_dir():
             return [spec]
         if Path(spec).is_dir():
             return _addresses_of(Path(spec))
         raise InvalidArgument(
-            f"Invalid cluster {spec!r}: expected HOST:PORT of a meta server or a local cluster's data directory"
+            f"Invalid cluster {spec!r}: expected HOST:PORT of a meta server (or several, comma-separated) "
+            "or a local cluster's data directory"
         )
     last = last_cluster_dir()
     if last is None:
@@ -105,5 +109,5 @@ def cluster_dir(address: str | None = None) -> Path | None:
         return Path(spec)
     if not spec:
         return last_cluster_dir()
-    known = _known_clusters().get(spec)
+    known = _known_clusters().get(spec.split(",")[0].strip())
     return Path(known) if known else None

@@ -48,14 +48,26 @@ def _cluster_dir(data_dir: Path | None) -> Path:
 @click.option("--chunk-size", default=DEFAULT_CHUNK_SIZE, show_default=True, help="Default chunk size.")
 @click.option("--stripe", default=DEFAULT_STRIPE, show_default=True, help="Default stripe of new files.")
 @click.option("--gc-delay", default=10.0, show_default=True, help="Seconds before removed data is reclaimed.")
+@click.option("--topology", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Take etcd members, meta servers, storage nodes, targets and replicas from a docker-compose "
+                   "file, and start that topology as local processes.")
 @click.option("-d", "--detach", is_flag=True, help="Start in the background and return.")
 @click.option("--json", "as_json", is_flag=True, help="Print the started cluster as JSON.")
-def up(data_dir, nodes, meta_servers, kv, etcd_members, targets_per_node, replicas, chunk_size, stripe, gc_delay, detach, as_json):
+def up(data_dir, nodes, meta_servers, kv, etcd_members, targets_per_node, replicas, chunk_size, stripe, gc_delay,
+       topology, detach, as_json):
     """Start a local cluster: meta and N storage processes on 127.0.0.x addresses. It makes an admin
     token for you in DATA_DIR/admin.token, which fs3 commands on this machine pick up."""
     from fs3.local import LocalCluster, LocalClusterConfig
 
     data_dir = data_dir or default_data_dir()
+    if topology is not None:
+        from fs3.local._topology import load_topology
+
+        topo = load_topology(topology)
+        nodes, meta_servers, etcd_members = len(topo.storage), len(topo.meta), len(topo.etcd)
+        targets_per_node, replicas = topo.targets_per_node, topo.replicas or replicas
+        if not as_json:
+            click.echo(f"fs3 up: topology of {topology}: {topo.describe()}", err=True)
     config = LocalClusterConfig(
         data_dir=data_dir, storage_nodes=nodes, meta_servers=meta_servers, kv=kv, etcd_members=etcd_members,
         targets_per_node=targets_per_node, replicas=replicas,
@@ -65,7 +77,8 @@ def up(data_dir, nodes, meta_servers, kv, etcd_members, targets_per_node, replic
     cluster = LocalCluster.start(config, progress=None if quiet else lambda m: click.echo(f"fs3 up: {m}", err=True))
     if as_json:
         emit_json({"data_dir": str(cluster.data_dir), "meta": cluster.meta,
-                   "processes": [{"name": p.name, "pid": p.pid, "address": p.address} for p in cluster.processes]})
+                   "processes": [{"role": p.role, "name": p.name, "pid": p.pid, "address": p.address}
+                                 for p in cluster.processes]})
     else:
         click.echo(f"fs3 cluster up: meta {', '.join(cluster.meta)}, {nodes} storage nodes, data in {cluster.data_dir}")
         click.echo(f"admin token: {cluster.data_dir / 'admin.token'} (used by fs3 commands here; "

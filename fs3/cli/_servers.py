@@ -19,18 +19,19 @@ def _logging(level: str) -> None:
 
 
 @click.command()
-@click.option("--kv", required=True, metavar="URL", help="KV store, e.g. sqlite:///var/lib/fs3/meta.db")
-@click.option("--listen", default="127.0.0.1:8000", show_default=True, help="HOST:PORT for gRPC (port 0: any).")
+@click.option("--kv", required=True, metavar="URL", show_envvar=True, envvar="FS3_KV", help="KV store, e.g. sqlite:///var/lib/fs3/meta.db")
+@click.option("--listen", default="127.0.0.1:8000", show_default=True, show_envvar=True, envvar="FS3_LISTEN", help="HOST:PORT for gRPC (port 0: any).")
 @click.option("--addr-file", type=click.Path(path_type=Path), help="Write the bound address here once serving.")
-@click.option("--chunk-size", default=DEFAULT_CHUNK_SIZE, show_default=True, help="Default chunk size of new files.")
-@click.option("--stripe", default=DEFAULT_STRIPE, show_default=True, help="Default stripe of new files.")
-@click.option("--gc-delay", default=10.0, show_default=True, help="Seconds before removed files' chunks are reclaimed.")
-@click.option("--advertise", default="", metavar="HOST:PORT", help="Address clients reach this server at.")
+@click.option("--chunk-size", default=DEFAULT_CHUNK_SIZE, show_default=True, show_envvar=True, envvar="FS3_CHUNK_SIZE", help="Default chunk size of new files.")
+@click.option("--stripe", default=DEFAULT_STRIPE, show_default=True, show_envvar=True, envvar="FS3_STRIPE", help="Default stripe of new files.")
+@click.option("--gc-delay", default=10.0, show_default=True, show_envvar=True, envvar="FS3_GC_DELAY", help="Seconds before removed files' chunks are reclaimed.")
+@click.option("--advertise", default="", metavar="HOST:PORT", show_envvar=True, envvar="FS3_ADVERTISE",
+              help="Address clients reach this server at.")
 @click.option("--heartbeat-timeout", default=6.0, show_default=True,
               help="Seconds without a heartbeat after which a storage node is offline.")
-@click.option("--admin-token-file", type=click.Path(path_type=Path),
+@click.option("--admin-token-file", type=click.Path(path_type=Path), show_envvar=True, envvar="FS3_ADMIN_TOKEN_FILE",
               help="The root user's token: read if the file exists, else created (mode 0600).")
-@click.option("--peer", "peers", multiple=True, metavar="HOST:PORT",
+@click.option("--peer", "peers", multiple=True, metavar="HOST:PORT", show_envvar=True, envvar="FS3_PEERS",
               help="Every meta server's address clients may use, this one included (repeatable).")
 @click.option("--log-level", default="info", show_default=True)
 def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, advertise, heartbeat_timeout, admin_token_file,
@@ -45,21 +46,22 @@ def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, advertise, heartbe
 
 
 @click.command()
-@click.option("--meta", "meta_addresses", required=True, multiple=True, metavar="HOST:PORT",
+@click.option("--meta", "meta_addresses", required=True, multiple=True, metavar="HOST:PORT", show_envvar=True, envvar="FS3_META",
               help="A meta server to register with (repeatable).")
 @click.option("--target", "targets", required=True, multiple=True, type=click.Path(path_type=Path),
+              show_envvar=True, envvar="FS3_TARGETS",
               help="A target directory (repeatable).")
-@click.option("--listen", default="127.0.0.1:9000", show_default=True, help="HOST:PORT for gRPC (port 0: any).")
+@click.option("--listen", default="127.0.0.1:9000", show_default=True, show_envvar=True, envvar="FS3_LISTEN", help="HOST:PORT for gRPC (port 0: any).")
 @click.option("--addr-file", type=click.Path(path_type=Path), help="Write the bound address here once serving.")
-@click.option("--advertise", default="", metavar="HOST:PORT",
+@click.option("--advertise", default="", metavar="HOST:PORT", show_envvar=True, envvar="FS3_ADVERTISE",
               help="Address clients reach this node at (default: the listen address; its hostname when "
                    "listening on 0.0.0.0).")
-@click.option("--data-port", default=0, show_default=True, help="Data-plane port on the listen host (0: any).")
-@click.option("--io-threads", default=16, show_default=True, help="Disk requests in flight.")
+@click.option("--data-port", default=0, show_default=True, show_envvar=True, envvar="FS3_DATA_PORT", help="Data-plane port on the listen host (0: any).")
+@click.option("--io-threads", default=16, show_default=True, show_envvar=True, envvar="FS3_IO_THREADS", help="Disk requests in flight.")
 @click.option("--shm/--no-shm", default=True, show_default=True,
               help="Offer the shared-memory transport to clients on this host.")
 @click.option("--direct-io/--no-direct-io", default=True, show_default=True, help="Use O_DIRECT for chunk data.")
-@click.option("--token-file", type=click.Path(path_type=Path),
+@click.option("--token-file", type=click.Path(path_type=Path), show_envvar=True, envvar="FS3_TOKEN_FILE",
               help="File holding an admin token to join the cluster with (default: $FS3_TOKEN).")
 @click.option("--log-level", default="info", show_default=True)
 def storage(meta_addresses, targets, listen, addr_file, advertise, data_port, io_threads, shm, direct_io,

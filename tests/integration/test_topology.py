@@ -1,0 +1,83 @@
+"""docker-compose.yml: accepted by `docker-compose config`, and its topology (3 etcd members, 2 meta
+servers, 3 storage nodes, a client running the demo) started as processes with `fs3 up --topology`, the
+client's command run against it with the same environment the compose file gives the client container."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fs3.local._topology import load_topology
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+
+
+def fs3(*args, env=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "fs3", *args], capture_output=True, env=env, timeout=timeout)
+
+
+def test_compose_file_is_valid():
+    tool = shutil.which("docker-compose")
+    if tool is None:
+        if os.environ.get("FS3_REQUIRE_COMPOSE"):
+            pytest.fail("docker-compose is not installed (Debian: apt-get install docker-compose)")
+        pytest.skip("docker-compose not installed")
+    proc = subprocess.run([tool, "-f", str(COMPOSE), "config"], capture_output=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr.decode()
+    import yaml
+    resolved = yaml.safe_load(proc.stdout)
+    services = resolved["services"]
+    for name in ("meta1", "meta2", "storage1", "storage2", "storage3", "etcd1", "etcd2", "etcd3"):
+        assert "healthcheck" in services[name], name
+    vols = {v["target"] if isinstance(v, dict) else v.split(":")[1]: v for v in services["storage2"]["volumes"]}
+    assert "/data" in vols  # each storage node has its own data volume
+    assert services["storage1"]["environment"]["FS3_TOKEN_FILE"] == "/secrets/admin.token"
+
+
+def test_topology_of_the_compose_file():
+    topo = load_topology(COMPOSE)
+    assert (len(topo.etcd), len(topo.meta), len(topo.storage)) == (3, 2, 3)
+    assert topo.targets_per_node == 1 and topo.replicas == 3
+    assert topo.client[:2] == ["demo", "--existing"]
+
+
+def test_bad_topology_files_are_refused(tmp_path):
+    (tmp_path / "a.yml").write_text("services: {x: {image: nginx}}\n")
+    proc = fs3("up", "--topology", str(tmp_path / "a.yml"), "--data-dir", str(tmp_path / "d"))
+    assert proc.returncode == 1 and b"need at least one meta" in proc.stderr
+    (tmp_path / "b.yml").write_text("services: [\n")
+    proc = fs3("up", "--topology", str(tmp_path / "b.yml"), "--data-dir", str(tmp_path / "d"))
+    assert proc.returncode == 1 and b"not valid YAML" in proc.stderr and b"Traceback" not in proc.stderr
+
+
+def test_same_topology_as_processes_runs_the_client(tmp_path):
+    from fs3.local._cluster import LocalCluster
+    if shutil.which("etcd") is None:
+        pytest.skip("etcd not installed")
+    data = tmp_path / "cluster"
+    env = dict(os.environ, FS3_STATE_DIR=str(tmp_path / "state"))
+    env.pop("FS3_CLUSTER", None)
+    up = fs3("up", "--topology", str(COMPOSE), "--data-dir", str(data), "--detach", "--json", env=env)
+    assert up.returncode == 0, up.stderr.decode()[-3000:]
+    try:
+        started = json.loads(up.stdout)
+        roles = [p["role"] for p in started["processes"]]
+        assert (roles.count("etcd"), roles.count("meta"), roles.count("storage")) == (3, 2, 3)
+        # the client container's command, with the compose file's client environment
+        topo = load_topology(COMPOSE)
+        client_env = dict(env, FS3_CLUSTER=",".join(started["meta"]), FS3_TOKEN_FILE=str(data / "admin.token"))
+        proc = fs3(*topo.client, "--batches", "20", "--no-progress", env=client_env)
+        out = proc.stdout.decode()
+        assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+        assert "near duplicates" in out and "streamed 20 shuffled batches" in out
+        status = json.loads(fs3("--cluster", str(data), "status", "--json", env=env).stdout)
+        assert len(status["nodes"]) == 3
+    finally:
+        LocalCluster.load(data).stop()
