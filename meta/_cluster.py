@@ -145,7 +145,8 @@ class ClusterManager:
         return cluster_pb2.GetDataTokenReply(token=token, expiry_unix=expiry)
 
     def heartbeat(self, req: cluster_pb2.HeartbeatRequest) -> cluster_pb2.HeartbeatReply:
-        beat = cluster_pb2.NodeHeartbeat(node_id=req.node_id, received_ns=time.time_ns(), targets=req.targets)
+        beat = cluster_pb2.NodeHeartbeat(node_id=req.node_id, received_ns=time.time_ns(), targets=req.targets,
+                                         stats=req.stats)
 
         def run(txn):
             if req.node_id not in self._known_nodes and txn.get(keys.node(req.node_id)) is None:
@@ -210,6 +211,13 @@ class ClusterManager:
             return cluster_pb2.GetRoutingInfoReply(unchanged=True)
         self._merge_live_state(routing, {b.node_id: b for b in beats})
         return cluster_pb2.GetRoutingInfoReply(routing=routing)
+
+    def view(self) -> tuple[cluster_pb2.RoutingInfo, dict[int, cluster_pb2.NodeHeartbeat]]:
+        """The routing info with live state merged, and each node's last heartbeat (with its counters):
+        what the admin API and /metrics show."""
+        routing = self.routing().routing
+        beats = self.kv.transact(lambda txn: _scan(txn, keys.HEARTBEAT, cluster_pb2.NodeHeartbeat), readonly=True)
+        return routing, {b.node_id: b for b in beats}
 
     def _merge_live_state(self, routing: cluster_pb2.RoutingInfo, beats: dict[int, cluster_pb2.NodeHeartbeat]) -> None:
         """Node liveness and per-target usage from the last heartbeats (they do not change the routing

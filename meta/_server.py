@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ import grpc
 from fs3._auth import new_token, read_token_file, write_token_file
 from fs3._errors import InvalidArgument
 from fs3._layout import DEFAULT_CHUNK_SIZE, DEFAULT_STRIPE
+from fs3._metrics import OpCounters
 from fs3._rpc import SERVER_OPTIONS
 from fs3.proto import admin_pb2_grpc, cluster_pb2_grpc, meta_pb2_grpc
 
@@ -47,6 +49,8 @@ class MetaConfig:
     advertise: str = ""                       # address clients reach this server at (default: bound one)
     peers: list[str] = field(default_factory=list)  # every meta address clients may use
     admin_token_file: Path | None = None      # root's token: read if present, else created (0600)
+    http: str = ""                            # HOST:PORT of the admin HTTP API and dashboard ("" : none)
+    http_addr_file: Path | None = None        # where to write the dashboard's URL once serving
 
 
 class MetaServer:
@@ -70,6 +74,8 @@ class MetaServer:
         self.gc = GarbageCollector(self.ctx, self.reclaimer, delay=config.gc_delay,
                                    active=lambda: self.manager.is_leader)
         self.address = ""
+        self.counters = OpCounters()  # per gRPC method: calls, errors, latency (for /metrics)
+        self.http = None
         self._server: grpc.Server | None = None
         self._stop = threading.Event()
 
@@ -91,7 +97,8 @@ class MetaServer:
         self.users.bootstrap(token)
 
     def start(self) -> None:
-        server = grpc.server(futures.ThreadPoolExecutor(self.config.threads), options=SERVER_OPTIONS)
+        server = grpc.server(futures.ThreadPoolExecutor(self.config.threads), options=SERVER_OPTIONS,
+                             interceptors=[_Timing(self.counters)])
         meta_pb2_grpc.add_MetaServicer_to_server(MetaServicer(self.ctx, self.users, self.cluster), server)
         cluster_pb2_grpc.add_ClusterServicer_to_server(ClusterServicer(self.cluster, self.users), server)
         admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(self.users), server)
@@ -105,14 +112,22 @@ class MetaServer:
         self._server = server
         self.gc.start()
         self.manager.start()
+        if self.config.http:
+            from ._admin_http import AdminHttp
+
+            self.http = AdminHttp(self.config.http, self.cluster.view, self.counters, self.address)
+            self.http.start()
+            log.info("admin API and dashboard on %s", self.http.url)
+            if self.config.http_addr_file:
+                _write_atomic(self.config.http_addr_file, self.http.url)
         if self.config.addr_file:
-            tmp = Path(str(self.config.addr_file) + ".tmp")
-            tmp.write_text(self.address)
-            os.replace(tmp, self.config.addr_file)
+            _write_atomic(self.config.addr_file, self.address)
         log.info("meta serving on %s (kv %s)", self.address, self.config.kv)
 
     def stop(self, grace: float = 2.0) -> None:
         self._stop.set()
+        if self.http is not None:
+            self.http.stop()
         self.manager.stop()
         self.gc.stop()
         if self._server is not None:
@@ -122,6 +137,39 @@ class MetaServer:
 
     def wait(self) -> None:
         self._stop.wait()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+class _Timing(grpc.ServerInterceptor):
+    """Counts calls, failures and latency per gRPC method."""
+
+    def __init__(self, counters: OpCounters):
+        self.counters = counters
+
+    def intercept_service(self, continuation, details):
+        handler = continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method = details.method.rsplit("/", 1)[-1]
+        inner, counters = handler.unary_unary, self.counters
+
+        def timed(request, context):
+            started = time.perf_counter()
+            failed = True
+            try:
+                reply = inner(request, context)
+                failed = False
+                return reply
+            finally:
+                counters.observe(method, time.perf_counter() - started, error=failed)
+
+        return grpc.unary_unary_rpc_method_handler(timed, request_deserializer=handler.request_deserializer,
+                                                   response_serializer=handler.response_serializer)
 
 
 def serve(config: MetaConfig) -> None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from fs3 import _token, _wire
 from fs3._checksum import crc32c
 from fs3._errors import FS3Error, Status
+from fs3._metrics import OpCounters
 from fs3._transports import local_offer
 
 from ._buffers import BufferPool
@@ -37,6 +38,7 @@ from ._target import Target
 log = logging.getLogger(__name__)
 
 _SHM_NAME = re.compile(r"^fs3-[A-Za-z0-9_.-]{1,80}$")
+_OP_NAMES = {_wire.READ: "read", _wire.WRITE: "write", _wire.UPDATE: "update"}
 MAX_FRAMES_IN_FLIGHT = 64  # per connection; reading pauses beyond this
 # Small reads run on the event loop itself when the disk answers fast (an executor hop costs more than
 # an NVMe read); a slow disk (recent reads slower than this per frame) sends them to the thread pool.
@@ -57,10 +59,14 @@ class DataPlaneStats:
     writes: int = 0
     write_bytes: int = 0
     errors: dict[str, int] = field(default_factory=dict)
+    ops: OpCounters = field(default_factory=OpCounters)  # per frame type: latency, items, bytes, errors
+    started_ns: int = field(default_factory=time.time_ns)
 
-    def count_error(self, status: int) -> None:
+    def count_error(self, status: int, op: str = "") -> None:
         name = Status(status).name if status in Status._value2member_map_ else str(status)
         self.errors[name] = self.errors.get(name, 0) + 1
+        if op:
+            self.ops.get(op).errors += 1
 
 
 @dataclass
@@ -265,6 +271,7 @@ class DataConnection(asyncio.BufferedProtocol):
             return
         if self._inline(frame.header):
             # Fast disk, small frame: answer now, without a task or a thread hop.
+            started = time.perf_counter()
             try:
                 reply, held = self._read(frame, inline=True)
             except _wire.ProtocolError as exc:
@@ -272,6 +279,7 @@ class DataConnection(asyncio.BufferedProtocol):
                 self._fail(exc.status, str(exc))
                 return
             self._release(frame)
+            self.ctx.stats.ops.observe("read", time.perf_counter() - started, frame.header.count)
             self._reply(reply, held)
             return
         self._in_flight += 1
@@ -334,6 +342,7 @@ class DataConnection(asyncio.BufferedProtocol):
 
     async def _serve(self, frame: _Frame) -> None:
         header = frame.header
+        started = time.perf_counter()
         try:
             if header.type == _wire.READ and header.count > 1:
                 reply, held = await self._read_parallel(frame)
@@ -349,6 +358,9 @@ class DataConnection(asyncio.BufferedProtocol):
             self._fail(exc.status, str(exc))
             return
         self._release(frame)
+        op = _OP_NAMES.get(header.type)
+        if op:
+            self.ctx.stats.ops.observe(op, time.perf_counter() - started, header.count)
         self._reply(reply, held)
 
     def _reply(self, reply: list, held: list) -> None:
@@ -461,14 +473,15 @@ class DataConnection(asyncio.BufferedProtocol):
                     total += n
             except FS3Error as exc:
                 status, n = int(exc.status), 0
-                self.ctx.stats.count_error(status)
+                self.ctx.stats.count_error(status, "read")
             except IndexError:
                 status, n = Status.INVALID_ARGUMENT, 0
-                self.ctx.stats.count_error(status)
+                self.ctx.stats.count_error(status, "read")
             _wire.READ_RESULT.pack_into(results, i * _wire.READ_RESULT.size, status, 0, n, version & 0xFFFFFFFF,
                                         chunk_len)
         self.ctx.stats.reads += len(items)
         self.ctx.stats.read_bytes += total
+        self.ctx.stats.ops.get("read").bytes += total
         return results, data, held
 
     # -- writes: a client's at the head, forwarded updates along the chain -------------------------
@@ -525,9 +538,10 @@ class DataConnection(asyncio.BufferedProtocol):
             version, chunk_len, checksum = rec.version, rec.length, rec.crc
             self.ctx.stats.writes += 1
             self.ctx.stats.write_bytes += length
+            self.ctx.stats.ops.get("write").bytes += length
         except FS3Error as exc:
             status = int(exc.status)
-            self.ctx.stats.count_error(status)
+            self.ctx.stats.count_error(status, "write")
             if status not in (Status.STALE_CHAIN_VERSION, Status.TARGET_NOT_SERVING):
                 log.info("write of chunk %d:%d failed: %s", inode, index, exc)
         body = _wire.WRITE_RESULT.pack(status, 0, version & 0xFFFFFFFF, chunk_len, checksum)
@@ -556,9 +570,10 @@ class DataConnection(asyncio.BufferedProtocol):
                 target, chain_id, chain_version, inode, index, version, data, chunk_size, header.flags,
                 aligned=self._aligned_data(frame, size, length, extra=nblocks), blocks=blocks,
             )
+            self.ctx.stats.ops.get("update").bytes += length
         except FS3Error as exc:
             status = int(exc.status)
-            self.ctx.stats.count_error(status)
+            self.ctx.stats.count_error(status, "update")
         body = _wire.UPDATE_RESULT.pack(status, 0, committed, checksum)
         return [_wire.pack_header(_wire.UPDATE_REPLY, 1, header.req_id, len(body)) + body], []
 

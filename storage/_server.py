@@ -171,6 +171,13 @@ class StorageNode:
                     return cluster_pb2.UPTODATE
         return cluster_pb2.ONLINE
 
+    def _fill_stats(self, out: cluster_pb2.NodeStats) -> None:
+        stats = self.data_plane.stats
+        out.connections, out.refused, out.started_ns = stats.connections, stats.refused, stats.started_ns
+        for op, c in sorted(stats.ops.snapshot().items()):
+            out.ops.add(op=op, count=c.count, errors=c.errors, bytes=c.bytes, seconds=c.seconds,
+                        frames=c.frames, buckets=c.cumulative())
+
     def _heartbeat_loop(self) -> None:
         while not self._stop.wait(self.config.heartbeat_interval):
             request = cluster_pb2.HeartbeatRequest(node_id=self.node_id)
@@ -181,6 +188,7 @@ class StorageNode:
                     repairs=self.recovery.repairs.get(target_id, 0),
                     sync_percent=self.recovery.progress.get(target_id, 0),
                 )
+            self._fill_stats(request.stats)
             sent = time.monotonic()
             try:
                 reply = call(self._cluster().Heartbeat, request, timeout=min(5.0, self.lease), what="meta",

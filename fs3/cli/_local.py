@@ -76,11 +76,13 @@ def up(data_dir, nodes, meta_servers, kv, etcd_members, targets_per_node, replic
     quiet = as_json
     cluster = LocalCluster.start(config, progress=None if quiet else lambda m: click.echo(f"fs3 up: {m}", err=True))
     if as_json:
-        emit_json({"data_dir": str(cluster.data_dir), "meta": cluster.meta,
+        emit_json({"data_dir": str(cluster.data_dir), "meta": cluster.meta, "http": cluster.http,
                    "processes": [{"role": p.role, "name": p.name, "pid": p.pid, "address": p.address}
                                  for p in cluster.processes]})
     else:
         click.echo(f"fs3 cluster up: meta {', '.join(cluster.meta)}, {nodes} storage nodes, data in {cluster.data_dir}")
+        if cluster.http:
+            click.echo(f"dashboard: {cluster.http[0]}/  (JSON under /api, Prometheus at /metrics)")
         click.echo(f"admin token: {cluster.data_dir / 'admin.token'} (used by fs3 commands here; "
                    "add users with `fs3 user add`)", err=True)
     if detach:
@@ -159,6 +161,17 @@ def transport_dicts(statuses) -> list[dict]:
             for s in statuses]
 
 
+def _dashboards() -> list[str]:
+    """The admin dashboards of a local cluster (recorded by `fs3 up`); none for a remote one."""
+    from fs3._discovery import cluster_dir, read_cluster_file
+
+    try:
+        where = cluster_dir(state().cluster)
+        return list(read_cluster_file(where).get("http", [])) if where else []
+    except OSError:
+        return []
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(as_json):
@@ -167,9 +180,12 @@ def status(as_json):
     client = state().client()
     routing = client.routing_info()
     transports = transport_dicts(client.data_plane_status())
+    dashboards = _dashboards()
     if as_json:
-        emit_json({**routing_dict(routing), "data_plane": transports})
+        emit_json({**routing_dict(routing), "data_plane": transports, "dashboards": dashboards})
         return
+    if dashboards:
+        click.echo(f"dashboard: {dashboards[0]}/")
     print_routing(routing)
     click.echo()
     click.echo(table([[t["data_address"], t["transport"], t["channel"],

@@ -33,16 +33,20 @@ def _logging(level: str) -> None:
               help="The root user's token: read if the file exists, else created (mode 0600).")
 @click.option("--peer", "peers", multiple=True, metavar="HOST:PORT", show_envvar=True, envvar="FS3_PEERS",
               help="Every meta server's address clients may use, this one included (repeatable).")
+@click.option("--http", default="", metavar="HOST:PORT", show_envvar=True, envvar="FS3_HTTP",
+              help="Serve the admin HTTP API, Prometheus /metrics and the dashboard here (port 0: any).")
+@click.option("--http-addr-file", type=click.Path(path_type=Path), help="Write the dashboard's URL here once serving.")
 @click.option("--log-level", default="info", show_default=True)
 def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, advertise, heartbeat_timeout, admin_token_file,
-         peers, log_level):
+         peers, http, http_addr_file, log_level):
     """Run a metadata server (namespace + cluster manager)."""
     from fs3.meta import MetaConfig, serve
 
     _logging(log_level)
     serve(MetaConfig(kv=kv, listen=listen, addr_file=addr_file, chunk_size=chunk_size, stripe=stripe,
                      gc_delay=gc_delay, advertise=advertise, heartbeat_timeout=heartbeat_timeout,
-                     admin_token_file=admin_token_file, peers=list(peers)))
+                     admin_token_file=admin_token_file, peers=list(peers), http=http,
+                     http_addr_file=http_addr_file))
 
 
 @click.command()

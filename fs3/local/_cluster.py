@@ -95,10 +95,12 @@ def _is_fs3_process(pid: int) -> bool:
 
 
 class LocalCluster:
-    def __init__(self, data_dir: Path, processes: list[ProcessRecord] | None = None, meta: list[str] | None = None):
+    def __init__(self, data_dir: Path, processes: list[ProcessRecord] | None = None, meta: list[str] | None = None,
+                 http: list[str] | None = None):
         self.data_dir = Path(data_dir).resolve()
         self.processes = processes or []
         self.meta = meta or []
+        self.http = http or []  # each meta server's admin API / dashboard URL
 
     # -- discovery ---------------------------------------------------------------------------------
 
@@ -106,13 +108,13 @@ class LocalCluster:
     def load(cls, data_dir: Path) -> LocalCluster:
         info = read_cluster_file(data_dir)
         processes = [ProcessRecord(**p) for p in info.get("processes", [])]
-        return cls(data_dir, processes, info.get("meta", []))
+        return cls(data_dir, processes, info.get("meta", []), info.get("http", []))
 
     def running(self) -> list[ProcessRecord]:
         return [p for p in self.processes if p.alive()]
 
     def _save(self) -> None:
-        info = {"format": 1, "data_dir": str(self.data_dir), "meta": self.meta,
+        info = {"format": 1, "data_dir": str(self.data_dir), "meta": self.meta, "http": self.http,
                 "processes": [asdict(p) for p in self.processes], "updated": time.time()}
         tmp = self.data_dir / (CLUSTER_FILE + ".tmp")
         tmp.write_text(json.dumps(info, indent=2))
@@ -162,6 +164,7 @@ class LocalCluster:
                     "--chunk-size", str(config.chunk_size),
                     "--stripe", str(config.stripe), "--gc-delay", str(config.gc_delay),
                     "--heartbeat-timeout", str(config.heartbeat_timeout),
+                    "--http", f"{config.meta_host}:0", "--http-addr-file", str(data / "run" / f"{name}.http"),
                 ]))
                 if len(metas) == 1:  # the first one creates the namespace; the others join it
                     cluster._await_address(metas[0], deadline)
@@ -169,6 +172,7 @@ class LocalCluster:
                 cluster._await_address(meta, deadline)
                 say(f"{meta.name} serving on {meta.address}")
             cluster.meta = [m.address for m in metas]
+            cluster.http = [cluster._await_file(data / "run" / f"{m.name}.http", deadline) for m in metas]
             cluster._save()
             storage = []
             for i in range(1, config.storage_nodes + 1):
@@ -218,6 +222,13 @@ class LocalCluster:
             self._await_address(record, deadline)
             say(f"{record.name} serving on {record.address}")
         return "etcd://" + ",".join(r.address for r in members)
+
+    def _await_file(self, path: Path, deadline: float) -> str:
+        while time.monotonic() < deadline:
+            if path.exists():
+                return path.read_text().strip()
+            time.sleep(0.05)
+        raise Unavailable(f"{path.name} was not written in time; see the meta server's log")
 
     def _spawn(self, config: LocalClusterConfig, role: str, name: str, args: list[str]) -> ProcessRecord:
         record = ProcessRecord(role, name, 0, "", str(self.data_dir / "logs" / f"{name}.log"), args)

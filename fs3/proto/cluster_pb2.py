@@ -24,19 +24,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66s3/proto/cluster.proto\x12\x03\x66s3\"\xc2\x01\n\x08NodeInfo\x12\n\n\x02id\x18\x01 \x01(\r\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x1d\n\x05state\x18\x03 \x01(\x0e\x32\x0e.fs3.NodeState\x12\x19\n\x11last_heartbeat_ns\x18\x04 \x01(\x03\x12\x10\n\x08hostname\x18\x05 \x01(\t\x12\x15\n\rregistered_ns\x18\x06 \x01(\x03\x12\x0b\n\x03pid\x18\x07 \x01(\r\x12\x14\n\x0c\x64\x61ta_address\x18\x08 \x01(\t\x12\x13\n\x0b\x64\x61ta_socket\x18\t \x01(\t\"\xba\x02\n\nTargetInfo\x12\n\n\x02id\x18\x01 \x01(\r\x12\x0f\n\x07node_id\x18\x02 \x01(\r\x12\x0c\n\x04path\x18\x03 \x01(\t\x12&\n\x0cpublic_state\x18\x04 \x01(\x0e\x32\x10.fs3.PublicState\x12$\n\x0blocal_state\x18\x05 \x01(\x0e\x32\x0f.fs3.LocalState\x12\x10\n\x08\x63hain_id\x18\x06 \x01(\r\x12\x12\n\nused_bytes\x18\x07 \x01(\x04\x12\x13\n\x0b\x63hunk_count\x18\x08 \x01(\x04\x12\x11\n\tdirect_io\x18\t \x01(\x08\x12\x12\n\nfree_bytes\x18\n \x01(\x04\x12\x15\n\radmin_offline\x18\x0b \x01(\x08\x12\x13\n\x0b\x63orruptions\x18\x0c \x01(\x04\x12\x0f\n\x07repairs\x18\r \x01(\x04\x12\x14\n\x0csync_percent\x18\x0e \x01(\r\"9\n\tChainInfo\x12\n\n\x02id\x18\x01 \x01(\r\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0f\n\x07targets\x18\x03 \x03(\r\"K\n\nChainTable\x12\n\n\x02id\x18\x01 \x01(\r\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06\x63hains\x18\x03 \x03(\r\x12\x10\n\x08replicas\x18\x04 \x01(\r\"\xb7\x01\n\x0bRoutingInfo\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12\x1c\n\x05nodes\x18\x02 \x03(\x0b\x32\r.fs3.NodeInfo\x12 \n\x07targets\x18\x03 \x03(\x0b\x32\x0f.fs3.TargetInfo\x12\x1e\n\x06\x63hains\x18\x04 \x03(\x0b\x32\x0e.fs3.ChainInfo\x12\x1f\n\x06tables\x18\x05 \x03(\x0b\x32\x0f.fs3.ChainTable\x12\x16\n\x0emeta_addresses\x18\x06 \x03(\t\"A\n\x12TargetRegistration\x12\n\n\x02id\x18\x01 \x01(\r\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x11\n\tdirect_io\x18\x03 \x01(\x08\"\xab\x01\n\x13RegisterNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\r\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12(\n\x07targets\x18\x04 \x03(\x0b\x32\x17.fs3.TargetRegistration\x12\x0b\n\x03pid\x18\x05 \x01(\r\x12\x14\n\x0c\x64\x61ta_address\x18\x06 \x01(\t\x12\x13\n\x0b\x64\x61ta_socket\x18\x07 \x01(\t\"\x9a\x01\n\x11RegisterNodeReply\x12\x0f\n\x07node_id\x18\x01 \x01(\r\x12\x12\n\ntarget_ids\x18\x02 \x03(\r\x12\x17\n\x0frouting_version\x18\x03 \x01(\x04\x12\x1d\n\x15heartbeat_interval_ms\x18\x04 \x01(\x03\x12\x16\n\x0e\x63luster_secret\x18\x05 \x01(\x0c\x12\x10\n\x08lease_ms\x18\x06 \x01(\x03\"\xb9\x01\n\x0cTargetReport\x12\n\n\x02id\x18\x01 \x01(\r\x12$\n\x0blocal_state\x18\x02 \x01(\x0e\x32\x0f.fs3.LocalState\x12\x12\n\nused_bytes\x18\x03 \x01(\x04\x12\x13\n\x0b\x63hunk_count\x18\x04 \x01(\x04\x12\x12\n\nfree_bytes\x18\x05 \x01(\x04\x12\x13\n\x0b\x63orruptions\x18\x06 \x01(\x04\x12\x0f\n\x07repairs\x18\x07 \x01(\x04\x12\x14\n\x0csync_percent\x18\x08 \x01(\r\"Y\n\rNodeHeartbeat\x12\x0f\n\x07node_id\x18\x01 \x01(\r\x12\x13\n\x0breceived_ns\x18\x02 \x01(\x03\x12\"\n\x07targets\x18\x03 \x03(\x0b\x32\x11.fs3.TargetReport\"1\n\x0cManagerLease\x12\x0e\n\x06holder\x18\x01 \x01(\t\x12\x11\n\texpiry_ns\x18\x02 \x01(\x03\"G\n\x10HeartbeatRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\r\x12\"\n\x07targets\x18\x02 \x03(\x0b\x32\x11.fs3.TargetReport\")\n\x0eHeartbeatReply\x12\x17\n\x0frouting_version\x18\x01 \x01(\x04\".\n\x15GetRoutingInfoRequest\x12\x15\n\rknown_version\x18\x01 \x01(\x04\"K\n\x13GetRoutingInfoReply\x12\x11\n\tunchanged\x18\x01 \x01(\x08\x12!\n\x07routing\x18\x02 \x01(\x0b\x32\x10.fs3.RoutingInfo\"%\n\x13GetDataTokenRequest\x12\x0e\n\x06\x63lient\x18\x01 \x01(\t\"7\n\x11GetDataTokenReply\x12\r\n\x05token\x18\x01 \x01(\x0c\x12\x13\n\x0b\x65xpiry_unix\x18\x02 \x01(\x03\"=\n\x17SetTargetOfflineRequest\x12\x11\n\ttarget_id\x18\x01 \x01(\r\x12\x0f\n\x07offline\x18\x02 \x01(\x08\"8\n\x15SetTargetOfflineReply\x12\x1f\n\x06target\x18\x01 \x01(\x0b\x32\x0f.fs3.TargetInfo\"=\n\x17\x43reateChainTableRequest\x12\x10\n\x08replicas\x18\x01 \x01(\r\x12\x10\n\x08table_id\x18\x02 \x01(\r\"W\n\x15\x43reateChainTableReply\x12\x1e\n\x05table\x18\x01 \x01(\x0b\x32\x0f.fs3.ChainTable\x12\x1e\n\x06\x63hains\x18\x02 \x03(\x0b\x32\x0e.fs3.ChainInfo*l\n\x0bPublicState\x12\x1c\n\x18PUBLIC_STATE_UNSPECIFIED\x10\x00\x12\x0b\n\x07SERVING\x10\x01\x12\x0b\n\x07SYNCING\x10\x02\x12\x0b\n\x07WAITING\x10\x03\x12\x0b\n\x07LASTSRV\x10\x04\x12\x0b\n\x07OFFLINE\x10\x05*V\n\nLocalState\x12\x1b\n\x17LOCAL_STATE_UNSPECIFIED\x10\x00\x12\x0c\n\x08UPTODATE\x10\x01\x12\n\n\x06ONLINE\x10\x02\x12\x11\n\rLOCAL_OFFLINE\x10\x03*C\n\tNodeState\x12\x1a\n\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x0b\n\x07NODE_UP\x10\x01\x12\r\n\tNODE_DOWN\x10\x02\x32\xaa\x03\n\x07\x43luster\x12@\n\x0cRegisterNode\x12\x18.fs3.RegisterNodeRequest\x1a\x16.fs3.RegisterNodeReply\x12\x37\n\tHeartbeat\x12\x15.fs3.HeartbeatRequest\x1a\x13.fs3.HeartbeatReply\x12\x46\n\x0eGetRoutingInfo\x12\x1a.fs3.GetRoutingInfoRequest\x1a\x18.fs3.GetRoutingInfoReply\x12L\n\x10\x43reateChainTable\x12\x1c.fs3.CreateChainTableRequest\x1a\x1a.fs3.CreateChainTableReply\x12@\n\x0cGetDataToken\x12\x18.fs3.GetDataTokenRequest\x1a\x16.fs3.GetDataTokenReply\x12L\n\x10SetTargetOffline\x12\x1c.fs3.SetTargetOfflineRequest\x1a\x1a.fs3.SetTargetOfflineReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66s3/proto/cluster.proto\x12\x03\x66s3\"\xc2\x01\n\x08NodeInfo\x12\n\n\x02id\x18\x01 \x01(\r\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x1d\n\x05state\x18\x03 \x01(\x0e\x32\x0e.fs3.NodeState\x12\x19\n\x11last_heartbeat_ns\x18\x04 \x01(\x03\x12\x10\n\x08hostname\x18\x05 \x01(\t\x12\x15\n\rregistered_ns\x18\x06 \x01(\x03\x12\x0b\n\x03pid\x18\x07 \x01(\r\x12\x14\n\x0c\x64\x61ta_address\x18\x08 \x01(\t\x12\x13\n\x0b\x64\x61ta_socket\x18\t \x01(\t\"\xba\x02\n\nTargetInfo\x12\n\n\x02id\x18\x01 \x01(\r\x12\x0f\n\x07node_id\x18\x02 \x01(\r\x12\x0c\n\x04path\x18\x03 \x01(\t\x12&\n\x0cpublic_state\x18\x04 \x01(\x0e\x32\x10.fs3.PublicState\x12$\n\x0blocal_state\x18\x05 \x01(\x0e\x32\x0f.fs3.LocalState\x12\x10\n\x08\x63hain_id\x18\x06 \x01(\r\x12\x12\n\nused_bytes\x18\x07 \x01(\x04\x12\x13\n\x0b\x63hunk_count\x18\x08 \x01(\x04\x12\x11\n\tdirect_io\x18\t \x01(\x08\x12\x12\n\nfree_bytes\x18\n \x01(\x04\x12\x15\n\radmin_offline\x18\x0b \x01(\x08\x12\x13\n\x0b\x63orruptions\x18\x0c \x01(\x04\x12\x0f\n\x07repairs\x18\r \x01(\x04\x12\x14\n\x0csync_percent\x18\x0e \x01(\r\"9\n\tChainInfo\x12\n\n\x02id\x18\x01 \x01(\r\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0f\n\x07targets\x18\x03 \x03(\r\"K\n\nChainTable\x12\n\n\x02id\x18\x01 \x01(\r\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06\x63hains\x18\x03 \x03(\r\x12\x10\n\x08replicas\x18\x04 \x01(\r\"\xb7\x01\n\x0bRoutingInfo\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12\x1c\n\x05nodes\x18\x02 \x03(\x0b\x32\r.fs3.NodeInfo\x12 \n\x07targets\x18\x03 \x03(\x0b\x32\x0f.fs3.TargetInfo\x12\x1e\n\x06\x63hains\x18\x04 \x03(\x0b\x32\x0e.fs3.ChainInfo\x12\x1f\n\x06tables\x18\x05 \x03(\x0b\x32\x0f.fs3.ChainTable\x12\x16\n\x0emeta_addresses\x18\x06 \x03(\t\"A\n\x12TargetRegistration\x12\n\n\x02id\x18\x01 \x01(\r\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x11\n\tdirect_io\x18\x03 \x01(\x08\"\xab\x01\n\x13RegisterNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\r\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12(\n\x07targets\x18\x04 \x03(\x0b\x32\x17.fs3.TargetRegistration\x12\x0b\n\x03pid\x18\x05 \x01(\r\x12\x14\n\x0c\x64\x61ta_address\x18\x06 \x01(\t\x12\x13\n\x0b\x64\x61ta_socket\x18\x07 \x01(\t\"\x9a\x01\n\x11RegisterNodeReply\x12\x0f\n\x07node_id\x18\x01 \x01(\r\x12\x12\n\ntarget_ids\x18\x02 \x03(\r\x12\x17\n\x0frouting_version\x18\x03 \x01(\x04\x12\x1d\n\x15heartbeat_interval_ms\x18\x04 \x01(\x03\x12\x16\n\x0e\x63luster_secret\x18\x05 \x01(\x0c\x12\x10\n\x08lease_ms\x18\x06 \x01(\x03\"\xb9\x01\n\x0cTargetReport\x12\n\n\x02id\x18\x01 \x01(\r\x12$\n\x0blocal_state\x18\x02 \x01(\x0e\x32\x0f.fs3.LocalState\x12\x12\n\nused_bytes\x18\x03 \x01(\x04\x12\x13\n\x0b\x63hunk_count\x18\x04 \x01(\x04\x12\x12\n\nfree_bytes\x18\x05 \x01(\x04\x12\x13\n\x0b\x63orruptions\x18\x06 \x01(\x04\x12\x0f\n\x07repairs\x18\x07 \x01(\x04\x12\x14\n\x0csync_percent\x18\x08 \x01(\r\"u\n\x07OpStats\x12\n\n\x02op\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\x12\x0e\n\x06\x65rrors\x18\x03 \x01(\x04\x12\r\n\x05\x62ytes\x18\x04 \x01(\x04\x12\x0f\n\x07seconds\x18\x05 \x01(\x01\x12\x0e\n\x06\x66rames\x18\x06 \x01(\x04\x12\x0f\n\x07\x62uckets\x18\x07 \x03(\x04\"`\n\tNodeStats\x12\x19\n\x03ops\x18\x01 \x03(\x0b\x32\x0c.fs3.OpStats\x12\x13\n\x0b\x63onnections\x18\x02 \x01(\x04\x12\x0f\n\x07refused\x18\x03 \x01(\x04\x12\x12\n\nstarted_ns\x18\x04 \x01(\x03\"x\n\rNodeHeartbeat\x12\x0f\n\x07node_id\x18\x01 \x01(\r\x12\x13\n\x0breceived_ns\x18\x02 \x01(\x03\x12\"\n\x07targets\x18\x03 \x03(\x0b\x32\x11.fs3.TargetReport\x12\x1d\n\x05stats\x18\x04 \x01(\x0b\x32\x0e.fs3.NodeStats\"1\n\x0cManagerLease\x12\x0e\n\x06holder\x18\x01 \x01(\t\x12\x11\n\texpiry_ns\x18\x02 \x01(\x03\"f\n\x10HeartbeatRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\r\x12\"\n\x07targets\x18\x02 \x03(\x0b\x32\x11.fs3.TargetReport\x12\x1d\n\x05stats\x18\x03 \x01(\x0b\x32\x0e.fs3.NodeStats\")\n\x0eHeartbeatReply\x12\x17\n\x0frouting_version\x18\x01 \x01(\x04\".\n\x15GetRoutingInfoRequest\x12\x15\n\rknown_version\x18\x01 \x01(\x04\"K\n\x13GetRoutingInfoReply\x12\x11\n\tunchanged\x18\x01 \x01(\x08\x12!\n\x07routing\x18\x02 \x01(\x0b\x32\x10.fs3.RoutingInfo\"%\n\x13GetDataTokenRequest\x12\x0e\n\x06\x63lient\x18\x01 \x01(\t\"7\n\x11GetDataTokenReply\x12\r\n\x05token\x18\x01 \x01(\x0c\x12\x13\n\x0b\x65xpiry_unix\x18\x02 \x01(\x03\"=\n\x17SetTargetOfflineRequest\x12\x11\n\ttarget_id\x18\x01 \x01(\r\x12\x0f\n\x07offline\x18\x02 \x01(\x08\"8\n\x15SetTargetOfflineReply\x12\x1f\n\x06target\x18\x01 \x01(\x0b\x32\x0f.fs3.TargetInfo\"=\n\x17\x43reateChainTableRequest\x12\x10\n\x08replicas\x18\x01 \x01(\r\x12\x10\n\x08table_id\x18\x02 \x01(\r\"W\n\x15\x43reateChainTableReply\x12\x1e\n\x05table\x18\x01 \x01(\x0b\x32\x0f.fs3.ChainTable\x12\x1e\n\x06\x63hains\x18\x02 \x03(\x0b\x32\x0e.fs3.ChainInfo*l\n\x0bPublicState\x12\x1c\n\x18PUBLIC_STATE_UNSPECIFIED\x10\x00\x12\x0b\n\x07SERVING\x10\x01\x12\x0b\n\x07SYNCING\x10\x02\x12\x0b\n\x07WAITING\x10\x03\x12\x0b\n\x07LASTSRV\x10\x04\x12\x0b\n\x07OFFLINE\x10\x05*V\n\nLocalState\x12\x1b\n\x17LOCAL_STATE_UNSPECIFIED\x10\x00\x12\x0c\n\x08UPTODATE\x10\x01\x12\n\n\x06ONLINE\x10\x02\x12\x11\n\rLOCAL_OFFLINE\x10\x03*C\n\tNodeState\x12\x1a\n\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x0b\n\x07NODE_UP\x10\x01\x12\r\n\tNODE_DOWN\x10\x02\x32\xaa\x03\n\x07\x43luster\x12@\n\x0cRegisterNode\x12\x18.fs3.RegisterNodeRequest\x1a\x16.fs3.RegisterNodeReply\x12\x37\n\tHeartbeat\x12\x15.fs3.HeartbeatRequest\x1a\x13.fs3.HeartbeatReply\x12\x46\n\x0eGetRoutingInfo\x12\x1a.fs3.GetRoutingInfoRequest\x1a\x18.fs3.GetRoutingInfoReply\x12L\n\x10\x43reateChainTable\x12\x1c.fs3.CreateChainTableRequest\x1a\x1a.fs3.CreateChainTableReply\x12@\n\x0cGetDataToken\x12\x18.fs3.GetDataTokenRequest\x1a\x16.fs3.GetDataTokenReply\x12L\n\x10SetTargetOffline\x12\x1c.fs3.SetTargetOfflineRequest\x1a\x1a.fs3.SetTargetOfflineReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fs3.proto.cluster_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PUBLICSTATE']._serialized_start=2206
-  _globals['_PUBLICSTATE']._serialized_end=2314
-  _globals['_LOCALSTATE']._serialized_start=2316
-  _globals['_LOCALSTATE']._serialized_end=2402
-  _globals['_NODESTATE']._serialized_start=2404
-  _globals['_NODESTATE']._serialized_end=2471
+  _globals['_PUBLICSTATE']._serialized_start=2485
+  _globals['_PUBLICSTATE']._serialized_end=2593
+  _globals['_LOCALSTATE']._serialized_start=2595
+  _globals['_LOCALSTATE']._serialized_end=2681
+  _globals['_NODESTATE']._serialized_start=2683
+  _globals['_NODESTATE']._serialized_end=2750
   _globals['_NODEINFO']._serialized_start=33
   _globals['_NODEINFO']._serialized_end=227
   _globals['_TARGETINFO']._serialized_start=230
@@ -55,30 +55,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REGISTERNODEREPLY']._serialized_end=1264
   _globals['_TARGETREPORT']._serialized_start=1267
   _globals['_TARGETREPORT']._serialized_end=1452
-  _globals['_NODEHEARTBEAT']._serialized_start=1454
-  _globals['_NODEHEARTBEAT']._serialized_end=1543
-  _globals['_MANAGERLEASE']._serialized_start=1545
-  _globals['_MANAGERLEASE']._serialized_end=1594
-  _globals['_HEARTBEATREQUEST']._serialized_start=1596
-  _globals['_HEARTBEATREQUEST']._serialized_end=1667
-  _globals['_HEARTBEATREPLY']._serialized_start=1669
-  _globals['_HEARTBEATREPLY']._serialized_end=1710
-  _globals['_GETROUTINGINFOREQUEST']._serialized_start=1712
-  _globals['_GETROUTINGINFOREQUEST']._serialized_end=1758
-  _globals['_GETROUTINGINFOREPLY']._serialized_start=1760
-  _globals['_GETROUTINGINFOREPLY']._serialized_end=1835
-  _globals['_GETDATATOKENREQUEST']._serialized_start=1837
-  _globals['_GETDATATOKENREQUEST']._serialized_end=1874
-  _globals['_GETDATATOKENREPLY']._serialized_start=1876
-  _globals['_GETDATATOKENREPLY']._serialized_end=1931
-  _globals['_SETTARGETOFFLINEREQUEST']._serialized_start=1933
-  _globals['_SETTARGETOFFLINEREQUEST']._serialized_end=1994
-  _globals['_SETTARGETOFFLINEREPLY']._serialized_start=1996
-  _globals['_SETTARGETOFFLINEREPLY']._serialized_end=2052
-  _globals['_CREATECHAINTABLEREQUEST']._serialized_start=2054
-  _globals['_CREATECHAINTABLEREQUEST']._serialized_end=2115
-  _globals['_CREATECHAINTABLEREPLY']._serialized_start=2117
-  _globals['_CREATECHAINTABLEREPLY']._serialized_end=2204
-  _globals['_CLUSTER']._serialized_start=2474
-  _globals['_CLUSTER']._serialized_end=2900
+  _globals['_OPSTATS']._serialized_start=1454
+  _globals['_OPSTATS']._serialized_end=1571
+  _globals['_NODESTATS']._serialized_start=1573
+  _globals['_NODESTATS']._serialized_end=1669
+  _globals['_NODEHEARTBEAT']._serialized_start=1671
+  _globals['_NODEHEARTBEAT']._serialized_end=1791
+  _globals['_MANAGERLEASE']._serialized_start=1793
+  _globals['_MANAGERLEASE']._serialized_end=1842
+  _globals['_HEARTBEATREQUEST']._serialized_start=1844
+  _globals['_HEARTBEATREQUEST']._serialized_end=1946
+  _globals['_HEARTBEATREPLY']._serialized_start=1948
+  _globals['_HEARTBEATREPLY']._serialized_end=1989
+  _globals['_GETROUTINGINFOREQUEST']._serialized_start=1991
+  _globals['_GETROUTINGINFOREQUEST']._serialized_end=2037
+  _globals['_GETROUTINGINFOREPLY']._serialized_start=2039
+  _globals['_GETROUTINGINFOREPLY']._serialized_end=2114
+  _globals['_GETDATATOKENREQUEST']._serialized_start=2116
+  _globals['_GETDATATOKENREQUEST']._serialized_end=2153
+  _globals['_GETDATATOKENREPLY']._serialized_start=2155
+  _globals['_GETDATATOKENREPLY']._serialized_end=2210
+  _globals['_SETTARGETOFFLINEREQUEST']._serialized_start=2212
+  _globals['_SETTARGETOFFLINEREQUEST']._serialized_end=2273
+  _globals['_SETTARGETOFFLINEREPLY']._serialized_start=2275
+  _globals['_SETTARGETOFFLINEREPLY']._serialized_end=2331
+  _globals['_CREATECHAINTABLEREQUEST']._serialized_start=2333
+  _globals['_CREATECHAINTABLEREQUEST']._serialized_end=2394
+  _globals['_CREATECHAINTABLEREPLY']._serialized_start=2396
+  _globals['_CREATECHAINTABLEREPLY']._serialized_end=2483
+  _globals['_CLUSTER']._serialized_start=2753
+  _globals['_CLUSTER']._serialized_end=3179
 # @@protoc_insertion_point(module_scope)

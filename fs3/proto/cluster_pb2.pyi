@@ -198,15 +198,47 @@ class TargetReport(_message.Message):
     sync_percent: int
     def __init__(self, id: _Optional[int] = ..., local_state: _Optional[_Union[LocalState, str]] = ..., used_bytes: _Optional[int] = ..., chunk_count: _Optional[int] = ..., free_bytes: _Optional[int] = ..., corruptions: _Optional[int] = ..., repairs: _Optional[int] = ..., sync_percent: _Optional[int] = ...) -> None: ...
 
+class OpStats(_message.Message):
+    __slots__ = ("op", "count", "errors", "bytes", "seconds", "frames", "buckets")
+    OP_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_FIELD_NUMBER: _ClassVar[int]
+    BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    op: str
+    count: int
+    errors: int
+    bytes: int
+    seconds: float
+    frames: int
+    buckets: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, op: _Optional[str] = ..., count: _Optional[int] = ..., errors: _Optional[int] = ..., bytes: _Optional[int] = ..., seconds: _Optional[float] = ..., frames: _Optional[int] = ..., buckets: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class NodeStats(_message.Message):
+    __slots__ = ("ops", "connections", "refused", "started_ns")
+    OPS_FIELD_NUMBER: _ClassVar[int]
+    CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
+    STARTED_NS_FIELD_NUMBER: _ClassVar[int]
+    ops: _containers.RepeatedCompositeFieldContainer[OpStats]
+    connections: int
+    refused: int
+    started_ns: int
+    def __init__(self, ops: _Optional[_Iterable[_Union[OpStats, _Mapping]]] = ..., connections: _Optional[int] = ..., refused: _Optional[int] = ..., started_ns: _Optional[int] = ...) -> None: ...
+
 class NodeHeartbeat(_message.Message):
-    __slots__ = ("node_id", "received_ns", "targets")
+    __slots__ = ("node_id", "received_ns", "targets", "stats")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     RECEIVED_NS_FIELD_NUMBER: _ClassVar[int]
     TARGETS_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
     node_id: int
     received_ns: int
     targets: _containers.RepeatedCompositeFieldContainer[TargetReport]
-    def __init__(self, node_id: _Optional[int] = ..., received_ns: _Optional[int] = ..., targets: _Optional[_Iterable[_Union[TargetReport, _Mapping]]] = ...) -> None: ...
+    stats: NodeStats
+    def __init__(self, node_id: _Optional[int] = ..., received_ns: _Optional[int] = ..., targets: _Optional[_Iterable[_Union[TargetReport, _Mapping]]] = ..., stats: _Optional[_Union[NodeStats, _Mapping]] = ...) -> None: ...
 
 class ManagerLease(_message.Message):
     __slots__ = ("holder", "expiry_ns")
@@ -217,12 +249,14 @@ class ManagerLease(_message.Message):
     def __init__(self, holder: _Optional[str] = ..., expiry_ns: _Optional[int] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
-    __slots__ = ("node_id", "targets")
+    __slots__ = ("node_id", "targets", "stats")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     TARGETS_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
     node_id: int
     targets: _containers.RepeatedCompositeFieldContainer[TargetReport]
-    def __init__(self, node_id: _Optional[int] = ..., targets: _Optional[_Iterable[_Union[TargetReport, _Mapping]]] = ...) -> None: ...
+    stats: NodeStats
+    def __init__(self, node_id: _Optional[int] = ..., targets: _Optional[_Iterable[_Union[TargetReport, _Mapping]]] = ..., stats: _Optional[_Union[NodeStats, _Mapping]] = ...) -> None: ...
 
 class HeartbeatReply(_message.Message):
     __slots__ = ("routing_version",)
