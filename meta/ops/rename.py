@@ -89,6 +89,9 @@ def move_entry(txn, ctx: OpContext, cred: Cred, src_parent: meta_pb2.Inode, src_
             raise AlreadyExists("File exists", path=dst_path)
         victim = get_inode(txn, existing.inode)
         if existing.type == DIRECTORY:
+            if _is_within(txn, existing.inode, src_parent.id):
+                # the target is an ancestor of the source (rename a/b -> a): Linux says ENOTEMPTY
+                raise DirectoryNotEmpty("Directory not empty", path=dst_path)
             if not is_dir:
                 raise IsADirectory("Is a directory", path=dst_path)
             if victim is not None and has_entries(txn, victim.id):

@@ -188,3 +188,15 @@ def test_concurrent_writers_of_different_files(client, workdir):
         list(pool.map(lambda kv: client.write(*kv), blobs.items()))
     for path, data in blobs.items():
         assert client.read(path) == data
+
+
+def test_rename_onto_an_ancestor_is_enotempty_like_linux(client, workdir):
+    """Found by the model test: rename a/f -> a (a directory holding the source) is ENOTEMPTY on Linux,
+    not EISDIR."""
+    import errno
+    client.mkdir(f"{workdir}/a")
+    client.write(f"{workdir}/a/f", b"x")
+    with pytest.raises(OSError) as err:
+        client.rename(f"{workdir}/a/f", f"{workdir}/a")
+    assert err.value.errno == errno.ENOTEMPTY
+    assert client.read(f"{workdir}/a/f") == b"x"

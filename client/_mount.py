@@ -1,0 +1,232 @@
+"""fs3 as a FUSE file system (libfuse 3 through mfusepy): `fs3 mount MOUNTPOINT`.
+
+Every operation maps to one client call; errors keep their errno. Open files are fs3 file handles
+(write-behind, flushed on flush/fsync/release); a handle opened with O_DIRECT (or every handle with
+``--direct-io``) bypasses the kernel's page cache, so reads always come from the cluster.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import os
+import threading
+
+import mfusepy
+from mfusepy import FuseOSError, Operations
+
+from ._client import Client
+
+
+def _errors(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except FuseOSError:
+            raise
+        except OSError as exc:
+            raise FuseOSError(exc.errno or errno.EIO) from None
+        except Exception:  # a bug must not take the mount down: report EIO for this call
+            import logging
+            logging.getLogger("fs3.mount").exception("FUSE operation %s failed", fn.__name__)
+            raise FuseOSError(errno.EIO) from None
+    return wrapper
+
+
+class _Handle:
+    def __init__(self, path: str, file, writable: bool):
+        self.path, self.file, self.writable = path, file, writable
+        self.lock = threading.Lock()
+
+
+class FS3Fuse(Operations):
+    use_ns = True
+
+    def __init__(self, client: Client, *, direct_io: bool = False):
+        self.client = client
+        self.direct_io = direct_io
+        self._handles: dict[int, _Handle] = {}
+        self._next = 1
+        self._lock = threading.Lock()
+
+    # -- handles ------------------------------------------------------------------------------------
+
+    def _register(self, path: str, file, writable: bool, fi) -> int:
+        with self._lock:
+            fh = self._next
+            self._next += 1
+            self._handles[fh] = _Handle(path, file, writable)
+        fi.fh = fh
+        if self.direct_io or fi.flags & getattr(os, "O_DIRECT", 0):
+            fi.direct_io = 1
+        return 0
+
+    def _handle(self, fi) -> _Handle:
+        h = self._handles.get(fi.fh if fi is not None else 0)
+        if h is None:
+            raise FuseOSError(errno.EBADF)
+        return h
+
+    def _open_size(self, path: str) -> int:
+        sizes = [h.file.size for h in list(self._handles.values()) if h.path == path and h.writable]
+        return max(sizes, default=0)
+
+    # -- metadata -----------------------------------------------------------------------------------
+
+    @_errors
+    def getattr(self, path, fh=None):
+        st = self.client.lstat(path)
+        size = max(st.size, self._open_size(path)) if st.is_file else st.size
+        return {"st_mode": st.st_mode, "st_ino": st.inode, "st_nlink": st.nlink, "st_uid": st.uid,
+                "st_gid": st.gid, "st_size": size, "st_atime": st.atime_ns, "st_mtime": st.mtime_ns,
+                "st_ctime": st.ctime_ns, "st_blksize": st.chunk_size or (1 << 20),
+                "st_blocks": -(-size // 512)}
+
+    @_errors
+    def readdir(self, path, fh):
+        return [".", "..", *self.client.ls(path)]
+
+    @_errors
+    def mkdir(self, path, mode):
+        self.client.mkdir(path, mode & 0o7777)
+        return 0
+
+    @_errors
+    def rmdir(self, path):
+        self.client.rmdir(path)
+        return 0
+
+    @_errors
+    def unlink(self, path):
+        self.client.unlink(path)
+        return 0
+
+    @_errors
+    def rename(self, old, new):
+        self.client.rename(old, new)
+        return 0
+
+    @_errors
+    def link(self, target, source):  # `ln source target`
+        self.client.link(source, target)
+        return 0
+
+    @_errors
+    def symlink(self, target, source):  # `ln -s source target`
+        self.client.symlink(source, target)
+        return 0
+
+    @_errors
+    def readlink(self, path):
+        return self.client.readlink(path)
+
+    @_errors
+    def chmod(self, path, mode):
+        self.client.chmod(path, mode & 0o7777, follow_symlinks=False)
+        return 0
+
+    @_errors
+    def chown(self, path, uid, gid):
+        self.client.chown(path, uid, gid, follow_symlinks=False)
+        return 0
+
+    @_errors
+    def utimens(self, path, times=None):
+        self.client.utime(path, times, follow_symlinks=False)
+        return 0
+
+    @_errors
+    def truncate(self, path, length, fh=None):
+        for h in [h for h in list(self._handles.values()) if h.path == path and h.writable]:
+            with h.lock:
+                h.file.flush()
+        if fh is not None and getattr(fh, "fh", 0) in self._handles and self._handles[fh.fh].writable:
+            h = self._handles[fh.fh]
+            with h.lock:
+                h.file.truncate(length)
+            return 0
+        self.client.truncate(path, length)
+        return 0
+
+    @_errors
+    def statfs(self, path):
+        s = self.client.statfs()
+        block = s.chunk_size or (1 << 20)
+        return {"f_bsize": block, "f_frsize": block, "f_blocks": s.total_bytes // block,
+                "f_bfree": s.free_bytes // block, "f_bavail": s.free_bytes // block,
+                "f_files": max(s.inodes, 1) + (1 << 20), "f_ffree": 1 << 20, "f_favail": 1 << 20,
+                "f_namemax": 255}
+
+    # -- data ---------------------------------------------------------------------------------------
+
+    @_errors
+    def create(self, path, mode, fi):
+        exclusive = fi.flags & os.O_EXCL
+        f = self.client.open(path, "x+b" if exclusive else "w+b", buffering=0, perm=mode & 0o7777)
+        return self._register(path, f, True, fi)
+
+    @_errors
+    def open(self, path, fi):
+        acc = fi.flags & os.O_ACCMODE
+        if acc == os.O_RDONLY:
+            f = self.client.open(path, "rb", buffering=0)
+            return self._register(path, f, False, fi)
+        if fi.flags & os.O_TRUNC:
+            mode = "w+b" if acc == os.O_RDWR else "wb"
+        elif fi.flags & os.O_APPEND:
+            mode = "a+b" if acc == os.O_RDWR else "ab"
+        else:
+            mode = "r+b"
+        f = self.client.open(path, mode, buffering=0)
+        return self._register(path, f, True, fi)
+
+    @_errors
+    def read(self, path, size, offset, fi):
+        h = self._handle(fi)
+        with h.lock:
+            h.file.seek(offset)
+            buf = bytearray(size)
+            n = h.file.readinto(buf)
+            return bytes(buf[:n])
+
+    @_errors
+    def write(self, path, data, offset, fi):
+        h = self._handle(fi)
+        with h.lock:
+            h.file.seek(offset)
+            return h.file.write(data)
+
+    @_errors
+    def flush(self, path, fi):
+        h = self._handle(fi)
+        if h.writable:
+            with h.lock:
+                h.file.flush()
+        return 0
+
+    @_errors
+    def fsync(self, path, datasync, fi):
+        return self.flush(path, fi)
+
+    @_errors
+    def release(self, path, fi):
+        with self._lock:
+            h = self._handles.pop(fi.fh, None)
+        if h is not None:
+            with h.lock:
+                h.file.close()
+        return 0
+
+
+def mount(client: Client, mountpoint: str, *, foreground: bool = True, direct_io: bool = False,
+          allow_other: bool = False) -> None:
+    """Serve ``client``'s cluster at ``mountpoint`` until unmounted (blocks)."""
+    # No attribute or entry caching in the kernel: other clients change the namespace too, and fs3 is
+    # strongly consistent; every stat asks the meta service.
+    options = {"fsname": "fs3", "subtype": "fs3", "default_permissions": True, "attr_timeout": 0,
+               "entry_timeout": 0, "negative_timeout": 0}
+    if allow_other:
+        options["allow_other"] = True
+    mfusepy.FUSE(FS3Fuse(client, direct_io=direct_io), mountpoint, foreground=foreground, raw_fi=True,
+                 nothreads=False, **options)
