@@ -35,9 +35,24 @@ def _errors(fn):
 
 
 class _Handle:
-    def __init__(self, path: str, file, writable: bool):
-        self.path, self.file, self.writable = path, file, writable
+    def __init__(self, client: Client, path: str, file, writable: bool, size: int, append: bool = False):
+        self.client, self.path, self._file, self.writable = client, path, file, writable
+        self.size = size  # including writes still in the handle's buffer
+        self.append = append
         self.lock = threading.Lock()
+
+    @property
+    def file(self):
+        if self._file is None:  # committed by a flush; the descriptor is still in use: open it again
+            self._file = self.client.open(self.path, "ab" if self.append else "r+b")
+        return self._file
+
+    def commit(self) -> None:
+        """Make what was written visible to every other open and client: flush the buffer and close the
+        fs3 write session (which sets the file's length)."""
+        if self._file is not None:
+            f, self._file = self._file, None
+            f.close()
 
 
 class FS3Fuse(Operations):
@@ -52,11 +67,12 @@ class FS3Fuse(Operations):
 
     # -- handles ------------------------------------------------------------------------------------
 
-    def _register(self, path: str, file, writable: bool, fi) -> int:
+    def _register(self, path: str, file, writable: bool, fi, append: bool = False) -> int:
+        size = (file.raw if hasattr(file, "raw") else file).size
         with self._lock:
             fh = self._next
             self._next += 1
-            self._handles[fh] = _Handle(path, file, writable)
+            self._handles[fh] = _Handle(self.client, path, file, writable, size, append)
         fi.fh = fh
         if self.direct_io or fi.flags & getattr(os, "O_DIRECT", 0):
             fi.direct_io = 1
@@ -69,7 +85,7 @@ class FS3Fuse(Operations):
         return h
 
     def _open_size(self, path: str) -> int:
-        sizes = [h.file.size for h in list(self._handles.values()) if h.path == path and h.writable]
+        sizes = [h.size for h in list(self._handles.values()) if h.path == path and h.writable]
         return max(sizes, default=0)
 
     # -- metadata -----------------------------------------------------------------------------------
@@ -140,11 +156,13 @@ class FS3Fuse(Operations):
     def truncate(self, path, length, fh=None):
         for h in [h for h in list(self._handles.values()) if h.path == path and h.writable]:
             with h.lock:
-                h.file.flush()
+                h.commit()
+                h.size = length
         if fh is not None and getattr(fh, "fh", 0) in self._handles and self._handles[fh.fh].writable:
             h = self._handles[fh.fh]
             with h.lock:
                 h.file.truncate(length)
+                h.size = length
             return 0
         self.client.truncate(path, length)
         return 0
@@ -163,7 +181,9 @@ class FS3Fuse(Operations):
     @_errors
     def create(self, path, mode, fi):
         exclusive = fi.flags & os.O_EXCL
-        f = self.client.open(path, "x+b" if exclusive else "w+b", buffering=0, perm=mode & 0o7777)
+        # Writable handles are buffered (a chunk's worth): the kernel hands over writes of a few KiB, and
+        # each fs3 write rewrites its chunk on every replica, so small writes are gathered first.
+        f = self.client.open(path, "x+b" if exclusive else "w+b", perm=mode & 0o7777)
         return self._register(path, f, True, fi)
 
     @_errors
@@ -178,14 +198,15 @@ class FS3Fuse(Operations):
             mode = "a+b" if acc == os.O_RDWR else "ab"
         else:
             mode = "r+b"
-        f = self.client.open(path, mode, buffering=0)
-        return self._register(path, f, True, fi)
+        f = self.client.open(path, mode)
+        return self._register(path, f, True, fi, append=bool(fi.flags & os.O_APPEND))
 
     @_errors
     def read(self, path, size, offset, fi):
         h = self._handle(fi)
         with h.lock:
-            h.file.seek(offset)
+            if h.file.tell() != offset:
+                h.file.seek(offset)
             buf = bytearray(size)
             n = h.file.readinto(buf)
             return bytes(buf[:n])
@@ -194,15 +215,20 @@ class FS3Fuse(Operations):
     def write(self, path, data, offset, fi):
         h = self._handle(fi)
         with h.lock:
-            h.file.seek(offset)
-            return h.file.write(data)
+            if h.file.tell() != offset:  # a seek flushes the buffer: only when the write is not sequential
+                h.file.seek(offset)
+            n = h.file.write(data)
+            h.size = max(h.size, offset + n)
+            return n
 
     @_errors
     def flush(self, path, fi):
+        # close(2) calls flush at once and release some time later: commit now, so a reader that opens
+        # the file right after close() sees all of it
         h = self._handle(fi)
         if h.writable:
             with h.lock:
-                h.file.flush()
+                h.commit()
         return 0
 
     @_errors
@@ -215,7 +241,7 @@ class FS3Fuse(Operations):
             h = self._handles.pop(fi.fh, None)
         if h is not None:
             with h.lock:
-                h.file.close()
+                h.commit()
         return 0
 
 
