@@ -23,3 +23,4 @@ def test_wheel_has_one_top_level_package(tmp_path):
         assert f"fs3/{component}/__init__.py" in names, component
     assert "fs3/meta/ops/rename.py" in names
     assert "fs3/proto/meta.proto" in names
+    assert "fs3/meta/dashboard.html" in names  # served by the admin HTTP API
