@@ -69,7 +69,9 @@ def demo(data_dir, nodes, batches, batch_size, seq_len, workers, keep, existing,
         tmp = tempfile.mkdtemp(prefix="fs3-demo-")
         data_dir = Path(tmp) / "cluster"
     t0 = time.monotonic()
-    cluster = LocalCluster.start(LocalClusterConfig(data_dir=data_dir, storage_nodes=nodes), progress=say)
+    # a throwaway cluster in a temporary directory does not become the one `fs3` commands use
+    cluster = LocalCluster.start(LocalClusterConfig(data_dir=data_dir, storage_nodes=nodes), progress=say,
+                                 remember=tmp is None or keep)
     say(f"cluster up in {time.monotonic() - t0:.1f}s: meta {cluster.meta[0]}, {nodes} storage nodes")
     try:
         with connect(str(data_dir)) as client:

@@ -129,8 +129,10 @@ class LocalCluster:
         *,
         timeout: float = 60.0,
         progress: Callable[[str], None] | None = None,
+        remember: bool = True,
     ) -> LocalCluster:
-        """Start the processes, wait until every storage node has registered, create the chains."""
+        """Start the processes, wait until every storage node has registered, create the chains.
+        ``remember``: make it the cluster `fs3` commands use by default (not for throwaway clusters)."""
         config.validate()
         data = Path(config.data_dir).resolve()
         say = progress or (lambda _msg: None)
@@ -195,7 +197,8 @@ class LocalCluster:
         except BaseException:
             cluster.stop()
             raise
-        remember_cluster(data, cluster.meta)
+        if remember:
+            remember_cluster(data, cluster.meta)
         return cluster
 
     def _start_etcd(self, config: LocalClusterConfig, deadline: float, say) -> str:
