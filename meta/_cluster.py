@@ -6,6 +6,7 @@ built from them.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
@@ -16,6 +17,8 @@ from fs3.proto import cluster_pb2
 from . import _keys as keys
 from ._chain_table import plan_chains
 from .kv import KVStore
+
+log = logging.getLogger(__name__)
 
 CHAIN_TABLE_ID = 1
 DATA_TOKEN_LIFETIME = 3600.0  # seconds; clients renew before expiry
@@ -87,6 +90,7 @@ class ClusterManager:
             node.data_address, node.data_socket = req.data_address, req.data_socket
             txn.set(keys.node(node_id), node.SerializeToString())
             target_ids = []
+            restarted: list[int] = []
             for reg in req.targets:
                 target_id = reg.id
                 info = None
@@ -102,9 +106,16 @@ class ClusterManager:
                     target_id = _next_id(txn, "target")
                 if info is None:  # a new, empty target: nothing to recover
                     info = cluster_pb2.TargetInfo(id=target_id, node_id=node_id, public_state=cluster_pb2.SERVING)
+                else:
+                    restarted.append(target_id)
                 info.path, info.direct_io = reg.path, reg.direct_io
                 txn.set(keys.target(target_id), info.SerializeToString())
                 target_ids.append(target_id)
+            # A known target registering again has restarted, maybe faster than the heartbeat timeout,
+            # so the manager never saw it go: it may have missed updates. Its chains go through the
+            # offline transition now, and it comes back by syncing (or as lastsrv when it alone holds
+            # the chain's latest data), never by serving what it had.
+            _demote_restarted(txn, set(restarted))
             beat = cluster_pb2.NodeHeartbeat(node_id=node_id, received_ns=now)
             txn.set(keys.heartbeat(node_id), beat.SerializeToString())
             version = _bump_routing(txn)
@@ -304,3 +315,32 @@ class ClusterManager:
 
         table, new = self.kv.transact(run)
         return cluster_pb2.CreateChainTableReply(table=table, chains=new)
+
+
+def _demote_restarted(txn, restarted: set[int]) -> None:
+    from ._chain_states import LOCAL_OFFLINE, Member, next_chain
+
+    if not restarted:
+        return
+    targets = {t.id: t for t in _scan(txn, keys.TARGET, cluster_pb2.TargetInfo)}
+    for chain in _scan(txn, keys.CHAIN, cluster_pb2.ChainInfo):
+        if not restarted.intersection(chain.targets):
+            continue
+        members = [Member(t, targets[t].public_state, LOCAL_OFFLINE if t in restarted else targets[t].local_state)
+                   for t in chain.targets]
+        new = next_chain(members)
+        if [(m.target, m.public) for m in new] == [(m.target, m.public) for m in members]:
+            continue
+        log.info("chain %d v%d -> v%d: target(s) %s restarted", chain.id, chain.version, chain.version + 1,
+                 ",".join(str(t) for t in sorted(restarted.intersection(chain.targets))))
+        chain.version += 1
+        del chain.targets[:]
+        chain.targets.extend(m.target for m in new)
+        txn.set(keys.chain(chain.id), chain.SerializeToString())
+        for m in new:
+            info = targets[m.target]
+            if info.public_state != m.public or m.target in restarted:
+                info.public_state = m.public
+                if m.target in restarted:
+                    info.local_state = LOCAL_OFFLINE
+                txn.set(keys.target(m.target), info.SerializeToString())
