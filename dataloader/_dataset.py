@@ -85,6 +85,23 @@ class ShardSet:
             shard += 1
         return out
 
+    def pieces(self, rows: np.ndarray, samples: np.ndarray, seq_len: int) -> tuple[np.ndarray, ...]:
+        """Where samples' tokens lie, as arrays: shard, first token in the shard, tokens, output row,
+        column. Most samples are one piece; one that crosses a shard boundary is several."""
+        width = seq_len + 1
+        first = samples * seq_len
+        shard = np.searchsorted(self.starts, first, side="right") - 1
+        whole = first + width <= self.starts[shard + 1]
+        pieces = [shard[whole], first[whole] - self.starts[shard[whole]],
+                  np.full(int(whole.sum()), width, dtype=np.int64), rows[whole],
+                  np.zeros(int(whole.sum()), dtype=np.int64)]
+        split = [(sh, tok, n, r, col) for r, x in zip(rows[~whole].tolist(), first[~whole].tolist(), strict=True)
+                 for sh, tok, n, col in self.segments(x, width)]
+        if split:
+            extra = np.array(split, dtype=np.int64).T
+            pieces = [np.concatenate([a, b]) for a, b in zip(pieces, extra, strict=True)]
+        return tuple(pieces)
+
     def maps(self) -> list[np.ndarray]:
         if self._maps is None:  # plain ndarray views: slicing a memmap subclass costs more than the copy
             self._maps = [np.memmap(b, dtype=self.dtype, mode="r").view(np.ndarray) for b in self.bins]
@@ -259,19 +276,6 @@ class TokenDataset(_Base):
 
     def _read_set(self, shard_set: ShardSet, rows: np.ndarray, samples: np.ndarray, out: np.ndarray) -> None:
         width = self.seq_len + 1
-        first = samples * self.seq_len
-        shard = np.searchsorted(shard_set.starts, first, side="right") - 1
-        whole = first + width <= shard_set.starts[shard + 1]
-        # pieces: shard, first token in the shard, tokens, row, column (most samples are one piece)
-        p_shard, p_tok = shard[whole], first[whole] - shard_set.starts[shard[whole]]
-        p_n = np.full(len(p_shard), width, dtype=np.int64)
-        p_row, p_col = rows[whole], np.zeros(len(p_shard), dtype=np.int64)
-        split = [(sh, tok, n, r, col) for r, x in zip(rows[~whole].tolist(), first[~whole].tolist(), strict=True)
-                 for sh, tok, n, col in shard_set.segments(x, width)]
-        if split:
-            extra = np.array(split, dtype=np.int64).T
-            p_shard, p_tok, p_n, p_row, p_col = (np.concatenate([a, b]) for a, b in
-                                                 zip((p_shard, p_tok, p_n, p_row, p_col), extra, strict=True))
         if not shard_set.memmap:
             dense = self._dense_blocks(shard_set, samples)
             if dense is not None:  # whole blocks, read once and cached across read rounds
@@ -280,19 +284,7 @@ class TokenDataset(_Base):
                 if not keep.any():
                     return
                 rows, samples = rows[keep], samples[keep]
-                first = samples * self.seq_len
-                shard = np.searchsorted(shard_set.starts, first, side="right") - 1
-                whole = first + width <= shard_set.starts[shard + 1]
-                p_shard, p_tok = shard[whole], first[whole] - shard_set.starts[shard[whole]]
-                p_n = np.full(len(p_shard), width, dtype=np.int64)
-                p_row, p_col = rows[whole], np.zeros(len(p_shard), dtype=np.int64)
-                split = [(sh, tok, n, r, col)
-                         for r, x in zip(rows[~whole].tolist(), first[~whole].tolist(), strict=True)
-                         for sh, tok, n, col in shard_set.segments(x, width)]
-                if split:
-                    extra = np.array(split, dtype=np.int64).T
-                    p_shard, p_tok, p_n, p_row, p_col = (np.concatenate([a, b]) for a, b in
-                                                         zip((p_shard, p_tok, p_n, p_row, p_col), extra, strict=True))
+        p_shard, p_tok, p_n, p_row, p_col = shard_set.pieces(rows, samples, self.seq_len)
         if shard_set.memmap:
             maps = shard_set.maps()
             whole_piece = (p_n == width) & (p_col == 0)

@@ -317,30 +317,41 @@ class ClusterManager:
         return cluster_pb2.CreateChainTableReply(table=table, chains=new)
 
 
+def advance_chain(txn, chain: cluster_pb2.ChainInfo, members: list, targets: dict, why: str = "") -> bool:
+    """Apply one round of the state table to ``chain`` (members with the local states to judge by) in
+    ``txn``: the new order under a new chain version, and changed public states on the targets. Returns
+    whether the chain changed; the caller bumps the routing version."""
+    from ._chain_states import next_chain
+
+    new = next_chain(members)
+    if [(m.target, m.public) for m in new] == [(m.target, m.public) for m in members]:
+        return False
+    log.info("chain %d v%d -> v%d: %s%s", chain.id, chain.version, chain.version + 1,
+             " ".join(f"{m.target}:{cluster_pb2.PublicState.Name(m.public).lower()}" for m in new), why)
+    chain.version += 1
+    del chain.targets[:]
+    chain.targets.extend(m.target for m in new)
+    txn.set(keys.chain(chain.id), chain.SerializeToString())
+    for m in new:
+        info = targets[m.target]
+        if info.public_state != m.public:
+            info.public_state = m.public
+            txn.set(keys.target(m.target), info.SerializeToString())
+    return True
+
+
 def _demote_restarted(txn, restarted: set[int]) -> None:
-    from ._chain_states import LOCAL_OFFLINE, Member, next_chain
+    """Known targets that registered again (their node restarted): their chains take the offline
+    transition now, judged with these targets offline."""
+    from ._chain_states import LOCAL_OFFLINE, Member
 
     if not restarted:
         return
     targets = {t.id: t for t in _scan(txn, keys.TARGET, cluster_pb2.TargetInfo)}
+    for tid in restarted:
+        targets[tid].local_state = LOCAL_OFFLINE
+        txn.set(keys.target(tid), targets[tid].SerializeToString())
     for chain in _scan(txn, keys.CHAIN, cluster_pb2.ChainInfo):
-        if not restarted.intersection(chain.targets):
-            continue
-        members = [Member(t, targets[t].public_state, LOCAL_OFFLINE if t in restarted else targets[t].local_state)
-                   for t in chain.targets]
-        new = next_chain(members)
-        if [(m.target, m.public) for m in new] == [(m.target, m.public) for m in members]:
-            continue
-        log.info("chain %d v%d -> v%d: target(s) %s restarted", chain.id, chain.version, chain.version + 1,
-                 ",".join(str(t) for t in sorted(restarted.intersection(chain.targets))))
-        chain.version += 1
-        del chain.targets[:]
-        chain.targets.extend(m.target for m in new)
-        txn.set(keys.chain(chain.id), chain.SerializeToString())
-        for m in new:
-            info = targets[m.target]
-            if info.public_state != m.public or m.target in restarted:
-                info.public_state = m.public
-                if m.target in restarted:
-                    info.local_state = LOCAL_OFFLINE
-                txn.set(keys.target(m.target), info.SerializeToString())
+        if restarted.intersection(chain.targets):
+            members = [Member(t, targets[t].public_state, targets[t].local_state) for t in chain.targets]
+            advance_chain(txn, chain, members, targets, " (a member restarted)")

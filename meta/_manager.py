@@ -16,8 +16,8 @@ import time
 from fs3.proto import cluster_pb2
 
 from . import _keys as keys
-from ._chain_states import LOCAL_OFFLINE, ONLINE, Member, next_chain
-from ._cluster import ClusterManager, _bump_routing, _scan
+from ._chain_states import LOCAL_OFFLINE, ONLINE, Member
+from ._cluster import ClusterManager, _bump_routing, _scan, advance_chain
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,10 @@ class ManagerLoop:
             reported = {r.id: r.local_state for b in beats.values() for r in b.targets}
             changed = 0
             dirty_targets = set()
+            chains = []
             for chain in _scan(txn, keys.CHAIN, cluster_pb2.ChainInfo):
                 members = []
+                chains.append((chain, members))
                 for tid in chain.targets:
                     info = targets[tid]
                     if info.admin_offline or not self.cluster.node_alive(beats.get(info.node_id), now):
@@ -76,22 +78,10 @@ class ManagerLoop:
                         info.local_state = local
                         dirty_targets.add(tid)
                     members.append(Member(tid, info.public_state, local))
-                new = next_chain(members)
-                if [(m.target, m.public) for m in new] == [(m.target, m.public) for m in members]:
-                    continue
-                log.info("chain %d v%d -> v%d: %s", chain.id, chain.version, chain.version + 1,
-                         " ".join(f"{m.target}:{cluster_pb2.PublicState.Name(m.public).lower()}" for m in new))
-                chain.version += 1
-                del chain.targets[:]
-                chain.targets.extend(m.target for m in new)
-                txn.set(keys.chain(chain.id), chain.SerializeToString())
-                for m in new:
-                    if targets[m.target].public_state != m.public:
-                        targets[m.target].public_state = m.public
-                        dirty_targets.add(m.target)
-                changed += 1
-            for tid in dirty_targets:
+            for tid in dirty_targets:  # local states first: advance_chain writes what it changes itself
                 txn.set(keys.target(tid), targets[tid].SerializeToString())
+            for chain, members in chains:
+                changed += advance_chain(txn, chain, members, targets)
             if changed or dirty_targets:
                 _bump_routing(txn)
             return changed
