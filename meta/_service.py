@@ -95,6 +95,13 @@ class MetaServicer(meta_pb2_grpc.MetaServicer):
         return ops.statfs(self.ctx, self.cluster.routing().routing.targets)
 
 
+def authenticate_admin(users: Users, context, what: str) -> ops.Cred:
+    """The caller's credentials, which must be an administrator's for ``what``."""
+    cred = users.authenticate(context)
+    require_admin(cred, what)
+    return cred
+
+
 class ClusterServicer(cluster_pb2_grpc.ClusterServicer):
     """Cluster calls: any user may read the routing info and get a data-plane token; only admins (and
     storage nodes, which run with an admin token) register nodes, beat, and change the cluster."""
@@ -104,9 +111,7 @@ class ClusterServicer(cluster_pb2_grpc.ClusterServicer):
         self.users = users
 
     def _admin(self, context, what: str) -> ops.Cred:
-        cred = self.users.authenticate(context)
-        require_admin(cred, what)
-        return cred
+        return authenticate_admin(self.users, context, what)
 
     @servicer_method
     def RegisterNode(self, request, context):
@@ -146,9 +151,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         self.users = users
 
     def _admin(self, context, what: str) -> ops.Cred:
-        cred = self.users.authenticate(context)
-        require_admin(cred, what)
-        return cred
+        return authenticate_admin(self.users, context, what)
 
     @servicer_method
     def AddUser(self, request, context):
