@@ -80,6 +80,7 @@ class AsyncClient:
         self.client_id = f"{os.uname().nodename}:{os.getpid()}"
         self._meta = MetaConnection(addresses, token=token, timeout=timeout, failover_timeout=failover_timeout)
         self._sessions: dict[tuple[int, int], int] = {}  # open write sessions, renewed while open
+        self._releases: set[asyncio.Task] = set()  # sessions of files closed unwritten, being ended
         self._renewer: asyncio.Task | None = None
         self._routing = RoutingCache(self._meta.routing)
         self._token = b""
@@ -408,6 +409,20 @@ class AsyncClient:
         self._sessions.pop((inode.id, session), None)
         return reply.inode
 
+    def _release_session(self, inode, session: int) -> None:
+        """End the write session of a file closed without a write: nothing about the file changes, so
+        the caller does not wait for meta's answer (a release that is lost leaves the session to expire
+        unrenewed, which only delays reclaiming the file's chunks if it is removed)."""
+        self._sessions.pop((inode.id, session), None)
+        task = asyncio.ensure_future(self._meta("Close", meta_pb2.CloseRequest(inode=inode.id, session=session)))
+        self._releases.add(task)
+        task.add_done_callback(self._released)
+
+    def _released(self, task: asyncio.Task) -> None:
+        self._releases.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved, not raised: see _release_session
+
     async def _renew_sessions(self) -> None:
         """Keep this client's write sessions alive while their files are open: a crashed writer stops
         renewing, and meta prunes its sessions."""
@@ -451,6 +466,8 @@ class AsyncClient:
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def close(self) -> None:
+        if self._releases:  # sessions of files closed unwritten: end them rather than leave them to expire
+            await asyncio.wait(set(self._releases), timeout=5.0)
         if self._renewer is not None:
             self._renewer.cancel()
         self._chunks.close()

@@ -166,6 +166,11 @@ class AsyncFile:
             if self._by_chunk.get(prepared.index) is task:
                 del self._by_chunk[prepared.index]
 
+    @property
+    def settled(self) -> bool:
+        """No write in flight and no failure to report: ``flush`` would have nothing to do."""
+        return not self._tasks and self._error is None
+
     async def flush(self) -> None:
         """Wait until every write so far is acknowledged (durable on storage); raise the first failure."""
         while self._tasks:
@@ -191,7 +196,9 @@ class AsyncFile:
                 await self.flush()
         finally:
             self.closed = True
-            if self._session:
+            if self._session and not self._wrote:
+                self._client._release_session(self.inode, self._session)
+            elif self._session:
                 self.inode = await self._client._close_session(
                     self.inode, self._session, self._wrote, self._written_end
                 )

@@ -4,6 +4,7 @@ background thread, so both share one implementation; every method here waits for
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import io
 import threading
@@ -30,7 +31,27 @@ class _LoopThread:
         self._thread.start()
 
     def run(self, coro):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        """Run ``coro`` on the loop and wait for it: a task and a bare lock, which costs half of what
+        ``run_coroutine_threadsafe`` does (per call of a metadata operation, that shows)."""
+        lock = _thread.allocate_lock()
+        lock.acquire()
+        box: list[asyncio.Task] = []
+
+        def done(task):
+            box.append(task)
+            lock.release()
+
+        def start():
+            box.append(self.loop.create_task(coro))
+            box[0].add_done_callback(done)
+
+        self.loop.call_soon_threadsafe(start)
+        try:
+            lock.acquire()
+        except BaseException:  # interrupted (Ctrl-C): stop the operation too
+            self.loop.call_soon_threadsafe(lambda: box and box[0].cancel())
+            raise
+        return box[0].result()
 
     def close(self) -> None:
         if self.loop.is_closed():

@@ -72,7 +72,8 @@ class File(io.RawIOBase):
         if self.closed:
             return
         with self._lock:
-            self._client._run(self._afile.flush())
+            if not self._afile.settled:  # (a write's task records its failure before it leaves the set)
+                self._client._run(self._afile.flush())
 
     def truncate(self, size: int | None = None) -> int:
         self._checkClosed()

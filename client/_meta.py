@@ -1,5 +1,8 @@
 """The client's connection to the meta service (namespace, cluster and admin calls), on grpc.aio.
 
+Namespace calls go over each meta server's framed call listener (client/_calls.py) when it has one and
+it can be reached, else over gRPC; cluster and admin calls always use gRPC.
+
 A cluster may run several stateless meta servers. The client knows all of them (from the address it
 was given and from the routing info) and, when the one it uses stops answering, repeats the call on the
 next one. Reads are idempotent; mutations carry a request id that meta records with its reply, so a
@@ -14,10 +17,13 @@ import time
 import grpc
 import grpc.aio
 
+from fs3 import _call_wire
 from fs3._auth import bearer
 from fs3._errors import Unavailable, Unreachable
 from fs3._rpc import CHANNEL_OPTIONS, acall, error_from_rpc
 from fs3.proto import admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, meta_pb2_grpc
+
+from ._calls import CallConnection
 
 _CLUSTER_METHODS = {"RegisterNode", "Heartbeat", "GetRoutingInfo", "CreateChainTable", "GetDataToken",
                     "SetTargetOffline"}
@@ -28,6 +34,9 @@ FAILOVER_TIMEOUT = 30.0  # how long a call keeps trying other meta servers befor
 class _Channel:
     def __init__(self, address: str):
         self.address = address
+        self.call_address: str | None = None        # its framed call listener; "" none; None not asked yet
+        self.calls: CallConnection | None = None
+        self.calls_retry_at = 0.0                   # when to try a listener that could not be reached again
         self.channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
         self.meta = meta_pb2_grpc.MetaStub(self.channel)
         self.cluster = cluster_pb2_grpc.ClusterStub(self.channel)
@@ -41,8 +50,10 @@ class _Channel:
 
 class MetaConnection:
     def __init__(self, addresses: list[str] | str, *, token: str | None = None, timeout: float = 60.0,
-                 failover_timeout: float = FAILOVER_TIMEOUT):
+                 failover_timeout: float = FAILOVER_TIMEOUT, framed: bool = True):
         self.addresses = [addresses] if isinstance(addresses, str) else list(addresses)
+        self.token = token
+        self.framed = framed  # namespace calls over the framed listeners (False: gRPC only)
         self.timeout = timeout
         self.failover_timeout = failover_timeout
         self.metadata = bearer(token)
@@ -80,6 +91,7 @@ class MetaConnection:
                     metadata=self.metadata,
                 )
                 self.learn(reply.routing.meta_addresses)
+                self._channel().call_address = reply.call_address
                 return reply
             except grpc.RpcError as err:
                 if err.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
@@ -100,6 +112,14 @@ class MetaConnection:
         while True:
             ch = self._channel()
             try:
+                if self.framed and method in _call_wire.NUMBER:
+                    calls = await self._calls(ch)
+                    if calls is not None:
+                        try:
+                            return await calls.call(method, request, timeout or self.timeout)
+                        except Unreachable:  # relearn the listener: a restarted server has a new port
+                            ch.calls, ch.call_address = None, None
+                            raise
                 return await acall(getattr(ch.stub(method), method), request, timeout=timeout or self.timeout,
                                    what=f"meta {ch.address}", metadata=self.metadata)
             except Unreachable:
@@ -111,6 +131,24 @@ class MetaConnection:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 1.0)
 
+    async def _calls(self, ch: _Channel) -> CallConnection | None:
+        """The framed connection to ``ch``'s meta server, opened on first use; None to use gRPC (the
+        server has no listener, or it could not be reached lately)."""
+        if ch.calls is not None and ch.calls.usable:
+            return ch.calls
+        if ch.call_address is None:  # ask this server where it listens (once per server start)
+            reply = await acall(ch.cluster.GetRoutingInfo, cluster_pb2.GetRoutingInfoRequest(),
+                                timeout=self.timeout, what=f"meta {ch.address}", metadata=self.metadata)
+            ch.call_address = reply.call_address
+        if not ch.call_address or time.monotonic() < ch.calls_retry_at:
+            return None
+        try:
+            ch.calls = await CallConnection.open(ch.call_address, self.token)
+        except Unavailable:  # e.g. a port a container does not publish: gRPC still works
+            ch.calls, ch.calls_retry_at = None, time.monotonic() + 30.0
+            return None
+        return ch.calls
+
     async def routing(self, known_version: int = 0) -> cluster_pb2.GetRoutingInfoReply:
         reply = await self("GetRoutingInfo", cluster_pb2.GetRoutingInfoRequest(known_version=known_version))
         if not reply.unchanged:
@@ -119,5 +157,7 @@ class MetaConnection:
 
     async def close(self) -> None:
         for ch in self._channels.values():
+            if ch.calls is not None:
+                ch.calls.close()
             await ch.channel.close()
         self._channels.clear()

@@ -22,6 +22,7 @@ from fs3._rpc import SERVER_OPTIONS
 from fs3.proto import admin_pb2_grpc, cluster_pb2_grpc, meta_pb2_grpc
 
 from . import ops
+from ._call_server import CallServer
 from ._chunk_reclaimer import GrpcChunkReclaimer
 from ._cluster import ClusterManager
 from ._garbage import GarbageCollector
@@ -51,6 +52,8 @@ class MetaConfig:
     admin_token_file: Path | None = None      # root's token: read if present, else created (0600)
     http: str = ""                            # HOST:PORT of the admin HTTP API and dashboard ("" : none)
     http_addr_file: Path | None = None        # where to write the dashboard's URL once serving
+    calls: str = ""                           # HOST:PORT of the framed call listener ("": the gRPC host,
+                                              # any free port; "off": none; see docs/meta-calls.md)
 
 
 class MetaServer:
@@ -76,6 +79,8 @@ class MetaServer:
         self.address = ""
         self.counters = OpCounters()  # per gRPC method: calls, errors, latency (for /metrics)
         self.http = None
+        self.calls: CallServer | None = None
+        self.call_address = ""
         self._server: grpc.Server | None = None
         self._stop = threading.Event()
 
@@ -99,13 +104,18 @@ class MetaServer:
     def start(self) -> None:
         server = grpc.server(futures.ThreadPoolExecutor(self.config.threads), options=SERVER_OPTIONS,
                              interceptors=[_Timing(self.counters)])
-        meta_pb2_grpc.add_MetaServicer_to_server(MetaServicer(self.ctx, self.users, self.cluster), server)
-        cluster_pb2_grpc.add_ClusterServicer_to_server(ClusterServicer(self.cluster, self.users), server)
+        meta_servicer = MetaServicer(self.ctx, self.users, self.cluster)
+        cluster_servicer = ClusterServicer(self.cluster, self.users)
+        meta_pb2_grpc.add_MetaServicer_to_server(meta_servicer, server)
+        cluster_pb2_grpc.add_ClusterServicer_to_server(cluster_servicer, server)
         admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(self.users), server)
         port = server.add_insecure_port(self.config.listen)
         if port == 0:
             raise InvalidArgument(f"cannot listen on {self.config.listen}")
         self.address = self.config.advertise or f"{self.config.listen.rsplit(':', 1)[0]}:{port}"
+        if self.config.calls != "off":
+            self._start_calls(meta_servicer)
+            cluster_servicer.call_address = self.call_address
         self.manager.address = self.address
         self.cluster.announce(self.address)
         server.start()
@@ -124,12 +134,26 @@ class MetaServer:
             _write_atomic(self.config.addr_file, self.address)
         log.info("meta serving on %s (kv %s)", self.address, self.config.kv)
 
+    def _start_calls(self, servicer: MetaServicer) -> None:
+        """The framed call listener beside gRPC, advertised at the host clients reach gRPC at."""
+        host, _, port = (self.config.calls or self.config.listen.rsplit(":", 1)[0] + ":0").rpartition(":")
+        host = host.strip("[]")
+        try:
+            self.calls = CallServer(servicer, self.users, self.counters, host=host, port=int(port),
+                                    inline_reads=self.kv.local_reads, threads=self.config.threads)
+            bound = self.calls.start()
+        except (OSError, ValueError) as exc:
+            raise InvalidArgument(f"cannot listen for meta calls on {host}:{port}: {exc}") from None
+        self.call_address = f"{self.address.rsplit(':', 1)[0]}:{bound}"
+
     def stop(self, grace: float = 2.0) -> None:
         self._stop.set()
         if self.http is not None:
             self.http.stop()
         self.manager.stop()
         self.gc.stop()
+        if self.calls is not None:
+            self.calls.stop()
         if self._server is not None:
             self._server.stop(grace).wait()
         self.reclaimer.close()

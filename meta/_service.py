@@ -109,6 +109,7 @@ class ClusterServicer(cluster_pb2_grpc.ClusterServicer):
     def __init__(self, manager: ClusterManager, users: Users):
         self.manager = manager
         self.users = users
+        self.call_address = ""  # this server's framed call listener, told to clients with the routing info
 
     def _admin(self, context, what: str) -> ops.Cred:
         return authenticate_admin(self.users, context, what)
@@ -126,7 +127,9 @@ class ClusterServicer(cluster_pb2_grpc.ClusterServicer):
     @servicer_method
     def GetRoutingInfo(self, request, context):
         self.users.authenticate(context)
-        return self.manager.routing(request.known_version)
+        reply = self.manager.routing(request.known_version)
+        reply.call_address = self.call_address
+        return reply
 
     @servicer_method
     def CreateChainTable(self, request, context):

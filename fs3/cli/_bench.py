@@ -347,7 +347,8 @@ def bench_meta(backend, clients, files, big_dir, data_dir, as_json):
         return
     for r in results:
         click.echo(f"{r.backend} ({r.clients} clients, {r.files} files):")
-        click.echo(f"  raw backend: {r.raw_txn_per_s:8.0f} read-write txn/s  {r.raw_read_per_s:8.0f} reads/s")
+        click.echo(f"  raw backend: {r.raw_txn_per_s:8.0f} read-write txn/s  {r.raw_read_per_s:8.0f} reads/s"
+                   f"  (through fs3's KV layer: {r.kv_txn_per_s:.0f} txn/s)")
         for name, rate, ratio in (("create", r.create_per_s, r.ratios["create_vs_raw_txn"]),
                                   ("stat", r.stat_per_s, r.ratios["stat_vs_raw_txn"]),
                                   ("remove", r.remove_per_s, r.ratios["remove_vs_raw_txn"])):

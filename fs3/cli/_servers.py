@@ -36,9 +36,12 @@ def _logging(level: str) -> None:
 @click.option("--http", default="", metavar="HOST:PORT", show_envvar=True, envvar="FS3_HTTP",
               help="Serve the admin HTTP API, Prometheus /metrics and the dashboard here (port 0: any).")
 @click.option("--http-addr-file", type=click.Path(path_type=Path), help="Write the dashboard's URL here once serving.")
+@click.option("--calls", default="", metavar="HOST:PORT|off", show_envvar=True, envvar="FS3_META_CALLS",
+              help="Framed namespace-call listener beside gRPC (default: the --listen host, any free port; "
+                   "clients learn it from the routing info; off: gRPC only).")
 @click.option("--log-level", default="info", show_default=True)
 def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, advertise, heartbeat_timeout, admin_token_file,
-         peers, http, http_addr_file, log_level):
+         peers, http, http_addr_file, calls, log_level):
     """Run a metadata server (namespace + cluster manager)."""
     from fs3.meta import MetaConfig, serve
 
@@ -46,7 +49,7 @@ def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, advertise, heartbe
     serve(MetaConfig(kv=kv, listen=listen, addr_file=addr_file, chunk_size=chunk_size, stripe=stripe,
                      gc_delay=gc_delay, advertise=advertise, heartbeat_timeout=heartbeat_timeout,
                      admin_token_file=admin_token_file, peers=list(peers), http=http,
-                     http_addr_file=http_addr_file))
+                     http_addr_file=http_addr_file, calls=calls))
 
 
 @click.command()

@@ -271,12 +271,14 @@ class GetRoutingInfoRequest(_message.Message):
     def __init__(self, known_version: _Optional[int] = ...) -> None: ...
 
 class GetRoutingInfoReply(_message.Message):
-    __slots__ = ("unchanged", "routing")
+    __slots__ = ("unchanged", "routing", "call_address")
     UNCHANGED_FIELD_NUMBER: _ClassVar[int]
     ROUTING_FIELD_NUMBER: _ClassVar[int]
+    CALL_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     unchanged: bool
     routing: RoutingInfo
-    def __init__(self, unchanged: _Optional[bool] = ..., routing: _Optional[_Union[RoutingInfo, _Mapping]] = ...) -> None: ...
+    call_address: str
+    def __init__(self, unchanged: _Optional[bool] = ..., routing: _Optional[_Union[RoutingInfo, _Mapping]] = ..., call_address: _Optional[str] = ...) -> None: ...
 
 class GetDataTokenRequest(_message.Message):
     __slots__ = ("client",)

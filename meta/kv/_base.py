@@ -49,6 +49,7 @@ class Transaction(ABC):
 
 class KVStore(ABC):
     max_retries = 50
+    local_reads = False  # True where a read-only transaction is a local lookup of microseconds (no network)
 
     @abstractmethod
     def _run(self, fn: Callable[[Transaction], T], readonly: bool) -> T:

@@ -1,0 +1,90 @@
+"""The framed meta-call protocol (version 1): namespace calls to a meta server without gRPC's per-call
+cost. Pure encoding and decoding, no I/O; described for humans in docs/meta-calls.md.
+
+Frames share the data plane's 16-byte header layout with their own magic::
+
+    magic   2s   b"FM"
+    version u8   protocol version (1)
+    type    u8   HELLO, WELCOME, CALL, REPLY or ERROR
+    flags   u16  0
+    count   u16  CALL: the method's number in METHODS
+    req_id  u32  chosen by the client, echoed in the reply
+    length  u32  payload bytes after the header
+
+A connection starts with HELLO (the caller's bearer token) and WELCOME; then CALL frames carry a
+method's request message (the same protobuf as its gRPC call), many in flight, and each is answered by a
+REPLY (the reply message) or an ERROR (fs3 status, path, message) with its req_id. A frame that breaks
+the protocol is answered with an ERROR (req_id 0) and the connection is closed.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from ._errors import Status
+from .proto import meta_pb2
+
+MAGIC = b"FM"
+VERSION = 1
+HEADER = struct.Struct("<2sBBHHII")
+HEADER_SIZE = HEADER.size
+
+HELLO, WELCOME, CALL, REPLY, ERROR = 1, 2, 3, 4, 15
+FRAME_TYPES = {HELLO, WELCOME, CALL, REPLY, ERROR}
+MAX_PAYLOAD = 16 << 20  # a batch stat of many paths, a readdir page: far below this
+MAX_TOKEN = 4096
+
+# The namespace methods, numbered by their place here (never reorder; append only).
+METHODS = ("Stat", "BatchStat", "ReadLink", "Mkdir", "Open", "Close", "RenewSessions", "ReadDir", "Remove",
+           "Rename", "Truncate", "SetAttr", "Link", "Symlink", "StatFs")
+NUMBER = {name: i for i, name in enumerate(METHODS)}
+REQUESTS = {name: getattr(meta_pb2, f"{name}Request") for name in METHODS}
+REPLIES = {name: getattr(meta_pb2, f"{name}Reply") for name in METHODS}
+READ_ONLY = frozenset({"Stat", "BatchStat", "ReadLink", "ReadDir", "StatFs"})
+
+_ERROR_HEAD = struct.Struct("<IH")
+
+
+class ProtocolError(Exception):
+    """A frame that breaks the protocol; the connection cannot continue."""
+
+
+def pack_header(frame_type: int, count: int, req_id: int, length: int) -> bytes:
+    return HEADER.pack(MAGIC, VERSION, frame_type, 0, count, req_id, length)
+
+
+def parse_header(data) -> tuple[int, int, int, int]:
+    """(type, count, req_id, length) of a frame header; ProtocolError for what no peer may send."""
+    magic, version, frame_type, _flags, count, req_id, length = HEADER.unpack(data)
+    if magic != MAGIC:
+        raise ProtocolError("not an fs3 meta-call frame (bad magic)")
+    if version != VERSION:
+        raise ProtocolError(f"unsupported meta-call protocol version {version} (this server speaks {VERSION})")
+    if frame_type not in FRAME_TYPES:
+        raise ProtocolError(f"unknown frame type {frame_type}")
+    if length > MAX_PAYLOAD:
+        raise ProtocolError(f"frame of {length} bytes exceeds the limit of {MAX_PAYLOAD}")
+    return frame_type, count, req_id, length
+
+
+def frame(frame_type: int, payload: bytes = b"", *, count: int = 0, req_id: int = 0) -> bytes:
+    return pack_header(frame_type, count, req_id, len(payload)) + payload
+
+
+def encode_error(status: int, message: str, path: str | None = None, req_id: int = 0) -> bytes:
+    raw_path = b"" if path is None else path.encode("utf-8", "surrogateescape")[:8192]
+    body = _ERROR_HEAD.pack(int(status), len(raw_path) + (path is not None)) + raw_path + message.encode()[:4096]
+    return frame(ERROR, body, req_id=req_id)
+
+
+def decode_error(payload: bytes) -> tuple[int, str, str | None]:
+    """(status, message, path or None) of an ERROR payload."""
+    if len(payload) < _ERROR_HEAD.size:
+        return int(Status.INTERNAL), "malformed error frame", None
+    status, path_len = _ERROR_HEAD.unpack_from(payload)
+    pos = _ERROR_HEAD.size
+    path = None
+    if path_len:
+        path = bytes(payload[pos:pos + path_len - 1]).decode("utf-8", "surrogateescape")
+        pos += path_len - 1
+    return status, bytes(payload[pos:]).decode(errors="replace"), path
