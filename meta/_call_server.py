@@ -4,9 +4,12 @@ several times the work of a metadata operation in Python.
 
 The same servicer methods answer both ways, so authentication, permissions and errors are identical. A
 connection authenticates once with HELLO, and every call is authenticated again (a revoked token stops
-working). Read-only calls on a local KV store (SQLite) run on the loop itself: they take tens of
-microseconds. Mutations, and every call on a remote store (etcd), run on a thread pool, so a commit's
-fsync or a network round trip never stalls the loop.
+working). On a local KV store (SQLite), calls run on the loop itself: a read takes tens of microseconds,
+and a mutation a few hundred with its commit, where handing it to a thread and back (and the threads'
+contention for the GIL) costs more than the work. Only while the disk's recent commits are slow
+(mutations averaging over INLINE_BUDGET) do mutations go to a thread pool, where concurrent ones share
+one commit (the SQLite store's group commit) and reads go on meanwhile. Every call on a remote store
+(etcd) runs on the thread pool, so a network round trip never stalls the loop.
 
 Nothing a peer sends takes the server down: a frame that breaks the protocol is answered with an ERROR
 frame and the connection is closed; a bad request in a good frame fails that call alone.
@@ -34,6 +37,7 @@ except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and ma
 log = logging.getLogger(__name__)
 
 MAX_CALLS_IN_FLIGHT = 64  # per connection; reading pauses beyond this
+INLINE_BUDGET = 0.005     # seconds a mutation may block the loop, on average over recent ones
 
 
 class _Aborted(Exception):
@@ -77,6 +81,7 @@ class CallServer:
         self.servicer, self.users, self.counters = servicer, users, counters
         self.host, self.port = host, port
         self.inline_reads = inline_reads
+        self.mutation_seconds = 0.0  # moving average over recent mutations, wherever they ran
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="meta-call")
         self.loop = uvloop.new_event_loop() if uvloop is not None else asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="meta-calls", daemon=True)
@@ -114,6 +119,10 @@ class CallServer:
             self._thread.join(timeout=10)
         self.executor.shutdown(wait=False, cancel_futures=True)
 
+    def inline(self, name: str) -> bool:
+        """Whether a call runs on the loop (see the module's docstring)."""
+        return self.inline_reads and (name in wire.READ_ONLY or self.mutation_seconds < INLINE_BUDGET)
+
     def answer(self, name: str, request, metadata, peer: str) -> bytes:
         """One call's reply frame payload, or raises _Aborted with the error to send."""
         started = time.perf_counter()
@@ -123,7 +132,10 @@ class CallServer:
             failed = False
             return reply.SerializeToString()
         finally:
-            self.counters.observe(name, time.perf_counter() - started, error=failed)
+            took = time.perf_counter() - started
+            self.counters.observe(name, took, error=failed)
+            if name not in wire.READ_ONLY:
+                self.mutation_seconds = 0.8 * self.mutation_seconds + 0.2 * took
 
 
 class _CallConnection(asyncio.Protocol):
@@ -187,7 +199,7 @@ class _CallConnection(asyncio.Protocol):
         except Exception:  # noqa: BLE001 - protobuf raises DecodeError and others for garbage
             self._reply_error(req_id, Status.INVALID_ARGUMENT, f"malformed {name} request")
             return
-        if self.server.inline_reads and name in wire.READ_ONLY:
+        if self.server.inline(name):
             self._send_answer(req_id, name, request)
             return
         self.in_flight += 1
