@@ -140,7 +140,7 @@ class MetaServer:
         host = host.strip("[]")
         try:
             self.calls = CallServer(servicer, self.users, self.counters, host=host, port=int(port),
-                                    inline_reads=self.kv.local_reads, threads=self.config.threads)
+                                    kv=self.kv, threads=self.config.threads)
             bound = self.calls.start()
         except (OSError, ValueError) as exc:
             raise InvalidArgument(f"cannot listen for meta calls on {host}:{port}: {exc}") from None

@@ -110,6 +110,9 @@ class SQLiteKV(KVStore):
         return db
 
     def _run(self, fn: Callable[[Transaction], T], readonly: bool) -> T:
+        depth = getattr(self._local, "depth", 0)
+        if depth:  # called from inside a transaction of this thread: a savepoint of it
+            return self._nested(fn, readonly, depth)
         if readonly:
             return self._attempt(fn, True)
         # Group commit: writers queue their transactions; one of them (the leader) runs a group of them
@@ -159,6 +162,7 @@ class SQLiteKV(KVStore):
                 w.error = _refused(exc)
             return
         txn = _SQLiteTransaction(db, True)
+        self._local.depth = 1
         try:
             for w in group:
                 db.execute("SAVEPOINT one")
@@ -168,12 +172,34 @@ class SQLiteKV(KVStore):
                     db.execute("ROLLBACK TO one")
                     w.error = exc
                 db.execute("RELEASE one")
+            self._local.depth = 0
             db.execute("COMMIT")
         except sqlite3.Error as exc:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             for w in group:  # nothing of the group is durable: every writer retries or fails
                 w.result, w.error = None, _refused(exc)
+        finally:
+            self._local.depth = 0
+
+    def _nested(self, fn: Callable[[Transaction], T], readonly: bool, depth: int) -> T:
+        """A transaction inside the one this thread runs (a writer's work that calls ``transact``
+        again, or several calls committed as one by ``meta``'s call server): a savepoint, rolled back
+        alone if ``fn`` fails, durable when the outer transaction commits."""
+        db = self._connection()
+        name = f"nested{depth}"
+        db.execute(f"SAVEPOINT {name}")
+        self._local.depth = depth + 1
+        try:
+            result = fn(_SQLiteTransaction(db, not readonly))
+        except BaseException:
+            db.execute(f"ROLLBACK TO {name}")
+            db.execute(f"RELEASE {name}")
+            raise
+        finally:
+            self._local.depth = depth
+        db.execute(f"RELEASE {name}")
+        return result
 
     def _attempt(self, fn: Callable[[Transaction], T], readonly: bool) -> T:
         db = self._connection()
@@ -181,11 +207,14 @@ class SQLiteKV(KVStore):
             db.execute("BEGIN" if readonly else "BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise _refused(exc) from exc
+        self._local.depth = 1
         try:
             result = fn(_SQLiteTransaction(db, not readonly))
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        finally:
+            self._local.depth = 0
         try:
             db.execute("COMMIT")
         except sqlite3.OperationalError as exc:

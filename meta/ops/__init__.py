@@ -12,12 +12,13 @@ from .readdir import readdir
 from .remove import remove
 from .rename import rename
 from .setattr import setattr_
-from .stat import batch_stat, readlink, stat
+from .stat import batch_stat, names_something, readlink, stat
 from .statfs import statfs
 from .truncate import truncate
 
 __all__ = [
     "ROOT", "ROOT_CRED", "ChunkReclaimer", "Cred", "NamespaceConfig", "OpContext",
-    "batch_stat", "close_file", "link", "mkdir", "open_file", "prune_sessions", "readdir", "readlink",
+    "batch_stat", "close_file", "link", "mkdir", "names_something", "open_file", "prune_sessions", "readdir",
+    "readlink",
     "remove", "rename", "renew_sessions", "setattr_", "stat", "statfs", "symlink", "truncate",
 ]

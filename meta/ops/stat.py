@@ -5,7 +5,7 @@ from __future__ import annotations
 from fs3._errors import FS3Error, InvalidArgument
 from fs3.proto import meta_pb2
 
-from ._common import SYMLINK, Cred, OpContext, resolve
+from ._common import ROOT_CRED, SYMLINK, Cred, OpContext, resolve
 
 
 def stat(ctx: OpContext, path: str, cred: Cred, *, follow: bool = True) -> meta_pb2.Inode:
@@ -32,3 +32,13 @@ def readlink(ctx: OpContext, path: str, cred: Cred) -> str:
     if inode.type != SYMLINK:
         raise InvalidArgument("Invalid argument (not a symbolic link)", path=path)
     return inode.symlink_target
+
+
+def names_something(ctx: OpContext, path: str) -> bool:
+    """Whether ``path`` exists (through symlinks), whoever asks: for meta's own routing of a call, never
+    an answer to a user."""
+    try:
+        stat(ctx, path, ROOT_CRED)
+    except FS3Error:
+        return False
+    return True

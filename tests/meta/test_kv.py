@@ -175,3 +175,46 @@ def test_etcd_keeps_working_with_one_member_killed(etcd):
     while not healthy(etcd.endpoints[0]):
         assert time.monotonic() < deadline, "the killed member did not rejoin"
         time.sleep(0.1)
+
+
+def test_sqlite_group_commit_rolls_back_a_failing_writer_alone(tmp_path):
+    """Writers committed together: each in its own savepoint, so one that fails leaves the others'
+    writes durable, and a transaction called from inside another nests in it."""
+    from fs3.meta.kv import SQLiteKV
+
+    kv = SQLiteKV(tmp_path / "kv.db")
+    barrier = threading.Barrier(8)
+    errors = []
+
+    def writer(i: int) -> None:
+        barrier.wait()
+        for n in range(30):
+            def run(t, n=n):
+                t.set(f"w{i}-{n}".encode(), b"1")
+                if i == 3 and n % 2:
+                    raise ValueError("this writer fails")
+            try:
+                kv.transact(run)
+            except ValueError:
+                errors.append((i, n))
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    keys = {k.decode() for k, _ in kv.transact(lambda t: t.get_range(b"w", b"x"), readonly=True)}
+    expected = {f"w{i}-{n}" for i in range(8) for n in range(30) if not (i == 3 and n % 2)}
+    assert keys == expected and len(errors) == 15
+
+    def outer(t):
+        t.set(b"outer", b"1")
+        kv.transact(lambda t2: t2.set(b"inner", b"1"))
+        with pytest.raises(ValueError):
+            kv.transact(lambda t2: (t2.set(b"gone", b"1"), (_ for _ in ()).throw(ValueError("no"))))
+        assert kv.transact(lambda t2: t2.get(b"inner"), readonly=True) == b"1"
+
+    kv.transact(outer)
+    got = kv.transact(lambda t: [t.get(k) for k in (b"outer", b"inner", b"gone")], readonly=True)
+    assert got == [b"1", b"1", None]
+    kv.close()
