@@ -28,6 +28,8 @@ from ._types import FileStat
 READDIR_PAGE = 1000
 TOKEN_MARGIN = 300.0  # renew the data-plane token this long before it expires
 RENEW_INTERVAL = 15.0  # how often open write sessions are renewed (meta prunes them after 60 s unrenewed)
+RELEASE_DELAY = 0.2    # a session of a file closed unwritten waits this long for an open to ride along
+MAX_RELEASES = 256     # session releases one open carries at most
 
 
 def request_id() -> str:
@@ -80,7 +82,9 @@ class AsyncClient:
         self.client_id = f"{os.uname().nodename}:{os.getpid()}"
         self._meta = MetaConnection(addresses, token=token, timeout=timeout, failover_timeout=failover_timeout)
         self._sessions: dict[tuple[int, int], int] = {}  # open write sessions, renewed while open
-        self._releases: set[asyncio.Task] = set()  # sessions of files closed unwritten, being ended
+        self._to_release: list[tuple[int, int]] = []  # sessions of files closed unwritten, to end
+        self._release_timer: asyncio.TimerHandle | None = None
+        self._releases: set[asyncio.Task] = set()  # those being ended by a Close of their own
         self._renewer: asyncio.Task | None = None
         self._routing = RoutingCache(self._meta.routing)
         self._token = b""
@@ -121,10 +125,16 @@ class AsyncClient:
         if not binary and "t" in mode:
             raise InvalidArgument("Invalid argument: the asyncio client opens files in binary mode only")
         path = normalize(path)
-        reply = await self._meta("Open", meta_pb2.OpenRequest(
-            path=path, write=write, create=create, exclusive=exclusive, truncate=truncate,
-            mode=perm, chunk_size=chunk_size, stripe=stripe, client=self.client_id, request_id=request_id(),
-        ))
+        released = self._take_releases()
+        try:
+            reply = await self._meta("Open", meta_pb2.OpenRequest(
+                path=path, write=write, create=create, exclusive=exclusive, truncate=truncate,
+                mode=perm, chunk_size=chunk_size, stripe=stripe, client=self.client_id, request_id=request_id(),
+                release_inodes=[i for i, _ in released], release_sessions=[s for _, s in released],
+            ))
+        except BaseException:
+            self._to_release[:0] = released  # the open did nothing: release them later
+            raise
         if reply.session:
             self._sessions[(reply.inode.id, reply.session)] = 1
             if self._renewer is None or self._renewer.done():
@@ -410,13 +420,27 @@ class AsyncClient:
         return reply.inode
 
     def _release_session(self, inode, session: int) -> None:
-        """End the write session of a file closed without a write: nothing about the file changes, so
-        the caller does not wait for meta's answer (a release that is lost leaves the session to expire
-        unrenewed, which only delays reclaiming the file's chunks if it is removed)."""
+        """End the write session of a file closed without a write. Nothing about the file changes, so
+        the caller does not wait: the release rides along with this client's next open, or goes alone
+        after RELEASE_DELAY (a release that is lost leaves the session to expire unrenewed, which only
+        delays reclaiming the file's chunks if it is removed)."""
         self._sessions.pop((inode.id, session), None)
-        task = asyncio.ensure_future(self._meta("Close", meta_pb2.CloseRequest(inode=inode.id, session=session)))
-        self._releases.add(task)
-        task.add_done_callback(self._released)
+        self._to_release.append((inode.id, session))
+        if self._release_timer is None:
+            self._release_timer = asyncio.get_running_loop().call_later(RELEASE_DELAY, self._flush_releases)
+
+    def _take_releases(self) -> list[tuple[int, int]]:
+        taken, self._to_release = self._to_release[:MAX_RELEASES], self._to_release[MAX_RELEASES:]
+        return taken
+
+    def _flush_releases(self) -> None:
+        self._release_timer = None
+        for ino, session in self._take_releases():
+            task = asyncio.ensure_future(self._meta("Close", meta_pb2.CloseRequest(inode=ino, session=session)))
+            self._releases.add(task)
+            task.add_done_callback(self._released)
+        if self._to_release:
+            self._release_timer = asyncio.get_running_loop().call_later(RELEASE_DELAY, self._flush_releases)
 
     def _released(self, task: asyncio.Task) -> None:
         self._releases.discard(task)
@@ -466,7 +490,12 @@ class AsyncClient:
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def close(self) -> None:
-        if self._releases:  # sessions of files closed unwritten: end them rather than leave them to expire
+        while self._to_release:  # sessions of files closed unwritten: end them, not let them expire
+            self._flush_releases()
+        if self._release_timer is not None:
+            self._release_timer.cancel()
+            self._release_timer = None
+        if self._releases:
             await asyncio.wait(set(self._releases), timeout=5.0)
         if self._renewer is not None:
             self._renewer.cancel()

@@ -142,7 +142,7 @@ class MkdirReply(_message.Message):
     def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ...) -> None: ...
 
 class OpenRequest(_message.Message):
-    __slots__ = ("path", "write", "create", "exclusive", "truncate", "mode", "chunk_size", "stripe", "client", "request_id")
+    __slots__ = ("path", "write", "create", "exclusive", "truncate", "mode", "chunk_size", "stripe", "client", "request_id", "release_inodes", "release_sessions")
     PATH_FIELD_NUMBER: _ClassVar[int]
     WRITE_FIELD_NUMBER: _ClassVar[int]
     CREATE_FIELD_NUMBER: _ClassVar[int]
@@ -153,6 +153,8 @@ class OpenRequest(_message.Message):
     STRIPE_FIELD_NUMBER: _ClassVar[int]
     CLIENT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_INODES_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_SESSIONS_FIELD_NUMBER: _ClassVar[int]
     path: str
     write: bool
     create: bool
@@ -163,7 +165,9 @@ class OpenRequest(_message.Message):
     stripe: int
     client: str
     request_id: str
-    def __init__(self, path: _Optional[str] = ..., write: _Optional[bool] = ..., create: _Optional[bool] = ..., exclusive: _Optional[bool] = ..., truncate: _Optional[bool] = ..., mode: _Optional[int] = ..., chunk_size: _Optional[int] = ..., stripe: _Optional[int] = ..., client: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    release_inodes: _containers.RepeatedScalarFieldContainer[int]
+    release_sessions: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, path: _Optional[str] = ..., write: _Optional[bool] = ..., create: _Optional[bool] = ..., exclusive: _Optional[bool] = ..., truncate: _Optional[bool] = ..., mode: _Optional[int] = ..., chunk_size: _Optional[int] = ..., stripe: _Optional[int] = ..., client: _Optional[str] = ..., request_id: _Optional[str] = ..., release_inodes: _Optional[_Iterable[int]] = ..., release_sessions: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class OpenReply(_message.Message):
     __slots__ = ("inode", "session")

@@ -63,6 +63,8 @@ def open_file(ctx: OpContext, req: meta_pb2.OpenRequest, cred: Cred) -> tuple[me
     session = random.getrandbits(63) | 1 if req.write else 0
 
     def run(txn):
+        for released in zip(req.release_inodes, req.release_sessions, strict=False):
+            txn.clear(keys.session(*released))  # files the client closed unwritten (see OpenRequest)
         parent, name, entry = resolve_target(txn, req.path, cred)
         now = ctx.clock()
         created = False

@@ -8,6 +8,7 @@ import errno
 import random
 import socket
 import struct
+import time
 
 import pytest
 
@@ -237,7 +238,17 @@ def test_a_file_closed_unwritten_ends_its_session_without_a_wait(tmp_path):
         with fs3.connect(server.address, token=read_token_file(token_file)) as c:
             for i in range(20):
                 c.open(f"/f{i}", "wb").close()
+            assert sessions() == 1  # each open carried the release of the session before it
             assert [c.stat(f"/f{i}").size for i in range(20)] == [0] * 20
+            deadline = time.monotonic() + 10
+            while sessions() and time.monotonic() < deadline:  # the last one goes alone, soon
+                time.sleep(0.05)
+            assert sessions() == 0
+            with pytest.raises(FileExistsError):  # a failed open keeps its releases for later
+                c.open("/f5", "xb")
+            c.open("/g", "wb").close()
+            with pytest.raises(FileExistsError):
+                c.open("/g", "xb")
         assert sessions() == 0  # every release reached meta before the client closed
     finally:
         server.stop()
