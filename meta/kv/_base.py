@@ -30,6 +30,12 @@ class Transaction(ABC):
     @abstractmethod
     def get(self, key: bytes) -> bytes | None: ...
 
+    def get_expecting_absent(self, key: bytes) -> bytes | None:
+        """``get`` of a key the caller expects to be absent (a fresh request id): a store whose reads
+        are round trips may skip the read and check the expectation when the transaction commits,
+        running it again (with a real read) if the key existed after all."""
+        return self.get(key)
+
     @abstractmethod
     def get_range(
         self, begin: bytes, end: bytes, *, limit: int = 0, reverse: bool = False

@@ -8,6 +8,13 @@ and every range read must hold no key modified after the snapshot. Otherwise the
 ``transact`` runs the function again on a fresh snapshot. Read-only transactions are a single snapshot
 and need no validation.
 
+Reads go through a cache of the values this process has read or written, with their modification
+revisions. A transaction that took anything from it is validated like any other: a read-write one by
+its commit's compares, a read-only one (and one that raises) by a Txn of compares alone, one round
+trip instead of one per key. A stale entry fails validation; its keys are dropped from the cache and the
+transaction runs again on fresh reads. So a stat, which reads a key per path component, costs one
+round trip when the path is cached, and every answer is still checked against etcd's current state.
+
 A commit whose reply is lost (the member died mid-call) is retried on another member like a conflict:
 a mutation that did commit then fails its compares and is re-run from a fresh snapshot, which is why
 namespace mutations record their request ids in the same transaction.
@@ -31,6 +38,7 @@ from ._base import ConflictError, KVError, KVStore, Transaction
 T = TypeVar("T")
 
 TIMEOUT = 10.0         # per HTTP request
+CACHE_ENTRIES = 200_000  # values kept by the read cache (emptied when full)
 UNREACHABLE_AFTER = 15.0  # seconds of no member answering (an election takes about one) before giving up
 
 
@@ -120,10 +128,59 @@ class _Client:
         self._local = threading.local()
 
 
+_STALE = ("stale",)  # a cache entry that failed validation: read the key, assume nothing
+
+
+class _ReadCache:
+    """key -> (value or None, mod revision, revision it was observed at), shared by the threads of a
+    process; bounded (emptied when full)."""
+
+    def __init__(self, limit: int = CACHE_ENTRIES):
+        self._entries: dict[bytes, tuple[bytes | None, int, int]] = {}
+        self._lock = threading.Lock()
+        self.limit = limit
+
+    def get(self, key: bytes):
+        hit = self._entries.get(key)
+        return None if hit is _STALE else hit
+
+    def known_stale(self, key: bytes) -> bool:
+        """Whether the key must be read: it failed validation lately (or the cache is off)."""
+        return not self.limit or self._entries.get(key) is _STALE
+
+    def put(self, key: bytes, value: bytes | None, mod_revision: int, observed: int) -> None:
+        if not self.limit:
+            return
+        with self._lock:
+            old = self._entries.get(key)
+            if old is not None and old is not _STALE and old[2] > observed:
+                return  # a newer observation stays
+            if len(self._entries) >= self.limit:
+                self._entries.clear()
+            self._entries[key] = (value, mod_revision, observed)
+
+    def drop(self, keys) -> None:
+        """Forget these keys' values, remembering that they must be read (see get_expecting_absent)."""
+        if not self.limit:
+            return
+        with self._lock:
+            if len(self._entries) >= self.limit:
+                self._entries.clear()
+            for key in keys:
+                self._entries[key] = _STALE
+
+    def drop_range(self, begin: bytes, end: bytes) -> None:
+        with self._lock:
+            for key in [k for k in self._entries if begin <= k < end]:
+                del self._entries[key]
+
+
 class _EtcdTransaction(Transaction):
-    def __init__(self, client: _Client, writable: bool):
+    def __init__(self, client: _Client, writable: bool, cache: _ReadCache):
         self._client = client
         self._writable = writable
+        self._cache = cache
+        self.used_cache = False                             # some read came from the cache
         self.revision = 0                                   # the snapshot, fixed by the first read
         self.read_keys: dict[bytes, int] = {}               # key -> mod revision seen (0: absent)
         self.read_ranges: list[tuple[bytes, bytes]] = []
@@ -156,11 +213,33 @@ class _EtcdTransaction(Transaction):
             return self.writes[key]
         if self._cleared(key):
             return None
+        if key in self.read_keys:
+            hit = self._cache.get(key)
+            if hit is not None and hit[1] == self.read_keys[key]:
+                return hit[0]
+        else:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self.used_cache = True
+                self.read_keys[key] = hit[1]
+                return hit[0]
         kvs = self._range(key, None, 0, False)
-        if kvs:
-            self.read_keys[key] = int(kvs[0]["mod_revision"])
-            return _unb64(kvs[0].get("value", ""))
-        self.read_keys[key] = 0
+        value = _unb64(kvs[0].get("value", "")) if kvs else None
+        revision = int(kvs[0]["mod_revision"]) if kvs else 0
+        if key in self.read_keys and self.read_keys[key] != revision:  # read twice, differently
+            raise ConflictError("a key changed while the transaction read it")
+        self.read_keys[key] = revision
+        self._cache.put(key, value, revision, self.revision)
+        return value
+
+    def get_expecting_absent(self, key):
+        if key in self.writes or self._cleared(key) or key in self.read_keys or self._cache.known_stale(key):
+            return self.get(key)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return self.get(key)
+        self.used_cache = True      # an assumption, validated like a cached read:
+        self.read_keys[key] = 0     # the commit requires the key still absent
         return None
 
     def get_range(self, begin, end, *, limit=0, reverse=False):
@@ -218,7 +297,7 @@ class _EtcdTransaction(Transaction):
 
     # -- commit ------------------------------------------------------------------------------------
 
-    def commit_body(self) -> dict:
+    def compares(self) -> list[dict]:
         compare = [
             {"key": _b64(key), "target": "MOD", "result": "EQUAL", "mod_revision": str(rev)}
             for key, rev in self.read_keys.items()
@@ -228,6 +307,10 @@ class _EtcdTransaction(Transaction):
              "mod_revision": str(self.revision + 1)}
             for b, e in _merge(self.read_ranges)
         ]
+        return compare
+
+    def commit_body(self) -> dict:
+        compare = self.compares()
         success = [{"request_delete_range": {"key": _b64(b), "range_end": _b64(e)}} for b, e in self.cleared_ranges]
         for key, value in self.writes.items():
             if value is None:
@@ -248,31 +331,60 @@ def _merge(ranges: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
 
 
 class EtcdKV(KVStore):
-    """``etcd://host:port[,host:port...]``: an etcd v3 cluster (3.4 or later)."""
+    """``etcd://host:port[,host:port...]``: an etcd v3 cluster (3.4 or later). ``cache=False``: every
+    read is a round trip (what a plain etcd client does; the benchmark's baseline)."""
 
-    def __init__(self, endpoints: list[str]):
+    def __init__(self, endpoints: list[str], *, cache: bool = True):
         if not endpoints:
             raise ValueError("an etcd KV store needs at least one endpoint (etcd://host:port,...)")
         self.endpoints = endpoints
         self._client = _Client(endpoints)
+        self._cache = _ReadCache(CACHE_ENTRIES if cache else 0)
 
     def _run(self, fn: Callable[[Transaction], T], readonly: bool) -> T:
-        txn = _EtcdTransaction(self._client, not readonly)
+        txn = _EtcdTransaction(self._client, not readonly, self._cache)
         try:
             result = fn(txn)
         except _Unreachable as exc:
             raise KVError(f"the metadata store is unreachable: {exc}") from None
+        except ConflictError:
+            self._cache.drop(txn.read_keys)
+            raise
+        except Exception:
+            self._validate(txn)  # an error drawn from a stale cache entry is no answer
+            raise
         if readonly or (not txn.writes and not txn.cleared_ranges):
+            self._validate(txn)
             return result
         try:
             reply = self._client.call("/v3/kv/txn", txn.commit_body())
         except _Unreachable as exc:
             # Unknown outcome: run the transaction again; if it did commit, its compares now fail
             # or its request id is recorded.
+            self._cache.drop([*txn.read_keys, *txn.writes])
             raise ConflictError(f"commit outcome unknown: {exc}") from None
         if not reply.get("succeeded"):
+            self._cache.drop(txn.read_keys)
             raise ConflictError("a key read by the transaction changed before it committed")
+        revision = int(reply["header"]["revision"])
+        for begin, end in txn.cleared_ranges:
+            self._cache.drop_range(begin, end)
+        for key, value in txn.writes.items():
+            self._cache.put(key, value, revision if value is not None else 0, revision)
         return result
+
+    def _validate(self, txn: _EtcdTransaction) -> None:
+        """Check what a transaction read from the cache against etcd's current state (one Txn of
+        compares alone); ConflictError, with the entries dropped, if any of it was stale."""
+        if not txn.used_cache:
+            return
+        try:
+            reply = self._client.call("/v3/kv/txn", {"compare": txn.compares(), "success": []})
+        except _Unreachable as exc:
+            raise KVError(f"the metadata store is unreachable: {exc}") from None
+        if not reply.get("succeeded"):
+            self._cache.drop(txn.read_keys)
+            raise ConflictError("a cached key changed: read it again")
 
     def close(self) -> None:
         self._client.close()

@@ -278,7 +278,7 @@ def once(ctx: OpContext, request_id: str, reply_type, run: Callable[[Transaction
     key = keys.request(request_id)
 
     def guarded(txn):
-        raw = txn.get(key)
+        raw = txn.get_expecting_absent(key)
         if raw is not None:
             applied = meta_pb2.AppliedRequest.FromString(raw)
             if applied.status:

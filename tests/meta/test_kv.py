@@ -218,3 +218,35 @@ def test_sqlite_group_commit_rolls_back_a_failing_writer_alone(tmp_path):
     got = kv.transact(lambda t: [t.get(k) for k in (b"outer", b"inner", b"gone")], readonly=True)
     assert got == [b"1", b"1", None]
     kv.close()
+
+
+def test_etcd_read_cache_never_answers_stale(etcd):
+    """Two stores on one etcd cluster, as two meta servers: what one caches and the other changes is
+    read fresh, by read-only transactions, by read-write ones, and by ones that fail on what they read."""
+    from fs3.meta.kv import EtcdKV
+
+    a = etcd.fresh_kv()
+    b = EtcdKV(etcd.endpoints)
+    a.transact(lambda t: t.set(b"x", b"1"))
+    assert a.transact(lambda t: t.get(b"x"), readonly=True) == b"1"  # cached now
+    assert a.transact(lambda t: t.get(b"absent"), readonly=True) is None  # cached as absent
+    b.transact(lambda t: t.set(b"x", b"2"))
+    b.transact(lambda t: t.set(b"absent", b"here"))
+    assert a.transact(lambda t: t.get(b"x"), readonly=True) == b"2"
+    assert a.transact(lambda t: t.get(b"absent"), readonly=True) == b"here"
+
+    def must_exist(t):
+        if t.get(b"y") is None:
+            raise LookupError("y is missing")
+        return t.get(b"y")
+
+    with pytest.raises(LookupError):
+        a.transact(must_exist, readonly=True)  # y cached as absent
+    b.transact(lambda t: t.set(b"y", b"3"))
+    assert a.transact(must_exist, readonly=True) == b"3"  # the error is re-checked, not served stale
+
+    a.transact(lambda t: t.get(b"x"))
+    b.transact(lambda t: t.set(b"x", b"4"))
+    a.transact(lambda t: t.set(b"x", t.get(b"x") + b"+"))  # read-modify-write on a stale entry: rerun
+    assert b.transact(lambda t: t.get(b"x"), readonly=True) == b"4+"
+    b.close()
