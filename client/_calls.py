@@ -92,22 +92,12 @@ class CallConnection(asyncio.Protocol):
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
-        buf = self.buf
-        buf += data
-        pos = 0
+        self.buf += data
         try:
-            while len(buf) - pos >= wire.HEADER_SIZE:
-                frame_type, _count, req_id, length = wire.parse_header(buf[pos:pos + wire.HEADER_SIZE])
-                end = pos + wire.HEADER_SIZE + length
-                if len(buf) < end:
-                    break
-                payload = bytes(buf[pos + wire.HEADER_SIZE:end])
-                pos = end
+            for frame_type, _count, req_id, payload in wire.take_frames(self.buf):
                 self._frame(frame_type, req_id, payload)
         except wire.ProtocolError as exc:
             self._fail(Unreachable(f"meta {self.address} sent a bad frame: {exc}"))
-            return
-        del buf[:pos]
 
     def _frame(self, frame_type: int, req_id: int, payload: bytes) -> None:
         if frame_type == wire.WELCOME:

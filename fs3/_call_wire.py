@@ -67,6 +67,19 @@ def parse_header(data) -> tuple[int, int, int, int]:
     return frame_type, count, req_id, length
 
 
+def take_frames(buf: bytearray):
+    """The whole frames at the start of ``buf`` as (type, count, req_id, payload), removing them from
+    ``buf`` as they are taken (a partial frame stays for the next bytes); ProtocolError at a bad one."""
+    while len(buf) >= HEADER_SIZE:
+        frame_type, count, req_id, length = parse_header(buf[:HEADER_SIZE])
+        end = HEADER_SIZE + length
+        if len(buf) < end:
+            return
+        payload = bytes(buf[HEADER_SIZE:end])
+        del buf[:end]
+        yield frame_type, count, req_id, payload
+
+
 def frame(frame_type: int, payload: bytes = b"", *, count: int = 0, req_id: int = 0) -> bytes:
     return pack_header(frame_type, count, req_id, len(payload)) + payload
 

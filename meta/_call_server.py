@@ -193,24 +193,14 @@ class _CallConnection(asyncio.Protocol):
         self.server.connections.discard(self)
 
     def data_received(self, data: bytes) -> None:
-        buf = self.buf
-        buf += data
-        pos = 0
+        self.buf += data
         try:
-            while len(buf) - pos >= wire.HEADER_SIZE:
-                frame_type, count, req_id, length = wire.parse_header(buf[pos:pos + wire.HEADER_SIZE])
-                end = pos + wire.HEADER_SIZE + length
-                if len(buf) < end:
-                    break
-                payload = bytes(buf[pos + wire.HEADER_SIZE:end])
-                pos = end
+            for frame_type, count, req_id, payload in wire.take_frames(self.buf):
                 self._frame(frame_type, count, req_id, payload)
                 if self.transport.is_closing():
                     return
         except wire.ProtocolError as exc:
             self._refuse(Status.INVALID_ARGUMENT, str(exc))
-            return
-        del buf[:pos]
 
     def _refuse(self, status: int, message: str) -> None:
         if not self.transport.is_closing():

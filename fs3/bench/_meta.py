@@ -61,17 +61,9 @@ def raw_rates(kv, clients: int, ops: int) -> tuple[float, float]:
         for _ in range(per):
             kv.transact(lambda t: t.get(key), readonly=True)
 
-    rates = []
-    for fn in (rmw, reads):
-        threads = [threading.Thread(target=fn, args=(k,)) for k in range(clients)]
-        start = time.perf_counter()
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        rates.append(per * clients / (time.perf_counter() - start))
+    rates = _rates(clients, per, rmw, reads)
     kv.transact(lambda t: t.clear_range(b"BNCH", b"BNCI"))
-    return rates[0], rates[1]
+    return rates
 
 
 def raw_sqlite_rates(path: Path, clients: int, ops: int) -> tuple[float, float]:
@@ -108,8 +100,13 @@ def raw_sqlite_rates(path: Path, clients: int, ops: int) -> tuple[float, float]:
             db.execute("COMMIT")
         db.close()
 
+    return _rates(clients, per, rmw, reads)
+
+
+def _rates(clients: int, per: int, *workloads) -> tuple[float, ...]:
+    """Operations/s of each workload, run by ``clients`` threads doing ``per`` operations each."""
     rates = []
-    for fn in (rmw, reads):
+    for fn in workloads:
         threads = [threading.Thread(target=fn, args=(k,)) for k in range(clients)]
         start = time.perf_counter()
         for th in threads:
@@ -117,7 +114,7 @@ def raw_sqlite_rates(path: Path, clients: int, ops: int) -> tuple[float, float]:
         for th in threads:
             th.join()
         rates.append(per * clients / (time.perf_counter() - start))
-    return rates[0], rates[1]
+    return tuple(rates)
 
 
 # -- fs3 through its clients -------------------------------------------------------------------------
