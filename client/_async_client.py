@@ -393,6 +393,11 @@ class AsyncClient:
             target_id=target_id, offline=offline))
         return reply.target
 
+    async def meta_call_status(self) -> dict:
+        """How namespace calls reach meta: ``{"meta", "namespace_calls": "framed"|"grpc", "listener",
+        "why_not"}``."""
+        return await self._meta.call_status()
+
     async def data_plane_status(self, *, probe: bool = True) -> list[TransportStatus]:
         """Which transport serves each storage node, and why the better ones were not chosen; with
         ``probe``, connects to every node first."""

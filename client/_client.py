@@ -229,6 +229,10 @@ class Client:
         """Take a target out of service (or let it back in); an operator's call."""
         return self._run(self._async.set_target_offline(target_id, offline))
 
+    def meta_call_status(self) -> dict:
+        """How namespace calls reach meta: over its framed listener, or over gRPC and why."""
+        return self._run(self._async.meta_call_status())
+
     def data_plane_status(self, *, probe: bool = True) -> list[TransportStatus]:
         """Which transport serves each storage node, and why the better ones were not chosen."""
         return self._run(self._async.data_plane_status(probe=probe))

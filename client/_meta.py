@@ -149,6 +149,21 @@ class MetaConnection:
             return None
         return ch.calls
 
+    async def call_status(self) -> dict:
+        """How namespace calls reach the meta server in use: over its framed listener, or over gRPC
+        and why (connects first, as a namespace call would)."""
+        ch = self._channel()
+        calls = await self._calls(ch) if self.framed else None
+        if calls is not None:
+            return {"meta": ch.address, "namespace_calls": "framed", "listener": ch.call_address, "why_not": ""}
+        if not self.framed:
+            why = "framed calls turned off in this client"
+        elif not ch.call_address:
+            why = "the server has no framed listener (fs3 meta --calls off)"
+        else:
+            why = f"its framed listener {ch.call_address} could not be reached (tried again within 30 s)"
+        return {"meta": ch.address, "namespace_calls": "grpc", "listener": ch.call_address or "", "why_not": why}
+
     async def routing(self, known_version: int = 0) -> cluster_pb2.GetRoutingInfoReply:
         reply = await self("GetRoutingInfo", cluster_pb2.GetRoutingInfoRequest(known_version=known_version))
         if not reply.unchanged:

@@ -175,18 +175,24 @@ def _dashboards() -> list[str]:
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(as_json):
-    """Show the cluster's nodes, targets and chains, and which data-plane transport this host gets to
-    each storage node (and why not the others)."""
+    """Show the cluster's nodes, targets and chains, how this host's namespace calls reach meta, and
+    which data-plane transport it gets to each storage node (and why not the others)."""
     client = state().client()
     routing = client.routing_info()
+    meta_calls = client.meta_call_status()
     transports = transport_dicts(client.data_plane_status())
     dashboards = _dashboards()
     if as_json:
-        emit_json({**routing_dict(routing), "data_plane": transports, "dashboards": dashboards})
+        emit_json({**routing_dict(routing), "meta_calls": meta_calls, "data_plane": transports,
+                   "dashboards": dashboards})
         return
     if dashboards:
         click.echo(f"dashboard: {dashboards[0]}/")
     print_routing(routing)
+    click.echo()
+    how = (f"framed, listener {meta_calls['listener']}" if meta_calls["namespace_calls"] == "framed"
+           else f"gRPC ({meta_calls['why_not']})")
+    click.echo(f"namespace calls to meta {meta_calls['meta']}: {how}")
     click.echo()
     click.echo(table([[t["data_address"], t["transport"], t["channel"],
                        "; ".join(f"{k}: {v}" for k, v in t["not_chosen"].items())] for t in transports],

@@ -147,8 +147,10 @@ def test_status_and_down_stop_every_process(tmp_path):
     assert all(t["public_state"] == "serving" and t["chain"] for t in status["targets"])
     assert [t["transport"] for t in status["data_plane"]] == ["shm", "shm"]  # same host: shared memory
     assert all("rdma" in t["not_chosen"] for t in status["data_plane"])
+    assert status["meta_calls"]["namespace_calls"] == "framed" and status["meta_calls"]["listener"]
     human = fs3("status", env=env).stdout.decode()
     assert "DATA PLANE" in human and "shm" in human and "rdma:" in human
+    assert f"namespace calls to meta {status['meta_calls']['meta']}: framed" in human
     pids = [p["pid"] for p in json.loads((data / "cluster.json").read_text())["processes"]]
     assert len(pids) == 3
     one_error_line(fs3("up", "-d", "--data-dir", str(data), check=False), "already running")

@@ -216,6 +216,8 @@ def test_a_meta_server_without_the_listener_is_served_over_grpc(tmp_path):
             c.mkdir("/plain")
             assert c.stat("/plain").is_dir
             assert _meta_channel(c).calls is None and _meta_channel(c).call_address == ""
+            status = c.meta_call_status()
+            assert status["namespace_calls"] == "grpc" and "--calls off" in status["why_not"]
     finally:
         server.stop()
 
