@@ -133,7 +133,9 @@ class AsyncClient:
                 release_inodes=[i for i, _ in released], release_sessions=[s for _, s in released],
             ))
         except BaseException:
-            self._to_release[:0] = released  # the open did nothing: release them later
+            if released:  # the open did nothing: release them later
+                self._to_release[:0] = released
+                self._schedule_releases()
             raise
         if reply.session:
             self._sessions[(reply.inode.id, reply.session)] = 1
@@ -431,6 +433,9 @@ class AsyncClient:
         delays reclaiming the file's chunks if it is removed)."""
         self._sessions.pop((inode.id, session), None)
         self._to_release.append((inode.id, session))
+        self._schedule_releases()
+
+    def _schedule_releases(self) -> None:
         if self._release_timer is None:
             self._release_timer = asyncio.get_running_loop().call_later(RELEASE_DELAY, self._flush_releases)
 
@@ -439,13 +444,15 @@ class AsyncClient:
         return taken
 
     def _flush_releases(self) -> None:
-        self._release_timer = None
-        for ino, session in self._take_releases():
+        """Send every waiting release as a Close of its own."""
+        if self._release_timer is not None:
+            self._release_timer.cancel()
+            self._release_timer = None
+        released, self._to_release = self._to_release, []
+        for ino, session in released:
             task = asyncio.ensure_future(self._meta("Close", meta_pb2.CloseRequest(inode=ino, session=session)))
             self._releases.add(task)
             task.add_done_callback(self._released)
-        if self._to_release:
-            self._release_timer = asyncio.get_running_loop().call_later(RELEASE_DELAY, self._flush_releases)
 
     def _released(self, task: asyncio.Task) -> None:
         self._releases.discard(task)
@@ -495,11 +502,7 @@ class AsyncClient:
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def close(self) -> None:
-        while self._to_release:  # sessions of files closed unwritten: end them, not let them expire
-            self._flush_releases()
-        if self._release_timer is not None:
-            self._release_timer.cancel()
-            self._release_timer = None
+        self._flush_releases()  # sessions of files closed unwritten: end them, not let them expire
         if self._releases:
             await asyncio.wait(set(self._releases), timeout=5.0)
         if self._renewer is not None:

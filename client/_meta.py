@@ -37,10 +37,17 @@ class _Channel:
         self.call_address: str | None = None        # its framed call listener; "" none; None not asked yet
         self.calls: CallConnection | None = None
         self.calls_retry_at = 0.0                   # when to try a listener that could not be reached again
+        self.calls_opening: asyncio.Lock | None = None  # one open at a time (made on the client's loop)
         self.channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
         self.meta = meta_pb2_grpc.MetaStub(self.channel)
         self.cluster = cluster_pb2_grpc.ClusterStub(self.channel)
         self.admin = admin_pb2_grpc.AdminStub(self.channel)
+
+    def drop_calls(self, calls: CallConnection) -> None:
+        """Forget a framed connection that failed (closing it: its other calls fail over too)."""
+        calls.close()
+        if self.calls is calls:
+            self.calls, self.call_address = None, None
 
     def stub(self, method: str):
         if method in _CLUSTER_METHODS:
@@ -118,7 +125,7 @@ class MetaConnection:
                         try:
                             return await calls.call(method, request, timeout or self.timeout)
                         except Unreachable:  # relearn the listener: a restarted server has a new port
-                            ch.calls, ch.call_address = None, None
+                            ch.drop_calls(calls)
                             raise
                 return await acall(getattr(ch.stub(method), method), request, timeout=timeout or self.timeout,
                                    what=f"meta {ch.address}", metadata=self.metadata)
@@ -136,18 +143,25 @@ class MetaConnection:
         server has no listener, or it could not be reached lately)."""
         if ch.calls is not None and ch.calls.usable:
             return ch.calls
-        if ch.call_address is None:  # ask this server where it listens (once per server start)
-            reply = await acall(ch.cluster.GetRoutingInfo, cluster_pb2.GetRoutingInfoRequest(),
-                                timeout=self.timeout, what=f"meta {ch.address}", metadata=self.metadata)
-            ch.call_address = reply.call_address
-        if not ch.call_address or time.monotonic() < ch.calls_retry_at:
-            return None
-        try:
-            ch.calls = await CallConnection.open(ch.call_address, self.token)
-        except Unavailable:  # e.g. a port a container does not publish: gRPC still works
-            ch.calls, ch.calls_retry_at = None, time.monotonic() + 30.0
-            return None
-        return ch.calls
+        if ch.calls_opening is None:
+            ch.calls_opening = asyncio.Lock()
+        async with ch.calls_opening:  # concurrent first calls share one connection
+            if ch.calls is not None:
+                if ch.calls.usable:
+                    return ch.calls
+                ch.drop_calls(ch.calls)
+            if ch.call_address is None:  # ask this server where it listens (once per server start)
+                reply = await acall(ch.cluster.GetRoutingInfo, cluster_pb2.GetRoutingInfoRequest(),
+                                    timeout=self.timeout, what=f"meta {ch.address}", metadata=self.metadata)
+                ch.call_address = reply.call_address
+            if not ch.call_address or time.monotonic() < ch.calls_retry_at:
+                return None
+            try:
+                ch.calls = await CallConnection.open(ch.call_address, self.token)
+            except Unavailable:  # e.g. a port a container does not publish: gRPC still works
+                ch.calls, ch.calls_retry_at = None, time.monotonic() + 30.0
+                return None
+            return ch.calls
 
     async def call_status(self) -> dict:
         """How namespace calls reach the meta server in use: over its framed listener, or over gRPC

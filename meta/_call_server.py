@@ -155,22 +155,40 @@ class CallServer:
 
     def _commit_group(self) -> None:
         group, self._waiting = self._waiting, []
+        top_up = getattr(self.servicer.ctx.alloc_inode, "top_up", None)
+        if top_up is not None:  # new ids reserved outside the group (see InodeAllocator)
+            try:
+                top_up(64 * len(group))
+            except Exception:  # noqa: BLE001 - the calls then reserve their ids one by one
+                log.exception("reserving inode ids")
 
-        def run(_txn):  # each call's own transactions nest in this one as savepoints
-            return [conn._answer(name, request) for conn, _req, name, request in group]
+        def one(conn, name, request):  # each call in a savepoint of its own
+            return self.kv.transact(lambda _txn: conn._answer(name, request))
+
+        def run(_txn):
+            results = []
+            for conn, _req, name, request in group:
+                try:
+                    results.append(one(conn, name, request))
+                except ops.MustLeaveGroup:  # it needs storage nodes: undone here, run on the pool
+                    results.append(_LEAVE)
+            return results
 
         try:
-            results = self.kv.transact(run)
+            with ops.no_storage_calls():
+                results = self.kv.transact(run)
         except Exception as exc:  # noqa: BLE001 - the commit failed: nothing of the group happened
             log.error("committing %d meta calls failed: %s", len(group), exc)
             results = [_Aborted(((STATUS_KEY, str(int(Status.UNAVAILABLE))),),
                                 f"the metadata store failed to commit: {exc}") for _ in group]
-        _deliver(group, results)
+        for (conn, req_id, name, request), result in zip(group, results, strict=True):
+            if result is _LEAVE:
+                conn.to_pool(req_id, name, request)
+            else:
+                conn._send(req_id, result)
 
 
-def _deliver(group, results) -> None:
-    for (conn, req_id, _name, _request), result in zip(group, results, strict=True):
-        conn._send(req_id, result)
+_LEAVE = object()
 
 
 class _CallConnection(asyncio.Protocol):
@@ -182,6 +200,7 @@ class _CallConnection(asyncio.Protocol):
         self.metadata = None      # the caller's bearer token once HELLO was accepted
         self.in_flight = 0
         self.paused = False
+        self.authenticating = False  # a HELLO's token is being checked on the pool
 
     def connection_made(self, transport):
         self.transport = transport
@@ -197,8 +216,8 @@ class _CallConnection(asyncio.Protocol):
         try:
             for frame_type, count, req_id, payload in wire.take_frames(self.buf):
                 self._frame(frame_type, count, req_id, payload)
-                if self.transport.is_closing():
-                    return
+                if self.transport.is_closing() or self.authenticating:
+                    return  # (frames behind a HELLO wait for its answer)
         except wire.ProtocolError as exc:
             self._refuse(Status.INVALID_ARGUMENT, str(exc))
 
@@ -231,6 +250,9 @@ class _CallConnection(asyncio.Protocol):
         if where == "group":
             self.server.to_group(self, req_id, name, request)
             return
+        self.to_pool(req_id, name, request)
+
+    def to_pool(self, req_id: int, name: str, request) -> None:
         self.in_flight += 1
         if self.in_flight >= MAX_CALLS_IN_FLIGHT and not self.paused:
             self.paused = True
@@ -243,11 +265,37 @@ class _CallConnection(asyncio.Protocol):
             raise wire.ProtocolError("HELLO token too long")
         token = payload.decode(errors="replace")
         metadata = ((AUTH_KEY, f"Bearer {token}"),)
-        try:
-            self.server.users.authenticate(_CallContext(metadata, self.peer))
-        except FS3Error as exc:
-            self._refuse(exc.status, exc.strerror or str(exc))
+        check = self.server.users.authenticate
+        if self.server.inline_reads:
+            try:
+                check(_CallContext(metadata, self.peer))
+            except FS3Error as exc:
+                self._refuse(exc.status, exc.strerror or str(exc))
+                return
+            self._welcome(metadata)
             return
+        # A remote store (etcd): the token's lookup is a round trip, which must not stall the loop.
+        self.authenticating = True
+        self.transport.pause_reading()
+        future = self.server.loop.run_in_executor(self.server.executor, check, _CallContext(metadata, self.peer))
+        future.add_done_callback(lambda f: self._authenticated(f, metadata))
+
+    def _authenticated(self, future, metadata) -> None:
+        self.authenticating = False
+        if self.transport.is_closing():
+            return
+        error = future.exception()
+        if error is not None:
+            if isinstance(error, FS3Error):
+                self._refuse(error.status, error.strerror or str(error))
+            else:
+                self._refuse(Status.INTERNAL, f"authentication failed: {error}")
+            return
+        self._welcome(metadata)
+        self.transport.resume_reading()
+        self.data_received(b"")  # frames that came behind the HELLO
+
+    def _welcome(self, metadata) -> None:
         self.metadata = metadata
         self.transport.write(wire.frame(wire.WELCOME))
 

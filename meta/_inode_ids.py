@@ -17,6 +17,9 @@ BATCH = 1024
 
 
 class InodeAllocator:
+    """Hands out inode ids from a batch reserved (and committed) in the KV store; reserves the next
+    batch in a transaction of its own, never holding its lock across one."""
+
     def __init__(self, kv: KVStore, batch: int = BATCH):
         self._kv = kv
         self._batch = batch
@@ -26,17 +29,36 @@ class InodeAllocator:
 
     def __call__(self) -> int:
         with self._lock:
+            if self._next < self._end:
+                self._next += 1
+                return self._next - 1
+        if self._kv.in_transaction():
+            # Called inside a transaction of this thread (meta's call server commits a group of calls
+            # as one): a batch reserved here would be undone if the group rolls back, while the ids
+            # stayed handed out. Reserve just this id, in that transaction, and keep no range.
+            return self._kv.transact(lambda txn: self._reserve(txn, 1)[0])
+        start, end = self._kv.transact(lambda txn: self._reserve(txn, self._batch))
+        with self._lock:
             if self._next >= self._end:
-                self._next, self._end = self._kv.transact(self._reserve)
-            ino = self._next
-            self._next += 1
-            return ino
+                self._next, self._end = start + 1, end
+            return start  # (a batch that lost a race with another thread's is left unused)
 
-    def _reserve(self, txn) -> tuple[int, int]:
+    def top_up(self, free: int) -> None:
+        """Reserve the next batch now unless ``free`` ids remain (outside any transaction)."""
+        with self._lock:
+            if self._end - self._next >= free:
+                return
+        start, end = self._kv.transact(lambda txn: self._reserve(txn, max(self._batch, free)))
+        with self._lock:
+            if self._end - self._next < free:
+                self._next, self._end = start, end
+
+    @staticmethod
+    def _reserve(txn, count: int) -> tuple[int, int]:
         raw = txn.get(keys.INODE_ALLOC)
         start = keys.read_u64(raw) if raw else ROOT + 1
-        txn.set(keys.INODE_ALLOC, keys.u64(start + self._batch))
-        return start, start + self._batch
+        txn.set(keys.INODE_ALLOC, keys.u64(start + count))
+        return start, start + count
 
 
 def ensure_root(kv: KVStore, config: NamespaceConfig) -> None:

@@ -74,6 +74,10 @@ class KVStore(ABC):
                 delay = min(delay * 2, 0.1)
         raise AssertionError("unreachable")
 
+    def in_transaction(self) -> bool:
+        """Whether this thread is inside a transaction of this store (where ``transact`` nests)."""
+        return False
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 

@@ -39,6 +39,7 @@ T = TypeVar("T")
 
 TIMEOUT = 10.0         # per HTTP request
 CACHE_ENTRIES = 200_000  # values kept by the read cache (emptied when full)
+MAX_VALIDATION_COMPARES = 100  # beyond this, cached keys are validated by reading them again
 UNREACHABLE_AFTER = 15.0  # seconds of no member answering (an election takes about one) before giving up
 
 
@@ -180,7 +181,7 @@ class _EtcdTransaction(Transaction):
         self._client = client
         self._writable = writable
         self._cache = cache
-        self.used_cache = False                             # some read came from the cache
+        self.cached: set[bytes] = set()                     # keys whose value came from the cache
         self.revision = 0                                   # the snapshot, fixed by the first read
         self.read_keys: dict[bytes, int] = {}               # key -> mod revision seen (0: absent)
         self.read_ranges: list[tuple[bytes, bytes]] = []
@@ -205,6 +206,11 @@ class _EtcdTransaction(Transaction):
             self.revision = int(reply["header"]["revision"])
         return reply.get("kvs", [])
 
+    def mod_revision_at_snapshot(self, key: bytes) -> int:
+        """The key's modification revision at this transaction's snapshot (0: absent)."""
+        kvs = self._range(key, None, 0, False)
+        return int(kvs[0]["mod_revision"]) if kvs else 0
+
     def _cleared(self, key: bytes) -> bool:
         return any(b <= key < e for b, e in self.cleared_ranges)
 
@@ -220,7 +226,7 @@ class _EtcdTransaction(Transaction):
         else:
             hit = self._cache.get(key)
             if hit is not None:
-                self.used_cache = True
+                self.cached.add(key)
                 self.read_keys[key] = hit[1]
                 return hit[0]
         kvs = self._range(key, None, 0, False)
@@ -238,7 +244,7 @@ class _EtcdTransaction(Transaction):
         hit = self._cache.get(key)
         if hit is not None:
             return self.get(key)
-        self.used_cache = True      # an assumption, validated like a cached read:
+        self.cached.add(key)        # an assumption, validated like a cached read:
         self.read_keys[key] = 0     # the commit requires the key still absent
         return None
 
@@ -374,15 +380,22 @@ class EtcdKV(KVStore):
         return result
 
     def _validate(self, txn: _EtcdTransaction) -> None:
-        """Check what a transaction read from the cache against etcd's current state (one Txn of
-        compares alone); ConflictError, with the entries dropped, if any of it was stale."""
-        if not txn.used_cache:
+        """Check what a transaction took from the cache; ConflictError, with the entries dropped, if
+        any of it was stale. Usually one Txn of compares alone against etcd's current state. A
+        transaction that also listed many keys (a directory page) would need a compare per listed
+        key (etcd caps a Txn's operations): there, each cached key is read again at the snapshot its
+        listings were read at, which the rest of its reads are consistent with."""
+        if not txn.cached:
             return
+        compares = txn.compares()
         try:
-            reply = self._client.call("/v3/kv/txn", {"compare": txn.compares(), "success": []})
+            if len(compares) <= MAX_VALIDATION_COMPARES:
+                fresh = self._client.call("/v3/kv/txn", {"compare": compares, "success": []}).get("succeeded")
+            else:
+                fresh = all(txn.mod_revision_at_snapshot(key) == txn.read_keys[key] for key in txn.cached)
         except _Unreachable as exc:
             raise KVError(f"the metadata store is unreachable: {exc}") from None
-        if not reply.get("succeeded"):
+        if not fresh:
             self._cache.drop(txn.read_keys)
             raise ConflictError("a cached key changed: read it again")
 

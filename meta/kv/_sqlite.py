@@ -9,6 +9,7 @@ durable (synchronous=FULL): an acknowledged namespace change survives a power cu
 from __future__ import annotations
 
 import _thread
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from typing import TypeVar
 from ._base import ConflictError, KVError, KVStore, Transaction
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class _SQLiteTransaction(Transaction):
@@ -109,6 +111,9 @@ class SQLiteKV(KVStore):
                 self._all.append(db)
         return db
 
+    def in_transaction(self) -> bool:
+        return bool(getattr(self._local, "depth", 0))
+
     def _run(self, fn: Callable[[Transaction], T], readonly: bool) -> T:
         depth = getattr(self._local, "depth", 0)
         if depth:  # called from inside a transaction of this thread: a savepoint of it
@@ -140,6 +145,9 @@ class SQLiteKV(KVStore):
             del self._queue[:MAX_GROUP]
         try:
             self._commit_group(group)
+        except BaseException as exc:  # noqa: BLE001 - before or instead of the commit: nothing is durable
+            for w in group:
+                w.result, w.error = None, KVError(f"the metadata store failed: {type(exc).__name__}: {exc}")
         finally:
             with self._queue_lock:
                 following = self._queue[0] if self._queue else None
@@ -157,7 +165,7 @@ class SQLiteKV(KVStore):
         db = self._connection()
         try:
             db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
             for w in group:
                 w.error = _refused(exc)
             return
@@ -176,7 +184,10 @@ class SQLiteKV(KVStore):
             db.execute("COMMIT")
         except sqlite3.Error as exc:
             if db.in_transaction:
-                db.execute("ROLLBACK")
+                try:
+                    db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    log.exception("rolling back a failed group commit")
             for w in group:  # nothing of the group is durable: every writer retries or fails
                 w.result, w.error = None, _refused(exc)
         finally:

@@ -3,7 +3,16 @@ caller's credentials (``Cred``) for POSIX permission checks."""
 
 from __future__ import annotations
 
-from ._common import ROOT, ROOT_CRED, ChunkReclaimer, Cred, NamespaceConfig, OpContext
+from ._common import (
+    ROOT,
+    ROOT_CRED,
+    ChunkReclaimer,
+    Cred,
+    MustLeaveGroup,
+    NamespaceConfig,
+    OpContext,
+    no_storage_calls,
+)
 from .close import close_file, prune_sessions, renew_sessions
 from .link import link, symlink
 from .mkdir import mkdir
@@ -17,7 +26,8 @@ from .statfs import statfs
 from .truncate import truncate
 
 __all__ = [
-    "ROOT", "ROOT_CRED", "ChunkReclaimer", "Cred", "NamespaceConfig", "OpContext",
+    "ROOT", "ROOT_CRED", "ChunkReclaimer", "Cred", "MustLeaveGroup", "NamespaceConfig", "OpContext",
+    "no_storage_calls",
     "batch_stat", "close_file", "link", "mkdir", "names_something", "open_file", "prune_sessions", "readdir",
     "readlink",
     "remove", "rename", "renew_sessions", "setattr_", "stat", "statfs", "symlink", "truncate",

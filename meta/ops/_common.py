@@ -3,8 +3,10 @@ permission checks, typed KV access, path resolution (with symlinks), and retry-s
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from fs3._errors import Busy, NotADirectory, NotFound, NotPermitted, PermissionDenied, TooManyLinks, error_for
@@ -14,6 +16,28 @@ from fs3.proto import meta_pb2
 
 from .. import _keys as keys
 from ..kv import KVStore, Transaction
+
+_storage_calls = threading.local()
+
+
+class MustLeaveGroup(BaseException):  # noqa: N818 - not an error: a request to run elsewhere
+    """Raised by an operation that would call storage nodes while it runs inside a group of calls
+    committed together (meta's call server): the server undoes the call and runs it on a thread
+    of its own. A BaseException, so that no error handler on the way mistakes it for a failure."""
+
+
+@contextmanager
+def no_storage_calls() -> Iterator[None]:
+    """Operations in this block that would call storage nodes raise ``MustLeaveGroup`` instead."""
+    _storage_calls.refused = True
+    try:
+        yield
+    finally:
+        _storage_calls.refused = False
+
+
+def storage_calls_refused() -> bool:
+    return getattr(_storage_calls, "refused", False)
 
 ROOT = 1
 FILE = meta_pb2.FILE

@@ -9,12 +9,26 @@ from __future__ import annotations
 from fs3._errors import InvalidArgument, IsADirectory, NotFound
 from fs3.proto import meta_pb2
 
-from ._common import FILE, Cred, OpContext, W, check, get_inode, put_inode, resolve, touch
+from ._common import (
+    FILE,
+    Cred,
+    MustLeaveGroup,
+    OpContext,
+    W,
+    check,
+    get_inode,
+    put_inode,
+    resolve,
+    storage_calls_refused,
+    touch,
+)
 
 MAX_LENGTH = 1 << 62
 
 
 def set_length(ctx: OpContext, ino: int, length: int, path: str) -> meta_pb2.Inode:
+    if storage_calls_refused():
+        raise MustLeaveGroup()
     inode = ctx.kv.transact(lambda txn: get_inode(txn, ino), readonly=True)
     if inode is None:
         raise NotFound("No such file or directory", path=path)

@@ -254,3 +254,46 @@ def test_a_file_closed_unwritten_ends_its_session_without_a_wait(tmp_path):
         assert sessions() == 0  # every release reached meta before the client closed
     finally:
         server.stop()
+
+
+def test_an_open_that_must_truncate_leaves_the_group_for_the_pool(cluster, client, workdir):
+    """Two opens of one new path in one pass of meta's loop: the first creates it, so the second must
+    truncate an existing file (calls to storage nodes), which it does off the group commit."""
+    address = _call_address(client)
+    raw = _Raw(address)
+    _hello(raw, _token(cluster))
+    path = f"{workdir}/raced"
+    create = meta_pb2.OpenRequest(path=path, write=True, create=True, request_id="race-1")
+    truncate = meta_pb2.OpenRequest(path=path, write=True, create=True, truncate=True, request_id="race-2")
+    raw.send(wire.frame(wire.CALL, create.SerializeToString(), count=wire.NUMBER["Open"], req_id=1)
+             + wire.frame(wire.CALL, truncate.SerializeToString(), count=wire.NUMBER["Open"], req_id=2))
+    replies = {}
+    for _ in range(2):
+        frame_type, req_id, payload = raw.frame()
+        assert frame_type == wire.REPLY, wire.decode_error(payload)
+        replies[req_id] = meta_pb2.OpenReply.FromString(payload)
+    raw.close()
+    assert replies[1].inode.id == replies[2].inode.id and replies[1].session != replies[2].session
+    assert client.stat(path).size == 0
+
+
+def test_concurrent_first_calls_share_one_framed_connection(tmp_path):
+    import asyncio
+
+    token_file = tmp_path / "admin.token"
+    server = MetaServer(MetaConfig(kv=f"sqlite:///{tmp_path}/meta.db", admin_token_file=token_file))
+    server.start()
+
+    async def main():
+        async with await fs3.aconnect(server.address, token=read_token_file(token_file)) as c:
+            await asyncio.gather(*(c.stat("/") for _ in range(50)))
+            assert len(server.calls.connections) == 1
+
+    try:
+        asyncio.run(main())
+        deadline = time.monotonic() + 10
+        while server.calls.connections and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not server.calls.connections  # closed with the client
+    finally:
+        server.stop()

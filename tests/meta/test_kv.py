@@ -249,4 +249,15 @@ def test_etcd_read_cache_never_answers_stale(etcd):
     b.transact(lambda t: t.set(b"x", b"4"))
     a.transact(lambda t: t.set(b"x", t.get(b"x") + b"+"))  # read-modify-write on a stale entry: rerun
     assert b.transact(lambda t: t.get(b"x"), readonly=True) == b"4+"
+
+    # A listing of many keys beside a cached key (a directory page): validated without a compare per
+    # listed key (etcd caps a Txn's operations), and still never stale.
+    b.transact(lambda t: [t.set(b"dir/%05d" % i, b"e") for i in range(300)])
+
+    def listing(t):
+        return t.get(b"x"), len(t.get_range(b"dir/", b"dir0"))
+
+    assert a.transact(listing, readonly=True) == (b"4+", 300)
+    b.transact(lambda t: t.set(b"x", b"5"))
+    assert a.transact(listing, readonly=True) == (b"5", 300)
     b.close()
