@@ -65,14 +65,16 @@ def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, advertise, heartbe
                    "listening on 0.0.0.0).")
 @click.option("--data-port", default=0, show_default=True, show_envvar=True, envvar="FS3_DATA_PORT", help="Data-plane port on the listen host (0: any).")
 @click.option("--io-threads", default=16, show_default=True, show_envvar=True, envvar="FS3_IO_THREADS", help="Disk requests in flight.")
+@click.option("--data-loops", default=2, show_default=True, show_envvar=True, envvar="FS3_DATA_LOOPS",
+              type=click.IntRange(1, 64), help="Event loops (threads) serving data-plane connections.")
 @click.option("--shm/--no-shm", default=True, show_default=True,
               help="Offer the shared-memory transport to clients on this host.")
 @click.option("--direct-io/--no-direct-io", default=True, show_default=True, help="Use O_DIRECT for chunk data.")
 @click.option("--token-file", type=click.Path(path_type=Path), show_envvar=True, envvar="FS3_TOKEN_FILE",
               help="File holding an admin token to join the cluster with (default: $FS3_TOKEN).")
 @click.option("--log-level", default="info", show_default=True)
-def storage(meta_addresses, targets, listen, addr_file, advertise, data_port, io_threads, shm, direct_io,
-            token_file, log_level):
+def storage(meta_addresses, targets, listen, addr_file, advertise, data_port, io_threads, data_loops, shm,
+            direct_io, token_file, log_level):
     """Run a storage node serving chunks from its target directories."""
     from fs3._auth import ENV_TOKEN, read_token_file
     from fs3.storage import StorageConfig, serve
@@ -84,4 +86,5 @@ def storage(meta_addresses, targets, listen, addr_file, advertise, data_port, io
         raise click.UsageError(f"cannot read --token-file {token_file}: {exc.strerror or exc}") from None
     serve(StorageConfig(meta=list(meta_addresses), targets=list(targets), listen=listen,
                         addr_file=addr_file, advertise=advertise, data_port=data_port,
-                        io_threads=io_threads, shm=shm, direct_io=direct_io, token=token))
+                        io_threads=io_threads, data_loops=data_loops, shm=shm, direct_io=direct_io,
+                        token=token))
