@@ -1,8 +1,10 @@
 """Path and name rules of the fs3 namespace, shared by the client (to fail early) and meta (to enforce).
 
 Paths are absolute, '/'-separated, UTF-8. Empty components (``a//b``, a trailing ``/``) are ignored;
-``.`` and ``..`` are refused rather than resolved, because fs3 has no working directory to resolve them
-against and silently rewriting them would hide mistakes.
+``.`` and ``..`` components are resolved by meta as POSIX does (``..`` of the root is the root, and
+``..`` after a symlink leaves the symlink's target, not its directory). A path whose last component is
+``.`` or ``..`` names a directory, never a new entry: creating, linking, removing or renaming it gets
+the errno Linux gives.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from ._errors import InvalidArgument, NameTooLong
 
 NAME_MAX = 255
+DOTS = (".", "..")
 PATH_MAX = 4096
 
 
@@ -47,7 +50,7 @@ def split_path(path: str) -> list[str]:
         raise InvalidArgument("Invalid path: not valid UTF-8", path=path) from None
     if size > PATH_MAX:
         raise NameTooLong(f"File name too long (path of {size} bytes, limit {PATH_MAX})", path=path)
-    return [check_name(part, path) for part in path.split("/") if part]
+    return [part if part in DOTS else check_name(part, path) for part in path.split("/") if part]
 
 
 def normalize(path: str) -> str:

@@ -9,9 +9,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from fs3._errors import Busy, NotADirectory, NotFound, NotPermitted, PermissionDenied, TooManyLinks, error_for
+from fs3._errors import (
+    Busy,
+    InvalidArgument,
+    NotADirectory,
+    NotFound,
+    NotPermitted,
+    PermissionDenied,
+    TooManyLinks,
+    error_for,
+)
 from fs3._layout import DEFAULT_CHUNK_SIZE, DEFAULT_STRIPE
-from fs3._paths import split_path
+from fs3._paths import DOTS, split_path
 from fs3.proto import meta_pb2
 
 from .. import _keys as keys
@@ -216,12 +225,24 @@ def resolve(txn: Transaction, path: str, cred: Cred, *, follow: bool = True) -> 
     return walk(txn, split_path(path), path, cred, follow=follow)
 
 
+def dot_target(txn: Transaction, path: str, cred: Cred) -> meta_pb2.Inode | None:
+    """When ``path`` ends in ``.`` or ``..``: the directory it names (reached as any path is: ENOENT,
+    ENOTDIR, EACCES on the way), for the caller to refuse with its own errno (such a path is never a
+    new entry). None for any other path."""
+    parts = split_path(path)
+    if not parts or parts[-1] not in DOTS:
+        return None
+    return walk(txn, parts, path, cred)
+
+
 def resolve_parent(txn: Transaction, path: str, cred: Cred) -> tuple[meta_pb2.Inode, str]:
     """The directory that holds the last component of ``path`` (following symlinks on the way), and
     that component."""
     parts = split_path(path)
     if not parts:
         raise Busy("Device or resource busy (the root directory cannot be created, moved or removed)", path=path)
+    if parts[-1] in DOTS:  # (operations refuse these first, each with its own errno: see dot_target)
+        raise InvalidArgument(f"Invalid argument: {parts[-1]!r} names a directory, not an entry", path=path)
     parent = walk(txn, parts[:-1], path, cred)
     if parent.type != DIRECTORY:
         raise NotADirectory("Not a directory", path=path)
@@ -233,6 +254,9 @@ def resolve_target(txn: Transaction, path: str, cred: Cred) -> tuple[meta_pb2.In
     """Like ``resolve_parent``, but following a symlink in the last component to where it points, for
     opening and creating through symlinks: (the directory, the name in it, its entry or None). When
     the path ends at a directory itself (a link to "/" or to ".."), the entry is that directory's."""
+    node = dot_target(txn, path, cred)
+    if node is not None:  # ends in . or ..: the directory itself
+        return node, "", meta_pb2.Dentry(inode=node.id, type=node.type)
     parent, name = resolve_parent(txn, path, cred)
     hops = [0]
     while True:

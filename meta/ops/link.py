@@ -14,6 +14,7 @@ from ._common import (
     W,
     X,
     check,
+    dot_target,
     get_dentry,
     once,
     put_dentry,
@@ -30,6 +31,8 @@ def link(ctx: OpContext, req: meta_pb2.LinkRequest, cred: Cred) -> meta_pb2.Inod
 
     def run(txn):
         inode = resolve(txn, req.src, cred, follow=False)
+        if dot_target(txn, req.dst, cred) is not None:
+            raise AlreadyExists("File exists", path=req.dst)
         parent, name = resolve_parent(txn, req.dst, cred)
         if get_dentry(txn, parent.id, name) is not None:
             raise AlreadyExists("File exists", path=req.dst)
@@ -59,6 +62,8 @@ def symlink(ctx: OpContext, req: meta_pb2.SymlinkRequest, cred: Cred) -> meta_pb
     ino = ctx.alloc_inode()
 
     def run(txn):
+        if dot_target(txn, req.path, cred) is not None:
+            raise AlreadyExists("File exists", path=req.path)
         parent, name = resolve_parent(txn, req.path, cred)
         if get_dentry(txn, parent.id, name) is not None:
             raise AlreadyExists("File exists", path=req.path)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fs3._errors import AlreadyExists, NotADirectory
-from fs3._paths import split_path
+from fs3._paths import DOTS, split_path
 from fs3.proto import common_pb2, meta_pb2
 
 from ._common import (
@@ -13,6 +13,7 @@ from ._common import (
     W,
     X,
     check,
+    dot_target,
     get_dentry,
     once,
     put_dentry,
@@ -54,6 +55,8 @@ def mkdir(ctx: OpContext, path: str, cred: Cred, mode: int = DEFAULT_DIR_MODE, p
     ino = ctx.alloc_inode()
 
     def run(txn):
+        if dot_target(txn, path, cred) is not None:
+            raise AlreadyExists("File exists", path=path)
         parent, name = resolve_parent(txn, path, cred)
         if get_dentry(txn, parent.id, name) is not None:
             raise AlreadyExists("File exists", path=path)
@@ -74,6 +77,9 @@ def _mkdir_parents(ctx: OpContext, path: str, mode: int, cred: Cred, request_id:
         for depth, name in enumerate(parts):
             if node.type != DIRECTORY:
                 raise NotADirectory("Not a directory", path=path)
+            if name in DOTS:
+                node = walk(txn, [name], path, cred, start=node)
+                continue
             entry = get_dentry(txn, node.id, name)
             if entry is not None:
                 node = walk(txn, [name], path, cred, start=node)  # follows a symlink to a directory

@@ -18,6 +18,7 @@ from ._common import (
     W,
     X,
     check,
+    dot_target,
     get_inode,
     once,
     put_dentry,
@@ -65,6 +66,10 @@ def open_file(ctx: OpContext, req: meta_pb2.OpenRequest, cred: Cred) -> tuple[me
     def run(txn):
         for released in zip(req.release_inodes, req.release_sessions, strict=False):
             txn.clear(keys.session(*released))  # files the client closed unwritten (see OpenRequest)
+        if dot_target(txn, req.path, cred) is not None:  # a directory, by name
+            if req.create and req.exclusive:
+                raise AlreadyExists("File exists", path=req.path)
+            raise IsADirectory("Is a directory", path=req.path)
         parent, name, entry = resolve_target(txn, req.path, cred)
         now = ctx.clock()
         created = False

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 
 from fs3._errors import DirectoryNotEmpty, InvalidArgument, IsADirectory, NotADirectory, NotFound
+from fs3._paths import split_path
 from fs3.proto import meta_pb2
 
 from .. import _keys as keys
@@ -29,6 +30,7 @@ from ._common import (
     X,
     check,
     check_unlink,
+    dot_target,
     drop_directory,
     drop_link,
     get_dentry,
@@ -51,6 +53,12 @@ def remove(ctx: OpContext, req: meta_pb2.RemoveRequest, cred: Cred) -> None:
     trash_ids = (ctx.alloc_inode(), ctx.alloc_inode()) if req.trash else None
 
     def run(txn):
+        if dot_target(txn, req.path, cred) is not None:  # as Linux answers unlink and rmdir of them
+            if not (req.directory or req.recursive or req.any_type):
+                raise IsADirectory("Is a directory", path=req.path)
+            if split_path(req.path)[-1] == ".":
+                raise InvalidArgument("Invalid argument (cannot remove '.')", path=req.path)
+            raise DirectoryNotEmpty("Directory not empty", path=req.path)
         parent, name = resolve_parent(txn, req.path, cred)
         entry = get_dentry(txn, parent.id, name)
         if entry is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from fs3._errors import (
     AlreadyExists,
+    Busy,
     DirectoryNotEmpty,
     InvalidArgument,
     IsADirectory,
@@ -29,6 +30,7 @@ from ._common import (
     X,
     check,
     check_unlink,
+    dot_target,
     drop_directory,
     drop_link,
     get_dentry,
@@ -125,6 +127,9 @@ def move_entry(txn, ctx: OpContext, cred: Cred, src_parent: meta_pb2.Inode, src_
 
 def rename(ctx: OpContext, req: meta_pb2.RenameRequest, cred: Cred) -> meta_pb2.Inode:
     def run(txn):
+        for path in (req.src, req.dst):
+            if dot_target(txn, path, cred) is not None:
+                raise Busy("Device or resource busy (a path ending in . or ..)", path=path)
         src_parent, src_name = resolve_parent(txn, req.src, cred)
         dst_parent, dst_name = resolve_parent(txn, req.dst, cred)
         return move_entry(txn, ctx, cred, src_parent, src_name, dst_parent, dst_name,

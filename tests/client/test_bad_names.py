@@ -13,8 +13,6 @@ from fs3.proto import meta_pb2, meta_pb2_grpc
 
 BAD = [
     ("nul\0byte", errno.EINVAL),
-    (".", errno.EINVAL),            # fs3 has no working directory: '.' and '..' are refused, not resolved
-    ("..", errno.EINVAL),
     ("x" * 256, errno.ENAMETOOLONG),
     ("é" * 128, errno.ENAMETOOLONG),  # 256 bytes of UTF-8
 ]
@@ -58,3 +56,62 @@ def test_symlink_loops_are_eloop_everywhere(client, workdir):
             op()
         assert info.value.errno == errno.ELOOP
     assert sorted(client.ls(workdir)) == ["l1", "l2"]
+
+
+def test_dot_and_dotdot_resolve_and_refuse_as_on_linux(client, workdir, tmp_path):
+    """'.' and '..' are resolved inside paths; as the last component they name a directory, and every
+    operation that would make or remove an entry there gets the errno Linux gives, changing nothing."""
+    import os
+
+    local = tmp_path / "root"
+    local.mkdir()
+    for base, mk, write in ((str(local), os.mkdir, None), (workdir, client.mkdir, client.write)):
+        mk(f"{base}/d")
+        mk(f"{base}/d/e")
+        if write is None:
+            with open(f"{base}/d/f", "wb") as fh:
+                fh.write(b"data")
+        else:
+            write(f"{base}/d/f", b"data")
+
+    def outcome(fn):
+        try:
+            fn()
+        except OSError as exc:
+            return exc.errno
+        return 0
+
+    def local_open(path, mode):
+        with open(path, mode):
+            pass
+
+    cases = {
+        "mkdir .": (lambda b: os.mkdir(f"{b}/d/."), lambda b: client.mkdir(f"{b}/d/.")),
+        "mkdir ..": (lambda b: os.mkdir(f"{b}/d/e/.."), lambda b: client.mkdir(f"{b}/d/e/..")),
+        "create .": (lambda b: local_open(f"{b}/d/.", "wb"), lambda b: client.open(f"{b}/d/.", "wb").close()),
+        "create excl ..": (lambda b: local_open(f"{b}/d/..", "xb"), lambda b: client.open(f"{b}/d/..", "xb").close()),
+        "symlink at .": (lambda b: os.symlink("t", f"{b}/d/."), lambda b: client.symlink("t", f"{b}/d/.")),
+        "link to ..": (lambda b: os.link(f"{b}/d/f", f"{b}/d/.."), lambda b: client.link(f"{b}/d/f", f"{b}/d/..")),
+        "unlink .": (lambda b: os.unlink(f"{b}/d/."), lambda b: client.unlink(f"{b}/d/.")),
+        "rmdir .": (lambda b: os.rmdir(f"{b}/d/."), lambda b: client.rmdir(f"{b}/d/.")),
+        "rmdir ..": (lambda b: os.rmdir(f"{b}/d/e/.."), lambda b: client.rmdir(f"{b}/d/e/..")),
+        "rename from .": (lambda b: os.rename(f"{b}/d/e/.", f"{b}/x"), lambda b: client.rename(f"{b}/d/e/.", f"{b}/x")),
+        "rename onto ..": (lambda b: os.rename(f"{b}/d/f", f"{b}/d/e/.."),
+                           lambda b: client.rename(f"{b}/d/f", f"{b}/d/e/..")),
+        "missing/.": (lambda b: os.mkdir(f"{b}/nope/."), lambda b: client.mkdir(f"{b}/nope/.")),
+        "file/..": (lambda b: os.stat(f"{b}/d/f/.."), lambda b: client.stat(f"{b}/d/f/..")),
+    }
+    for what, (on_linux, on_fs3) in cases.items():
+        expected = outcome(lambda: on_linux(str(local)))
+        assert expected, what
+        assert outcome(lambda: on_fs3(workdir)) == expected, what
+    assert client.ls(f"{workdir}/d") == ["e", "f"] and client.ls(f"{workdir}/d/e") == []
+
+    assert client.read(f"{workdir}/d/e/../f") == b"data"
+    assert client.read(f"{workdir}/./d/./f") == b"data"
+    assert client.stat(f"{workdir}/d/e/..").inode == client.stat(f"{workdir}/d").inode
+    assert client.stat("/..").inode == client.stat("/").inode
+    client.mkdir(f"{workdir}/d/./g/../h", parents=True)
+    assert client.ls(f"{workdir}/d") == ["e", "f", "g", "h"]
+    client.symlink("e", f"{workdir}/d/l")
+    assert client.stat(f"{workdir}/d/l/..").inode == client.stat(f"{workdir}/d").inode  # '..' of the target
