@@ -21,6 +21,7 @@ from fs3.proto import admin_pb2, cluster_pb2, common_pb2, meta_pb2
 from ._async_file import AsyncFile
 from ._chunk_io import RETRY_TIMEOUT, ChunkIO, ReadPiece, plan_reads
 from ._meta import FAILOVER_TIMEOUT, MetaConnection
+from ._releases import SessionReleases
 from ._routing import RoutingCache
 from ._shm import DEFAULT_SIZE, ShmRegion
 from ._types import FileStat
@@ -28,8 +29,6 @@ from ._types import FileStat
 READDIR_PAGE = 1000
 TOKEN_MARGIN = 300.0  # renew the data-plane token this long before it expires
 RENEW_INTERVAL = 15.0  # how often open write sessions are renewed (meta prunes them after 60 s unrenewed)
-RELEASE_DELAY = 0.2    # a session of a file closed unwritten waits this long for an open to ride along
-MAX_RELEASES = 256     # session releases one open carries at most
 
 
 def request_id() -> str:
@@ -82,9 +81,7 @@ class AsyncClient:
         self.client_id = f"{os.uname().nodename}:{os.getpid()}"
         self._meta = MetaConnection(addresses, token=token, timeout=timeout, failover_timeout=failover_timeout)
         self._sessions: dict[tuple[int, int], int] = {}  # open write sessions, renewed while open
-        self._to_release: list[tuple[int, int]] = []  # sessions of files closed unwritten, to end
-        self._release_timer: asyncio.TimerHandle | None = None
-        self._releases: set[asyncio.Task] = set()  # those being ended by a Close of their own
+        self._releases = SessionReleases(self._meta)  # sessions of files closed unwritten
         self._renewer: asyncio.Task | None = None
         self._routing = RoutingCache(self._meta.routing)
         self._token = b""
@@ -125,7 +122,7 @@ class AsyncClient:
         if not binary and "t" in mode:
             raise InvalidArgument("Invalid argument: the asyncio client opens files in binary mode only")
         path = normalize(path)
-        released = self._take_releases()
+        released = self._releases.take()
         try:
             reply = await self._meta("Open", meta_pb2.OpenRequest(
                 path=path, write=write, create=create, exclusive=exclusive, truncate=truncate,
@@ -133,9 +130,7 @@ class AsyncClient:
                 release_inodes=[i for i, _ in released], release_sessions=[s for _, s in released],
             ))
         except BaseException:
-            if released:  # the open did nothing: release them later
-                self._to_release[:0] = released
-                self._schedule_releases()
+            self._releases.put_back(released)
             raise
         if reply.session:
             self._sessions[(reply.inode.id, reply.session)] = 1
@@ -427,37 +422,9 @@ class AsyncClient:
         return reply.inode
 
     def _release_session(self, inode, session: int) -> None:
-        """End the write session of a file closed without a write. Nothing about the file changes, so
-        the caller does not wait: the release rides along with this client's next open, or goes alone
-        after RELEASE_DELAY (a release that is lost leaves the session to expire unrenewed, which only
-        delays reclaiming the file's chunks if it is removed)."""
+        """End the write session of a file closed without a write, without waiting (``_releases``)."""
         self._sessions.pop((inode.id, session), None)
-        self._to_release.append((inode.id, session))
-        self._schedule_releases()
-
-    def _schedule_releases(self) -> None:
-        if self._release_timer is None:
-            self._release_timer = asyncio.get_running_loop().call_later(RELEASE_DELAY, self._flush_releases)
-
-    def _take_releases(self) -> list[tuple[int, int]]:
-        taken, self._to_release = self._to_release[:MAX_RELEASES], self._to_release[MAX_RELEASES:]
-        return taken
-
-    def _flush_releases(self) -> None:
-        """Send every waiting release as a Close of its own."""
-        if self._release_timer is not None:
-            self._release_timer.cancel()
-            self._release_timer = None
-        released, self._to_release = self._to_release, []
-        for ino, session in released:
-            task = asyncio.ensure_future(self._meta("Close", meta_pb2.CloseRequest(inode=ino, session=session)))
-            self._releases.add(task)
-            task.add_done_callback(self._released)
-
-    def _released(self, task: asyncio.Task) -> None:
-        self._releases.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved, not raised: see _release_session
+        self._releases.add(inode.id, session)
 
     async def _renew_sessions(self) -> None:
         """Keep this client's write sessions alive while their files are open: a crashed writer stops
@@ -502,9 +469,7 @@ class AsyncClient:
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def close(self) -> None:
-        self._flush_releases()  # sessions of files closed unwritten: end them, not let them expire
-        if self._releases:
-            await asyncio.wait(set(self._releases), timeout=5.0)
+        await self._releases.close()
         if self._renewer is not None:
             self._renewer.cancel()
         self._chunks.close()

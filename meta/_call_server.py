@@ -11,8 +11,9 @@ two cores, the threads' contention for the GIL included). The mutations that arr
 the loop, from any connections, are committed together: one transaction, a savepoint per call (a
 failed call is rolled back alone), one fsync, and no reply before the commit. The price: reads wait
 while a group commits, so a disk whose fsync stalls stalls the namespace calls (as it stalls SQLite
-for everyone). Calls that reach storage nodes (truncating an existing file), and every call on a
-remote store (etcd), run on a thread pool, so a network round trip never stalls the loop.
+for everyone). Calls that reach storage nodes (truncating an existing file; an open that finds it must
+truncate only inside a group leaves the group for the pool), and every call and HELLO on a remote store
+(etcd), run on a thread pool, so a network round trip never stalls the loop.
 
 Nothing a peer sends takes the server down: a frame that breaks the protocol is answered with an ERROR
 frame and the connection is closed; a bad request in a good frame fails that call alone.
@@ -80,13 +81,11 @@ class _CallContext:
 class CallServer:
     """Serves ``servicer``'s namespace methods on ``host``:``port`` (0: any free port)."""
 
-    def __init__(self, servicer, users, counters: OpCounters, *, host: str, port: int = 0,
-                 kv=None, threads: int = 32):
-        self.servicer, self.users, self.counters = servicer, users, counters
-        self.kv = kv
-        inline_reads = kv is not None and kv.local_reads
+    def __init__(self, servicer, users, counters: OpCounters, kv, *, host: str, port: int = 0,
+                 threads: int = 32):
+        self.servicer, self.users, self.counters, self.kv = servicer, users, counters, kv
         self.host, self.port = host, port
-        self.inline_reads = inline_reads
+        self.inline_reads = kv.local_reads  # a local store: calls run on the loop (see above)
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="meta-call")
         self.loop = uvloop.new_event_loop() if uvloop is not None else asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="meta-calls", daemon=True)

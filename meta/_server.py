@@ -139,8 +139,8 @@ class MetaServer:
         host, _, port = (self.config.calls or self.config.listen.rsplit(":", 1)[0] + ":0").rpartition(":")
         host = host.strip("[]")
         try:
-            self.calls = CallServer(servicer, self.users, self.counters, host=host, port=int(port),
-                                    kv=self.kv, threads=self.config.threads)
+            self.calls = CallServer(servicer, self.users, self.counters, self.kv, host=host, port=int(port),
+                                    threads=self.config.threads)
             bound = self.calls.start()
         except (OSError, ValueError) as exc:
             raise InvalidArgument(f"cannot listen for meta calls on {host}:{port}: {exc}") from None

@@ -119,7 +119,7 @@ class SQLiteKV(KVStore):
         if depth:  # called from inside a transaction of this thread: a savepoint of it
             return self._nested(fn, readonly, depth)
         if readonly:
-            return self._attempt(fn, True)
+            return self._read(fn)
         # Group commit: writers queue their transactions; one of them (the leader) runs a group of them
         # in one SQLite transaction, each inside a savepoint of its own (one that fails is rolled back
         # alone), commits once, and hands the lead to the next writer waiting. Serial order, so still
@@ -212,28 +212,19 @@ class SQLiteKV(KVStore):
         db.execute(f"RELEASE {name}")
         return result
 
-    def _attempt(self, fn: Callable[[Transaction], T], readonly: bool) -> T:
+    def _read(self, fn: Callable[[Transaction], T]) -> T:
+        """A read-only transaction: a deferred one on a WAL snapshot (writers go through the group)."""
         db = self._connection()
         try:
-            db.execute("BEGIN" if readonly else "BEGIN IMMEDIATE")
+            db.execute("BEGIN")
         except sqlite3.OperationalError as exc:
             raise _refused(exc) from exc
         self._local.depth = 1
         try:
-            result = fn(_SQLiteTransaction(db, not readonly))
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+            return fn(_SQLiteTransaction(db, False))
         finally:
             self._local.depth = 0
-        try:
-            db.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            db.execute("ROLLBACK")
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise ConflictError(str(exc)) from exc
-            raise KVError(str(exc)) from exc
-        return result
+            db.execute("ROLLBACK")  # nothing to keep: ends the snapshot
 
     def close(self) -> None:
         with self._lock:
