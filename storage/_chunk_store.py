@@ -17,6 +17,7 @@ from __future__ import annotations
 import array
 import logging
 import os
+import struct
 import threading
 from pathlib import Path
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MAX_CHUNK = 1 << MAX_CLASS
 _LOCK_STRIPES = 1024
+_U32 = struct.Struct("=I")  # one block CRC, in the native order the blocks were packed in
 RECORD_CACHE_BYTES = 32 << 20  # committed records kept in memory (mostly their block CRCs)
 
 
@@ -149,41 +151,54 @@ class ChunkStore:
             self.buffers.release(buf)
 
     def read_direct(
-        self, inode: int, index: int, offset: int, length: int, dest: memoryview
+        self, inode: int, index: int, offset: int, length: int, dest: memoryview, *, in_epoch: bool = False
     ) -> tuple[int, ChunkRecord | None]:
         """Read the whole 4 KiB blocks around ``[offset, offset + length)`` with O_DIRECT straight into
         ``dest`` (page-aligned, at least ``align_up(offset % 4096 + length)`` bytes), verifying each
         block's CRC32C. The data starts at ``dest[offset % 4096]``; returns its length (short where the
         chunk ends, 0 past it) and the record (None: no such chunk). Raises ``ChunkPending`` while an
-        update of the chunk is in flight here."""
-        slots = self.slots
-        epoch = slots.begin_read()
-        try:
-            key = chunk_key(inode, index)
-            if key in self._pending:
-                raise ChunkPending(f"chunk {inode}:{index} has an update in flight on target {self.name}")
-            rec = self._cache.get(key)
+        update of the chunk is in flight here. ``in_epoch``: the caller holds a read epoch of
+        ``self.slots`` (``begin_read``) across this call, as a batch of reads shares one."""
+        if not in_epoch:
+            epoch = self.slots.begin_read()
+            try:
+                return self.read_direct(inode, index, offset, length, dest, in_epoch=True)
+            finally:
+                self.slots.end_read(epoch)
+        key = chunk_key(inode, index)
+        if key in self._pending:
+            raise ChunkPending(f"chunk {inode}:{index} has an update in flight on target {self.name}")
+        rec = self._cache.get(key)
+        if rec is None:
+            rec = self._record(key, self._lock(inode, index))
             if rec is None:
-                rec = self._record(key, self._lock(inode, index))
-                if rec is None:
-                    return 0, None
-            end = min(offset + length, rec.length)
-            if offset >= end:
-                return 0, rec
-            self._load_into(inode, index, rec, offset, end, dest)
-            return end - offset, rec
-        finally:
-            slots.end_read(epoch)
+                return 0, None
+        end = rec.length
+        if offset + length < end:
+            end = offset + length
+        if offset >= end:
+            return 0, rec
+        self._load_into(inode, index, rec, offset, end, dest)
+        return end - offset, rec
 
     def _load_into(self, inode: int, index: int, rec: ChunkRecord, lo: int, hi: int, dest: memoryview) -> None:
         """Fill ``dest`` with the verified blocks covering chunk bytes [lo, hi), starting at the block of
         ``lo``. Bytes past ``hi`` up to the block end are whatever the slot holds."""
         start = lo - lo % CRC_BLOCK
-        view = dest[: -(-hi // ALIGN) * ALIGN - start]
+        size = -(-hi // ALIGN) * ALIGN - start
+        view = dest[:size]
         got = os.preadv(self.slots.file(rec.cls).fd, [view], (rec.slot << rec.cls) + start)
+        first = start // CRC_BLOCK
+        if size == CRC_BLOCK:  # the common small read: one block
+            n = rec.length - start
+            if n > CRC_BLOCK:
+                n = CRC_BLOCK
+            if got < n or crc32c(view[:n]) != _U32.unpack_from(rec.blocks, first * 4)[0]:
+                self._corrupt(inode, index, rec, first)
+            return
         crcs = memoryview(rec.blocks).cast("I")  # native order: the blocks were packed with array("I")
         length = rec.length
-        for b in range(start // CRC_BLOCK, -(-hi // CRC_BLOCK)):
+        for b in range(first, first + size // CRC_BLOCK):
             b_lo = b * CRC_BLOCK - start
             b_hi = min(b_lo + CRC_BLOCK, length - start)
             if got < b_hi or crc32c(view[b_lo:b_hi]) != crcs[b]:

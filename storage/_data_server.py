@@ -42,7 +42,9 @@ _OP_NAMES = {_wire.READ: "read", _wire.WRITE: "write", _wire.UPDATE: "update"}
 MAX_FRAMES_IN_FLIGHT = 64  # per connection; reading pauses beyond this
 # Small reads run on the event loop itself when the disk answers fast (an executor hop costs more than
 # an NVMe read); a slow disk (recent reads slower than this per frame) sends them to the thread pool.
-INLINE_BUDGET = 0.002        # seconds a frame may block the loop
+INLINE_BUDGET = float(os.environ.get('XB', '0.002'))        # seconds a frame may block the loop
+INLINE_PROBE = 32            # while reads go to the pool, every this-many-th frame is served inline to
+                             # measure the disk again (else one slow spell would keep them there for good)
 INLINE_MAX_BYTES = 256 << 10
 _ALIGNED_LEAD = {_wire.WRITE: _wire.ALIGN - _wire.WRITE_ITEM.size, _wire.UPDATE: _wire.ALIGN - _wire.UPDATE_ITEM.size}
 PARALLEL_READS = 4           # disk threads one large READ frame is spread over
@@ -84,7 +86,8 @@ class DataPlaneContext:
     fenced: Callable[[], bool] = lambda: False  # True while the node's lease with the manager has lapsed
     shm_enabled: bool = True
     stats: DataPlaneStats = field(default_factory=DataPlaneStats)
-    read_latency: float = 0.0  # moving average of seconds per read item
+    read_latency: float = 0.0  # moving average of seconds per read item, measured on frames served inline
+    pooled_frames: int = 0     # small READ frames sent to the thread pool because the disk was slow
 
 
 class _SharedRegion:
@@ -336,8 +339,11 @@ class DataConnection(asyncio.BufferedProtocol):
     def _inline(self, header: _wire.Header) -> bool:
         if header.type != _wire.READ or header.count == 0:
             return False
-        if header.count * self.ctx.read_latency > INLINE_BUDGET:
-            return False
+        ctx = self.ctx
+        if header.count * ctx.read_latency > INLINE_BUDGET:
+            ctx.pooled_frames += 1
+            if ctx.pooled_frames % INLINE_PROBE:
+                return False
         return header.count * 4096 <= INLINE_MAX_BYTES  # a lower bound: checked exactly in _read
 
     async def _serve(self, frame: _Frame) -> None:
@@ -382,8 +388,8 @@ class DataConnection(asyncio.BufferedProtocol):
         for buf in held:
             self.ctx.buffers.release(buf)
 
-    def _target(self, chain_id: int, chain_version: int, *, role: str = READ) -> Target:
-        if self.ctx.fenced():
+    def _target(self, chain_id: int, chain_version: int, *, role: str = READ, fenced_checked: bool = False) -> Target:
+        if not fenced_checked and self.ctx.fenced():
             raise FS3Error("this storage node has lost contact with the cluster manager and serves nothing "
                            "until it is back", status=Status.TARGET_NOT_SERVING)
         if role == READ:
@@ -400,29 +406,31 @@ class DataConnection(asyncio.BufferedProtocol):
 
     # -- reads (in the executor) -------------------------------------------------------------------
 
-    def _parse_read(self, frame: _Frame) -> list[tuple]:
+    def _parse_read(self, frame: _Frame) -> tuple[list[tuple], int]:
+        """A READ frame's items and the bytes they ask for."""
         header = frame.header
         if header.length != header.count * _wire.READ_ITEM.size or not 0 < header.count <= _wire.MAX_ITEMS:
             raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "malformed READ frame (item count and length disagree)")
         items = list(_wire.READ_ITEM.iter_unpack(frame.payload))
-        if sum(item[5] for item in items) > _wire.MAX_READ_BYTES:
+        asked = sum([item[5] for item in items])
+        if asked > _wire.MAX_READ_BYTES:
             raise _wire.ProtocolError(Status.INVALID_ARGUMENT, f"READ asks for more than {_wire.MAX_READ_BYTES} bytes")
-        return items
+        return items, asked
 
     def _read(self, frame: _Frame, inline: bool = False):
         """Serve a whole READ frame in this thread; returns the reply's parts and the buffers it holds."""
-        items = self._parse_read(frame)
+        items, asked = self._parse_read(frame)
         started = time.perf_counter()
         results, data, held = self._read_items(items)
-        per_item = (time.perf_counter() - started) / len(items)
-        if not inline or sum(item[5] for item in items) <= INLINE_MAX_BYTES:
+        if not inline or asked <= INLINE_MAX_BYTES:
+            per_item = (time.perf_counter() - started) / len(items)
             lat = self.ctx.read_latency
             self.ctx.read_latency = 0.9 * lat + 0.1 * per_item if lat else per_item
         return self._read_reply(frame.header, results, data), held
 
     async def _read_parallel(self, frame: _Frame):
         """Serve a READ frame of large items on several disk threads at once."""
-        items = self._parse_read(frame)
+        items, _ = self._parse_read(frame)
         parts = min(PARALLEL_READS, len(items))
         step = -(-len(items) // parts)
         groups = [items[i : i + step] for i in range(0, len(items), step)]
@@ -445,43 +453,58 @@ class DataConnection(asyncio.BufferedProtocol):
 
     def _read_items(self, items: list[tuple]):
         """Read each item: into the client's shared memory, or into pooled buffers sent after the
-        results (TCP). Returns the packed results, the data views to send, and the buffers they use."""
-        results = bytearray(len(items) * _wire.READ_RESULT.size)
+        results (TCP). Returns the packed results, the data views to send, and the buffers they use.
+        The items share one read epoch per store (slots they read are not reused meanwhile)."""
+        result_size = _wire.READ_RESULT.size
+        pack_result = _wire.READ_RESULT.pack_into
+        results = bytearray(len(items) * result_size)
         data: list[memoryview] = []
         held: list = []
         shm = self.shm if self.transport_kind == _wire.TRANSPORT_SHM else None
+        stats = self.ctx.stats
+        if self.ctx.fenced():  # every item fails alike
+            for i in range(len(items)):
+                pack_result(results, i * result_size, Status.TARGET_NOT_SERVING, 0, 0, 0, 0)
+                stats.count_error(Status.TARGET_NOT_SERVING, "read")
+            return results, data, held
+        epochs: dict = {}
         total = 0
-        for i, (chain_id, chain_version, inode, index, offset, length, shm_offset) in enumerate(items):
-            status, n, version, chunk_len = 0, 0, 0, 0
-            try:
-                target = self._target(chain_id, chain_version)
-                span = _wire.shm_span(offset, length)
-                if shm is not None:
-                    dest = shm.span(shm_offset, span)
-                else:
-                    buf = self.ctx.buffers.acquire(span)
-                    held.append(buf)
-                    dest = memoryview(buf)
-                n, rec = target.store.read_direct(inode, index, offset, length, dest)
-                if rec is None:
-                    status = Status.CHUNK_NOT_FOUND
-                else:
-                    version, chunk_len = rec.version, rec.length
-                    if shm is None and n:
-                        lead = offset % _wire.ALIGN
-                        data.append(dest[lead : lead + n])
-                    total += n
-            except FS3Error as exc:
-                status, n = int(exc.status), 0
-                self.ctx.stats.count_error(status, "read")
-            except IndexError:
-                status, n = Status.INVALID_ARGUMENT, 0
-                self.ctx.stats.count_error(status, "read")
-            _wire.READ_RESULT.pack_into(results, i * _wire.READ_RESULT.size, status, 0, n, version & 0xFFFFFFFF,
-                                        chunk_len)
-        self.ctx.stats.reads += len(items)
-        self.ctx.stats.read_bytes += total
-        self.ctx.stats.ops.get("read").bytes += total
+        try:
+            for i, (chain_id, chain_version, inode, index, offset, length, shm_offset) in enumerate(items):
+                status, n, version, chunk_len = 0, 0, 0, 0
+                try:
+                    store = self._target(chain_id, chain_version, fenced_checked=True).store
+                    if store not in epochs:
+                        epochs[store] = store.slots.begin_read()
+                    lead = offset % _wire.ALIGN
+                    span = -(-(lead + length) // _wire.ALIGN) * _wire.ALIGN
+                    if shm is not None:
+                        dest = shm.span(shm_offset, span)
+                    else:
+                        buf = self.ctx.buffers.acquire(span)
+                        held.append(buf)
+                        dest = memoryview(buf)
+                    n, rec = store.read_direct(inode, index, offset, length, dest, in_epoch=True)
+                    if rec is None:
+                        status = Status.CHUNK_NOT_FOUND
+                    else:
+                        version, chunk_len = rec.version, rec.length
+                        if shm is None and n:
+                            data.append(dest[lead : lead + n])
+                        total += n
+                except FS3Error as exc:
+                    status, n = int(exc.status), 0
+                    stats.count_error(status, "read")
+                except IndexError:
+                    status, n = Status.INVALID_ARGUMENT, 0
+                    stats.count_error(status, "read")
+                pack_result(results, i * result_size, status, 0, n, version & 0xFFFFFFFF, chunk_len)
+        finally:
+            for store, epoch in epochs.items():
+                store.slots.end_read(epoch)
+        stats.reads += len(items)
+        stats.read_bytes += total
+        stats.ops.get("read").bytes += total
         return results, data, held
 
     # -- writes: a client's at the head, forwarded updates along the chain -------------------------
