@@ -165,6 +165,16 @@ class ChunkStore:
                 return self.read_direct(inode, index, offset, length, dest, in_epoch=True)
             finally:
                 self.slots.end_read(epoch)
+        rec, n = self.locate(inode, index, offset, length)
+        if n:
+            fd, view, at = self.disk_read(rec, offset, n, dest)
+            self.verify(inode, index, rec, offset, n, view, os.preadv(fd, [view], at))
+        return n, rec
+
+    def locate(self, inode: int, index: int, offset: int, length: int) -> tuple[ChunkRecord | None, int]:
+        """The chunk's committed record (None: no such chunk) and how many of the ``length`` bytes at
+        ``offset`` it holds. Raises ``ChunkPending`` while an update of the chunk is in flight here.
+        Call within a read epoch, and read what it says before the epoch ends."""
         key = chunk_key(inode, index)
         if key in self._pending:
             raise ChunkPending(f"chunk {inode}:{index} has an update in flight on target {self.name}")
@@ -172,28 +182,31 @@ class ChunkStore:
         if rec is None:
             rec = self._record(key, self._lock(inode, index))
             if rec is None:
-                return 0, None
+                return None, 0
         end = rec.length
         if offset + length < end:
             end = offset + length
-        if offset >= end:
-            return 0, rec
-        self._load_into(inode, index, rec, offset, end, dest)
-        return end - offset, rec
+        return rec, max(0, end - offset)
 
-    def _load_into(self, inode: int, index: int, rec: ChunkRecord, lo: int, hi: int, dest: memoryview) -> None:
-        """Fill ``dest`` with the verified blocks covering chunk bytes [lo, hi), starting at the block of
-        ``lo``. Bytes past ``hi`` up to the block end are whatever the slot holds."""
-        start = lo - lo % CRC_BLOCK
-        size = -(-hi // ALIGN) * ALIGN - start
-        view = dest[:size]
-        got = os.preadv(self.slots.file(rec.cls).fd, [view], (rec.slot << rec.cls) + start)
+    def disk_read(self, rec: ChunkRecord, offset: int, n: int, dest: memoryview) -> tuple[int, memoryview, int]:
+        """The O_DIRECT read that fills ``dest`` with the whole blocks around chunk bytes
+        ``[offset, offset + n)``: (file descriptor, buffer, file offset)."""
+        start = offset - offset % CRC_BLOCK
+        size = -(-(offset + n) // ALIGN) * ALIGN - start
+        return self.slots.file(rec.cls).fd, dest[:size], (rec.slot << rec.cls) + start
+
+    def verify(self, inode: int, index: int, rec: ChunkRecord, offset: int, n: int, view: memoryview,
+               got: int) -> None:
+        """Check the blocks that ``disk_read``'s read put in ``view`` (``got`` bytes of them) against
+        the record's CRC32Cs; raises ``ChecksumMismatch`` (and counts it) for a damaged one."""
+        start = offset - offset % CRC_BLOCK
         first = start // CRC_BLOCK
+        size = len(view)
         if size == CRC_BLOCK:  # the common small read: one block
-            n = rec.length - start
-            if n > CRC_BLOCK:
-                n = CRC_BLOCK
-            if got < n or crc32c(view[:n]) != _U32.unpack_from(rec.blocks, first * 4)[0]:
+            m = rec.length - start
+            if m > CRC_BLOCK:
+                m = CRC_BLOCK
+            if got < m or crc32c(view[:m]) != _U32.unpack_from(rec.blocks, first * 4)[0]:
                 self._corrupt(inode, index, rec, first)
             return
         crcs = memoryview(rec.blocks).cast("I")  # native order: the blocks were packed with array("I")
@@ -203,6 +216,12 @@ class ChunkStore:
             b_hi = min(b_lo + CRC_BLOCK, length - start)
             if got < b_hi or crc32c(view[b_lo:b_hi]) != crcs[b]:
                 self._corrupt(inode, index, rec, b)
+
+    def _load_into(self, inode: int, index: int, rec: ChunkRecord, lo: int, hi: int, dest: memoryview) -> None:
+        """Fill ``dest`` with the verified blocks covering chunk bytes [lo, hi), starting at the block of
+        ``lo``. Bytes past ``hi`` up to the block end are whatever the slot holds."""
+        fd, view, at = self.disk_read(rec, lo, hi - lo, dest)
+        self.verify(inode, index, rec, lo, hi - lo, view, os.preadv(fd, [view], at))
 
     def _corrupt(self, inode: int, index: int, rec: ChunkRecord, block: int):
         with self._stats_lock:

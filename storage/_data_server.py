@@ -30,6 +30,7 @@ from fs3._errors import FS3Error, Status
 from fs3._metrics import OpCounters
 from fs3._transports import local_offer
 
+from . import _uring
 from ._buffers import BufferPool
 from ._replication import Replicator
 from ._routing import READ, UPDATE, WRITE, NodeRouting
@@ -468,40 +469,63 @@ class DataConnection(asyncio.BufferedProtocol):
                 stats.count_error(Status.TARGET_NOT_SERVING, "read")
             return results, data, held
         epochs: dict = {}
+        reads: list = []   # the disk reads of this frame, issued together
+        landed: list = []  # per read: (item number, store, inode, index, record, offset, bytes, lead)
+        statuses = [0] * len(items)
+        records: list = [None] * len(items)
         total = 0
         try:
             for i, (chain_id, chain_version, inode, index, offset, length, shm_offset) in enumerate(items):
-                status, n, version, chunk_len = 0, 0, 0, 0
                 try:
                     store = self._target(chain_id, chain_version, fenced_checked=True).store
                     if store not in epochs:
                         epochs[store] = store.slots.begin_read()
+                    rec, n = store.locate(inode, index, offset, length)
+                    if rec is None:
+                        statuses[i] = Status.CHUNK_NOT_FOUND
+                        continue
+                    records[i] = rec
+                    if not n:
+                        continue
                     lead = offset % _wire.ALIGN
-                    span = -(-(lead + length) // _wire.ALIGN) * _wire.ALIGN
+                    span = -(-(lead + n) // _wire.ALIGN) * _wire.ALIGN
                     if shm is not None:
-                        dest = shm.span(shm_offset, span)
+                        dest = shm.span(shm_offset, -(-(lead + length) // _wire.ALIGN) * _wire.ALIGN)
                     else:
                         buf = self.ctx.buffers.acquire(span)
                         held.append(buf)
                         dest = memoryview(buf)
-                    n, rec = store.read_direct(inode, index, offset, length, dest, in_epoch=True)
-                    if rec is None:
-                        status = Status.CHUNK_NOT_FOUND
-                    else:
-                        version, chunk_len = rec.version, rec.length
-                        if shm is None and n:
-                            data.append(dest[lead : lead + n])
-                        total += n
+                    reads.append(store.disk_read(rec, offset, n, dest))
+                    landed.append((i, store, inode, index, rec, offset, n, lead))
                 except FS3Error as exc:
-                    status, n = int(exc.status), 0
-                    stats.count_error(status, "read")
+                    statuses[i] = int(exc.status)
+                    stats.count_error(statuses[i], "read")
                 except IndexError:
-                    status, n = Status.INVALID_ARGUMENT, 0
-                    stats.count_error(status, "read")
-                pack_result(results, i * result_size, status, 0, n, version & 0xFFFFFFFF, chunk_len)
+                    statuses[i] = Status.INVALID_ARGUMENT
+                    stats.count_error(statuses[i], "read")
+            got = _uring.read_all([(fd, view, at) for fd, view, at in reads])
+            sizes = [0] * len(items)
+            for (i, store, inode, index, rec, offset, n, lead), (_fd, view, _at), g in zip(landed, reads, got,
+                                                                                         strict=True):
+                try:
+                    store.verify(inode, index, rec, offset, n, view, g)
+                except FS3Error as exc:
+                    statuses[i] = int(exc.status)
+                    stats.count_error(statuses[i], "read")
+                    continue
+                sizes[i] = n
+                total += n
+                if shm is None:
+                    data.append(view[lead : lead + n])
         finally:
             for store, epoch in epochs.items():
                 store.slots.end_read(epoch)
+        for i, status in enumerate(statuses):
+            rec = records[i]
+            if status or rec is None:
+                pack_result(results, i * result_size, status, 0, 0, 0, 0)
+            else:
+                pack_result(results, i * result_size, 0, 0, sizes[i], rec.version & 0xFFFFFFFF, rec.length)
         stats.reads += len(items)
         stats.read_bytes += total
         stats.ops.get("read").bytes += total

@@ -26,6 +26,7 @@ from fs3._errors import FS3Error, InvalidArgument, Status, Unavailable
 from fs3._rpc import CHANNEL_OPTIONS, SERVER_OPTIONS, call
 from fs3.proto import cluster_pb2, cluster_pb2_grpc, storage_pb2_grpc
 
+from . import _uring
 from ._buffers import BufferPool
 from ._data_server import DataPlaneContext, DataServer
 from ._recovery import Recovery
@@ -240,7 +241,7 @@ class StorageNode:
             tmp = Path(str(self.config.addr_file) + ".tmp")
             tmp.write_text(self.address)
             os.replace(tmp, self.config.addr_file)
-        log.info("storage node %d serving on %s", self.node_id, self.address)
+        log.info("storage node %d serving on %s; disk reads: %s", self.node_id, self.address, _uring.engine())
 
     def _start_data_plane(self, host: str) -> asyncio.AbstractEventLoop:
         def new_loop():
