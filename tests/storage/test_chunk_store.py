@@ -119,6 +119,26 @@ def test_corruption_is_detected_never_returned(store):
         store.write(7, 0, 10, b"x", MiB)
 
 
+@pytest.mark.parametrize("length", [MiB, MiB - 1000, 3 * 4096 + 7])
+def test_a_damaged_block_is_named_by_multi_block_reads(store, length):
+    """Reads of many blocks check each block's CRC: the first damaged one is the one reported, in the
+    last (short) block too, and reads that stay clear of it are served."""
+    data = os.urandom(length)
+    store.write(3, 0, 0, data, MiB)
+    last = (length - 1) // 4096
+    for block in sorted({1, last}):
+        store.write(3, 0, 0, data, MiB)  # a fresh, intact version
+        _corrupt(store, 3, 0, block * 4096 + 5)
+        with pytest.raises(ChecksumMismatch, match=f"at block {block}"):
+            store.read(3, 0, 0, length)
+        with pytest.raises(ChecksumMismatch, match=f"at block {block}"):
+            store.read(3, 0, block * 4096 - 10, 4096 * 2)
+        if block > 0:
+            assert store.read(3, 0, 0, block * 4096)[0] == data[: block * 4096]
+        if block < last:
+            assert store.read(3, 0, (block + 1) * 4096, length)[0] == data[(block + 1) * 4096 :]
+
+
 WRITER = textwrap.dedent("""
     import sys
     from pathlib import Path
