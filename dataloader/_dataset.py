@@ -8,7 +8,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -49,21 +49,47 @@ class ShardSet:
         self._maps = None
         self.block = 1                 # samples per shuffle block (set by the dataset)
         self.cache: OrderedDict[int, np.ndarray] = OrderedDict()  # block id -> its tokens
+        self.loading: dict[int, Future] = {}  # block id -> its tokens, once the round reading it has them
         self.cache_bytes = 0
         self.cache_limit = 64 << 20
 
-    def cache_put(self, block: int, tokens: np.ndarray) -> None:
+    def claim_blocks(self, blocks: list[int]) -> tuple[dict, list[int], dict]:
+        """Split ``blocks`` into those cached (block -> tokens, held by the caller from here on), those
+        this caller must read (now marked as loading) and those another read round is loading now
+        (block -> its Future): concurrent rounds read each block once."""
+        have, mine, theirs = {}, [], {}
         with self._cache_lock:
-            self.cache[block] = tokens
-            self.cache_bytes += tokens.nbytes
+            for b in blocks:
+                tokens = self.cache.get(b)
+                if tokens is not None:
+                    have[b] = tokens
+                elif b in self.loading:
+                    theirs[b] = self.loading[b]
+                else:
+                    self.loading[b] = Future()
+                    mine.append(b)
+        return have, mine, theirs
+
+    def blocks_loaded(self, loaded: dict[int, np.ndarray], failed: list[int], exc: BaseException | None = None) -> None:
+        """Cache the blocks this caller read and hand them to rounds waiting for them (or the error)."""
+        with self._cache_lock:
+            for b, tokens in loaded.items():
+                self.cache[b] = tokens
+                self.cache_bytes += tokens.nbytes
             while self.cache_bytes > self.cache_limit and len(self.cache) > 1:
                 _, old = self.cache.popitem(last=False)
                 self.cache_bytes -= old.nbytes
+            futures = [(self.loading.pop(b), tokens) for b, tokens in loaded.items()]
+            dropped = [self.loading.pop(b) for b in failed if b in self.loading]
+        for future, tokens in futures:
+            future.set_result(tokens)
+        for future in dropped:
+            future.set_exception(exc or RuntimeError("block read abandoned"))
 
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_maps"] = None
-        state["cache"], state["cache_bytes"] = OrderedDict(), 0
+        state["cache"], state["cache_bytes"], state["loading"] = OrderedDict(), 0, {}
         del state["_cache_lock"]
         return state
 
@@ -336,23 +362,29 @@ class TokenDataset(_Base):
     def _read_blocks(self, shard_set: ShardSet, rows, samples, dense: np.ndarray, out) -> None:
         width, seq = self.seq_len + 1, self.seq_len
         span = shard_set.block * seq + 1
-        have = {b: shard_set.cache.get(b) for b in dense.tolist()}  # held here: eviction cannot take them
-        missing = [b for b, t in have.items() if t is None]
+        have, missing, theirs = shard_set.claim_blocks(dense.tolist())  # held here: eviction cannot take them
         if missing:
             item = shard_set.dtype.itemsize
             ranges, sizes = [], []
-            for b in missing:
-                start = b * shard_set.block * seq
-                n = min(span, shard_set.total - start)
-                sizes.append(n)
-                ranges += [(sh, tok * item, k * item) for sh, tok, k, _ in shard_set.segments(start, n)]
-            buf = np.empty(sum(sizes), dtype=shard_set.dtype)
-            shard_set.reader.read(ranges, buf)
-            at = 0
-            for b, n in zip(missing, sizes, strict=True):
-                have[b] = buf[at:at + n]
-                shard_set.cache_put(b, have[b])
-                at += n
+            loaded = {}
+            try:
+                for b in missing:
+                    start = b * shard_set.block * seq
+                    n = min(span, shard_set.total - start)
+                    sizes.append(n)
+                    ranges += [(sh, tok * item, k * item) for sh, tok, k, _ in shard_set.segments(start, n)]
+                buf = np.empty(sum(sizes), dtype=shard_set.dtype)
+                shard_set.reader.read(ranges, buf)
+                at = 0
+                for b, n in zip(missing, sizes, strict=True):
+                    loaded[b] = have[b] = buf[at:at + n]
+                    at += n
+            except BaseException as exc:
+                shard_set.blocks_loaded({}, missing, exc)
+                raise
+            shard_set.blocks_loaded(loaded, [])
+        for b, future in theirs.items():
+            have[b] = future.result()
         block_of = samples // shard_set.block
         for b, tokens in have.items():  # one gather per block: its samples are rows of a strided view
             sel = block_of == b

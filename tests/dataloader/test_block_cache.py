@@ -1,0 +1,84 @@
+"""Read rounds running at once (the loader's prefetch threads) share the shuffle blocks they need: each
+block is read once, whoever asks second waits for it, and a failed read fails every round waiting on it."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from fs3.dataloader import TokenDataset
+
+SEQ = 16
+BLOCK = 8  # samples per shuffle block
+
+
+def _dataset(counting_shards) -> TokenDataset:
+    return TokenDataset(counting_shards(tokens=50_000, shards=2), seq_len=SEQ, batch_size=4, output="numpy",
+                        shuffle_block=BLOCK)
+
+
+def _slow_counting_reader(shard_set, fail: bool = False):
+    reads, lock = [], threading.Lock()
+    original = shard_set.reader.read
+
+    def read(ranges, out):
+        with lock:
+            reads.extend(ranges)
+        time.sleep(0.1)  # long enough for the other round to ask for the same blocks meanwhile
+        if fail:
+            raise OSError("disk on fire")
+        original(ranges, out)
+
+    shard_set.reader.read = read
+    return reads
+
+
+def _round(ds, samples, out, errors):
+    def run():
+        try:
+            ds._read_blocks(ds.sets[0], np.arange(len(samples)), samples, np.unique(samples // BLOCK), out)
+        except OSError as exc:
+            errors.append(exc)
+    return threading.Thread(target=run)
+
+
+def test_concurrent_rounds_read_each_block_once(counting_shards):
+    ds = _dataset(counting_shards)
+    reads = _slow_counting_reader(ds.sets[0])
+    first, second = np.arange(0, 48), np.arange(16, 80)  # blocks 0-5 and 2-9: 2-5 wanted by both
+    outs = [np.zeros((len(first), SEQ + 1), np.int64), np.zeros((len(second), SEQ + 1), np.int64)]
+    errors: list = []
+    threads = [_round(ds, first, outs[0], errors)]
+    threads[0].start()
+    time.sleep(0.02)
+    threads.append(_round(ds, second, outs[1], errors))
+    threads[1].start()
+    for t in threads:
+        t.join(10)
+    assert not errors
+    starts = [(shard, off) for shard, off, _n in reads]
+    assert len(starts) == len(set(starts)), "a block was read twice"
+    for samples, out in zip((first, second), outs, strict=True):
+        want = samples[:, None] * SEQ + np.arange(SEQ + 1)  # token i is i: a sample names itself
+        assert (out == want).all()
+    assert not ds.sets[0].loading
+
+
+def test_a_failed_block_read_fails_the_rounds_waiting_for_it(counting_shards):
+    ds = _dataset(counting_shards)
+    _slow_counting_reader(ds.sets[0], fail=True)
+    samples = np.arange(0, 32)
+    errors: list = []
+    threads = [_round(ds, samples, np.zeros((32, SEQ + 1), np.int64), errors) for _ in range(2)]
+    threads[0].start()
+    time.sleep(0.02)
+    threads[1].start()
+    for t in threads:
+        t.join(10)
+    assert len(errors) == 2 and all("disk on fire" in str(e) for e in errors)
+    assert not ds.sets[0].loading and not ds.sets[0].cache  # nothing half-read is kept
+    with pytest.raises(OSError):  # and the next round tries again rather than waiting forever
+        ds._read_blocks(ds.sets[0], np.arange(8), samples[:8], np.array([0]), np.zeros((8, SEQ + 1), np.int64))
