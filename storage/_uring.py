@@ -55,6 +55,14 @@ _syscall = _libc.syscall
 _syscall.restype = ctypes.c_long
 
 
+def _kernel_version() -> tuple[int, int]:
+    parts = platform.release().split(".")
+    try:
+        return int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or 0)
+    except (IndexError, ValueError):
+        return (0, 0)
+
+
 def address_of(view: memoryview) -> int:
     """The address of a writable buffer's first byte (the buffer must outlive its use)."""
     holder = ctypes.c_char.from_buffer(view)
@@ -68,6 +76,8 @@ class Ring:
     def __init__(self, entries: int = ENTRIES):
         if _SYS_SETUP is None:
             raise OSError(errno.ENOSYS, f"io_uring: no system call numbers for {platform.machine()}")
+        if _kernel_version() < (5, 6):  # IORING_OP_READ arrived in Linux 5.6
+            raise OSError(errno.ENOSYS, f"io_uring: kernel {platform.release()} predates IORING_OP_READ (5.6)")
         params = _Params()
         fd = _syscall(_SYS_SETUP, ctypes.c_uint(entries), ctypes.byref(params))
         if fd < 0:
