@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,10 +31,26 @@ GAP = 64 << 10        # ranges closer than this are read as one extent
 UNIT_BYTES = 16 << 20  # samples fetched per read round (per worker)
 
 
+_LIVE_SETS: weakref.WeakSet = weakref.WeakSet()  # reset in a forked child (see _after_fork)
+
+
+def _after_fork() -> None:
+    # A forked DataLoader worker inherits the parent's blocks in flight, whose reads no thread here
+    # will finish, and possibly a held lock: it starts with neither.
+    for shard_set in list(_LIVE_SETS):
+        shard_set._cache_lock = threading.Lock()
+        shard_set.loading = {}
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 class ShardSet:
     """One shard set: its manifest, its shards' token offsets, and a reader for byte ranges."""
 
     def __init__(self, url: str, *, memmap: bool = False):
+        _LIVE_SETS.add(self)
         self._cache_lock = threading.Lock()
         self.url = url.rstrip("/") or url
         self.manifest = Manifest.from_json(_files.read_bytes(_files.join(self.url, MANIFEST_NAME)))
@@ -96,6 +113,7 @@ class ShardSet:
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._cache_lock = threading.Lock()
+        _LIVE_SETS.add(self)
 
     def segments(self, token_start: int, count: int) -> list[tuple[int, int, int, int]]:
         """(shard, first token in shard, tokens, offset in the sample) pieces of a token range."""

@@ -210,16 +210,17 @@ class ChunkStore:
                 self._corrupt(inode, index, rec, first)
             return
         data = min(size, rec.length - start)  # the blocks' bytes of chunk data (the last may be short)
-        if got < data:
-            self._corrupt(inode, index, rec, first + got // CRC_BLOCK)
-        whole = data - data % CRC_BLOCK
+        have = min(data, max(got, 0))  # a short read: the blocks before it are checked, then it counts
+        whole = have - have % CRC_BLOCK
         mine = [crc32c(view[o : o + CRC_BLOCK]) for o in range(0, whole, CRC_BLOCK)]  # one C call a block
-        if whole < data:
-            mine.append(crc32c(view[whole:data]))
+        if whole < have and have == data:
+            mine.append(crc32c(view[whole:data]))  # the chunk's short last block
         expected = memoryview(rec.blocks).cast("I")[first : first + len(mine)].tolist()  # native order
         if mine != expected:
             bad = next((i for i, (a, b) in enumerate(zip(mine, expected, strict=False)) if a != b), len(expected))
             self._corrupt(inode, index, rec, first + bad)
+        if got < data:
+            self._corrupt(inode, index, rec, first + len(mine))
 
     def _load_into(self, inode: int, index: int, rec: ChunkRecord, lo: int, hi: int, dest: memoryview) -> None:
         """Fill ``dest`` with the verified blocks covering chunk bytes [lo, hi), starting at the block of

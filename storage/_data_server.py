@@ -43,9 +43,7 @@ _OP_NAMES = {_wire.READ: "read", _wire.WRITE: "write", _wire.UPDATE: "update"}
 MAX_FRAMES_IN_FLIGHT = 64  # per connection; reading pauses beyond this
 # Small reads run on the event loop itself when the disk answers fast (an executor hop costs more than
 # an NVMe read); a slow disk (recent reads slower than this per frame) sends them to the thread pool.
-INLINE_BUDGET = float(os.environ.get('XB', '0.002'))        # seconds a frame may block the loop
-INLINE_PROBE = 32            # while reads go to the pool, every this-many-th frame is served inline to
-                             # measure the disk again (else one slow spell would keep them there for good)
+INLINE_BUDGET = 0.002        # seconds a frame may block the loop
 INLINE_MAX_BYTES = 256 << 10
 _ALIGNED_LEAD = {_wire.WRITE: _wire.ALIGN - _wire.WRITE_ITEM.size, _wire.UPDATE: _wire.ALIGN - _wire.UPDATE_ITEM.size}
 PARALLEL_READS = 4           # disk threads one large READ frame is spread over
@@ -87,7 +85,7 @@ class DataPlaneContext:
     fenced: Callable[[], bool] = lambda: False  # True while the node's lease with the manager has lapsed
     shm_enabled: bool = True
     stats: DataPlaneStats = field(default_factory=DataPlaneStats)
-    read_latency: float = 0.0  # moving average of seconds per read item, measured on frames served inline
+    read_latency: float = 0.0  # moving average of seconds per read item, measured on every READ frame
     pooled_frames: int = 0     # small READ frames sent to the thread pool because the disk was slow
 
 
@@ -343,8 +341,7 @@ class DataConnection(asyncio.BufferedProtocol):
         ctx = self.ctx
         if header.count * ctx.read_latency > INLINE_BUDGET:
             ctx.pooled_frames += 1
-            if ctx.pooled_frames % INLINE_PROBE:
-                return False
+            return False
         return header.count * 4096 <= INLINE_MAX_BYTES  # a lower bound: checked exactly in _read
 
     async def _serve(self, frame: _Frame) -> None:
@@ -424,20 +421,27 @@ class DataConnection(asyncio.BufferedProtocol):
         started = time.perf_counter()
         results, data, held = self._read_items(items)
         if not inline or asked <= INLINE_MAX_BYTES:
-            per_item = (time.perf_counter() - started) / len(items)
-            lat = self.ctx.read_latency
-            self.ctx.read_latency = 0.9 * lat + 0.1 * per_item if lat else per_item
+            self._note_latency((time.perf_counter() - started) / len(items))
         return self._read_reply(frame.header, results, data), held
+
+    def _note_latency(self, per_item: float) -> None:
+        """Fold one frame's seconds per item into the estimate that decides where small frames run. Frames
+        served on the pool count too, so a disk that speeds up brings reads back to the loop."""
+        lat = self.ctx.read_latency
+        self.ctx.read_latency = 0.9 * lat + 0.1 * per_item if lat else per_item
 
     async def _read_parallel(self, frame: _Frame):
         """Serve a READ frame of large items on several disk threads at once."""
-        items, _ = self._parse_read(frame)
+        items, asked = self._parse_read(frame)
         parts = min(PARALLEL_READS, len(items))
         step = -(-len(items) // parts)
         groups = [items[i : i + step] for i in range(0, len(items), step)]
+        started = time.perf_counter()
         outcomes = await asyncio.gather(
             *(self.loop.run_in_executor(self.ctx.executor, self._read_items, g) for g in groups)
         )
+        if asked <= INLINE_MAX_BYTES:  # a frame that could have run inline: what would it have cost?
+            self._note_latency((time.perf_counter() - started) / len(items))
         results = bytearray()
         data: list = []
         held: list = []
@@ -478,6 +482,9 @@ class DataConnection(asyncio.BufferedProtocol):
             for i, (chain_id, chain_version, inode, index, offset, length, shm_offset) in enumerate(items):
                 try:
                     store = self._target(chain_id, chain_version, fenced_checked=True).store
+                    lead = offset % _wire.ALIGN
+                    if shm is not None:  # the reservation is checked whatever the chunk holds
+                        region = shm.span(shm_offset, -(-(lead + length) // _wire.ALIGN) * _wire.ALIGN)
                     if store not in epochs:
                         epochs[store] = store.slots.begin_read()
                     rec, n = store.locate(inode, index, offset, length)
@@ -487,10 +494,9 @@ class DataConnection(asyncio.BufferedProtocol):
                     records[i] = rec
                     if not n:
                         continue
-                    lead = offset % _wire.ALIGN
                     span = -(-(lead + n) // _wire.ALIGN) * _wire.ALIGN
                     if shm is not None:
-                        dest = shm.span(shm_offset, -(-(lead + length) // _wire.ALIGN) * _wire.ALIGN)
+                        dest = region
                     else:
                         buf = self.ctx.buffers.acquire(span)
                         held.append(buf)

@@ -84,17 +84,20 @@ class Ring:
             err = ctypes.get_errno()
             raise OSError(err, f"io_uring_setup: {os.strerror(err)}")
         self.fd = fd
+        self.broken = False  # a batch could not be drained: the ring must never be used again
+        self._generation = 0
+        self._ring = self._sqes = None
         try:
             if not params.features & _FEAT_SINGLE_MMAP:
                 raise OSError(errno.ENOSYS, "io_uring: kernel too old (no single-mmap rings)")
             sq, cq = params.sq_off, params.cq_off
             size = max(sq[6] + params.sq_entries * 4, cq[5] + params.cq_entries * _CQE.size)
-            self._ring = mmap.mmap(fd, size, mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
-                                   mmap.PROT_READ | mmap.PROT_WRITE, offset=_OFF_SQ_RING)
-            self._sqes = mmap.mmap(fd, params.sq_entries * _SQE.size, mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
-                                   mmap.PROT_READ | mmap.PROT_WRITE, offset=_OFF_SQES)
+            flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+            self._ring = mmap.mmap(fd, size, flags, mmap.PROT_READ | mmap.PROT_WRITE, offset=_OFF_SQ_RING)
+            self._sqes = mmap.mmap(fd, params.sq_entries * _SQE.size, flags, mmap.PROT_READ | mmap.PROT_WRITE,
+                                   offset=_OFF_SQES)
         except BaseException:
-            os.close(fd)
+            self.close()
             raise
         self.entries = params.sq_entries
         self._sq_tail, self._sq_mask, self._sq_array = sq[1], _U32.unpack_from(self._ring, sq[2])[0], sq[6]
@@ -110,45 +113,84 @@ class Ring:
         return out
 
     def _batch(self, reads, first: int, last: int, out: list[int]) -> None:
+        if self.broken:
+            raise OSError(errno.EIO, "io_uring: this ring lost track of reads in flight")
         ring, sqes = self._ring, self._sqes
+        # Completions carry (generation, read number): one left over from an abandoned batch can never be
+        # taken for one of this batch's.
+        self._generation = gen = (self._generation + 1) & 0xFFFFFFFF
+        tag = gen << 32
         tail = _U32.unpack_from(ring, self._sq_tail)[0]
         mask = self._sq_mask
         for i in range(first, last):
             fd, addr, length, offset = reads[i]
             idx = (tail + i - first) & mask
-            _SQE.pack_into(sqes, idx * _SQE.size, _OP_READ, 0, 0, fd, offset, addr, length, 0, i, 0, 0, 0, 0, 0)
+            _SQE.pack_into(sqes, idx * _SQE.size, _OP_READ, 0, 0, fd, offset, addr, length, 0, tag | i,
+                           0, 0, 0, 0, 0)
             _U32.pack_into(ring, self._sq_array + idx * 4, idx)
         count = last - first
         _U32.pack_into(ring, self._sq_tail, (tail + count) & 0xFFFFFFFF)
-        submitted = 0
-        reaped = 0
-        while reaped < count:
-            to_submit = count - submitted
-            ret = _syscall(_SYS_ENTER, self.fd, to_submit, count - reaped, _ENTER_GETEVENTS, None, 0)
-            if ret < 0:
-                err = ctypes.get_errno()
-                if err in (errno.EINTR, errno.EAGAIN, errno.EBUSY):
-                    continue
-                raise OSError(err, f"io_uring_enter: {os.strerror(err)}")
-            submitted += min(ret, to_submit)
-            head = _U32.unpack_from(ring, self._cq_head)[0]
-            ctail = _U32.unpack_from(ring, self._cq_tail)[0]
-            while head != ctail:
-                user_data, res, _flags = _CQE.unpack_from(ring, self._cqes + (head & self._cq_mask) * _CQE.size)
-                out[user_data] = res
-                head = (head + 1) & 0xFFFFFFFF
-                reaped += 1
-            _U32.pack_into(ring, self._cq_head, head)
+        submitted = reaped = 0
+        try:
+            while reaped < count:
+                to_submit = count - submitted
+                ret = _syscall(_SYS_ENTER, self.fd, to_submit, count - reaped, _ENTER_GETEVENTS, None, 0)
+                if ret < 0:
+                    err = ctypes.get_errno()
+                    if err in (errno.EINTR, errno.EAGAIN, errno.EBUSY):
+                        continue
+                    raise OSError(err, f"io_uring_enter: {os.strerror(err)}")
+                submitted += min(ret, to_submit)
+                reaped += self._reap(tag, first, last, out)
+        except BaseException:
+            # The kernel may still be writing into the callers' buffers: wait for what was submitted
+            # before they are handed back, or retire the ring if that fails too.
+            self._drain(count - submitted, count - reaped, tag, first, last, out)
+            raise
+
+    def _reap(self, tag: int, first: int, last: int, out: list[int]) -> int:
+        """Take the completions in the queue; returns how many belonged to this batch."""
+        ring = self._ring
+        head = _U32.unpack_from(ring, self._cq_head)[0]
+        ctail = _U32.unpack_from(ring, self._cq_tail)[0]
+        mine = 0
+        while head != ctail:
+            user_data, res, _flags = _CQE.unpack_from(ring, self._cqes + (head & self._cq_mask) * _CQE.size)
+            i = user_data & 0xFFFFFFFF
+            if user_data - i == tag and first <= i < last:
+                out[i] = res
+                mine += 1
+            head = (head + 1) & 0xFFFFFFFF
+        _U32.pack_into(ring, self._cq_head, head)
+        return mine
+
+    def _drain(self, unsubmitted: int, outstanding: int, tag: int, first: int, last: int, out: list[int]) -> None:
+        """Submit what was published but not yet taken, and wait for every read of the batch."""
+        try:
+            while outstanding > 0:
+                ret = _syscall(_SYS_ENTER, self.fd, unsubmitted, outstanding, _ENTER_GETEVENTS, None, 0)
+                if ret < 0:
+                    if ctypes.get_errno() not in (errno.EINTR, errno.EAGAIN, errno.EBUSY):
+                        raise OSError(ctypes.get_errno(), "io_uring_enter")
+                else:
+                    unsubmitted -= min(ret, unsubmitted)
+                outstanding -= self._reap(tag, first, last, out)
+        except BaseException:
+            self.broken = True  # left open on purpose: closing it could let late writes land in reused memory
+            _local.ring = None
+            log.error("io_uring: could not wait for %d reads in flight; this thread's ring is retired", outstanding)
 
     def __del__(self):  # a thread's ring goes with the thread
         self.close()
 
     def close(self) -> None:
-        if getattr(self, "fd", -1) >= 0:
-            self._sqes.close()
-            self._ring.close()
-            os.close(self.fd)
-            self.fd = -1
+        if getattr(self, "fd", -1) < 0 or getattr(self, "broken", False):
+            return
+        for m in (self._sqes, self._ring):
+            if m is not None:
+                m.close()
+        os.close(self.fd)
+        self.fd = -1
 
 
 _local = threading.local()
@@ -181,7 +223,10 @@ def read_all(reads: list[tuple[int, memoryview, int]]) -> list[int]:
     if ring is None or len(reads) < 2:
         return [os.preadv(fd, [view], offset) for fd, view, offset in reads]
     got = ring.read_all([(fd, address_of(view), len(view), offset) for fd, view, offset in reads])
-    for n in got:
+    for i, n in enumerate(got):
         if n < 0:
+            if -n in (errno.EINVAL, errno.EOPNOTSUPP):  # a kernel that refuses the read op: preadv says
+                got[i] = os.preadv(reads[i][0], [reads[i][1]], reads[i][2])  # whether the read itself is bad
+                continue
             raise OSError(-n, os.strerror(-n))
     return got

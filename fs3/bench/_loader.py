@@ -114,8 +114,8 @@ def run(*, total_tokens: int, seq_len: int, batch_size: int, workers: int, round
         os.sync()  # the local copy's write-back must not land in a timed round
         per_round = max(batch_size, (total_tokens // (seq_len + 1)) // 2)
         # Untimed warm-up of both readers: fs3's client connects to the cluster and maps its shared
-        # region once per process, as a training job does before its first step (that start-up is what
-        # the first-batch timing below measures).
+        # region once per process, as a training job does before its first step. (With --workers, each
+        # round's workers still start and connect anew on both sides.)
         for src, reader in ((url, "batched"), (str(local), "memmap")):
             _stream(TokenDataset(src, seq_len=seq_len, batch_size=batch_size, seed=rounds, reader=reader),
                     max(batch_size, per_round // 4), workers)

@@ -82,3 +82,21 @@ def test_a_failed_block_read_fails_the_rounds_waiting_for_it(counting_shards):
     assert not ds.sets[0].loading and not ds.sets[0].cache  # nothing half-read is kept
     with pytest.raises(OSError):  # and the next round tries again rather than waiting forever
         ds._read_blocks(ds.sets[0], np.arange(8), samples[:8], np.array([0]), np.zeros((8, SEQ + 1), np.int64))
+
+
+def test_a_forked_worker_does_not_wait_for_its_parents_reads(counting_shards):
+    """DataLoader workers forked while a prefetch thread is reading a block must read it themselves:
+    the parent's thread does not exist in the child."""
+    import os
+
+    ds = _dataset(counting_shards)
+    shard_set = ds.sets[0]
+    _have, mine, _theirs = shard_set.claim_blocks([5])  # a parent round is reading block 5
+    assert mine == [5]
+    pid = os.fork()
+    if pid == 0:  # the child: block 5 must be its own to read, not a wait on a read that never ends
+        _have, mine, theirs = shard_set.claim_blocks([5])
+        os._exit(0 if mine == [5] and not theirs else 1)
+    _pid, status = os.waitpid(pid, 0)
+    shard_set.blocks_loaded({}, [5], RuntimeError("test over"))
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -80,3 +80,44 @@ def test_without_io_uring_reads_fall_back_to_preadv(data_file, monkeypatch):
     assert _uring.read_all(reads) == [BLOCK] * 10
     for _fd, view, off in reads:
         assert bytes(view) == data[off : off + BLOCK]
+
+
+def test_an_interrupted_batch_waits_for_its_reads_before_raising():
+    """An exception while the ring waits (a signal handler raising) must not return control while the
+    kernel can still write the caller's buffers, nor leave completions behind for the next batch."""
+    if _uring.thread_ring() is None:
+        pytest.skip(f"io_uring unavailable here: {_uring.engine()}")
+    import signal
+    import threading
+    import time
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(*_):
+        raise Interrupted()
+
+    pipes = [os.pipe() for _ in range(4)]
+    buf = mmap.mmap(-1, 4 * BLOCK)
+    view = memoryview(buf)
+    old = signal.signal(signal.SIGALRM, interrupt)
+    writer = threading.Timer(0.5, lambda: [os.write(pipes[k][1], b"late %d" % k) for k in (0, 1)])
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        writer.start()
+        started = time.monotonic()
+        with pytest.raises(Interrupted):
+            _uring.read_all([(pipes[k][0], view[k * BLOCK : (k + 1) * BLOCK], 0) for k in (0, 1)])
+        assert time.monotonic() - started >= 0.45  # it waited for the reads to land
+        assert bytes(view[:6]) == b"late 0" and bytes(view[BLOCK : BLOCK + 6]) == b"late 1"
+        for k in (2, 3):
+            os.write(pipes[k][1], b"next %d" % k)
+        got = _uring.read_all([(pipes[k][0], view[k * BLOCK : (k + 1) * BLOCK], 0) for k in (2, 3)])
+        assert got == [6, 6] and bytes(view[2 * BLOCK : 2 * BLOCK + 6]) == b"next 2"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        writer.cancel()
+        for r, w in pipes:
+            os.close(r)
+            os.close(w)
