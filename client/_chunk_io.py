@@ -337,7 +337,7 @@ class ChunkIO:
             elif status == Status.CHUNK_NOT_FOUND:
                 p.dest[:] = bytes(p.length)
                 p.got = 0
-            elif status == Status.CHECKSUM_MISMATCH:
+            elif status in (Status.CHECKSUM_MISMATCH, Status.DISK_ERROR):  # unreadable here: another replica
                 corrupt.append((p, error_for(status, describe_failure(status, p.inode, p.index, address))))
             elif status in RETRYABLE:
                 retry.append(p)
@@ -414,6 +414,7 @@ class ChunkIO:
 _WHAT = {
     Status.CHECKSUM_MISMATCH: "Input/output error: {chunk} failed its checksum on storage node {node}; "
                               "the damaged data was not returned",
+    Status.DISK_ERROR: "Input/output error: storage node {node} could not read {chunk} from its disk",
     Status.STALE_CHAIN_VERSION: "stale routing for {chunk} at storage node {node}",
     Status.TARGET_NOT_SERVING: "storage node {node} does not serve {chunk} now",
     Status.TARGET_NOT_FOUND: "storage node {node} holds no target of the chain of {chunk}",

@@ -60,6 +60,7 @@ class Status(IntEnum):
     TARGET_NOT_FOUND = 3007
     CHUNK_PENDING = 3008       # an update of the chunk is in flight on that replica: read another
     VERSION_CONFLICT = 3009    # replicas disagree on a chunk version (repaired by recovery)
+    DISK_ERROR = 3010          # the replica's disk failed the read: read another
     # 4xxx: cluster
     NODE_NOT_FOUND = 4001
     NO_CHAINS = 4002
@@ -191,6 +192,7 @@ _CLASS_BY_STATUS: dict[Status, type[FS3Error]] = {
     Status.LOOP: TooManyLinks,
     Status.CHUNK_NOT_FOUND: NotFound,
     Status.CHECKSUM_MISMATCH: ChecksumMismatch,
+    Status.DISK_ERROR: InternalError,
     Status.STALE_CHAIN_VERSION: StaleRouting,
     Status.TARGET_NOT_SERVING: StaleRouting,
     Status.TARGET_NOT_FOUND: StaleRouting,

@@ -280,6 +280,11 @@ class DataConnection(asyncio.BufferedProtocol):
                 self._release(frame)
                 self._fail(exc.status, str(exc))
                 return
+            except Exception as exc:  # as in _serve: answered and closed, never left hanging
+                log.exception("data plane: serving a read frame from %s failed", self.peer)
+                self._release(frame)
+                self._fail(Status.INTERNAL, f"internal error serving a read frame: {exc}")
+                return
             self._release(frame)
             self.ctx.stats.ops.observe("read", time.perf_counter() - started, frame.header.count)
             self._reply(reply, held)
@@ -360,6 +365,11 @@ class DataConnection(asyncio.BufferedProtocol):
         except _wire.ProtocolError as exc:
             self._release(frame)
             self._fail(exc.status, str(exc))
+            return
+        except Exception as exc:  # a bug or an unexpected failure: say so and close, never leave it unanswered
+            log.exception("data plane: serving a %s frame from %s failed", _OP_NAMES.get(header.type, "?"), self.peer)
+            self._release(frame)
+            self._fail(Status.INTERNAL, f"internal error serving a {_OP_NAMES.get(header.type, '?')} frame: {exc}")
             return
         self._release(frame)
         op = _OP_NAMES.get(header.type)
@@ -509,10 +519,16 @@ class DataConnection(asyncio.BufferedProtocol):
                 except IndexError:
                     statuses[i] = Status.INVALID_ARGUMENT
                     stats.count_error(statuses[i], "read")
-            got = _uring.read_all([(fd, view, at) for fd, view, at in reads])
+            got = _uring.read_all([(fd, view, at) for fd, view, at in reads], errors="return")
             sizes = [0] * len(items)
             for (i, store, inode, index, rec, offset, n, lead), (_fd, view, _at), g in zip(landed, reads, got,
                                                                                          strict=True):
+                if g < 0:  # this replica's disk failed the read: the client reads another replica
+                    log.error("target %s: reading chunk %d:%d failed: %s", store.name, inode, index,
+                              os.strerror(-g))
+                    statuses[i] = Status.DISK_ERROR
+                    stats.count_error(statuses[i], "read")
+                    continue
                 try:
                     store.verify(inode, index, rec, offset, n, view, g)
                 except FS3Error as exc:

@@ -216,17 +216,27 @@ def engine() -> str:
     return f"preadv ({_state['reason'] or 'FS3_IO_URING=0'})"
 
 
-def read_all(reads: list[tuple[int, memoryview, int]]) -> list[int]:
+def read_all(reads: list[tuple[int, memoryview, int]], *, errors: str = "raise") -> list[int]:
     """``reads``: (fd, writable buffer, file offset), each filling its whole buffer. Returns the bytes
-    read per buffer; raises OSError for a failed read, as ``preadv`` would."""
+    read per buffer. A failed read raises OSError, as ``preadv`` would, or with ``errors="return"``
+    gives ``-errno`` in its place (the other reads of the batch still count)."""
     ring = thread_ring()
     if ring is None or len(reads) < 2:
-        return [os.preadv(fd, [view], offset) for fd, view, offset in reads]
+        return [_preadv(fd, view, offset, errors) for fd, view, offset in reads]
     got = ring.read_all([(fd, address_of(view), len(view), offset) for fd, view, offset in reads])
     for i, n in enumerate(got):
         if n < 0:
             if -n in (errno.EINVAL, errno.EOPNOTSUPP):  # a kernel that refuses the read op: preadv says
-                got[i] = os.preadv(reads[i][0], [reads[i][1]], reads[i][2])  # whether the read itself is bad
-                continue
-            raise OSError(-n, os.strerror(-n))
+                got[i] = _preadv(reads[i][0], reads[i][1], reads[i][2], errors)  # whether the read is bad
+            elif errors == "raise":
+                raise OSError(-n, os.strerror(-n))
     return got
+
+
+def _preadv(fd: int, view: memoryview, offset: int, errors: str) -> int:
+    try:
+        return os.preadv(fd, [view], offset)
+    except OSError as exc:
+        if errors == "raise" or not exc.errno:
+            raise
+        return -exc.errno
