@@ -204,8 +204,13 @@ def thread_ring() -> Ring | None:
         try:
             ring = _local.ring = Ring()
         except OSError as exc:
+            if exc.errno in (errno.ENOMEM, errno.EMFILE, errno.ENFILE, errno.EAGAIN):
+                if not _state.get("short"):
+                    _state["short"] = True  # said once: it may recur for every batch while it lasts
+                    log.warning("io_uring: no ring for this thread now (%s); such batches read with preadv", exc)
+                return None  # short of memory or descriptors for the moment: the next batch tries again
             _state["enabled"], _state["reason"] = False, str(exc)
-            log.info("io_uring unavailable (%s): disk reads use one preadv each", exc)
+            log.warning("io_uring unavailable (%s): disk reads use one preadv each", exc)
     return ring
 
 
