@@ -151,25 +151,22 @@ class ChunkStore:
             self.buffers.release(buf)
 
     def read_direct(
-        self, inode: int, index: int, offset: int, length: int, dest: memoryview, *, in_epoch: bool = False
+        self, inode: int, index: int, offset: int, length: int, dest: memoryview
     ) -> tuple[int, ChunkRecord | None]:
         """Read the whole 4 KiB blocks around ``[offset, offset + length)`` with O_DIRECT straight into
         ``dest`` (page-aligned, at least ``align_up(offset % 4096 + length)`` bytes), verifying each
         block's CRC32C. The data starts at ``dest[offset % 4096]``; returns its length (short where the
         chunk ends, 0 past it) and the record (None: no such chunk). Raises ``ChunkPending`` while an
-        update of the chunk is in flight here. ``in_epoch``: the caller holds a read epoch of
-        ``self.slots`` (``begin_read``) across this call, as a batch of reads shares one."""
-        if not in_epoch:
-            epoch = self.slots.begin_read()
-            try:
-                return self.read_direct(inode, index, offset, length, dest, in_epoch=True)
-            finally:
-                self.slots.end_read(epoch)
-        rec, n = self.locate(inode, index, offset, length)
-        if n:
-            fd, view, at = self.disk_read(rec, offset, n, dest)
-            self.verify(inode, index, rec, offset, n, view, os.preadv(fd, [view], at))
-        return n, rec
+        update of the chunk is in flight here. (A batch of reads uses ``locate`` / ``disk_read`` /
+        ``verify`` within one read epoch instead.)"""
+        epoch = self.slots.begin_read()
+        try:
+            rec, n = self.locate(inode, index, offset, length)
+            if n:
+                self._load_into(inode, index, rec, offset, offset + n, dest)
+            return n, rec
+        finally:
+            self.slots.end_read(epoch)
 
     def locate(self, inode: int, index: int, offset: int, length: int) -> tuple[ChunkRecord | None, int]:
         """The chunk's committed record (None: no such chunk) and how many of the ``length`` bytes at

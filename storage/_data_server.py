@@ -494,7 +494,7 @@ class DataConnection(asyncio.BufferedProtocol):
                     store = self._target(chain_id, chain_version, fenced_checked=True).store
                     lead = offset % _wire.ALIGN
                     if shm is not None:  # the reservation is checked whatever the chunk holds
-                        region = shm.span(shm_offset, -(-(lead + length) // _wire.ALIGN) * _wire.ALIGN)
+                        region = shm.span(shm_offset, _wire.shm_span(offset, length))
                     if store not in epochs:
                         epochs[store] = store.slots.begin_read()
                     rec, n = store.locate(inode, index, offset, length)
@@ -504,11 +504,10 @@ class DataConnection(asyncio.BufferedProtocol):
                     records[i] = rec
                     if not n:
                         continue
-                    span = -(-(lead + n) // _wire.ALIGN) * _wire.ALIGN
                     if shm is not None:
                         dest = region
                     else:
-                        buf = self.ctx.buffers.acquire(span)
+                        buf = self.ctx.buffers.acquire(_wire.shm_span(offset, n))
                         held.append(buf)
                         dest = memoryview(buf)
                     reads.append(store.disk_read(rec, offset, n, dest))
