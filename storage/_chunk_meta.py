@@ -3,11 +3,14 @@ the chain, its pending one; each with length, checksums and the slot holding the
 
 An embedded SQLite database in WAL mode with durable commits: a version's record is committed only
 after its data is on disk, so after a crash the metadata names only complete data, and a pending
-version stays pending (it is never served) until the chain commits or replaces it.
+version stays pending (it is never served) until the chain commits or replaces it. Concurrent updates
+share one transaction and one fsync (group commit). A chain member's commit of a pending version is
+not waited for: its row goes with the next transaction (see ``commit_pending``).
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import struct
 import threading
@@ -15,7 +18,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+log = logging.getLogger(__name__)
+
 _KEY = struct.Struct(">QQ")
+DEFER_DELAY = 0.005  # seconds a deferred commit waits for a durable update's transaction to take it
 SCHEMA_VERSION = 2
 _COLUMNS = "version, length, crc, cls, slot, blocks"
 
@@ -43,12 +49,13 @@ class ChunkRecord:
 
 
 class _Queued:
-    __slots__ = ("statements", "flush", "durable", "done", "error")
+    __slots__ = ("statements", "flush", "durable", "then", "done", "error")
 
-    def __init__(self, statements: list[tuple[str, tuple]], flush, durable: bool):
+    def __init__(self, statements: list[tuple[str, tuple]], flush, durable: bool, then=None):
         self.statements = statements
         self.flush = flush  # data files to flush before these records commit
         self.durable = durable
+        self.then = then  # a deferred update's follow-up, run once it is written
         self.done = False
         self.error: Exception | None = None
 
@@ -76,6 +83,12 @@ class ChunkMetaStore:
                 "blocks BLOB NOT NULL) WITHOUT ROWID"
             )
         self._writer.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._closed = False
+        self._deferred_ready = threading.Event()
+        self._stopping = threading.Event()
+        self._deferred_writer = threading.Thread(target=self._write_deferred, name="chunk-meta-deferred",
+                                                 daemon=True)
+        self._deferred_writer.start()
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
@@ -130,39 +143,77 @@ class ChunkMetaStore:
         """Run ``statements`` in a transaction that commits durably, after flushing the data files in
         ``flush`` (objects with ``sync()``) that the records point into. Concurrent callers share the
         work (group commit): whoever holds the writer flushes every file queued so far once, then
-        commits every queued record in one transaction, with one fsync."""
+        commits every queued record (deferred ones too) in one transaction, with one fsync."""
         entry = _Queued(statements, flush, durable)
         with self._queue_lock:
             self._queue.append(entry)
-        with self._write_lock:
-            if not entry.done:
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                db = self._writer
-                try:
-                    for f in {id(f): f for queued in batch for f in queued.flush}.values():
-                        f.sync()
-                    durable = any(queued.durable for queued in batch)
-                    if durable != self._durable:
-                        db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-                        self._durable = durable
-                    db.execute("BEGIN IMMEDIATE")
-                    try:
-                        for queued in batch:
-                            for sql, params in queued.statements:
-                                db.execute(sql, params)
-                        db.execute("COMMIT")
-                    except BaseException:
-                        db.execute("ROLLBACK")
-                        raise
-                except Exception as exc:  # every update of the batch failed with it
-                    for queued in batch:
-                        queued.error = exc
-                finally:
-                    for queued in batch:
-                        queued.done = True
+        self._lead(entry)
         if entry.error is not None:
             raise entry.error
+
+    def _defer(self, statements: list[tuple[str, tuple]], then) -> None:
+        """Queue ``statements`` without waiting: the next transaction of this store runs them (in
+        queue order, so before any update queued later), or the background writer does within
+        ``DEFER_DELAY``. ``then()`` runs once they are written (not at all should they fail)."""
+        entry = _Queued(statements, (), False, then)
+        with self._queue_lock:
+            if self._closed:
+                raise RuntimeError(f"{self.path}: chunk metadata is closed")
+            self._queue.append(entry)
+        self._deferred_ready.set()
+
+    def _lead(self, entry: _Queued | None) -> None:
+        """Write everything queued, unless ``entry`` was written meanwhile by another caller."""
+        with self._write_lock:
+            if entry is not None and entry.done:
+                return
+            with self._queue_lock:
+                batch, self._queue = self._queue, []
+            if not batch:
+                return
+            db = self._writer
+            try:
+                for f in {id(f): f for queued in batch for f in queued.flush}.values():
+                    f.sync()
+                durable = any(queued.durable for queued in batch)
+                if durable != self._durable:
+                    db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+                    self._durable = durable
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    for queued in batch:
+                        for sql, params in queued.statements:
+                            db.execute(sql, params)
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+            except Exception as exc:  # every update of the batch failed with it
+                for queued in batch:
+                    queued.error = exc
+            finally:
+                for queued in batch:
+                    queued.done = True
+        for queued in batch:
+            if queued.then is None:
+                continue
+            if queued.error is not None:
+                log.warning("%s: a deferred commit was not written (%s); it stays pending until the chain "
+                            "rolls it forward", self.path, queued.error)
+                continue
+            try:
+                queued.then()
+            except Exception:  # noqa: BLE001 - one bookkeeping failure must not fail the leader's update
+                log.exception("%s: after a deferred commit", self.path)
+
+    def _write_deferred(self) -> None:
+        while not self._stopping.is_set():
+            self._deferred_ready.wait()
+            self._deferred_ready.clear()
+            # A durable update's transaction usually takes them along first; close writes the rest.
+            if self._stopping.wait(DEFER_DELAY):
+                return
+            self._lead(None)
 
     def put(self, key: bytes, rec: ChunkRecord, *, clear_pending: bool = False, flush=()) -> None:
         """Commit ``rec`` as the chunk's committed version (dropping its pending one if asked), after
@@ -175,14 +226,15 @@ class ChunkMetaStore:
     def put_pending(self, key: bytes, rec: ChunkRecord, *, flush=()) -> None:
         self._apply([("INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?, ?, ?, ?)", rec.row(key))], flush)
 
-    def commit_pending(self, key: bytes, rec: ChunkRecord) -> None:
-        """The pending version ``rec`` becomes the committed one, in one transaction. Not flushed at
-        once: should a crash lose it, the version is still pending here (durably), and the chain's
-        head rolls it forward, or recovery installs it, before it is read from this replica."""
-        self._apply([
+    def commit_pending(self, key: bytes, rec: ChunkRecord, then=None) -> None:
+        """The pending version ``rec`` becomes the committed one, in one transaction, written later
+        and not flushed (see ``_defer``; ``then()`` runs once it is written). Should a crash lose it,
+        the version is still pending here (durably), and the chain's head rolls it forward, or
+        recovery installs it, before it is read from this replica."""
+        self._defer([
             ("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)", rec.row(key)),
             ("DELETE FROM pending WHERE id = ?", (key,)),
-        ], durable=False)
+        ], then)
 
     def delete(self, key: bytes) -> None:
         self._apply([("DELETE FROM chunks WHERE id = ?", (key,)), ("DELETE FROM pending WHERE id = ?", (key,))])
@@ -195,6 +247,13 @@ class ChunkMetaStore:
         self._apply(statements)
 
     def close(self) -> None:
+        """Write what is still deferred, then close."""
+        with self._queue_lock:
+            self._closed = True
+        self._stopping.set()
+        self._deferred_ready.set()
+        self._deferred_writer.join()
+        self._lead(None)
         for db in self._connections:
             try:
                 db.close()

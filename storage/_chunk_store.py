@@ -60,6 +60,8 @@ class ChunkStore:
         self.buffers = buffers or BufferPool()
         root.mkdir(parents=True, exist_ok=True)
         self._cache: dict[bytes, ChunkRecord] = {}
+        self._unwritten: dict[bytes, ChunkRecord] = {}  # committed here, its metadata row not yet written
+        self._unwritten_lock = threading.Lock()  # taken last: nothing else is acquired while it is held
         self._cache_bytes = 0
         self.meta = ChunkMetaStore(root / "chunks.db")
         self.slots = SlotFiles(root / "slots", self.meta.used_slots(), direct=direct)
@@ -86,14 +88,14 @@ class ChunkStore:
         if rec is not None:
             return rec
         with lock:
-            rec = self.meta.get(key)
+            rec = self._current(key)
             if rec is not None:
                 self._remember(key, rec)
         return rec
 
     def _current(self, key: bytes) -> ChunkRecord | None:
         # With the chunk's lock held (so not through _record, which takes it).
-        rec = self._cache.get(key)
+        rec = self._cache.get(key) or self._unwritten.get(key)
         return rec if rec is not None else self.meta.get(key)
 
     def _remember(self, key: bytes, rec: ChunkRecord | None) -> None:
@@ -345,7 +347,9 @@ class ChunkStore:
         return rec
 
     def commit(self, inode: int, index: int, version: int) -> ChunkRecord:
-        """The pending ``version`` becomes the committed one."""
+        """The pending ``version`` becomes the committed one, at once in memory (reads see it) and in
+        the metadata with the next transaction. Its durable pending record covers a crash before
+        then; the slot of the version it replaces stays taken until the commit is written."""
         key = chunk_key(inode, index)
         with self._lock(inode, index):
             pending = self._pending.get(key)
@@ -353,11 +357,24 @@ class ChunkStore:
                 raise FS3Error(f"chunk {inode}:{index} has no pending version {version} to commit",
                                status=Status.STALE_CHAIN_VERSION)
             old = self._current(key)
-            self.meta.commit_pending(key, pending)
+
+            def written():  # on whichever thread writes it: must not take the chunk's lock
+                with self._unwritten_lock:
+                    if self._unwritten.get(key) is pending:
+                        del self._unwritten[key]
+                if old is not None:
+                    self.slots.free(old.cls, old.slot)
+
+            with self._unwritten_lock:
+                self._unwritten[key] = pending
+            try:
+                self.meta.commit_pending(key, pending, then=written)
+            except BaseException:
+                with self._unwritten_lock:
+                    del self._unwritten[key]
+                raise
             del self._pending[key]
             self._remember(key, pending)
-        if old is not None:
-            self.slots.free(old.cls, old.slot)
         self._account(0 if old else 1, pending.length - (old.length if old else 0))
         return pending
 
@@ -387,6 +404,8 @@ class ChunkStore:
                 raise
             if drop_pending:
                 del self._pending[key]
+            with self._unwritten_lock:
+                self._unwritten.pop(key, None)
             self._remember(key, rec)
         if old is not None:
             self.slots.free(old.cls, old.slot)
@@ -404,6 +423,8 @@ class ChunkStore:
                 return False
             self.meta.delete(key)
             self._remember(key, None)
+            with self._unwritten_lock:
+                self._unwritten.pop(key, None)
             self._pending.pop(key, None)
         for rec in (old, pending):
             if rec is not None:

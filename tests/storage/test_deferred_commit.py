@@ -1,0 +1,209 @@
+"""A chain member's commit is deferred: it shows at once in memory, and its metadata row rides along with
+the next transaction. Its durable pending record covers a crash before then, and the slot of the version
+it replaced stays taken until the row is written."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+from fs3.storage import ChunkStore
+from fs3.storage import _chunk_meta, _chunk_store
+from fs3.storage._chunk_meta import chunk_key
+
+MiB = 1 << 20
+
+
+@pytest.fixture
+def slow_deferral(monkeypatch):
+    """Deferred rows wait (almost) for ever unless a durable update takes them along."""
+    monkeypatch.setattr(_chunk_meta, "DEFER_DELAY", 60.0)
+
+
+def _stage(store: ChunkStore, inode: int, index: int, data: bytes):
+    buf, length, version = store.build(inode, index, 0, data, MiB)
+    try:
+        return store.stage(inode, index, version, memoryview(buf), length)
+    finally:
+        store.buffers.release(buf)
+
+
+def _rows(path):
+    """(committed, pending) versions of every chunk as the database file has them now."""
+    db = sqlite3.connect(path / "chunks.db")
+    try:
+        committed = dict(db.execute("SELECT id, version FROM chunks"))
+        pending = dict(db.execute("SELECT id, version FROM pending"))
+    finally:
+        db.close()
+    return committed, pending
+
+
+def test_a_commit_shows_at_once_and_its_row_rides_with_the_next_update(tmp_path, slow_deferral):
+    store = ChunkStore(tmp_path / "t")
+    try:
+        store.write(1, 0, 0, b"a" * 5000, MiB)
+        _stage(store, 1, 0, b"b" * 5000)
+        store.commit(1, 0, 2)
+        assert store.read(1, 0, 0, 5000)[0] == b"b" * 5000
+        committed, pending = _rows(tmp_path / "t")
+        assert committed[chunk_key(1, 0)] == 1 and pending[chunk_key(1, 0)] == 2  # not written yet
+
+        _stage(store, 2, 0, b"c" * 100)  # a durable update: its transaction takes the commit along
+        committed, pending = _rows(tmp_path / "t")
+        assert committed[chunk_key(1, 0)] == 2 and chunk_key(1, 0) not in pending
+        assert pending[chunk_key(2, 0)] == 1
+    finally:
+        store.close()
+
+
+def test_close_writes_what_is_deferred(tmp_path, slow_deferral):
+    store = ChunkStore(tmp_path / "t")
+    _stage(store, 4, 0, b"x" * 3000)
+    store.commit(4, 0, 1)
+    store.close()
+    assert _rows(tmp_path / "t") == ({chunk_key(4, 0): 1}, {})
+    store = ChunkStore(tmp_path / "t")
+    try:
+        assert store.read(4, 0, 0, 3000)[0] == b"x" * 3000
+    finally:
+        store.close()
+
+
+def test_the_background_writer_writes_a_lone_commit(tmp_path):
+    store = ChunkStore(tmp_path / "t")
+    try:
+        _stage(store, 5, 0, b"y" * 100)
+        written = threading.Event()
+        store.meta.commit_pending(chunk_key(5, 0), store.state(5, 0)[1], then=written.set)
+        assert written.wait(10)
+        assert _rows(tmp_path / "t")[0] == {chunk_key(5, 0): 1}
+    finally:
+        store.close()
+
+
+def test_the_replaced_slot_stays_taken_until_the_commit_is_written(tmp_path, slow_deferral):
+    store = ChunkStore(tmp_path / "t")
+    try:
+        old = store.write(1, 0, 0, b"a" * MiB, MiB)  # slots are handed out lowest first
+        _stage(store, 1, 0, b"b" * MiB)
+        store.commit(1, 0, 2)
+        # Until the row is written the database still names the old slot: nothing may take it.
+        slot = store.slots.allocate(old.cls)
+        assert slot != old.slot
+        store.slots.unallocate(old.cls, slot)
+        store.write(2, 0, 0, b"c" * MiB, MiB)  # durable: its transaction writes the commit too
+        assert store.slots.allocate(old.cls) == old.slot
+        assert store.read(1, 0, 0, 4)[0] == b"bbbb" and store.read(2, 0, 0, 4)[0] == b"cccc"
+    finally:
+        store.close()
+
+
+def test_a_crash_before_the_row_is_written_leaves_the_version_pending(tmp_path):
+    """A process that commits and dies at once: on restart the version is pending (never served until
+    the chain rolls it forward), and the old version's slot is still held, so no other chunk's data can
+    land in a slot the database still names."""
+    target = tmp_path / "t"
+    script = textwrap.dedent(f"""
+        import os, sys
+        sys.path.insert(0, {str(_repo_root())!r})
+        from fs3.storage import _chunk_meta
+        _chunk_meta.DEFER_DELAY = 60.0
+        from fs3.storage import ChunkStore
+        s = ChunkStore(__import__("pathlib").Path({str(target)!r}))
+        s.write(1, 0, 0, b"a" * 8192, 1 << 20)
+        buf, length, version = s.build(1, 0, 0, b"b" * 8192, 1 << 20)
+        s.stage(1, 0, version, memoryview(buf), length)
+        s.commit(1, 0, version)
+        print(version, flush=True)
+        os._exit(0)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "2"
+    store = ChunkStore(target)
+    try:
+        committed, pending = store.state(1, 0)
+        assert (committed.version, pending.version) == (1, 2)
+        with pytest.raises(OSError) as info:
+            store.read(1, 0, 0, 10)
+        assert info.value.status == 3008  # pending: not served here
+        used = set(store.meta.used_slots())
+        assert (committed.cls, committed.slot) in used and (pending.cls, pending.slot) in used
+        fresh = store.write(2, 0, 0, b"c" * 8192, MiB)
+        assert (fresh.cls, fresh.slot) not in {(committed.cls, committed.slot), (pending.cls, pending.slot)}
+        store.commit(1, 0, 2)  # what the chain's roll-forward does
+        assert store.read(1, 0, 0, 8192)[0] == b"b" * 8192
+    finally:
+        store.close()
+
+
+def test_an_evicted_record_is_not_read_back_stale_before_its_row_is_written(tmp_path, monkeypatch,
+                                                                           slow_deferral):
+    monkeypatch.setattr(_chunk_store, "RECORD_CACHE_BYTES", 100)  # room for one record
+    store = ChunkStore(tmp_path / "t")
+    try:
+        for i in range(8):
+            store.write(7, i, 0, b"o" * 4096, MiB)
+        for i in range(8):
+            _stage(store, 7, i, bytes([i + 1]) * 4096)
+        for i in range(8):
+            store.commit(7, i, 2)
+        # None of the commits is written yet, and the cache kept only the last record.
+        assert set(_rows(tmp_path / "t")[0].values()) == {1}
+        for i in range(8):
+            assert store.query(7, i).version == 2
+            assert store.read(7, i, 0, 4096)[0] == bytes([i + 1]) * 4096
+    finally:
+        store.close()
+
+
+def test_concurrent_updates_commits_and_drops_stay_consistent(tmp_path):
+    """Threads stage, commit and drop chunks at once (leaders of one transaction run the follow-ups of
+    others' commits): nothing deadlocks, and a reopened store holds exactly what memory said."""
+    store = ChunkStore(tmp_path / "t")
+    expect: dict[tuple[int, int], bytes | None] = {}
+    lock = threading.Lock()
+
+    def worker(w: int):
+        for round_ in range(30):
+            index = round_ % 5
+            data = bytes([(w * 31 + round_) % 251]) * (4096 * (1 + round_ % 3))
+            rec = _stage(store, w, index, data)  # over a longer version, its tail stays
+            store.commit(w, index, rec.version)
+            with lock:
+                before = expect.get((w, index)) or b""
+                expect[(w, index)] = data + before[len(data):]
+            if round_ % 7 == 6:
+                store.drop(w, index)
+                with lock:
+                    expect[(w, index)] = None
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+        assert not t.is_alive(), "a worker is stuck"
+    store.close()
+    store = ChunkStore(tmp_path / "t")
+    try:
+        for (inode, index), data in expect.items():
+            got, rec = store.read(inode, index, 0, MiB)
+            assert (rec is None) if data is None else got == data, (inode, index)
+            assert store.state(inode, index)[1] is None
+        used = store.meta.used_slots()
+        assert len(used) == len(set(used)) == sum(d is not None for d in expect.values())
+    finally:
+        store.close()
+
+
+def _repo_root():
+    import pathlib
+
+    return pathlib.Path(__file__).resolve().parents[2]
