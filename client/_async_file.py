@@ -22,7 +22,7 @@ from ._chunk_io import plan_reads
 if TYPE_CHECKING:
     from ._async_client import AsyncClient
 
-WINDOW = 32 << 20  # bytes of writes in flight per file
+WINDOW = 64 << 20  # bytes of writes in flight per file (over shm also bounded by the shared region)
 
 
 class AsyncFile:
