@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 TOKEN_LIFETIME = 3600.0
 WATCH_INTERVAL = 0.5
+REMOVE_BATCH = 64  # chunks of one file removed at once
 
 
 class _ChunkLocks:
@@ -267,18 +268,29 @@ class Replicator:
                 store.buffers.release(buf)
 
     async def remove(self, target: Target, chain_id: int, chain_version: int, inode: int, from_index: int) -> int:
-        """Remove chunks ``from_index`` onwards of ``inode`` on every member of the chain."""
+        """Remove chunks ``from_index`` onwards of ``inode`` on every member of the chain. Up to
+        ``REMOVE_BATCH`` chunks go at once: their removals share transactions here and down the chain."""
         store = target.store
         chain = self.routing.chain(chain_id)
         successor = self.routing.successor(chain, target.target_id) if chain is not None else None
         keys = await self.disk(store.meta.keys, chunk_key(inode, from_index), chunk_key(inode + 1, 0))
-        removed = 0
-        for key in keys:
+
+        async def one(key: bytes) -> int:
             _ino, index = split_key(key)
             async with self.locks.hold((target.target_id, inode, index)):
-                removed += await self.disk(store.drop, inode, index)
+                removed = await self.disk(store.drop, inode, index)
                 if successor is not None:
                     await self._pass_on_remove(successor, chain_id, chain_version, inode, index)
+                return removed
+
+        removed = 0
+        for start in range(0, len(keys), REMOVE_BATCH):
+            results = await asyncio.gather(*(one(key) for key in keys[start : start + REMOVE_BATCH]),
+                                           return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+            removed += sum(results)
         return removed
 
 
