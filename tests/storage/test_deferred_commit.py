@@ -12,8 +12,7 @@ import threading
 
 import pytest
 
-from fs3.storage import ChunkStore
-from fs3.storage import _chunk_meta, _chunk_store
+from fs3.storage import ChunkStore, _chunk_meta, _chunk_store
 from fs3.storage._chunk_meta import chunk_key
 
 MiB = 1 << 20
