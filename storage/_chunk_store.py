@@ -53,6 +53,9 @@ class ChunkPending(FS3Error):
     status_default = Status.CHUNK_PENDING
 
 
+_ABSENT = ChunkRecord(0, 0, 0, 0, 0, b"")  # cached for a chunk known to have no committed version
+
+
 class ChunkStore:
     def __init__(self, root: Path, *, direct: bool = True, name: str = "", buffers: BufferPool | None = None):
         self.root = root
@@ -82,21 +85,23 @@ class ChunkStore:
     # -- records -----------------------------------------------------------------------------------
 
     def _record(self, key: bytes, lock: threading.Lock) -> ChunkRecord | None:
-        """The chunk's committed record, from memory when cached. A miss fills the cache under the
-        chunk's lock, so it can never put back a record an update has just replaced."""
+        """The chunk's committed record, from memory when cached (that it has none is cached too). A
+        miss fills the cache under the chunk's lock, so it can never put back a record an update has
+        just replaced."""
         rec = self._cache.get(key)
         if rec is not None:
-            return rec
+            return None if rec is _ABSENT else rec
         with lock:
             rec = self._current(key)
-            if rec is not None:
-                self._remember(key, rec)
+            self._remember(key, _ABSENT if rec is None else rec)
         return rec
 
     def _current(self, key: bytes) -> ChunkRecord | None:
         # With the chunk's lock held (so not through _record, which takes it).
         rec = self._cache.get(key) or self._unwritten.get(key)
-        return rec if rec is not None else self.meta.get(key)
+        if rec is None:
+            return self.meta.get(key)
+        return None if rec is _ABSENT else rec
 
     def _remember(self, key: bytes, rec: ChunkRecord | None) -> None:
         # Called with the chunk's lock held. FIFO eviction keeps the bookkeeping cheap.
@@ -180,8 +185,8 @@ class ChunkStore:
         rec = self._cache.get(key)
         if rec is None:
             rec = self._record(key, self._lock(inode, index))
-            if rec is None:
-                return None, 0
+        if rec is None or rec is _ABSENT:
+            return None, 0
         end = rec.length
         if offset + length < end:
             end = offset + length
@@ -350,31 +355,48 @@ class ChunkStore:
         """The pending ``version`` becomes the committed one, at once in memory (reads see it) and in
         the metadata with the next transaction. Its durable pending record covers a crash before
         then; the slot of the version it replaces stays taken until the commit is written."""
-        key = chunk_key(inode, index)
         with self._lock(inode, index):
-            pending = self._pending.get(key)
-            if pending is None or pending.version != version:
-                raise FS3Error(f"chunk {inode}:{index} has no pending version {version} to commit",
-                               status=Status.STALE_CHAIN_VERSION)
-            old = self._current(key)
+            return self._commit(chunk_key(inode, index), inode, index, version)
 
-            def written():  # on whichever thread writes it: must not take the chunk's lock
-                with self._unwritten_lock:
-                    if self._unwritten.get(key) is pending:
-                        del self._unwritten[key]
-                if old is not None:
-                    self.slots.free(old.cls, old.slot)
+    def try_commit(self, inode: int, index: int, version: int) -> ChunkRecord | None:
+        """``commit`` without blocking (from an event loop): None, having done nothing, when it would
+        wait for the chunk's lock or for a metadata lookup."""
+        key = chunk_key(inode, index)
+        lock = self._lock(inode, index)
+        if not lock.acquire(blocking=False):
+            return None
+        try:
+            if key not in self._cache and key not in self._unwritten:
+                return None
+            return self._commit(key, inode, index, version)
+        finally:
+            lock.release()
 
+    def _commit(self, key: bytes, inode: int, index: int, version: int) -> ChunkRecord:
+        # With the chunk's lock held.
+        pending = self._pending.get(key)
+        if pending is None or pending.version != version:
+            raise FS3Error(f"chunk {inode}:{index} has no pending version {version} to commit",
+                           status=Status.STALE_CHAIN_VERSION)
+        old = self._current(key)
+
+        def written():  # on whichever thread writes it: must not take the chunk's lock
             with self._unwritten_lock:
-                self._unwritten[key] = pending
-            try:
-                self.meta.commit_pending(key, pending, then=written)
-            except BaseException:
-                with self._unwritten_lock:
+                if self._unwritten.get(key) is pending:
                     del self._unwritten[key]
-                raise
-            del self._pending[key]
-            self._remember(key, pending)
+            if old is not None:
+                self.slots.free(old.cls, old.slot)
+
+        with self._unwritten_lock:
+            self._unwritten[key] = pending
+        try:
+            self.meta.commit_pending(key, pending, then=written)
+        except BaseException:
+            with self._unwritten_lock:
+                del self._unwritten[key]
+            raise
+        del self._pending[key]
+        self._remember(key, pending)
         self._account(0 if old else 1, pending.length - (old.length if old else 0))
         return pending
 
@@ -422,7 +444,7 @@ class ChunkStore:
             if old is None and pending is None:
                 return False
             self.meta.delete(key)
-            self._remember(key, None)
+            self._remember(key, _ABSENT)
             with self._unwritten_lock:
                 self._unwritten.pop(key, None)
             self._pending.pop(key, None)

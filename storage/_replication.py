@@ -136,23 +136,19 @@ class Replicator:
                 await self.settle_pending(target, chain_id, chain_version, inode, index, chunk_size, None)
                 return await self.disk(lambda: store.write(inode, index, offset, data, chunk_size, aligned=aligned))
             await self.settle_pending(target, chain_id, chain_version, inode, index, chunk_size, successor)
-            committed = store.query(inode, index)  # from memory, or one metadata lookup
-            if aligned is not None and offset == 0 and (committed is None or len(data) >= committed.length):
-                # The write replaces the whole chunk: stage it straight from the page-aligned buffer.
-                _zero_tail(aligned, len(data))
-                buf, length, version = None, len(data), (committed.version if committed else 0) + 1
-                view = aligned
-            else:
-                buf, length, version = await self.disk(store.build, inode, index, offset, data, chunk_size)
-                view = memoryview(buf)
+            buf, staged, view = await self.disk(_stage_write, store, inode, index, offset, data, chunk_size, aligned)
             try:
-                staged = await self.disk(store.stage, inode, index, version, view, length)
-                await self._pass_on(successor, chain_id, chain_version, inode, index, version, view[:length],
-                                    chunk_size, staged.blocks)
-                return await self.disk(store.commit, inode, index, version)
+                await self._pass_on(successor, chain_id, chain_version, inode, index, staged.version,
+                                    view[: staged.length], chunk_size, staged.blocks)
+                return await self._commit(store, inode, index, staged.version)
             finally:
                 if buf is not None:
                     store.buffers.release(buf)
+
+    async def _commit(self, store, inode: int, index: int, version: int):
+        """Commit a pending version: right here on the loop when that cannot block, else on a disk thread."""
+        rec = store.try_commit(inode, index, version)
+        return rec if rec is not None else await self.disk(store.commit, inode, index, version)
 
     async def settle_pending(self, target: Target, chain_id: int, chain_version: int, inode: int, index: int,
                               chunk_size: int, successor: Peer | None) -> None:
@@ -213,16 +209,13 @@ class Replicator:
                 if flags & _wire.FLAG_SYNC:  # recovery: this version is the chain's committed state
                     rec = await self.disk(lambda: store.put(inode, index, version, view, length, blocks=blocks))
                     return rec.version, rec.crc
-                committed = store.query(inode, index)
-                if committed is not None and committed.version >= version:
-                    return committed.version, committed.crc  # a re-sent update we already hold
-                if successor is None:  # the tail commits at once
-                    rec = await self.disk(lambda: store.put(inode, index, version, view, length, blocks=blocks))
-                    return rec.version, rec.crc
-                staged = await self.disk(store.stage, inode, index, version, view, length, blocks)
+                held, staged = await self.disk(_stage_update, store, inode, index, version, view, length, blocks,
+                                               successor is None)
+                if held is not None:  # the tail committed it, or we already hold it (a re-sent update)
+                    return held.version, held.crc
                 await self._pass_on(successor, chain_id, chain_version, inode, index, version, view[:length],
                                     chunk_size, staged.blocks)
-                rec = await self.disk(store.commit, inode, index, version)
+                rec = await self._commit(store, inode, index, version)
                 return rec.version, rec.crc
             finally:
                 if buf is not None:
@@ -292,6 +285,36 @@ class Replicator:
                     raise result
             removed += sum(results)
         return removed
+
+
+def _stage_write(store, inode: int, index: int, offset: int, data, chunk_size: int, aligned):
+    """(On a disk thread, at the head.) Stage a client's write as the chunk's next version: straight
+    from the page-aligned buffer it came in when it replaces the whole chunk, else over a copy of the
+    committed content. Returns (pooled buffer to release or None, pending record, its bytes)."""
+    committed = store.query(inode, index)
+    if aligned is not None and offset == 0 and (committed is None or len(data) >= committed.length):
+        _zero_tail(aligned, len(data))
+        version = (committed.version if committed else 0) + 1
+        return None, store.stage(inode, index, version, aligned, len(data)), aligned
+    buf, length, version = store.build(inode, index, offset, data, chunk_size)
+    try:
+        view = memoryview(buf)
+        return buf, store.stage(inode, index, version, view, length), view
+    except BaseException:
+        store.buffers.release(buf)
+        raise
+
+
+def _stage_update(store, inode: int, index: int, version: int, view, length: int, blocks, tail: bool):
+    """(On a disk thread, after the head.) Apply a forwarded update: returns (committed record, None)
+    when this member already holds ``version`` or, as the tail, has just committed it; else (None,
+    pending record) staged for the successor."""
+    committed = store.query(inode, index)
+    if committed is not None and committed.version >= version:
+        return committed, None
+    if tail:
+        return store.put(inode, index, version, view, length, blocks=blocks), None
+    return None, store.stage(inode, index, version, view, length, blocks)
 
 
 def _zero_tail(view: memoryview, length: int) -> None:
