@@ -206,3 +206,40 @@ def _repo_root():
     import pathlib
 
     return pathlib.Path(__file__).resolve().parents[2]
+
+
+def test_try_commit_never_waits(tmp_path):
+    """The event loop commits inline only when nothing can block: not while another thread holds the
+    chunk's lock, nor when the committed record (or that there is none) is not in memory."""
+    store = ChunkStore(tmp_path / "t")
+    try:
+        rec = _stage(store, 1, 0, b"n" * 5000)
+        got = []
+        with store._lock(1, 0):
+            t = threading.Thread(target=lambda: got.append(store.try_commit(1, 0, rec.version)))
+            t.start()
+            t.join(10)
+        assert got == [None] and store.state(1, 0)[1] is not None  # nothing done
+        store._cache.clear()
+        assert store.try_commit(1, 0, rec.version) is None
+        assert store.query(1, 0) is None  # looked up once: no committed version, and remembered
+        assert store.try_commit(1, 0, rec.version) == rec
+        assert store.read(1, 0, 0, 5000)[0] == b"n" * 5000
+    finally:
+        store.close()
+
+
+def test_a_chunk_known_absent_shows_once_written_and_after_a_drop(tmp_path):
+    store = ChunkStore(tmp_path / "t")
+    try:
+        assert store.query(5, 0) is None and store.read(5, 0, 0, 10) == (b"", None)
+        store.write(5, 0, 0, b"abc", MiB)
+        assert store.query(5, 0).version == 1 and store.read(5, 0, 0, 3)[0] == b"abc"
+        store.drop(5, 0)
+        assert store.query(5, 0) is None and store.read(5, 0, 0, 10) == (b"", None)
+        rec = _stage(store, 5, 0, b"def")
+        assert store.query(5, 0) is None  # pending only
+        store.commit(5, 0, rec.version)
+        assert store.read(5, 0, 0, 3)[0] == b"def"
+    finally:
+        store.close()
