@@ -74,7 +74,9 @@ async def read(client, files: list, size: int, block: int, depth: int, batch: in
 
 
 async def write_sequential(client, path: str, block: int, total: int) -> Measurement:
-    """Write ``total`` bytes in ``block``-byte writes to a new file and close it (every byte durable)."""
+    """Write ``total`` bytes in ``block``-byte writes to a new file and close it (every byte durable). The
+    caller removes the file (after its last round: the cluster reclaims removed chunks in the background,
+    which must not run beside a round being timed)."""
     data = os.urandom(block)
     lats = []
     start = time.monotonic()
@@ -84,7 +86,6 @@ async def write_sequential(client, path: str, block: int, total: int) -> Measure
             await f.write(data)
             lats.append(time.perf_counter() - t)
     elapsed = time.monotonic() - start
-    await client.remove(path)
     return Measurement(len(lats), len(lats) * block, elapsed, lats)
 
 

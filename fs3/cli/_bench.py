@@ -4,6 +4,7 @@ same pattern and concurrency measured in the same run, with the ratio between th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -146,11 +147,18 @@ async def _read_case(client, session, stats, local, *, name, size, block, depth,
 
 async def _write_case(client, session, *, name, block, total, target=None, rounds=4) -> Comparison:
     each = max(block, total // rounds // block * block)
-    fs3_m, base_m = await _rounds(
-        lambda: workloads.write_sequential(client, f"{session.fs3_dir.rstrip('/')}/write-test", block, each),
-        lambda: baseline.write_sequential(session.baseline_dir, block, each),
-        rounds,
-    )
+    paths = [f"{session.fs3_dir.rstrip('/')}/write-test-{r}" for r in range(rounds)]
+    written = iter(paths)
+    try:
+        fs3_m, base_m = await _rounds(
+            lambda: workloads.write_sequential(client, next(written), block, each),
+            lambda: baseline.write_sequential(session.baseline_dir, block, each),
+            rounds,
+        )
+    finally:  # only now: reclaiming a removed file's chunks would run beside the rounds still to come
+        for path in paths:
+            with contextlib.suppress(FileNotFoundError):
+                await client.remove(path)
     return Comparison(name, fs3_m, base_m,
                       {"block": block, "total": each * rounds, "pattern": "sequential", "rounds": rounds},
                       "throughput", target)

@@ -127,6 +127,19 @@ def test_user_mistakes_get_one_clear_line(up, tmp_path):
     assert fs3("ls", "fs3:///e/dir").stdout.decode().split() == ["inner"]  # nothing changed
 
 
+def test_bench_write_compares_with_its_baseline_and_cleans_up(up, tmp_path):
+    proc = fs3("bench", "write", "--block-size", "1M", "--size", "8M", "--dir", "/bw", "--json",
+               "--baseline-dir", str(tmp_path / "base"))
+    out = json.loads(proc.stdout)
+    (result,) = out["results"]
+    assert result["fs3"]["bytes"] == result["baseline"]["bytes"] == 8 * MiB
+    assert result["fs3"]["ops"] == 8 and result["params"]["rounds"] == 4
+    assert result["ratio"] > 0 and result["metric"] == "throughput"
+    assert out["replicas"] == 1 and out["transports"]
+    assert fs3("ls", "/bw").stdout.decode().split() == []  # every round's file removed
+    assert list((tmp_path / "base").iterdir()) == []
+
+
 def test_corrupted_chunk_is_reported_by_cat(up, tmp_path, corrupt):
     data, _ = up
     (tmp_path / "f").write_bytes(os.urandom(2 * MiB))
