@@ -18,7 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from fs3._errors import NoSpace
+
 log = logging.getLogger(__name__)
+
+_SQLITE_FULL = 13
 
 _KEY = struct.Struct(">QQ")
 DEFER_DELAY = 0.005  # seconds a deferred commit waits for a durable update's transaction to take it
@@ -189,6 +193,8 @@ class ChunkMetaStore:
                     db.execute("ROLLBACK")
                     raise
             except Exception as exc:  # every update of the batch failed with it
+                if getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL:
+                    exc = NoSpace(f"{self.path}: no space left on the disk for chunk metadata")
                 for queued in batch:
                     queued.error = exc
             finally:

@@ -15,6 +15,7 @@ themselves; each method here is atomic on its own.
 from __future__ import annotations
 
 import array
+import errno
 import logging
 import os
 import struct
@@ -22,7 +23,7 @@ import threading
 from pathlib import Path
 
 from fs3._checksum import CRC_BLOCK, block_crcs, crc32c
-from fs3._errors import ChecksumMismatch, FS3Error, InvalidArgument, Status
+from fs3._errors import ChecksumMismatch, FS3Error, InvalidArgument, NoSpace, Status
 
 from ._buffers import BufferPool
 from ._chunk_meta import ChunkMetaStore, ChunkRecord, chunk_key, split_key
@@ -321,10 +322,16 @@ class ChunkStore:
         metadata commit that names the slot flushes its file first. Returns (class, slot, block CRCs,
         file)."""
         cls = size_class(length)
-        slot = self.slots.allocate(cls)
+        try:
+            slot = self.slots.allocate(cls)
+        except OSError as exc:
+            raise _no_space(exc, self.name) from None
         try:
             f = self.slots.file(cls)
             f.write_from(view[: align_up(max(length, 1))], slot << cls)
+        except OSError as exc:
+            self.slots.unallocate(cls, slot)
+            raise _no_space(exc, self.name) from None
         except BaseException:
             self.slots.unallocate(cls, slot)
             raise
@@ -503,6 +510,13 @@ class ChunkStore:
     def close(self) -> None:
         self.slots.close()
         self.meta.close()
+
+
+def _no_space(exc: OSError, target: str) -> OSError:
+    """A full disk as the clear error the client passes on (ENOSPC); anything else unchanged."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) and not isinstance(exc, FS3Error):
+        return NoSpace(f"storage target {target}: no space left on its disk")
+    return exc
 
 
 def _zero_tail(view: memoryview, length: int) -> None:

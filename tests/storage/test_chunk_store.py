@@ -223,3 +223,30 @@ def test_pending_versions_survive_a_restart_and_put_supersedes_them(tmp_path):
     assert s.read(3, 0, 0, 5000)[0] == b"c" * 5000
     assert s.put(3, 0, 2, content, 5000, only_if_newer=True) is None
     s.close()
+
+
+def test_a_full_disk_is_a_clear_no_space_error_that_loses_nothing(tmp_path, monkeypatch):
+    import errno
+
+    from fs3 import NoSpace
+    from fs3.storage import _direct_io
+
+    store = ChunkStore(tmp_path / "t")
+    try:
+        store.write(1, 0, 0, b"kept" * 1000, MiB)
+        store.write(1, 1, 0, b"x" * 100, MiB)  # the small class's file is grown now, not below
+
+        def full(fd, offset, length):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(_direct_io.os, "posix_fallocate", full)
+        with pytest.raises(NoSpace) as info:
+            for i in range(64):  # until the class needs more room
+                store.write(2, i, 0, os.urandom(MiB), MiB)
+        assert info.value.errno == errno.ENOSPC and "no space left" in str(info.value)
+        monkeypatch.undo()
+        assert store.read(1, 0, 0, 4000)[0] == b"kept" * 1000
+        store.write(3, 0, 0, b"after", MiB)
+        assert store.read(3, 0, 0, 5)[0] == b"after"
+    finally:
+        store.close()
