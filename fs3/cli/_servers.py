@@ -65,7 +65,7 @@ def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, advertise, heartbe
                    "listening on 0.0.0.0).")
 @click.option("--data-port", default=0, show_default=True, show_envvar=True, envvar="FS3_DATA_PORT", help="Data-plane port on the listen host (0: any).")
 @click.option("--io-threads", default=16, show_default=True, show_envvar=True, envvar="FS3_IO_THREADS", help="Disk requests in flight.")
-@click.option("--data-loops", default=2, show_default=True, show_envvar=True, envvar="FS3_DATA_LOOPS",
+@click.option("--data-loops", default=1, show_default=True, show_envvar=True, envvar="FS3_DATA_LOOPS",
               type=click.IntRange(1, 64), help="Event loops (threads) serving data-plane connections.")
 @click.option("--shm/--no-shm", default=True, show_default=True,
               help="Offer the shared-memory transport to clients on this host.")

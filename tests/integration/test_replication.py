@@ -28,9 +28,11 @@ CHUNK = 64 << 10
 
 
 @pytest.fixture
-def rf3(tmp_path):
+def rf3(tmp_path, request):
+    loops = getattr(request, "param", 1)  # data-plane event loops per node (writes hop to the first)
     cluster = LocalCluster.start(LocalClusterConfig(
         data_dir=tmp_path, storage_nodes=3, replicas=3, chunk_size=CHUNK, stripe=4, heartbeat_timeout=3.0,
+        extra_env={"FS3_DATA_LOOPS": str(loops)},
     ), timeout=90)
     yield cluster
     for p in cluster.processes:  # a test may leave a node stopped
@@ -145,6 +147,7 @@ def run_faulty_writes(cluster, fault: int, *, resume: bool):
         return client, acked
 
 
+@pytest.mark.parametrize("rf3", [1, 2], indirect=True, ids=["one-loop", "two-loops"])
 def test_sigkill_a_node_while_writing_loses_nothing(rf3):
     run_faulty_writes(rf3, signal.SIGKILL, resume=False)
 
