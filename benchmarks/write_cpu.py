@@ -61,7 +61,7 @@ async def run(size: int, path: str) -> str:
         await client.close()
     mib = size / MiB
     per_node = " ".join(f"{1e3 * (b[0] - a[0]) / mib:.2f}/{1e3 * (b[1] - a[1]) / mib:.2f}"
-                        for a, b in zip(before, after))
+                        for a, b in zip(before, after, strict=True))
     return (f"{size / elapsed / 1e6:.0f} MB/s  client {1e3 * (mine_after[0] - mine[0]) / mib:.2f} ms/MiB  "
             f"nodes {per_node} ms/MiB (total/user)")
 
