@@ -158,7 +158,8 @@ class ChunkMetaStore:
     def _defer(self, statements: list[tuple[str, tuple]], then) -> None:
         """Queue ``statements`` without waiting: the next transaction of this store runs them (in
         queue order, so before any update queued later), or the background writer does within
-        ``DEFER_DELAY``. ``then()`` runs once they are written (not at all should they fail)."""
+        ``DEFER_DELAY``. ``then()`` runs once they are written. Should their transaction fail, they go
+        back to the head of the queue for the next one: they must be safe to run late (conditional)."""
         entry = _Queued(statements, (), False, then)
         with self._queue_lock:
             if self._closed:
@@ -190,22 +191,31 @@ class ChunkMetaStore:
                             db.execute(sql, params)
                     db.execute("COMMIT")
                 except BaseException:
-                    db.execute("ROLLBACK")
+                    if db.in_transaction:  # SQLite rolls back by itself on some errors (a full disk)
+                        try:
+                            db.execute("ROLLBACK")
+                        except sqlite3.Error:
+                            pass
                     raise
             except Exception as exc:  # every update of the batch failed with it
                 if getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL:
                     exc = NoSpace(f"{self.path}: no space left on the disk for chunk metadata")
+                retry = [queued for queued in batch if queued.then is not None]
+                if retry:
+                    log.warning("%s: %d deferred commits not written (%s); retried with the next transaction",
+                                self.path, len(retry), exc)
+                    with self._queue_lock:
+                        self._queue[:0] = retry
                 for queued in batch:
-                    queued.error = exc
-            finally:
+                    if queued.then is None:
+                        queued.error = exc
+                        queued.done = True
+                batch = []
+            else:
                 for queued in batch:
                     queued.done = True
         for queued in batch:
             if queued.then is None:
-                continue
-            if queued.error is not None:
-                log.warning("%s: a deferred commit was not written (%s); it stays pending until the chain "
-                            "rolls it forward", self.path, queued.error)
                 continue
             try:
                 queued.then()
@@ -221,13 +231,13 @@ class ChunkMetaStore:
                 return
             self._lead(None)
 
-    def put(self, key: bytes, rec: ChunkRecord, *, clear_pending: bool = False, flush=()) -> None:
-        """Commit ``rec`` as the chunk's committed version (dropping its pending one if asked), after
-        flushing the data files in ``flush``."""
-        statements = [("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)", rec.row(key))]
-        if clear_pending:
-            statements.append(("DELETE FROM pending WHERE id = ?", (key,)))
-        self._apply(statements, flush)
+    def put(self, key: bytes, rec: ChunkRecord, *, flush=()) -> None:
+        """Commit ``rec`` as the chunk's committed version, dropping a pending one not newer than it,
+        after flushing the data files in ``flush``."""
+        self._apply([
+            ("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)", rec.row(key)),
+            ("DELETE FROM pending WHERE id = ? AND version <= ?", (key, rec.version)),
+        ], flush)
 
     def put_pending(self, key: bytes, rec: ChunkRecord, *, flush=()) -> None:
         self._apply([("INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?, ?, ?, ?)", rec.row(key))], flush)
@@ -237,9 +247,13 @@ class ChunkMetaStore:
         and not flushed (see ``_defer``; ``then()`` runs once it is written). Should a crash lose it,
         the version is still pending here (durably), and the chain's head rolls it forward, or
         recovery installs it, before it is read from this replica."""
+        # Conditional, so that it is safe to run late (after a failed transaction): only while that
+        # pending version is still there and nothing newer is committed.
         self._defer([
-            ("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)", rec.row(key)),
-            ("DELETE FROM pending WHERE id = ?", (key,)),
+            ("INSERT OR REPLACE INTO chunks SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM pending "
+             "WHERE id = ? AND version = ?) AND NOT EXISTS (SELECT 1 FROM chunks WHERE id = ? AND version >= ?)",
+             rec.row(key) + (key, rec.version, key, rec.version)),
+            ("DELETE FROM pending WHERE id = ? AND version = ?", (key, rec.version)),
         ], then)
 
     def delete(self, key: bytes) -> None:

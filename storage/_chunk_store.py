@@ -55,6 +55,7 @@ class ChunkPending(FS3Error):
 
 
 _ABSENT = ChunkRecord(0, 0, 0, 0, 0, b"")  # cached for a chunk known to have no committed version
+_UNKNOWN = object()
 
 
 class ChunkStore:
@@ -66,6 +67,7 @@ class ChunkStore:
         self._cache: dict[bytes, ChunkRecord] = {}
         self._unwritten: dict[bytes, ChunkRecord] = {}  # committed here, its metadata row not yet written
         self._unwritten_lock = threading.Lock()  # taken last: nothing else is acquired while it is held
+        self._cache_lock = threading.Lock()  # likewise
         self._cache_bytes = 0
         self.meta = ChunkMetaStore(root / "chunks.db")
         self.slots = SlotFiles(root / "slots", self.meta.used_slots(), direct=direct)
@@ -105,19 +107,21 @@ class ChunkStore:
         return None if rec is _ABSENT else rec
 
     def _remember(self, key: bytes, rec: ChunkRecord | None) -> None:
-        # Called with the chunk's lock held. FIFO eviction keeps the bookkeeping cheap.
-        old = self._cache.pop(key, None)
-        if old is not None:
-            self._cache_bytes -= len(old.blocks) + 64
-        if rec is None:
-            return
-        self._cache[key] = rec
-        self._cache_bytes += len(rec.blocks) + 64
-        while self._cache_bytes > RECORD_CACHE_BYTES and self._cache:
-            victim = next(iter(self._cache))
-            if victim == key:
-                break
-            self._cache_bytes -= len(self._cache.pop(victim).blocks) + 64
+        # Called with the chunk's lock held; the cache is shared by every chunk, so its changes take a
+        # lock of their own (lookups need none). FIFO eviction keeps the bookkeeping cheap.
+        with self._cache_lock:
+            old = self._cache.pop(key, None)
+            if old is not None:
+                self._cache_bytes -= len(old.blocks) + 64
+            if rec is None:
+                return
+            self._cache[key] = rec
+            self._cache_bytes += len(rec.blocks) + 64
+            while self._cache_bytes > RECORD_CACHE_BYTES and self._cache:
+                victim = next(iter(self._cache))
+                if victim == key:
+                    break
+                self._cache_bytes -= len(self._cache.pop(victim).blocks) + 64
 
     def query(self, inode: int, index: int) -> ChunkRecord | None:
         """The committed record (None: no committed version)."""
@@ -373,19 +377,21 @@ class ChunkStore:
         if not lock.acquire(blocking=False):
             return None
         try:
-            if key not in self._cache and key not in self._unwritten:
+            old = self._cache.get(key) or self._unwritten.get(key)
+            if old is None:
                 return None
-            return self._commit(key, inode, index, version)
+            return self._commit(key, inode, index, version, None if old is _ABSENT else old)
         finally:
             lock.release()
 
-    def _commit(self, key: bytes, inode: int, index: int, version: int) -> ChunkRecord:
-        # With the chunk's lock held.
+    def _commit(self, key: bytes, inode: int, index: int, version: int, old=_UNKNOWN) -> ChunkRecord:
+        # With the chunk's lock held; ``old``: the committed record it replaces, when already known.
         pending = self._pending.get(key)
         if pending is None or pending.version != version:
             raise FS3Error(f"chunk {inode}:{index} has no pending version {version} to commit",
                            status=Status.STALE_CHAIN_VERSION)
-        old = self._current(key)
+        if old is _UNKNOWN:
+            old = self._current(key)
 
         def written():  # on whichever thread writes it: must not take the chunk's lock
             with self._unwritten_lock:
@@ -395,12 +401,16 @@ class ChunkStore:
                 self.slots.free(old.cls, old.slot)
 
         with self._unwritten_lock:
+            before = self._unwritten.get(key)
             self._unwritten[key] = pending
         try:
             self.meta.commit_pending(key, pending, then=written)
         except BaseException:
             with self._unwritten_lock:
-                del self._unwritten[key]
+                if before is None:
+                    del self._unwritten[key]
+                else:
+                    self._unwritten[key] = before
             raise
         del self._pending[key]
         self._remember(key, pending)
@@ -427,7 +437,7 @@ class ChunkStore:
             pending = self._pending.get(key)
             drop_pending = pending is not None and pending.version <= version
             try:
-                self.meta.put(key, rec, clear_pending=drop_pending, flush=(f,))
+                self.meta.put(key, rec, flush=(f,))
             except BaseException:
                 self.slots.unallocate(cls, slot)
                 raise
@@ -508,8 +518,8 @@ class ChunkStore:
             self.used_bytes += nbytes
 
     def close(self) -> None:
+        self.meta.close()  # writes what is deferred (and frees the slots it replaced) first
         self.slots.close()
-        self.meta.close()
 
 
 def _no_space(exc: OSError, target: str) -> OSError:

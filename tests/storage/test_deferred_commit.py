@@ -243,3 +243,102 @@ def test_a_chunk_known_absent_shows_once_written_and_after_a_drop(tmp_path):
         assert store.read(5, 0, 0, 3)[0] == b"def"
     finally:
         store.close()
+
+
+class _FailingFlush:
+    """Another update's data file whose flush fails (EIO): its whole transaction fails with it."""
+
+    def sync(self):
+        raise OSError(5, "Input/output error")
+
+
+def test_a_deferred_commit_whose_transaction_fails_is_retried_not_lost(tmp_path, slow_deferral):
+    store = ChunkStore(tmp_path / "t")
+    try:
+        store.write(1, 0, 0, b"1" * 5000, MiB)
+        _stage(store, 1, 0, b"2" * 5000)
+        store.commit(1, 0, 2)
+        with pytest.raises(OSError):  # the deferred row rode with this one, and failed with it
+            store.meta.put_pending(chunk_key(9, 9), store.query(1, 0), flush=(_FailingFlush(),))
+        assert _rows(tmp_path / "t") == ({chunk_key(1, 0): 1}, {chunk_key(1, 0): 2})
+        _stage(store, 2, 0, b"x")  # the next transaction writes it after all
+        committed, pending = _rows(tmp_path / "t")
+        assert committed[chunk_key(1, 0)] == 2 and chunk_key(1, 0) not in pending
+    finally:
+        store.close()
+
+
+def test_a_late_deferred_commit_never_undoes_a_newer_put(tmp_path, slow_deferral):
+    """A put (the tail's write, recovery, repair) after a failed deferred commit: the retried commit
+    must change nothing, no stale pending row may stay behind, and no slot the database names is free."""
+    store = ChunkStore(tmp_path / "t")
+    try:
+        store.write(1, 0, 0, b"1" * 5000, MiB)
+        v2 = _stage(store, 1, 0, b"2" * 5000)
+        store.commit(1, 0, 2)
+        with pytest.raises(OSError):
+            store.meta.put_pending(chunk_key(9, 9), v2, flush=(_FailingFlush(),))
+        content = memoryview(store.buffers.acquire(8192))
+        content[:5000] = b"3" * 5000
+        content[5000:8192] = bytes(3192)
+        v3 = store.put(1, 0, 3, content, 5000)
+        assert _rows(tmp_path / "t") == ({chunk_key(1, 0): 3}, {})  # the retried commit ran: no effect
+        assert store.read(1, 0, 0, 5000)[0] == b"3" * 5000
+        slot = store.slots.allocate(v2.cls)
+        assert slot != v3.slot
+        store.slots.unallocate(v2.cls, slot)
+    finally:
+        store.close()
+    store = ChunkStore(tmp_path / "t")
+    try:
+        assert store.state(1, 0)[0].version == 3 and store.state(1, 0)[1] is None
+        assert store.read(1, 0, 0, 5000)[0] == b"3" * 5000
+        used = store.meta.used_slots()
+        assert len(used) == len(set(used)) == 1
+    finally:
+        store.close()
+
+
+def test_a_full_metadata_disk_is_no_space(tmp_path):
+    from fs3 import NoSpace
+    from fs3.storage._chunk_meta import ChunkMetaStore, ChunkRecord
+
+    meta = ChunkMetaStore(tmp_path / "chunks.db")
+    try:
+        pages = meta._writer.execute("PRAGMA page_count").fetchone()[0]
+        meta._writer.execute(f"PRAGMA max_page_count={pages}")  # SQLite's own "disk full"
+        with pytest.raises(NoSpace):
+            for i in range(100):
+                meta.put(chunk_key(1, i), ChunkRecord(1, 1, 0, 12, i, bytes(4096)))
+        meta._writer.execute(f"PRAGMA max_page_count={1 << 30}")
+        meta.put(chunk_key(2, 0), ChunkRecord(1, 1, 0, 12, 0, bytes(4)))  # usable again
+        assert meta.get(chunk_key(2, 0)).version == 1
+    finally:
+        meta.close()
+
+
+def test_the_shared_record_cache_survives_threads_evicting_at_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(_chunk_store, "RECORD_CACHE_BYTES", 64 * 50)
+    store = ChunkStore(tmp_path / "t")
+    errors: list[BaseException] = []
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+
+    def worker(w: int):
+        try:
+            for i in range(3000):
+                assert store.query(w, i) is None  # a miss: remembered as absent, evicting others
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=worker, args=(w,)) for w in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    finally:
+        sys.setswitchinterval(interval)
+        store.close()
+    assert not errors, errors[:3]
+    assert store._cache_bytes == sum(len(r.blocks) + 64 for r in store._cache.values())
