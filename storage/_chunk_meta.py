@@ -248,12 +248,15 @@ class ChunkMetaStore:
         the version is still pending here (durably), and the chain's head rolls it forward, or
         recovery installs it, before it is read from this replica."""
         # Conditional, so that it is safe to run late (after a failed transaction): only while that
-        # pending version is still there and nothing newer is committed.
+        # very pending record (version, slot and checksum: versions start again at 1 after a removal)
+        # is still there, and nothing newer is committed.
+        same = "id = ? AND version = ? AND cls = ? AND slot = ? AND crc = ?"
+        match = (key, rec.version, rec.cls, rec.slot, rec.crc)
         self._defer([
             ("INSERT OR REPLACE INTO chunks SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM pending "
-             "WHERE id = ? AND version = ?) AND NOT EXISTS (SELECT 1 FROM chunks WHERE id = ? AND version >= ?)",
-             rec.row(key) + (key, rec.version, key, rec.version)),
-            ("DELETE FROM pending WHERE id = ? AND version = ?", (key, rec.version)),
+             f"WHERE {same}) AND NOT EXISTS (SELECT 1 FROM chunks WHERE id = ? AND version >= ?)",
+             rec.row(key) + match + (key, rec.version)),
+            (f"DELETE FROM pending WHERE {same}", match),
         ], then)
 
     def delete(self, key: bytes) -> None:

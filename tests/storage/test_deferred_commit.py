@@ -342,3 +342,29 @@ def test_the_shared_record_cache_survives_threads_evicting_at_once(tmp_path, mon
         store.close()
     assert not errors, errors[:3]
     assert store._cache_bytes == sum(len(r.blocks) + 64 for r in store._cache.values())
+
+
+def test_a_late_deferred_commit_leaves_a_new_chunk_of_the_same_name_alone(tmp_path, slow_deferral):
+    """Versions start again at 1 after a removal: a retried commit of the old version 1 must not
+    commit, or delete, the new chunk's pending version 1."""
+    store = ChunkStore(tmp_path / "t")
+    try:
+        old = _stage(store, 1, 0, b"o" * 5000)
+        store.commit(1, 0, old.version)
+        with pytest.raises(OSError):
+            store.meta.put_pending(chunk_key(9, 9), old, flush=(_FailingFlush(),))
+        store.drop(1, 0)
+        new = _stage(store, 1, 0, b"n" * 7000)  # the retried commit rides with this transaction
+        assert new.version == old.version == 1
+        assert _rows(tmp_path / "t") == ({}, {chunk_key(1, 0): 1})
+        assert store.state(1, 0) == (None, new)
+        store.commit(1, 0, 1)
+        assert store.read(1, 0, 0, 7000)[0] == b"n" * 7000
+    finally:
+        store.close()
+    store = ChunkStore(tmp_path / "t")
+    try:
+        assert store.read(1, 0, 0, 7000)[0] == b"n" * 7000
+        assert len(store.meta.used_slots()) == 1
+    finally:
+        store.close()
