@@ -345,8 +345,10 @@ def test_the_shared_record_cache_survives_threads_evicting_at_once(tmp_path, mon
 
 
 def test_a_late_deferred_commit_leaves_a_new_chunk_of_the_same_name_alone(tmp_path, slow_deferral):
-    """Versions start again at 1 after a removal: a retried commit of the old version 1 must not
-    commit, or delete, the new chunk's pending version 1."""
+    """A failed deferred commit, then a removal and a new chunk of the same name (versions start again
+    at 1): the retried commit goes with the removal's transaction, ahead of it, and the new chunk's
+    pending version 1 is untouched. (The commit's statements also match the pending record's slot and
+    checksum, so even a later run could not take the new version 1 for the old.)"""
     store = ChunkStore(tmp_path / "t")
     try:
         old = _stage(store, 1, 0, b"o" * 5000)
