@@ -53,12 +53,13 @@ class ChunkRecord:
 
 
 class _Queued:
-    __slots__ = ("statements", "flush", "durable", "then", "done", "error")
+    __slots__ = ("statements", "flush", "durable", "deferred", "then", "done", "error")
 
-    def __init__(self, statements: list[tuple[str, tuple]], flush, durable: bool, then=None):
+    def __init__(self, statements: list[tuple[str, tuple]], flush, durable: bool, then=None, deferred=False):
         self.statements = statements
         self.flush = flush  # data files to flush before these records commit
         self.durable = durable
+        self.deferred = deferred  # nobody waits: retried until written
         self.then = then  # a deferred update's follow-up, run once it is written
         self.done = False
         self.error: Exception | None = None
@@ -90,6 +91,7 @@ class ChunkMetaStore:
         self._closed = False
         self._deferred_ready = threading.Event()
         self._stopping = threading.Event()
+        self._backoff = DEFER_DELAY  # longer while deferred rows keep failing
         self._deferred_writer = threading.Thread(target=self._write_deferred, name="chunk-meta-deferred",
                                                  daemon=True)
         self._deferred_writer.start()
@@ -160,7 +162,7 @@ class ChunkMetaStore:
         queue order, so before any update queued later), or the background writer does within
         ``DEFER_DELAY``. ``then()`` runs once they are written. Should their transaction fail, they go
         back to the head of the queue for the next one: they must be safe to run late (conditional)."""
-        entry = _Queued(statements, (), False, then)
+        entry = _Queued(statements, (), False, then, deferred=True)
         with self._queue_lock:
             if self._closed:
                 raise RuntimeError(f"{self.path}: chunk metadata is closed")
@@ -200,18 +202,21 @@ class ChunkMetaStore:
             except Exception as exc:  # every update of the batch failed with it
                 if getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL:
                     exc = NoSpace(f"{self.path}: no space left on the disk for chunk metadata")
-                retry = [queued for queued in batch if queued.then is not None]
+                retry = [queued for queued in batch if queued.deferred]
                 if retry:
-                    log.warning("%s: %d deferred commits not written (%s); retried with the next transaction",
-                                self.path, len(retry), exc)
+                    self._backoff = min(max(self._backoff * 2, 0.1), 5.0)
+                    log.warning("%s: %d deferred commits not written (%s); retried in %.1f s or with the next "
+                                "transaction", self.path, len(retry), exc, self._backoff)
                     with self._queue_lock:
                         self._queue[:0] = retry
+                    self._deferred_ready.set()
                 for queued in batch:
-                    if queued.then is None:
+                    if not queued.deferred:
                         queued.error = exc
                         queued.done = True
                 batch = []
             else:
+                self._backoff = DEFER_DELAY
                 for queued in batch:
                     queued.done = True
         for queued in batch:
@@ -227,7 +232,7 @@ class ChunkMetaStore:
             self._deferred_ready.wait()
             self._deferred_ready.clear()
             # A durable update's transaction usually takes them along first; close writes the rest.
-            if self._stopping.wait(DEFER_DELAY):
+            if self._stopping.wait(self._backoff):
                 return
             self._lead(None)
 
@@ -277,6 +282,9 @@ class ChunkMetaStore:
         self._deferred_ready.set()
         self._deferred_writer.join()
         self._lead(None)
+        if self._queue:
+            log.error("%s: %d deferred commits could not be written at close; those chunks stay pending here "
+                      "until their chain rolls them forward", self.path, len(self._queue))
         for db in self._connections:
             try:
                 db.close()

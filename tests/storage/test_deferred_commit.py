@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import pytest
 
@@ -368,5 +369,36 @@ def test_a_late_deferred_commit_leaves_a_new_chunk_of_the_same_name_alone(tmp_pa
     try:
         assert store.read(1, 0, 0, 7000)[0] == b"n" * 7000
         assert len(store.meta.used_slots()) == 1
+    finally:
+        store.close()
+
+
+class _FailingWriter:
+    """The metadata connection, failing the first ``times`` deferred commit rows (an I/O error)."""
+
+    def __init__(self, db, times: int):
+        self._db, self.times = db, times
+
+    def execute(self, sql, *args):
+        if sql.startswith("INSERT OR REPLACE INTO chunks SELECT") and self.times > 0:
+            self.times -= 1
+            raise sqlite3.OperationalError("disk I/O error")
+        return self._db.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._db, name)
+
+
+def test_deferred_commits_that_failed_alone_are_retried_by_the_background_writer(tmp_path):
+    store = ChunkStore(tmp_path / "t")
+    try:
+        rec = _stage(store, 1, 0, b"r" * 100)
+        store.meta._writer = _FailingWriter(store.meta._writer, times=2)
+        store.commit(1, 0, rec.version)  # no other update comes: only the background writer can retry
+        deadline = time.monotonic() + 15
+        while _rows(tmp_path / "t")[0].get(chunk_key(1, 0)) != 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _rows(tmp_path / "t") == ({chunk_key(1, 0): 1}, {})
+        assert store.meta._writer.times == 0
     finally:
         store.close()
