@@ -101,10 +101,14 @@ class ChunkStore:
 
     def _current(self, key: bytes) -> ChunkRecord | None:
         # With the chunk's lock held (so not through _record, which takes it).
-        rec = self._cache.get(key) or self._unwritten.get(key)
+        rec = self._known(key)
         if rec is None:
             return self.meta.get(key)
         return None if rec is _ABSENT else rec
+
+    def _known(self, key: bytes) -> ChunkRecord | None:
+        """What memory knows of the committed record (``_ABSENT``: none), without a metadata lookup."""
+        return self._cache.get(key) or self._unwritten.get(key)
 
     def _remember(self, key: bytes, rec: ChunkRecord | None) -> None:
         # Called with the chunk's lock held; the cache is shared by every chunk, so its changes take a
@@ -333,11 +337,10 @@ class ChunkStore:
         try:
             f = self.slots.file(cls)
             f.write_from(view[: align_up(max(length, 1))], slot << cls)
-        except OSError as exc:
+        except BaseException as exc:
             self.slots.unallocate(cls, slot)
-            raise _no_space(exc, self.name) from None
-        except BaseException:
-            self.slots.unallocate(cls, slot)
+            if isinstance(exc, OSError):
+                raise _no_space(exc, self.name) from None
             raise
         if blocks is None:
             blocks = array.array("I", block_crcs(view[:length])).tobytes()
@@ -377,7 +380,7 @@ class ChunkStore:
         if not lock.acquire(blocking=False):
             return None
         try:
-            old = self._cache.get(key) or self._unwritten.get(key)
+            old = self._known(key)
             if old is None:
                 return None
             return self._commit(key, inode, index, version, None if old is _ABSENT else old)

@@ -4,6 +4,7 @@ it replaced stays taken until the row is written."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +24,16 @@ MiB = 1 << 20
 def slow_deferral(monkeypatch):
     """Deferred rows wait (almost) for ever unless a durable update takes them along."""
     monkeypatch.setattr(_chunk_meta, "DEFER_DELAY", 60.0)
+
+
+@contextlib.contextmanager
+def _opened(tmp_path):
+    """The test's chunk store, opened (again) on the same directory and closed at the end."""
+    store = ChunkStore(tmp_path / "t")
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def _stage(store: ChunkStore, inode: int, index: int, data: bytes):
@@ -45,8 +56,7 @@ def _rows(path):
 
 
 def test_a_commit_shows_at_once_and_its_row_rides_with_the_next_update(tmp_path, slow_deferral):
-    store = ChunkStore(tmp_path / "t")
-    try:
+    with _opened(tmp_path) as store:
         store.write(1, 0, 0, b"a" * 5000, MiB)
         _stage(store, 1, 0, b"b" * 5000)
         store.commit(1, 0, 2)
@@ -58,8 +68,6 @@ def test_a_commit_shows_at_once_and_its_row_rides_with_the_next_update(tmp_path,
         committed, pending = _rows(tmp_path / "t")
         assert committed[chunk_key(1, 0)] == 2 and chunk_key(1, 0) not in pending
         assert pending[chunk_key(2, 0)] == 1
-    finally:
-        store.close()
 
 
 def test_close_writes_what_is_deferred(tmp_path, slow_deferral):
@@ -68,28 +76,21 @@ def test_close_writes_what_is_deferred(tmp_path, slow_deferral):
     store.commit(4, 0, 1)
     store.close()
     assert _rows(tmp_path / "t") == ({chunk_key(4, 0): 1}, {})
-    store = ChunkStore(tmp_path / "t")
-    try:
+    with _opened(tmp_path) as store:
         assert store.read(4, 0, 0, 3000)[0] == b"x" * 3000
-    finally:
-        store.close()
 
 
 def test_the_background_writer_writes_a_lone_commit(tmp_path):
-    store = ChunkStore(tmp_path / "t")
-    try:
+    with _opened(tmp_path) as store:
         _stage(store, 5, 0, b"y" * 100)
         written = threading.Event()
         store.meta.commit_pending(chunk_key(5, 0), store.state(5, 0)[1], then=written.set)
         assert written.wait(10)
         assert _rows(tmp_path / "t")[0] == {chunk_key(5, 0): 1}
-    finally:
-        store.close()
 
 
 def test_the_replaced_slot_stays_taken_until_the_commit_is_written(tmp_path, slow_deferral):
-    store = ChunkStore(tmp_path / "t")
-    try:
+    with _opened(tmp_path) as store:
         old = store.write(1, 0, 0, b"a" * MiB, MiB)  # slots are handed out lowest first
         _stage(store, 1, 0, b"b" * MiB)
         store.commit(1, 0, 2)
@@ -100,8 +101,6 @@ def test_the_replaced_slot_stays_taken_until_the_commit_is_written(tmp_path, slo
         store.write(2, 0, 0, b"c" * MiB, MiB)  # durable: its transaction writes the commit too
         assert store.slots.allocate(old.cls) == old.slot
         assert store.read(1, 0, 0, 4)[0] == b"bbbb" and store.read(2, 0, 0, 4)[0] == b"cccc"
-    finally:
-        store.close()
 
 
 def test_a_crash_before_the_row_is_written_leaves_the_version_pending(tmp_path):
@@ -146,8 +145,7 @@ def test_a_crash_before_the_row_is_written_leaves_the_version_pending(tmp_path):
 def test_an_evicted_record_is_not_read_back_stale_before_its_row_is_written(tmp_path, monkeypatch,
                                                                            slow_deferral):
     monkeypatch.setattr(_chunk_store, "RECORD_CACHE_BYTES", 100)  # room for one record
-    store = ChunkStore(tmp_path / "t")
-    try:
+    with _opened(tmp_path) as store:
         for i in range(8):
             store.write(7, i, 0, b"o" * 4096, MiB)
         for i in range(8):
@@ -159,8 +157,6 @@ def test_an_evicted_record_is_not_read_back_stale_before_its_row_is_written(tmp_
         for i in range(8):
             assert store.query(7, i).version == 2
             assert store.read(7, i, 0, 4096)[0] == bytes([i + 1]) * 4096
-    finally:
-        store.close()
 
 
 def test_concurrent_updates_commits_and_drops_stay_consistent(tmp_path):
@@ -191,16 +187,13 @@ def test_concurrent_updates_commits_and_drops_stay_consistent(tmp_path):
         t.join(60)
         assert not t.is_alive(), "a worker is stuck"
     store.close()
-    store = ChunkStore(tmp_path / "t")
-    try:
+    with _opened(tmp_path) as store:
         for (inode, index), data in expect.items():
             got, rec = store.read(inode, index, 0, MiB)
             assert (rec is None) if data is None else got == data, (inode, index)
             assert store.state(inode, index)[1] is None
         used = store.meta.used_slots()
         assert len(used) == len(set(used)) == sum(d is not None for d in expect.values())
-    finally:
-        store.close()
 
 
 def _repo_root():
@@ -212,8 +205,7 @@ def _repo_root():
 def test_try_commit_never_waits(tmp_path):
     """The event loop commits inline only when nothing can block: not while another thread holds the
     chunk's lock, nor when the committed record (or that there is none) is not in memory."""
-    store = ChunkStore(tmp_path / "t")
-    try:
+    with _opened(tmp_path) as store:
         rec = _stage(store, 1, 0, b"n" * 5000)
         got = []
         with store._lock(1, 0):
@@ -226,13 +218,10 @@ def test_try_commit_never_waits(tmp_path):
         assert store.query(1, 0) is None  # looked up once: no committed version, and remembered
         assert store.try_commit(1, 0, rec.version) == rec
         assert store.read(1, 0, 0, 5000)[0] == b"n" * 5000
-    finally:
-        store.close()
 
 
 def test_a_chunk_known_absent_shows_once_written_and_after_a_drop(tmp_path):
-    store = ChunkStore(tmp_path / "t")
-    try:
+    with _opened(tmp_path) as store:
         assert store.query(5, 0) is None and store.read(5, 0, 0, 10) == (b"", None)
         store.write(5, 0, 0, b"abc", MiB)
         assert store.query(5, 0).version == 1 and store.read(5, 0, 0, 3)[0] == b"abc"
@@ -242,8 +231,6 @@ def test_a_chunk_known_absent_shows_once_written_and_after_a_drop(tmp_path):
         assert store.query(5, 0) is None  # pending only
         store.commit(5, 0, rec.version)
         assert store.read(5, 0, 0, 3)[0] == b"def"
-    finally:
-        store.close()
 
 
 class _FailingFlush:
@@ -254,8 +241,7 @@ class _FailingFlush:
 
 
 def test_a_deferred_commit_whose_transaction_fails_is_retried_not_lost(tmp_path, slow_deferral):
-    store = ChunkStore(tmp_path / "t")
-    try:
+    with _opened(tmp_path) as store:
         store.write(1, 0, 0, b"1" * 5000, MiB)
         _stage(store, 1, 0, b"2" * 5000)
         store.commit(1, 0, 2)
@@ -265,15 +251,12 @@ def test_a_deferred_commit_whose_transaction_fails_is_retried_not_lost(tmp_path,
         _stage(store, 2, 0, b"x")  # the next transaction writes it after all
         committed, pending = _rows(tmp_path / "t")
         assert committed[chunk_key(1, 0)] == 2 and chunk_key(1, 0) not in pending
-    finally:
-        store.close()
 
 
 def test_a_late_deferred_commit_never_undoes_a_newer_put(tmp_path, slow_deferral):
     """A put (the tail's write, recovery, repair) after a failed deferred commit: the retried commit
     must change nothing, no stale pending row may stay behind, and no slot the database names is free."""
-    store = ChunkStore(tmp_path / "t")
-    try:
+    with _opened(tmp_path) as store:
         store.write(1, 0, 0, b"1" * 5000, MiB)
         v2 = _stage(store, 1, 0, b"2" * 5000)
         store.commit(1, 0, 2)
@@ -288,16 +271,11 @@ def test_a_late_deferred_commit_never_undoes_a_newer_put(tmp_path, slow_deferral
         slot = store.slots.allocate(v2.cls)
         assert slot != v3.slot
         store.slots.unallocate(v2.cls, slot)
-    finally:
-        store.close()
-    store = ChunkStore(tmp_path / "t")
-    try:
+    with _opened(tmp_path) as store:
         assert store.state(1, 0)[0].version == 3 and store.state(1, 0)[1] is None
         assert store.read(1, 0, 0, 5000)[0] == b"3" * 5000
         used = store.meta.used_slots()
         assert len(used) == len(set(used)) == 1
-    finally:
-        store.close()
 
 
 def test_a_full_metadata_disk_is_no_space(tmp_path):
@@ -350,8 +328,7 @@ def test_a_late_deferred_commit_leaves_a_new_chunk_of_the_same_name_alone(tmp_pa
     at 1): the retried commit goes with the removal's transaction, ahead of it, and the new chunk's
     pending version 1 is untouched. (The commit's statements also match the pending record's slot and
     checksum, so even a later run could not take the new version 1 for the old.)"""
-    store = ChunkStore(tmp_path / "t")
-    try:
+    with _opened(tmp_path) as store:
         old = _stage(store, 1, 0, b"o" * 5000)
         store.commit(1, 0, old.version)
         with pytest.raises(OSError):
@@ -363,14 +340,9 @@ def test_a_late_deferred_commit_leaves_a_new_chunk_of_the_same_name_alone(tmp_pa
         assert store.state(1, 0) == (None, new)
         store.commit(1, 0, 1)
         assert store.read(1, 0, 0, 7000)[0] == b"n" * 7000
-    finally:
-        store.close()
-    store = ChunkStore(tmp_path / "t")
-    try:
+    with _opened(tmp_path) as store:
         assert store.read(1, 0, 0, 7000)[0] == b"n" * 7000
         assert len(store.meta.used_slots()) == 1
-    finally:
-        store.close()
 
 
 class _FailingWriter:
@@ -390,8 +362,7 @@ class _FailingWriter:
 
 
 def test_deferred_commits_that_failed_alone_are_retried_by_the_background_writer(tmp_path):
-    store = ChunkStore(tmp_path / "t")
-    try:
+    with _opened(tmp_path) as store:
         rec = _stage(store, 1, 0, b"r" * 100)
         store.meta._writer = _FailingWriter(store.meta._writer, times=2)
         store.commit(1, 0, rec.version)  # no other update comes: only the background writer can retry
@@ -400,5 +371,3 @@ def test_deferred_commits_that_failed_alone_are_retried_by_the_background_writer
             time.sleep(0.05)
         assert _rows(tmp_path / "t") == ({chunk_key(1, 0): 1}, {})
         assert store.meta._writer.times == 0
-    finally:
-        store.close()
