@@ -13,5 +13,14 @@ from ._types import FileStat
 
 __all__ = [
     "AsyncClient", "AsyncFile", "Client", "File", "FileStat", "ReadRequest", "TransportStatus",
-    "aconnect", "connect",
+    "aconnect", "connect", "mount",
 ]
+
+
+def __getattr__(name: str):
+    # The FUSE mount loads libfuse (mfusepy) on import: only for those who mount.
+    if name == "mount":
+        from ._mount import mount
+
+        return mount
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

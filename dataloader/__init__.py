@@ -9,14 +9,29 @@ PyTorch-compatible dataset that streams them from fs3 deterministically and resu
 
 from __future__ import annotations
 
-__all__ = ["build_shards", "BuildReport", "MinHashParams", "Manifest", "TokenDataset", "TokenLoader"]
+__all__ = [
+    "MANIFEST_NAME", "BuildReport", "Manifest", "MinHashParams", "ShardInfo", "TokenDataset", "TokenLoader",
+    "build_shards", "encode_index", "files", "torch_available",
+]
 
 _WHERE = {"build_shards": "_build", "BuildReport": "_build", "MinHashParams": "_minhash",
-          "Manifest": "_format", "TokenDataset": "_dataset", "TokenLoader": "_loader"}
+          "Manifest": "_format", "ShardInfo": "_format", "MANIFEST_NAME": "_format", "encode_index": "_format",
+          "TokenDataset": "_dataset", "TokenLoader": "_loader"}
+
+
+def torch_available() -> bool:
+    """Whether PyTorch imports here: ``TokenLoader`` needs it; ``TokenDataset`` then yields tensors
+    (numpy arrays without it)."""
+    from ._dataset import torch
+
+    return torch is not None
 
 
 def __getattr__(name: str):  # lazy: builder worker processes need neither torch nor the client
+    import importlib
+
+    if name == "files":  # reading and writing local paths and fs3:// URLs alike
+        return importlib.import_module(f"{__name__}._files")
     if name in _WHERE:
-        import importlib
         return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
     raise AttributeError(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._chain_table import balance, plan_chains
 from ._server import MetaConfig, MetaServer, serve
 
-__all__ = ["MetaConfig", "MetaServer", "serve"]
+__all__ = ["MetaConfig", "MetaServer", "balance", "plan_chains", "serve"]

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from fs3._checksum import crc32c
-from fs3.dataloader import _files
-from fs3.dataloader._format import MANIFEST_NAME, Manifest, ShardInfo, encode_index
+from fs3.dataloader import MANIFEST_NAME, Manifest, ShardInfo, encode_index
+from fs3.dataloader import files as _files
 
 
 @dataclass
@@ -78,10 +78,10 @@ def _drop_cache(root: Path) -> None:
 
 
 def _stream(dataset, samples: int, workers: int) -> tuple[int, float]:
-    from fs3.dataloader._dataset import torch
+    from fs3.dataloader import torch_available
     t = time.perf_counter()
     tokens = 0
-    if torch is not None:
+    if torch_available():
         from fs3.dataloader import TokenLoader
         it = iter(TokenLoader(dataset, num_workers=workers))
     else:

@@ -12,8 +12,7 @@ from pathlib import Path
 import click
 
 from fs3._errors import InvalidArgument
-from fs3.bench import Comparison, baseline, workloads
-from fs3.bench._stats import combine
+from fs3.bench import Comparison, as_dict, baseline, combine, workloads
 
 from ._common import emit_json, human_size, state
 
@@ -331,8 +330,7 @@ def bench_stream(size, fs3_dir, bufsize, keep, progress, as_json):
 def bench_meta(backend, clients, files, big_dir, data_dir, as_json):
     """Metadata operations per second on a fresh local cluster per KV backend, beside the backend's own
     single-key transaction rate measured in the same run (target: create and stat within 3x of it)."""
-    from fs3.bench import _meta
-    from fs3.bench._stats import as_dict
+    from fs3.bench import meta as meta_bench
 
     if not 1 <= clients <= 64 or files < clients or big_dir < 0:
         raise InvalidArgument("Invalid argument: --clients 1..64, --files at least --clients, --big-dir >= 0")
@@ -344,7 +342,7 @@ def bench_meta(backend, clients, files, big_dir, data_dir, as_json):
         click.echo("fs3 bench meta: etcd not installed; measuring sqlite only", err=True)
     tmp = None if data_dir else tempfile.mkdtemp(prefix="fs3-bench-meta-")
     try:
-        results = _meta.run(backends, clients=clients, files=files, big_dir=big_dir,
+        results = meta_bench.run(backends, clients=clients, files=files, big_dir=big_dir,
                             data_dir=data_dir or Path(tmp),
                             say=(lambda m: None) if as_json else (lambda m: click.echo(f"  {m}", err=True)))
     finally:
@@ -385,16 +383,15 @@ def bench_loader(total_tokens, seq_len, batch_size, workers, rounds, first_batch
     """Data loader throughput from fs3 beside a local numpy.memmap reader of the same shards in the same
     order, its page cache warm and dropped (target: at least 0.8x), and the time to the first batch (target: under 2 s for 10,000
     documents x 100 shards). Runs against the current cluster."""
-    from fs3.bench import _loader
-    from fs3.bench._stats import as_dict
+    from fs3.bench import loader as loader_bench
 
-    from ._shards import _export_cluster
+    from ._common import export_cluster
 
     tokens = parse_size(total_tokens)
     if tokens < 4 * (seq_len + 1) * batch_size or rounds < 1 or workers < 0:
         raise InvalidArgument("Invalid argument: --tokens must hold a few batches; --rounds >= 1; --workers >= 0")
-    _export_cluster()
-    r = _loader.run(total_tokens=tokens, seq_len=seq_len, batch_size=batch_size, workers=workers, rounds=rounds,
+    export_cluster()
+    r = loader_bench.run(total_tokens=tokens, seq_len=seq_len, batch_size=batch_size, workers=workers, rounds=rounds,
                     ttfb_shards=first_batch_shards, ttfb_docs=first_batch_docs,
                     say=(lambda m: None) if as_json else (lambda m: click.echo(f"  {m}", err=True)))
     if as_json:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat as _stat
 import sys
 import time
@@ -94,3 +95,35 @@ def table(rows: list[list[str]], headers: list[str]) -> str:
     for row in rows:
         lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     return "\n".join(lines)
+
+
+def export_cluster() -> None:
+    """The data loader connects by itself (fs3:/// URLs): hand it this invocation's --cluster/--token."""
+    st = state()
+    if st.cluster:
+        os.environ["FS3_CLUSTER"] = st.cluster
+    if st.token:
+        os.environ["FS3_TOKEN"] = st.token
+
+
+class ProgressBars:
+    """tqdm bars per stage of a long job (hashing, tokenizing...), fed by the library's progress callback."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bars = {}
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+        bar = self.bars.get(stage)
+        if bar is None:
+            label = {"hash": "hashing", "tokenize": "tokenizing"}.get(stage, stage)
+            bar = self.bars[stage] = tqdm(total=total, desc=label, unit="doc", leave=True)
+        bar.total = total
+        bar.update(done - bar.n)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()

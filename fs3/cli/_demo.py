@@ -104,10 +104,9 @@ def _ensure_chains(client, replicas: int, say, timeout: float = 120.0) -> None:
 
 
 def _pipeline(client, address, token, root, files, batches, batch_size, seq_len, workers, progress, say) -> None:
-    from fs3.dataloader import TokenDataset, build_shards
-    from fs3.dataloader._dataset import torch
+    from fs3.dataloader import TokenDataset, build_shards, torch_available
 
-    from ._shards import _Bars
+    from ._common import ProgressBars
 
     saved = {k: os.environ.get(k) for k in ("FS3_CLUSTER", "FS3_TOKEN")}
     os.environ["FS3_CLUSTER"] = address  # the data loader connects by itself: to this cluster
@@ -127,7 +126,7 @@ def _pipeline(client, address, token, root, files, batches, batch_size, seq_len,
         say(f"copied {len(files)} source files of Python's standard library ({human_size(total)}) into "
             f"fs3:///corpus/stdlib in {put:.1f}s")
 
-        bars = _Bars(progress_enabled(progress))
+        bars = ProgressBars(progress_enabled(progress))
         t = time.monotonic()
         try:
             report = build_shards(["fs3:///corpus/stdlib"], "fs3:///datasets/stdlib", pattern="*.py",
@@ -151,7 +150,7 @@ def _pipeline(client, address, token, root, files, batches, batch_size, seq_len,
         if available < batches:
             say(f"the corpus holds {available} batches of {batch_size}x{seq_len + 1} tokens; streaming those")
             batches = available
-        if torch is not None:
+        if torch_available():
             from fs3.dataloader import TokenLoader
             stream, how = TokenLoader(ds, num_workers=workers), f"a DataLoader with {workers} workers"
         else:

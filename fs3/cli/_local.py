@@ -61,7 +61,7 @@ def up(data_dir, nodes, meta_servers, kv, etcd_members, targets_per_node, replic
 
     data_dir = data_dir or default_data_dir()
     if topology is not None:
-        from fs3.local._topology import load_topology
+        from fs3.local import load_topology
 
         topo = load_topology(topology)
         nodes, meta_servers, etcd_members = len(topo.storage), len(topo.meta), len(topo.etcd)

@@ -35,7 +35,7 @@ def mount(mountpoint, foreground, direct_io, allow_other, log_file):
     if foreground:
         import logging
 
-        from fs3.client._mount import mount as serve
+        from fs3.client import mount as serve
 
         logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
         client = st.client()

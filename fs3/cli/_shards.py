@@ -3,41 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 
 import click
 
-from ._common import progress_enabled, state
-
-
-def _export_cluster() -> None:
-    """The data loader connects by itself (fs3:/// URLs): hand it this invocation's --cluster/--token."""
-    st = state()
-    if st.cluster:
-        os.environ["FS3_CLUSTER"] = st.cluster
-    if st.token:
-        os.environ["FS3_TOKEN"] = st.token
-
-
-class _Bars:
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.bars = {}
-
-    def __call__(self, stage: str, done: int, total: int | None) -> None:
-        if not self.enabled:
-            return
-        from tqdm import tqdm
-        bar = self.bars.get(stage)
-        if bar is None:
-            label = {"hash": "hashing", "tokenize": "tokenizing"}.get(stage, stage)
-            bar = self.bars[stage] = tqdm(total=total, desc=label, unit="doc", leave=True)
-        bar.total = total
-        bar.update(done - bar.n)
-
-    def close(self) -> None:
-        for bar in self.bars.values():
-            bar.close()
+from ._common import ProgressBars, export_cluster, progress_enabled
 
 
 @click.group()
@@ -77,8 +46,8 @@ def build(inputs, out, text_field, pattern, scope, exact, near, threshold, num_p
 
     if out is None and not dry_run:
         raise InvalidArgument("say where the shards go with --out URL (or use --dry-run)")
-    _export_cluster()
-    bars = _Bars(progress_enabled(progress) and not as_json)
+    export_cluster()
+    bars = ProgressBars(progress_enabled(progress) and not as_json)
     try:
         report = build_shards(list(inputs), out, text_field=text_field, pattern=pattern, dedup_scope=scope,
                               exact_dedup=exact, near_dedup=near,
@@ -112,11 +81,10 @@ def build(inputs, out, text_field, pattern, scope, exact, near, threshold, num_p
 @click.option("--json", "as_json", is_flag=True, help="The manifest as JSON.")
 def info(url, as_json):
     """What a shard set holds (its manifest)."""
-    from fs3.dataloader import Manifest
-    from fs3.dataloader._files import join, read_bytes
+    from fs3.dataloader import MANIFEST_NAME, Manifest, files
 
-    _export_cluster()
-    m = Manifest.from_json(read_bytes(join(url, "manifest.json")))
+    export_cluster()
+    m = Manifest.from_json(files.read_bytes(files.join(url, MANIFEST_NAME)))
     if as_json:
         click.echo(m.to_json(), nl=False)
         return

@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from ._cluster import LocalCluster, LocalClusterConfig, ProcessRecord
+from ._topology import Topology, load_topology
 
-__all__ = ["LocalCluster", "LocalClusterConfig", "ProcessRecord"]
+__all__ = ["LocalCluster", "LocalClusterConfig", "ProcessRecord", "Topology", "load_topology"]
