@@ -83,10 +83,6 @@ def estimate(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
     return float(np.mean(sig_a == sig_b))
 
 
-def band_keys(sig: np.ndarray, bands: int, rows: int) -> list[bytes]:
-    return [sig[i * rows:(i + 1) * rows].tobytes() for i in range(bands)]
-
-
 def candidate_pairs(signatures: np.ndarray, params: MinHashParams, groups=None,
                     max_bucket: int = 512) -> set[tuple[int, int]]:
     """Pairs (i < j) whose signatures agree on every row of some band and whose estimated similarity

@@ -18,9 +18,11 @@ exception class. Every class derives from ``OSError`` with its errno set, and fr
           ├── PermissionDenied (PermissionError) EACCES
           ├── NotPermitted (PermissionError) EPERM
           ├── Busy                         EBUSY
+          ├── TooManyLinks                 ELOOP: too many symbolic links on the way
           ├── NoSpace                      ENOSPC
           ├── ChecksumMismatch             EIO: stored data failed its CRC32C, never returned
           ├── Unavailable (ConnectionError) EHOSTDOWN: a server cannot be reached
+          │    └── Unreachable             it never answered: the call may or may not have happened
           ├── StaleRouting                 ESTALE: the caller's chain version is out of date
           └── InternalError                EIO
 """

@@ -56,11 +56,3 @@ def split_path(path: str) -> list[str]:
 def normalize(path: str) -> str:
     """The canonical form of a path: ``/a/b``, or ``/`` for the root."""
     return "/" + "/".join(split_path(path))
-
-
-def parent_and_name(path: str) -> tuple[list[str], str]:
-    """Split a path into its parent's components and its last name (the root has no name)."""
-    parts = split_path(path)
-    if not parts:
-        raise InvalidArgument("Invalid path: the root has no name", path=path)
-    return parts[:-1], parts[-1]

@@ -96,10 +96,6 @@ class Users:
 
         self.kv.transact(run)
 
-    def has_users(self) -> bool:
-        begin, end = keys.prefix_range(keys.USER)
-        return bool(self.kv.transact(lambda txn: txn.get_range(begin, end, limit=1), readonly=True))
-
     def add(self, req: admin_pb2.AddUserRequest) -> tuple[meta_pb2.User, str]:
         if not _NAME.match(req.name):
             raise InvalidArgument(f"Invalid user name {req.name!r}: lower-case letters, digits, '_', '.', '-', "

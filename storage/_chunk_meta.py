@@ -267,13 +267,6 @@ class ChunkMetaStore:
     def delete(self, key: bytes) -> None:
         self._apply([("DELETE FROM chunks WHERE id = ?", (key,)), ("DELETE FROM pending WHERE id = ?", (key,))])
 
-    def delete_keys(self, keys: list[bytes]) -> None:
-        statements = []
-        for key in keys:
-            statements.append(("DELETE FROM chunks WHERE id = ?", (key,)))
-            statements.append(("DELETE FROM pending WHERE id = ?", (key,)))
-        self._apply(statements)
-
     def close(self) -> None:
         """Write what is still deferred, then close."""
         with self._queue_lock:

@@ -151,9 +151,6 @@ class ChunkStore:
     def has_pending(self, inode: int, index: int) -> bool:
         return chunk_key(inode, index) in self._pending
 
-    def pending_keys(self) -> list[bytes]:
-        return list(self._pending)
-
     # -- reads -------------------------------------------------------------------------------------
 
     def read(self, inode: int, index: int, offset: int, length: int) -> tuple[bytes, ChunkRecord | None]:

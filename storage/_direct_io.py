@@ -56,10 +56,6 @@ class DirectFile:
     def size(self) -> int:
         return os.fstat(self.fd).st_size
 
-    def read_into(self, buf, offset: int) -> int:
-        """Fill ``buf`` (aligned, a multiple of ALIGN) from ``offset``; returns the bytes read."""
-        return os.preadv(self.fd, [buf], offset)
-
     def write_from(self, buf, offset: int) -> None:
         view = memoryview(buf)
         done = 0
