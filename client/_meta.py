@@ -64,7 +64,6 @@ class MetaConnection:
         self.timeout = timeout
         self.failover_timeout = failover_timeout
         self.metadata = bearer(token)
-        self.failovers = 0
         self._current = 0
         self._channels: dict[str, _Channel] = {}
 
@@ -133,7 +132,6 @@ class MetaConnection:
                 if time.monotonic() > deadline:
                     raise
                 self._current += 1
-                self.failovers += 1
                 if self._current % len(self.addresses) == 0:  # a whole round failed: wait a little
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 1.0)
