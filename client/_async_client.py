@@ -4,31 +4,28 @@ data plane. The sync ``Client`` runs one of these on a private event loop.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import os
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 
 from fs3._auth import find_token
-from fs3._data_client import TransportStatus
 from fs3._discovery import cluster_dir, meta_addresses
 from fs3._errors import AlreadyExists, InvalidArgument, IsADirectory, error_for
 from fs3._paths import normalize
-from fs3.proto import admin_pb2, cluster_pb2, common_pb2, meta_pb2
+from fs3.proto import cluster_pb2, meta_pb2
 
+from ._admin import ClusterAdmin
 from ._async_file import AsyncFile
+from ._batch import ReadRequest, inode_of_stat, resolve_files, split_buffers
 from ._chunk_io import RETRY_TIMEOUT, ChunkIO, ReadPiece, plan_reads
 from ._meta import FAILOVER_TIMEOUT, MetaConnection
-from ._releases import SessionReleases
 from ._routing import RoutingCache
+from ._sessions import WriteSessions
 from ._shm import DEFAULT_SIZE, ShmRegion
 from ._types import FileStat
 
 READDIR_PAGE = 1000
 TOKEN_MARGIN = 300.0  # renew the data-plane token this long before it expires
-RENEW_INTERVAL = 15.0  # how often open write sessions are renewed (meta prunes them after 60 s unrenewed)
 
 
 def request_id() -> str:
@@ -54,23 +51,7 @@ def parse_mode(mode: str) -> tuple[bool, bool, bool, bool, bool, bool, bool]:
     return plus, True, True, False, False, True, binary  # "a"
 
 
-@dataclass(frozen=True)
-class ReadRequest:
-    """One read of a batch: ``length`` bytes at ``offset`` of ``file`` (a path, a ``FileStat``, or an
-    open file)."""
-
-    file: object
-    offset: int
-    length: int
-
-
-@functools.lru_cache(maxsize=4096)
-def _inode_of_stat(st: FileStat) -> meta_pb2.Inode:
-    layout = common_pb2.Layout(chunk_size=st.chunk_size, stripe=st.stripe, chains=st.chains)
-    return meta_pb2.Inode(id=st.inode, type=meta_pb2.FILE, length=st.size, layout=layout)
-
-
-class AsyncClient:
+class AsyncClient(ClusterAdmin):
     """A connection to one fs3 cluster for asyncio code. Make one with ``await fs3.aconnect()``."""
 
     def __init__(self, address: str | list[str], *, token: str | None = None, timeout: float = 60.0,
@@ -80,9 +61,7 @@ class AsyncClient:
         self.address = addresses[0]
         self.client_id = f"{os.uname().nodename}:{os.getpid()}"
         self._meta = MetaConnection(addresses, token=token, timeout=timeout, failover_timeout=failover_timeout)
-        self._sessions: dict[tuple[int, int], int] = {}  # open write sessions, renewed while open
-        self._releases = SessionReleases(self._meta)  # sessions of files closed unwritten
-        self._renewer: asyncio.Task | None = None
+        self._sessions = WriteSessions(self._meta)
         self._routing = RoutingCache(self._meta.routing)
         self._token = b""
         self._token_expiry = 0.0
@@ -122,7 +101,7 @@ class AsyncClient:
         if not binary and "t" in mode:
             raise InvalidArgument("Invalid argument: the asyncio client opens files in binary mode only")
         path = normalize(path)
-        released = self._releases.take()
+        released = self._sessions.releases.take()
         try:
             reply = await self._meta("Open", meta_pb2.OpenRequest(
                 path=path, write=write, create=create, exclusive=exclusive, truncate=truncate,
@@ -130,12 +109,10 @@ class AsyncClient:
                 release_inodes=[i for i, _ in released], release_sessions=[s for _, s in released],
             ))
         except BaseException:
-            self._releases.put_back(released)
+            self._sessions.releases.put_back(released)
             raise
         if reply.session:
-            self._sessions[(reply.inode.id, reply.session)] = 1
-            if self._renewer is None or self._renewer.done():
-                self._renewer = asyncio.get_running_loop().create_task(self._renew_sessions())
+            self._sessions.opened(reply.inode.id, reply.session)
         return AsyncFile(self, path, reply.inode, reply.session, mode=mode,
                          readable=read, writable=write, append=append)
 
@@ -147,7 +124,7 @@ class AsyncClient:
         end = st.size if length < 0 else min(st.size, offset + length)
         buf = bytearray(max(0, end - offset))
         if buf:
-            await self._chunks.read(plan_reads(_inode_of_stat(st), offset, memoryview(buf)))
+            await self._chunks.read(plan_reads(inode_of_stat(st), offset, memoryview(buf)))
         return bytes(buf)
 
     async def write(self, path: str, data, *, offset: int | None = None) -> int:
@@ -168,12 +145,12 @@ class AsyncClient:
         zeros), or the ``bytes`` objects when ``buffers`` is None.
         """
         reqs = [(r.file, r.offset, r.length) if isinstance(r, ReadRequest) else r for r in requests]
-        handles = await self._resolve_handles([r[0] for r in reqs])
+        handles = await resolve_files([r[0] for r in reqs], self.stat)
         lengths = [r[2] for r in reqs]
         if buffers is None:
             outs = [memoryview(bytearray(max(0, n))) for n in lengths]
         else:
-            outs = _split_buffers(buffers, lengths)
+            outs = split_buffers(buffers, lengths)
         pieces: list[ReadPiece] = []
         counts: list[int] = []
         for (f, offset, length), out in zip(reqs, outs, strict=True):
@@ -191,38 +168,6 @@ class AsyncClient:
         if buffers is None:
             return [bytes(o[:n]) for o, n in zip(outs, counts, strict=True)]
         return counts
-
-    async def _resolve_handles(self, files: list) -> dict[int, meta_pb2.Inode]:
-        """The inode (with layout and length) of every distinct file of a batch, keyed by ``id()``."""
-        out: dict[int, meta_pb2.Inode] = {}
-        paths: dict[str, list] = {}
-        for f in files:
-            key = id(f)
-            if key in out:
-                continue
-            if isinstance(f, str):
-                paths.setdefault(f, []).append(key)
-                out[key] = None  # filled below
-            elif isinstance(f, FileStat):
-                out[key] = _inode_of_stat(f)
-            elif isinstance(getattr(f, "inode", None), meta_pb2.Inode):
-                inode = meta_pb2.Inode()
-                inode.CopyFrom(f.inode)
-                inode.length = max(inode.length, getattr(f, "size", 0))
-                out[key] = inode
-            elif hasattr(f, "raw") and isinstance(getattr(f.raw, "inode", None), meta_pb2.Inode):
-                out[key] = f.raw.inode
-            else:
-                raise InvalidArgument(f"Invalid argument: cannot read from {type(f).__name__} (want a path, "
-                                      "FileStat or open fs3 file)")
-        if paths:
-            stats = await asyncio.gather(*(self.stat(p) for p in paths))
-            for keys, st in zip(paths.values(), stats, strict=True):
-                if not st.is_file:
-                    raise IsADirectory("Is a directory", path=st.path)
-                for key in keys:
-                    out[key] = _inode_of_stat(st)
-        return out
 
     async def truncate(self, path: str, length: int) -> FileStat:
         path = normalize(path)
@@ -371,107 +316,14 @@ class AsyncClient:
             async for item in self.walk(path.rstrip("/") + "/" + d):
                 yield item
 
-    # -- cluster -----------------------------------------------------------------------------------
-
-    async def routing_info(self, *, refresh: bool = True) -> cluster_pb2.RoutingInfo:
-        """The cluster's nodes, targets, chains and chain tables (with live state)."""
-        if refresh:
-            return (await self._meta.routing(0)).routing
-        return self._routing.info
-
-    async def create_chains(self, replicas: int = 1) -> cluster_pb2.CreateChainTableReply:
-        reply = await self._meta("CreateChainTable", cluster_pb2.CreateChainTableRequest(replicas=replicas))
-        await self._routing.refresh()
-        return reply
-
-    async def set_target_offline(self, target_id: int, offline: bool = True) -> cluster_pb2.TargetInfo:
-        """Take a target out of service (or let it back in); an operator's call."""
-        reply = await self._meta("SetTargetOffline", cluster_pb2.SetTargetOfflineRequest(
-            target_id=target_id, offline=offline))
-        return reply.target
-
-    async def meta_call_status(self) -> dict:
-        """How namespace calls reach meta: ``{"meta", "namespace_calls": "framed"|"grpc", "listener",
-        "why_not"}``."""
-        return await self._meta.call_status()
-
-    async def data_plane_status(self, *, probe: bool = True) -> list[TransportStatus]:
-        """Which transport serves each storage node, and why the better ones were not chosen; with
-        ``probe``, connects to every node first."""
-        if probe:
-            await self._routing.refresh()
-            for address in self._routing.data_addresses():
-                try:
-                    await self._chunks.probe(address)
-                except OSError:
-                    pass
-        seen, out = set(), []
-        for status in self._chunks.statuses():
-            if status.address not in seen:
-                seen.add(status.address)
-                out.append(status)
-        return sorted(out, key=lambda s: s.address)
-
-    # -- internals used by files -------------------------------------------------------------------
-
-    async def _close_session(self, inode, session: int, wrote: bool, written_end: int) -> meta_pb2.Inode:
-        reply = await self._meta("Close", meta_pb2.CloseRequest(
-            inode=inode.id, session=session, wrote=wrote, written_end=written_end,
-        ))
-        self._sessions.pop((inode.id, session), None)
-        return reply.inode
-
-    def _release_session(self, inode, session: int) -> None:
-        """End the write session of a file closed without a write, without waiting (``_releases``)."""
-        self._sessions.pop((inode.id, session), None)
-        self._releases.add(inode.id, session)
-
-    async def _renew_sessions(self) -> None:
-        """Keep this client's write sessions alive while their files are open: a crashed writer stops
-        renewing, and meta prunes its sessions."""
-        while self._sessions:
-            await asyncio.sleep(RENEW_INTERVAL)
-            pairs = list(self._sessions)
-            if not pairs:
-                return
-            try:
-                await self._meta("RenewSessions", meta_pb2.RenewSessionsRequest(
-                    inodes=[i for i, _ in pairs], sessions=[s for _, s in pairs]))
-            except OSError:
-                pass  # tried again next round; a session outliving its lease only loses its hold
-
     async def _truncate_inode(self, path: str, length: int) -> meta_pb2.Inode:
         return (await self._meta("Truncate", meta_pb2.TruncateRequest(path=path, length=length,
                                                                       request_id=request_id()))).inode
 
-    # -- users -------------------------------------------------------------------------------------
-
-    async def whoami(self) -> admin_pb2.UserInfo:
-        return (await self._meta("WhoAmI", admin_pb2.WhoAmIRequest())).user
-
-    async def add_user(self, name: str, *, uid: int = 0, gid: int = 0, groups: Sequence[int] = (),
-                       admin: bool = False) -> tuple[admin_pb2.UserInfo, str]:
-        """Create a user (an admin's call); returns it and its first token (shown only now)."""
-        reply = await self._meta("AddUser", admin_pb2.AddUserRequest(name=name, uid=uid, gid=gid,
-                                                                     groups=list(groups), admin=admin))
-        return reply.user, reply.token
-
-    async def remove_user(self, name: str) -> None:
-        await self._meta("RemoveUser", admin_pb2.RemoveUserRequest(name=name))
-
-    async def list_users(self) -> list[admin_pb2.UserInfo]:
-        return list((await self._meta("ListUsers", admin_pb2.ListUsersRequest())).users)
-
-    async def issue_token(self, name: str, *, revoke_others: bool = False) -> str:
-        reply = await self._meta("IssueToken", admin_pb2.IssueTokenRequest(name=name, revoke_others=revoke_others))
-        return reply.token
-
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def close(self) -> None:
-        await self._releases.close()
-        if self._renewer is not None:
-            self._renewer.cancel()
+        await self._sessions.aclose()
         self._chunks.close()
         if self._chunks.shm is not None:
             self._chunks.shm.close()
@@ -485,33 +337,6 @@ class AsyncClient:
 
     def __repr__(self) -> str:
         return f"<fs3.AsyncClient meta={self.address}>"
-
-
-def _split_buffers(buffers, lengths: list[int]) -> list[memoryview]:
-    """One writable view per request: from a sequence of buffers, or carved from one buffer."""
-    try:
-        whole = memoryview(buffers)
-    except TypeError:
-        whole = None
-    if whole is not None:
-        whole = whole.cast("B") if whole.format != "B" or whole.ndim != 1 else whole
-        if whole.readonly:
-            raise InvalidArgument("Invalid argument: the batch buffer is read-only")
-        need = sum(lengths)
-        if len(whole) < need:
-            raise InvalidArgument(f"Invalid argument: the batch buffer holds {len(whole)} bytes, the reads {need}")
-        out, pos = [], 0
-        for n in lengths:
-            out.append(whole[pos : pos + n])
-            pos += n
-        return out
-    views = [memoryview(b).cast("B") for b in buffers]
-    if len(views) != len(lengths):
-        raise InvalidArgument(f"Invalid argument: {len(lengths)} reads but {len(views)} buffers")
-    for v, n in zip(views, lengths, strict=True):
-        if v.readonly or len(v) < n:
-            raise InvalidArgument("Invalid argument: a batch buffer is read-only or smaller than its read")
-    return views
 
 
 async def aconnect(address: str | None = None, **kwargs) -> AsyncClient:

@@ -197,9 +197,9 @@ class AsyncFile:
         finally:
             self.closed = True
             if self._session and not self._wrote:
-                self._client._release_session(self.inode, self._session)
+                self._client._sessions.release(self.inode, self._session)
             elif self._session:
-                self.inode = await self._client._close_session(
+                self.inode = await self._client._sessions.close(
                     self.inode, self._session, self._wrote, self._written_end
                 )
 

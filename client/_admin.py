@@ -1,0 +1,82 @@
+"""The cluster and user administration calls of the client: routing info, chains, targets, transports,
+users and tokens (most need an admin user, which meta checks)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fs3._data_client import TransportStatus
+from fs3.proto import admin_pb2, cluster_pb2
+
+from ._chunk_io import ChunkIO
+from ._meta import MetaConnection
+from ._routing import RoutingCache
+
+
+class ClusterAdmin:
+    """Mixed into ``AsyncClient``: calls about the cluster rather than the namespace."""
+
+    _meta: MetaConnection
+    _routing: RoutingCache
+    _chunks: ChunkIO
+
+    async def routing_info(self, *, refresh: bool = True) -> cluster_pb2.RoutingInfo:
+        """The cluster's nodes, targets, chains and chain tables (with live state)."""
+        if refresh:
+            return (await self._meta.routing(0)).routing
+        return self._routing.info
+
+    async def create_chains(self, replicas: int = 1) -> cluster_pb2.CreateChainTableReply:
+        reply = await self._meta("CreateChainTable", cluster_pb2.CreateChainTableRequest(replicas=replicas))
+        await self._routing.refresh()
+        return reply
+
+    async def set_target_offline(self, target_id: int, offline: bool = True) -> cluster_pb2.TargetInfo:
+        """Take a target out of service (or let it back in); an operator's call."""
+        reply = await self._meta("SetTargetOffline", cluster_pb2.SetTargetOfflineRequest(
+            target_id=target_id, offline=offline))
+        return reply.target
+
+    async def meta_call_status(self) -> dict:
+        """How namespace calls reach meta: ``{"meta", "namespace_calls": "framed"|"grpc", "listener",
+        "why_not"}``."""
+        return await self._meta.call_status()
+
+    async def data_plane_status(self, *, probe: bool = True) -> list[TransportStatus]:
+        """Which transport serves each storage node, and why the better ones were not chosen; with
+        ``probe``, connects to every node first."""
+        if probe:
+            await self._routing.refresh()
+            for address in self._routing.data_addresses():
+                try:
+                    await self._chunks.probe(address)
+                except OSError:
+                    pass
+        seen, out = set(), []
+        for status in self._chunks.statuses():
+            if status.address not in seen:
+                seen.add(status.address)
+                out.append(status)
+        return sorted(out, key=lambda s: s.address)
+
+    # -- users -------------------------------------------------------------------------------------
+
+    async def whoami(self) -> admin_pb2.UserInfo:
+        return (await self._meta("WhoAmI", admin_pb2.WhoAmIRequest())).user
+
+    async def add_user(self, name: str, *, uid: int = 0, gid: int = 0, groups: Sequence[int] = (),
+                       admin: bool = False) -> tuple[admin_pb2.UserInfo, str]:
+        """Create a user (an admin's call); returns it and its first token (shown only now)."""
+        reply = await self._meta("AddUser", admin_pb2.AddUserRequest(name=name, uid=uid, gid=gid,
+                                                                     groups=list(groups), admin=admin))
+        return reply.user, reply.token
+
+    async def remove_user(self, name: str) -> None:
+        await self._meta("RemoveUser", admin_pb2.RemoveUserRequest(name=name))
+
+    async def list_users(self) -> list[admin_pb2.UserInfo]:
+        return list((await self._meta("ListUsers", admin_pb2.ListUsersRequest())).users)
+
+    async def issue_token(self, name: str, *, revoke_others: bool = False) -> str:
+        reply = await self._meta("IssueToken", admin_pb2.IssueTokenRequest(name=name, revoke_others=revoke_others))
+        return reply.token

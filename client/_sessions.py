@@ -1,0 +1,67 @@
+"""The write sessions a client holds at meta: one per file open for writing. Meta keeps a file's chunks
+while a session is open and prunes sessions nobody renews (a crashed writer), so an open session is
+renewed every RENEW_INTERVAL; at close it ends with the length the writer reached, or, for a file closed
+without a write, is released without waiting (``SessionReleases``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+from fs3.proto import meta_pb2
+
+from ._releases import SessionReleases
+
+RENEW_INTERVAL = 15.0  # how often open write sessions are renewed (meta prunes them after 60 s unrenewed)
+
+
+class WriteSessions:
+    """This client's open write sessions, and the task that renews them (owned here: cancelled and
+    awaited by ``close``)."""
+
+    def __init__(self, meta: Callable[..., Awaitable]):
+        self._meta = meta                            # MetaConnection: meta(method, request)
+        self._open: set[tuple[int, int]] = set()     # (inode, session)
+        self._renewer: asyncio.Task | None = None
+        self.releases = SessionReleases(meta)        # sessions of files closed unwritten
+
+    def opened(self, inode: int, session: int) -> None:
+        self._open.add((inode, session))
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.get_running_loop().create_task(self._renew())
+
+    async def close(self, inode: meta_pb2.Inode, session: int, wrote: bool, written_end: int) -> meta_pb2.Inode:
+        """End a session: the file's length becomes at least ``written_end``; returns the inode."""
+        reply = await self._meta("Close", meta_pb2.CloseRequest(
+            inode=inode.id, session=session, wrote=wrote, written_end=written_end,
+        ))
+        self._open.discard((inode.id, session))
+        return reply.inode
+
+    def release(self, inode: meta_pb2.Inode, session: int) -> None:
+        """End the session of a file closed without a write, without waiting."""
+        self._open.discard((inode.id, session))
+        self.releases.add(inode.id, session)
+
+    async def _renew(self) -> None:
+        while self._open:
+            await asyncio.sleep(RENEW_INTERVAL)
+            pairs = list(self._open)
+            if not pairs:
+                return
+            try:
+                await self._meta("RenewSessions", meta_pb2.RenewSessionsRequest(
+                    inodes=[i for i, _ in pairs], sessions=[s for _, s in pairs]))
+            except OSError:
+                pass  # tried again next round; a session outliving its lease only loses its hold
+
+    async def aclose(self) -> None:
+        """Send the releases still waiting and stop renewing (the client is closing)."""
+        await self.releases.close()
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+            self._renewer = None
