@@ -308,7 +308,8 @@ class AsyncClient(ClusterAdmin):
     async def walk(self, path: str = "/") -> AsyncIterator[tuple[str, list[str], list[str]]]:
         """Like ``os.walk``: (directory, subdirectory names, file names), top down."""
         path = normalize(path)
-        dirs, files = [], []
+        dirs: list[str] = []
+        files: list[str] = []
         async for entry in self.iterdir(path, detail=True):
             (dirs if entry.is_dir else files).append(entry.name)
         yield path, dirs, files

@@ -7,6 +7,7 @@ import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import cast
 
 from fs3._errors import InvalidArgument, IsADirectory
 from fs3.proto import common_pb2, meta_pb2
@@ -32,7 +33,7 @@ def inode_of_stat(st: FileStat) -> meta_pb2.Inode:
 
 async def resolve_files(files: list, stat: Callable[[str], Awaitable[FileStat]]) -> dict[int, meta_pb2.Inode]:
     """The inode (with layout and length) of every distinct file of a batch, keyed by ``id()``."""
-    out: dict[int, meta_pb2.Inode] = {}
+    out: dict[int, meta_pb2.Inode | None] = {}  # None: a path, stated below
     paths: dict[str, list] = {}
     for f in files:
         key = id(f)
@@ -40,7 +41,7 @@ async def resolve_files(files: list, stat: Callable[[str], Awaitable[FileStat]])
             continue
         if isinstance(f, str):
             paths.setdefault(f, []).append(key)
-            out[key] = None  # filled below
+            out[key] = None
         elif isinstance(f, FileStat):
             out[key] = inode_of_stat(f)
         elif isinstance(getattr(f, "inode", None), meta_pb2.Inode):
@@ -60,7 +61,7 @@ async def resolve_files(files: list, stat: Callable[[str], Awaitable[FileStat]])
                 raise IsADirectory("Is a directory", path=st.path)
             for key in keys:
                 out[key] = inode_of_stat(st)
-    return out
+    return cast("dict[int, meta_pb2.Inode]", out)  # every path now has its inode
 
 
 def split_buffers(buffers, lengths: list[int]) -> list[memoryview]:

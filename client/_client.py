@@ -21,7 +21,7 @@ from ._types import FileStat
 try:
     import uvloop
 except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
-    uvloop = None
+    uvloop = None  # type: ignore[assignment]
 
 
 class _LoopThread:
@@ -103,6 +103,7 @@ class Client:
         if buffering == 0:
             return raw
         size = buffering if buffering > 1 else max(io.DEFAULT_BUFFER_SIZE, afile.inode.layout.chunk_size)
+        buffered: io.BufferedIOBase
         if read and write:
             buffered = io.BufferedRandom(raw, size)
         elif write:
@@ -209,7 +210,8 @@ class Client:
     def walk(self, path: str = "/") -> Iterator[tuple[str, list[str], list[str]]]:
         """Like ``os.walk``: (directory, subdirectory names, file names), top down."""
         path = self.stat(path).path
-        dirs, files = [], []
+        dirs: list[str] = []
+        files: list[str] = []
         for entry in self.iterdir(path, detail=True):
             (dirs if entry.is_dir else files).append(entry.name)
         yield path, dirs, files

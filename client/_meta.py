@@ -186,5 +186,5 @@ class MetaConnection:
         for ch in self._channels.values():
             if ch.calls is not None:
                 ch.calls.close()
-            await ch.channel.close()
+            await ch.channel.close(None)  # no grace: calls in flight end now
         self._channels.clear()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import grpc
@@ -69,7 +69,9 @@ def error_from_rpc(err: grpc.RpcError, what: str = "") -> FS3Error:
     status = None
     path = None
     try:
-        for key, value in err.trailing_metadata() or ():
+        # (key, value) pairs: namedtuples from sync calls, plain tuples from grpc.aio's Metadata
+        metadata: Iterable[tuple[str, Any]] = err.trailing_metadata() or ()  # type: ignore[assignment]
+        for key, value in metadata:
             if key == STATUS_KEY:
                 status = int(value)
             elif key == PATH_KEY:
