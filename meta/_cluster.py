@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 
 from fs3 import _token
 from fs3._errors import AlreadyExists, InvalidArgument, NotFound, Status
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 CHAIN_TABLE_ID = 1
 DATA_TOKEN_LIFETIME = 3600.0  # seconds; clients renew before expiry
+HISTORY_LIMIT = 16  # public-state changes kept per target (they travel in every routing info)
 
 
 def _next_id(txn, kind: str) -> int:
@@ -53,6 +55,10 @@ META_SERVER_TIMEOUT = 15.0  # seconds after its last announcement that a meta se
 
 
 class ClusterManager:
+    """The cluster's records in the KV store: registration and heartbeats of storage nodes, chains and
+    the chain table, meta servers' announcements, and the routing info built from them. ``clock`` gives
+    Unix time in ns (tests pass a fake one to expire heartbeats without waiting)."""
+
     def __init__(
         self,
         kv: KVStore,
@@ -60,8 +66,10 @@ class ClusterManager:
         heartbeat_interval: float = 1.0,
         heartbeat_timeout: float = 5.0,
         meta_addresses: list[str] | None = None,
+        clock: Callable[[], int] = time.time_ns,
     ):
         self.kv = kv
+        self.clock = clock
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_timeout = heartbeat_timeout
         self.meta_addresses = list(meta_addresses or [])
@@ -76,7 +84,7 @@ class ClusterManager:
         paths = [t.path for t in req.targets]
         if len(set(paths)) != len(paths):
             raise InvalidArgument("Invalid argument: the same target directory is listed twice")
-        now = time.time_ns()
+        now = self.clock()
 
         def run(txn):
             node_id = req.node_id
@@ -106,6 +114,7 @@ class ClusterManager:
                     target_id = _next_id(txn, "target")
                 if info is None:  # a new, empty target: nothing to recover
                     info = cluster_pb2.TargetInfo(id=target_id, node_id=node_id, public_state=cluster_pb2.SERVING)
+                    record_transition(info, cluster_pb2.SERVING, 0, 0, now)
                 else:
                     restarted.append(target_id)
                 info.path, info.direct_io = reg.path, reg.direct_io
@@ -115,7 +124,7 @@ class ClusterManager:
             # so the manager never saw it go: it may have missed updates. Its chains go through the
             # offline transition now, and it comes back by syncing (or as lastsrv when it alone holds
             # the chain's latest data), never by serving what it had.
-            _demote_restarted(txn, set(restarted))
+            _demote_restarted(txn, set(restarted), now)
             beat = cluster_pb2.NodeHeartbeat(node_id=node_id, received_ns=now)
             txn.set(keys.heartbeat(node_id), beat.SerializeToString())
             version = _bump_routing(txn)
@@ -151,12 +160,13 @@ class ClusterManager:
         return self._secret
 
     def data_token(self, client: str, uid: int = 0, gid: int = 0) -> cluster_pb2.GetDataTokenReply:
+        # real time, not self.clock: storage nodes check the expiry against their own clocks
         expiry = int(time.time() + DATA_TOKEN_LIFETIME)
         token = _token.sign(self.secret(), _token.TokenClaims(expiry=expiry, uid=uid, gid=gid, client=client))
         return cluster_pb2.GetDataTokenReply(token=token, expiry_unix=expiry)
 
     def heartbeat(self, req: cluster_pb2.HeartbeatRequest) -> cluster_pb2.HeartbeatReply:
-        beat = cluster_pb2.NodeHeartbeat(node_id=req.node_id, received_ns=time.time_ns(), targets=req.targets,
+        beat = cluster_pb2.NodeHeartbeat(node_id=req.node_id, received_ns=self.clock(), targets=req.targets,
                                          stats=req.stats)
 
         def run(txn):
@@ -184,7 +194,7 @@ class ClusterManager:
     def announce(self, address: str) -> None:
         """Record that the meta server at ``address`` lives (every few seconds); a server new to the
         list bumps the routing version so that clients learn of it."""
-        now = time.time_ns()
+        now = self.clock()
 
         def run(txn):
             raw = txn.get(keys.meta_server(address))
@@ -195,7 +205,7 @@ class ClusterManager:
         self.kv.transact(run)
 
     def _live_meta_servers(self, txn) -> list[str]:
-        now = time.time_ns()
+        now = self.clock()
         begin, end = keys.prefix_range(keys.META_SERVER)
         live = [k[len(keys.META_SERVER):].decode() for k, v in txn.get_range(begin, end)
                 if now - keys.read_u64(v) <= META_SERVER_TIMEOUT * 1e9]
@@ -233,7 +243,7 @@ class ClusterManager:
     def _merge_live_state(self, routing: cluster_pb2.RoutingInfo, beats: dict[int, cluster_pb2.NodeHeartbeat]) -> None:
         """Node liveness and per-target usage from the last heartbeats (they do not change the routing
         version: only what the manager decides from them does)."""
-        now = time.time_ns()
+        now = self.clock()
         up = set()
         for node in routing.nodes:
             beat = beats.get(node.id)
@@ -317,10 +327,20 @@ class ClusterManager:
         return cluster_pb2.CreateChainTableReply(table=table, chains=new)
 
 
-def advance_chain(txn, chain: cluster_pb2.ChainInfo, members: list, targets: dict, why: str = "") -> bool:
+def record_transition(info: cluster_pb2.TargetInfo, public: int, local: int, chain_version: int,
+                      now_ns: int) -> None:
+    """Append a public-state change to the target's history, keeping the last HISTORY_LIMIT."""
+    info.history.add(public_state=public, local_state=local, chain_version=chain_version, time_ns=now_ns)
+    if len(info.history) > HISTORY_LIMIT:
+        del info.history[: len(info.history) - HISTORY_LIMIT]
+
+
+def advance_chain(txn, chain: cluster_pb2.ChainInfo, members: list, targets: dict, why: str = "", *,
+                  now_ns: int) -> bool:
     """Apply one round of the state table to ``chain`` (members with the local states to judge by) in
-    ``txn``: the new order under a new chain version, and changed public states on the targets. Returns
-    whether the chain changed; the caller bumps the routing version."""
+    ``txn``: the new order under a new chain version, and changed public states on the targets (each
+    recorded in its history at ``now_ns``). Returns whether the chain changed; the caller bumps the
+    routing version."""
     from ._chain_states import next_chain
 
     new = next_chain(members)
@@ -336,11 +356,12 @@ def advance_chain(txn, chain: cluster_pb2.ChainInfo, members: list, targets: dic
         info = targets[m.target]
         if info.public_state != m.public:
             info.public_state = m.public
+            record_transition(info, m.public, m.local, chain.version, now_ns)
             txn.set(keys.target(m.target), info.SerializeToString())
     return True
 
 
-def _demote_restarted(txn, restarted: set[int]) -> None:
+def _demote_restarted(txn, restarted: set[int], now_ns: int) -> None:
     """Known targets that registered again (their node restarted): their chains take the offline
     transition now, judged with these targets offline."""
     from ._chain_states import LOCAL_OFFLINE, Member
@@ -354,4 +375,4 @@ def _demote_restarted(txn, restarted: set[int]) -> None:
     for chain in _scan(txn, keys.CHAIN, cluster_pb2.ChainInfo):
         if restarted.intersection(chain.targets):
             members = [Member(t, targets[t].public_state, targets[t].local_state) for t in chain.targets]
-            advance_chain(txn, chain, members, targets, " (a member restarted)")
+            advance_chain(txn, chain, members, targets, " (a member restarted)", now_ns=now_ns)

@@ -11,7 +11,7 @@ import logging
 import os
 import socket
 import threading
-import time
+from collections.abc import Callable
 
 from fs3.proto import cluster_pb2
 
@@ -23,9 +23,14 @@ log = logging.getLogger(__name__)
 
 
 class ManagerLoop:
+    """Every meta server's manager thread: bids for the decision lease each ``interval`` and, while it
+    holds it, scans the chains. ``clock`` (Unix time in ns) defaults to the cluster manager's, so a test
+    that fakes one fakes both: leases and heartbeats expire when it is advanced, not by waiting."""
+
     def __init__(self, cluster: ClusterManager, *, interval: float = 0.5, lease: float = 5.0,
-                 holder: str | None = None, address: str = ""):
+                 holder: str | None = None, address: str = "", clock: Callable[[], int] | None = None):
         self.cluster = cluster
+        self.clock = clock or cluster.clock
         self.kv = cluster.kv
         self.interval = interval
         self.lease = lease
@@ -37,7 +42,7 @@ class ManagerLoop:
         self._thread: threading.Thread | None = None
 
     def _take_lease(self) -> bool:
-        now = time.time_ns()
+        now = self.clock()
 
         def run(txn):
             raw = txn.get(keys.MANAGER_LEASE)
@@ -56,7 +61,7 @@ class ManagerLoop:
 
     def scan(self) -> int:
         """One pass over every chain; returns how many chains changed."""
-        now = time.time_ns()
+        now = self.clock()
 
         def run(txn):
             targets = {t.id: t for t in _scan(txn, keys.TARGET, cluster_pb2.TargetInfo)}
@@ -81,7 +86,7 @@ class ManagerLoop:
             for tid in dirty_targets:  # local states first: advance_chain writes what it changes itself
                 txn.set(keys.target(tid), targets[tid].SerializeToString())
             for chain, members in chains:
-                changed += advance_chain(txn, chain, members, targets)
+                changed += advance_chain(txn, chain, members, targets, now_ns=now)
             if changed or dirty_targets:
                 _bump_routing(txn)
             return changed

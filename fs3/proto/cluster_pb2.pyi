@@ -65,7 +65,7 @@ class NodeInfo(_message.Message):
     def __init__(self, id: _Optional[int] = ..., address: _Optional[str] = ..., state: _Optional[_Union[NodeState, str]] = ..., last_heartbeat_ns: _Optional[int] = ..., hostname: _Optional[str] = ..., registered_ns: _Optional[int] = ..., pid: _Optional[int] = ..., data_address: _Optional[str] = ..., data_socket: _Optional[str] = ...) -> None: ...
 
 class TargetInfo(_message.Message):
-    __slots__ = ("id", "node_id", "path", "public_state", "local_state", "chain_id", "used_bytes", "chunk_count", "direct_io", "free_bytes", "admin_offline", "corruptions", "repairs", "sync_percent")
+    __slots__ = ("id", "node_id", "path", "public_state", "local_state", "chain_id", "used_bytes", "chunk_count", "direct_io", "free_bytes", "admin_offline", "corruptions", "repairs", "sync_percent", "history")
     ID_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
@@ -80,6 +80,7 @@ class TargetInfo(_message.Message):
     CORRUPTIONS_FIELD_NUMBER: _ClassVar[int]
     REPAIRS_FIELD_NUMBER: _ClassVar[int]
     SYNC_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
     id: int
     node_id: int
     path: str
@@ -94,7 +95,20 @@ class TargetInfo(_message.Message):
     corruptions: int
     repairs: int
     sync_percent: int
-    def __init__(self, id: _Optional[int] = ..., node_id: _Optional[int] = ..., path: _Optional[str] = ..., public_state: _Optional[_Union[PublicState, str]] = ..., local_state: _Optional[_Union[LocalState, str]] = ..., chain_id: _Optional[int] = ..., used_bytes: _Optional[int] = ..., chunk_count: _Optional[int] = ..., direct_io: _Optional[bool] = ..., free_bytes: _Optional[int] = ..., admin_offline: _Optional[bool] = ..., corruptions: _Optional[int] = ..., repairs: _Optional[int] = ..., sync_percent: _Optional[int] = ...) -> None: ...
+    history: _containers.RepeatedCompositeFieldContainer[TargetTransition]
+    def __init__(self, id: _Optional[int] = ..., node_id: _Optional[int] = ..., path: _Optional[str] = ..., public_state: _Optional[_Union[PublicState, str]] = ..., local_state: _Optional[_Union[LocalState, str]] = ..., chain_id: _Optional[int] = ..., used_bytes: _Optional[int] = ..., chunk_count: _Optional[int] = ..., direct_io: _Optional[bool] = ..., free_bytes: _Optional[int] = ..., admin_offline: _Optional[bool] = ..., corruptions: _Optional[int] = ..., repairs: _Optional[int] = ..., sync_percent: _Optional[int] = ..., history: _Optional[_Iterable[_Union[TargetTransition, _Mapping]]] = ...) -> None: ...
+
+class TargetTransition(_message.Message):
+    __slots__ = ("public_state", "local_state", "chain_version", "time_ns")
+    PUBLIC_STATE_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_STATE_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TIME_NS_FIELD_NUMBER: _ClassVar[int]
+    public_state: PublicState
+    local_state: LocalState
+    chain_version: int
+    time_ns: int
+    def __init__(self, public_state: _Optional[_Union[PublicState, str]] = ..., local_state: _Optional[_Union[LocalState, str]] = ..., chain_version: _Optional[int] = ..., time_ns: _Optional[int] = ...) -> None: ...
 
 class ChainInfo(_message.Message):
     __slots__ = ("id", "version", "targets")
