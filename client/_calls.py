@@ -12,10 +12,12 @@ CONNECT_TIMEOUT = 5.0
 
 
 class CallConnection(asyncio.Protocol):
+    """One framed connection to a meta server's call listener, with many calls in flight."""
+
     def __init__(self, address: str):
         self.address = address
         self.transport: asyncio.Transport | None = None
-        self.buf = bytearray()
+        self._frames = wire.reader()
         self._pending: dict[int, tuple[asyncio.Future, str]] = {}
         self._next_id = 1
         self._welcome: asyncio.Future | None = None
@@ -92,10 +94,10 @@ class CallConnection(asyncio.Protocol):
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
-        self.buf += data
+        self._frames.feed(data)
         try:
-            for frame_type, _count, req_id, payload in wire.take_frames(self.buf):
-                self._frame(frame_type, req_id, payload)
+            for header, payload, _placed in self._frames:
+                self._frame(header.type, header.req_id, payload)
         except wire.ProtocolError as exc:
             self._fail(Unreachable(f"meta {self.address} sent a bad frame: {exc}"))
 

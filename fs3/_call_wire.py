@@ -1,7 +1,7 @@
 """The framed meta-call protocol (version 1): namespace calls to a meta server without gRPC's per-call
 cost. Pure encoding and decoding, no I/O; described for humans in docs/meta-calls.md.
 
-Frames share the data plane's 16-byte header layout with their own magic::
+Frames use the 16-byte header of fs3/_frames.py (shared with the data plane) with their own magic::
 
     magic   2s   b"FM"
     version u8   protocol version (1)
@@ -22,12 +22,14 @@ from __future__ import annotations
 import struct
 
 from ._errors import Status
+from ._frames import HEADER as HEADER
+from ._frames import HEADER_SIZE as HEADER_SIZE
+from ._frames import FrameReader, Framing
+from ._frames import ProtocolError as ProtocolError
 from .proto import meta_pb2
 
 MAGIC = b"FM"
 VERSION = 1
-HEADER = struct.Struct("<2sBBHHII")
-HEADER_SIZE = HEADER.size
 
 HELLO, WELCOME, CALL, REPLY, ERROR = 1, 2, 3, 4, 15
 FRAME_TYPES = {HELLO, WELCOME, CALL, REPLY, ERROR}
@@ -44,44 +46,40 @@ READ_ONLY = frozenset({"Stat", "BatchStat", "ReadLink", "ReadDir", "StatFs"})
 
 _ERROR_HEAD = struct.Struct("<IH")
 
+FRAMING = Framing("meta-call", MAGIC, VERSION, frozenset(FRAME_TYPES), MAX_PAYLOAD, speaker="server")
 
-class ProtocolError(Exception):
-    """A frame that breaks the protocol; the connection cannot continue."""
+
+def reader() -> FrameReader:
+    """A frame reader for one meta-call connection (either end)."""
+    return FrameReader(FRAMING, 64 << 10)
 
 
 def pack_header(frame_type: int, count: int, req_id: int, length: int) -> bytes:
-    return HEADER.pack(MAGIC, VERSION, frame_type, 0, count, req_id, length)
+    return FRAMING.pack_header(frame_type, count, req_id, length)
 
 
 def parse_header(data) -> tuple[int, int, int, int]:
     """(type, count, req_id, length) of a frame header; ProtocolError for what no peer may send."""
-    magic, version, frame_type, _flags, count, req_id, length = HEADER.unpack(data)
-    if magic != MAGIC:
-        raise ProtocolError("not an fs3 meta-call frame (bad magic)")
-    if version != VERSION:
-        raise ProtocolError(f"unsupported meta-call protocol version {version} (this server speaks {VERSION})")
-    if frame_type not in FRAME_TYPES:
-        raise ProtocolError(f"unknown frame type {frame_type}")
-    if length > MAX_PAYLOAD:
-        raise ProtocolError(f"frame of {length} bytes exceeds the limit of {MAX_PAYLOAD}")
-    return frame_type, count, req_id, length
+    header = FRAMING.parse_header(data)
+    return header.type, header.count, header.req_id, header.length
 
 
 def take_frames(buf: bytearray):
     """The whole frames at the start of ``buf`` as (type, count, req_id, payload), removing them from
-    ``buf`` as they are taken (a partial frame stays for the next bytes); ProtocolError at a bad one."""
+    ``buf`` as they are taken (a partial frame stays for the next bytes); ProtocolError at a bad one.
+    (For callers that keep their own bytearray; a connection's driver keeps a ``reader()`` instead.)"""
     while len(buf) >= HEADER_SIZE:
-        frame_type, count, req_id, length = parse_header(buf[:HEADER_SIZE])
-        end = HEADER_SIZE + length
+        header = FRAMING.parse_header(buf[:HEADER_SIZE])
+        end = HEADER_SIZE + header.length
         if len(buf) < end:
             return
         payload = bytes(buf[HEADER_SIZE:end])
         del buf[:end]
-        yield frame_type, count, req_id, payload
+        yield header.type, header.count, header.req_id, payload
 
 
 def frame(frame_type: int, payload: bytes = b"", *, count: int = 0, req_id: int = 0) -> bytes:
-    return pack_header(frame_type, count, req_id, len(payload)) + payload
+    return FRAMING.frame(frame_type, payload, count=count, req_id=req_id)
 
 
 def encode_error(status: int, message: str, path: str | None = None, req_id: int = 0) -> bytes:

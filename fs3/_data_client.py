@@ -14,8 +14,8 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from . import _wire
-from ._errors import FS3Error, Status, Unavailable, error_for
+from . import _frames, _wire
+from ._errors import FS3Error, Unavailable, error_for
 from ._transports import local_offer
 
 CONNECT_TIMEOUT = 10.0
@@ -52,16 +52,9 @@ class DataConnection(asyncio.BufferedProtocol):
         self._pending: dict[int, _Pending] = {}
         self._next_id = 1
         self._closed_exc: Exception | None = None
-        # receive state: a buffer for whole frames, or the caller's buffers for a TCP read's data
-        self._rbuf = bytearray(RECEIVE_BUFFER)
-        self._rview = memoryview(self._rbuf)
-        self._rstart = 0
-        self._rend = 0
-        self._targets: list | None = None
-        self._ti = 0
-        self._to = 0
-        self._reply_of: tuple | None = None
-        self._scratch = memoryview(bytearray(1 << 16))
+        # Replies arrive several per system call; a TCP read's data goes straight to the caller's buffers.
+        self._frames = _frames.FrameReader(_wire.FRAMING, RECEIVE_BUFFER, max_head=RECEIVE_BUFFER - _wire.HEADER_SIZE,
+                                           head=self._head, place=self._place)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -137,14 +130,8 @@ class DataConnection(asyncio.BufferedProtocol):
         self._next_id = (self._next_id + 1) & 0xFFFFFFFF or 1
         future = asyncio.get_running_loop().create_future()
         self._pending[req_id] = _Pending(future, kind, dests)
-        length = sum(len(p) for p in parts)
-        head = _wire.pack_header(frame_type, count, req_id, length, flags)
-        if length <= 64 << 10:  # one system call for small frames
-            self.transport.write(b"".join([head, *parts]))
-        else:
-            self.transport.write(head)
-            for part in parts:
-                self.transport.write(part)
+        for buffer in _wire.FRAMING.encode(frame_type, parts, count=count, req_id=req_id, flags=flags):
+            self.transport.write(buffer)
         return future
 
     def send_read(self, items: list[tuple], dests: list[memoryview] | None) -> asyncio.Future:
@@ -196,112 +183,58 @@ class DataConnection(asyncio.BufferedProtocol):
         self.transport = transport
 
     def get_buffer(self, sizehint: int):
-        if self._targets is not None:  # a TCP read's data, straight into the caller's buffers
-            target = self._targets[self._ti]
-            if isinstance(target, int):  # bytes nobody waits for any more (an abandoned request)
-                return self._scratch[: min(len(self._scratch), target - self._to)]
-            return target[self._to :]
-        if self._rend == len(self._rbuf):
-            self._compact()
-        return self._rview[self._rend :]
-
-    def _compact(self) -> None:
-        left = self._rend - self._rstart
-        if left:
-            self._rview[:left] = self._rview[self._rstart : self._rend]
-        self._rstart, self._rend = 0, left
+        return self._frames.get_buffer()
 
     def buffer_updated(self, nbytes: int) -> None:
+        frames = self._frames
         try:
-            if self._targets is not None:
-                self._to += nbytes
-                self._advance_targets()
-                return
-            self._rend += nbytes
-            self._parse()
+            frames.buffer_updated(nbytes)
+            while (frame := frames.next_frame()) is not None:
+                self._frame_done(frame)
         except _wire.ProtocolError as exc:
             self._abort(Unavailable(f"storage node {self.address} broke the data-plane protocol: {exc}"))
 
-    def _parse(self) -> None:
-        """Handle every complete frame in the receive buffer (replies arrive several per system call)."""
-        view = self._rview
-        while self._targets is None and self._rend - self._rstart >= _wire.HEADER_SIZE:
-            header = _wire.parse_header(view[self._rstart : self._rstart + _wire.HEADER_SIZE])
-            body = self._rstart + _wire.HEADER_SIZE
-            have = self._rend - body
-            if header.type != _wire.READ_REPLY:
-                if header.length > len(self._rbuf) - _wire.HEADER_SIZE:
-                    raise _wire.ProtocolError(Status.INVALID_ARGUMENT, f"oversized frame of type {header.type}")
-                if have < header.length:
-                    break
-                payload = bytes(view[body : body + header.length])
-                self._rstart = body + header.length
-                self._frame_done(header, payload)
-                continue
-            size = header.count * _wire.READ_RESULT.size
-            if size > len(self._rbuf) - _wire.HEADER_SIZE or header.length < size:
-                raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "malformed READ_REPLY")
-            if have < size:
-                break
-            results = [(r[0], r[2], r[3], r[4]) for r in _wire.READ_RESULT.iter_unpack(view[body : body + size])]
-            inline = header.length - size
-            pending = self._pending.get(header.req_id)
-            self._rstart = body + size
-            if not inline:
-                self._complete(header.req_id, pending, results)
-                continue
-            dests = pending.dests if pending is not None and not pending.future.done() else None
-            if pending is not None and dests is None and not pending.future.done():
-                raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "READ_REPLY carries data for a shared-memory read")
-            if sum(r[1] for r in results) != inline:
-                raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "READ_REPLY lengths do not add up")
-            targets: list = []
-            for i, r in enumerate(results):
-                if r[1]:
-                    if dests is not None and r[1] > len(dests[i]):
-                        raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "READ_REPLY does not fit the request")
-                    targets.append(dests[i][: r[1]] if dests is not None else r[1])
-            self._reply_of = (header.req_id, pending, results)
-            self._targets, self._ti, self._to = targets, 0, 0
-            # Data already in the receive buffer goes to its targets now; the rest arrives directly.
-            while self._targets is not None and self._rstart < self._rend:
-                target = self._targets[self._ti]
-                room = (target if isinstance(target, int) else len(target)) - self._to
-                n = min(room, self._rend - self._rstart)
-                if not isinstance(target, int):
-                    target[self._to : self._to + n] = view[self._rstart : self._rstart + n]
-                self._rstart += n
-                self._to += n
-                self._advance_targets()
-            if self._targets is not None:
-                self._rstart = self._rend = 0
-                return
-        if self._rstart == self._rend:
-            self._rstart = self._rend = 0
-        elif self._rstart > len(self._rbuf) // 2:
-            self._compact()
+    def _head(self, header: _wire.Header, _buffered: int) -> int:
+        """Of a READ_REPLY only the results are buffered: its data goes straight to the caller."""
+        if header.type != _wire.READ_REPLY:
+            return header.length
+        size = header.count * _wire.READ_RESULT.size
+        if header.length < size:
+            raise _wire.ProtocolError("malformed READ_REPLY")
+        return size
 
-    def _advance_targets(self) -> None:
-        targets = self._targets
-        while self._ti < len(targets):
-            target = targets[self._ti]
-            size = target if isinstance(target, int) else len(target)
-            if self._to < size:
-                return
-            self._ti += 1
-            self._to = 0
-        self._targets = None
-        req_id, pending, results = self._reply_of
-        self._reply_of = None
-        self._complete(req_id, pending, results)
+    def _place(self, header: _wire.Header, head: bytes) -> tuple[list, tuple]:
+        """Where a READ_REPLY's data goes: each item's into its destination, or nowhere when nobody
+        waits for it any more (an abandoned request)."""
+        results = [(r[0], r[2], r[3], r[4]) for r in _wire.READ_RESULT.iter_unpack(head)]
+        pending = self._pending.get(header.req_id)
+        waiting = pending is not None and not pending.future.done()
+        dests = pending.dests if waiting else None
+        if waiting and dests is None:
+            raise _wire.ProtocolError("READ_REPLY carries data for a shared-memory read")
+        if sum(r[1] for r in results) != header.length - len(head):
+            raise _wire.ProtocolError("READ_REPLY lengths do not add up")
+        targets: list = []
+        for i, r in enumerate(results):
+            if r[1]:
+                if dests is not None and r[1] > len(dests[i]):
+                    raise _wire.ProtocolError("READ_REPLY does not fit the request")
+                targets.append(dests[i][: r[1]] if dests is not None else r[1])
+        return targets, results
 
-    def _complete(self, req_id: int, pending: _Pending | None, results: list) -> None:
-        if pending is not None:
-            del self._pending[req_id]
-            if not pending.future.done():
-                pending.future.set_result(results)
+    def _complete(self, req_id: int, results: list) -> None:
+        pending = self._pending.pop(req_id, None)
+        if pending is not None and not pending.future.done():
+            pending.future.set_result(results)
 
-    def _frame_done(self, header: _wire.Header, payload: bytes) -> None:
+    def _frame_done(self, frame: _frames.Frame) -> None:
+        header, payload = frame.header, frame.payload
+        if header.type == _wire.READ_REPLY:
+            results = frame.placed
+            if results is None:  # no data followed the results (shared memory, or nothing read)
+                results = [(r[0], r[2], r[3], r[4]) for r in _wire.READ_RESULT.iter_unpack(payload)]
+            self._complete(header.req_id, results)
+            return
         if header.type == _wire.WELCOME and self._hello_waiter is not None:
             if not self._hello_waiter.done():
                 self._hello_waiter.set_result(_wire.decode_welcome(payload))
@@ -327,7 +260,7 @@ class DataConnection(asyncio.BufferedProtocol):
                 status, _pad, version, checksum = _wire.UPDATE_RESULT.unpack_from(payload)
                 pending.future.set_result((status, version, checksum))
             return
-        raise _wire.ProtocolError(Status.INVALID_ARGUMENT, f"unexpected frame type {header.type}")
+        raise _wire.ProtocolError(f"unexpected frame type {header.type}")
 
     def abort(self, exc: Exception) -> None:
         """Fail every request in flight with ``exc`` and close the connection (a peer that stopped

@@ -22,13 +22,15 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from ._errors import Status
+# The header and ProtocolError are fs3/_frames.py's, shared with the meta calls; named here too.
+from ._frames import HEADER as HEADER
+from ._frames import HEADER_SIZE as HEADER_SIZE
+from ._frames import Framing
+from ._frames import Header as Header
+from ._frames import ProtocolError as ProtocolError
 
 MAGIC = b"F3"
 VERSION = 1
-
-HEADER = struct.Struct("<2sBBHHII")
-HEADER_SIZE = HEADER.size  # 16
 
 # frame types
 HELLO = 1
@@ -81,41 +83,13 @@ ERROR_HEAD = struct.Struct("<I")
 ALIGN = 4096  # shared-memory reads land at an aligned address: see shm_span
 
 
-class ProtocolError(Exception):
-    """A frame that breaks the protocol; the connection cannot continue."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-
-
-@dataclass(frozen=True, slots=True)
-class Header:
-    type: int
-    count: int
-    req_id: int
-    length: int
-    flags: int = 0
-
-
-def pack_header(frame_type: int, count: int, req_id: int, length: int, flags: int = 0) -> bytes:
-    return HEADER.pack(MAGIC, VERSION, frame_type, flags, count, req_id, length)
+FRAMING = Framing("data-plane", MAGIC, VERSION, frozenset(FRAME_TYPES), MAX_PAYLOAD, speaker="node")
+pack_header = FRAMING.pack_header
 
 
 def parse_header(data, *, max_payload: int = MAX_PAYLOAD) -> Header:
     """Check and decode a frame header; raises ProtocolError for anything the peer must not send."""
-    magic, version, frame_type, flags, count, req_id, length = HEADER.unpack(data)
-    if magic != MAGIC:
-        raise ProtocolError(Status.INVALID_ARGUMENT, "not an fs3 data-plane frame (bad magic)")
-    if version != VERSION:
-        raise ProtocolError(
-            Status.INVALID_ARGUMENT, f"unsupported data-plane protocol version {version} (this node speaks {VERSION})"
-        )
-    if frame_type not in FRAME_TYPES:
-        raise ProtocolError(Status.INVALID_ARGUMENT, f"unknown frame type {frame_type}")
-    if length > max_payload:
-        raise ProtocolError(Status.INVALID_ARGUMENT, f"frame of {length} bytes exceeds the limit of {max_payload}")
-    return Header(frame_type, count, req_id, length, flags)
+    return FRAMING.parse_header(data, max_payload)
 
 
 # -- handshake ----------------------------------------------------------------------------------------
@@ -146,13 +120,13 @@ def encode_hello(h: Hello) -> bytes:
 
 def decode_hello(payload: bytes) -> Hello:
     if len(payload) < _HELLO_FIXED.size:
-        raise ProtocolError(Status.INVALID_ARGUMENT, "truncated HELLO")
+        raise ProtocolError("truncated HELLO")
     token_len, offer, name_len, shm_size, nonce, client_len = _HELLO_FIXED.unpack_from(payload)
     if token_len > MAX_TOKEN or name_len > MAX_NAME or client_len > MAX_NAME:
-        raise ProtocolError(Status.INVALID_ARGUMENT, "HELLO field too long")
+        raise ProtocolError("HELLO field too long")
     need = _HELLO_FIXED.size + token_len + name_len + client_len
     if len(payload) != need:
-        raise ProtocolError(Status.INVALID_ARGUMENT, "malformed HELLO (field lengths do not add up)")
+        raise ProtocolError("malformed HELLO (field lengths do not add up)")
     pos = _HELLO_FIXED.size
     token = bytes(payload[pos : pos + token_len])
     pos += token_len
@@ -160,7 +134,7 @@ def decode_hello(payload: bytes) -> Hello:
         name = bytes(payload[pos : pos + name_len]).decode()
         client = bytes(payload[pos + name_len : need]).decode(errors="replace")
     except UnicodeDecodeError:
-        raise ProtocolError(Status.INVALID_ARGUMENT, "malformed HELLO (shm name is not UTF-8)") from None
+        raise ProtocolError("malformed HELLO (shm name is not UTF-8)") from None
     return Hello(token, offer, name, shm_size, nonce, client)
 
 

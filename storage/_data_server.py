@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from fs3 import _token, _wire
 from fs3._checksum import crc32c
 from fs3._errors import FS3Error, Status
+from fs3._frames import FrameReader
 from fs3._metrics import OpCounters
 from fs3._transports import local_offer
 
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 _SHM_NAME = re.compile(r"^fs3-[A-Za-z0-9_.-]{1,80}$")
 _OP_NAMES = {_wire.READ: "read", _wire.WRITE: "write", _wire.UPDATE: "update"}
+_REQUESTS = frozenset({_wire.HELLO, _wire.READ, _wire.WRITE, _wire.UPDATE})  # frame types a peer may send
 MAX_FRAMES_IN_FLIGHT = 64  # per connection; reading pauses beyond this
 # Small reads run on the event loop itself when the disk answers fast (an executor hop costs more than
 # an NVMe read); a slow disk (recent reads slower than this per frame) sends them to the thread pool.
@@ -137,14 +139,8 @@ class DataConnection(asyncio.BufferedProtocol):
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
-        self._rbuf = bytearray(RECEIVE_BUFFER)
-        self._rview = memoryview(self._rbuf)
-        self._rstart = 0
-        self._rend = 0
-        self._got = 0
-        self._frame: _wire.Header | None = None
-        self._pview: memoryview | None = None
-        self._pooled = None
+        self._frames = FrameReader(_wire.FRAMING, RECEIVE_BUFFER, max_head=RECEIVE_BUFFER - _wire.HEADER_SIZE,
+                                   head=self._head, place=self._place)
         self._authenticated = False
         self.role = 0
         self.transport_kind = 0
@@ -167,62 +163,41 @@ class DataConnection(asyncio.BufferedProtocol):
         self.ctx.stats.connections += 1
 
     def get_buffer(self, sizehint: int):
-        if self._frame is not None:  # a large payload, received straight into its own buffer
-            return self._pview[self._got :]
-        if self._rend == len(self._rbuf):
-            self._compact()
-        return self._rview[self._rend :]
-
-    def _compact(self) -> None:
-        left = self._rend - self._rstart
-        if left:
-            self._rview[:left] = self._rview[self._rstart : self._rend]
-        self._rstart, self._rend = 0, left
+        return self._frames.get_buffer()
 
     def buffer_updated(self, nbytes: int) -> None:
-        """Frames arrive into a scratch buffer, several per system call; each small payload is copied out
-        whole, a large one (a TCP write's data) goes on to a buffer of its own."""
+        """Frames arrive into the reader's buffer, several per system call; each small payload is copied
+        out whole, a large one (a TCP write's data) goes on to a buffer of its own."""
+        frames = self._frames
         try:
-            if self._frame is not None:
-                self._got += nbytes
-                if self._got < self._frame.length:
-                    return
-                frame = _Frame(self._frame, self._pview, self._pooled)
-                self._frame, self._pview, self._pooled, self._got = None, None, None, 0
-                self._dispatch(frame)
-                return
-            self._rend += nbytes
-            view = self._rview
-            while not self._closing and self._rend - self._rstart >= _wire.HEADER_SIZE:
-                header = _wire.parse_header(view[self._rstart : self._rstart + _wire.HEADER_SIZE])
-                if not self._authenticated and header.type != _wire.HELLO:
-                    raise _wire.ProtocolError(Status.PERMISSION_DENIED, "unauthenticated: HELLO with a token first")
-                if header.type not in (_wire.HELLO, _wire.READ, _wire.WRITE, _wire.UPDATE):
-                    raise _wire.ProtocolError(Status.INVALID_ARGUMENT, f"frame type {header.type} is not a request")
-                body = self._rstart + _wire.HEADER_SIZE
-                have = self._rend - body
-                if header.length <= have:
-                    payload = memoryview(bytes(view[body : body + header.length]))
-                    self._rstart = body + header.length
-                    self._dispatch(_Frame(header, payload, None))
-                    continue
-                if header.length >= DIRECT_PAYLOAD or header.length > len(self._rbuf) - _wire.HEADER_SIZE:
-                    # A large payload gets a buffer of its own, placed so that the data after a WRITE or
-                    # UPDATE item starts on a page boundary: it can go to disk with O_DIRECT uncopied.
-                    lead = _ALIGNED_LEAD.get(header.type, 0)
-                    pooled = self.ctx.buffers.acquire(lead + header.length + _wire.ALIGN)
-                    pview = memoryview(pooled)[lead : lead + header.length]
-                    pview[:have] = view[body : self._rend]
-                    self._frame, self._pooled, self._pview, self._got = header, pooled, pview, have
-                    self._rstart = self._rend = 0
-                    return
-                break  # the rest of a small frame is still on its way
-            if self._rstart == self._rend:
-                self._rstart = self._rend = 0
-            elif self._rstart > len(self._rbuf) // 2:
-                self._compact()
+            frames.buffer_updated(nbytes)
+            while not self._closing and (frame := frames.next_frame()) is not None:
+                if frame.placed is None:
+                    self._dispatch(_Frame(frame.header, memoryview(frame.payload), None))
+                else:
+                    pview, pooled = frame.placed
+                    self._dispatch(_Frame(frame.header, pview, pooled))
         except _wire.ProtocolError as exc:
             self._fail(exc.status, str(exc))
+
+    def _head(self, header: _wire.Header, buffered: int) -> int:
+        """Refuse what must not come before its payload does; a large payload not yet here is received
+        into a buffer of its own (0 bytes buffered)."""
+        if not self._authenticated and header.type != _wire.HELLO:
+            raise _wire.ProtocolError("unauthenticated: HELLO with a token first", Status.PERMISSION_DENIED)
+        if header.type not in _REQUESTS:
+            raise _wire.ProtocolError(f"frame type {header.type} is not a request")
+        if header.length <= buffered or header.length < DIRECT_PAYLOAD:
+            return header.length
+        return 0
+
+    def _place(self, header: _wire.Header, _head: bytes) -> tuple[list, tuple]:
+        """A large payload's buffer, placed so that the data after a WRITE or UPDATE item starts on a
+        page boundary: it can go to disk with O_DIRECT uncopied."""
+        lead = _ALIGNED_LEAD.get(header.type, 0)
+        pooled = self.ctx.buffers.acquire(lead + header.length + _wire.ALIGN)
+        pview = memoryview(pooled)[lead : lead + header.length]
+        return [pview], (pview, pooled)
 
     def eof_received(self):
         # The peer is done sending; answer what is in flight, then close.
@@ -233,10 +208,11 @@ class DataConnection(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc):
         self._closing = True
-        if self._pooled is not None:
-            self._pview.release()
-            self.ctx.buffers.release(self._pooled)
-            self._pooled = None
+        placed = self._frames.close()
+        if placed is not None:  # a large payload was still arriving
+            pview, pooled = placed
+            pview.release()
+            self.ctx.buffers.release(pooled)
         for task in self._tasks:
             task.cancel()
         if self.shm is not None and not self._tasks:
@@ -318,12 +294,12 @@ class DataConnection(asyncio.BufferedProtocol):
 
     def _hello(self, payload: bytes) -> None:
         if self._authenticated:
-            raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "HELLO sent twice")
+            raise _wire.ProtocolError("HELLO sent twice")
         hello = _wire.decode_hello(payload)
         try:
             self.role = _token.verify(self.ctx.secret(), hello.token).role
         except ValueError as exc:
-            raise _wire.ProtocolError(Status.PERMISSION_DENIED, f"permission denied: {exc}") from None
+            raise _wire.ProtocolError(f"permission denied: {exc}", Status.PERMISSION_DENIED) from None
         offer, reasons = local_offer(shm=self.ctx.shm_enabled)
         if offer & _wire.TRANSPORT_SHM and hello.offer & _wire.TRANSPORT_SHM:
             try:
@@ -418,11 +394,11 @@ class DataConnection(asyncio.BufferedProtocol):
         """A READ frame's items and the bytes they ask for."""
         header = frame.header
         if header.length != header.count * _wire.READ_ITEM.size or not 0 < header.count <= _wire.MAX_ITEMS:
-            raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "malformed READ frame (item count and length disagree)")
+            raise _wire.ProtocolError("malformed READ frame (item count and length disagree)")
         items = list(_wire.READ_ITEM.iter_unpack(frame.payload))
         asked = sum([item[5] for item in items])
         if asked > _wire.MAX_READ_BYTES:
-            raise _wire.ProtocolError(Status.INVALID_ARGUMENT, f"READ asks for more than {_wire.MAX_READ_BYTES} bytes")
+            raise _wire.ProtocolError(f"READ asks for more than {_wire.MAX_READ_BYTES} bytes")
         return items, asked
 
     def _read(self, frame: _Frame, inline: bool = False):
@@ -573,7 +549,7 @@ class DataConnection(asyncio.BufferedProtocol):
         header, payload = frame.header, frame.payload
         size = _wire.WRITE_ITEM.size
         if header.count != 1 or header.length < size:
-            raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "malformed WRITE frame")
+            raise _wire.ProtocolError("malformed WRITE frame")
         chain_id, chain_version, inode, index, offset, length, chunk_size, crc, shm_offset = (
             _wire.WRITE_ITEM.unpack_from(payload)
         )
@@ -590,10 +566,10 @@ class DataConnection(asyncio.BufferedProtocol):
                     raise FS3Error("shared-memory range out of bounds", status=Status.INVALID_ARGUMENT) from None
                 data = aligned[:length]
             else:
-                raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "WRITE length does not match its data")
+                raise _wire.ProtocolError("WRITE length does not match its data")
             if header.flags & _wire.FLAG_NO_CRC:
                 if aligned is None:
-                    raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "an unchecked WRITE is allowed over shm only")
+                    raise _wire.ProtocolError("an unchecked WRITE is allowed over shm only")
             elif crc32c(data) != crc:
                 raise FS3Error("write data failed its CRC32C in transit", status=Status.INVALID_ARGUMENT)
             target = self._target(chain_id, chain_version, role=WRITE)
@@ -619,13 +595,13 @@ class DataConnection(asyncio.BufferedProtocol):
         header, payload = frame.header, frame.payload
         size = _wire.UPDATE_ITEM.size
         if self.role != _token.ROLE_NODE:
-            raise _wire.ProtocolError(Status.PERMISSION_DENIED, "permission denied: only storage nodes forward updates")
+            raise _wire.ProtocolError("permission denied: only storage nodes forward updates", Status.PERMISSION_DENIED)
         if header.count != 1 or header.length < size:
-            raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "malformed UPDATE frame")
+            raise _wire.ProtocolError("malformed UPDATE frame")
         chain_id, chain_version, inode, index, version, length, chunk_size, crc = _wire.UPDATE_ITEM.unpack_from(payload)
         nblocks = -(-length // 4096) * 4 if header.flags & _wire.FLAG_BLOCKS else 0
         if header.length != size + length + nblocks:
-            raise _wire.ProtocolError(Status.INVALID_ARGUMENT, "UPDATE length does not match its data")
+            raise _wire.ProtocolError("UPDATE length does not match its data")
         status, committed, checksum = 0, 0, 0
         try:
             data = payload[size : size + length]
