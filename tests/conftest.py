@@ -1,8 +1,12 @@
-"""Shared fixtures: real local clusters (meta + storage processes on 127.0.0.x) in temporary directories."""
+"""Shared fixtures: real local clusters (meta + storage processes on 127.0.0.x) in temporary directories;
+``--cpu-hogs N`` (run the suite while N other processes keep cores busy) and the ``needs_torch`` marker."""
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -10,6 +14,74 @@ import pytest
 
 import fs3
 from fs3.local import LocalCluster, LocalClusterConfig
+
+# A busy loop that leaves when its parent does, however the parent ends (even by SIGKILL, which no
+# cleanup hook sees): checking the parent pid every few milliseconds costs nothing next to the loop.
+_HOG = """
+import os, sys
+parent = int(sys.argv[1])
+while os.getppid() == parent:
+    for _ in range(200_000):
+        pass
+"""
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--cpu-hogs", type=int, default=0, metavar="N",
+        help="keep N busy-looping processes (nice 0: real competition for the CPU) running for the whole "
+             "session, to check that the suite passes on a loaded machine; docs/testing-under-load.md",
+    )
+
+
+def pytest_configure(config):
+    hogs = config.getoption("--cpu-hogs", 0) or 0
+    config._fs3_hogs = [  # type: ignore[attr-defined]
+        # own session: a Ctrl-C at the terminal reaches pytest, which stops them, not the hogs directly
+        subprocess.Popen([sys.executable, "-c", _HOG, str(os.getpid())], start_new_session=True,
+                         stdin=subprocess.DEVNULL)
+        for _ in range(max(0, hogs))
+    ]
+
+
+def pytest_unconfigure(config):
+    """Runs after a pass, a failure, an error and a Ctrl-C alike."""
+    hogs = getattr(config, "_fs3_hogs", [])
+    for p in hogs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+    for p in hogs:
+        p.wait()
+    hogs.clear()
+
+
+def pytest_report_header(config):
+    hogs = getattr(config, "_fs3_hogs", [])
+    if hogs:
+        return f"cpu hogs: {len(hogs)} busy processes for the whole session (pids {', '.join(str(p.pid) for p in hogs)})"
+    return None
+
+
+_torch_imports: list[bool] = []
+
+
+def torch_imports() -> bool:
+    """Whether PyTorch imports here (tried once)."""
+    if not _torch_imports:
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            _torch_imports.append(False)
+        else:
+            _torch_imports.append(True)
+    return _torch_imports[0]
+
+
+def pytest_collection_modifyitems(config, items):
+    wanting = [item for item in items if item.get_closest_marker("needs_torch") is not None]
+    if wanting and not torch_imports():  # torch is imported only when a collected test needs it
+        for item in wanting:
+            item.add_marker(pytest.mark.skip(reason="needs PyTorch (pip install 'fs3[torch]')"))
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -48,7 +48,8 @@ def test_allocation_waits_for_space():
         try:
             first = await region.alloc(8 * 4096)
             waiter = asyncio.ensure_future(region.alloc(4 * 4096))
-            await asyncio.sleep(0.01)
+            for _ in range(10):  # let it run until it blocks: nothing else can free space meanwhile
+                await asyncio.sleep(0)
             assert not waiter.done()
             region.free(first, 8 * 4096)
             assert await asyncio.wait_for(waiter, 1) == 4096

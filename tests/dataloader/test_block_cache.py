@@ -4,10 +4,10 @@ block is read once, whoever asks second waits for it, and a failed read fails ev
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
+from _timing import wait_for
 
 from fs3.dataloader import TokenDataset
 
@@ -20,20 +20,36 @@ def _dataset(counting_shards) -> TokenDataset:
                         shuffle_block=BLOCK)
 
 
-def _slow_counting_reader(shard_set, fail: bool = False):
-    reads, lock = [], threading.Lock()
-    original = shard_set.reader.read
+class _Gated:
+    """Counts the shard set's reads, and holds the first round's read until another round has found
+    blocks it is loading (claim_blocks handed out their futures): the rounds overlap by construction,
+    not by timing. ``waited`` records the blocks each later round waited for."""
 
-    def read(ranges, out):
-        with lock:
-            reads.extend(ranges)
-        time.sleep(0.1)  # long enough for the other round to ask for the same blocks meanwhile
-        if fail:
+    def __init__(self, shard_set, fail: bool = False):
+        self.reads: list = []
+        self.waited: list[list[int]] = []
+        self.overlap = threading.Event()
+        self._lock = threading.Lock()
+        self._fail = fail
+        self._read, self._claim = shard_set.reader.read, shard_set.claim_blocks
+        shard_set.reader.read, shard_set.claim_blocks = self.read, self.claim
+
+    def claim(self, blocks):
+        have, mine, theirs = self._claim(blocks)
+        if theirs:
+            self.waited.append(sorted(theirs))
+            self.overlap.set()
+        return have, mine, theirs
+
+    def read(self, ranges, out):
+        with self._lock:
+            first = not self.reads
+            self.reads.extend(ranges)
+        if first:
+            assert self.overlap.wait(60), "the second round never asked for a block being read"
+        if self._fail:
             raise OSError("disk on fire")
-        original(ranges, out)
-
-    shard_set.reader.read = read
-    return reads
+        self._read(ranges, out)
 
 
 def _round(ds, samples, out, errors):
@@ -47,19 +63,20 @@ def _round(ds, samples, out, errors):
 
 def test_concurrent_rounds_read_each_block_once(counting_shards):
     ds = _dataset(counting_shards)
-    reads = _slow_counting_reader(ds.sets[0])
+    gate = _Gated(ds.sets[0])
     first, second = np.arange(0, 48), np.arange(16, 80)  # blocks 0-5 and 2-9: 2-5 wanted by both
     outs = [np.zeros((len(first), SEQ + 1), np.int64), np.zeros((len(second), SEQ + 1), np.int64)]
     errors: list = []
     threads = [_round(ds, first, outs[0], errors)]
     threads[0].start()
-    time.sleep(0.02)
+    wait_for(lambda: ds.sets[0].loading, what="the first round to claim its blocks")
     threads.append(_round(ds, second, outs[1], errors))
     threads[1].start()
     for t in threads:
-        t.join(10)
+        t.join(60)
     assert not errors
-    starts = [(shard, off) for shard, off, _n in reads]
+    assert gate.waited == [[2, 3, 4, 5]]  # the second round waited for the first's reads of these
+    starts = [(shard, off) for shard, off, _n in gate.reads]
     assert len(starts) == len(set(starts)), "a block was read twice"
     for samples, out in zip((first, second), outs, strict=True):
         want = samples[:, None] * SEQ + np.arange(SEQ + 1)  # token i is i: a sample names itself
@@ -69,16 +86,17 @@ def test_concurrent_rounds_read_each_block_once(counting_shards):
 
 def test_a_failed_block_read_fails_the_rounds_waiting_for_it(counting_shards):
     ds = _dataset(counting_shards)
-    _slow_counting_reader(ds.sets[0], fail=True)
+    gate = _Gated(ds.sets[0], fail=True)
     samples = np.arange(0, 32)
     errors: list = []
     threads = [_round(ds, samples, np.zeros((32, SEQ + 1), np.int64), errors) for _ in range(2)]
     threads[0].start()
-    time.sleep(0.02)
+    wait_for(lambda: ds.sets[0].loading, what="the first round to claim its blocks")
     threads[1].start()
     for t in threads:
-        t.join(10)
-    assert len(errors) == 2 and all("disk on fire" in str(e) for e in errors)
+        t.join(60)
+    assert gate.waited == [[0, 1, 2, 3]]  # the second round waited on the first's read...
+    assert len(errors) == 2 and all("disk on fire" in str(e) for e in errors)  # ...and shares its failure
     assert not ds.sets[0].loading and not ds.sets[0].cache  # nothing half-read is kept
     with pytest.raises(OSError):  # and the next round tries again rather than waiting forever
         ds._read_blocks(ds.sets[0], np.arange(8), samples[:8], np.array([0]), np.zeros((8, SEQ + 1), np.int64))

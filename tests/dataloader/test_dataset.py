@@ -1,15 +1,14 @@
 """TokenDataset order, split, resumption and mixing on local shard sets whose tokens count up, so each
-sample names itself (its first token / seq_len)."""
+sample names itself (its first token / seq_len). Tests of TokenLoader (a torch DataLoader) need PyTorch;
+the dataset's own run without it (it then yields numpy arrays)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-
-from fs3._errors import InvalidArgument  # noqa: E402
-from fs3.dataloader import TokenDataset, TokenLoader  # noqa: E402
+from fs3._errors import InvalidArgument
+from fs3.dataloader import TokenDataset, TokenLoader
 
 SEQ = 16
 
@@ -48,6 +47,7 @@ def test_same_seed_same_order_new_epoch_new_order(counting_shards):
     assert ids(again) == a and ids(again) == c
 
 
+@pytest.mark.needs_torch
 def test_four_ranks_two_workers_no_overlap_full_coverage(counting_shards):
     path = counting_shards(tokens=30_000)
     seen = []
@@ -62,6 +62,7 @@ def test_four_ranks_two_workers_no_overlap_full_coverage(counting_shards):
     assert set(seen) <= set(range((30_000 - 1) // SEQ))
 
 
+@pytest.mark.needs_torch
 @pytest.mark.parametrize("workers", [0, 1, 3])
 def test_worker_count_does_not_change_the_order(counting_shards, workers):
     path = counting_shards()
@@ -70,6 +71,7 @@ def test_worker_count_does_not_change_the_order(counting_shards, workers):
     assert got == ref
 
 
+@pytest.mark.needs_torch
 @pytest.mark.parametrize("workers", [0, 2])
 def test_resume_after_k_steps_equals_uninterrupted(counting_shards, workers):
     path = counting_shards()
@@ -102,6 +104,7 @@ def test_resume_in_process_without_loader(counting_shards):
     assert head + ids(again) == ids(TokenDataset(path, seq_len=SEQ, seed=9))
 
 
+@pytest.mark.needs_torch
 def test_resume_from_four_ranks_on_two_with_the_same_global_batch(counting_shards):
     path = counting_shards(tokens=40_000)
     def step_batches(world, batch, state=None, steps=None):

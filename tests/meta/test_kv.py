@@ -4,9 +4,9 @@ atomic commit, rollback on error, serializable conflicts (also on ranges), and e
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
+from _timing import wait_for
 
 from fs3.meta.kv import KVError, prefix_end
 
@@ -169,12 +169,9 @@ def test_etcd_keeps_working_with_one_member_killed(etcd):
     finally:
         etcd.start(0)
         kv.close()
-    deadline = time.monotonic() + 30
     from fs3.local._etcd import healthy
 
-    while not healthy(etcd.endpoints[0]):
-        assert time.monotonic() < deadline, "the killed member did not rejoin"
-        time.sleep(0.1)
+    wait_for(lambda: healthy(etcd.endpoints[0]), what="the killed member to rejoin")
 
 
 def test_sqlite_group_commit_rolls_back_a_failing_writer_alone(tmp_path):

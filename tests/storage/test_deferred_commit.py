@@ -10,9 +10,9 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 
 import pytest
+from _timing import wait_for
 
 from fs3.storage import ChunkStore, _chunk_meta, _chunk_store
 from fs3.storage._chunk_meta import chunk_key
@@ -366,8 +366,6 @@ def test_deferred_commits_that_failed_alone_are_retried_by_the_background_writer
         rec = _stage(store, 1, 0, b"r" * 100)
         store.meta._writer = _FailingWriter(store.meta._writer, times=2)
         store.commit(1, 0, rec.version)  # no other update comes: only the background writer can retry
-        deadline = time.monotonic() + 15
-        while _rows(tmp_path / "t")[0].get(chunk_key(1, 0)) != 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: _rows(tmp_path / "t")[0].get(chunk_key(1, 0)) == 1, what="the background retry")
         assert _rows(tmp_path / "t") == ({chunk_key(1, 0): 1}, {})
         assert store.meta._writer.times == 0
