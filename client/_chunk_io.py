@@ -17,6 +17,7 @@ from fs3._checksum import crc32c
 from fs3._data_client import DataConnection, NodePool, TransportStatus
 from fs3._errors import FS3Error, StaleRouting, Status, Unavailable, error_for
 from fs3._layout import chain_of, slices
+from fs3._wire import ReadItem, WriteItem
 from fs3.proto import meta_pb2
 
 from ._routing import RoutingCache
@@ -296,7 +297,7 @@ class ChunkIO:
         conn = await self._pool(address).get()
         version = self.routing.chain_version
         if not conn.uses_shm:
-            items = [(p.chain, version(p.chain), p.inode, p.index, p.offset, p.length, 0) for p in pieces]
+            items = [ReadItem(p.chain, version(p.chain), p.inode, p.index, p.offset, p.length) for p in pieces]
             return address, pieces, conn.send_read(items, [p.dest for p in pieces]), 0, 0
         spans = [_wire.shm_span(p.offset, p.length) for p in pieces]
         total = sum(spans)
@@ -309,7 +310,7 @@ class ChunkIO:
         items = []
         pos = base
         for p, span in zip(pieces, spans, strict=True):
-            items.append((p.chain, version(p.chain), p.inode, p.index, p.offset, p.length, pos))
+            items.append(ReadItem(p.chain, version(p.chain), p.inode, p.index, p.offset, p.length, pos))
             pos += span
         try:
             future = conn.send_read(items, None)
@@ -379,8 +380,9 @@ class ChunkIO:
                         data, shm_offset, crc = None, w.shm_offset, 0
                     else:
                         data, shm_offset = w.data, 0
-                    item = (w.chain, version, w.inode, w.index, w.offset, w.length, w.chunk_size, crc, shm_offset)
-                    status, _version, _length, _checksum = await self._reply(address, conn.send_write(item, data))
+                    item = WriteItem(w.chain, version, w.inode, w.index, w.offset, w.length, w.chunk_size, crc,
+                                     shm_offset)
+                    status = (await self._reply(address, conn.send_write(item, data))).status
                     if status == 0:
                         return
                     message = describe_failure(status, w.inode, w.index, address, write=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -134,48 +135,29 @@ class DataConnection(asyncio.BufferedProtocol):
             self.transport.write(buffer)
         return future
 
-    def send_read(self, items: list[tuple], dests: list[memoryview] | None) -> asyncio.Future:
-        """Send one READ frame; ``dests`` (TCP only) receive each item's data. The future gives the
-        results: (status, length, version, chunk_length) per item."""
-        pack = _wire.READ_ITEM.pack
-        body = b"".join([pack(*item) for item in items])
-        return self._send(_wire.READ, len(items), [body], _wire.READ_REPLY, dests)
+    def send_read(self, items: list[_wire.ReadItem], dests: list[memoryview] | None) -> asyncio.Future:
+        """Send one READ frame; ``dests`` (TCP only) receive each item's data. The future gives a
+        ``ReadResult`` per item."""
+        return self._send(_wire.READ, len(items), [_wire.pack_reads(items)], _wire.READ_REPLY, dests)
 
-    async def read(self, items: list[tuple], dests: list[memoryview] | None) -> list[tuple]:
-        return await self.send_read(items, dests)
-
-    def send_write(self, item: tuple, data) -> asyncio.Future:
-        parts = [_wire.WRITE_ITEM.pack(*item)]
+    def send_write(self, item: _wire.WriteItem, data) -> asyncio.Future:
+        """Send one WRITE frame: ``data`` inline over TCP (with its CRC32C in the item), or None when it
+        waits in shared memory (no transit checksum). The future gives a ``WriteResult``."""
+        parts = [item.pack()]
         if data is not None:
             parts.append(data)
         flags = _wire.FLAG_NO_CRC if data is None else 0
         return self._send(_wire.WRITE, 1, parts, _wire.WRITE_REPLY, flags=flags)
 
-    def send_update(self, item: tuple, data, flags: int = 0) -> asyncio.Future:
-        """``data``: the bytes, a list of byte buffers sent back to back, or None."""
-        parts = [_wire.UPDATE_ITEM.pack(*item)]
+    def send_update(self, item: _wire.UpdateItem, data, flags: int = 0) -> asyncio.Future:
+        """Send one UPDATE frame (a node forwarding along its chain); ``data``: the bytes, a list of byte
+        buffers sent back to back, or None. The future gives an ``UpdateResult``."""
+        parts = [item.pack()]
         if isinstance(data, list):
             parts += [d for d in data if len(d)]
         elif data is not None and len(data):
             parts.append(data)
         return self._send(_wire.UPDATE, 1, parts, _wire.UPDATE_REPLY, flags=flags)
-
-    async def write(self, item: tuple, data) -> tuple:
-        """Send one WRITE frame: ``data`` inline over TCP (with its CRC32C in the item), or None when it
-        waits in shared memory (no transit checksum). Returns (status, version, chunk_length, checksum)."""
-        parts = [_wire.WRITE_ITEM.pack(*item)]
-        if data is not None:
-            parts.append(data)
-        flags = _wire.FLAG_NO_CRC if data is None else 0
-        return await self._send(_wire.WRITE, 1, parts, _wire.WRITE_REPLY, flags=flags)
-
-    async def update(self, item: tuple, data, flags: int = 0) -> tuple:
-        """Send one UPDATE frame (a node forwarding along its chain). Returns (status, the receiver's
-        committed version, checksum)."""
-        parts = [_wire.UPDATE_ITEM.pack(*item)]
-        if data is not None and len(data):
-            parts.append(data)
-        return await self._send(_wire.UPDATE, 1, parts, _wire.UPDATE_REPLY, flags=flags)
 
     # -- receiving ---------------------------------------------------------------------------------
 
@@ -191,7 +173,7 @@ class DataConnection(asyncio.BufferedProtocol):
             frames.buffer_updated(nbytes)
             while (frame := frames.next_frame()) is not None:
                 self._frame_done(frame)
-        except _wire.ProtocolError as exc:
+        except (_wire.ProtocolError, struct.error) as exc:  # struct.error: a reply shorter than its layout
             self._abort(Unavailable(f"storage node {self.address} broke the data-plane protocol: {exc}"))
 
     def _head(self, header: _wire.Header, _buffered: int) -> int:
@@ -206,20 +188,20 @@ class DataConnection(asyncio.BufferedProtocol):
     def _place(self, header: _wire.Header, head: bytes) -> tuple[list, tuple]:
         """Where a READ_REPLY's data goes: each item's into its destination, or nowhere when nobody
         waits for it any more (an abandoned request)."""
-        results = [(r[0], r[2], r[3], r[4]) for r in _wire.READ_RESULT.iter_unpack(head)]
+        results = _wire.unpack_read_results(head)
         pending = self._pending.get(header.req_id)
         waiting = pending is not None and not pending.future.done()
         dests = pending.dests if waiting else None
         if waiting and dests is None:
             raise _wire.ProtocolError("READ_REPLY carries data for a shared-memory read")
-        if sum(r[1] for r in results) != header.length - len(head):
+        if sum([r.length for r in results]) != header.length - len(head):
             raise _wire.ProtocolError("READ_REPLY lengths do not add up")
         targets: list = []
         for i, r in enumerate(results):
-            if r[1]:
-                if dests is not None and r[1] > len(dests[i]):
+            if r.length:
+                if dests is not None and r.length > len(dests[i]):
                     raise _wire.ProtocolError("READ_REPLY does not fit the request")
-                targets.append(dests[i][: r[1]] if dests is not None else r[1])
+                targets.append(dests[i][: r.length] if dests is not None else r.length)
         return targets, results
 
     def _complete(self, req_id: int, results: list) -> None:
@@ -232,7 +214,7 @@ class DataConnection(asyncio.BufferedProtocol):
         if header.type == _wire.READ_REPLY:
             results = frame.placed
             if results is None:  # no data followed the results (shared memory, or nothing read)
-                results = [(r[0], r[2], r[3], r[4]) for r in _wire.READ_RESULT.iter_unpack(payload)]
+                results = _wire.unpack_read_results(payload)
             self._complete(header.req_id, results)
             return
         if header.type == _wire.WELCOME and self._hello_waiter is not None:
@@ -251,14 +233,12 @@ class DataConnection(asyncio.BufferedProtocol):
         if header.type == _wire.WRITE_REPLY:
             pending = self._pending.pop(header.req_id, None)
             if pending is not None and not pending.future.done():
-                status, _pad, version, chunk_len, checksum = _wire.WRITE_RESULT.unpack_from(payload)
-                pending.future.set_result((status, version, chunk_len, checksum))
+                pending.future.set_result(_wire.WriteResult.unpack_from(payload))
             return
         if header.type == _wire.UPDATE_REPLY:
             pending = self._pending.pop(header.req_id, None)
             if pending is not None and not pending.future.done():
-                status, _pad, version, checksum = _wire.UPDATE_RESULT.unpack_from(payload)
-                pending.future.set_result((status, version, checksum))
+                pending.future.set_result(_wire.UpdateResult.unpack_from(payload))
             return
         raise _wire.ProtocolError(f"unexpected frame type {header.type}")
 

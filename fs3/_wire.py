@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from itertools import starmap
+from typing import NamedTuple
 
 # The header and ProtocolError are fs3/_frames.py's, shared with the meta calls; named here too.
 from ._frames import HEADER as HEADER
@@ -79,6 +81,166 @@ UPDATE_ITEM = struct.Struct("<IQQQQIII")
 # UPDATE result: status u16, pad u16, version u64 (the receiver's committed version), checksum u32
 UPDATE_RESULT = struct.Struct("<HHQI")
 ERROR_HEAD = struct.Struct("<I")
+# The results again, without their pad (so that they unpack straight into the value objects below).
+_READ_RESULT_FIELDS = struct.Struct("<H2xIII")
+_WRITE_RESULT_FIELDS = struct.Struct("<H2xIII")
+_UPDATE_RESULT_FIELDS = struct.Struct("<H2xQI")
+
+
+# -- value objects: what the items and results above carry ----------------------------------------
+# Plain NamedTuples, built by ``_make`` over ``iter_unpack``: as cheap as the tuples they name.
+
+class ChunkId(NamedTuple):
+    """A chunk: the ``index``-th chunk of the file ``inode``."""
+
+    inode: int
+    index: int
+
+
+class ChainRef(NamedTuple):
+    """A chain, at the version of the routing info the request was routed by."""
+
+    chain_id: int
+    chain_version: int
+
+
+class ReadItem(NamedTuple):
+    """One read of a READ frame: ``length`` bytes at ``offset`` of a chunk (into the requester's shared
+    memory at ``shm_offset`` when the connection uses it)."""
+
+    chain_id: int
+    chain_version: int
+    inode: int
+    index: int
+    offset: int
+    length: int
+    shm_offset: int = 0
+
+    @property
+    def chain(self) -> ChainRef:
+        return ChainRef(self.chain_id, self.chain_version)
+
+    @property
+    def chunk(self) -> ChunkId:
+        return ChunkId(self.inode, self.index)
+
+
+class ReadResult(NamedTuple):
+    """One read's answer: a status, the data bytes (fewer than asked where the chunk ends), and the
+    chunk's committed version (its low 32 bits) and length."""
+
+    status: int
+    length: int
+    version: int
+    chunk_length: int
+
+
+class WriteItem(NamedTuple):
+    """A WRITE frame's item: ``length`` bytes at ``offset`` of a chunk, inline with their CRC32C, or
+    waiting in the requester's shared memory at ``shm_offset``."""
+
+    chain_id: int
+    chain_version: int
+    inode: int
+    index: int
+    offset: int
+    length: int
+    chunk_size: int
+    crc: int
+    shm_offset: int = 0
+
+    @property
+    def chain(self) -> ChainRef:
+        return ChainRef(self.chain_id, self.chain_version)
+
+    @property
+    def chunk(self) -> ChunkId:
+        return ChunkId(self.inode, self.index)
+
+    def pack(self) -> bytes:
+        return WRITE_ITEM.pack(*self)
+
+    @classmethod
+    def unpack_from(cls, buffer, offset: int = 0) -> WriteItem:
+        return cls._make(WRITE_ITEM.unpack_from(buffer, offset))
+
+
+class WriteResult(NamedTuple):
+    """A write's answer: a status, and the chunk's new version (low 32 bits), length and checksum."""
+
+    status: int
+    version: int
+    chunk_length: int
+    checksum: int
+
+    def pack(self) -> bytes:
+        return _WRITE_RESULT_FIELDS.pack(*self)
+
+    @classmethod
+    def unpack_from(cls, buffer, offset: int = 0) -> WriteResult:
+        return cls._make(_WRITE_RESULT_FIELDS.unpack_from(buffer, offset))
+
+
+class UpdateItem(NamedTuple):
+    """An UPDATE frame's item: ``version`` of a chunk, whose ``length`` bytes follow (with their CRC32C)."""
+
+    chain_id: int
+    chain_version: int
+    inode: int
+    index: int
+    version: int
+    length: int
+    chunk_size: int
+    crc: int
+
+    @classmethod
+    def of(cls, chain: ChainRef, chunk: ChunkId, version: int, length: int, chunk_size: int,
+           crc: int) -> UpdateItem:
+        return cls(chain.chain_id, chain.chain_version, chunk.inode, chunk.index, version, length, chunk_size, crc)
+
+    @property
+    def chain(self) -> ChainRef:
+        return ChainRef(self.chain_id, self.chain_version)
+
+    @property
+    def chunk(self) -> ChunkId:
+        return ChunkId(self.inode, self.index)
+
+    def pack(self) -> bytes:
+        return UPDATE_ITEM.pack(*self)
+
+    @classmethod
+    def unpack_from(cls, buffer, offset: int = 0) -> UpdateItem:
+        return cls._make(UPDATE_ITEM.unpack_from(buffer, offset))
+
+
+class UpdateResult(NamedTuple):
+    """An update's answer: a status, and the receiver's committed version of the chunk and its checksum."""
+
+    status: int
+    version: int
+    checksum: int
+
+    def pack(self) -> bytes:
+        return _UPDATE_RESULT_FIELDS.pack(*self)
+
+    @classmethod
+    def unpack_from(cls, buffer, offset: int = 0) -> UpdateResult:
+        return cls._make(_UPDATE_RESULT_FIELDS.unpack_from(buffer, offset))
+
+
+def pack_reads(items: list[ReadItem]) -> bytes:
+    """A READ frame's payload."""
+    return b"".join(starmap(READ_ITEM.pack, items))
+
+
+def unpack_reads(payload) -> list[ReadItem]:
+    return list(map(ReadItem._make, READ_ITEM.iter_unpack(payload)))
+
+
+def unpack_read_results(buffer) -> list[ReadResult]:
+    return list(map(ReadResult._make, _READ_RESULT_FIELDS.iter_unpack(buffer)))
+
 
 ALIGN = 4096  # shared-memory reads land at an aligned address: see shm_span
 

@@ -390,13 +390,13 @@ class DataConnection(asyncio.BufferedProtocol):
 
     # -- reads (in the executor) -------------------------------------------------------------------
 
-    def _parse_read(self, frame: _Frame) -> tuple[list[tuple], int]:
+    def _parse_read(self, frame: _Frame) -> tuple[list[_wire.ReadItem], int]:
         """A READ frame's items and the bytes they ask for."""
         header = frame.header
         if header.length != header.count * _wire.READ_ITEM.size or not 0 < header.count <= _wire.MAX_ITEMS:
             raise _wire.ProtocolError("malformed READ frame (item count and length disagree)")
-        items = list(_wire.READ_ITEM.iter_unpack(frame.payload))
-        asked = sum([item[5] for item in items])
+        items = _wire.unpack_reads(frame.payload)
+        asked = sum([item.length for item in items])
         if asked > _wire.MAX_READ_BYTES:
             raise _wire.ProtocolError(f"READ asks for more than {_wire.MAX_READ_BYTES} bytes")
         return items, asked
@@ -442,7 +442,7 @@ class DataConnection(asyncio.BufferedProtocol):
         head = _wire.pack_header(_wire.READ_REPLY, header.count, header.req_id, len(results) + inline)
         return [head + bytes(results), *data]
 
-    def _read_items(self, items: list[tuple]):
+    def _read_items(self, items: list[_wire.ReadItem]):
         """Read each item: into the client's shared memory, or into pooled buffers sent after the
         results (TCP). Returns the packed results, the data views to send, and the buffers they use.
         The items share one read epoch per store (slots they read are not reused meanwhile)."""
@@ -550,9 +550,8 @@ class DataConnection(asyncio.BufferedProtocol):
         size = _wire.WRITE_ITEM.size
         if header.count != 1 or header.length < size:
             raise _wire.ProtocolError("malformed WRITE frame")
-        chain_id, chain_version, inode, index, offset, length, chunk_size, crc, shm_offset = (
-            _wire.WRITE_ITEM.unpack_from(payload)
-        )
+        item = _wire.WriteItem.unpack_from(payload)
+        length = item.length
         status, version, chunk_len, checksum = 0, 0, 0, 0
         try:
             aligned = None
@@ -561,7 +560,7 @@ class DataConnection(asyncio.BufferedProtocol):
                 aligned = self._aligned_data(frame, size, length)
             elif header.length == size and self.transport_kind == _wire.TRANSPORT_SHM:  # data in shared memory
                 try:
-                    aligned = self.shm.span(shm_offset, _wire.shm_span(0, length))
+                    aligned = self.shm.span(item.shm_offset, _wire.shm_span(0, length))
                 except IndexError:
                     raise FS3Error("shared-memory range out of bounds", status=Status.INVALID_ARGUMENT) from None
                 data = aligned[:length]
@@ -570,15 +569,13 @@ class DataConnection(asyncio.BufferedProtocol):
             if header.flags & _wire.FLAG_NO_CRC:
                 if aligned is None:
                     raise _wire.ProtocolError("an unchecked WRITE is allowed over shm only")
-            elif crc32c(data) != crc:
+            elif crc32c(data) != item.crc:
                 raise FS3Error("write data failed its CRC32C in transit", status=Status.INVALID_ARGUMENT)
-            target = self._target(chain_id, chain_version, role=WRITE)
+            target = self._target(item.chain_id, item.chain_version, role=WRITE)
             # Over shared memory a whole-chunk write may go to disk straight from the client's region:
             # a client that changed those bytes mid-write would only damage its own write (caught by the
             # block checksums on every later read).
-            rec = await self.ctx.replicator.client_write(
-                target, chain_id, chain_version, inode, index, offset, data, chunk_size, aligned=aligned
-            )
+            rec = await self.ctx.replicator.client_write(target, item, data, aligned=aligned)
             version, chunk_len, checksum = rec.version, rec.length, rec.crc
             self.ctx.stats.writes += 1
             self.ctx.stats.write_bytes += length
@@ -587,8 +584,8 @@ class DataConnection(asyncio.BufferedProtocol):
             status = int(exc.status)
             self.ctx.stats.count_error(status, "write")
             if status not in (Status.STALE_CHAIN_VERSION, Status.TARGET_NOT_SERVING):
-                log.info("write of chunk %d:%d failed: %s", inode, index, exc)
-        body = _wire.WRITE_RESULT.pack(status, 0, version & 0xFFFFFFFF, chunk_len, checksum)
+                log.info("write of chunk %d:%d failed: %s", item.inode, item.index, exc)
+        body = _wire.WriteResult(status, version & 0xFFFFFFFF, chunk_len, checksum).pack()
         return [_wire.pack_header(_wire.WRITE_REPLY, 1, header.req_id, len(body)) + body], []
 
     async def _update(self, frame: _Frame):
@@ -598,7 +595,8 @@ class DataConnection(asyncio.BufferedProtocol):
             raise _wire.ProtocolError("permission denied: only storage nodes forward updates", Status.PERMISSION_DENIED)
         if header.count != 1 or header.length < size:
             raise _wire.ProtocolError("malformed UPDATE frame")
-        chain_id, chain_version, inode, index, version, length, chunk_size, crc = _wire.UPDATE_ITEM.unpack_from(payload)
+        item = _wire.UpdateItem.unpack_from(payload)
+        length = item.length
         nblocks = -(-length // 4096) * 4 if header.flags & _wire.FLAG_BLOCKS else 0
         if header.length != size + length + nblocks:
             raise _wire.ProtocolError("UPDATE length does not match its data")
@@ -607,18 +605,18 @@ class DataConnection(asyncio.BufferedProtocol):
             data = payload[size : size + length]
             blocks = bytes(payload[size + length :]) if nblocks else None
             unchecked = header.flags & _wire.FLAG_NO_CRC and self.local  # never left this host's memory
-            if length and not unchecked and crc32c(data) != crc:
+            if length and not unchecked and crc32c(data) != item.crc:
                 raise FS3Error("update data failed its CRC32C in transit", status=Status.INVALID_ARGUMENT)
-            target = self._target(chain_id, chain_version, role=UPDATE)
+            target = self._target(item.chain_id, item.chain_version, role=UPDATE)
             committed, checksum = await self.ctx.replicator.apply_update(
-                target, chain_id, chain_version, inode, index, version, data, chunk_size, header.flags,
+                target, item, data, header.flags,
                 aligned=self._aligned_data(frame, size, length, extra=nblocks), blocks=blocks,
             )
             self.ctx.stats.ops.get("update").bytes += length
         except FS3Error as exc:
             status = int(exc.status)
             self.ctx.stats.count_error(status, "update")
-        body = _wire.UPDATE_RESULT.pack(status, 0, committed, checksum)
+        body = _wire.UpdateResult(status, committed, checksum).pack()
         return [_wire.pack_header(_wire.UPDATE_REPLY, 1, header.req_id, len(body)) + body], []
 
 

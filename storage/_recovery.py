@@ -23,6 +23,7 @@ from fs3 import _wire
 from fs3._checksum import block_crcs
 from fs3._errors import FS3Error
 from fs3._rpc import CHANNEL_OPTIONS, call
+from fs3._wire import ChainRef, ChunkId
 from fs3.proto import storage_pb2, storage_pb2_grpc
 
 from ._chunk_meta import split_key
@@ -119,20 +120,21 @@ class Recovery:
         def still_current() -> bool:
             return self.routing.chain_version(chain_id) == chain_version
 
+        chain = ChainRef(chain_id, chain_version)
         for key in local_keys:
             if not still_current():
                 return
-            inode, index = split_key(key)
+            inode, index = chunk = ChunkId(*split_key(key))
             async with replicator.locks.hold((target.target_id, inode, index)):
-                await replicator.settle_pending(target, chain_id, chain_version, inode, index, 0, peer)
+                await replicator.settle_pending(target, chain, chunk, 0, peer)
                 committed, _pending = await replicator.disk(store.state, inode, index)
                 theirs = remote.pop(key, None)
                 if committed is not None and (theirs is None or theirs[2] or theirs[:2] != (committed.version,
                                                                                          committed.crc)):
                     buf = await replicator.disk(store.load, inode, index, committed)
                     try:
-                        await self._send(peer, chain_id, chain_version, inode, index, committed.version,
-                                         memoryview(buf)[: committed.length], _wire.FLAG_SYNC)
+                        await self._send(peer, chain, chunk, committed.version, memoryview(buf)[: committed.length],
+                                         _wire.FLAG_SYNC)
                     finally:
                         store.buffers.release(buf)
                     sent += 1
@@ -141,12 +143,11 @@ class Recovery:
         for key in list(remote):  # what the successor holds and this target does not
             if not still_current():
                 return
-            inode, index = split_key(key)
+            inode, index = chunk = ChunkId(*split_key(key))
             async with replicator.locks.hold((target.target_id, inode, index)):
                 committed, pending = await replicator.disk(store.state, inode, index)
                 if committed is None and pending is None:
-                    await self._send(peer, chain_id, chain_version, inode, index, 0, None,
-                                     _wire.FLAG_SYNC | _wire.FLAG_REMOVE)
+                    await self._send(peer, chain, chunk, 0, None, _wire.FLAG_SYNC | _wire.FLAG_REMOVE)
                     removed += 1
             done += 1
             self.progress[target.target_id] = done * 100 // total
@@ -159,12 +160,11 @@ class Recovery:
         log.info("recovery: target %d -> target %d done: %d chunks sent, %d removed, %d checked",
                  target.target_id, peer.target_id, sent, removed, len(local_keys))
 
-    async def _send(self, peer: Peer, chain_id: int, chain_version: int, inode: int, index: int, version: int,
-                    data, flags: int) -> None:
-        status, _v, _c = await self.replicator.forward(peer, chain_id, chain_version, inode, index, version, data,
-                                                        0, flags)
+    async def _send(self, peer: Peer, chain: ChainRef, chunk: ChunkId, version: int, data, flags: int) -> None:
+        status = (await self.replicator.forward(peer, chain, chunk, version, data, flags=flags)).status
         if status:
-            raise FS3Error(f"syncing target {peer.target_id} refused chunk {inode}:{index}", status=status)
+            raise FS3Error(f"syncing target {peer.target_id} refused chunk {chunk.inode}:{chunk.index}",
+                           status=status)
 
     def mark_synced(self, target_id: int, chain_version: int) -> None:
         """A predecessor finished recovering this node's target (called by the gRPC servicer)."""
@@ -231,7 +231,7 @@ class Recovery:
         store_buffers = next(iter(self.targets.values())).store.buffers
         buf = store_buffers.acquire(max(length, 1))
         try:
-            results = await conn.send_read([(chain_id, chain_version, inode, index, 0, length, 0)],
+            results = await conn.send_read([_wire.ReadItem(chain_id, chain_version, inode, index, 0, length)],
                                            [memoryview(buf)[:length]])
         except BaseException:
             store_buffers.release(buf)

@@ -23,6 +23,7 @@ from fs3._auth import NodeSigner
 from fs3._checksum import crc32c
 from fs3._data_client import DataConnection, NodePool
 from fs3._errors import FS3Error, Status, Unavailable
+from fs3._wire import ChainRef, ChunkId
 
 from ._chunk_meta import chunk_key, split_key
 from ._routing import NodeRouting, Peer
@@ -95,11 +96,10 @@ class Replicator:
     async def disk(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
-    async def forward(self, peer: Peer, chain_id: int, chain_version: int, inode: int, index: int, version: int,
-                      data, chunk_size: int, flags: int = 0, blocks: bytes | None = None) -> tuple[int, int, int]:
-        """Send an update to the next member, with the block CRCs of its data when known (the next
-        member then stores them instead of computing them again); returns (status, its committed
-        version, checksum)."""
+    async def forward(self, peer: Peer, chain: ChainRef, chunk: ChunkId, version: int, data, *, chunk_size: int = 0,
+                      flags: int = 0, blocks: bytes | None = None) -> _wire.UpdateResult:
+        """Send ``version`` of ``chunk`` to the next member, with the block CRCs of its data when known
+        (the next member then stores them instead of computing them again)."""
         conn = await self.peers.connection(peer)
         length = len(data) if data is not None else 0
         if length and conn.status is not None and conn.status.channel == "unix":
@@ -107,7 +107,8 @@ class Replicator:
             crc = 0
         else:
             crc = crc32c(data) if length else 0
-        item = (chain_id, chain_version, inode, index, version, length, chunk_size, crc)
+        item = _wire.UpdateItem.of(chain, chunk, version, length, chunk_size, crc)
+        chain_id, chain_version = chain
         if blocks is not None and length:
             flags |= _wire.FLAG_BLOCKS
             data = [data, blocks]
@@ -124,22 +125,24 @@ class Replicator:
 
     # -- the head: a client's write --------------------------------------------------------------
 
-    async def client_write(self, target: Target, chain_id: int, chain_version: int, inode: int, index: int,
-                           offset: int, data, chunk_size: int, aligned=None):
-        """Apply a client's write at the head and carry it down the chain. Returns the committed record."""
+    async def client_write(self, target: Target, item: _wire.WriteItem, data, aligned=None):
+        """Apply a client's write (``item``, its ``data``) at the head and carry it down the chain.
+        Returns the committed record."""
+        chain, chunk = item.chain, item.chunk
+        inode, index, offset, chunk_size = item.inode, item.index, item.offset, item.chunk_size
         async with self.locks.hold((target.target_id, inode, index)):
-            chain = self.routing.chain(chain_id)
-            successor = self.routing.successor(chain, target.target_id) if chain is not None else None
+            members = self.routing.chain(chain.chain_id)
+            successor = self.routing.successor(members, target.target_id) if members is not None else None
             store = target.store
             if successor is None:
                 # A chain of one (now): commit here, after rolling forward what an earlier head began.
-                await self.settle_pending(target, chain_id, chain_version, inode, index, chunk_size, None)
+                await self.settle_pending(target, chain, chunk, chunk_size, None)
                 return await self.disk(lambda: store.write(inode, index, offset, data, chunk_size, aligned=aligned))
-            await self.settle_pending(target, chain_id, chain_version, inode, index, chunk_size, successor)
+            await self.settle_pending(target, chain, chunk, chunk_size, successor)
             buf, staged, view = await self.disk(_stage_write, store, inode, index, offset, data, chunk_size, aligned)
             try:
-                await self._pass_on(successor, chain_id, chain_version, inode, index, staged.version,
-                                    view[: staged.length], chunk_size, staged.blocks)
+                await self._pass_on(successor, chain, chunk, staged.version, view[: staged.length], chunk_size,
+                                    staged.blocks)
                 return await self._commit(store, inode, index, staged.version)
             finally:
                 if buf is not None:
@@ -150,10 +153,11 @@ class Replicator:
         rec = store.try_commit(inode, index, version)
         return rec if rec is not None else await self.disk(store.commit, inode, index, version)
 
-    async def settle_pending(self, target: Target, chain_id: int, chain_version: int, inode: int, index: int,
-                              chunk_size: int, successor: Peer | None) -> None:
-        """Roll forward a pending version this target holds (with the chunk's lock held)."""
+    async def settle_pending(self, target: Target, chain: ChainRef, chunk: ChunkId, chunk_size: int,
+                             successor: Peer | None) -> None:
+        """Roll forward a pending version this target holds of ``chunk`` (with the chunk's lock held)."""
         store = target.store
+        inode, index = chunk
         if not store.has_pending(inode, index):
             return
         _committed, pending = await self.disk(store.state, inode, index)
@@ -162,41 +166,42 @@ class Replicator:
         if successor is not None:
             buf = await self.disk(store.load, inode, index, pending)
             try:
-                await self._pass_on(successor, chain_id, chain_version, inode, index, pending.version,
-                                    memoryview(buf)[: pending.length], chunk_size)
+                await self._pass_on(successor, chain, chunk, pending.version, memoryview(buf)[: pending.length],
+                                    chunk_size)
             finally:
                 store.buffers.release(buf)
         await self.disk(store.commit, inode, index, pending.version)
         log.info("target %d: rolled forward pending version %d of chunk %d:%d",
                  target.target_id, pending.version, inode, index)
 
-    async def _pass_on(self, successor: Peer, chain_id: int, chain_version: int, inode: int, index: int,
-                       version: int, data, chunk_size: int, blocks: bytes | None = None) -> None:
+    async def _pass_on(self, successor: Peer, chain: ChainRef, chunk: ChunkId, version: int, data,
+                       chunk_size: int, blocks: bytes | None = None) -> None:
         try:
-            status, _version, _checksum = await self.forward(
-                successor, chain_id, chain_version, inode, index, version, data, chunk_size, blocks=blocks
-            )
+            status = (await self.forward(successor, chain, chunk, version, data, chunk_size=chunk_size,
+                                         blocks=blocks)).status
         except Unavailable as exc:
-            raise FS3Error(f"chain {chain_id}: successor target {successor.target_id} unreachable ({exc}); "
+            raise FS3Error(f"chain {chain.chain_id}: successor target {successor.target_id} unreachable ({exc}); "
                            "retry after the chain is reconfigured", status=Status.UNAVAILABLE) from None
         if status:
-            raise FS3Error(f"chain {chain_id}: successor target {successor.target_id} refused version {version} "
-                           f"of chunk {inode}:{index} ({Status(status).name})", status=status)
+            raise FS3Error(f"chain {chain.chain_id}: successor target {successor.target_id} refused version "
+                           f"{version} of chunk {chunk.inode}:{chunk.index} ({Status(status).name})", status=status)
 
     # -- a member after the head: a forwarded update ---------------------------------------------
 
-    async def apply_update(self, target: Target, chain_id: int, chain_version: int, inode: int, index: int,
-                           version: int, data, chunk_size: int, flags: int, aligned=None,
+    async def apply_update(self, target: Target, item: _wire.UpdateItem, data, flags: int, aligned=None,
                            blocks: bytes | None = None) -> tuple[int, int]:
-        """Apply an update forwarded by the predecessor; returns (committed version, checksum)."""
+        """Apply an update (``item``, its ``data``) forwarded by the predecessor; returns (committed version,
+        checksum)."""
         store = target.store
+        chain, chunk = item.chain, item.chunk
+        inode, index, version = item.inode, item.index, item.version
         async with self.locks.hold((target.target_id, inode, index)):
-            chain = self.routing.chain(chain_id)
-            successor = self.routing.successor(chain, target.target_id) if chain is not None else None
+            members = self.routing.chain(chain.chain_id)
+            successor = self.routing.successor(members, target.target_id) if members is not None else None
             if flags & _wire.FLAG_REMOVE:
                 await self.disk(store.drop, inode, index)
                 if successor is not None and not flags & _wire.FLAG_SYNC:
-                    await self._pass_on_remove(successor, chain_id, chain_version, inode, index)
+                    await self._pass_on_remove(successor, chain, chunk)
                 return 0, 0
             if aligned is not None:  # received page-aligned: no copy
                 buf, length = None, len(data)
@@ -213,8 +218,7 @@ class Replicator:
                                                successor is None)
                 if held is not None:  # the tail committed it, or we already hold it (a re-sent update)
                     return held.version, held.crc
-                await self._pass_on(successor, chain_id, chain_version, inode, index, version, view[:length],
-                                    chunk_size, staged.blocks)
+                await self._pass_on(successor, chain, chunk, version, view[:length], item.chunk_size, staged.blocks)
                 rec = await self._commit(store, inode, index, version)
                 return rec.version, rec.crc
             finally:
@@ -222,29 +226,30 @@ class Replicator:
                     view.release()
                     store.buffers.release(buf)
 
-    async def _pass_on_remove(self, successor: Peer, chain_id: int, chain_version: int, inode: int,
-                              index: int) -> None:
+    async def _pass_on_remove(self, successor: Peer, chain: ChainRef, chunk: ChunkId) -> None:
         try:
-            status, _v, _c = await self.forward(successor, chain_id, chain_version, inode, index, 0, None, 0,
-                                                _wire.FLAG_REMOVE)
+            status = (await self.forward(successor, chain, chunk, 0, None, flags=_wire.FLAG_REMOVE)).status
         except Unavailable as exc:
-            raise FS3Error(f"chain {chain_id}: successor unreachable ({exc})", status=Status.UNAVAILABLE) from None
+            raise FS3Error(f"chain {chain.chain_id}: successor unreachable ({exc})",
+                           status=Status.UNAVAILABLE) from None
         if status:
-            raise FS3Error(f"chain {chain_id}: successor refused a removal ({Status(status).name})", status=status)
+            raise FS3Error(f"chain {chain.chain_id}: successor refused a removal ({Status(status).name})",
+                           status=status)
 
     # -- head-side control operations (from meta: truncation and garbage collection) --------------
 
     async def truncate(self, target: Target, chain_id: int, chain_version: int, inode: int, index: int,
                        length: int):
         store = target.store
+        chain, chunk = ChainRef(chain_id, chain_version), ChunkId(inode, index)
         async with self.locks.hold((target.target_id, inode, index)):
-            chain = self.routing.chain(chain_id)
-            successor = self.routing.successor(chain, target.target_id) if chain is not None else None
-            await self.settle_pending(target, chain_id, chain_version, inode, index, 0, successor)
+            members = self.routing.chain(chain_id)
+            successor = self.routing.successor(members, target.target_id) if members is not None else None
+            await self.settle_pending(target, chain, chunk, 0, successor)
             if length == 0:
                 await self.disk(store.drop, inode, index)
                 if successor is not None:
-                    await self._pass_on_remove(successor, chain_id, chain_version, inode, index)
+                    await self._pass_on_remove(successor, chain, chunk)
                 return None
             built = await self.disk(store.build_truncated, inode, index, length)
             if built is None:
@@ -255,7 +260,7 @@ class Replicator:
                 if successor is None:
                     return await self.disk(lambda: store.put(inode, index, version, view, new_len))
                 await self.disk(store.stage, inode, index, version, view, new_len)
-                await self._pass_on(successor, chain_id, chain_version, inode, index, version, view[:new_len], 0)
+                await self._pass_on(successor, chain, chunk, version, view[:new_len], 0)
                 return await self.disk(store.commit, inode, index, version)
             finally:
                 store.buffers.release(buf)
@@ -264,8 +269,9 @@ class Replicator:
         """Remove chunks ``from_index`` onwards of ``inode`` on every member of the chain. Up to
         ``REMOVE_BATCH`` chunks go at once: their removals share transactions here and down the chain."""
         store = target.store
-        chain = self.routing.chain(chain_id)
-        successor = self.routing.successor(chain, target.target_id) if chain is not None else None
+        chain = ChainRef(chain_id, chain_version)
+        members = self.routing.chain(chain_id)
+        successor = self.routing.successor(members, target.target_id) if members is not None else None
         keys = await self.disk(store.meta.keys, chunk_key(inode, from_index), chunk_key(inode + 1, 0))
 
         async def one(key: bytes) -> int:
@@ -273,7 +279,7 @@ class Replicator:
             async with self.locks.hold((target.target_id, inode, index)):
                 removed = await self.disk(store.drop, inode, index)
                 if successor is not None:
-                    await self._pass_on_remove(successor, chain_id, chain_version, inode, index)
+                    await self._pass_on_remove(successor, chain, ChunkId(inode, index))
                 return removed
 
         removed = 0

@@ -59,3 +59,31 @@ def test_tokens():
     forged = token[:-33] + bytes([token[-33] ^ 1]) + token[-32:]
     with pytest.raises(ValueError):
         _token.verify(b"secret", forged, now=1)
+
+
+def test_value_objects_are_the_wire_layouts_by_name():
+    read = _wire.ReadItem(3, 5, 77, 2, 4096, 100, 8192)
+    assert _wire.pack_reads([read, read]) == _wire.READ_ITEM.pack(*read) * 2
+    assert _wire.unpack_reads(_wire.pack_reads([read])) == [read]
+    assert (read.chain, read.chunk) == (_wire.ChainRef(3, 5), _wire.ChunkId(77, 2))
+    assert _wire.ReadItem(3, 5, 77, 2, 0, 1).shm_offset == 0
+
+    raw = _wire.READ_RESULT.pack(0, 0, 100, 6, 8192) + _wire.READ_RESULT.pack(3001, 0, 0, 0, 0)
+    assert _wire.unpack_read_results(raw) == [_wire.ReadResult(0, 100, 6, 8192), _wire.ReadResult(3001, 0, 0, 0)]
+
+    write = _wire.WriteItem(3, 5, 77, 2, 0, 4, 1 << 20, 0xAED87DD1, 12288)
+    assert write.pack() == _wire.WRITE_ITEM.pack(*write)
+    assert _wire.WriteItem.unpack_from(b"xx" + write.pack(), 2) == write
+    assert (write.chain, write.chunk) == (_wire.ChainRef(3, 5), _wire.ChunkId(77, 2))
+    written = _wire.WriteResult(0, 6, 8192, 0xDEADBEEF)
+    assert written.pack() == _wire.WRITE_RESULT.pack(0, 0, 6, 8192, 0xDEADBEEF)
+    assert _wire.WriteResult.unpack_from(written.pack()) == written
+
+    update = _wire.UpdateItem.of(_wire.ChainRef(3, 5), _wire.ChunkId(77, 2), 6, 4, 1 << 20, 0xAED87DD1)
+    assert update == (3, 5, 77, 2, 6, 4, 1 << 20, 0xAED87DD1)
+    assert update.pack() == _wire.UPDATE_ITEM.pack(*update)
+    assert _wire.UpdateItem.unpack_from(update.pack()) == update
+    assert (update.chain, update.chunk) == (_wire.ChainRef(3, 5), _wire.ChunkId(77, 2))
+    updated = _wire.UpdateResult(3003, 6, 0xDEADBEEF)
+    assert updated.pack() == _wire.UPDATE_RESULT.pack(3003, 0, 6, 0xDEADBEEF)
+    assert _wire.UpdateResult.unpack_from(updated.pack()) == updated
