@@ -36,7 +36,13 @@ def _target_json(t) -> dict:
             "local_state": _LOCAL.get(t.local_state, str(t.local_state)), "used_bytes": t.used_bytes,
             "free_bytes": t.free_bytes, "chunks": t.chunk_count, "direct_io": t.direct_io,
             "corruptions": t.corruptions, "repairs": t.repairs, "sync_percent": t.sync_percent,
-            "admin_offline": t.admin_offline}
+            "admin_offline": t.admin_offline, "history": [_transition_json(h) for h in t.history]}
+
+
+def _transition_json(h) -> dict:
+    """One recorded public-state change (local state null: the target registered new)."""
+    return {"public_state": _PUBLIC.get(h.public_state, str(h.public_state)),
+            "local_state": _LOCAL.get(h.local_state), "chain_version": h.chain_version, "time_ns": h.time_ns}
 
 
 def cluster_json(routing, beats, meta_counters: OpCounters, address: str) -> dict:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import click
+
+from fs3.proto import cluster_pb2
 
 from ._common import emit_json, state, table
 from ._local import routing_dict
@@ -14,7 +18,11 @@ def cluster():
 
 
 def _show(kind: str, headers: list[str], row, as_json: bool) -> None:
-    d = routing_dict(state().client().routing_info())
+    routing = state().client().routing_info()
+    d = routing_dict(routing)
+    if kind == "targets":
+        for t, info in zip(d["targets"], routing.targets, strict=True):
+            t["history"] = _history(info)
     if as_json:
         emit_json(d[kind])
     else:
@@ -36,6 +44,41 @@ def targets(as_json):
           lambda t: [t["id"], t["node"], t["chain"] or "-", t["public_state"] + (" (admin)" if t["admin_offline"] else ""),
                      t["local_state"], f"{t['sync_percent']}%" if t["sync_percent"] else "-", t["corruptions"],
                      t["repairs"], t["path"]], as_json)
+
+
+def _history(info: cluster_pb2.TargetInfo) -> list[dict]:
+    """A target's recorded public-state changes, oldest first (local state None: it registered new)."""
+    return [{"public_state": cluster_pb2.PublicState.Name(h.public_state).lower(),
+             "local_state": _LOCAL_NAMES.get(h.local_state), "chain_version": h.chain_version,
+             "time_ns": h.time_ns} for h in info.history]
+
+
+_LOCAL_NAMES = {cluster_pb2.UPTODATE: "up-to-date", cluster_pb2.ONLINE: "online", cluster_pb2.LOCAL_OFFLINE: "offline"}
+
+
+def _when(ns: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ns / 1e9)) + f".{ns // 1_000_000 % 1000:03d}"
+
+
+@cluster.command()
+@click.argument("target_ids", nargs=-1, type=int)
+@click.option("--chain", "chain_id", type=int, help="Only the targets of this chain.")
+@click.option("--json", "as_json", is_flag=True)
+def history(target_ids, chain_id, as_json):
+    """Show the targets' last public-state changes as one timeline: when, the state entered, the local
+    state the manager judged by (offline: its node went silent, was restarted or taken offline) and the
+    chain version it made."""
+    routing = state().client().routing_info()
+    rows = [{"target": t.id, "chain": t.chain_id, **h} for t in routing.targets
+            if (not target_ids or t.id in target_ids) and (chain_id is None or t.chain_id == chain_id)
+            for h in _history(t)]
+    rows.sort(key=lambda r: (r["time_ns"], r["target"]))
+    if as_json:
+        emit_json(rows)
+        return
+    click.echo(table([[_when(r["time_ns"]), r["target"], r["chain"] or "-", r["public_state"],
+                       r["local_state"] or "(new)", r["chain_version"] or "-"] for r in rows],
+                     ["TIME", "TARGET", "CHAIN", "PUBLIC", "LOCAL", "CHAIN VERSION"]))
 
 
 @cluster.command()

@@ -11,6 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from _timing import wait_for
+
+from fs3.proto import cluster_pb2
 
 MiB = 1 << 20
 
@@ -149,6 +152,38 @@ def test_corrupted_chunk_is_reported_by_cat(up, tmp_path, corrupt):
     proc = fs3("cat", "fs3:///victim", check=False)
     one_error_line(proc, "Input/output error", "checksum")
     assert len(proc.stdout) <= MiB  # the damaged chunk's bytes never reach stdout
+
+
+def test_cluster_history_shows_what_the_manager_decided(up):
+    """`fs3 cluster offline/online` as an operator runs them, and the state changes they caused as
+    `fs3 cluster history` and `fs3 cluster targets --json` show them."""
+    import fs3 as lib
+
+    data, _ = up
+    targets = json.loads(fs3("cluster", "targets", "--json").stdout)
+    assert all(t["history"][0] == {"public_state": "serving", "local_state": None, "chain_version": 0,
+                                   "time_ns": t["history"][0]["time_ns"]} for t in targets)  # registered new
+    one = targets[0]
+    with lib.connect(str(data)) as client:
+        def state():
+            return next(t for t in client.routing_info().targets if t.id == one["id"]).public_state
+
+        fs3("cluster", "offline", str(one["id"]))
+        wait_for(lambda: state() != cluster_pb2.SERVING, what="the target to leave service")
+        fs3("cluster", "online", str(one["id"]))
+        wait_for(lambda: state() == cluster_pb2.SERVING, what="the target to serve again")
+    rows = json.loads(fs3("cluster", "history", "--json", str(one["id"])).stdout)
+    assert {r["target"] for r in rows} == {one["id"]} and {r["chain"] for r in rows} == {one["chain"]}
+    # replicas 1: the only member goes lastsrv (it alone holds the chain's data) and serves once back
+    # (its node says online or up-to-date, depending on whether it saw the lastsrv state in between)
+    assert [(r["public_state"], r["local_state"]) for r in rows[:2]] == [("serving", None), ("lastsrv", "offline")]
+    assert rows[2]["public_state"] == "serving" and rows[2]["local_state"] in ("online", "up-to-date")
+    assert len(rows) == 3
+    assert [r["time_ns"] for r in rows] == sorted(r["time_ns"] for r in rows)
+    assert rows[1]["chain_version"] + 1 == rows[2]["chain_version"]
+    text = fs3("cluster", "history", "--chain", str(one["chain"])).stdout.decode().splitlines()
+    assert text[0].split() == ["TIME", "TARGET", "CHAIN", "PUBLIC", "LOCAL", "CHAIN", "VERSION"]
+    assert [line.split()[4] for line in text[1:]] == ["serving", "lastsrv", "serving"]
 
 
 def test_status_and_down_stop_every_process(tmp_path):

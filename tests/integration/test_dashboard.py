@@ -7,11 +7,11 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from _timing import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("FS3_ARTIFACTS", ROOT / "test-artifacts"))
@@ -30,13 +30,24 @@ def busy(cluster, client):
     data = os.urandom(2 << 20)
     for i in range(8):
         client.write(f"/dash/f{i}", data)
-    deadline = time.time() + 6
-    while time.time() < deadline:
+    url = cluster.http[0]
+
+    def shown() -> bool:  # read on until the heartbeats' counters show the reads and a sample has a rate
         for i in range(8):
             client.read(f"/dash/f{i}", 0, 1 << 20)
-        time.sleep(0.2)
-    time.sleep(2.5)  # a heartbeat and a sample later
-    return cluster.http[0]
+        stats = json.loads(get(url + "/api/stats"))
+        return bool(stats["samples"]) and max(s["read_MBps"] for s in stats["samples"]) > 0 \
+            and _read_bytes(url) >= 8 << 20
+
+    wait_for(shown, timeout=120, what="the reads to show in /api/stats and /metrics")
+    return url
+
+
+def _read_bytes(url: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    families = {f.name: f for f in text_string_to_metric_families(get(url + "/metrics").decode())}
+    return sum(s.value for s in families["fs3_storage_bytes"].samples if s.labels["op"] == "read")
 
 
 def test_api_shows_the_cluster(cluster, busy):
@@ -46,7 +57,10 @@ def test_api_shows_the_cluster(cluster, busy):
     assert {n["address"] for n in c["nodes"]} == {p.address for p in cluster.processes if p.role == "storage"}
     assert c["chains"] and all(ch["healthy"] for ch in c["chains"])
     assert json.loads(get(busy + "/api/chains")) == c["chains"]
-    assert len(json.loads(get(busy + "/api/targets"))) == len(c["targets"])
+    targets = json.loads(get(busy + "/api/targets"))
+    assert len(targets) == len(c["targets"])
+    for t in targets:  # each target's recorded state changes end in the state it is in
+        assert t["history"] and t["history"][-1]["public_state"] == t["public_state"], t
     stats = json.loads(get(busy + "/api/stats"))
     assert stats["samples"] and max(s["read_MBps"] for s in stats["samples"]) > 0
     assert stats["meta_methods"]["Stat"]["requests"] > 0
