@@ -15,17 +15,18 @@ T = TypeVar("T")
 
 
 def wait_for(predicate: Callable[[], T], timeout: float = 60.0, what: str = "condition",
-             interval: float = 0.05) -> T:
+             interval: float = 0.05, max_interval: float = 0.5) -> T:
     """Call ``predicate`` until it returns something truthy and return that; fail after ``timeout``
-    seconds with ``what`` and the last value seen. Polls every ``interval`` seconds (growing to 0.5 s,
-    so a long wait does not compete for the CPU with what it waits for)."""
+    seconds with ``what`` and the last value seen. Polls every ``interval`` seconds, growing to
+    ``max_interval`` so that a long wait does not compete for the CPU with what it waits for (pass
+    the same value for both where the moment the condition turns true matters)."""
     deadline = time.monotonic() + timeout
     value = predicate()
     while not value:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {value!r})")
         time.sleep(interval)
-        interval = min(interval * 1.5, 0.5)
+        interval = min(interval * 1.5, max_interval)
         value = predicate()
     return value
 

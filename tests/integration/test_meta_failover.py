@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+from _timing import wait_for
 
 import fs3
 from fs3.local import LocalCluster, LocalClusterConfig
@@ -41,15 +42,14 @@ def make_tree(root, files: int) -> dict[str, bytes]:
 
 
 def wait_for_files(client, path: str, at_least: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def arrived() -> bool:
         try:
-            if sum(len(files) for _d, _s, files in client.walk(path)) >= at_least:
-                return
+            return sum(len(files) for _d, _s, files in client.walk(path)) >= at_least
         except FileNotFoundError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"fewer than {at_least} files arrived in time")
+            return False
+
+    # polled often: the fault must land while the copy still runs
+    wait_for(arrived, timeout=timeout, what=f"{at_least} files in {path}", max_interval=0.05)
 
 
 def test_killing_a_meta_server_and_an_etcd_member_mid_copy_loses_nothing(ha_cluster, tmp_path):

@@ -8,6 +8,7 @@ import signal
 import time
 
 import pytest
+from _timing import wait_for
 
 import fs3
 from fs3.local import LocalCluster, LocalClusterConfig
@@ -66,14 +67,18 @@ def test_storage_nodes_follow_a_meta_restart(tmp_path):
         with fs3.connect(cluster.meta[0]) as client:
             client.write("/before", b"x" * 200_000)
         cluster.kill("meta-1", signal.SIGKILL)
+        restarted_ns = time.time_ns()  # the meta server's clock: same machine
         cluster.restart("meta-1")
         with fs3.connect(cluster.meta[0]) as client:
             assert client.read("/before") == b"x" * 200_000
             client.write("/after", b"y" * 200_000)
             assert client.read("/after") == b"y" * 200_000
-            time.sleep(6)  # past the new meta's grace period: only real heartbeats keep nodes up
+            # Heartbeats from before the kill are still in the KV store: wait until every node has
+            # reached the new meta server (each one's last heartbeat came after the restart).
+            wait_for(lambda: sum(n.last_heartbeat_ns > restarted_ns for n in client.routing_info().nodes) == 3,
+                     what="every storage node to beat to the new meta server")
             nodes = client.routing_info().nodes
             assert [n.state for n in nodes] == [cluster_pb2.NODE_UP] * 3
-            assert all(n.last_heartbeat_ns for n in nodes)
+            assert all(n.last_heartbeat_ns > restarted_ns for n in nodes)
     finally:
         cluster.stop()
