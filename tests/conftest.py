@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from _timing import wait_for
 
 import fs3
 from fs3.local import LocalCluster, LocalClusterConfig
@@ -30,7 +31,7 @@ def pytest_addoption(parser):
     parser.addoption(
         "--cpu-hogs", type=int, default=0, metavar="N",
         help="keep N busy-looping processes (nice 0: real competition for the CPU) running for the whole "
-             "session, to check that the suite passes on a loaded machine; docs/testing-under-load.md",
+             "session, to check that the suite passes on a loaded machine; docs/testing.md",
     )
 
 
@@ -157,9 +158,6 @@ class LocalEtcd:
     """A real 3-member etcd cluster on 127.0.0.101-103 (Debian's etcd-server), for KV tests."""
 
     def __init__(self, data_dir: Path, members: int = 3):
-        import subprocess
-        import time
-
         from fs3.local import _etcd
 
         self.data_dir = data_dir
@@ -169,11 +167,7 @@ class LocalEtcd:
         self._subprocess = subprocess
         for i in range(members):
             self.start(i)
-        deadline = time.monotonic() + 60
-        while not all(_etcd.healthy(e) for e in self.endpoints):
-            if time.monotonic() > deadline:
-                raise RuntimeError("etcd did not become healthy: see " + str(data_dir))
-            time.sleep(0.1)
+        wait_for(lambda: all(_etcd.healthy(e) for e in self.endpoints), what=f"etcd to be healthy (see {data_dir})")
 
     @property
     def url(self) -> str:
