@@ -135,7 +135,7 @@ def online(target_ids, as_json):
 def plan(nodes, per_node, replicas, as_json):
     """Show how evenly a chain table for a cluster of this shape spreads load (no cluster needed)."""
     from fs3._errors import InvalidArgument
-    from fs3.meta._chain_table import balance, plan_chains
+    from fs3.meta import balance, plan_chains
 
     if nodes < replicas or per_node < 1:
         raise InvalidArgument(f"Invalid argument: need at least {replicas} nodes and 1 target per node")
