@@ -1,19 +1,20 @@
-"""The meta server's framed call listener (fs3/_call_wire.py): the namespace calls of the gRPC
-``MetaServicer``, served on an event loop of their own without gRPC's per-call machinery, which costs
-several times the work of a metadata operation in Python.
+"""The meta server's framed call listener (fs3/_call_wire.py): the namespace calls of the Meta service,
+served on an event loop of their own without gRPC's per-call machinery, which costs several times the
+work of a metadata operation in Python.
 
-The same servicer methods answer both ways, so authentication, permissions and errors are identical. A
-connection authenticates once with HELLO, and every call is authenticated again (a revoked token stops
-working). On a local KV store (SQLite), calls run on the loop itself: a read takes tens of
-microseconds, and a mutation a few hundred, less than handing it to a thread and back (measured: a
-writer thread, or a pool with the store's group commit, served about 30% fewer creates per second on
-two cores, the threads' contention for the GIL included). The mutations that arrive in one pass of
-the loop, from any connections, are committed together: one transaction, a savepoint per call (a
-failed call is rolled back alone), one fsync, and no reply before the commit. The price: reads wait
-while a group commits, so a disk whose fsync stalls stalls the namespace calls (as it stalls SQLite
-for everyone). Calls that reach storage nodes (truncating an existing file; an open that finds it must
-truncate only inside a group leaves the group for the pool), and every call and HELLO on a remote store
-(etcd), run on a thread pool, so a network round trip never stalls the loop.
+The calls are answered from the table gRPC answers them from (``ops.OPERATIONS``), so authentication,
+permissions and errors are identical. A connection authenticates once with HELLO, and every call is
+authenticated again with that token (a revoked token stops working). On a local KV store (SQLite),
+calls run on the loop itself: a read takes tens of microseconds, and a mutation a few hundred, less
+than handing it to a thread and back (measured: a writer thread, or a pool with the store's group
+commit, served about 30% fewer creates per second on two cores, the threads' contention for the GIL
+included). The mutations that arrive in one pass of the loop, from any connections, are committed
+together: one transaction, a savepoint per call (a failed call is rolled back alone), one fsync, and
+no reply before the commit. The price: reads wait while a group commits, so a disk whose fsync stalls
+stalls the namespace calls (as it stalls SQLite for everyone). Calls that reach storage nodes (the
+table's ``reaches_storage``: truncating an existing file; an open that finds it must truncate only
+inside a group leaves the group for the pool), and every call and HELLO on a remote store (etcd), run
+on a thread pool, so a network round trip never stalls the loop.
 
 Nothing a peer sends takes the server down: a frame that breaks the protocol is answered with an ERROR
 frame and the connection is closed; a bad request in a good frame fails that call alone.
@@ -22,77 +23,61 @@ frame and the connection is closed; a bad request in a good frame fails that cal
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from fs3 import _call_wire as wire
-from fs3._auth import AUTH_KEY
+from fs3._auth import unauthenticated
 from fs3._errors import FS3Error, Status
 from fs3._metrics import OpCounters
-from fs3._rpc import PATH_KEY, STATUS_KEY
 
 from . import ops
+from ._users import Users
 
 try:
     import uvloop
 except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
-    uvloop = None
+    uvloop = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
 MAX_CALLS_IN_FLIGHT = 64  # per connection; reading pauses beyond this
 
 
-class _Aborted(Exception):
-    def __init__(self, trailing, details: str):
-        super().__init__(details)
-        self.status, self.path = int(Status.INTERNAL), None
-        for key, value in trailing or ():
-            if key == STATUS_KEY:
-                self.status = int(value)
-            elif key == PATH_KEY:
-                self.path = value.decode("utf-8", "surrogateescape")
-        self.details = details
+class _Failed:
+    """A call's failure as its ERROR frame carries it: what a gRPC call carries in its status and
+    trailing metadata (fs3 status, message, path)."""
 
+    __slots__ = ("status", "message", "path")
 
-class _CallContext:
-    """What a servicer method uses of a gRPC context: the caller's metadata and ``abort``."""
+    def __init__(self, status: int, message: str, path: str | None = None):
+        self.status, self.message, self.path = int(status), message, path
 
-    __slots__ = ("_metadata", "_trailing", "_peer")
-
-    def __init__(self, metadata, peer: str):
-        self._metadata, self._trailing, self._peer = metadata, (), peer
-
-    def invocation_metadata(self):
-        return self._metadata
-
-    def set_trailing_metadata(self, metadata) -> None:
-        self._trailing = metadata
-
-    def abort(self, _code, details: str):
-        raise _Aborted(self._trailing, details)
-
-    def peer(self) -> str:
-        return self._peer
+    @classmethod
+    def of(cls, exc: FS3Error) -> _Failed:
+        return cls(exc.status, exc.strerror or "", None if exc.filename is None else str(exc.filename))
 
 
 class CallServer:
-    """Serves ``servicer``'s namespace methods on ``host``:``port`` (0: any free port)."""
+    """Serves the namespace calls of ``ops.OPERATIONS`` over ``ctx`` on ``host``:``port`` (0: any free
+    port), each call authenticated by ``users`` and counted in ``counters`` by its method name."""
 
-    def __init__(self, servicer, users, counters: OpCounters, kv, *, host: str, port: int = 0,
+    def __init__(self, ctx: ops.OpContext, users: Users, counters: OpCounters, *, host: str, port: int = 0,
                  threads: int = 32):
-        self.servicer, self.users, self.counters, self.kv = servicer, users, counters, kv
+        self.ctx, self.users, self.counters, self.kv = ctx, users, counters, ctx.kv
         self.host, self.port = host, port
-        self.inline_reads = kv.local_reads  # a local store: calls run on the loop (see above)
+        self.inline_reads = self.kv.local_reads  # a local store: calls run on the loop (see above)
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="meta-call")
-        self.loop = uvloop.new_event_loop() if uvloop is not None else asyncio.new_event_loop()
+        self.loop: asyncio.AbstractEventLoop = (
+            uvloop.new_event_loop() if uvloop is not None else asyncio.new_event_loop())
         self._thread = threading.Thread(target=self.loop.run_forever, name="meta-calls", daemon=True)
-        self._server: asyncio.AbstractServer | None = None
-        self._handlers = {name: getattr(servicer, name) for name in wire.METHODS}
+        self._server: asyncio.Server | None = None
+        self.operations = tuple(ops.OPERATIONS[name] for name in wire.METHODS)  # by method number
         self.connections: set[_CallConnection] = set()
-        self._waiting: list[tuple[_CallConnection, int, str, object]] = []  # mutations to commit together
+        self._waiting: list[tuple[_CallConnection, int, ops.Operation, object]] = []  # to commit together
 
     def start(self) -> int:
         """Listen; returns the bound port."""
@@ -124,51 +109,68 @@ class CallServer:
             self._thread.join(timeout=10)
         self.executor.shutdown(wait=False, cancel_futures=True)
 
-    def route(self, name: str, request) -> str:
+    def authenticate(self, token: str) -> ops.Cred:
+        """The credentials of a HELLO's bearer token, with the errors gRPC's ``Users.authenticate``
+        gives the same token in an authorization header."""
+        if not token:
+            raise unauthenticated("the call carries no token")
+        return self.users.cred_for(token)
+
+    def route(self, op: ops.Operation, request) -> str:
         """Where a call runs: "loop" (a read on a local store), "group" (a mutation on a local store,
         committed with the others of its pass of the loop) or "pool" (calls that reach storage nodes,
         and every call on a remote store)."""
-        if not self.inline_reads or name == "Truncate":
+        if not self.inline_reads:
             return "pool"
-        if name == "Open" and request.truncate and ops.names_something(self.servicer.ctx, request.path):
-            return "pool"  # truncating an existing file removes its chunks from the storage nodes
-        return "loop" if name in wire.READ_ONLY else "group"
+        if op.reaches_storage is not None and op.reaches_storage(self.ctx, request):
+            return "pool"  # e.g. truncating an existing file removes its chunks from the storage nodes
+        return "loop" if op.read_only else "group"
 
-    def answer(self, name: str, request, metadata, peer: str) -> bytes:
-        """One call's reply frame payload, or raises _Aborted with the error to send."""
+    def answer(self, op: ops.Operation, request, token: str) -> bytes | _Failed:
+        """One call's reply frame payload, or why it failed: authenticated again (a revoked token
+        stops working), run, counted, its errors translated as gRPC's boundary translates them."""
         started = time.perf_counter()
-        failed = True
+        failed: bool | None = True
         try:
-            reply = self._handlers[name](request, _CallContext(metadata, peer))
+            reply = op.run(self.ctx, self.authenticate(token), request)
             failed = False
             return reply.SerializeToString()
+        except FS3Error as exc:
+            return _Failed.of(exc)
+        except ops.MustLeaveGroup:
+            failed = None  # not an answer: counted once it runs on the pool
+            raise
+        except Exception as exc:  # noqa: BLE001 - the boundary: a bad request never takes the server down
+            log.exception("%s failed", op.name)  # (as fs3._rpc.servicer_method answers gRPC)
+            return _Failed(Status.INTERNAL, f"internal error in {op.name}: {type(exc).__name__}: {exc}")
         finally:
-            self.counters.observe(name, time.perf_counter() - started, error=failed)
+            if failed is not None:
+                self.counters.observe(op.name, time.perf_counter() - started, error=failed)
 
-    def to_group(self, conn: _CallConnection, req_id: int, name: str, request) -> None:
+    def to_group(self, conn: _CallConnection, req_id: int, op: ops.Operation, request) -> None:
         """Queue a mutation for the group committed once this pass of the loop has read every
         connection: the mutations that arrived together share one transaction and one fsync."""
         if not self._waiting:
             self.loop.call_soon(self._commit_group)
-        self._waiting.append((conn, req_id, name, request))
+        self._waiting.append((conn, req_id, op, request))
 
     def _commit_group(self) -> None:
         group, self._waiting = self._waiting, []
-        top_up = getattr(self.servicer.ctx.alloc_inode, "top_up", None)
+        top_up = getattr(self.ctx.alloc_inode, "top_up", None)
         if top_up is not None:  # new ids reserved outside the group (see InodeAllocator)
             try:
                 top_up(64 * len(group))
             except Exception:  # noqa: BLE001 - the calls then reserve their ids one by one
                 log.exception("reserving inode ids")
 
-        def one(conn, name, request):  # each call in a savepoint of its own
-            return self.kv.transact(lambda _txn: conn._answer(name, request))
+        def one(conn, op, request):  # each call in a savepoint of its own
+            return self.kv.transact(lambda _txn: conn._answer(op, request))
 
         def run(_txn):
             results = []
-            for conn, _req, name, request in group:
+            for conn, _req, op, request in group:
                 try:
-                    results.append(one(conn, name, request))
+                    results.append(one(conn, op, request))
                 except ops.MustLeaveGroup:  # it needs storage nodes: undone here, run on the pool
                     results.append(_LEAVE)
             return results
@@ -178,11 +180,11 @@ class CallServer:
                 results = self.kv.transact(run)
         except Exception as exc:  # noqa: BLE001 - the commit failed: nothing of the group happened
             log.error("committing %d meta calls failed: %s", len(group), exc)
-            results = [_Aborted(((STATUS_KEY, str(int(Status.UNAVAILABLE))),),
-                                f"the metadata store failed to commit: {exc}") for _ in group]
-        for (conn, req_id, name, request), result in zip(group, results, strict=True):
+            failed = _Failed(Status.UNAVAILABLE, f"the metadata store failed to commit: {exc}")
+            results = [failed] * len(group)
+        for (conn, req_id, op, request), result in zip(group, results, strict=True):
             if result is _LEAVE:
-                conn.to_pool(req_id, name, request)
+                conn.to_pool(req_id, op, request)
             else:
                 conn._send(req_id, result)
 
@@ -191,20 +193,20 @@ _LEAVE = object()
 
 
 class _CallConnection(asyncio.Protocol):
+    """One client's connection: HELLO first, then calls answered in any order."""
+
+    transport: asyncio.Transport  # from connection_made on
+
     def __init__(self, server: CallServer):
         self.server = server
-        self.transport: asyncio.Transport | None = None
-        self.peer = "?"
         self.buf = bytearray()
-        self.metadata = None      # the caller's bearer token once HELLO was accepted
+        self.token: str | None = None  # the caller's bearer token once HELLO was accepted
         self.in_flight = 0
         self.paused = False
         self.authenticating = False  # a HELLO's token is being checked on the pool
 
     def connection_made(self, transport):
         self.transport = transport
-        peer = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.server.connections.add(self)
 
     def connection_lost(self, exc):
@@ -226,60 +228,60 @@ class _CallConnection(asyncio.Protocol):
             self.transport.close()
 
     def _frame(self, frame_type: int, count: int, req_id: int, payload: bytes) -> None:
-        if self.metadata is None:
+        if self.token is None:
             if frame_type != wire.HELLO:
                 raise wire.ProtocolError("the connection must start with HELLO")
             self._hello(payload)
             return
         if frame_type != wire.CALL:
             raise wire.ProtocolError(f"unexpected frame type {frame_type} from a client")
-        if count >= len(wire.METHODS):
+        operations = self.server.operations
+        if count >= len(operations):
             self._reply_error(req_id, Status.INVALID_ARGUMENT, f"unknown meta method number {count}")
             return
-        name = wire.METHODS[count]
+        op = operations[count]
         try:
-            request = wire.REQUESTS[name].FromString(payload)
+            request = op.request.FromString(payload)
         except Exception:  # noqa: BLE001 - protobuf raises DecodeError and others for garbage
-            self._reply_error(req_id, Status.INVALID_ARGUMENT, f"malformed {name} request")
+            self._reply_error(req_id, Status.INVALID_ARGUMENT, f"malformed {op.name} request")
             return
-        where = self.server.route(name, request)
+        where = self.server.route(op, request)
         if where == "loop":
-            self._send(req_id, self._answer(name, request))
+            self._send(req_id, self._answer(op, request))
             return
         if where == "group":
-            self.server.to_group(self, req_id, name, request)
+            self.server.to_group(self, req_id, op, request)
             return
-        self.to_pool(req_id, name, request)
+        self.to_pool(req_id, op, request)
 
-    def to_pool(self, req_id: int, name: str, request) -> None:
+    def to_pool(self, req_id: int, op: ops.Operation, request) -> None:
         self.in_flight += 1
         if self.in_flight >= MAX_CALLS_IN_FLIGHT and not self.paused:
             self.paused = True
             self.transport.pause_reading()
-        future = self.server.loop.run_in_executor(self.server.executor, self._answer, name, request)
-        future.add_done_callback(lambda f, req_id=req_id: self._done(req_id, f))
+        future = self.server.loop.run_in_executor(self.server.executor, self._answer, op, request)
+        future.add_done_callback(functools.partial(self._done, req_id))
 
     def _hello(self, payload: bytes) -> None:
         if len(payload) > wire.MAX_TOKEN:
             raise wire.ProtocolError("HELLO token too long")
-        token = payload.decode(errors="replace")
-        metadata = ((AUTH_KEY, f"Bearer {token}"),)
-        check = self.server.users.authenticate
+        token = payload.decode(errors="replace").strip()  # (as a gRPC authorization header is read)
+        check = self.server.authenticate
         if self.server.inline_reads:
             try:
-                check(_CallContext(metadata, self.peer))
+                check(token)
             except FS3Error as exc:
                 self._refuse(exc.status, exc.strerror or str(exc))
                 return
-            self._welcome(metadata)
+            self._welcome(token)
             return
         # A remote store (etcd): the token's lookup is a round trip, which must not stall the loop.
         self.authenticating = True
         self.transport.pause_reading()
-        future = self.server.loop.run_in_executor(self.server.executor, check, _CallContext(metadata, self.peer))
-        future.add_done_callback(lambda f: self._authenticated(f, metadata))
+        future = self.server.loop.run_in_executor(self.server.executor, check, token)
+        future.add_done_callback(lambda f: self._authenticated(f, token))
 
-    def _authenticated(self, future, metadata) -> None:
+    def _authenticated(self, future, token: str) -> None:
         self.authenticating = False
         if self.transport.is_closing():
             return
@@ -290,20 +292,16 @@ class _CallConnection(asyncio.Protocol):
             else:
                 self._refuse(Status.INTERNAL, f"authentication failed: {error}")
             return
-        self._welcome(metadata)
+        self._welcome(token)
         self.transport.resume_reading()
         self.data_received(b"")  # frames that came behind the HELLO
 
-    def _welcome(self, metadata) -> None:
-        self.metadata = metadata
+    def _welcome(self, token: str) -> None:
+        self.token = token
         self.transport.write(wire.frame(wire.WELCOME))
 
-    def _answer(self, name: str, request):
-        try:
-            return self.server.answer(name, request, self.metadata, self.peer)
-        except _Aborted as exc:
-            return exc
-
+    def _answer(self, op: ops.Operation, request) -> bytes | _Failed:
+        return self.server.answer(op, request, self.token or "")
 
     def _done(self, req_id: int, future) -> None:
         self.in_flight -= 1
@@ -313,14 +311,14 @@ class _CallConnection(asyncio.Protocol):
         try:
             result = future.result()
         except BaseException as exc:  # noqa: BLE001 - cancelled at shutdown, or a bug: answer it anyway
-            result = _Aborted((), f"internal error: {type(exc).__name__}: {exc}")
+            result = _Failed(Status.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
         self._send(req_id, result)
 
-    def _send(self, req_id: int, result) -> None:
+    def _send(self, req_id: int, result: bytes | _Failed) -> None:
         if self.transport.is_closing():
             return
-        if isinstance(result, _Aborted):
-            self.transport.write(wire.encode_error(result.status, result.details, result.path, req_id))
+        if isinstance(result, _Failed):
+            self.transport.write(wire.encode_error(result.status, result.message, result.path, req_id))
         else:
             self.transport.write(wire.frame(wire.REPLY, result, req_id=req_id))
 

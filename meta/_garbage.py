@@ -21,16 +21,18 @@ from fs3.proto import meta_pb2
 
 from . import _keys as keys
 from .kv import KVStore, prefix_end
-from .ops import ChunkReclaimer, OpContext, prune_sessions
-from .ops._common import (
+from .ops import (
     DIRECTORY,
     FILE,
     ROOT,
     TRASH,
+    ChunkReclaimer,
+    OpContext,
     drop_directory,
     drop_link,
     get_dentry,
     get_inode,
+    prune_sessions,
     put_inode,
     queue_garbage,
 )

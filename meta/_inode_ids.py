@@ -10,8 +10,7 @@ from fs3.proto import common_pb2, meta_pb2
 
 from . import _keys as keys
 from .kv import KVStore
-from .ops import ROOT, NamespaceConfig
-from .ops._common import DIRECTORY, get_inode, put_inode
+from .ops import DIRECTORY, ROOT, NamespaceConfig, get_inode, put_inode
 
 BATCH = 1024
 

@@ -73,7 +73,8 @@ class MetaServer:
         )
         self.manager = ManagerLoop(self.cluster, interval=config.manager_interval)
         self.reclaimer = GrpcChunkReclaimer(self.cluster)
-        self.ctx = ops.OpContext(self.kv, InodeAllocator(self.kv), self.reclaimer, ns_config)
+        self.ctx = ops.OpContext(self.kv, InodeAllocator(self.kv), self.reclaimer, ns_config,
+                                 targets=lambda: self.cluster.routing().routing.targets)  # for StatFs
         self.gc = GarbageCollector(self.ctx, self.reclaimer, delay=config.gc_delay,
                                    active=lambda: self.manager.is_leader)
         self.address = ""
@@ -104,7 +105,7 @@ class MetaServer:
     def start(self) -> None:
         server = grpc.server(futures.ThreadPoolExecutor(self.config.threads), options=SERVER_OPTIONS,
                              interceptors=[_Timing(self.counters)])
-        meta_servicer = MetaServicer(self.ctx, self.users, self.cluster)
+        meta_servicer = MetaServicer(self.ctx, self.users)
         cluster_servicer = ClusterServicer(self.cluster, self.users)
         meta_pb2_grpc.add_MetaServicer_to_server(meta_servicer, server)
         cluster_pb2_grpc.add_ClusterServicer_to_server(cluster_servicer, server)
@@ -114,7 +115,7 @@ class MetaServer:
             raise InvalidArgument(f"cannot listen on {self.config.listen}")
         self.address = self.config.advertise or f"{self.config.listen.rsplit(':', 1)[0]}:{port}"
         if self.config.calls != "off":
-            self._start_calls(meta_servicer)
+            self._start_calls()
             cluster_servicer.call_address = self.call_address
         self.manager.address = self.address
         self.cluster.announce(self.address)
@@ -134,12 +135,12 @@ class MetaServer:
             _write_atomic(self.config.addr_file, self.address)
         log.info("meta serving on %s (kv %s)", self.address, self.config.kv)
 
-    def _start_calls(self, servicer: MetaServicer) -> None:
+    def _start_calls(self) -> None:
         """The framed call listener beside gRPC, advertised at the host clients reach gRPC at."""
         host, _, port = (self.config.calls or self.config.listen.rsplit(":", 1)[0] + ":0").rpartition(":")
         host = host.strip("[]")
         try:
-            self.calls = CallServer(servicer, self.users, self.counters, self.kv, host=host, port=int(port),
+            self.calls = CallServer(self.ctx, self.users, self.counters, host=host, port=int(port),
                                     threads=self.config.threads)
             bound = self.calls.start()
         except (OSError, ValueError) as exc:

@@ -1,10 +1,11 @@
-"""The meta service's gRPC servicers: thin, each call authenticated and handed to its operation."""
+"""The meta service's gRPC servicers: thin, each call authenticated and handed to its operation (the
+namespace calls through the table ``ops.OPERATIONS``)."""
 
 from __future__ import annotations
 
 from fs3._errors import NotPermitted
 from fs3._rpc import servicer_method
-from fs3.proto import admin_pb2, admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, meta_pb2, meta_pb2_grpc
+from fs3.proto import admin_pb2, admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, meta_pb2_grpc
 
 from . import ops
 from ._cluster import ClusterManager
@@ -17,82 +18,30 @@ def require_admin(cred: ops.Cred, what: str) -> None:
 
 
 class MetaServicer(meta_pb2_grpc.MetaServicer):
-    def __init__(self, ctx: ops.OpContext, users: Users, cluster: ClusterManager):
+    """The namespace calls over gRPC, one method per entry of ``ops.OPERATIONS`` (made below, not
+    written out): authenticate the call's token, run the operation, and translate its errors once
+    (``servicer_method``). The server's interceptor counts every gRPC call (meta/_server.py)."""
+
+    def __init__(self, ctx: ops.OpContext, users: Users):
         self.ctx = ctx
         self.users = users
-        self.cluster = cluster
 
-    @servicer_method
-    def Stat(self, request, context):
-        cred = self.users.authenticate(context)
-        return meta_pb2.StatReply(inode=ops.stat(self.ctx, request.path, cred, follow=not request.no_follow))
 
-    @servicer_method
-    def BatchStat(self, request, context):
-        cred = self.users.authenticate(context)
-        return meta_pb2.BatchStatReply(
-            results=ops.batch_stat(self.ctx, list(request.paths), cred, follow=not request.no_follow))
+def _grpc_method(op: ops.Operation):
+    """The servicer method that answers ``op``'s calls."""
+    run = op.run
 
-    @servicer_method
-    def ReadLink(self, request, context):
-        return meta_pb2.ReadLinkReply(target=ops.readlink(self.ctx, request.path, self.users.authenticate(context)))
+    def method(self: MetaServicer, request, context):
+        return run(self.ctx, self.users.authenticate(context), request)
 
-    @servicer_method
-    def Mkdir(self, request, context):
-        cred = self.users.authenticate(context)
-        return meta_pb2.MkdirReply(inode=ops.mkdir(
-            self.ctx, request.path, cred, request.mode, request.parents, request.request_id))
+    method.__name__, method.__qualname__ = op.name, f"MetaServicer.{op.name}"  # (named in logs, errors)
+    method.__doc__ = f"{op.name}: {run.__module__}.{run.__name__}"
+    return servicer_method(method)
 
-    @servicer_method
-    def Open(self, request, context):
-        inode, session = ops.open_file(self.ctx, request, self.users.authenticate(context))
-        return meta_pb2.OpenReply(inode=inode, session=session)
 
-    @servicer_method
-    def Close(self, request, context):
-        self.users.authenticate(context)
-        return meta_pb2.CloseReply(inode=ops.close_file(self.ctx, request))
-
-    @servicer_method
-    def RenewSessions(self, request, context):
-        self.users.authenticate(context)
-        pairs = list(zip(request.inodes, request.sessions, strict=False))
-        return meta_pb2.RenewSessionsReply(renewed=ops.renew_sessions(self.ctx, pairs))
-
-    @servicer_method
-    def ReadDir(self, request, context):
-        return ops.readdir(self.ctx, request, self.users.authenticate(context))
-
-    @servicer_method
-    def Remove(self, request, context):
-        ops.remove(self.ctx, request, self.users.authenticate(context))
-        return meta_pb2.RemoveReply()
-
-    @servicer_method
-    def Rename(self, request, context):
-        return meta_pb2.RenameReply(inode=ops.rename(self.ctx, request, self.users.authenticate(context)))
-
-    @servicer_method
-    def Truncate(self, request, context):
-        cred = self.users.authenticate(context)
-        return meta_pb2.TruncateReply(inode=ops.truncate(self.ctx, request.path, request.length, cred))
-
-    @servicer_method
-    def SetAttr(self, request, context):
-        return meta_pb2.SetAttrReply(inode=ops.setattr_(self.ctx, request, self.users.authenticate(context)))
-
-    @servicer_method
-    def Link(self, request, context):
-        return meta_pb2.LinkReply(inode=ops.link(self.ctx, request, self.users.authenticate(context)))
-
-    @servicer_method
-    def Symlink(self, request, context):
-        return meta_pb2.SymlinkReply(inode=ops.symlink(self.ctx, request, self.users.authenticate(context)))
-
-    @servicer_method
-    def StatFs(self, request, context):
-        self.users.authenticate(context)
-        return ops.statfs(self.ctx, self.cluster.routing().routing.targets)
+for _op in ops.OPERATIONS.values():
+    setattr(MetaServicer, _op.name, _grpc_method(_op))
+del _op
 
 
 def authenticate_admin(users: Users, context, what: str) -> ops.Cred:

@@ -5,12 +5,16 @@ from __future__ import annotations
 from fs3.proto import meta_pb2
 
 from .. import _keys as keys
-from ._common import OpContext, get_inode, put_inode, touch
+from ._changes import touch
+from ._context import OpContext
+from ._permissions import Cred
+from ._records import get_inode, put_inode
 
 
-def close_file(ctx: OpContext, req: meta_pb2.CloseRequest) -> meta_pb2.Inode:
+def close_file(ctx: OpContext, cred: Cred, req: meta_pb2.CloseRequest) -> meta_pb2.CloseReply:
     """The length becomes at least the end of what this session wrote; a removed file just loses the
-    session (its chunks are reclaimed once no session remains)."""
+    session (its chunks are reclaimed once no session remains). No permission is checked: the open
+    that made the session did, and the session id is the writer's."""
 
     def run(txn):
         txn.clear(keys.session(req.inode, req.session))
@@ -23,12 +27,15 @@ def close_file(ctx: OpContext, req: meta_pb2.CloseRequest) -> meta_pb2.Inode:
             put_inode(txn, inode)
         return inode
 
-    return ctx.kv.transact(run)
+    return meta_pb2.CloseReply(inode=ctx.kv.transact(run))
 
 
-def renew_sessions(ctx: OpContext, pairs: list[tuple[int, int]]) -> int:
-    """Extend the write sessions a live client still holds; returns how many still existed."""
+def renew_sessions(ctx: OpContext, cred: Cred,
+                   req: meta_pb2.RenewSessionsRequest) -> meta_pb2.RenewSessionsReply:
+    """Extend the write sessions a live client still holds (``inodes`` and ``sessions`` in pairs);
+    the reply counts those that still existed."""
     expires = ctx.clock() + int(ctx.config.session_ttl * 1e9)
+    pairs = list(zip(req.inodes, req.sessions, strict=False))
 
     def run(txn):
         renewed = 0
@@ -42,12 +49,12 @@ def renew_sessions(ctx: OpContext, pairs: list[tuple[int, int]]) -> int:
             renewed += 1
         return renewed
 
-    return ctx.kv.transact(run)
+    return meta_pb2.RenewSessionsReply(renewed=ctx.kv.transact(run))
 
 
 def prune_sessions(ctx: OpContext, limit: int = 1000) -> int:
     """Drop write sessions whose writer stopped renewing them (it crashed or lost the cluster); the
-    file keeps the length of its last close."""
+    file keeps the length of its last close. Meta's housekeeping, not a call."""
     now = ctx.clock()
     begin, end = keys.prefix_range(keys.SESSION)
 

@@ -6,26 +6,15 @@ from fs3._errors import AlreadyExists, InvalidArgument, NameTooLong, NotFound, N
 from fs3._paths import PATH_MAX
 from fs3.proto import meta_pb2
 
-from ._common import (
-    DIRECTORY,
-    SYMLINK,
-    Cred,
-    OpContext,
-    W,
-    X,
-    check,
-    dot_target,
-    get_dentry,
-    once,
-    put_dentry,
-    put_inode,
-    resolve,
-    resolve_parent,
-    touch,
-)
+from ._changes import touch
+from ._context import OpContext
+from ._idempotence import once
+from ._permissions import Cred, W, X, check
+from ._records import DIRECTORY, SYMLINK, get_dentry, put_dentry, put_inode
+from ._walk import dot_target, resolve, resolve_parent
 
 
-def link(ctx: OpContext, req: meta_pb2.LinkRequest, cred: Cred) -> meta_pb2.Inode:
+def link(ctx: OpContext, cred: Cred, req: meta_pb2.LinkRequest) -> meta_pb2.LinkReply:
     """A hard link: ``dst`` becomes another name of the file (or symlink) ``src``; directories
     cannot be linked (EPERM)."""
 
@@ -48,10 +37,10 @@ def link(ctx: OpContext, req: meta_pb2.LinkRequest, cred: Cred) -> meta_pb2.Inod
         put_inode(txn, parent)
         return inode
 
-    return once(ctx, req.request_id, meta_pb2.Inode, run)
+    return meta_pb2.LinkReply(inode=once(ctx, req.request_id, meta_pb2.Inode, run))
 
 
-def symlink(ctx: OpContext, req: meta_pb2.SymlinkRequest, cred: Cred) -> meta_pb2.Inode:
+def symlink(ctx: OpContext, cred: Cred, req: meta_pb2.SymlinkRequest) -> meta_pb2.SymlinkReply:
     """A symbolic link at ``path`` whose content is ``target`` (not checked: it may dangle)."""
     if not req.target:
         raise NotFound("No such file or directory (empty symlink target)", path=req.path)
@@ -80,4 +69,4 @@ def symlink(ctx: OpContext, req: meta_pb2.SymlinkRequest, cred: Cred) -> meta_pb
         put_inode(txn, parent)
         return inode
 
-    return once(ctx, req.request_id, meta_pb2.Inode, run)
+    return meta_pb2.SymlinkReply(inode=once(ctx, req.request_id, meta_pb2.Inode, run))

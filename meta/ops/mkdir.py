@@ -6,22 +6,13 @@ from fs3._errors import AlreadyExists, NotADirectory
 from fs3._paths import DOTS, split_path
 from fs3.proto import common_pb2, meta_pb2
 
-from ._common import (
-    DIRECTORY,
-    Cred,
-    OpContext,
-    W,
-    X,
-    check,
-    dot_target,
-    get_dentry,
-    once,
-    put_dentry,
-    put_inode,
-    resolve_parent,
-    touch,
-    walk,
-)
+from ..kv import Transaction
+from ._changes import touch
+from ._context import OpContext
+from ._idempotence import once
+from ._permissions import Cred, W, X, check
+from ._records import DIRECTORY, get_dentry, put_dentry, put_inode
+from ._walk import dot_target, resolve_parent, walk
 
 DEFAULT_DIR_MODE = 0o755
 
@@ -35,8 +26,9 @@ def new_directory(ino: int, parent: meta_pb2.Inode, mode: int, now: int, cred: C
     )
 
 
-def add_directory(txn, ctx: OpContext, parent: meta_pb2.Inode, name: str, ino: int, mode: int,
+def add_directory(txn: Transaction, ctx: OpContext, parent: meta_pb2.Inode, name: str, ino: int, mode: int,
                   cred: Cred) -> meta_pb2.Inode:
+    """A new directory ``name`` in ``parent`` (whose link count and times change), owned by ``cred``."""
     now = ctx.clock()
     inode = new_directory(ino, parent, mode, now, cred)
     put_inode(txn, inode)
@@ -47,11 +39,13 @@ def add_directory(txn, ctx: OpContext, parent: meta_pb2.Inode, name: str, ino: i
     return inode
 
 
-def mkdir(ctx: OpContext, path: str, cred: Cred, mode: int = DEFAULT_DIR_MODE, parents: bool = False,
-          request_id: str = "") -> meta_pb2.Inode:
-    mode = mode or DEFAULT_DIR_MODE
-    if parents:
-        return _mkdir_parents(ctx, path, mode, cred, request_id)
+def mkdir(ctx: OpContext, cred: Cred, req: meta_pb2.MkdirRequest) -> meta_pb2.MkdirReply:
+    """A directory at ``path`` (mode 0755 unless given); with ``parents``, its missing parents too and
+    no error when it exists (``mkdir -p``)."""
+    mode = req.mode or DEFAULT_DIR_MODE
+    if req.parents:
+        return meta_pb2.MkdirReply(inode=_mkdir_parents(ctx, req.path, mode, cred, req.request_id))
+    path = req.path
     ino = ctx.alloc_inode()
 
     def run(txn):
@@ -63,7 +57,7 @@ def mkdir(ctx: OpContext, path: str, cred: Cred, mode: int = DEFAULT_DIR_MODE, p
         check(parent, cred, W | X, path)
         return add_directory(txn, ctx, parent, name, ino, mode, cred)
 
-    return once(ctx, request_id, meta_pb2.Inode, run)
+    return meta_pb2.MkdirReply(inode=once(ctx, req.request_id, meta_pb2.Inode, run))
 
 
 def _mkdir_parents(ctx: OpContext, path: str, mode: int, cred: Cred, request_id: str) -> meta_pb2.Inode:
@@ -91,5 +85,3 @@ def _mkdir_parents(ctx: OpContext, path: str, mode: int, cred: Cred, request_id:
         return node
 
     return once(ctx, request_id, meta_pb2.Inode, run)
-
-

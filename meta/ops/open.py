@@ -9,30 +9,21 @@ from fs3._layout import valid_chunk_size
 from fs3.proto import cluster_pb2, common_pb2, meta_pb2
 
 from .. import _keys as keys
-from ._common import (
-    DIRECTORY,
-    FILE,
-    Cred,
-    OpContext,
-    R,
-    W,
-    X,
-    check,
-    dot_target,
-    get_inode,
-    once,
-    put_dentry,
-    put_inode,
-    resolve_target,
-    touch,
-)
+from ..kv import Transaction
+from ._changes import touch
+from ._context import OpContext
+from ._idempotence import once
+from ._permissions import Cred, R, W, X, check
+from ._records import DIRECTORY, FILE, get_inode, put_dentry, put_inode
+from ._walk import dot_target, resolve_target
+from .stat import names_something
 from .truncate import set_length
 
 DEFAULT_FILE_MODE = 0o644
 CHAIN_TABLE_ID = 1
 
 
-def choose_layout(txn, parent: meta_pb2.Inode, chunk_size: int, stripe: int) -> common_pb2.Layout:
+def choose_layout(txn: Transaction, parent: meta_pb2.Inode, chunk_size: int, stripe: int) -> common_pb2.Layout:
     """A new file's layout: the parent's chunk size and stripe unless overridden, over ``stripe``
     consecutive chains of the chain table starting at a random one (so files spread evenly)."""
     chunk_size = chunk_size or parent.layout.chunk_size
@@ -56,8 +47,8 @@ def choose_layout(txn, parent: meta_pb2.Inode, chunk_size: int, stripe: int) -> 
     )
 
 
-def open_file(ctx: OpContext, req: meta_pb2.OpenRequest, cred: Cred) -> tuple[meta_pb2.Inode, int]:
-    """Returns the file's inode and the write session id (0 when not opened for writing)."""
+def open_file(ctx: OpContext, cred: Cred, req: meta_pb2.OpenRequest) -> meta_pb2.OpenReply:
+    """The file's inode and the write session id (0 when not opened for writing)."""
     if req.truncate and not req.write:
         raise InvalidArgument("Invalid argument: truncate needs write access", path=req.path)
     ino = ctx.alloc_inode() if req.create else 0
@@ -106,7 +97,13 @@ def open_file(ctx: OpContext, req: meta_pb2.OpenRequest, cred: Cred) -> tuple[me
     reply = opened.reply
     if req.truncate and not opened.created:
         reply.inode.CopyFrom(set_length(ctx, reply.inode.id, 0, req.path))
-    return reply.inode, reply.session
+    return reply
+
+
+def truncates_existing(ctx: OpContext, req: meta_pb2.OpenRequest) -> bool:
+    """Whether this open would remove an existing file's chunks from the storage nodes (it truncates
+    and the path names something), for meta's routing of the call."""
+    return req.truncate and names_something(ctx, req.path)
 
 
 class _Opened:

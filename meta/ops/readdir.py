@@ -7,12 +7,16 @@ from fs3.proto import meta_pb2
 
 from .. import _keys as keys
 from ..kv import prefix_end
-from ._common import DIRECTORY, Cred, OpContext, R, check, get_inode, resolve
+from ._context import OpContext
+from ._permissions import Cred, R, check
+from ._records import DIRECTORY, get_inode
+from ._walk import resolve
 
 MAX_PAGE = 10_000
 
 
-def readdir(ctx: OpContext, req: meta_pb2.ReadDirRequest, cred: Cred) -> meta_pb2.ReadDirReply:
+def readdir(ctx: OpContext, cred: Cred, req: meta_pb2.ReadDirRequest) -> meta_pb2.ReadDirReply:
+    """Up to ``limit`` entries after ``start_after`` (read permission on the directory)."""
     limit = min(req.limit or ctx.config.readdir_page, MAX_PAGE)
 
     def run(txn):

@@ -20,28 +20,13 @@ from fs3._paths import split_path
 from fs3.proto import meta_pb2
 
 from .. import _keys as keys
-from ._common import (
-    DIRECTORY,
-    ROOT,
-    TRASH,
-    Cred,
-    OpContext,
-    W,
-    X,
-    check,
-    check_unlink,
-    dot_target,
-    drop_directory,
-    drop_link,
-    get_dentry,
-    get_inode,
-    has_entries,
-    once,
-    put_inode,
-    queue_garbage,
-    resolve_parent,
-    touch,
-)
+from ..kv import Transaction
+from ._changes import drop_directory, drop_link, queue_garbage, touch
+from ._context import OpContext
+from ._idempotence import once
+from ._permissions import Cred, W, X, check, check_unlink
+from ._records import DIRECTORY, ROOT, TRASH, get_dentry, get_inode, has_entries, put_inode
+from ._walk import dot_target, resolve_parent
 from .mkdir import add_directory
 from .rename import move_entry
 
@@ -49,7 +34,9 @@ TRASH_MODE = 0o1777      # like /tmp: anyone may trash, only owners may take thi
 USER_TRASH_MODE = 0o700
 
 
-def remove(ctx: OpContext, req: meta_pb2.RemoveRequest, cred: Cred) -> None:
+def remove(ctx: OpContext, cred: Cred, req: meta_pb2.RemoveRequest) -> meta_pb2.RemoveReply:
+    """Unlink (``rm``), ``directory`` (rmdir), ``recursive`` (detach a tree), ``any_type`` (whatever
+    is there), or ``trash`` (move it to /.trash/<user>/)."""
     trash_ids = (ctx.alloc_inode(), ctx.alloc_inode()) if req.trash else None
 
     def run(txn):
@@ -91,9 +78,10 @@ def remove(ctx: OpContext, req: meta_pb2.RemoveRequest, cred: Cred) -> None:
         return None
 
     once(ctx, req.request_id, None, run)
+    return meta_pb2.RemoveReply()
 
 
-def _in_trash(txn, directory: meta_pb2.Inode) -> bool:
+def _in_trash(txn: Transaction, directory: meta_pb2.Inode) -> bool:
     """Whether ``directory`` is /.trash or below it (removing from the trash removes for good)."""
     trash = get_dentry(txn, ROOT, TRASH)
     if trash is None:
@@ -109,7 +97,7 @@ def _in_trash(txn, directory: meta_pb2.Inode) -> bool:
     return ino == trash.inode
 
 
-def _trash_dir(txn, ctx: OpContext, parent: meta_pb2.Inode, name: str, ino: int, mode: int,
+def _trash_dir(txn: Transaction, ctx: OpContext, parent: meta_pb2.Inode, name: str, ino: int, mode: int,
                owner: Cred) -> meta_pb2.Inode:
     entry = get_dentry(txn, parent.id, name)
     if entry is not None:
@@ -120,7 +108,7 @@ def _trash_dir(txn, ctx: OpContext, parent: meta_pb2.Inode, name: str, ino: int,
     return add_directory(txn, ctx, parent, name, ino, mode, owner)
 
 
-def _to_trash(txn, ctx: OpContext, cred: Cred, parent: meta_pb2.Inode, name: str,
+def _to_trash(txn: Transaction, ctx: OpContext, cred: Cred, parent: meta_pb2.Inode, name: str,
               ids: tuple[int, int], path: str) -> None:
     root = get_inode(txn, ROOT)
     if parent.id == ROOT:

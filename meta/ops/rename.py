@@ -21,30 +21,16 @@ from fs3._errors import (
 from fs3.proto import meta_pb2
 
 from .. import _keys as keys
-from ._common import (
-    DIRECTORY,
-    ROOT,
-    Cred,
-    OpContext,
-    W,
-    X,
-    check,
-    check_unlink,
-    dot_target,
-    drop_directory,
-    drop_link,
-    get_dentry,
-    get_inode,
-    has_entries,
-    once,
-    put_dentry,
-    put_inode,
-    resolve_parent,
-    touch,
-)
+from ..kv import Transaction
+from ._changes import drop_directory, drop_link, touch
+from ._context import OpContext
+from ._idempotence import once
+from ._permissions import Cred, W, X, check, check_unlink
+from ._records import DIRECTORY, ROOT, get_dentry, get_inode, has_entries, put_dentry, put_inode
+from ._walk import dot_target, resolve_parent
 
 
-def _is_within(txn, ancestor: int, start: int) -> bool:
+def _is_within(txn: Transaction, ancestor: int, start: int) -> bool:
     """Whether directory ``start`` is ``ancestor`` or lies below it (walks parent links to the root)."""
     seen = 0
     ino = start
@@ -60,7 +46,7 @@ def _is_within(txn, ancestor: int, start: int) -> bool:
         seen += 1
 
 
-def move_entry(txn, ctx: OpContext, cred: Cred, src_parent: meta_pb2.Inode, src_name: str,
+def move_entry(txn: Transaction, ctx: OpContext, cred: Cred, src_parent: meta_pb2.Inode, src_name: str,
                dst_parent: meta_pb2.Inode, dst_name: str, *, no_replace: bool = False,
                src_path: str = "", dst_path: str = "") -> meta_pb2.Inode:
     """Move ``src_parent/src_name`` to ``dst_parent/dst_name`` inside ``txn``; returns the moved inode."""
@@ -125,7 +111,8 @@ def move_entry(txn, ctx: OpContext, cred: Cred, src_parent: meta_pb2.Inode, src_
     return inode
 
 
-def rename(ctx: OpContext, req: meta_pb2.RenameRequest, cred: Cred) -> meta_pb2.Inode:
+def rename(ctx: OpContext, cred: Cred, req: meta_pb2.RenameRequest) -> meta_pb2.RenameReply:
+    """Move ``src`` to ``dst`` (replacing it, unless ``no_replace``); the reply has the moved inode."""
     def run(txn):
         for path in (req.src, req.dst):
             if dot_target(txn, path, cred) is not None:
@@ -135,4 +122,4 @@ def rename(ctx: OpContext, req: meta_pb2.RenameRequest, cred: Cred) -> meta_pb2.
         return move_entry(txn, ctx, cred, src_parent, src_name, dst_parent, dst_name,
                           no_replace=req.no_replace, src_path=req.src, dst_path=req.dst)
 
-    return once(ctx, req.request_id, meta_pb2.Inode, run)
+    return meta_pb2.RenameReply(inode=once(ctx, req.request_id, meta_pb2.Inode, run))

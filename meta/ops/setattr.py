@@ -11,12 +11,18 @@ from fs3._errors import InvalidArgument, NotPermitted
 from fs3._layout import valid_chunk_size
 from fs3.proto import meta_pb2
 
-from ._common import DIRECTORY, Cred, OpContext, check_owner, once, put_inode, resolve, touch
+from ._changes import touch
+from ._context import OpContext
+from ._idempotence import once
+from ._permissions import Cred, check_owner
+from ._records import DIRECTORY, put_inode
+from ._walk import resolve
 
 SETGID = 0o2000
 
 
-def setattr_(ctx: OpContext, req: meta_pb2.SetAttrRequest, cred: Cred) -> meta_pb2.Inode:
+def setattr_(ctx: OpContext, cred: Cred, req: meta_pb2.SetAttrRequest) -> meta_pb2.SetAttrReply:
+    """Change what the request's ``set_*`` flags (and a nonzero layout) name, by the rules above."""
     if req.chunk_size and not valid_chunk_size(req.chunk_size):
         raise InvalidArgument(f"Invalid chunk size {req.chunk_size}: a power of two from 4 KiB to 64 MiB",
                               path=req.path)
@@ -58,4 +64,4 @@ def setattr_(ctx: OpContext, req: meta_pb2.SetAttrRequest, cred: Cred) -> meta_p
         put_inode(txn, inode)
         return inode
 
-    return once(ctx, req.request_id, meta_pb2.Inode, run)
+    return meta_pb2.SetAttrReply(inode=once(ctx, req.request_id, meta_pb2.Inode, run))

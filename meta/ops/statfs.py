@@ -3,15 +3,17 @@ by the replication factor (what a user can still store, not raw disk)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from fs3.proto import cluster_pb2, meta_pb2
 
 from .. import _keys as keys
-from ._common import ROOT, OpContext, get_inode
+from ._context import OpContext
+from ._permissions import Cred
+from ._records import ROOT, get_inode
 
 
-def statfs(ctx: OpContext, targets: Iterable[cluster_pb2.TargetInfo]) -> meta_pb2.StatFsReply:
+def statfs(ctx: OpContext, cred: Cred, req: meta_pb2.StatFsRequest) -> meta_pb2.StatFsReply:
+    """Any user may ask; the targets come from the context (the cluster manager's routing info)."""
+
     def run(txn):
         reply = meta_pb2.StatFsReply()
         raw = txn.get(keys.INODE_ALLOC)
@@ -26,7 +28,7 @@ def statfs(ctx: OpContext, targets: Iterable[cluster_pb2.TargetInfo]) -> meta_pb
 
     reply = ctx.kv.transact(run, readonly=True)
     replicas = max(1, reply.replicas)
-    for target in targets:
+    for target in ctx.targets():
         reply.used_bytes += target.used_bytes
         reply.free_bytes += target.free_bytes
     reply.used_bytes //= replicas

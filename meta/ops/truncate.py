@@ -9,24 +9,20 @@ from __future__ import annotations
 from fs3._errors import InvalidArgument, IsADirectory, NotFound
 from fs3.proto import meta_pb2
 
-from ._common import (
-    FILE,
-    Cred,
-    MustLeaveGroup,
-    OpContext,
-    W,
-    check,
-    get_inode,
-    put_inode,
-    resolve,
-    storage_calls_refused,
-    touch,
-)
+from ._changes import touch
+from ._context import OpContext
+from ._group import MustLeaveGroup, storage_calls_refused
+from ._permissions import Cred, W, check
+from ._records import FILE, get_inode, put_inode
+from ._walk import resolve
 
 MAX_LENGTH = 1 << 62
 
 
 def set_length(ctx: OpContext, ino: int, length: int, path: str) -> meta_pb2.Inode:
+    """Give inode ``ino`` this length, its chunks past it reclaimed on storage first (Truncate, and an
+    Open that truncates). Inside a group commit it raises ``MustLeaveGroup``: storage calls wait for
+    no other call's commit."""
     if storage_calls_refused():
         raise MustLeaveGroup()
     inode = ctx.kv.transact(lambda txn: get_inode(txn, ino), readonly=True)
@@ -52,11 +48,13 @@ def set_length(ctx: OpContext, ino: int, length: int, path: str) -> meta_pb2.Ino
     return ctx.kv.transact(run)
 
 
-def truncate(ctx: OpContext, path: str, length: int, cred: Cred) -> meta_pb2.Inode:
+def truncate(ctx: OpContext, cred: Cred, req: meta_pb2.TruncateRequest) -> meta_pb2.TruncateReply:
+    """Set the length of the file at ``path`` (write permission on it)."""
+    path, length = req.path, req.length
     if length < 0 or length > MAX_LENGTH:
         raise InvalidArgument(f"Invalid argument: length {length} out of range", path=path)
     inode = ctx.kv.transact(lambda txn: resolve(txn, path, cred), readonly=True)
     if inode.type != FILE:
         raise IsADirectory("Is a directory", path=path)
     check(inode, cred, W, path)
-    return set_length(ctx, inode.id, length, path)
+    return meta_pb2.TruncateReply(inode=set_length(ctx, inode.id, length, path))

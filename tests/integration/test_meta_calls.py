@@ -17,7 +17,7 @@ from fs3 import _call_wire as wire
 from fs3._auth import TOKEN_FILE, read_token_file
 from fs3._errors import Status
 from fs3.meta import MetaConfig, MetaServer
-from fs3.meta.ops._common import DIRECTORY
+from fs3.meta.ops import DIRECTORY
 from fs3.proto import meta_pb2
 
 

@@ -9,39 +9,54 @@ from fs3.meta.ops import ROOT_CRED
 from fs3.proto import meta_pb2
 
 
+def mkdir(ctx, path, cred=ROOT_CRED, **kw):
+    return ops.mkdir(ctx, cred, meta_pb2.MkdirRequest(path=path, **kw)).inode
+
+
+def stat(ctx, path, cred=ROOT_CRED):
+    return ops.stat(ctx, cred, meta_pb2.StatRequest(path=path)).inode
+
+
+def create(ctx, path):
+    ops.open_file(ctx, ROOT_CRED, meta_pb2.OpenRequest(path=path, write=True, create=True))
+
+
 def test_mkdir_and_stat(ctx):
-    d = ops.mkdir(ctx, "/a", ROOT_CRED, 0o750)
+    reply = ops.mkdir(ctx, ROOT_CRED, meta_pb2.MkdirRequest(path="/a", mode=0o750))
+    assert isinstance(reply, meta_pb2.MkdirReply)
+    d = reply.inode
     assert d.type == meta_pb2.DIRECTORY and d.mode == 0o750 and d.nlink == 2
-    assert ops.stat(ctx, "/a", ROOT_CRED).id == d.id
-    assert ops.stat(ctx, "/", ROOT_CRED).nlink == 3  # root gained a subdirectory
+    assert stat(ctx, "/a").id == d.id
+    assert stat(ctx, "/").nlink == 3  # root gained a subdirectory
 
 
 def test_mkdir_errors(ctx):
-    ops.mkdir(ctx, "/a", ROOT_CRED)
+    mkdir(ctx, "/a")
     with pytest.raises(FileExistsError):
-        ops.mkdir(ctx, "/a", ROOT_CRED)
+        mkdir(ctx, "/a")
     with pytest.raises(FileNotFoundError):
-        ops.mkdir(ctx, "/missing/b", ROOT_CRED)
-    ops.open_file(ctx, meta_pb2.OpenRequest(path="/f", write=True, create=True), ROOT_CRED)
+        mkdir(ctx, "/missing/b")
+    create(ctx, "/f")
     with pytest.raises(NotADirectoryError):
-        ops.mkdir(ctx, "/f/b", ROOT_CRED)
+        mkdir(ctx, "/f/b")
     with pytest.raises(OSError) as info:
-        ops.mkdir(ctx, "/", ROOT_CRED)
+        mkdir(ctx, "/")
     assert info.value.errno == errno.EBUSY
 
 
 def test_mkdir_parents(ctx):
-    leaf = ops.mkdir(ctx, "/p/q/r", ROOT_CRED, parents=True)
-    assert ops.stat(ctx, "/p/q/r", ROOT_CRED).id == leaf.id
-    assert ops.mkdir(ctx, "/p/q/r", ROOT_CRED, parents=True).id == leaf.id  # idempotent
-    assert ops.stat(ctx, "/p/q", ROOT_CRED).nlink == 3
-    ops.open_file(ctx, meta_pb2.OpenRequest(path="/p/file", write=True, create=True), ROOT_CRED)
+    leaf = mkdir(ctx, "/p/q/r", parents=True)
+    assert stat(ctx, "/p/q/r").id == leaf.id
+    assert mkdir(ctx, "/p/q/r", parents=True).id == leaf.id  # idempotent
+    assert stat(ctx, "/p/q").nlink == 3
+    create(ctx, "/p/file")
     with pytest.raises(FileExistsError):
-        ops.mkdir(ctx, "/p/file", ROOT_CRED, parents=True)
+        mkdir(ctx, "/p/file", parents=True)
     with pytest.raises(NotADirectoryError):
-        ops.mkdir(ctx, "/p/file/x", ROOT_CRED, parents=True)
+        mkdir(ctx, "/p/file/x", parents=True)
 
 
 def test_new_directory_inherits_layout(ctx):
-    d = ops.mkdir(ctx, "/d", ROOT_CRED)
+    d = mkdir(ctx, "/d")
     assert d.layout.chunk_size == ctx.config.chunk_size and d.layout.stripe == ctx.config.stripe
+    assert mkdir(ctx, "/e", mode=0).mode == 0o755  # no mode: the default

@@ -7,14 +7,22 @@ from fs3.meta.ops import ROOT_CRED
 from fs3.proto import meta_pb2
 
 
+def readdir(ctx, path, **kw):
+    return ops.readdir(ctx, ROOT_CRED, meta_pb2.ReadDirRequest(path=path, **kw))
+
+
+def create(ctx, path):
+    ops.open_file(ctx, ROOT_CRED, meta_pb2.OpenRequest(path=path, write=True, create=True))
+
+
 def test_pages_in_name_order(ctx):
-    ops.mkdir(ctx, "/d", ROOT_CRED)
+    ops.mkdir(ctx, ROOT_CRED, meta_pb2.MkdirRequest(path="/d"))
     names = [f"f{i:03d}" for i in range(25)] + ["é", "Z", "a b"]
     for n in names:
-        ops.open_file(ctx, meta_pb2.OpenRequest(path=f"/d/{n}", write=True, create=True), ROOT_CRED)
+        create(ctx, f"/d/{n}")
     got, after = [], ""
     while True:
-        reply = ops.readdir(ctx, meta_pb2.ReadDirRequest(path="/d", start_after=after, limit=7), ROOT_CRED)
+        reply = readdir(ctx, "/d", start_after=after, limit=7)
         got += [e.name for e in reply.entries]
         if not reply.more:
             break
@@ -23,11 +31,11 @@ def test_pages_in_name_order(ctx):
 
 
 def test_with_inodes_and_errors(ctx):
-    ops.mkdir(ctx, "/d", ROOT_CRED)
-    ops.open_file(ctx, meta_pb2.OpenRequest(path="/d/f", write=True, create=True), ROOT_CRED)
-    reply = ops.readdir(ctx, meta_pb2.ReadDirRequest(path="/d", with_inodes=True), ROOT_CRED)
+    ops.mkdir(ctx, ROOT_CRED, meta_pb2.MkdirRequest(path="/d"))
+    create(ctx, "/d/f")
+    reply = readdir(ctx, "/d", with_inodes=True)
     assert reply.entries[0].inode.type == meta_pb2.FILE and not reply.more
     with pytest.raises(NotADirectoryError):
-        ops.readdir(ctx, meta_pb2.ReadDirRequest(path="/d/f"), ROOT_CRED)
+        readdir(ctx, "/d/f")
     with pytest.raises(FileNotFoundError):
-        ops.readdir(ctx, meta_pb2.ReadDirRequest(path="/nope"), ROOT_CRED)
+        readdir(ctx, "/nope")

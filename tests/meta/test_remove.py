@@ -12,17 +12,25 @@ from fs3.proto import meta_pb2
 
 
 def create(ctx, path):
-    inode, session = ops.open_file(ctx, meta_pb2.OpenRequest(path=path, write=True, create=True), ROOT_CRED)
-    ops.close_file(ctx, meta_pb2.CloseRequest(inode=inode.id, session=session))
-    return inode
+    opened = ops.open_file(ctx, ROOT_CRED, meta_pb2.OpenRequest(path=path, write=True, create=True))
+    ops.close_file(ctx, ROOT_CRED, meta_pb2.CloseRequest(inode=opened.inode.id, session=opened.session))
+    return opened.inode
 
 
 def rm(ctx, path, **kw):
-    ops.remove(ctx, meta_pb2.RemoveRequest(path=path, **kw), ROOT_CRED)
+    assert ops.remove(ctx, ROOT_CRED, meta_pb2.RemoveRequest(path=path, **kw)) == meta_pb2.RemoveReply()
+
+
+def stat(ctx, path):
+    return ops.stat(ctx, ROOT_CRED, meta_pb2.StatRequest(path=path)).inode
+
+
+def mkdir(ctx, path, **kw):
+    return ops.mkdir(ctx, ROOT_CRED, meta_pb2.MkdirRequest(path=path, **kw)).inode
 
 
 def test_unlink_and_rmdir_rules(ctx):
-    ops.mkdir(ctx, "/d", ROOT_CRED)
+    mkdir(ctx, "/d")
     create(ctx, "/d/f")
     with pytest.raises(IsADirectoryError):
         rm(ctx, "/d")
@@ -36,19 +44,21 @@ def test_unlink_and_rmdir_rules(ctx):
         rm(ctx, "/d/f")
     rm(ctx, "/d", directory=True)
     with pytest.raises(FileNotFoundError):
-        ops.stat(ctx, "/d", ROOT_CRED)
-    assert ops.stat(ctx, "/", ROOT_CRED).nlink == 2
+        stat(ctx, "/d")
+    assert stat(ctx, "/").nlink == 2
     with pytest.raises(OSError) as info:
         rm(ctx, "/", recursive=True)
     assert info.value.errno == errno.EBUSY
 
 
 def test_removed_file_is_reclaimed_after_its_last_writer(ctx, kv):
-    inode, session = ops.open_file(ctx, meta_pb2.OpenRequest(path="/f", write=True, create=True), ROOT_CRED)
+    opened = ops.open_file(ctx, ROOT_CRED, meta_pb2.OpenRequest(path="/f", write=True, create=True))
+    inode = opened.inode
     rm(ctx, "/f")
     gc = GarbageCollector(ctx, ctx.chunks, delay=0)
     assert gc.run_once() == 0 and ctx.chunks.removed == []  # still open for writing
-    ops.close_file(ctx, meta_pb2.CloseRequest(inode=inode.id, session=session, wrote=True, written_end=10))
+    ops.close_file(ctx, ROOT_CRED, meta_pb2.CloseRequest(
+        inode=inode.id, session=opened.session, wrote=True, written_end=10))
     assert gc.run_once() == 1
     assert ctx.chunks.removed == [(inode.id, 0)]
     assert gc.pending() == 0
@@ -57,12 +67,12 @@ def test_removed_file_is_reclaimed_after_its_last_writer(ctx, kv):
 def test_recursive_remove_detaches_then_collects_the_tree(ctx, kv):
     files = []
     for d in range(3):
-        ops.mkdir(ctx, f"/top/d{d}/e", ROOT_CRED, parents=True)
+        mkdir(ctx, f"/top/d{d}/e", parents=True)
         for f in range(300):  # more than one collector batch per directory
             files.append(create(ctx, f"/top/d{d}/f{f}").id)
     rm(ctx, "/top", recursive=True)
     with pytest.raises(FileNotFoundError):
-        ops.stat(ctx, "/top", ROOT_CRED)
+        stat(ctx, "/top")
     gc = GarbageCollector(ctx, ctx.chunks, delay=0)
     for _ in range(50):
         if gc.pending() == 0:
