@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from fs3 import _wire
 from fs3._checksum import crc32c
-from fs3._data_client import DataConnection, NodePool, TransportStatus
+from fs3._data_client import NodeConnection, NodePool, TransportStatus
 from fs3._errors import FS3Error, StaleRouting, Status, Unavailable, error_for
 from fs3._layout import chain_of, slices
 from fs3._wire import ReadItem, WriteItem
@@ -147,8 +147,8 @@ class ChunkIO:
 
     # -- connections -------------------------------------------------------------------------------
 
-    async def _open(self, address: str) -> DataConnection:
-        return await DataConnection.open(address, await self._token(), self.shm, self._client_name,
+    async def _open(self, address: str) -> NodeConnection:
+        return await NodeConnection.open(address, await self._token(), self.shm, self._client_name,
                                          self.routing.data_socket(address))
 
     def _pool(self, address: str) -> NodePool:

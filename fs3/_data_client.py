@@ -14,6 +14,7 @@ import socket
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import cast
 
 from . import _frames, _wire
 from ._errors import FS3Error, Unavailable, error_for
@@ -40,8 +41,10 @@ class _Pending:
         self.dests = dests
 
 
-class DataConnection(asyncio.BufferedProtocol):
-    """One connection to a storage node's data plane."""
+class NodeConnection(asyncio.BufferedProtocol):
+    """One connection to a storage node's data plane, as the requester (a client, or a node forwarding
+    along its chain) holds it: requests are sent with ``send_read``/``send_write``/``send_update``, many
+    in flight, and each future gives its reply. The node's end is storage/_client_session.py."""
 
     def __init__(self, address: str, shm):
         self.address = address
@@ -61,7 +64,7 @@ class DataConnection(asyncio.BufferedProtocol):
 
     @classmethod
     async def open(cls, address: str, token: bytes, shm, client: str,
-                   local_socket: str = "") -> DataConnection:
+                   local_socket: str = "") -> NodeConnection:
         """Connect and handshake: over the node's local socket when it is on this host (its abstract
         socket is visible only in this network namespace), else over TCP."""
         host, _, port = address.rpartition(":")
@@ -90,6 +93,7 @@ class DataConnection(asyncio.BufferedProtocol):
             shm_nonce=shm.nonce if shm else b"", client=client,
         )
         conn._hello_waiter = loop.create_future()
+        assert conn.transport is not None  # (connected above)
         conn.transport.write(_wire.encode_hello(hello))
         try:
             welcome = await asyncio.wait_for(conn._hello_waiter, CONNECT_TIMEOUT)
@@ -125,14 +129,15 @@ class DataConnection(asyncio.BufferedProtocol):
     # -- requests ----------------------------------------------------------------------------------
 
     def _send(self, frame_type: int, count: int, parts: list, kind: int, dests=None, flags: int = 0) -> asyncio.Future:
-        if not self.usable:
+        transport = self.transport
+        if self._closed_exc is not None or transport is None or transport.is_closing():  # (not usable)
             raise self._closed_exc or Unavailable(f"connection to storage node {self.address} is closed")
         req_id = self._next_id
         self._next_id = (self._next_id + 1) & 0xFFFFFFFF or 1
         future = asyncio.get_running_loop().create_future()
         self._pending[req_id] = _Pending(future, kind, dests)
         for buffer in _wire.FRAMING.encode(frame_type, parts, count=count, req_id=req_id, flags=flags):
-            self.transport.write(buffer)
+            transport.write(buffer)
         return future
 
     def send_read(self, items: list[_wire.ReadItem], dests: list[memoryview] | None) -> asyncio.Future:
@@ -185,15 +190,17 @@ class DataConnection(asyncio.BufferedProtocol):
             raise _wire.ProtocolError("malformed READ_REPLY")
         return size
 
-    def _place(self, header: _wire.Header, head: bytes) -> tuple[list, tuple]:
+    def _place(self, header: _wire.Header, head: bytes) -> tuple[list, object]:
         """Where a READ_REPLY's data goes: each item's into its destination, or nowhere when nobody
         waits for it any more (an abandoned request)."""
         results = _wire.unpack_read_results(head)
         pending = self._pending.get(header.req_id)
         waiting = pending is not None and not pending.future.done()
-        dests = pending.dests if waiting else None
+        dests = pending.dests if pending is not None and waiting else None
         if waiting and dests is None:
             raise _wire.ProtocolError("READ_REPLY carries data for a shared-memory read")
+        if dests is not None and len(dests) != len(results):
+            raise _wire.ProtocolError("READ_REPLY does not fit the request")
         if sum([r.length for r in results]) != header.length - len(head):
             raise _wire.ProtocolError("READ_REPLY lengths do not add up")
         targets: list = []
@@ -212,10 +219,10 @@ class DataConnection(asyncio.BufferedProtocol):
     def _frame_done(self, frame: _frames.Frame) -> None:
         header, payload = frame.header, frame.payload
         if header.type == _wire.READ_REPLY:
-            results = frame.placed
-            if results is None:  # no data followed the results (shared memory, or nothing read)
-                results = _wire.unpack_read_results(payload)
-            self._complete(header.req_id, results)
+            if frame.placed is not None:  # the results, from _place
+                self._complete(header.req_id, cast(list, frame.placed))
+            else:  # no data followed the results (shared memory, or nothing read)
+                self._complete(header.req_id, _wire.unpack_read_results(payload))
             return
         if header.type == _wire.WELCOME and self._hello_waiter is not None:
             if not self._hello_waiter.done():
@@ -267,14 +274,14 @@ class DataConnection(asyncio.BufferedProtocol):
 class NodePool:
     """Up to ``size`` connections to one storage node; requests go to the least busy one."""
 
-    def __init__(self, address: str, connect: Callable[[str], Awaitable[DataConnection]], size: int = 2):
+    def __init__(self, address: str, connect: Callable[[str], Awaitable[NodeConnection]], size: int = 2):
         self.address = address
         self._connect = connect
         self._size = size
-        self._conns: list[DataConnection] = []
+        self._conns: list[NodeConnection] = []
         self._opening: asyncio.Task | None = None
 
-    async def get(self) -> DataConnection:
+    async def get(self) -> NodeConnection:
         conns = self._conns
         for c in conns:  # the common case: an idle, healthy connection
             if not c._pending and c.usable:

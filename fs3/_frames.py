@@ -47,7 +47,7 @@ class ProtocolError(Exception):
 
 class Header(NamedTuple):
     type: int
-    count: int
+    count: int  # type: ignore[assignment]  # (a field named like tuple.count, which nothing here uses)
     req_id: int
     length: int
     flags: int = 0
@@ -161,7 +161,7 @@ class FrameReader:
         targets = self._targets
         if targets is not None:  # straight into the placed frame's buffers
             target = targets[self._ti]
-            if type(target) is int:  # bytes nobody wants any more
+            if isinstance(target, int):  # bytes nobody wants any more
                 if self._scratch is None:
                     self._scratch = memoryview(bytearray(1 << 16))
                 return self._scratch[: min(len(self._scratch), target - self._to)]
@@ -219,10 +219,12 @@ class FrameReader:
         rest = header.length - size
         if not rest:
             return Frame(header, payload)
+        if self._place is None:
+            raise ValueError("a reader that splits frames (head) needs place")
         targets, placed = self._place(header, payload)
         total = 0
         for t in targets:
-            total += t if type(t) is int else len(t)
+            total += t if isinstance(t, int) else len(t)
         if total != rest:
             raise ProtocolError(f"frame of type {header.type}: its data does not fit where it goes")
         frame = Frame(header, payload, placed)
@@ -256,9 +258,9 @@ class FrameReader:
         used = 0
         while self._targets is not None and used < len(view):
             target = self._targets[self._ti]
-            room = (target if type(target) is int else len(target)) - self._to
+            room = (target if isinstance(target, int) else len(target)) - self._to
             n = min(room, len(view) - used)
-            if type(target) is not int:
+            if not isinstance(target, int):
                 target[self._to : self._to + n] = view[used : used + n]
             used += n
             self._to += n
@@ -267,9 +269,10 @@ class FrameReader:
 
     def _advance(self) -> None:
         targets = self._targets
+        assert targets is not None
         while self._ti < len(targets):
             target = targets[self._ti]
-            if self._to < (target if type(target) is int else len(target)):
+            if self._to < (target if isinstance(target, int) else len(target)):
                 return
             self._ti += 1
             self._to = 0

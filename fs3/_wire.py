@@ -94,7 +94,7 @@ class ChunkId(NamedTuple):
     """A chunk: the ``index``-th chunk of the file ``inode``."""
 
     inode: int
-    index: int
+    index: int  # type: ignore[assignment]  # (named like tuple.index, which nothing here uses)
 
 
 class ChainRef(NamedTuple):
@@ -111,7 +111,7 @@ class ReadItem(NamedTuple):
     chain_id: int
     chain_version: int
     inode: int
-    index: int
+    index: int  # type: ignore[assignment]  # (named like tuple.index, which nothing here uses)
     offset: int
     length: int
     shm_offset: int = 0
@@ -142,7 +142,7 @@ class WriteItem(NamedTuple):
     chain_id: int
     chain_version: int
     inode: int
-    index: int
+    index: int  # type: ignore[assignment]  # (named like tuple.index, which nothing here uses)
     offset: int
     length: int
     chunk_size: int
@@ -187,7 +187,7 @@ class UpdateItem(NamedTuple):
     chain_id: int
     chain_version: int
     inode: int
-    index: int
+    index: int  # type: ignore[assignment]  # (named like tuple.index, which nothing here uses)
     version: int
     length: int
     chunk_size: int

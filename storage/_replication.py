@@ -21,7 +21,7 @@ from concurrent.futures import Executor
 from fs3 import _token, _wire
 from fs3._auth import NodeSigner
 from fs3._checksum import crc32c
-from fs3._data_client import DataConnection, NodePool
+from fs3._data_client import NodeConnection, NodePool
 from fs3._errors import FS3Error, Status, Unavailable
 from fs3._wire import ChainRef, ChunkId
 
@@ -67,11 +67,11 @@ class Peers:
         self._sockets: dict[str, str] = {}
         self.signer = NodeSigner(secret, "node")  # node tokens for storage control calls to peers
 
-    async def _open(self, address: str) -> DataConnection:
+    async def _open(self, address: str) -> NodeConnection:
         claims = _token.TokenClaims(expiry=int(time.time() + TOKEN_LIFETIME), uid=0, gid=0,
                                     client=self._node_name(), role=_token.ROLE_NODE)
         token = _token.sign(self._secret(), claims)
-        return await DataConnection.open(address, token, None, self._node_name(), self._sockets.get(address, ""))
+        return await NodeConnection.open(address, token, None, self._node_name(), self._sockets.get(address, ""))
 
     def connection(self, peer: Peer):
         self._sockets[peer.data_address] = peer.data_socket

@@ -28,7 +28,8 @@ from fs3.proto import cluster_pb2, cluster_pb2_grpc, storage_pb2_grpc
 
 from . import _uring
 from ._buffers import BufferPool
-from ._data_server import DataPlaneContext, DataServer
+from ._data_context import DataPlaneContext
+from ._data_server import DataServer
 from ._recovery import Recovery
 from ._replication import Peers, Replicator
 from ._routing import SERVING, SYNCING, NodeRouting

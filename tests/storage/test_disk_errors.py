@@ -3,7 +3,6 @@ replica); the other items of the frame are served, and nothing is left unanswere
 
 from __future__ import annotations
 
-import asyncio
 import os
 
 import pytest
@@ -11,7 +10,8 @@ import pytest
 from fs3 import _wire
 from fs3._errors import Status
 from storage._buffers import BufferPool
-from storage._data_server import DataConnection, DataPlaneContext
+from storage._data_context import DataPlaneContext
+from storage._read_path import read_items
 from storage._target import Target
 
 MiB = 1 << 20
@@ -32,13 +32,7 @@ def served(tmp_path):
         target.store.write(7, i, 0, blob, MiB)
     ctx = DataPlaneContext(targets={1: target}, routing=_OneTarget(), secret=lambda: b"", node_id=lambda: 1,
                            executor=None, buffers=BufferPool())
-
-    async def make() -> DataConnection:
-        return DataConnection(ctx)
-
-    conn = asyncio.run(make())
-    conn.transport_kind = _wire.TRANSPORT_TCP
-    yield conn, target, data
+    yield ctx, target, data
     target.close()
 
 
@@ -47,9 +41,9 @@ def _results(raw: bytearray) -> list[tuple]:
 
 
 def test_a_failing_disk_fails_its_items_alone(served):
-    conn, target, data = served
+    ctx, target, data = served
     items = [(1, 1, 7, 0, 4096, 4096, 0), (1, 1, 7, 1, 3 * 4096 + 10, 5000, 0), (1, 1, 7, 2, 0, 4096, 0)]
-    results, sent, _held = conn._read_items(items)
+    results, sent, _held = read_items(ctx, items, None)  # over TCP
     assert _results(results) == [(0, 4096), (0, 5000), (Status.CHUNK_NOT_FOUND, 0)]
     assert bytes(sent[0]) == data[0][4096:8192] and bytes(sent[1]) == data[1][3 * 4096 + 10 : 3 * 4096 + 5010]
 
@@ -58,7 +52,7 @@ def test_a_failing_disk_fails_its_items_alone(served):
     unreadable = os.open(os.devnull, os.O_WRONLY)
     os.dup2(unreadable, slot_fd)
     os.close(unreadable)
-    results, sent, _held = conn._read_items(items)
+    results, sent, _held = read_items(ctx, items, None)
     assert _results(results) == [(Status.DISK_ERROR, 0), (Status.DISK_ERROR, 0), (Status.CHUNK_NOT_FOUND, 0)]
     assert sent == []
-    assert conn.ctx.stats.errors.get("DISK_ERROR") == 2
+    assert ctx.stats.errors.get("DISK_ERROR") == 2

@@ -8,7 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fs3 import _wire
 from fs3._errors import FS3Error, Status
-from storage._data_server import INLINE_BUDGET, DataConnection, DataPlaneContext, _Frame
+from storage import _read_path
+from storage._data_context import DataPlaneContext, Request
+from storage._read_path import INLINE_BUDGET
 
 
 class _NoTargets:
@@ -29,39 +31,33 @@ def _read_header(count: int) -> _wire.Header:
     return _wire.Header(_wire.READ, count, 1, count * _wire.READ_ITEM.size)
 
 
-async def _connection(ctx: DataPlaneContext) -> DataConnection:
-    return DataConnection(ctx)  # a connection belongs to the loop that accepted it
-
-
 def test_small_reads_run_inline_while_the_disk_is_fast():
-    conn = asyncio.run(_connection(_context()))
-    conn.ctx.read_latency = INLINE_BUDGET / 100
-    assert all(conn._inline(_read_header(8)) for _ in range(100))
-    assert conn.ctx.pooled_frames == 0
+    ctx = _context()
+    ctx.read_latency = INLINE_BUDGET / 100
+    assert all(_read_path.runs_inline(ctx, _read_header(8)) for _ in range(100))
+    assert ctx.pooled_frames == 0
 
 
 def test_a_slow_disk_sends_reads_to_the_pool_and_a_fast_one_brings_them_back():
     async def scenario():
         with ThreadPoolExecutor(2) as pool:
-            conn = await _connection(_context(pool))
-            conn.transport_kind = _wire.TRANSPORT_TCP
-            conn.ctx.read_latency = INLINE_BUDGET  # a frame of 8 would block the loop for 8 budgets
+            ctx = _context(pool)
+            ctx.read_latency = INLINE_BUDGET  # a frame of 8 would block the loop for 8 budgets
             header = _read_header(8)
-            assert not conn._inline(header)
+            assert not _read_path.runs_inline(ctx, header)
             payload = b"".join(_wire.READ_ITEM.pack(1, 1, 7, 0, 0, 4096, 0) for _ in range(8))
             # Frames served on the pool measure the disk too (before, only frames served inline did,
             # and one slow spell kept small reads off the loop for good).
             for _ in range(60):
-                await conn._read_parallel(_Frame(header, memoryview(payload), None))
-                if conn._inline(header):
-                    return conn
-            raise AssertionError(f"still on the pool: {conn.ctx.read_latency * 1e6:.0f} us per read")
+                await _read_path.serve_parallel(ctx, Request(header, memoryview(payload)), None)  # over TCP
+                if _read_path.runs_inline(ctx, header):
+                    return ctx
+            raise AssertionError(f"still on the pool: {ctx.read_latency * 1e6:.0f} us per read")
 
-    conn = asyncio.run(scenario())
-    assert conn.ctx.read_latency * 8 <= INLINE_BUDGET
-    assert conn.ctx.pooled_frames >= 1
+    ctx = asyncio.run(scenario())
+    assert ctx.read_latency * 8 <= INLINE_BUDGET
+    assert ctx.pooled_frames >= 1
 
 
 def test_only_reads_are_served_inline():
-    conn = asyncio.run(_connection(_context()))
-    assert not conn._inline(_wire.Header(_wire.WRITE, 1, 1, 100))
+    assert not _read_path.runs_inline(_context(), _wire.Header(_wire.WRITE, 1, 1, 100))
