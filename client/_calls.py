@@ -36,6 +36,7 @@ class CallConnection(asyncio.Protocol):
         except (OSError, ValueError, asyncio.TimeoutError) as exc:
             raise Unavailable(f"cannot reach the meta call listener at {address}: {exc}") from None
         conn._welcome = loop.create_future()
+        assert conn.transport is not None  # (connected above)
         conn.transport.write(wire.frame(wire.HELLO, (token or "").encode()))
         try:
             await asyncio.wait_for(conn._welcome, CONNECT_TIMEOUT)
@@ -55,7 +56,8 @@ class CallConnection(asyncio.Protocol):
     def call(self, name: str, request, timeout: float) -> asyncio.Future:
         """Send one call; the future gives its reply message or raises its error (Unreachable when the
         connection is lost or the server does not answer within ``timeout``)."""
-        if not self.usable:
+        transport = self.transport
+        if not self.usable or transport is None:
             raise self._closed or Unreachable(f"meta {self.address}: connection closed")
         req_id = self._next_id
         self._next_id = (self._next_id + 1) & 0xFFFFFFFF or 1
@@ -64,8 +66,7 @@ class CallConnection(asyncio.Protocol):
         self._pending[req_id] = (future, name)
         timer = loop.call_later(timeout, self._expire, req_id)
         future.add_done_callback(lambda _f: timer.cancel())
-        self.transport.write(wire.frame(wire.CALL, request.SerializeToString(), count=wire.NUMBER[name],
-                                        req_id=req_id))
+        transport.write(wire.frame(wire.CALL, request.SerializeToString(), count=wire.NUMBER[name], req_id=req_id))
         return future
 
     def _expire(self, req_id: int) -> None:

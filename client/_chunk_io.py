@@ -8,6 +8,7 @@ import asyncio
 import collections
 import functools
 import itertools
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from fs3.proto import meta_pb2
 
 from ._routing import RoutingCache
 from ._shm import ShmRegion
+
+log = logging.getLogger(__name__)
 
 RETRY_TIMEOUT = 30.0          # how long a read or write keeps retrying through failover
 WATCH_INTERVAL = 1.0          # how often a slow request checks whether its node was declared offline
@@ -95,9 +98,9 @@ class _Round:
         self.last_error = error or self.last_error
         if error is not None and error.status != Status.CHUNK_PENDING:
             self.only_pending = False
-        for piece, exc in corrupt:
+        for piece, failure in corrupt:
             if self.attempt + 1 >= self.replicas.get(piece.chain, 1):
-                raise exc  # every replica tried: no intact copy to return
+                raise failure  # every replica tried: no intact copy to return
             self.failed.append(piece)
 
     def release_all(self) -> None:
@@ -126,6 +129,11 @@ class PreparedWrite:
 
 
 class ChunkIO:
+    """The client's chunk reads and writes on the data plane: a pool of connections per storage node,
+    reads batched into frames per node and retried on another replica, writes sent to their chain's head
+    and retried through failover. Background checks of unresponsive nodes are tasks it owns: their
+    failures are logged, and ``close`` cancels them."""
+
     def __init__(
         self,
         routing: RoutingCache,
@@ -144,6 +152,8 @@ class ChunkIO:
         self.shm = shm
         self._per_node = connections_per_node
         self._pools: dict[str, NodePool] = {}
+        self._checks: set[asyncio.Task] = set()  # _check_node tasks running now
+        self._closed = False
 
     # -- connections -------------------------------------------------------------------------------
 
@@ -163,9 +173,20 @@ class ChunkIO:
     async def probe(self, address: str) -> TransportStatus:
         """Connect to a node's data plane (if not yet) and say which transport serves it."""
         conn = await self._pool(address).get()
+        assert conn.status is not None  # (set by the handshake)
         return conn.status
 
+    @property
+    def _region(self) -> ShmRegion:
+        """The shared region (where it is used, there is one)."""
+        assert self.shm is not None
+        return self.shm
+
     def close(self) -> None:
+        self._closed = True
+        for task in self._checks:
+            task.cancel()
+        self._checks.clear()
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
@@ -253,27 +274,38 @@ class ChunkIO:
             watch.cancel()
 
     def _watch(self, address: str, future: asyncio.Future) -> None:
-        if not future.done():
-            asyncio.ensure_future(self._check_node(address, future))
+        if future.done() or self._closed:
+            return
+        task = asyncio.ensure_future(self._check_node(address, future))
+        self._checks.add(task)
+        task.add_done_callback(self._checked)
+
+    def _checked(self, task: asyncio.Task) -> None:
+        self._checks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("checking whether a storage node still serves failed", exc_info=task.exception())
 
     async def _check_node(self, address: str, future: asyncio.Future) -> None:
-        try:
-            await self.routing.refresh()
-        except FS3Error:
-            pass
-        if future.done():
-            return
-        if not self.routing.node_serving(address):
-            pool = self._pools.get(address)
-            if pool is not None:
-                pool.abort(Unavailable(f"storage node {address} stopped answering and was declared offline"))
-        else:
-            asyncio.get_running_loop().call_later(WATCH_INTERVAL, self._watch, address, future)
+        """Every WATCH_INTERVAL until ``future`` is answered: refresh the routing info and give up on the
+        node's connections once it is no longer serving."""
+        while not future.done():
+            try:
+                await self.routing.refresh()
+            except FS3Error:
+                pass
+            if future.done():
+                return
+            if not self.routing.node_serving(address):
+                pool = self._pools.get(address)
+                if pool is not None:
+                    pool.abort(Unavailable(f"storage node {address} stopped answering and was declared offline"))
+                return
+            await asyncio.wait({future}, timeout=WATCH_INTERVAL)
 
     def _release_span(self, base: int, span: int, future: asyncio.Future) -> None:
         if not future.cancelled():
             future.exception()  # retrieved: an abandoned request's failure is not news
-        self.shm.free(base, span)
+        self._region.free(base, span)
 
     def _frames(self, pieces: list[ReadPiece]) -> list[list[ReadPiece]]:
         """Split one node's pieces into frames that fit the protocol's and the shared region's limits."""
@@ -301,12 +333,9 @@ class ChunkIO:
             return address, pieces, conn.send_read(items, [p.dest for p in pieces]), 0, 0
         spans = [_wire.shm_span(p.offset, p.length) for p in pieces]
         total = sum(spans)
-        if wait:
-            base = await self.shm.alloc(total)
-        else:
-            base = self.shm.try_alloc(total)
-            if base is None:
-                raise _RegionFull()
+        base = await self._region.alloc(total) if wait else self._region.try_alloc(total)
+        if base is None:
+            raise _RegionFull()
         items = []
         pos = base
         for p, span in zip(pieces, spans, strict=True):
@@ -315,7 +344,7 @@ class ChunkIO:
         try:
             future = conn.send_read(items, None)
         except BaseException:
-            self.shm.free(base, total)
+            self._region.free(base, total)
             raise
         return address, pieces, future, base, total
 
@@ -325,7 +354,7 @@ class ChunkIO:
         retry: list[ReadPiece] = []
         corrupt: list[tuple[ReadPiece, FS3Error]] = []
         error: FS3Error | None = None
-        view = self.shm.view if base else None
+        view = self._region.view if base else None
         pos = base
         for p, (status, n, _version, _chunk_len) in zip(pieces, results, strict=True):
             if status == 0:
@@ -356,8 +385,8 @@ class ChunkIO:
         layout = inode.layout
         chain = chain_of(layout.chains, layout.stripe, index)
         if self.shm is not None and len(data) <= self.shm.capacity // 4:
-            base = await self.shm.alloc(len(data))
-            self.shm.view[base : base + len(data)] = data
+            base = await self._region.alloc(len(data))
+            self._region.view[base : base + len(data)] = data
             return PreparedWrite(inode.id, index, chain, offset, len(data), layout.chunk_size, None, None, base)
         payload = bytes(data)
         return PreparedWrite(inode.id, index, chain, offset, len(data), layout.chunk_size, crc32c(payload),
@@ -374,7 +403,7 @@ class ChunkIO:
                     conn = await self._pool(address).get()
                     crc = w.crc
                     if w.data is None and not conn.uses_shm:  # a node off this host: send the data inline
-                        data, shm_offset = bytes(self.shm.view[w.shm_offset : w.shm_offset + w.length]), 0
+                        data, shm_offset = bytes(self._region.view[w.shm_offset : w.shm_offset + w.length]), 0
                         crc = crc32c(data)
                     elif w.data is None:
                         data, shm_offset, crc = None, w.shm_offset, 0
@@ -398,7 +427,7 @@ class ChunkIO:
                 await self.routing.refresh()
         finally:
             if w.data is None:
-                self.shm.free(w.shm_offset, w.length)
+                self._region.free(w.shm_offset, w.length)
 
     async def write(self, inode: meta_pb2.Inode, offset: int, data: memoryview) -> None:
         """Write ``data`` at ``offset``: every chunk piece to its chain's head, all in parallel."""
@@ -413,7 +442,7 @@ class ChunkIO:
                 raise outcome
 
 
-_WHAT = {
+_WHAT: dict[int, str] = {
     Status.CHECKSUM_MISMATCH: "Input/output error: {chunk} failed its checksum on storage node {node}; "
                               "the damaged data was not returned",
     Status.DISK_ERROR: "Input/output error: storage node {node} could not read {chunk} from its disk",

@@ -163,6 +163,11 @@ class ClientSession(asyncio.BufferedProtocol):
             if self._stalled:
                 self.loop.call_soon(self._take_frames)
 
+    @property
+    def reading_paused(self) -> bool:
+        """Whether the session has stopped reading requests (too many in flight, or replies unread)."""
+        return self._reading_paused
+
     def _maybe_finish(self) -> None:
         if self._eof and not self._tasks and not self._stalled and not self.transport.is_closing():
             self.transport.close()

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import array
 import asyncio
+import concurrent.futures
+import functools
 import logging
 
 import grpc
@@ -35,9 +37,14 @@ from ._target import Target
 log = logging.getLogger(__name__)
 
 LIST_PAGE = 10_000
+CLOSE_TIMEOUT = 5.0  # seconds close waits for cancelled runs and repairs to end
 
 
 class Recovery:
+    """Feeds this node's syncing successors (recovery) and repairs its damaged chunks from their replicas,
+    on the data-plane loop. Every run and repair is a task it owns: failures are logged (a failed
+    recovery is retried), and ``close`` cancels them and waits for them to end."""
+
     def __init__(self, routing: NodeRouting, targets: dict[int, Target], replicator: Replicator):
         self.routing = routing
         self.targets = targets
@@ -48,7 +55,9 @@ class Recovery:
         self.repairs: dict[int, int] = {}         # target -> chunks repaired
         self._jobs: dict[tuple[int, int], tuple[int, asyncio.Task]] = {}
         self._repairing: set[tuple[int, int, int]] = set()
+        self._repairs: set[asyncio.Task] = set()  # repair tasks running now
         self._channels: dict[str, grpc.Channel] = {}
+        self._closed = False
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -61,6 +70,8 @@ class Recovery:
             self.loop.call_soon_threadsafe(self._schedule)
 
     def _schedule(self) -> None:
+        if self._closed:
+            return
         for chain, target_id in self.routing.local_chains():
             successor = self.routing.successor(chain, target_id)
             key = (chain.id, target_id)
@@ -179,11 +190,19 @@ class Recovery:
 
     def _start_repair(self, target_id: int, inode: int, index: int) -> None:
         key = (target_id, inode, index)
-        if key in self._repairing or target_id not in self.targets:
+        if key in self._repairing or target_id not in self.targets or self._closed:
             return
         self._repairing.add(key)
         task = asyncio.ensure_future(self._repair(self.targets[target_id], inode, index))
-        task.add_done_callback(lambda t: self._repairing.discard(key))
+        self._repairs.add(task)
+        task.add_done_callback(functools.partial(self._repaired, key))
+
+    def _repaired(self, key: tuple[int, int, int], task: asyncio.Task) -> None:
+        self._repairing.discard(key)
+        self._repairs.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            target_id, inode, index = key
+            log.error("target %d: repairing chunk %d:%d failed", target_id, inode, index, exc_info=task.exception())
 
     async def _repair(self, target: Target, inode: int, index: int, attempts: int = 5) -> bool:
         store = target.store
@@ -247,8 +266,31 @@ class Recovery:
         return buf, version
 
     def close(self) -> None:
-        for job in self._jobs.values():
-            job[1].cancel()
+        """Stop every recovery run and repair and wait for them to end (from any thread; the tasks live
+        on the data-plane loop), then close the channels to peers."""
+        self._closed = True
+        loop = self.loop
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if loop is not None and loop.is_running() and loop is not here:
+            try:
+                asyncio.run_coroutine_threadsafe(self._stop_tasks(), loop).result(timeout=CLOSE_TIMEOUT)
+            except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError, RuntimeError) as exc:
+                log.warning("recovery: tasks still running at close (%r)", exc)
+        else:  # not running (or this is its thread): cancelling is all that can be done
+            for task in self._tasks():
+                task.cancel()
         for channel in self._channels.values():
             channel.close()
+
+    def _tasks(self) -> list[asyncio.Task]:
+        return [job[1] for job in self._jobs.values()] + list(self._repairs)
+
+    async def _stop_tasks(self) -> None:
+        tasks = self._tasks()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 

@@ -1,0 +1,71 @@
+"""A storage node's data plane in the test process: a real DataServer over a real target, on its own
+uvloop thread, for tests that attack it through real sockets. ``from _data_node import DataNode``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from fs3 import _token, _wire
+from storage._buffers import BufferPool
+from storage._data_context import DataPlaneContext
+from storage._data_server import DataServer
+from storage._target import Target
+
+try:
+    import uvloop
+    new_loop = uvloop.new_event_loop
+except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+    new_loop = asyncio.new_event_loop
+
+SECRET = b"s" * 32
+MiB = 1 << 20
+
+
+class OneTarget:
+    """Routing that places every chain on target 1."""
+
+    version = 1
+
+    def local_target(self, *_args, **_kw) -> int:
+        return 1
+
+
+class DataNode:
+    """A started DataServer with chunk 7:0 (1 MiB of ``blob``) on its target 1 (chain 1, version 1)."""
+
+    def __init__(self, path: Path, routing=None):
+        self.target = Target.open(path / "target")
+        self.blob = os.urandom(MiB)
+        self.target.store.write(7, 0, 0, self.blob, MiB)
+        self.executor = ThreadPoolExecutor(2)
+        self.ctx = DataPlaneContext(targets={1: self.target}, routing=routing or OneTarget(),
+                                    secret=lambda: SECRET, node_id=lambda: 1, executor=self.executor,
+                                    buffers=BufferPool(), shm_enabled=False)
+        self.server = DataServer(self.ctx, "127.0.0.1")
+        self.address = ("127.0.0.1", self.server.start(new_loop))
+
+    @property
+    def data_address(self) -> str:
+        return f"{self.address[0]}:{self.address[1]}"
+
+    def on_loop(self, fn):
+        """``fn()`` run on the node's loop (where its sessions live); returns its result."""
+        async def call():
+            return fn()
+        return asyncio.run_coroutine_threadsafe(call(), self.server.main_loop).result(timeout=30)
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.executor.shutdown()
+        self.target.close()
+
+
+def token() -> bytes:
+    return _token.sign(SECRET, _token.TokenClaims(expiry=2**40, uid=0, gid=0, client="test"))
+
+
+def hello() -> bytes:
+    return _wire.encode_hello(_wire.Hello(token=token(), offer=_wire.TRANSPORT_TCP, client="test"))
