@@ -26,6 +26,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import NamedTuple
 
 from ._errors import Status
@@ -62,6 +63,12 @@ class Frame(NamedTuple):
     placed: object = None
 
 
+# Per-frame constructors without a NamedTuple's Python-level __new__ (a C call instead of a Python one:
+# the hot path builds a header and a frame for every frame received).
+_header = partial(tuple.__new__, Header)
+_frame = partial(tuple.__new__, Frame)
+
+
 @dataclass(frozen=True)
 class Framing:
     """One protocol's framing over the shared header: its magic, version, frame types and payload limit.
@@ -90,7 +97,7 @@ class Framing:
         limit = self.max_payload if max_payload is None else max_payload
         if length > limit:
             raise ProtocolError(f"frame of {length} bytes exceeds the limit of {limit}")
-        return Header(frame_type, count, req_id, length, flags)
+        return _header((frame_type, count, req_id, length, flags))
 
     def frame(self, frame_type: int, payload=b"", *, count: int = 0, req_id: int = 0, flags: int = 0) -> bytes:
         """One whole frame as bytes."""
@@ -128,6 +135,7 @@ class FrameReader:
                  head: Callable[[Header, int], int] | None = None,
                  place: Callable[[Header, bytes], tuple[list[Target], object]] | None = None):
         self.framing = framing
+        self._parse = framing.parse_header
         self.max_head = framing.max_payload if max_head is None else max_head
         self._head = head
         self._place = place
@@ -205,7 +213,7 @@ class FrameReader:
             self._settle()
             return None
         view = self._view
-        header = self.framing.parse_header(view[start : start + HEADER_SIZE])
+        header = self._parse(view[start : start + HEADER_SIZE])
         body = start + HEADER_SIZE
         buffered = self._end - body
         size = header.length if self._head is None else self._head(header, buffered)
@@ -218,7 +226,7 @@ class FrameReader:
         self._start = body + size
         rest = header.length - size
         if not rest:
-            return Frame(header, payload)
+            return _frame((header, payload, None))
         if self._place is None:
             raise ValueError("a reader that splits frames (head) needs place")
         targets, placed = self._place(header, payload)
@@ -227,7 +235,7 @@ class FrameReader:
             total += t if isinstance(t, int) else len(t)
         if total != rest:
             raise ProtocolError(f"frame of type {header.type}: its data does not fit where it goes")
-        frame = Frame(header, payload, placed)
+        frame = _frame((header, payload, placed))
         self._targets, self._ti, self._to, self._placing = targets, 0, 0, frame
         # What is already buffered goes to the targets now; the rest is received there directly.
         if self._start < self._end:

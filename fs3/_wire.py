@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import partial
 from itertools import starmap
 from typing import NamedTuple
 
@@ -88,7 +89,10 @@ _UPDATE_RESULT_FIELDS = struct.Struct("<H2xQI")
 
 
 # -- value objects: what the items and results above carry ----------------------------------------
-# Plain NamedTuples, built by ``_make`` over ``iter_unpack``: as cheap as the tuples they name.
+# Plain NamedTuples, built straight from what ``unpack``/``iter_unpack`` return by ``tuple.__new__`` (a C
+# call; ``_make`` and the constructor are Python functions, which cost twice the unpacking per item).
+
+_new = tuple.__new__
 
 class ChunkId(NamedTuple):
     """A chunk: the ``index``-th chunk of the file ``inode``."""
@@ -162,7 +166,7 @@ class WriteItem(NamedTuple):
 
     @classmethod
     def unpack_from(cls, buffer, offset: int = 0) -> WriteItem:
-        return cls._make(WRITE_ITEM.unpack_from(buffer, offset))
+        return _new(cls, WRITE_ITEM.unpack_from(buffer, offset))
 
 
 class WriteResult(NamedTuple):
@@ -178,7 +182,7 @@ class WriteResult(NamedTuple):
 
     @classmethod
     def unpack_from(cls, buffer, offset: int = 0) -> WriteResult:
-        return cls._make(_WRITE_RESULT_FIELDS.unpack_from(buffer, offset))
+        return _new(cls, _WRITE_RESULT_FIELDS.unpack_from(buffer, offset))
 
 
 class UpdateItem(NamedTuple):
@@ -211,7 +215,7 @@ class UpdateItem(NamedTuple):
 
     @classmethod
     def unpack_from(cls, buffer, offset: int = 0) -> UpdateItem:
-        return cls._make(UPDATE_ITEM.unpack_from(buffer, offset))
+        return _new(cls, UPDATE_ITEM.unpack_from(buffer, offset))
 
 
 class UpdateResult(NamedTuple):
@@ -226,7 +230,11 @@ class UpdateResult(NamedTuple):
 
     @classmethod
     def unpack_from(cls, buffer, offset: int = 0) -> UpdateResult:
-        return cls._make(_UPDATE_RESULT_FIELDS.unpack_from(buffer, offset))
+        return _new(cls, _UPDATE_RESULT_FIELDS.unpack_from(buffer, offset))
+
+
+_new_read_item = partial(_new, ReadItem)
+_new_read_result = partial(_new, ReadResult)
 
 
 def pack_reads(items: list[ReadItem]) -> bytes:
@@ -235,11 +243,11 @@ def pack_reads(items: list[ReadItem]) -> bytes:
 
 
 def unpack_reads(payload) -> list[ReadItem]:
-    return list(map(ReadItem._make, READ_ITEM.iter_unpack(payload)))
+    return list(map(_new_read_item, READ_ITEM.iter_unpack(payload)))
 
 
 def unpack_read_results(buffer) -> list[ReadResult]:
-    return list(map(ReadResult._make, _READ_RESULT_FIELDS.iter_unpack(buffer)))
+    return list(map(_new_read_result, _READ_RESULT_FIELDS.iter_unpack(buffer)))
 
 
 ALIGN = 4096  # shared-memory reads land at an aligned address: see shm_span
