@@ -8,9 +8,9 @@ import errno
 import random
 import socket
 import struct
-import time
 
 import pytest
+from _timing import wait_for
 
 import fs3
 from fs3 import _call_wire as wire
@@ -242,10 +242,7 @@ def test_a_file_closed_unwritten_ends_its_session_without_a_wait(tmp_path):
                 c.open(f"/f{i}", "wb").close()
             assert sessions() == 1  # each open carried the release of the session before it
             assert [c.stat(f"/f{i}").size for i in range(20)] == [0] * 20
-            deadline = time.monotonic() + 10
-            while sessions() and time.monotonic() < deadline:  # the last one goes alone, soon
-                time.sleep(0.05)
-            assert sessions() == 0
+            wait_for(lambda: sessions() == 0, what="the last release")  # it goes alone, soon
             with pytest.raises(FileExistsError):  # a failed open keeps its releases for later
                 c.open("/f5", "xb")
             c.open("/g", "wb").close()
@@ -291,9 +288,6 @@ def test_concurrent_first_calls_share_one_framed_connection(tmp_path):
 
     try:
         asyncio.run(main())
-        deadline = time.monotonic() + 10
-        while server.calls.connections and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not server.calls.connections  # closed with the client
+        wait_for(lambda: not server.calls.connections, what="the connection to close with the client")
     finally:
         server.stop()
