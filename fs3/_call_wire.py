@@ -64,20 +64,6 @@ def parse_header(data) -> tuple[int, int, int, int]:
     return header.type, header.count, header.req_id, header.length
 
 
-def take_frames(buf: bytearray):
-    """The whole frames at the start of ``buf`` as (type, count, req_id, payload), removing them from
-    ``buf`` as they are taken (a partial frame stays for the next bytes); ProtocolError at a bad one.
-    (For callers that keep their own bytearray; a connection's driver keeps a ``reader()`` instead.)"""
-    while len(buf) >= HEADER_SIZE:
-        header = FRAMING.parse_header(buf[:HEADER_SIZE])
-        end = HEADER_SIZE + header.length
-        if len(buf) < end:
-            return
-        payload = bytes(buf[HEADER_SIZE:end])
-        del buf[:end]
-        yield header.type, header.count, header.req_id, payload
-
-
 def frame(frame_type: int, payload: bytes = b"", *, count: int = 0, req_id: int = 0) -> bytes:
     return FRAMING.frame(frame_type, payload, count=count, req_id=req_id)
 

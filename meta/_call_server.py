@@ -199,7 +199,7 @@ class _CallConnection(asyncio.Protocol):
 
     def __init__(self, server: CallServer):
         self.server = server
-        self.buf = bytearray()
+        self.frames = wire.reader()
         self.token: str | None = None  # the caller's bearer token once HELLO was accepted
         self.in_flight = 0
         self.paused = False
@@ -213,14 +213,17 @@ class _CallConnection(asyncio.Protocol):
         self.server.connections.discard(self)
 
     def data_received(self, data: bytes) -> None:
-        self.buf += data
         try:
-            for frame_type, count, req_id, payload in wire.take_frames(self.buf):
-                self._frame(frame_type, count, req_id, payload)
-                if self.transport.is_closing() or self.authenticating:
-                    return  # (frames behind a HELLO wait for its answer)
+            self.frames.feed(data)
+            # (frames behind a HELLO wait in the reader for its answer)
+            while not self.transport.is_closing() and not self.authenticating:
+                frame = self.frames.next_frame()
+                if frame is None:
+                    return
+                header = frame.header
+                self._frame(header.type, header.count, header.req_id, frame.payload)
         except wire.ProtocolError as exc:
-            self._refuse(Status.INVALID_ARGUMENT, str(exc))
+            self._refuse(exc.status, str(exc))
 
     def _refuse(self, status: int, message: str) -> None:
         if not self.transport.is_closing():

@@ -208,9 +208,10 @@ def test_meta_call_constants():
 
 
 def _taken(raw: bytes) -> list[tuple]:
-    buf = bytearray(raw)
-    frames = list(cw.take_frames(buf))
-    assert not buf
+    reader = cw.reader()
+    reader.feed(raw)
+    frames = [(f.header.type, f.header.count, f.header.req_id, f.payload) for f in reader]
+    assert not reader.buffered
     return frames
 
 
