@@ -26,6 +26,15 @@ WINDOW = 64 << 20  # bytes of writes in flight per file (over shm also bounded b
 
 
 class AsyncFile:
+    """One open fs3 file for asyncio code (``await client.open(path, mode)``): a position, reads planned
+    straight to the storage nodes, and write-behind writes (see the module docstring).
+
+    The file holds a write session at meta while open for writing, which keeps its chunks from being
+    reclaimed and lets meta settle its length at ``close``: the length becomes at least the end of what
+    this file wrote (close-to-open: a file opened after this close sees every byte). Like a Python file
+    object it has one position, so tasks sharing it must take turns; ``client.read_batch`` reads many
+    ranges at once."""
+
     def __init__(
         self,
         client: AsyncClient,

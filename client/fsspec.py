@@ -36,6 +36,11 @@ def _info(st: FileStat) -> dict:
 
 
 class FS3FileSystem(AsyncFileSystem):
+    """fsspec's view of one fs3 cluster: fsspec's ~60 operations derived from the handful of primitives
+    below (``_info``, ``_ls``, ``_cat_file``, ``_pipe_file``, ``_rm_file``, ``_mkdir``...), over one
+    ``AsyncClient`` connected on first use. Errors are the built-in ``FileNotFoundError``,
+    ``FileExistsError``, ``IsADirectoryError``... that fsspec callers already catch."""
+
     protocol = ("fs3",)
     root_marker = "/"
     async_impl = True

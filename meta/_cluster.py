@@ -56,8 +56,13 @@ META_SERVER_TIMEOUT = 15.0  # seconds after its last announcement that a meta se
 
 class ClusterManager:
     """The cluster's records in the KV store: registration and heartbeats of storage nodes, chains and
-    the chain table, meta servers' announcements, and the routing info built from them. ``clock`` gives
-    Unix time in ns (tests pass a fake one to expire heartbeats without waiting)."""
+    the chain table, meta servers' announcements, and the routing info built from them.
+
+    Every meta server has one and any of them answers these calls: the records live in the KV store,
+    each change in one transaction, and every change to chains or targets bumps the routing version that
+    clients and nodes compare. Decisions about target states (the 3FS state table) are not made here but
+    by the one ``ManagerLoop`` holding the manager lease (meta/_manager.py). ``clock`` gives Unix time
+    in ns (tests pass a fake one to expire heartbeats without waiting)."""
 
     def __init__(
         self,
