@@ -6,6 +6,7 @@ import time
 
 import click
 
+from fs3._errors import NotFound
 from fs3.proto import cluster_pb2
 
 from ._common import emit_json, state, table
@@ -69,6 +70,11 @@ def history(target_ids, chain_id, as_json):
     state the manager judged by (offline: its node went silent, was restarted or taken offline) and the
     chain version it made."""
     routing = state().client().routing_info()
+    unknown = sorted(set(target_ids) - {t.id for t in routing.targets})
+    if unknown:
+        raise NotFound(f"No such target: {', '.join(map(str, unknown))} (`fs3 cluster targets` lists them)")
+    if chain_id is not None and chain_id not in {c.id for c in routing.chains}:
+        raise NotFound(f"No such chain: {chain_id} (`fs3 cluster chains` lists them)")
     rows = [{"target": t.id, "chain": t.chain_id, **h} for t in routing.targets
             if (not target_ids or t.id in target_ids) and (chain_id is None or t.chain_id == chain_id)
             for h in _history(t)]

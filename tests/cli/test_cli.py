@@ -184,6 +184,8 @@ def test_cluster_history_shows_what_the_manager_decided(up):
     text = fs3("cluster", "history", "--chain", str(one["chain"])).stdout.decode().splitlines()
     assert text[0].split() == ["TIME", "TARGET", "CHAIN", "PUBLIC", "LOCAL", "CHAIN", "VERSION"]
     assert [line.split()[4] for line in text[1:]] == ["serving", "lastsrv", "serving"]
+    one_error_line(fs3("cluster", "history", "99999", check=False), "No such target: 99999")
+    one_error_line(fs3("cluster", "history", "--chain", "99999", check=False), "No such chain: 99999")
 
 
 def test_status_and_down_stop_every_process(tmp_path):
