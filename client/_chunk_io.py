@@ -9,7 +9,6 @@ import collections
 import functools
 import itertools
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ from fs3._checksum import crc32c
 from fs3._data_client import NodeConnection, NodePool, TransportStatus
 from fs3._errors import FS3Error, StaleRouting, Status, Unavailable, error_for
 from fs3._layout import chain_of, slices
+from fs3._retry import Backoff
 from fs3._wire import ReadItem, WriteItem
 from fs3.proto import meta_pb2
 
@@ -200,8 +200,7 @@ class ChunkIO:
         All frames of a round are sent before any reply is awaited, and no task is spawned: a small
         batch costs a few system calls, not a scheduler round per node."""
         todo = pieces
-        delay = 0.05
-        deadline = time.monotonic() + self.retry_timeout
+        backoff = Backoff(self.retry_timeout)
         self._turn += 1  # successive reads of a chunk rotate over its replicas
         for attempt in itertools.count():
             failed: list[ReadPiece] = []
@@ -251,14 +250,13 @@ class ChunkIO:
             only_pending = only_pending and round_.only_pending
             if not failed:
                 return
-            if time.monotonic() > deadline:
+            if backoff.expired:
                 raise last_error or Unavailable("chunk reads failed")
             todo = failed
             if only_pending and last_error is not None:
                 await asyncio.sleep(0.005)  # an update in flight: another replica (or a moment) answers
                 continue
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
+            await backoff.asleep()
             await self.routing.refresh()
 
     async def _reply(self, address: str, future: asyncio.Future):
@@ -394,8 +392,7 @@ class ChunkIO:
 
     async def send_write(self, w: PreparedWrite) -> None:
         """Send a prepared write to its chain's head; retries on stale routing or a lost node."""
-        delay = 0.05
-        deadline = time.monotonic() + self.retry_timeout
+        backoff = Backoff(self.retry_timeout)
         try:
             while True:
                 try:
@@ -420,10 +417,9 @@ class ChunkIO:
                     error: FS3Error = error_for(status, message)
                 except (Unavailable, StaleRouting) as exc:
                     error = exc
-                if time.monotonic() > deadline:
+                if backoff.expired:
                     raise error
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                await backoff.asleep()
                 await self.routing.refresh()
         finally:
             if w.data is None:

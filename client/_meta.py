@@ -20,6 +20,7 @@ import grpc.aio
 from fs3 import _call_wire
 from fs3._auth import bearer
 from fs3._errors import Unavailable, Unreachable
+from fs3._retry import Backoff
 from fs3._rpc import CHANNEL_OPTIONS, acall, error_from_rpc
 from fs3.proto import admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, meta_pb2_grpc
 
@@ -87,13 +88,13 @@ class MetaConnection:
     async def connect(self, timeout: float) -> cluster_pb2.GetRoutingInfoReply:
         """Fetch the routing info from any of the meta servers, waiting up to ``timeout`` for one
         that is still starting; refused connections everywhere fail after a few quick rounds."""
-        deadline = time.monotonic() + timeout
+        # A steady pace, not a growing one: a server that is starting answers within a round or two.
+        backoff = Backoff(timeout, first=0.1 / len(self.addresses), factor=1.0)
         refused = 0
         while True:
-            remaining = deadline - time.monotonic()
             try:
                 reply = await self._channel().cluster.GetRoutingInfo(
-                    cluster_pb2.GetRoutingInfoRequest(), timeout=max(0.1, remaining), wait_for_ready=False,
+                    cluster_pb2.GetRoutingInfoRequest(), timeout=max(0.1, backoff.remaining), wait_for_ready=False,
                     metadata=self.metadata,
                 )
                 self.learn(reply.routing.meta_addresses)
@@ -104,17 +105,16 @@ class MetaConnection:
                     raise error_from_rpc(err, f"meta {self.address}") from None
                 refused += "refused" in (err.details() or "").lower()
                 self._current += 1
-                if refused >= 5 * len(self.addresses) or time.monotonic() + 0.1 >= deadline:
+                if refused >= 5 * len(self.addresses) or backoff.remaining <= 0.1:
                     raise Unavailable(
                         f"cannot reach an fs3 meta server at {', '.join(self.addresses)} "
                         "(is the cluster running? start one with `fs3 up`)"
                     ) from None
-                await asyncio.sleep(0.1 / len(self.addresses))
+                await backoff.asleep()
 
     async def __call__(self, method: str, request, *, timeout: float | None = None):
         """Call ``method`` on a meta server, moving on to the next one while they are unreachable."""
-        deadline = time.monotonic() + self.failover_timeout
-        delay = 0.05
+        backoff = Backoff(self.failover_timeout)
         while True:
             ch = self._channel()
             try:
@@ -129,12 +129,11 @@ class MetaConnection:
                 return await acall(getattr(ch.stub(method), method), request, timeout=timeout or self.timeout,
                                    what=f"meta {ch.address}", metadata=self.metadata)
             except Unreachable:
-                if time.monotonic() > deadline:
+                if backoff.expired:
                     raise
                 self._current += 1
                 if self._current % len(self.addresses) == 0:  # a whole round failed: wait a little
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 1.0)
+                    await backoff.asleep()
 
     async def _calls(self, ch: _Channel) -> CallConnection | None:
         """The framed connection to ``ch``'s meta server, opened on first use; None to use gRPC (the

@@ -7,13 +7,13 @@ passes it down the chain).
 from __future__ import annotations
 
 import threading
-import time
 
 import grpc
 
 from fs3._auth import NodeSigner
 from fs3._errors import StaleRouting, Unavailable
 from fs3._layout import chain_of
+from fs3._retry import Backoff
 from fs3._rpc import CHANNEL_OPTIONS, call
 from fs3.proto import cluster_pb2, common_pb2, meta_pb2, storage_pb2, storage_pb2_grpc
 
@@ -50,18 +50,16 @@ class GrpcChunkReclaimer(ChunkReclaimer):
     def _retrying(self, chain_id: int, send) -> None:
         """Send to the chain's head, retrying through failover (a chain reconfigures within a few
         heartbeat timeouts) until ``RETRY_TIMEOUT``."""
-        deadline = time.monotonic() + RETRY_TIMEOUT
-        delay = 0.05
+        backoff = Backoff(RETRY_TIMEOUT)
         while True:
             try:
                 stub, version = self._head(chain_id)
                 send(stub, version)
                 return
             except (StaleRouting, Unavailable):
-                if time.monotonic() > deadline:
+                if backoff.expired:
                     raise
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                backoff.sleep()
 
     def remove_chunks(self, inode: meta_pb2.Inode, from_index: int) -> None:
         for chain_id in set(inode.layout.chains):

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from fs3._errors import FS3Error
+from fs3._retry import poll
 
 from ._common import human_size, progress_enabled
 
@@ -88,19 +89,22 @@ def demo(data_dir, nodes, batches, batch_size, seq_len, workers, keep, existing,
 
 def _ensure_chains(client, replicas: int, say, timeout: float = 120.0) -> None:
     """Wait until ``replicas`` storage nodes have registered; create chains when the cluster has none."""
-    deadline = time.monotonic() + timeout
-    while True:
+    nodes = 0
+
+    def chains_made() -> bool:
+        nonlocal nodes
         routing = client.routing_info()
+        nodes = len(routing.nodes)
         if routing.chains:
-            return
-        if len(routing.nodes) >= replicas:
+            return True
+        if nodes >= replicas:
             client.create_chains(replicas)
-            say(f"created chains of {replicas} replicas on {len(routing.nodes)} storage nodes")
-            return
-        if time.monotonic() > deadline:
-            raise FS3Error(f"only {len(routing.nodes)} storage nodes registered after {timeout:.0f}s; "
-                           f"chains of {replicas} replicas need {replicas}")
-        time.sleep(1.0)
+            say(f"created chains of {replicas} replicas on {nodes} storage nodes")
+            return True
+        return False
+
+    poll(chains_made, timeout, interval=1.0, error=lambda: FS3Error(
+        f"only {nodes} storage nodes registered after {timeout:.0f}s; chains of {replicas} replicas need {replicas}"))
 
 
 def _pipeline(client, address, token, root, files, batches, batch_size, seq_len, workers, progress, say) -> None:

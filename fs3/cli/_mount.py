@@ -6,12 +6,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import click
 
 from fs3._errors import FS3Error, InvalidArgument, Unavailable
+from fs3._retry import poll
 
 from ._common import state
 
@@ -56,14 +56,19 @@ def mount(mountpoint, foreground, direct_io, allow_other, log_file):
     with open(log_file, "ab") as log:
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
-    deadline = time.monotonic() + 20
-    while not os.path.ismount(mountpoint):
+
+    def mounted() -> bool:
+        if os.path.ismount(mountpoint):
+            return True
         if proc.poll() is not None:
             raise FS3Error(f"the mount process exited ({proc.returncode}); see {log_file}")
-        if time.monotonic() > deadline:
-            proc.terminate()
-            raise Unavailable(f"{mountpoint} was not mounted within 20 s; see {log_file}")
-        time.sleep(0.1)
+        return False
+
+    def gave_up() -> Unavailable:
+        proc.terminate()
+        return Unavailable(f"{mountpoint} was not mounted within 20 s; see {log_file}")
+
+    poll(mounted, 20.0, interval=0.1, error=gave_up)
     click.echo(f"mounted fs3 at {mountpoint} (pid {proc.pid}, log {log_file}); unmount with `fs3 umount {mountpoint}`")
 
 

@@ -25,6 +25,7 @@ from fs3._auth import TOKEN_FILE, new_token, read_token_file, write_token_file
 from fs3._discovery import CLUSTER_FILE, read_cluster_file, remember_cluster
 from fs3._errors import AlreadyExists, InvalidArgument, Unavailable
 from fs3._layout import DEFAULT_CHUNK_SIZE, DEFAULT_STRIPE, valid_chunk_size
+from fs3._retry import Deadline, poll
 from fs3.proto import cluster_pb2
 
 
@@ -146,7 +147,7 @@ class LocalCluster:
         (data / "logs").mkdir(parents=True, exist_ok=True)
         (data / "run").mkdir(exist_ok=True)
         cluster = cls(data)
-        deadline = time.monotonic() + timeout
+        deadline = Deadline(timeout)  # for every step of the start together
         token_file = data / TOKEN_FILE
         if not token_file.exists():
             write_token_file(token_file, new_token())
@@ -201,7 +202,7 @@ class LocalCluster:
             remember_cluster(data, cluster.meta)
         return cluster
 
-    def _start_etcd(self, config: LocalClusterConfig, deadline: float, say) -> str:
+    def _start_etcd(self, config: LocalClusterConfig, deadline: Deadline, say) -> str:
         """Start (or restart, keeping its data) a local etcd cluster; returns its KV URL."""
         from . import _etcd
 
@@ -226,12 +227,9 @@ class LocalCluster:
             say(f"{record.name} serving on {record.address}")
         return "etcd://" + ",".join(r.address for r in members)
 
-    def _await_file(self, path: Path, deadline: float) -> str:
-        while time.monotonic() < deadline:
-            if path.exists():
-                return path.read_text().strip()
-            time.sleep(0.05)
-        raise Unavailable(f"{path.name} was not written in time; see the meta server's log")
+    def _await_file(self, path: Path, deadline: Deadline) -> str:
+        return poll(lambda: path.read_text().strip() if path.exists() else None, deadline,
+                    error=f"{path.name} was not written in time; see the meta server's log")
 
     def _spawn(self, config: LocalClusterConfig, role: str, name: str, args: list[str]) -> ProcessRecord:
         record = ProcessRecord(role, name, 0, "", str(self.data_dir / "logs" / f"{name}.log"), args)
@@ -280,50 +278,54 @@ class LocalCluster:
         if p.alive():
             raise AlreadyExists(f"{name} is still running (pid {p.pid})")
         self._launch(p)
-        self._await_address(p, time.monotonic() + timeout)
+        self._await_address(p, Deadline(timeout))
         self._save()
         return p
 
-    def _await_address(self, record: ProcessRecord, deadline: float) -> None:
+    def _await_address(self, record: ProcessRecord, deadline: Deadline) -> None:
         addr_file = self.data_dir / "run" / f"{record.name}.addr"
         proc: subprocess.Popen = record._popen  # type: ignore[attr-defined]
-        while time.monotonic() < deadline:
+
+        def serving() -> bool:
             if record.role == "etcd":
                 from ._etcd import healthy
 
                 if healthy(record.address):
-                    return
+                    return True
             elif addr_file.exists():
                 record.address = addr_file.read_text().strip()
-                return
+                return True
             if proc.poll() is not None:
                 raise Unavailable(f"{record.name} exited with status {proc.returncode} during start-up:\n"
                                   + _tail(Path(record.log)))
-            time.sleep(0.05)
-        raise Unavailable(f"{record.name} did not start in time; see {record.log}:\n" + _tail(Path(record.log)))
+            return False
 
-    def _create_chains(self, config: LocalClusterConfig, deadline: float) -> None:
+        poll(serving, deadline, error=lambda: Unavailable(
+            f"{record.name} did not start in time; see {record.log}:\n" + _tail(Path(record.log))))
+
+    def _create_chains(self, config: LocalClusterConfig, deadline: Deadline) -> None:
         from fs3.client import connect  # the cluster tooling stands on the client
 
         with connect(self.meta[0], token=read_token_file(self.data_dir / TOKEN_FILE)) as client:
-            while True:
+            up: list = []
+
+            def registered() -> bool:
                 routing = client.routing_info()
-                up = [n for n in routing.nodes if n.state == cluster_pb2.NODE_UP and any(p.address == n.address for p in self.processes)]
-                if len(up) >= config.storage_nodes:
-                    break
-                if time.monotonic() > deadline:
-                    raise Unavailable(f"only {len(up)} of {config.storage_nodes} storage nodes registered in time")
-                time.sleep(0.05)
+                up[:] = [n for n in routing.nodes if n.state == cluster_pb2.NODE_UP
+                         and any(p.address == n.address for p in self.processes)]
+                return len(up) >= config.storage_nodes
+
+            poll(registered, deadline, error=lambda: Unavailable(
+                f"only {len(up)} of {config.storage_nodes} storage nodes registered in time"))
             client.create_chains(config.replicas)
             # Ready when every storage node has learnt its chains (it then reports its targets up to
             # date): a write sent earlier would meet a node that does not know its chain yet.
-            while True:
+
+            def up_to_date() -> bool:
                 targets = client.routing_info().targets
-                if targets and all(t.local_state == cluster_pb2.UPTODATE for t in targets):
-                    break
-                if time.monotonic() > deadline:
-                    raise Unavailable("the storage nodes did not pick up their chains in time")
-                time.sleep(0.05)
+                return bool(targets) and all(t.local_state == cluster_pb2.UPTODATE for t in targets)
+
+            poll(up_to_date, deadline, error="the storage nodes did not pick up their chains in time")
 
     # -- stop --------------------------------------------------------------------------------------
 
@@ -340,9 +342,9 @@ class LocalCluster:
                     stopped.append(p)
                 except ProcessLookupError:
                     pass
-        deadline = time.monotonic() + timeout
+        deadline = Deadline(timeout)
         for p in stopped:
-            while p.alive() and time.monotonic() < deadline:
+            while p.alive() and not deadline.expired:
                 _reap(p)
                 time.sleep(0.02)
             if p.alive():

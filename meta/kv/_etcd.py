@@ -29,9 +29,10 @@ import base64
 import http.client
 import json
 import threading
-import time
 from collections.abc import Callable
 from typing import TypeVar
+
+from fs3._retry import Backoff
 
 from ._base import ConflictError, KVError, KVStore, Transaction
 
@@ -81,16 +82,14 @@ class _Client:
 
     def call(self, path: str, body: dict) -> dict:
         payload = json.dumps(body).encode()
-        deadline = time.monotonic() + UNREACHABLE_AFTER
-        delay = 0.05
+        backoff = Backoff(UNREACHABLE_AFTER, cap=0.5)
         while True:
             try:
                 return self._round(path, payload)
             except _Unreachable:
-                if time.monotonic() > deadline:
+                if backoff.expired:
                     raise
-                time.sleep(delay)
-                delay = min(2 * delay, 0.5)
+                backoff.sleep()
 
     def _round(self, path: str, payload: bytes) -> dict:
         """One try of every member, the last one that answered first."""
