@@ -12,6 +12,7 @@ from collections import deque
 from importlib import resources
 
 from fs3._metrics import LATENCY_BOUNDS, OpCounters
+from fs3._periodic import PeriodicThread
 from fs3.proto import cluster_pb2
 
 log = logging.getLogger("fs3.meta.http")
@@ -79,14 +80,15 @@ class Sampler:
         self.view, self.meta_counters = view, meta_counters
         self.samples: deque = deque(maxlen=HISTORY)
         self._last: tuple[float, dict] | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="fs3-http-sampler", daemon=True)
+        # The KV may be briefly unavailable (an etcd member down): a failed sample is tried again later.
+        self._thread = PeriodicThread("fs3-http-sampler", SAMPLE_INTERVAL, self.sample, log=log,
+                                      failure="stats sample failed", immediate=True, failure_level=logging.DEBUG)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._thread.stop()
 
     def _totals(self) -> dict:
         _, beats = self.view()
@@ -123,14 +125,6 @@ class Sampler:
                 "read_latency_ms": (secs / frames * 1e3) if frames > 0 else 0.0,
             })
         self._last = (now, totals)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.sample()
-            except Exception:  # the KV may be briefly unavailable (an etcd member down); try again
-                log.debug("stats sample failed", exc_info=True)
-            self._stop.wait(SAMPLE_INTERVAL)
 
 
 class MetricsCollector:

@@ -13,10 +13,10 @@ to be retried. Only the meta server holding the manager lease collects (``active
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from fs3._errors import FS3Error
+from fs3._periodic import PeriodicThread
 from fs3.proto import meta_pb2
 
 from . import _keys as keys
@@ -52,8 +52,8 @@ class GarbageCollector:
         self.delay = delay
         self.interval = interval
         self.reclaimed = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = PeriodicThread("garbage-collector", interval, self._pass, log=log,
+                                      failure="garbage collection pass failed")
 
     def pending(self) -> int:
         begin, end = keys.prefix_range(keys.GARBAGE)
@@ -114,7 +114,6 @@ class GarbageCollector:
         return self.kv.transact(run)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="garbage-collector", daemon=True)
         self._thread.start()
 
     def housekeeping(self) -> tuple[int, int, int]:
@@ -170,18 +169,13 @@ class GarbageCollector:
 
         return self.kv.transact(run)
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            if not self.active():
-                continue
-            try:
-                self.housekeeping()
-                while self.run_once() >= BATCH:
-                    pass
-            except Exception:  # noqa: BLE001 - the collector must outlive any one failure
-                log.exception("garbage collection pass failed")
+    def _pass(self) -> None:
+        """One pass (every ``interval``, on the collector's thread), on the lease holder only."""
+        if not self.active():
+            return
+        self.housekeeping()
+        while self.run_once() >= BATCH and not self._thread.stopping:
+            pass
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._thread.stop()

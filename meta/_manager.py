@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 from collections.abc import Callable
 
+from fs3._periodic import PeriodicThread
 from fs3.proto import cluster_pb2
 
 from . import _keys as keys
@@ -38,8 +38,9 @@ class ManagerLoop:
         self.is_leader = False
         self.address = address          # this meta server's, announced to clients via routing info
         self.changes = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ticks = 0
+        self._thread = PeriodicThread("cluster-manager", interval, self._pass, log=log,
+                                      failure="cluster manager pass failed")
 
     def _take_lease(self) -> bool:
         now = self.clock()
@@ -96,22 +97,15 @@ class ManagerLoop:
         return changed
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="cluster-manager", daemon=True)
         self._thread.start()
 
-    def _loop(self) -> None:
-        ticks = 0
-        while not self._stop.wait(self.interval):
-            try:
-                if self.address and ticks % max(1, int(2.0 / self.interval)) == 0:
-                    self.cluster.announce(self.address)
-                ticks += 1
-                if self._take_lease():
-                    self.scan()
-            except Exception:  # noqa: BLE001 - the manager must outlive any one failure
-                log.exception("cluster manager pass failed")
+    def _pass(self) -> None:
+        """One tick: announce this server (every 2 s), bid for the lease and, holding it, scan."""
+        if self.address and self._ticks % max(1, int(2.0 / self.interval)) == 0:
+            self.cluster.announce(self.address)
+        self._ticks += 1
+        if self._take_lease():
+            self.scan()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._thread.stop()

@@ -23,6 +23,8 @@ except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and ma
 
 from fs3._auth import bearer
 from fs3._errors import FS3Error, InvalidArgument, Status, Unavailable
+from fs3._periodic import PeriodicThread
+from fs3._retry import Backoff
 from fs3._rpc import CHANNEL_OPTIONS, SERVER_OPTIONS, call
 from fs3.proto import cluster_pb2, cluster_pb2_grpc, storage_pb2_grpc
 
@@ -81,7 +83,7 @@ class StorageNode:
         self._channel: grpc.Channel | None = None
         self.routing = NodeRouting(self._fetch_routing)
         self._server: grpc.Server | None = None
-        self._heartbeat: threading.Thread | None = None
+        self._heartbeat: PeriodicThread | None = None
         self.secret = b""
         self.buffers = BufferPool()
         self.executor = futures.ThreadPoolExecutor(config.io_threads, thread_name_prefix="disk")
@@ -132,7 +134,7 @@ class StorageNode:
         )
         for t in self._opened:
             request.targets.add(id=t.target_id, path=str(t.path), direct_io=t.store.direct)
-        delay = 0.1
+        backoff = Backoff(first=0.1, cap=2.0)  # no deadline: a node waits for meta as long as it runs
         while not self._stop.is_set():
             try:
                 reply = call(self._cluster().RegisterNode, request, timeout=5, what="meta", metadata=self._auth)
@@ -140,8 +142,7 @@ class StorageNode:
             except Unavailable as exc:
                 log.info("meta not reachable yet (%s); retrying", exc)
                 self._next_meta()
-                self._stop.wait(delay)
-                delay = min(delay * 2, 2.0)
+                self._stop.wait(backoff.next_delay())  # a stop ends the wait at once
         else:
             return
         self.node_id = reply.node_id
@@ -183,31 +184,31 @@ class StorageNode:
             out.ops.add(op=op, count=c.count, errors=c.errors, bytes=c.bytes, seconds=c.seconds,
                         frames=c.frames, buckets=c.cumulative())
 
-    def _heartbeat_loop(self) -> None:
-        while not self._stop.wait(self.config.heartbeat_interval):
-            request = cluster_pb2.HeartbeatRequest(node_id=self.node_id)
-            for target_id, t in self.targets.items():
-                request.targets.add(
-                    id=target_id, local_state=self.local_state(target_id), used_bytes=t.store.used_bytes,
-                    chunk_count=t.store.chunk_count, free_bytes=t.free_bytes(), corruptions=t.store.corruptions,
-                    repairs=self.recovery.repairs.get(target_id, 0),
-                    sync_percent=self.recovery.progress.get(target_id, 0),
-                )
-            self._fill_stats(request.stats)
-            sent = time.monotonic()
-            try:
-                reply = call(self._cluster().Heartbeat, request, timeout=min(5.0, self.lease), what="meta",
-                             metadata=self._auth)
-            except FS3Error as exc:
-                if exc.status == Status.NODE_NOT_FOUND:  # the manager lost track of us: register again
-                    self._register()
-                    continue
-                log.warning("heartbeat failed: %s", exc)
-                self._next_meta()
-                continue
-            if reply.routing_version != self.routing.version:
-                self.routing.refresh(force=True)
-            self._last_ok = sent  # the lease runs from when the heartbeat left, not when it came back
+    def _beat(self) -> None:
+        """One heartbeat (every ``heartbeat_interval``, on the heartbeat thread)."""
+        request = cluster_pb2.HeartbeatRequest(node_id=self.node_id)
+        for target_id, t in self.targets.items():
+            request.targets.add(
+                id=target_id, local_state=self.local_state(target_id), used_bytes=t.store.used_bytes,
+                chunk_count=t.store.chunk_count, free_bytes=t.free_bytes(), corruptions=t.store.corruptions,
+                repairs=self.recovery.repairs.get(target_id, 0),
+                sync_percent=self.recovery.progress.get(target_id, 0),
+            )
+        self._fill_stats(request.stats)
+        sent = time.monotonic()
+        try:
+            reply = call(self._cluster().Heartbeat, request, timeout=min(5.0, self.lease), what="meta",
+                         metadata=self._auth)
+        except FS3Error as exc:
+            if exc.status == Status.NODE_NOT_FOUND:  # the manager lost track of us: register again
+                self._register()
+                return
+            log.warning("heartbeat failed: %s", exc)
+            self._next_meta()
+            return
+        if reply.routing_version != self.routing.version:
+            self.routing.refresh(force=True)
+        self._last_ok = sent  # the lease runs from when the heartbeat left, not when it came back
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -237,7 +238,8 @@ class StorageNode:
         server.start()
         self._server = server
         self._register()
-        self._heartbeat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
+        self._heartbeat = PeriodicThread("heartbeat", self.config.heartbeat_interval, self._beat, log=log,
+                                         failure="heartbeat failed")
         self._heartbeat.start()
         if self.config.addr_file:
             tmp = Path(str(self.config.addr_file) + ".tmp")
@@ -260,6 +262,8 @@ class StorageNode:
 
     def stop(self, grace: float = 2.0) -> None:
         self._stop.set()
+        if self._heartbeat is not None:  # before the channel and the targets it reads go
+            self._heartbeat.stop()
         self.recovery.close()
         self.peers.close()
         if self._data_server is not None:

@@ -4,6 +4,9 @@ the test says, however slow the machine."""
 
 from __future__ import annotations
 
+import logging
+import threading
+
 from _timing import FakeClock
 
 from fs3.meta._cluster import ClusterManager
@@ -93,3 +96,28 @@ def test_a_node_heard_from_again_is_up_without_a_scan(kv):
     assert {n.id: n.state for n in cluster.routing().routing.nodes}[node] == cluster_pb2.NODE_DOWN
     _beat(cluster, node, target)
     assert {n.id: n.state for n in cluster.routing().routing.nodes}[node] == cluster_pb2.NODE_UP
+
+
+def test_the_loop_announces_bids_scans_and_outlives_a_failed_pass(kv, caplog):
+    cluster = ClusterManager(kv, clock=FakeClock())
+    _register_three(cluster)
+    manager = ManagerLoop(cluster, interval=0.001, holder="a", address="127.0.0.1:7000")
+    scans = []
+    second = threading.Event()
+
+    def scan():  # the first pass fails (the KV store was away), the loop goes on
+        scans.append(threading.current_thread().name)
+        if len(scans) == 1:
+            raise RuntimeError("KV store unreachable")
+        second.set()
+        return 0
+
+    manager.scan = scan
+    with caplog.at_level(logging.ERROR, logger="fs3.meta._manager"):
+        manager.start()
+        assert second.wait(60)
+        manager.stop()
+    assert not manager._thread._thread.is_alive()  # stop woke it and waited for it
+    assert manager.is_leader and set(scans) == {"cluster-manager"}
+    assert "127.0.0.1:7000" in cluster.routing().routing.meta_addresses  # announced on its first pass
+    assert [r.message for r in caplog.records] == ["cluster manager pass failed"]
