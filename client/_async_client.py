@@ -324,11 +324,13 @@ class AsyncClient(ClusterAdmin):
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def close(self) -> None:
-        await self._sessions.aclose()
-        self._chunks.close()
-        if self._chunks.shm is not None:
-            self._chunks.shm.close()
-        await self._meta.close()
+        try:
+            await self._sessions.aclose()
+        finally:  # whatever the sessions' end, the connections and the shared region go
+            self._chunks.close()
+            if self._chunks.shm is not None:
+                self._chunks.shm.close()
+            await self._meta.close()
 
     async def __aenter__(self) -> AsyncClient:
         return self

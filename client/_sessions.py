@@ -7,12 +7,14 @@ without a write, is released without waiting (``SessionReleases``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 
 from fs3.proto import meta_pb2
 
 from ._releases import SessionReleases
+
+log = logging.getLogger(__name__)
 
 RENEW_INTERVAL = 15.0  # how often open write sessions are renewed (meta prunes them after 60 s unrenewed)
 
@@ -31,6 +33,7 @@ class WriteSessions:
         self._open.add((inode, session))
         if self._renewer is None or self._renewer.done():
             self._renewer = asyncio.get_running_loop().create_task(self._renew())
+            self._renewer.add_done_callback(_said)
 
     async def close(self, inode: meta_pb2.Inode, session: int, wrote: bool, written_end: int) -> meta_pb2.Inode:
         """End a session: the file's length becomes at least ``written_end``; returns the inode."""
@@ -60,8 +63,21 @@ class WriteSessions:
     async def aclose(self) -> None:
         """Send the releases still waiting and stop renewing (the client is closing)."""
         await self.releases.close()
-        if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
-            self._renewer = None
+        renewer, self._renewer = self._renewer, None
+        if renewer is not None:
+            renewer.cancel()
+            try:
+                await renewer
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():  # our own caller was cancelled
+                    raise
+            except Exception:  # noqa: BLE001 - said when it happened (_said); the client still closes
+                pass
+
+
+def _said(task: asyncio.Task) -> None:
+    """A renewer that failed (a bug: errors of meta are retried) says so at once, not only at close."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("renewing write sessions failed; open files may lose their sessions",
+                  exc_info=task.exception())
