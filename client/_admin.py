@@ -20,10 +20,11 @@ class ClusterAdmin:
     _routing: RoutingCache
     _chunks: ChunkIO
 
-    async def routing_info(self, *, refresh: bool = True) -> cluster_pb2.RoutingInfo:
-        """The cluster's nodes, targets, chains and chain tables (with live state)."""
-        if refresh:
-            return (await self._meta.routing(0)).routing
+    async def routing_info(self, *, refresh: bool = True, history: bool = False) -> cluster_pb2.RoutingInfo:
+        """The cluster's nodes, targets, chains and chain tables (with live state); with ``history``,
+        each target's last recorded state changes too (``TargetInfo.history``; always fetched anew)."""
+        if refresh or history:
+            return (await self._meta.routing(0, with_history=history)).routing
         return self._routing.info
 
     async def create_chains(self, replicas: int = 1) -> cluster_pb2.CreateChainTableReply:

@@ -220,9 +220,10 @@ class Client:
 
     # -- cluster -----------------------------------------------------------------------------------
 
-    def routing_info(self, *, refresh: bool = True) -> cluster_pb2.RoutingInfo:
-        """The cluster's nodes, targets, chains and chain tables (with live state)."""
-        return self._run(self._async.routing_info(refresh=refresh))
+    def routing_info(self, *, refresh: bool = True, history: bool = False) -> cluster_pb2.RoutingInfo:
+        """The cluster's nodes, targets, chains and chain tables (with live state); with ``history``,
+        each target's last recorded state changes too."""
+        return self._run(self._async.routing_info(refresh=refresh, history=history))
 
     def create_chains(self, replicas: int = 1) -> cluster_pb2.CreateChainTableReply:
         return self._run(self._async.create_chains(replicas))

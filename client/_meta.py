@@ -175,8 +175,9 @@ class MetaConnection:
             why = f"its framed listener {ch.call_address} could not be reached (tried again within 30 s)"
         return {"meta": ch.address, "namespace_calls": "grpc", "listener": ch.call_address or "", "why_not": why}
 
-    async def routing(self, known_version: int = 0) -> cluster_pb2.GetRoutingInfoReply:
-        reply = await self("GetRoutingInfo", cluster_pb2.GetRoutingInfoRequest(known_version=known_version))
+    async def routing(self, known_version: int = 0, *, with_history: bool = False) -> cluster_pb2.GetRoutingInfoReply:
+        reply = await self("GetRoutingInfo", cluster_pb2.GetRoutingInfoRequest(
+            known_version=known_version, with_history=with_history))
         if not reply.unchanged:
             self.learn(reply.routing.meta_addresses)
         return reply

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 CHAIN_TABLE_ID = 1
 DATA_TOKEN_LIFETIME = 3600.0  # seconds; clients renew before expiry
-HISTORY_LIMIT = 16  # public-state changes kept per target (they travel in every routing info)
+HISTORY_LIMIT = 16  # public-state changes kept per target (shown to operators, not sent to every client)
 
 
 def _next_id(txn, kind: str) -> int:
@@ -216,7 +216,11 @@ class ClusterManager:
                 if now - keys.read_u64(v) <= META_SERVER_TIMEOUT * 1e9]
         return list(dict.fromkeys([*self.meta_addresses, *live]))
 
-    def routing(self, known_version: int = 0) -> cluster_pb2.GetRoutingInfoReply:
+    def routing(self, known_version: int = 0, *, with_history: bool = False) -> cluster_pb2.GetRoutingInfoReply:
+        """The routing info, unless the caller's ``known_version`` is current. Targets carry their state
+        history only ``with_history``: every client and node fetches the routing info at each version
+        bump, and the history is for operators (it would make a target's record several times larger)."""
+
         def run(txn):
             raw = txn.get(keys.ROUTING_VERSION)
             version = keys.read_u64(raw) if raw else 0
@@ -235,13 +239,16 @@ class ClusterManager:
         routing, beats = self.kv.transact(run, readonly=True)
         if routing is None:
             return cluster_pb2.GetRoutingInfoReply(unchanged=True)
+        if not with_history:
+            for target in routing.targets:
+                target.ClearField("history")
         self._merge_live_state(routing, {b.node_id: b for b in beats})
         return cluster_pb2.GetRoutingInfoReply(routing=routing)
 
     def view(self) -> tuple[cluster_pb2.RoutingInfo, dict[int, cluster_pb2.NodeHeartbeat]]:
         """The routing info with live state merged, and each node's last heartbeat (with its counters):
         what the admin API and /metrics show."""
-        routing = self.routing().routing
+        routing = self.routing(with_history=True).routing
         beats = self.kv.transact(lambda txn: _scan(txn, keys.HEARTBEAT, cluster_pb2.NodeHeartbeat), readonly=True)
         return routing, {b.node_id: b for b in beats}
 

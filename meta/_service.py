@@ -76,7 +76,7 @@ class ClusterServicer(cluster_pb2_grpc.ClusterServicer):
     @servicer_method
     def GetRoutingInfo(self, request, context):
         self.users.authenticate(context)
-        reply = self.manager.routing(request.known_version)
+        reply = self.manager.routing(request.known_version, with_history=request.with_history)
         reply.call_address = self.call_address
         return reply
 

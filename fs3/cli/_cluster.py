@@ -19,7 +19,7 @@ def cluster():
 
 
 def _show(kind: str, headers: list[str], row, as_json: bool) -> None:
-    routing = state().client().routing_info()
+    routing = state().client().routing_info(history=kind == "targets")
     d = routing_dict(routing)
     if kind == "targets":
         for t, info in zip(d["targets"], routing.targets, strict=True):
@@ -69,7 +69,7 @@ def history(target_ids, chain_id, as_json):
     """Show the targets' last public-state changes as one timeline: when, the state entered, the local
     state the manager judged by (offline: its node went silent, was restarted or taken offline) and the
     chain version it made."""
-    routing = state().client().routing_info()
+    routing = state().client().routing_info(history=True)
     unknown = sorted(set(target_ids) - {t.id for t in routing.targets})
     if unknown:
         raise NotFound(f"No such target: {', '.join(map(str, unknown))} (`fs3 cluster targets` lists them)")

@@ -279,10 +279,12 @@ class HeartbeatReply(_message.Message):
     def __init__(self, routing_version: _Optional[int] = ...) -> None: ...
 
 class GetRoutingInfoRequest(_message.Message):
-    __slots__ = ("known_version",)
+    __slots__ = ("known_version", "with_history")
     KNOWN_VERSION_FIELD_NUMBER: _ClassVar[int]
+    WITH_HISTORY_FIELD_NUMBER: _ClassVar[int]
     known_version: int
-    def __init__(self, known_version: _Optional[int] = ...) -> None: ...
+    with_history: bool
+    def __init__(self, known_version: _Optional[int] = ..., with_history: _Optional[bool] = ...) -> None: ...
 
 class GetRoutingInfoReply(_message.Message):
     __slots__ = ("unchanged", "routing", "call_address")

@@ -176,7 +176,7 @@ def test_restarted_node_syncs_then_serves_the_latest_data(rf3, tmp_path):
         def back(t) -> bool:  # serving again, by a change made after the kill
             return t.public_state == cluster_pb2.SERVING and t.history[-1].time_ns > killed_ns
 
-        wait_for(lambda: all(back(t) for t in client.routing_info().targets if t.id in mine),
+        wait_for(lambda: all(back(t) for t in client.routing_info(history=True).targets if t.id in mine),
                  timeout=120, what="the restarted node's targets to serve again")
         # It went through recovery before serving: the manager recorded every public-state change, and
         # `fs3 cluster targets` shows them (a window of a second or two cannot be missed this way).

@@ -31,7 +31,7 @@ def _beat(cluster, nodes, local=S.UPTODATE, only=None):
 
 
 def _history(cluster, target):
-    info = next(t for t in cluster.routing().routing.targets if t.id == target)
+    info = next(t for t in cluster.routing(with_history=True).routing.targets if t.id == target)
     return [(h.public_state, h.local_state, h.chain_version, h.time_ns) for h in info.history]
 
 
@@ -106,3 +106,14 @@ def test_history_keeps_the_last_entries_only(kv):
     assert [(h[0], h[3]) for h in history] == expected[-HISTORY_LIMIT:]  # the newest, oldest first
     versions = [h[2] for h in history]
     assert versions == list(range(versions[0], versions[0] + HISTORY_LIMIT))  # each change a new version
+
+
+def test_the_history_travels_only_to_those_who_ask(kv):
+    """Every client and node fetches the routing info at each version bump: the history (for operators)
+    is left out of it unless asked for, and the dashboard's view has it."""
+    _clock, cluster, ids, _manager = _cluster(kv)
+    plain = cluster.routing().routing
+    assert plain.targets and all(not t.history for t in plain.targets)
+    assert all(t.history for t in cluster.routing(with_history=True).routing.targets)
+    view, _beats = cluster.view()
+    assert all(t.history for t in view.targets)
