@@ -49,9 +49,12 @@ _ERROR_HEAD = struct.Struct("<IH")
 FRAMING = Framing("meta-call", MAGIC, VERSION, frozenset(FRAME_TYPES), MAX_PAYLOAD, speaker="server")
 
 
-def reader() -> FrameReader:
-    """A frame reader for one meta-call connection (either end)."""
-    return FrameReader(FRAMING, 64 << 10)
+def reader(head=None) -> FrameReader:
+    """A frame reader for one meta-call connection (either end). Calls and replies are small, and a
+    server holds one reader per client connection: the buffer starts small and grows only for the
+    frame that needs it. ``head``: see FrameReader (a server refuses what an unauthenticated peer may
+    not send before its payload arrives)."""
+    return FrameReader(FRAMING, 16 << 10, head=head)
 
 
 def pack_header(frame_type: int, count: int, req_id: int, length: int) -> bytes:

@@ -139,6 +139,7 @@ class FrameReader:
         self.max_head = framing.max_payload if max_head is None else max_head
         self._head = head
         self._place = place
+        self._size = buffer_size  # the buffer grows for a large frame, and shrinks back when it is empty
         self._buf = bytearray(buffer_size)
         self._view = memoryview(self._buf)
         self._start = 0
@@ -291,6 +292,9 @@ class FrameReader:
         there once it sits past the middle (so the next one has room)."""
         if self._start == self._end:
             self._start = self._end = 0
+            if len(self._buf) > self._size:  # a large frame passed: give its room back
+                self._buf = bytearray(self._size)
+                self._view = memoryview(self._buf)
         elif self._start > len(self._buf) // 2:
             self._compact()
 

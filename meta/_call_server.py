@@ -199,7 +199,7 @@ class _CallConnection(asyncio.Protocol):
 
     def __init__(self, server: CallServer):
         self.server = server
-        self.frames = wire.reader()
+        self.frames = wire.reader(head=self._head)
         self.token: str | None = None  # the caller's bearer token once HELLO was accepted
         self.in_flight = 0
         self.paused = False
@@ -211,6 +211,16 @@ class _CallConnection(asyncio.Protocol):
 
     def connection_lost(self, exc):
         self.server.connections.discard(self)
+
+    def _head(self, header, _buffered: int) -> int:
+        """Refuse, from its header alone, a frame an unauthenticated peer may not send, before its
+        payload is buffered (an unauthenticated peer must not make the server hold megabytes)."""
+        if self.token is None:
+            if header.type != wire.HELLO:
+                raise wire.ProtocolError("the connection must start with HELLO")
+            if header.length > wire.MAX_TOKEN:
+                raise wire.ProtocolError("HELLO token too long")
+        return header.length
 
     def data_received(self, data: bytes) -> None:
         try:

@@ -56,6 +56,18 @@ def test_fed_bytes_many_frames_per_chunk_and_partial_ones():
     assert reader.next_frame() is None and reader.buffered == 0
 
 
+def test_the_buffer_gives_back_the_room_a_large_frame_took():
+    """A connection that once received a 1 MiB frame does not keep a 1 MiB buffer for its lifetime."""
+    reader = _frames.FrameReader(FM, 4096)
+    reader.feed(_frame(FM, _call_wire.REPLY, b"x" * (1 << 20), 1))
+    assert len(reader._buf) > 1 << 20
+    assert next(iter(reader)).payload == b"x" * (1 << 20)
+    assert reader.next_frame() is None
+    assert len(reader._buf) == 4096
+    reader.feed(_frame(FM, _call_wire.REPLY, b"y", 2))
+    assert [f.payload for f in reader] == [b"y"]
+
+
 def test_a_driver_may_stop_taking_frames_and_go_on_later():
     reader = _frames.FrameReader(F3, 1024)
     reader.feed(b"".join(_frame(F3, _wire.READ, bytes([i]) * 3, i) for i in range(1, 4)))

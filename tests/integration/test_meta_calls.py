@@ -142,6 +142,15 @@ def test_the_listener_refuses_a_connection_without_a_valid_token(cluster, client
     assert raw.frame()[0] == wire.ERROR and raw.closed()
     raw.close()
     assert not client.exists("/sneaky")
+    # Before HELLO, a frame is judged by its header: a large HELLO or a call is refused before its
+    # payload comes (only the header is sent here), so no unauthenticated peer makes the server buffer it.
+    for frame_type, length in ((wire.HELLO, wire.MAX_TOKEN + 1), (wire.CALL, wire.MAX_PAYLOAD)):
+        raw = _Raw(address)
+        raw.send(struct.pack("<2sBBHHII", wire.MAGIC, wire.VERSION, frame_type, 0, 0, 1, length))
+        got, _req, payload = raw.frame()
+        assert got == wire.ERROR and wire.decode_error(payload)[0] == Status.INVALID_ARGUMENT
+        assert raw.closed()
+        raw.close()
 
 
 def test_bad_requests_fail_alone_and_bad_frames_close_only_their_connection(cluster, client, workdir):
