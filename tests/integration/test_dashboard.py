@@ -13,6 +13,10 @@ from pathlib import Path
 import pytest
 from _timing import wait_for
 
+# The suite's 120 s per test would cut short a cluster start and waits of up to 120 s on a loaded
+# machine: the test's own waits must fail first, saying what they waited for.
+pytestmark = pytest.mark.timeout(300)
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("FS3_ARTIFACTS", ROOT / "test-artifacts"))
 

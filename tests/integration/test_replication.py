@@ -25,6 +25,11 @@ import fs3
 from fs3.local import LocalCluster, LocalClusterConfig
 from fs3.proto import cluster_pb2
 
+# The suite's 120 s per test would cut short a cluster start, faults, recovery and reads from every
+# replica (waits of up to 60-120 s each on a loaded machine): a test's own waits must fail first, saying
+# what they waited for.
+pytestmark = pytest.mark.timeout(600)
+
 CHUNK = 64 << 10
 
 
@@ -126,8 +131,11 @@ def run_faulty_writes(cluster, fault: int, *, resume: bool):
         down = node_targets(client.routing_info(), victim.address)
         assert all(targets[t].public_state == cluster_pb2.OFFLINE for t in down)
         assert all(c.targets[-1] in down for c in chains)  # moved to the end of its chain
-        if resume:
+        if resume:  # writes go on while the resumed node, fenced, finds its lease lapsed and comes back
+            resumed_ns = time.time_ns()
             os.kill(victim.pid, signal.SIGCONT)
+            wait_for(lambda: any(n.last_heartbeat_ns > resumed_ns for n in client.routing_info().nodes
+                                 if n.address == victim.address), what="a heartbeat of the resumed node")
         acked = len(writer.ack_times)
         wait_for(lambda: len(writer.ack_times) >= acked + 10, what="writes after the node came back")
         writer.finish()
