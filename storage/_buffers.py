@@ -12,7 +12,39 @@ import threading
 from ._direct_io import ALIGN
 
 
+class Lease:
+    """A pooled buffer on loan from its pool: ``with pool.lease(n) as buf:`` gives it back on exit,
+    however the block ends. A function that fills a buffer for its caller returns ``lease.hand_over()``
+    from inside its ``with``, after everything that may fail: the caller then holds the lease (and
+    gives the buffer back), while the function's own ``with`` gives it back should the filling fail."""
+
+    __slots__ = ("pool", "buf")
+
+    def __init__(self, pool: BufferPool, buf: mmap.mmap | None):
+        self.pool = pool
+        self.buf = buf  # None once given back or handed over
+
+    def __enter__(self) -> mmap.mmap:
+        assert self.buf is not None, "a lease used after it ended"
+        return self.buf
+
+    def __exit__(self, *exc_info) -> None:
+        buf = self.buf
+        if buf is not None:
+            self.buf = None
+            self.pool.release(buf)
+
+    def hand_over(self) -> Lease:
+        """The same buffer on a new lease (for the caller); this one then gives nothing back."""
+        buf, self.buf = self.buf, None
+        return Lease(self.pool, buf)
+
+
 class BufferPool:
+    """Page-aligned buffers by power-of-two size, kept for reuse up to ``max_cached`` bytes in all.
+    Thread-safe. Scoped use goes through ``lease``; ``acquire``/``release`` remain for buffers whose
+    ownership passes elsewhere (a payload received into one, a reply held until the transport drains)."""
+
     def __init__(self, max_cached: int = 256 << 20):
         self._free: dict[int, list[mmap.mmap]] = {}
         self._cached = 0
@@ -32,6 +64,10 @@ class BufferPool:
                 self._cached -= size
                 return free.pop()
         return mmap.mmap(-1, size)
+
+    def lease(self, n: int) -> Lease:
+        """An aligned buffer of at least ``n`` bytes (contents undefined), given back when the lease ends."""
+        return Lease(self, self.acquire(n))
 
     def release(self, buf: mmap.mmap) -> None:
         size = len(buf)

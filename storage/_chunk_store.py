@@ -1,45 +1,33 @@
 """The chunk store of one target: versioned, copy-on-write chunk contents over slot files, checksummed
 reads, and the pending/committed split that chain replication needs.
 
-A chunk has a committed version and, while an update travels along its chain, possibly a pending one.
-Every new version's complete content goes to a fresh slot with O_DIRECT and is flushed before its record
-is committed (as pending, or straight as committed at a chain's tail or without replication); a slot is
-freed only after no record names it. Every read checks the CRC32C of each 4 KiB block it touches and
-never returns data that fails; a chunk with a pending version is not read at all (it answers
-"pending", and the client asks another replica), as CRAQ requires.
-
-Callers that run several steps on one chunk (the replication layer) serialize them per chunk
-themselves; each method here is atomic on its own.
+Three modules: this one (the store, its write side: new content, versions, removal),
+storage/_chunk_reader.py (records and checksummed reads) and storage/_record_cache.py (the records
+kept in memory). The metadata (SQLite, group commit) is storage/_chunk_meta.py; the slot files
+storage/_slots.py.
 """
 
 from __future__ import annotations
 
 import array
 import errno
-import logging
-import os
-import struct
 import threading
 from pathlib import Path
 
-from fs3._checksum import CRC_BLOCK, block_crcs, crc32c
-from fs3._errors import ChecksumMismatch, FS3Error, InvalidArgument, NoSpace, Status
+from fs3._checksum import block_crcs, crc32c
+from fs3._errors import FS3Error, InvalidArgument, NoSpace, Status
 
-from ._buffers import BufferPool
+from ._buffers import BufferPool, Lease
 from ._chunk_meta import ChunkMetaStore, ChunkRecord, chunk_key, split_key
-from ._direct_io import ALIGN, align_up
+from ._chunk_reader import LOCK_STRIPES, ChunkPending, ChunkReader
+from ._direct_io import align_up
+from ._record_cache import ABSENT, RecordCache
 from ._slots import MAX_CLASS, SlotFiles, size_class
 
-log = logging.getLogger(__name__)
+__all__ = ["MAX_CHUNK", "ChunkPending", "ChunkStore", "chunk_checksum"]
 
 MAX_CHUNK = 1 << MAX_CLASS
-_LOCK_STRIPES = 1024
-_U32 = struct.Struct("=I")  # one block CRC, in the native order the blocks were packed in
-RECORD_CACHE_BYTES = 32 << 20  # committed records kept in memory (mostly their block CRCs)
-
-
-def _stripe(inode: int, index: int) -> int:
-    return (inode * 1_000_003 + index) % _LOCK_STRIPES
+_UNKNOWN = object()
 
 
 def chunk_checksum(blocks: bytes) -> int:
@@ -48,230 +36,49 @@ def chunk_checksum(blocks: bytes) -> int:
     return crc32c(blocks)
 
 
-class ChunkPending(FS3Error):
-    """The chunk has an update in flight on this replica: ask another one."""
+class ChunkStore(ChunkReader):
+    """The chunks of one storage target, each with a committed version and, while an update travels
+    along its chain, possibly a pending one.
 
-    status_default = Status.CHUNK_PENDING
+    Crash consistency: every new version's complete content goes to a fresh slot with O_DIRECT and is
+    flushed before its record is committed (as pending, or straight as committed at a chain's tail or
+    without replication); a slot is freed only after no record names it. So after a crash the metadata
+    names only complete data, the committed version is intact, and a pending version stays pending
+    until the chain commits or replaces it. A commit of a pending version is written with the next
+    transaction (``ChunkMetaStore.commit_pending``): should a crash lose it, the version is still
+    pending here, and the chain rolls it forward before it is read from this replica.
 
+    Checksums: a CRC32C per 4 KiB block is kept with each version; every read checks each block it
+    touches and never returns data that fails (the damage is counted and reported to ``on_corrupt``).
+    A chunk with a pending version is not read at all (``ChunkPending``: the client asks another
+    replica), as CRAQ requires.
 
-_ABSENT = ChunkRecord(0, 0, 0, 0, 0, b"")  # cached for a chunk known to have no committed version
-_UNKNOWN = object()
+    Threading: every method may be called from any thread and is atomic on its own, under the
+    chunk's lock (one of 1024 stripes); reads take no lock when the record is in memory. Callers that
+    run several steps on one chunk (the replication layer) serialize them per chunk themselves.
+    ``try_commit`` never blocks (for an event loop). Pooled buffers handed out (``load``, ``build``,
+    ``build_truncated``) are leases: ``with lease as buf:`` gives them back."""
 
-
-class ChunkStore:
     def __init__(self, root: Path, *, direct: bool = True, name: str = "", buffers: BufferPool | None = None):
         self.root = root
         self.name = name or str(root)
         self.buffers = buffers or BufferPool()
         root.mkdir(parents=True, exist_ok=True)
-        self._cache: dict[bytes, ChunkRecord] = {}
-        self._unwritten: dict[bytes, ChunkRecord] = {}  # committed here, its metadata row not yet written
-        self._unwritten_lock = threading.Lock()  # taken last: nothing else is acquired while it is held
-        self._cache_lock = threading.Lock()  # likewise
-        self._cache_bytes = 0
+        self.records = RecordCache()
         self.meta = ChunkMetaStore(root / "chunks.db")
         self.slots = SlotFiles(root / "slots", self.meta.used_slots(), direct=direct)
-        self._pending: dict[bytes, ChunkRecord] = self.meta.all_pending()
-        self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
+        self._pending = self.meta.all_pending()
+        self._locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
         self._stats_lock = threading.Lock()
         self.chunk_count, self.used_bytes = self.meta.totals()
         self.corruptions = 0
-        self.on_corrupt = None  # called with (inode, index) when a read finds damaged data
-
-    @property
-    def direct(self) -> bool:
-        return self.slots.direct
-
-    def _lock(self, inode: int, index: int) -> threading.Lock:
-        return self._locks[_stripe(inode, index)]
-
-    # -- records -----------------------------------------------------------------------------------
-
-    def _record(self, key: bytes, lock: threading.Lock) -> ChunkRecord | None:
-        """The chunk's committed record, from memory when cached (that it has none is cached too). A
-        miss fills the cache under the chunk's lock, so it can never put back a record an update has
-        just replaced."""
-        rec = self._cache.get(key)
-        if rec is not None:
-            return None if rec is _ABSENT else rec
-        with lock:
-            rec = self._current(key)
-            self._remember(key, _ABSENT if rec is None else rec)
-        return rec
-
-    def _current(self, key: bytes) -> ChunkRecord | None:
-        # With the chunk's lock held (so not through _record, which takes it).
-        rec = self._known(key)
-        if rec is None:
-            return self.meta.get(key)
-        return None if rec is _ABSENT else rec
-
-    def _known(self, key: bytes) -> ChunkRecord | None:
-        """What memory knows of the committed record (``_ABSENT``: none), without a metadata lookup."""
-        return self._cache.get(key) or self._unwritten.get(key)
-
-    def _remember(self, key: bytes, rec: ChunkRecord | None) -> None:
-        # Called with the chunk's lock held; the cache is shared by every chunk, so its changes take a
-        # lock of their own (lookups need none). FIFO eviction keeps the bookkeeping cheap.
-        with self._cache_lock:
-            old = self._cache.pop(key, None)
-            if old is not None:
-                self._cache_bytes -= len(old.blocks) + 64
-            if rec is None:
-                return
-            self._cache[key] = rec
-            self._cache_bytes += len(rec.blocks) + 64
-            while self._cache_bytes > RECORD_CACHE_BYTES and self._cache:
-                victim = next(iter(self._cache))
-                if victim == key:
-                    break
-                self._cache_bytes -= len(self._cache.pop(victim).blocks) + 64
-
-    def query(self, inode: int, index: int) -> ChunkRecord | None:
-        """The committed record (None: no committed version)."""
-        return self._record(chunk_key(inode, index), self._lock(inode, index))
-
-    def state(self, inode: int, index: int) -> tuple[ChunkRecord | None, ChunkRecord | None]:
-        """(committed, pending) records of a chunk."""
-        key = chunk_key(inode, index)
-        with self._lock(inode, index):
-            return self._current(key), self._pending.get(key)
-
-    def list_chunks(self, lo: bytes, hi: bytes, limit: int) -> list[tuple[bytes, int, int, int]]:
-        """(key, committed version, checksum, pending version) of up to ``limit`` chunks in [lo, hi)
-        that have a committed or a pending version (0 where a version is missing)."""
-        out = []
-        for key in self.meta.keys(lo, hi)[:limit]:
-            inode, index = split_key(key)
-            committed, pending = self.state(inode, index)
-            out.append((key, committed.version if committed else 0, committed.crc if committed else 0,
-                        pending.version if pending else 0))
-        return out
-
-    def has_pending(self, inode: int, index: int) -> bool:
-        return chunk_key(inode, index) in self._pending
-
-    # -- reads -------------------------------------------------------------------------------------
-
-    def read(self, inode: int, index: int, offset: int, length: int) -> tuple[bytes, ChunkRecord | None]:
-        """Up to ``length`` bytes at ``offset`` of the chunk's committed content (fewer where the chunk
-        ends); ``(b"", None)`` for a chunk that does not exist."""
-        buf = self.buffers.acquire(align_up(offset % ALIGN + length))
-        try:
-            n, rec = self.read_direct(inode, index, offset, length, memoryview(buf))
-            return bytes(memoryview(buf)[offset % ALIGN : offset % ALIGN + n]), rec
-        finally:
-            self.buffers.release(buf)
-
-    def read_direct(
-        self, inode: int, index: int, offset: int, length: int, dest: memoryview
-    ) -> tuple[int, ChunkRecord | None]:
-        """Read the whole 4 KiB blocks around ``[offset, offset + length)`` with O_DIRECT straight into
-        ``dest`` (page-aligned, at least ``align_up(offset % 4096 + length)`` bytes), verifying each
-        block's CRC32C. The data starts at ``dest[offset % 4096]``; returns its length (short where the
-        chunk ends, 0 past it) and the record (None: no such chunk). Raises ``ChunkPending`` while an
-        update of the chunk is in flight here. (A batch of reads uses ``locate`` / ``disk_read`` /
-        ``verify`` within one read epoch instead.)"""
-        epoch = self.slots.begin_read()
-        try:
-            rec, n = self.locate(inode, index, offset, length)
-            if n:
-                self._load_into(inode, index, rec, offset, offset + n, dest)
-            return n, rec
-        finally:
-            self.slots.end_read(epoch)
-
-    def locate(self, inode: int, index: int, offset: int, length: int) -> tuple[ChunkRecord | None, int]:
-        """The chunk's committed record (None: no such chunk) and how many of the ``length`` bytes at
-        ``offset`` it holds. Raises ``ChunkPending`` while an update of the chunk is in flight here.
-        Call within a read epoch, and read what it says before the epoch ends."""
-        key = chunk_key(inode, index)
-        if key in self._pending:
-            raise ChunkPending(f"chunk {inode}:{index} has an update in flight on target {self.name}")
-        rec = self._cache.get(key)
-        if rec is None:
-            rec = self._record(key, self._lock(inode, index))
-        if rec is None or rec is _ABSENT:
-            return None, 0
-        end = rec.length
-        if offset + length < end:
-            end = offset + length
-        return rec, max(0, end - offset)
-
-    def disk_read(self, rec: ChunkRecord, offset: int, n: int, dest: memoryview) -> tuple[int, memoryview, int]:
-        """The O_DIRECT read that fills ``dest`` with the whole blocks around chunk bytes
-        ``[offset, offset + n)``: (file descriptor, buffer, file offset)."""
-        start = offset - offset % CRC_BLOCK
-        size = -(-(offset + n) // ALIGN) * ALIGN - start
-        return self.slots.file(rec.cls).fd, dest[:size], (rec.slot << rec.cls) + start
-
-    def verify(self, inode: int, index: int, rec: ChunkRecord, offset: int, n: int, view: memoryview,
-               got: int) -> None:
-        """Check the blocks that ``disk_read``'s read put in ``view`` (``got`` bytes of them) against
-        the record's CRC32Cs; raises ``ChecksumMismatch`` (and counts it) for a damaged one."""
-        start = offset - offset % CRC_BLOCK
-        first = start // CRC_BLOCK
-        size = len(view)
-        if size == CRC_BLOCK:  # the common small read: one block
-            m = rec.length - start
-            if m > CRC_BLOCK:
-                m = CRC_BLOCK
-            if got < m or crc32c(view[:m]) != _U32.unpack_from(rec.blocks, first * 4)[0]:
-                self._corrupt(inode, index, rec, first)
-            return
-        data = min(size, rec.length - start)  # the blocks' bytes of chunk data (the last may be short)
-        have = min(data, max(got, 0))  # a short read: the blocks before it are checked, then it counts
-        whole = have - have % CRC_BLOCK
-        mine = [crc32c(view[o : o + CRC_BLOCK]) for o in range(0, whole, CRC_BLOCK)]  # one C call a block
-        if whole < have and have == data:
-            mine.append(crc32c(view[whole:data]))  # the chunk's short last block
-        expected = memoryview(rec.blocks).cast("I")[first : first + len(mine)].tolist()  # native order
-        if mine != expected:
-            bad = next((i for i, (a, b) in enumerate(zip(mine, expected, strict=False)) if a != b), len(expected))
-            self._corrupt(inode, index, rec, first + bad)
-        if got < data:
-            self._corrupt(inode, index, rec, first + len(mine))
-
-    def _load_into(self, inode: int, index: int, rec: ChunkRecord, lo: int, hi: int, dest: memoryview) -> None:
-        """Fill ``dest`` with the verified blocks covering chunk bytes [lo, hi), starting at the block of
-        ``lo``. Bytes past ``hi`` up to the block end are whatever the slot holds."""
-        fd, view, at = self.disk_read(rec, lo, hi - lo, dest)
-        self.verify(inode, index, rec, lo, hi - lo, view, os.preadv(fd, [view], at))
-
-    def _corrupt(self, inode: int, index: int, rec: ChunkRecord, block: int):
-        with self._stats_lock:
-            self.corruptions += 1
-        log.error(
-            "target %s: chunk %d:%d version %d failed its CRC32C at block %d (bytes %d-%d); not served",
-            self.name, inode, index, rec.version, block, block * CRC_BLOCK, (block + 1) * CRC_BLOCK,
-        )
-        if self.on_corrupt is not None:
-            self.on_corrupt(inode, index)
-        raise ChecksumMismatch(
-            f"Input/output error: chunk {inode}:{index} v{rec.version} on target {self.name} failed its "
-            f"checksum at block {block}"
-        )
-
-    def load(self, inode: int, index: int, rec: ChunkRecord):
-        """A pooled buffer holding the whole verified content of version ``rec`` of the chunk (release it
-        with ``buffers.release``). Raises ``ChecksumMismatch`` for damaged data."""
-        buf = self.buffers.acquire(align_up(max(rec.length, 1)))
-        epoch = self.slots.begin_read()
-        try:
-            if rec.length:
-                self._load_into(inode, index, rec, 0, rec.length, memoryview(buf))
-            return buf
-        except BaseException:
-            self.buffers.release(buf)
-            raise
-        finally:
-            self.slots.end_read(epoch)
+        self.on_corrupt = None
 
     # -- building new content ----------------------------------------------------------------------
 
-    def build(self, inode: int, index: int, offset: int, data, chunk_size: int):
+    def build(self, inode: int, index: int, offset: int, data, chunk_size: int) -> tuple[Lease, int, int]:
         """The chunk's next content: its committed content with ``data`` written at ``offset`` (a gap
-        reads as zeros). Returns (pooled buffer, length, next version); the caller releases the buffer."""
+        reads as zeros). Returns (leased pooled buffer, length, next version)."""
         data = memoryview(data).cast("B")
         end = offset + len(data)
         if offset < 0 or end > min(chunk_size, MAX_CHUNK):
@@ -283,8 +90,8 @@ class ChunkStore:
             old = self._current(key)
             old_len = old.length if old else 0
             new_len = max(old_len, end)
-            buf = self.buffers.acquire(align_up(max(new_len, 1)))
-            try:
+            lease = self.buffers.lease(align_up(max(new_len, 1)))
+            with lease as buf:  # given back should the build fail
                 view = memoryview(buf)
                 keep = 0
                 if old is not None and (offset > 0 or end < old_len):
@@ -297,28 +104,22 @@ class ChunkStore:
                     view[keep:offset] = bytes(offset - keep)
                 view[offset:end] = data
                 _zero_tail(view, new_len)
-            except BaseException:
-                self.buffers.release(buf)
-                raise
-            return buf, new_len, (old.version if old else 0) + 1
+                return lease.hand_over(), new_len, (old.version if old else 0) + 1
 
-    def build_truncated(self, inode: int, index: int, length: int):
-        """The chunk cut to ``length`` bytes: (pooled buffer, length, next version), or None when the
-        chunk is not longer than that (or does not exist)."""
+    def build_truncated(self, inode: int, index: int, length: int) -> tuple[Lease, int, int] | None:
+        """The chunk cut to ``length`` bytes: (leased pooled buffer, length, next version), or None when
+        the chunk is not longer than that (or does not exist)."""
         key = chunk_key(inode, index)
         with self._lock(inode, index):
             old = self._current(key)
             if old is None or old.length <= length:
                 return None
-            buf = self.buffers.acquire(align_up(max(length, 1)))
-            try:
+            lease = self.buffers.lease(align_up(max(length, 1)))
+            with lease as buf:  # given back should the read fail
                 if length:
                     self._load_into(inode, index, old, 0, length, memoryview(buf))
                 _zero_tail(memoryview(buf), length)
-            except BaseException:
-                self.buffers.release(buf)
-                raise
-            return buf, length, old.version + 1
+                return lease.hand_over(), length, old.version + 1
 
     # -- versions ----------------------------------------------------------------------------------
 
@@ -377,10 +178,10 @@ class ChunkStore:
         if not lock.acquire(blocking=False):
             return None
         try:
-            old = self._known(key)
+            old = self.records.known(key)
             if old is None:
                 return None
-            return self._commit(key, inode, index, version, None if old is _ABSENT else old)
+            return self._commit(key, inode, index, version, None if old is ABSENT else old)
         finally:
             lock.release()
 
@@ -394,26 +195,18 @@ class ChunkStore:
             old = self._current(key)
 
         def written():  # on whichever thread writes it: must not take the chunk's lock
-            with self._unwritten_lock:
-                if self._unwritten.get(key) is pending:
-                    del self._unwritten[key]
+            self.records.written(key, pending)
             if old is not None:
                 self.slots.free(old.cls, old.slot)
 
-        with self._unwritten_lock:
-            before = self._unwritten.get(key)
-            self._unwritten[key] = pending
+        before = self.records.hold_unwritten(key, pending)
         try:
             self.meta.commit_pending(key, pending, then=written)
         except BaseException:
-            with self._unwritten_lock:
-                if before is None:
-                    del self._unwritten[key]
-                else:
-                    self._unwritten[key] = before
+            self.records.restore_unwritten(key, before)
             raise
         del self._pending[key]
-        self._remember(key, pending)
+        self.records.remember(key, pending)
         self._account(0 if old else 1, pending.length - (old.length if old else 0))
         return pending
 
@@ -443,9 +236,8 @@ class ChunkStore:
                 raise
             if drop_pending:
                 del self._pending[key]
-            with self._unwritten_lock:
-                self._unwritten.pop(key, None)
-            self._remember(key, rec)
+            self.records.forget_unwritten(key)
+            self.records.remember(key, rec)
         if old is not None:
             self.slots.free(old.cls, old.slot)
         if drop_pending:
@@ -461,9 +253,8 @@ class ChunkStore:
             if old is None and pending is None:
                 return False
             self.meta.delete(key)
-            self._remember(key, _ABSENT)
-            with self._unwritten_lock:
-                self._unwritten.pop(key, None)
+            self.records.remember(key, ABSENT)
+            self.records.forget_unwritten(key)
             self._pending.pop(key, None)
         for rec in (old, pending):
             if rec is not None:
@@ -485,11 +276,9 @@ class ChunkStore:
         if aligned is not None and offset == 0 and (old is None or len(data) >= old.length):
             _zero_tail(aligned, len(data))
             return self.put(inode, index, (old.version if old else 0) + 1, aligned, len(data))
-        buf, length, version = self.build(inode, index, offset, data, chunk_size)
-        try:
+        lease, length, version = self.build(inode, index, offset, data, chunk_size)
+        with lease as buf:
             return self.put(inode, index, version, memoryview(buf), length)
-        finally:
-            self.buffers.release(buf)
 
     def truncate(self, inode: int, index: int, length: int) -> ChunkRecord | None:
         """Shorten the chunk to ``length`` bytes (a no-op when it is not longer); 0 removes it."""
@@ -499,11 +288,9 @@ class ChunkStore:
         built = self.build_truncated(inode, index, length)
         if built is None:
             return self.query(inode, index)
-        buf, new_len, version = built
-        try:
+        lease, new_len, version = built
+        with lease as buf:
             return self.put(inode, index, version, memoryview(buf), new_len)
-        finally:
-            self.buffers.release(buf)
 
     def remove_from(self, inode: int, from_index: int) -> int:
         """Remove chunks ``from_index`` onwards of ``inode``; returns how many there were."""

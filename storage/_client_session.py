@@ -129,6 +129,8 @@ class ClientSession(asyncio.BufferedProtocol):
         """A large payload's buffer, placed so that the data after a WRITE or UPDATE item starts on a
         page boundary: it can go to disk with O_DIRECT uncopied."""
         lead = _write_path.ALIGNED_LEAD.get(header.type, 0)
+        # Not a lease: the frame reader fills it, and the request it becomes owns it until served
+        # (``Request.release``), or ``connection_lost`` gives it back when the payload never completes.
         pooled = self.ctx.buffers.acquire(lead + header.length + _wire.ALIGN)
         pview = memoryview(pooled)[lead : lead + header.length]
         return [pview], (pview, pooled)
@@ -203,17 +205,17 @@ class ClientSession(asyncio.BufferedProtocol):
             # Fast disk, small frame: answer now, without a task or a thread hop.
             started = time.perf_counter()
             try:
-                reply, held = _read_path.serve(self.ctx, request, self._region, inline=True)
+                try:
+                    reply, held = _read_path.serve(self.ctx, request, self._region, inline=True)
+                finally:
+                    request.release(self.ctx.buffers)  # served (or refused): its payload is read no more
             except _wire.ProtocolError as exc:
-                request.release(self.ctx.buffers)
                 self._fail(exc.status, str(exc))
                 return
             except Exception as exc:  # as in _serve: answered and closed, never left hanging
                 log.exception("data plane: serving a read frame from %s failed", self.peer)
-                request.release(self.ctx.buffers)
                 self._fail(Status.INTERNAL, f"internal error serving a read frame: {exc}")
                 return
-            request.release(self.ctx.buffers)
             self.ctx.stats.ops.observe("read", time.perf_counter() - started, request.header.count)
             self._reply(reply, held)
             return
@@ -266,6 +268,9 @@ class ClientSession(asyncio.BufferedProtocol):
         header = request.header
         ctx = self.ctx
         started = time.perf_counter()
+        # The request's buffer is given back in each outcome below, not in a ``finally``: a serve
+        # cancelled (the connection lost) may still have a disk thread or the main loop reading the
+        # payload, so its buffer is left to the garbage collector rather than reused under it.
         try:
             if header.type == _wire.READ and header.count > 1:
                 reply, held = await _read_path.serve_parallel(ctx, request, self._region)
@@ -296,6 +301,8 @@ class ClientSession(asyncio.BufferedProtocol):
         self._reply(reply, held)
 
     def _reply(self, reply: list, held: list) -> None:
+        # ``held``: pooled buffers the reply's data parts point into. Not leases: the transport may
+        # still reference them after this returns, so they are given back once it has drained.
         if self.transport.is_closing():
             for buf in held:
                 self.ctx.buffers.release(buf)

@@ -135,6 +135,8 @@ def read_items(ctx: DataPlaneContext, items: list[_wire.ReadItem], shm: SharedRe
                 if shm is not None:
                     dest = region
                 else:
+                    # Not a lease: the buffer outlives this call. It goes with the reply (``held``),
+                    # and the session gives it back once the transport has sent the data.
                     buf = ctx.buffers.acquire(_wire.shm_span(offset, n))
                     held.append(buf)
                     dest = memoryview(buf)

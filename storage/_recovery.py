@@ -142,12 +142,9 @@ class Recovery:
                 theirs = remote.pop(key, None)
                 if committed is not None and (theirs is None or theirs[2] or theirs[:2] != (committed.version,
                                                                                          committed.crc)):
-                    buf = await replicator.disk(store.load, inode, index, committed)
-                    try:
+                    with await replicator.disk(store.load, inode, index, committed) as buf:
                         await self._send(peer, chain, chunk, committed.version, memoryview(buf)[: committed.length],
                                          _wire.FLAG_SYNC)
-                    finally:
-                        store.buffers.release(buf)
                     sent += 1
             done += 1
             self.progress[target.target_id] = done * 100 // total
@@ -223,8 +220,8 @@ class Recovery:
                         continue
                     if data is None:
                         continue
-                    buf, version = data
-                    try:
+                    lease, version = data
+                    with lease as buf:
                         view = memoryview(buf)[: committed.length]
                         blocks = array.array("I", block_crcs(view)).tobytes()
                         if version != committed.version or chunk_checksum(blocks) != committed.crc:
@@ -233,8 +230,6 @@ class Recovery:
                             continue
                         await self.replicator.disk(store.put, inode, index, committed.version,
                                                     memoryview(buf), committed.length)
-                    finally:
-                        store.buffers.release(buf)
                     self.repairs[target.target_id] = self.repairs.get(target.target_id, 0) + 1
                     log.warning("target %d: repaired chunk %d:%d v%d from target %d", target.target_id, inode,
                                 index, committed.version, peer.target_id)
@@ -245,25 +240,21 @@ class Recovery:
         return False
 
     async def _fetch(self, peer: Peer, chain_id: int, chain_version: int, inode: int, index: int, length: int):
-        """A peer's whole copy of a chunk: (pooled buffer, version), or None."""
+        """A peer's whole copy of a chunk: (leased pooled buffer, version), or None."""
         conn = await self.replicator.peers.connection(peer)
         store_buffers = next(iter(self.targets.values())).store.buffers
-        buf = store_buffers.acquire(max(length, 1))
-        try:
+        lease = store_buffers.lease(max(length, 1))
+        with lease as buf:  # given back unless the copy is handed over
             results = await conn.send_read([_wire.ReadItem(chain_id, chain_version, inode, index, 0, length)],
                                            [memoryview(buf)[:length]])
-        except BaseException:
-            store_buffers.release(buf)
-            raise
-        status, n, version, _chunk_len = results[0]
-        if status or n != length:
-            store_buffers.release(buf)
-            return None
-        with memoryview(buf) as view:
-            tail = -length % 4096
-            if tail:
-                view[length : length + tail] = bytes(tail)
-        return buf, version
+            status, n, version, _chunk_len = results[0]
+            if status or n != length:
+                return None
+            with memoryview(buf) as view:
+                tail = -length % 4096
+                if tail:
+                    view[length : length + tail] = bytes(tail)
+            return lease.hand_over(), version
 
     def close(self) -> None:
         """Stop every recovery run and repair and wait for them to end (from any thread; the tasks live

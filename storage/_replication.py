@@ -25,6 +25,7 @@ from fs3._data_client import NodeConnection, NodePool
 from fs3._errors import FS3Error, Status, Unavailable
 from fs3._wire import ChainRef, ChunkId
 
+from ._buffers import Lease
 from ._chunk_meta import chunk_key, split_key
 from ._routing import NodeRouting, Peer
 from ._target import Target
@@ -139,14 +140,12 @@ class Replicator:
                 await self.settle_pending(target, chain, chunk, chunk_size, None)
                 return await self.disk(lambda: store.write(inode, index, offset, data, chunk_size, aligned=aligned))
             await self.settle_pending(target, chain, chunk, chunk_size, successor)
-            buf, staged, view = await self.disk(_stage_write, store, inode, index, offset, data, chunk_size, aligned)
-            try:
+            lease, staged, view = await self.disk(_stage_write, store, inode, index, offset, data, chunk_size,
+                                                  aligned)
+            with lease or contextlib.nullcontext():  # no lease: staged straight from the received buffer
                 await self._pass_on(successor, chain, chunk, staged.version, view[: staged.length], chunk_size,
                                     staged.blocks)
                 return await self._commit(store, inode, index, staged.version)
-            finally:
-                if buf is not None:
-                    store.buffers.release(buf)
 
     async def _commit(self, store, inode: int, index: int, version: int):
         """Commit a pending version: right here on the loop when that cannot block, else on a disk thread."""
@@ -164,12 +163,9 @@ class Replicator:
         if pending is None:
             return
         if successor is not None:
-            buf = await self.disk(store.load, inode, index, pending)
-            try:
+            with await self.disk(store.load, inode, index, pending) as buf:
                 await self._pass_on(successor, chain, chunk, pending.version, memoryview(buf)[: pending.length],
                                     chunk_size)
-            finally:
-                store.buffers.release(buf)
         await self.disk(store.commit, inode, index, pending.version)
         log.info("target %d: rolled forward pending version %d of chunk %d:%d",
                  target.target_id, pending.version, inode, index)
@@ -194,7 +190,7 @@ class Replicator:
         checksum)."""
         store = target.store
         chain, chunk = item.chain, item.chunk
-        inode, index, version = item.inode, item.index, item.version
+        inode, index = item.inode, item.index
         async with self.locks.hold((target.target_id, inode, index)):
             members = self.routing.chain(chain.chain_id)
             successor = self.routing.successor(members, target.target_id) if members is not None else None
@@ -203,28 +199,30 @@ class Replicator:
                 if successor is not None and not flags & _wire.FLAG_SYNC:
                     await self._pass_on_remove(successor, chain, chunk)
                 return 0, 0
+            length = len(data) if data is not None else 0
             if aligned is not None:  # received page-aligned: no copy
-                buf, length = None, len(data)
-                view = aligned
-                _zero_tail(view, length)
-            else:
-                buf, length = _aligned_copy(store, data)
-                view = memoryview(buf)
-            try:
-                if flags & _wire.FLAG_SYNC:  # recovery: this version is the chain's committed state
-                    rec = await self.disk(lambda: store.put(inode, index, version, view, length, blocks=blocks))
-                    return rec.version, rec.crc
-                held, staged = await self.disk(_stage_update, store, inode, index, version, view, length, blocks,
-                                               successor is None)
-                if held is not None:  # the tail committed it, or we already hold it (a re-sent update)
-                    return held.version, held.crc
-                await self._pass_on(successor, chain, chunk, version, view[:length], item.chunk_size, staged.blocks)
-                rec = await self._commit(store, inode, index, version)
-                return rec.version, rec.crc
-            finally:
-                if buf is not None:
-                    view.release()
-                    store.buffers.release(buf)
+                _zero_tail(aligned, length)
+                return await self._apply_data(target, item, aligned, length, flags, blocks, successor)
+            # The view goes before the buffer: a pool that closes it finds it no longer exported.
+            with _aligned_copy(store, data) as buf, memoryview(buf) as view:
+                return await self._apply_data(target, item, view, length, flags, blocks, successor)
+
+    async def _apply_data(self, target: Target, item: _wire.UpdateItem, view, length: int, flags: int,
+                          blocks: bytes | None, successor: Peer | None) -> tuple[int, int]:
+        """``apply_update`` once the data is in a page-aligned buffer ``view`` (with the chunk's lock)."""
+        store = target.store
+        chain, chunk = item.chain, item.chunk
+        inode, index, version = item.inode, item.index, item.version
+        if flags & _wire.FLAG_SYNC:  # recovery: this version is the chain's committed state
+            rec = await self.disk(lambda: store.put(inode, index, version, view, length, blocks=blocks))
+            return rec.version, rec.crc
+        held, staged = await self.disk(_stage_update, store, inode, index, version, view, length, blocks,
+                                       successor is None)
+        if held is not None:  # the tail committed it, or we already hold it (a re-sent update)
+            return held.version, held.crc
+        await self._pass_on(successor, chain, chunk, version, view[:length], item.chunk_size, staged.blocks)
+        rec = await self._commit(store, inode, index, version)
+        return rec.version, rec.crc
 
     async def _pass_on_remove(self, successor: Peer, chain: ChainRef, chunk: ChunkId) -> None:
         try:
@@ -254,16 +252,14 @@ class Replicator:
             built = await self.disk(store.build_truncated, inode, index, length)
             if built is None:
                 return await self.disk(store.query, inode, index)
-            buf, new_len, version = built
-            try:
+            lease, new_len, version = built
+            with lease as buf:
                 view = memoryview(buf)
                 if successor is None:
                     return await self.disk(lambda: store.put(inode, index, version, view, new_len))
                 await self.disk(store.stage, inode, index, version, view, new_len)
                 await self._pass_on(successor, chain, chunk, version, view[:new_len], 0)
                 return await self.disk(store.commit, inode, index, version)
-            finally:
-                store.buffers.release(buf)
 
     async def remove(self, target: Target, chain_id: int, chain_version: int, inode: int, from_index: int) -> int:
         """Remove chunks ``from_index`` onwards of ``inode`` on every member of the chain. Up to
@@ -296,19 +292,17 @@ class Replicator:
 def _stage_write(store, inode: int, index: int, offset: int, data, chunk_size: int, aligned):
     """(On a disk thread, at the head.) Stage a client's write as the chunk's next version: straight
     from the page-aligned buffer it came in when it replaces the whole chunk, else over a copy of the
-    committed content. Returns (pooled buffer to release or None, pending record, its bytes)."""
+    committed content. Returns (the copy's lease, or None, pending record, its bytes)."""
     committed = store.query(inode, index)
     if aligned is not None and offset == 0 and (committed is None or len(data) >= committed.length):
         _zero_tail(aligned, len(data))
         version = (committed.version if committed else 0) + 1
         return None, store.stage(inode, index, version, aligned, len(data)), aligned
-    buf, length, version = store.build(inode, index, offset, data, chunk_size)
-    try:
+    lease, length, version = store.build(inode, index, offset, data, chunk_size)
+    with lease as buf:  # given back should staging fail
         view = memoryview(buf)
-        return buf, store.stage(inode, index, version, view, length), view
-    except BaseException:
-        store.buffers.release(buf)
-        raise
+        staged = store.stage(inode, index, version, view, length)
+        return lease.hand_over(), staged, view
 
 
 def _stage_update(store, inode: int, index: int, version: int, view, length: int, blocks, tail: bool):
@@ -329,15 +323,15 @@ def _zero_tail(view: memoryview, length: int) -> None:
         view[length : length + tail] = bytes(tail)
 
 
-def _aligned_copy(store, data):
-    """The update's data in a pooled, page-aligned buffer (what the chunk store writes with O_DIRECT),
-    with zeros up to the next 4 KiB. Returns (buffer, length)."""
+def _aligned_copy(store, data) -> Lease:
+    """The update's data in a leased, pooled, page-aligned buffer (what the chunk store writes with
+    O_DIRECT), with zeros up to the next 4 KiB."""
     length = len(data) if data is not None else 0
-    buf = store.buffers.acquire(max(length, 1))
-    with memoryview(buf) as view:
+    lease = store.buffers.lease(max(length, 1))
+    with lease as buf, memoryview(buf) as view:
         if length:
             view[:length] = data
         tail = -length % 4096
         if tail:
             view[length : length + tail] = bytes(tail)
-    return buf, length
+        return lease.hand_over()

@@ -188,12 +188,11 @@ def test_kill_9_mid_write_leaves_only_committed_chunks(tmp_path, seed):
 
 def test_pending_versions_are_not_served_until_committed(store):
     store.write(9, 0, 0, b"v1" * 1000, MiB)
-    buf, length, version = store.build(9, 0, 0, b"v2" * 1000, MiB)
-    try:
+    lease, length, version = store.build(9, 0, 0, b"v2" * 1000, MiB)
+    with lease as buf:
         assert version == 2
         pending = store.stage(9, 0, version, memoryview(buf), length)
-    finally:
-        store.buffers.release(buf)
+    assert lease.buf is None  # given back to the pool
     committed, staged = store.state(9, 0)
     assert (committed.version, staged.version) == (1, 2) and staged.crc == pending.crc
     with pytest.raises(OSError) as info:  # CRAQ: a replica with an update in flight does not answer
@@ -207,9 +206,9 @@ def test_pending_versions_are_not_served_until_committed(store):
 def test_pending_versions_survive_a_restart_and_put_supersedes_them(tmp_path):
     s = ChunkStore(tmp_path / "t")
     s.write(3, 0, 0, b"a" * 5000, MiB)
-    buf, length, version = s.build(3, 0, 0, b"b" * 5000, MiB)
-    s.stage(3, 0, version, memoryview(buf), length)
-    s.buffers.release(buf)
+    lease, length, version = s.build(3, 0, 0, b"b" * 5000, MiB)
+    with lease as buf:
+        s.stage(3, 0, version, memoryview(buf), length)
     s.close()
     s = ChunkStore(tmp_path / "t")
     committed, pending = s.state(3, 0)

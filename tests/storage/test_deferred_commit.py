@@ -14,7 +14,7 @@ import threading
 import pytest
 from _timing import wait_for
 
-from fs3.storage import ChunkStore, _chunk_meta, _chunk_store
+from fs3.storage import ChunkStore, _chunk_meta, _record_cache
 from fs3.storage._chunk_meta import chunk_key
 
 MiB = 1 << 20
@@ -37,11 +37,9 @@ def _opened(tmp_path):
 
 
 def _stage(store: ChunkStore, inode: int, index: int, data: bytes):
-    buf, length, version = store.build(inode, index, 0, data, MiB)
-    try:
+    lease, length, version = store.build(inode, index, 0, data, MiB)
+    with lease as buf:
         return store.stage(inode, index, version, memoryview(buf), length)
-    finally:
-        store.buffers.release(buf)
 
 
 def _rows(path):
@@ -116,8 +114,8 @@ def test_a_crash_before_the_row_is_written_leaves_the_version_pending(tmp_path):
         from fs3.storage import ChunkStore
         s = ChunkStore(__import__("pathlib").Path({str(target)!r}))
         s.write(1, 0, 0, b"a" * 8192, 1 << 20)
-        buf, length, version = s.build(1, 0, 0, b"b" * 8192, 1 << 20)
-        s.stage(1, 0, version, memoryview(buf), length)
+        lease, length, version = s.build(1, 0, 0, b"b" * 8192, 1 << 20)
+        s.stage(1, 0, version, memoryview(lease.buf), length)
         s.commit(1, 0, version)
         print(version, flush=True)
         os._exit(0)
@@ -144,7 +142,7 @@ def test_a_crash_before_the_row_is_written_leaves_the_version_pending(tmp_path):
 
 def test_an_evicted_record_is_not_read_back_stale_before_its_row_is_written(tmp_path, monkeypatch,
                                                                            slow_deferral):
-    monkeypatch.setattr(_chunk_store, "RECORD_CACHE_BYTES", 100)  # room for one record
+    monkeypatch.setattr(_record_cache, "RECORD_CACHE_BYTES", 100)  # room for one record
     with _opened(tmp_path) as store:
         for i in range(8):
             store.write(7, i, 0, b"o" * 4096, MiB)
@@ -213,7 +211,7 @@ def test_try_commit_never_waits(tmp_path):
             t.start()
             t.join(10)
         assert got == [None] and store.state(1, 0)[1] is not None  # nothing done
-        store._cache.clear()
+        store.records.clear()
         assert store.try_commit(1, 0, rec.version) is None
         assert store.query(1, 0) is None  # looked up once: no committed version, and remembered
         assert store.try_commit(1, 0, rec.version) == rec
@@ -297,7 +295,7 @@ def test_a_full_metadata_disk_is_no_space(tmp_path):
 
 
 def test_the_shared_record_cache_survives_threads_evicting_at_once(tmp_path, monkeypatch):
-    monkeypatch.setattr(_chunk_store, "RECORD_CACHE_BYTES", 64 * 50)
+    monkeypatch.setattr(_record_cache, "RECORD_CACHE_BYTES", 64 * 50)
     store = ChunkStore(tmp_path / "t")
     errors: list[BaseException] = []
     interval = sys.getswitchinterval()
@@ -320,7 +318,8 @@ def test_the_shared_record_cache_survives_threads_evicting_at_once(tmp_path, mon
         sys.setswitchinterval(interval)
         store.close()
     assert not errors, errors[:3]
-    assert store._cache_bytes == sum(len(r.blocks) + 64 for r in store._cache.values())
+    records = store.records
+    assert records._bytes == sum(len(r.blocks) + 64 for r in records.entries.values())
 
 
 def test_a_late_deferred_commit_leaves_a_new_chunk_of_the_same_name_alone(tmp_path, slow_deferral):
