@@ -37,6 +37,10 @@ class PeriodicThread:
         """Whether ``stop()`` was called (a long pass may check it to end early)."""
         return self._stop.is_set()
 
+    def is_alive(self) -> bool:
+        """Whether the thread runs (started, and not yet ended by ``stop``)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
         self._thread.start()

@@ -25,7 +25,7 @@ def test_it_runs_every_interval_until_stopped():
     thread.start()
     assert third.wait(60)
     thread.stop(timeout=60)
-    assert not thread._thread.is_alive()
+    assert not thread.is_alive()
     assert set(runs) == {"ticker"}
     assert thread.statistics()["runs"] >= 3 and thread.statistics()["failures"] == 0
 
@@ -35,13 +35,13 @@ def test_the_first_pass_waits_an_interval_unless_immediate():
     late = PeriodicThread("late", HOUR, ran.set, log=log, failure="failed")
     late.start()
     late.stop(timeout=60)  # wakes it in its first wait: it never ran
-    assert not late._thread.is_alive() and not ran.is_set() and late.runs == 0
+    assert not late.is_alive() and not ran.is_set() and late.runs == 0
 
     early = PeriodicThread("early", HOUR, ran.set, log=log, failure="failed", immediate=True)
     early.start()
     assert ran.wait(60)
     early.stop(timeout=60)  # wakes it in the hour's wait after its first pass
-    assert not early._thread.is_alive() and early.runs == 1
+    assert not early.is_alive() and early.runs == 1
 
 
 def test_a_failure_is_logged_and_the_loop_goes_on(caplog):
@@ -87,7 +87,7 @@ def test_stop_from_its_own_pass_does_not_wait_for_itself():
     holder.append(thread)
     thread.start()
     thread._thread.join(60)
-    assert not thread._thread.is_alive() and thread.runs == 1 and thread.stopping
+    assert not thread.is_alive() and thread.runs == 1 and thread.stopping
 
 
 def test_stop_before_start_is_harmless():

@@ -117,7 +117,7 @@ def test_the_loop_announces_bids_scans_and_outlives_a_failed_pass(kv, caplog):
         manager.start()
         assert second.wait(60)
         manager.stop()
-    assert not manager._thread._thread.is_alive()  # stop woke it and waited for it
+    assert not manager._thread.is_alive()  # stop woke it and waited for it
     assert manager.is_leader and set(scans) == {"cluster-manager"}
     assert "127.0.0.1:7000" in cluster.routing().routing.meta_addresses  # announced on its first pass
     assert [r.message for r in caplog.records] == ["cluster manager pass failed"]
