@@ -60,7 +60,9 @@ class Backoff(Deadline):
 
     def __init__(self, timeout: float = math.inf, *, first: float = 0.05, cap: float = 1.0, factor: float = 2.0,
                  clock: Clock = time.monotonic):
-        super().__init__(timeout, clock=clock)
+        # Deadline's fields set here rather than through super(): a chunk read makes one per call.
+        self._clock = clock
+        self.at = clock() + timeout
         self.delay = first  # the next pause, before clipping
         self.cap = cap
         self.factor = factor
