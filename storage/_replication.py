@@ -95,7 +95,21 @@ class Replicator:
         self.locks = _ChunkLocks()
 
     async def disk(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        """``fn(*args)`` on a disk thread. Cancelled meanwhile, it raises only once the thread is done:
+        callers give the buffers ``fn`` reads or fills back to the pool when this returns or raises, and
+        a buffer must never be handed out again while a disk thread still uses it."""
+        future = asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            while not future.done():
+                try:
+                    await asyncio.wait([future])
+                except asyncio.CancelledError:  # cancelled again: still not before the thread is done
+                    pass
+            if not future.cancelled():
+                future.exception()  # (retrieved: the cancellation is what the caller hears of)
+            raise
 
     async def forward(self, peer: Peer, chain: ChainRef, chunk: ChunkId, version: int, data, *, chunk_size: int = 0,
                       flags: int = 0, blocks: bytes | None = None) -> _wire.UpdateResult:
