@@ -33,6 +33,7 @@ _REQUESTS = frozenset({_wire.HELLO, _wire.READ, _wire.WRITE, _wire.UPDATE})  # f
 MAX_FRAMES_IN_FLIGHT = 64  # per connection; reading pauses beyond this
 RECEIVE_BUFFER = 256 << 10   # frames arrive here, several per system call
 DIRECT_PAYLOAD = 64 << 10    # payloads this large are received straight into a buffer of their own
+DRAIN_CHECK = 0.002          # first look again at a write buffer not yet drained (seconds, doubling)
 
 
 class ClientSession(asyncio.BufferedProtocol):
@@ -61,6 +62,7 @@ class ClientSession(asyncio.BufferedProtocol):
         self._tasks: set[asyncio.Task] = set()
         self._eof = False
         self._held: list = []  # pooled buffers still referenced by the transport's write buffer
+        self._drain_check: asyncio.TimerHandle | None = None  # looks again until the transport drained
 
     # -- asyncio.BufferedProtocol ------------------------------------------------------------------
 
@@ -94,6 +96,9 @@ class ClientSession(asyncio.BufferedProtocol):
             pview.release()
             self.ctx.buffers.release(pooled)
         self._release_held()  # the transport dropped what it had not sent
+        if self._drain_check is not None:
+            self._drain_check.cancel()
+            self._drain_check = None
         for task in self._tasks:
             task.cancel()
         if self.shm is not None and not self._tasks:
@@ -108,8 +113,7 @@ class ClientSession(asyncio.BufferedProtocol):
 
     def resume_writing(self):
         self.write_paused = False
-        if self.transport.get_write_buffer_size() == 0:  # below the low-water mark is not yet sent
-            self._release_held()
+        self._release_when_drained()  # (below the low-water mark is not yet all sent)
         self._set_reading()
 
     # -- receiving ---------------------------------------------------------------------------------
@@ -313,8 +317,23 @@ class ClientSession(asyncio.BufferedProtocol):
             # The transport may still reference the data we handed it: keep the buffers until it
             # has drained its write buffer.
             self._held.extend(held)
-            if self.transport.get_write_buffer_size() == 0:
-                self._release_held()
+            self._release_when_drained()
+
+    def _release_when_drained(self) -> None:
+        """Give the held buffers back once the transport has sent everything. The transport says when
+        its buffer falls below the low-water mark, not when it is empty: until then, look again after a
+        growing delay, so that a connection gone idle does not keep megabytes out of the pool."""
+        if self._held and self._drain_check is None:
+            self._drain_tick(DRAIN_CHECK)
+
+    def _drain_tick(self, delay: float) -> None:
+        self._drain_check = None
+        if not self._held or self.transport is None or self.transport.is_closing():
+            return
+        if self.transport.get_write_buffer_size() == 0:
+            self._release_held()
+        elif not self.write_paused:  # (while paused, resume_writing comes first)
+            self._drain_check = self.loop.call_later(delay, self._drain_tick, min(delay * 2, 0.5))
 
     def _release_held(self) -> None:
         held, self._held = self._held, []

@@ -4,6 +4,7 @@ out of file descriptors keeps serving once they are back."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import resource
@@ -15,6 +16,7 @@ from _data_node import DataNode, MiB, hello
 from _timing import wait_for
 
 from fs3 import _frames, _wire
+from fs3.storage._client_session import ClientSession
 
 READS = 20_000  # 4 KiB each: 80 MiB of replies if the node answered them all into its write buffer
 BOUND = 1 * MiB  # what the node may hold for a peer that does not read (its high-water mark is 64 KiB)
@@ -76,6 +78,9 @@ def test_a_peer_that_never_reads_its_replies_cannot_grow_the_nodes_memory(node):
     assert all(f.header.type == _wire.READ_REPLY for f in replies)
     assert all(_wire.unpack_read_results(f.payload[:16]) == [_wire.ReadResult(0, 4096, 1, MiB)]
                and f.payload[16:] == node.blob[:4096] for f in replies)
+    # The connection now idles: the pooled buffers its replies were sent from go back to the pool, though
+    # no further reply or resume_writing comes to say the transport drained.
+    wait_for(lambda: node.on_loop(lambda: not session._held), what="the replies' buffers back in the pool")
     sock.close()
 
 
@@ -132,3 +137,52 @@ def test_a_connection_that_cannot_be_set_up_is_logged_and_closed(node, caplog):
         c.settimeout(60)
         c.sendall(hello())
         assert _receive(c, _frames.FrameReader(_wire.FRAMING), 1)[0].header.type == _wire.WELCOME
+
+
+class _SlowTransport:
+    """A transport whose write buffer drains when the test says so (a real one says it is below its
+    low-water mark, never that it is empty)."""
+
+    def __init__(self):
+        self.buffered = 0
+        self.written: list = []
+
+    def write(self, data) -> None:
+        self.written.append(data)
+        self.buffered += len(data)
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_extra_info(self, _name):
+        return ("127.0.0.1", 1)
+
+
+def test_reply_buffers_go_back_once_sent_though_the_connection_idles(node):
+    """Replies sent from pooled buffers keep them until the transport has sent everything; a connection
+    that goes idle with bytes still queued gets them back without another reply coming."""
+    async def main():
+        session = ClientSession(node.ctx)
+        transport = _SlowTransport()
+        session.connection_made(transport)
+        buf = node.ctx.buffers.acquire(1 << 20)
+        session._reply([b"x" * 100], [buf])
+        assert session._held == [buf]      # queued, not yet sent
+        transport.buffered = 10            # below the low-water mark, but not empty
+        session.resume_writing()
+        assert session._held == [buf]
+        transport.buffered = 0             # sent; nothing else happens on this connection
+        await wait_async(lambda: not session._held)
+        session.connection_lost(None)
+
+    async def wait_async(predicate):
+        for _ in range(6000):  # a minute: the check runs on this loop, whatever the machine's load
+            if predicate():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the held buffers were not given back")
+
+    asyncio.run(main())
