@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fs3 import _token, _wire
-from storage._buffers import BufferPool
-from storage._data_context import DataPlaneContext
-from storage._data_server import DataServer
-from storage._target import Target
+from fs3.storage._buffers import BufferPool
+from fs3.storage._data_context import DataPlaneContext
+from fs3.storage._data_server import DataServer
+from fs3.storage._target import Target
 
 try:
     import uvloop

@@ -11,9 +11,9 @@ import time
 import pytest
 from _data_node import DataNode, OneTarget, token
 
-from client import _chunk_io
-from client._chunk_io import ChunkIO, ReadPiece
 from fs3._errors import Unavailable
+from fs3.client import _chunk_io
+from fs3.client._chunk_io import ChunkIO, ReadPiece
 
 
 class _HungDisk(OneTarget):

@@ -9,10 +9,10 @@ import pytest
 
 from fs3 import _wire
 from fs3._errors import Status
-from storage._buffers import BufferPool
-from storage._data_context import DataPlaneContext
-from storage._read_path import read_items
-from storage._target import Target
+from fs3.storage._buffers import BufferPool
+from fs3.storage._data_context import DataPlaneContext
+from fs3.storage._read_path import read_items
+from fs3.storage._target import Target
 
 MiB = 1 << 20
 

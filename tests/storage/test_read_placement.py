@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fs3 import _wire
 from fs3._errors import FS3Error, Status
-from storage import _read_path
-from storage._data_context import DataPlaneContext, Request
-from storage._read_path import INLINE_BUDGET
+from fs3.storage import _read_path
+from fs3.storage._data_context import DataPlaneContext, Request
+from fs3.storage._read_path import INLINE_BUDGET
 
 
 class _NoTargets:

@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 from _timing import wait_for
 
-from storage._recovery import Recovery
-from storage._replication import _ChunkLocks
+from fs3.storage._recovery import Recovery
+from fs3.storage._replication import _ChunkLocks
 
 CHUNK = (1, 7, 0)  # target, inode, index
 

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from storage import _uring
+from fs3.storage import _uring
 
 BLOCK = 4096
 
