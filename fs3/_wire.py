@@ -275,6 +275,7 @@ class Hello:
 
 
 _HELLO_FIXED = struct.Struct("<HBHQ16sH")
+MAX_HELLO = _HELLO_FIXED.size + MAX_TOKEN + 2 * MAX_NAME  # a HELLO's payload at most
 
 
 def encode_hello(h: Hello) -> bytes:

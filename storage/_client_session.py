@@ -125,6 +125,8 @@ class ClientSession(asyncio.BufferedProtocol):
             raise _wire.ProtocolError("unauthenticated: HELLO with a token first", Status.PERMISSION_DENIED)
         if header.type not in _REQUESTS:
             raise _wire.ProtocolError(f"frame type {header.type} is not a request")
+        if header.type == _wire.HELLO and header.length > _wire.MAX_HELLO:  # before its payload is taken
+            raise _wire.ProtocolError(f"HELLO of {header.length} bytes (at most {_wire.MAX_HELLO})")
         if header.length <= buffered or header.length < DIRECT_PAYLOAD:
             return header.length
         return 0

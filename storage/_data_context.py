@@ -29,7 +29,7 @@ class DataPlaneStats:
     read_bytes: int = 0
     writes: int = 0
     write_bytes: int = 0
-    accept_errors: int = 0    # connections the listener failed to accept (EMFILE...)
+    accept_errors: int = 0    # failed accepts (EMFILE...: each retry of the listener counts)
     write_pauses: int = 0     # times a connection stopped reading because its peer was not reading replies
     errors: dict[str, int] = field(default_factory=dict)
     ops: OpCounters = field(default_factory=OpCounters)  # per frame type: latency, items, bytes, errors
@@ -60,8 +60,10 @@ class DataPlaneContext:
     read_latency: float = 0.0  # moving average of seconds per read item, measured on every READ frame
     pooled_frames: int = 0     # small READ frames sent to the thread pool because the disk was slow
     sessions: set = field(default_factory=set)  # the connections open now (ClientSession), on any loop
-    # chain and version -> (target, routing version it was checked at): a read resolves its target once
-    _read_targets: dict[tuple[int, int], tuple[Target, int]] = field(default_factory=dict, init=False, repr=False)
+    # chain and version -> target, as checked at routing version _read_targets_at: a read resolves its
+    # target once per routing version (emptied when that changes, so old chain versions do not pile up)
+    _read_targets: dict[tuple[int, int], Target] = field(default_factory=dict, init=False, repr=False)
+    _read_targets_at: int = field(default=-1, init=False, repr=False)
 
     def target(self, chain_id: int, chain_version: int, *, role: str = READ, fenced_checked: bool = False) -> Target:
         """This node's target of the chain, if it serves ``role`` there at that chain version; else the
@@ -70,15 +72,19 @@ class DataPlaneContext:
             raise FS3Error("this storage node has lost contact with the cluster manager and serves nothing "
                            "until it is back", status=Status.TARGET_NOT_SERVING)
         if role == READ:
+            if self._read_targets_at != self.routing.version:
+                self._read_targets = {}
+                self._read_targets_at = self.routing.version
             cached = self._read_targets.get((chain_id, chain_version))
-            if cached is not None and cached[1] == self.routing.version:
-                return cached[0]
+            if cached is not None:
+                return cached
+            checked_at = self._read_targets_at
         target_id = self.routing.local_target(chain_id, chain_version, role=role)
         target = self.targets.get(target_id)
         if target is None:
             raise FS3Error(f"target {target_id} is not on this node", status=Status.TARGET_NOT_FOUND)
-        if role == READ:
-            self._read_targets[(chain_id, chain_version)] = (target, self.routing.version)
+        if role == READ and checked_at == self.routing.version:  # (not if routing changed meanwhile)
+            self._read_targets[(chain_id, chain_version)] = target
         return target
 
 

@@ -52,10 +52,12 @@ async def serve_write(ctx: DataPlaneContext, request: Request, shm: SharedRegion
     status, version, chunk_len, checksum = 0, 0, 0, 0
     try:
         aligned = None
+        in_shm = False
         if header.length == size + length:  # the data follows the item (any transport)
             data = payload[size:]
             aligned = aligned_data(request, size, length)
         elif header.length == size and shm is not None:  # data in shared memory
+            in_shm = True
             try:
                 aligned = shm.span(item.shm_offset, _wire.shm_span(0, length))
             except IndexError:
@@ -64,7 +66,7 @@ async def serve_write(ctx: DataPlaneContext, request: Request, shm: SharedRegion
         else:
             raise _wire.ProtocolError("WRITE length does not match its data")
         if header.flags & _wire.FLAG_NO_CRC:
-            if aligned is None:
+            if not in_shm:  # data that crossed a socket is checked, whatever its size
                 raise _wire.ProtocolError("an unchecked WRITE is allowed over shm only")
         elif crc32c(data) != item.crc:
             raise FS3Error("write data failed its CRC32C in transit", status=Status.INVALID_ARGUMENT)

@@ -16,6 +16,7 @@ from _data_node import DataNode, MiB, hello
 from _timing import wait_for
 
 from fs3 import _frames, _wire
+from fs3._errors import Status
 from fs3.storage._client_session import ClientSession
 
 READS = 20_000  # 4 KiB each: 80 MiB of replies if the node answered them all into its write buffer
@@ -186,3 +187,38 @@ def test_reply_buffers_go_back_once_sent_though_the_connection_idles(node):
         raise AssertionError("the held buffers were not given back")
 
     asyncio.run(main())
+
+
+def _connect(node) -> tuple[socket.socket, _frames.FrameReader]:
+    sock = socket.create_connection(node.address, timeout=60)
+    return sock, _frames.FrameReader(_wire.FRAMING)
+
+
+def test_an_oversized_hello_is_refused_by_its_header(node):
+    """Before authentication a peer gets no buffer: a HELLO longer than any valid one is refused from its
+    header, without the node waiting for (and holding) its payload."""
+    sock, reader = _connect(node)
+    sock.sendall(_wire.pack_header(_wire.HELLO, 0, 0, _wire.MAX_HELLO + 1))  # and no payload
+    [error] = _receive(sock, reader, 1)
+    assert error.header.type == _wire.ERROR
+    assert _wire.decode_error(error.payload)[0] == Status.INVALID_ARGUMENT
+    assert sock.recv(1) == b""  # closed
+    sock.close()
+
+
+def test_an_unchecked_write_is_refused_unless_its_data_is_in_shared_memory(node):
+    """FLAG_NO_CRC says the data never left the writer's memory (shared memory): data that came over a
+    socket is always checked, also a large write the node received into an aligned buffer."""
+    sock, reader = _connect(node)
+    sock.sendall(hello())
+    assert _receive(sock, reader, 1)[0].header.type == _wire.WELCOME
+    data = os.urandom(256 << 10)
+    item = _wire.WriteItem(1, 1, 9, 0, 0, len(data), MiB, 0)  # crc 0: wrong, and not checked if let through
+    body = item.pack() + data
+    sock.sendall(_wire.pack_header(_wire.WRITE, 1, 5, len(body), _wire.FLAG_NO_CRC) + body)
+    [error] = _receive(sock, reader, 1)
+    assert error.header.type == _wire.ERROR
+    status, message = _wire.decode_error(error.payload)
+    assert status == Status.INVALID_ARGUMENT and "shm only" in message
+    assert node.target.store.query(9, 0) is None  # nothing was written
+    sock.close()
