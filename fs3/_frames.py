@@ -254,8 +254,10 @@ class FrameReader:
             yield frame
 
     def close(self) -> object:
-        """Drop what is buffered; returns ``placing`` (see there)."""
-        placed = self.placing
+        """Drop what is buffered; returns the ``placed`` value of a split frame not yet taken, complete
+        or still arriving (so a driver that closes can release the buffers it handed out), else None."""
+        pending = self._placing or self._ready
+        placed = pending.placed if pending is not None else None
         self._targets = self._placing = self._ready = None
         self._start = self._end = 0
         return placed

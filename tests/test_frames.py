@@ -163,6 +163,23 @@ def test_a_driver_that_closes_mid_frame_gets_back_what_it_placed():
     assert reader.close() == 7 and reader.placing is None
 
 
+def test_a_driver_that_closes_before_taking_a_placed_frame_gets_back_what_it_placed():
+    driver = _Splitter()
+    reader = _frames.FrameReader(F3, 256, head=driver.head, place=driver.place)
+    whole = _frame(F3, _wire.WRITE, b"HEAD" + b"q" * 1000, 7)
+    reader.feed(whole[:300])
+    assert reader.next_frame() is None and reader.placing == 7
+    rest = memoryview(whole)[300:]
+    while len(rest):  # the rest arrives straight into the placed buffers; the frame is then complete
+        into = reader.get_buffer()
+        n = min(len(into), len(rest))
+        into[:n] = rest[:n]
+        reader.buffer_updated(n)
+        rest = rest[n:]
+    assert reader.placing is None  # complete, not yet taken
+    assert reader.close() == 7
+
+
 def test_placed_buffers_must_hold_exactly_the_rest():
     reader = _frames.FrameReader(F3, head=lambda h, b: 0, place=lambda h, head: ([memoryview(bytearray(3))], None))
     reader.feed(_frame(F3, _wire.WRITE, b"four"))
