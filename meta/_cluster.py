@@ -376,7 +376,7 @@ def advance_chain(txn, chain: cluster_pb2.ChainInfo, members: list, targets: dic
 def _demote_restarted(txn, restarted: set[int], now_ns: int) -> None:
     """Known targets that registered again (their node restarted): their chains take the offline
     transition now, judged with these targets offline."""
-    from ._chain_states import LOCAL_OFFLINE, Member
+    from ._chain_states import LOCAL_OFFLINE, ONLINE, Member
 
     if not restarted:
         return
@@ -386,5 +386,7 @@ def _demote_restarted(txn, restarted: set[int], now_ns: int) -> None:
         txn.set(keys.target(tid), targets[tid].SerializeToString())
     for chain in _scan(txn, keys.CHAIN, cluster_pb2.ChainInfo):
         if restarted.intersection(chain.targets):
-            members = [Member(t, targets[t].public_state, targets[t].local_state) for t in chain.targets]
+            # a peer not yet judged by any scan (no local state stored) is taken as alive, as a scan
+            # takes a live node that has not reported yet: it must not leave service for this restart
+            members = [Member(t, targets[t].public_state, targets[t].local_state or ONLINE) for t in chain.targets]
             advance_chain(txn, chain, members, targets, " (a member restarted)", now_ns=now_ns)

@@ -62,3 +62,19 @@ def test_plan_chains_spreads_over_nodes():
     triples = plan_chains({1: [11, 12], 2: [21, 22], 3: [31, 32]}, 3)
     assert len(triples) == 2 and all(len({t // 10 for t in c}) == 3 for c in triples)
     assert plan_chains({1: [11, 12]}, 2) == []
+
+
+def test_a_restart_before_the_first_scan_leaves_the_other_members_serving(kv):
+    """A node that registers again before the manager has judged anyone (no local states stored yet):
+    only the restarted target leaves service; its peers, heard from at registration, keep serving."""
+    m = ClusterManager(kv)
+    regs = [register(m, address=f"127.0.0.{i + 2}:1", paths=(f"/t{i}",)) for i in range(3)]
+    m.create_chains(3)
+    (chain,) = m.routing().routing.chains
+    restarted = regs[0]
+    register(m, node_id=restarted.node_id, address="127.0.0.2:1", paths=("/t0",), ids=list(restarted.target_ids))
+    states = {t.id: t.public_state for t in m.routing().routing.targets}
+    (after,) = m.routing().routing.chains
+    assert states[restarted.target_ids[0]] == cluster_pb2.OFFLINE
+    assert [states[t] for t in after.targets if t != restarted.target_ids[0]] == [cluster_pb2.SERVING] * 2
+    assert after.version > chain.version
