@@ -287,10 +287,13 @@ class Replicator:
         async def one(key: bytes) -> int:
             _ino, index = split_key(key)
             async with self.locks.hold((target.target_id, inode, index)):
-                removed = await self.disk(store.drop, inode, index)
+                # Down the chain first, then here: the chunks to remove are found by listing this
+                # member's, so were it to drop one before a successor failed to, the caller's retry would
+                # no longer find it, and the successors would keep it. Were a later chunk of the same name
+                # then written (its versions start again at 1), they would take their stale copy for it.
                 if successor is not None:
                     await self._pass_on_remove(successor, chain, ChunkId(inode, index))
-                return removed
+                return await self.disk(store.drop, inode, index)
 
         removed = 0
         for start in range(0, len(keys), REMOVE_BATCH):
