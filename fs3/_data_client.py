@@ -250,8 +250,9 @@ class NodeConnection(asyncio.BufferedProtocol):
         raise _wire.ProtocolError(f"unexpected frame type {header.type}")
 
     def abort(self, exc: Exception) -> None:
-        """Fail every request in flight with ``exc`` and close the connection (a peer that stopped
-        answering)."""
+        """Fail every request in flight with ``exc`` and drop the connection at once, with whatever it
+        had not sent yet (a peer that stopped answering, a request given up while its data was still
+        on its way: nothing of it may go out, or land in its buffers, once the caller reuses them)."""
         self._abort(exc)
 
     def _abort(self, exc: Exception) -> None:
@@ -263,7 +264,7 @@ class NodeConnection(asyncio.BufferedProtocol):
             if not p.future.done():
                 p.future.set_exception(exc)
         if self.transport is not None:
-            self.transport.close()
+            self.transport.abort()
 
     def connection_lost(self, exc):
         if self._closed_exc is None:

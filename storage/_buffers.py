@@ -6,6 +6,7 @@ reading it from disk), so buffers are kept and reused: one free list per power-o
 
 from __future__ import annotations
 
+import asyncio
 import mmap
 import threading
 
@@ -14,9 +15,11 @@ from ._direct_io import ALIGN
 
 class Lease:
     """A pooled buffer on loan from its pool: ``with pool.lease(n) as buf:`` gives it back on exit,
-    however the block ends. A function that fills a buffer for its caller returns ``lease.hand_over()``
-    from inside its ``with``, after everything that may fail: the caller then holds the lease (and
-    gives the buffer back), while the function's own ``with`` gives it back should the filling fail."""
+    however the block ends but by a cancellation (then the buffer is dropped, since something given up
+    on may still be using it). A function that fills a buffer for its caller returns
+    ``lease.hand_over()`` from inside its ``with``, after everything that may fail: the caller then
+    holds the lease (and gives the buffer back), while the function's own ``with`` gives it back should
+    the filling fail."""
 
     __slots__ = ("pool", "buf")
 
@@ -28,10 +31,15 @@ class Lease:
         assert self.buf is not None, "a lease used after it ended"
         return self.buf
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, exc_type, _exc, _tb) -> None:
         buf = self.buf
         if buf is not None:
             self.buf = None
+            if exc_type is not None and issubclass(exc_type, asyncio.CancelledError):
+                # Given up mid-way: a transport may still be sending from the buffer, or a frame
+                # reader filling it with a reply that was on its way. Not back to the pool, where
+                # another request would get it: dropped, for the garbage collector once they let go.
+                return
             self.pool.release(buf)
 
     def hand_over(self) -> Lease:
