@@ -294,7 +294,8 @@ class FrameReader:
         there once it sits past the middle (so the next one has room)."""
         if self._start == self._end:
             self._start = self._end = 0
-            if len(self._buf) > self._size:  # a large frame passed: give its room back
+            if len(self._buf) > 4 * self._size:  # a large frame passed: give its room back (the frames
+                # somewhat larger than the start size that come often keep theirs: no regrowing each time)
                 self._buf = bytearray(self._size)
                 self._view = memoryview(self._buf)
         elif self._start > len(self._buf) // 2:

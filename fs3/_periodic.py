@@ -45,12 +45,20 @@ class PeriodicThread:
         self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Ask the thread to end after its pass in progress, without waiting (a server stopping several
+        of them asks them all first, so their last passes end together)."""
+        self._stop.set()
+
     def stop(self, timeout: float = 5.0) -> None:
-        """Wake the thread and wait up to ``timeout`` seconds for its pass in progress to end."""
+        """Wake the thread and wait up to ``timeout`` seconds for its pass in progress to end; say so
+        when it has not (what is torn down next may race that pass)."""
         self._stop.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+            if thread.is_alive():
+                self._log.warning("%s: a pass still runs %.0f s after stop was asked", self.name, timeout)
 
     def statistics(self) -> dict[str, int]:
         return {"runs": self.runs, "failures": self.failures}

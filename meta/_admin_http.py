@@ -87,6 +87,9 @@ class Sampler:
     def start(self) -> None:
         self._thread.start()
 
+    def request_stop(self) -> None:
+        self._thread.request_stop()
+
     def stop(self) -> None:
         self._thread.stop()
 

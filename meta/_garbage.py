@@ -177,5 +177,8 @@ class GarbageCollector:
         while self.run_once() >= BATCH and not self._thread.stopping:
             pass
 
+    def request_stop(self) -> None:
+        self._thread.request_stop()
+
     def stop(self) -> None:
         self._thread.stop()

@@ -107,5 +107,8 @@ class ManagerLoop:
         if self._take_lease():
             self.scan()
 
+    def request_stop(self) -> None:
+        self._thread.request_stop()
+
     def stop(self) -> None:
         self._thread.stop()

@@ -149,6 +149,11 @@ class MetaServer:
 
     def stop(self, grace: float = 2.0) -> None:
         self._stop.set()
+        # Every background loop is asked first, so that their last passes (a KV round trip each, maybe
+        # retrying) run out together rather than one after another.
+        for loop in (self.http.sampler if self.http is not None else None, self.manager, self.gc):
+            if loop is not None:
+                loop.request_stop()
         if self.http is not None:
             self.http.stop()
         self.manager.stop()

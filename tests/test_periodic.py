@@ -94,3 +94,23 @@ def test_stop_before_start_is_harmless():
     thread = PeriodicThread("never", HOUR, lambda: None, log=log, failure="failed")
     thread.stop()
     assert thread.stopping
+
+
+def test_a_stop_that_a_long_pass_outlasts_says_so_and_request_stop_waits_for_nothing(caplog):
+    inside, release = threading.Event(), threading.Event()
+
+    def long_pass():
+        inside.set()
+        release.wait(60)
+
+    thread = PeriodicThread("slow", HOUR, long_pass, log=log, failure="failed", immediate=True)
+    thread.start()
+    assert inside.wait(60)
+    thread.request_stop()  # returns at once, the pass still running
+    assert thread.stopping and thread.is_alive()
+    with caplog.at_level(logging.WARNING, logger="test.periodic"):
+        thread.stop(timeout=0.01)
+    assert "slow: a pass still runs" in caplog.text
+    release.set()
+    thread.stop(timeout=60)
+    assert not thread.is_alive()
