@@ -110,18 +110,22 @@ class GarbageEntry(_message.Message):
     def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ..., queued_ns: _Optional[int] = ...) -> None: ...
 
 class StatRequest(_message.Message):
-    __slots__ = ("path", "no_follow")
+    __slots__ = ("path", "no_follow", "capability")
     PATH_FIELD_NUMBER: _ClassVar[int]
     NO_FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    CAPABILITY_FIELD_NUMBER: _ClassVar[int]
     path: str
     no_follow: bool
-    def __init__(self, path: _Optional[str] = ..., no_follow: _Optional[bool] = ...) -> None: ...
+    capability: bool
+    def __init__(self, path: _Optional[str] = ..., no_follow: _Optional[bool] = ..., capability: _Optional[bool] = ...) -> None: ...
 
 class StatReply(_message.Message):
-    __slots__ = ("inode",)
+    __slots__ = ("inode", "read_capability")
     INODE_FIELD_NUMBER: _ClassVar[int]
+    READ_CAPABILITY_FIELD_NUMBER: _ClassVar[int]
     inode: Inode
-    def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ...) -> None: ...
+    read_capability: bytes
+    def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ..., read_capability: _Optional[bytes] = ...) -> None: ...
 
 class MkdirRequest(_message.Message):
     __slots__ = ("path", "mode", "parents", "request_id")
@@ -170,12 +174,16 @@ class OpenRequest(_message.Message):
     def __init__(self, path: _Optional[str] = ..., write: _Optional[bool] = ..., create: _Optional[bool] = ..., exclusive: _Optional[bool] = ..., truncate: _Optional[bool] = ..., mode: _Optional[int] = ..., chunk_size: _Optional[int] = ..., stripe: _Optional[int] = ..., client: _Optional[str] = ..., request_id: _Optional[str] = ..., release_inodes: _Optional[_Iterable[int]] = ..., release_sessions: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class OpenReply(_message.Message):
-    __slots__ = ("inode", "session")
+    __slots__ = ("inode", "session", "read_capability", "write_capability")
     INODE_FIELD_NUMBER: _ClassVar[int]
     SESSION_FIELD_NUMBER: _ClassVar[int]
+    READ_CAPABILITY_FIELD_NUMBER: _ClassVar[int]
+    WRITE_CAPABILITY_FIELD_NUMBER: _ClassVar[int]
     inode: Inode
     session: int
-    def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ..., session: _Optional[int] = ...) -> None: ...
+    read_capability: bytes
+    write_capability: bytes
+    def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ..., session: _Optional[int] = ..., read_capability: _Optional[bytes] = ..., write_capability: _Optional[bytes] = ...) -> None: ...
 
 class CloseRequest(_message.Message):
     __slots__ = ("inode", "session", "wrote", "written_end")
@@ -366,22 +374,26 @@ class ReadLinkReply(_message.Message):
     def __init__(self, target: _Optional[str] = ...) -> None: ...
 
 class BatchStatRequest(_message.Message):
-    __slots__ = ("paths", "no_follow")
+    __slots__ = ("paths", "no_follow", "capabilities")
     PATHS_FIELD_NUMBER: _ClassVar[int]
     NO_FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
     paths: _containers.RepeatedScalarFieldContainer[str]
     no_follow: bool
-    def __init__(self, paths: _Optional[_Iterable[str]] = ..., no_follow: _Optional[bool] = ...) -> None: ...
+    capabilities: bool
+    def __init__(self, paths: _Optional[_Iterable[str]] = ..., no_follow: _Optional[bool] = ..., capabilities: _Optional[bool] = ...) -> None: ...
 
 class StatResult(_message.Message):
-    __slots__ = ("status", "message", "inode")
+    __slots__ = ("status", "message", "inode", "read_capability")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     INODE_FIELD_NUMBER: _ClassVar[int]
+    READ_CAPABILITY_FIELD_NUMBER: _ClassVar[int]
     status: int
     message: str
     inode: Inode
-    def __init__(self, status: _Optional[int] = ..., message: _Optional[str] = ..., inode: _Optional[_Union[Inode, _Mapping]] = ...) -> None: ...
+    read_capability: bytes
+    def __init__(self, status: _Optional[int] = ..., message: _Optional[str] = ..., inode: _Optional[_Union[Inode, _Mapping]] = ..., read_capability: _Optional[bytes] = ...) -> None: ...
 
 class BatchStatReply(_message.Message):
     __slots__ = ("results",)
@@ -422,3 +434,19 @@ class RenewSessionsReply(_message.Message):
     RENEWED_FIELD_NUMBER: _ClassVar[int]
     renewed: int
     def __init__(self, renewed: _Optional[int] = ...) -> None: ...
+
+class RenewCapabilitiesRequest(_message.Message):
+    __slots__ = ("capabilities",)
+    CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
+    capabilities: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, capabilities: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class RenewCapabilitiesReply(_message.Message):
+    __slots__ = ("capabilities", "status", "message")
+    CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    capabilities: _containers.RepeatedScalarFieldContainer[bytes]
+    status: _containers.RepeatedScalarFieldContainer[int]
+    message: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, capabilities: _Optional[_Iterable[bytes]] = ..., status: _Optional[_Iterable[int]] = ..., message: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -109,6 +109,11 @@ class MetaStub:
                 request_serializer=fs3_dot_proto_dot_meta__pb2.RenewSessionsRequest.SerializeToString,
                 response_deserializer=fs3_dot_proto_dot_meta__pb2.RenewSessionsReply.FromString,
                 _registered_method=True)
+        self.RenewCapabilities = channel.unary_unary(
+                '/fs3.Meta/RenewCapabilities',
+                request_serializer=fs3_dot_proto_dot_meta__pb2.RenewCapabilitiesRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_meta__pb2.RenewCapabilitiesReply.FromString,
+                _registered_method=True)
 
 
 class MetaServicer:
@@ -204,6 +209,12 @@ class MetaServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RenewCapabilities(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetaServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -281,6 +292,11 @@ def add_MetaServicer_to_server(servicer, server):
                     servicer.RenewSessions,
                     request_deserializer=fs3_dot_proto_dot_meta__pb2.RenewSessionsRequest.FromString,
                     response_serializer=fs3_dot_proto_dot_meta__pb2.RenewSessionsReply.SerializeToString,
+            ),
+            'RenewCapabilities': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenewCapabilities,
+                    request_deserializer=fs3_dot_proto_dot_meta__pb2.RenewCapabilitiesRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_meta__pb2.RenewCapabilitiesReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -688,6 +704,33 @@ class Meta:
             '/fs3.Meta/RenewSessions',
             fs3_dot_proto_dot_meta__pb2.RenewSessionsRequest.SerializeToString,
             fs3_dot_proto_dot_meta__pb2.RenewSessionsReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenewCapabilities(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Meta/RenewCapabilities',
+            fs3_dot_proto_dot_meta__pb2.RenewCapabilitiesRequest.SerializeToString,
+            fs3_dot_proto_dot_meta__pb2.RenewCapabilitiesReply.FromString,
             options,
             channel_credentials,
             insecure,
