@@ -262,6 +262,23 @@ class FrameReader:
         self._start = self._end = 0
         return placed
 
+    def grow(self, buffer_size: int, *, max_head: int | None = None) -> None:
+        """From now on keep a receive buffer of at least ``buffer_size`` bytes (and accept heads up to
+        ``max_head``): a server starts an unauthenticated peer's reader small, and grows it once the
+        peer has authenticated. What is buffered stays."""
+        if max_head is not None:
+            self.max_head = max_head
+        if buffer_size <= self._size:
+            return
+        self._size = buffer_size
+        if len(self._buf) < buffer_size:
+            left = self._end - self._start
+            grown = bytearray(buffer_size)
+            grown[:left] = self._view[self._start : self._end]
+            # (the old buffer is dropped, not released: the last get_buffer() slice may still refer to it)
+            self._buf, self._view = grown, memoryview(grown)
+            self._start, self._end = 0, left
+
     # -- internals ---------------------------------------------------------------------------------
 
     def _fill(self, view: memoryview) -> int:

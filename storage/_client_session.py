@@ -8,7 +8,10 @@ until half of them are answered, and while the transport's write buffer is above
 without bound. Frames already received wait in the reader meanwhile.
 
 Nothing a peer sends can take the node down: a frame that breaks the protocol is answered with an ERROR
-frame and the connection is closed; a bad item in a good frame fails that item alone.
+frame and the connection is closed; a bad item in a good frame fails that item alone. Before its HELLO
+is accepted a peer costs the node little: a HELLO is refused by its header when larger than
+``_wire.MAX_HELLO``, the receive buffer stays at ``HELLO_BUFFER`` until then, and a connection that has
+not authenticated within its handshake deadline is told so and closed.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from fs3 import _token, _wire
 from fs3._errors import Status
@@ -31,7 +35,9 @@ log = logging.getLogger(__name__)
 _OP_NAMES = {_wire.READ: "read", _wire.WRITE: "write", _wire.UPDATE: "update"}
 _REQUESTS = frozenset({_wire.HELLO, _wire.READ, _wire.WRITE, _wire.UPDATE})  # frame types a peer may send
 MAX_FRAMES_IN_FLIGHT = 64  # per connection; reading pauses beyond this
-RECEIVE_BUFFER = 256 << 10   # frames arrive here, several per system call
+RECEIVE_BUFFER = 256 << 10   # frames arrive here, several per system call (once authenticated)
+HELLO_BUFFER = 8 << 10       # the receive buffer until then: a maximal HELLO fits
+HANDSHAKE_DEADLINE = 10.0    # seconds a connection has to send an acceptable HELLO
 DIRECT_PAYLOAD = 64 << 10    # payloads this large are received straight into a buffer of their own
 DRAIN_CHECK = 0.002          # first look again at a write buffer not yet drained (seconds, doubling)
 
@@ -39,17 +45,24 @@ DRAIN_CHECK = 0.002          # first look again at a write buffer not yet draine
 class ClientSession(asyncio.BufferedProtocol):
     """A data-plane connection as the node serves it (one per requester connection, on the loop that
     accepted it). ``role`` and ``transport_kind`` are set by the HELLO; ``shm`` is the requester's
-    shared-memory region when that transport was chosen."""
+    shared-memory region when that transport was chosen. ``handshake_deadline``: seconds the peer has to
+    send an acceptable HELLO (default ``HANDSHAKE_DEADLINE``); ``on_lost`` is called once the connection
+    is gone (the listener counts its connections)."""
 
-    def __init__(self, ctx: DataPlaneContext):
+    def __init__(self, ctx: DataPlaneContext, *, handshake_deadline: float | None = None,
+                 on_lost: Callable[[], None] | None = None):
         self.ctx = ctx
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self.local = False
-        self._frames = FrameReader(_wire.FRAMING, RECEIVE_BUFFER, max_head=RECEIVE_BUFFER - _wire.HEADER_SIZE,
+        # Small until the HELLO is accepted: an unauthenticated peer must not cost the node much memory.
+        self._frames = FrameReader(_wire.FRAMING, HELLO_BUFFER, max_head=HELLO_BUFFER - _wire.HEADER_SIZE,
                                    head=self._head, place=self._place)
         self._authenticated = False
+        self._deadline = HANDSHAKE_DEADLINE if handshake_deadline is None else handshake_deadline
+        self._handshake: asyncio.TimerHandle | None = None  # closes the connection unless HELLO comes first
+        self._on_lost = on_lost
         self.role = 0
         self.transport_kind = 0
         self.shm: SharedRegion | None = None
@@ -73,6 +86,13 @@ class ClientSession(asyncio.BufferedProtocol):
         self.peer = "local" if self.local else f"{peer[0]}:{peer[1]}"
         self.ctx.stats.connections += 1
         self.ctx.sessions.add(self)
+        self._handshake = self.loop.call_later(self._deadline, self._handshake_expired)
+
+    def _handshake_expired(self) -> None:
+        self._handshake = None
+        if not self._authenticated:
+            self._fail(Status.TIMEOUT, f"no accepted HELLO within {self._deadline:g} s of connecting "
+                                       "(the handshake deadline); closing the connection")
 
     def get_buffer(self, sizehint: int):
         return self._frames.get_buffer()
@@ -90,6 +110,12 @@ class ClientSession(asyncio.BufferedProtocol):
     def connection_lost(self, exc):
         self._closing = True
         self.ctx.sessions.discard(self)
+        if self._handshake is not None:
+            self._handshake.cancel()
+            self._handshake = None
+        if self._on_lost is not None:
+            on_lost, self._on_lost = self._on_lost, None
+            on_lost()
         placed = self._frames.close()
         if placed is not None:  # a large payload was still arriving
             pview, pooled = placed
@@ -266,6 +292,10 @@ class ClientSession(asyncio.BufferedProtocol):
             self.shm.close()
             self.shm = None
         self._authenticated = True
+        if self._handshake is not None:
+            self._handshake.cancel()
+            self._handshake = None
+        self._frames.grow(RECEIVE_BUFFER, max_head=RECEIVE_BUFFER - _wire.HEADER_SIZE)
         self.transport_kind = chosen
         self.transport.write(_wire.encode_welcome(_wire.Welcome(chosen, self.ctx.node_id(), reasons)))
         log.debug("data plane: %s connected (%s) via %s", self.peer, hello.client, _wire.TRANSPORT_NAMES[chosen])

@@ -68,6 +68,24 @@ def test_the_buffer_gives_back_the_room_a_large_frame_took():
     assert [f.payload for f in reader] == [b"y"]
 
 
+def test_a_reader_grown_after_authentication_keeps_what_it_buffered():
+    """A server starts an unauthenticated peer's reader small and grows it after the HELLO: the bytes
+    that came behind the HELLO stay, and larger heads are accepted from then on."""
+    reader = _frames.FrameReader(F3, 64, max_head=48)
+    behind = _frame(F3, _wire.READ, b"r" * 40, 2)
+    reader.feed(_frame(F3, _wire.HELLO, b"h" * 8, 1) + behind[:30])
+    assert reader.next_frame().header.type == _wire.HELLO
+    reader.grow(4096, max_head=4000)
+    assert len(reader._buf) == 4096 and reader.buffered == 30
+    frames = _receive(reader, behind[30:] + _frame(F3, _wire.WRITE, b"w" * 3000, 3), 1000)
+    assert [(f.header.req_id, f.payload) for f in frames] == [(2, b"r" * 40), (3, b"w" * 3000)]
+    assert len(reader._buf) == 4096  # (its new size is the one it shrinks back to)
+    ungrown = _frames.FrameReader(F3, 64, max_head=48)
+    ungrown.feed(_frame(F3, _wire.WRITE, b"w" * 3000, 3))
+    with pytest.raises(_frames.ProtocolError, match="oversized"):
+        ungrown.next_frame()
+
+
 def test_a_driver_may_stop_taking_frames_and_go_on_later():
     reader = _frames.FrameReader(F3, 1024)
     reader.feed(b"".join(_frame(F3, _wire.READ, bytes([i]) * 3, i) for i in range(1, 4)))
