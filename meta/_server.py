@@ -15,6 +15,7 @@ from pathlib import Path
 import grpc
 
 from fs3._auth import new_token, read_token_file, write_token_file
+from fs3._capability import CapabilityKeys
 from fs3._errors import InvalidArgument
 from fs3._layout import DEFAULT_CHUNK_SIZE, DEFAULT_STRIPE
 from fs3._metrics import OpCounters
@@ -74,7 +75,8 @@ class MetaServer:
         self.manager = ManagerLoop(self.cluster, interval=config.manager_interval)
         self.reclaimer = GrpcChunkReclaimer(self.cluster)
         self.ctx = ops.OpContext(self.kv, InodeAllocator(self.kv), self.reclaimer, ns_config,
-                                 targets=lambda: self.cluster.routing().routing.targets)  # for StatFs
+                                 targets=lambda: self.cluster.routing().routing.targets,  # for StatFs
+                                 capabilities=CapabilityKeys(self.cluster.secret))
         self.gc = GarbageCollector(self.ctx, self.reclaimer, delay=config.gc_delay,
                                    active=lambda: self.manager.is_leader)
         self.address = ""

@@ -17,6 +17,7 @@ from ._group import MustLeaveGroup, no_storage_calls
 from ._permissions import ROOT_CRED, Cred
 from ._records import DIRECTORY, FILE, ROOT, SYMLINK, TRASH, get_dentry, get_inode, put_inode
 from ._table import OPERATIONS, Operation
+from .capabilities import renew_capabilities
 from .close import close_file, prune_sessions, renew_sessions
 from .link import link, symlink
 from .mkdir import mkdir
@@ -33,7 +34,7 @@ __all__ = [
     "OPERATIONS", "ROOT", "ROOT_CRED", "ChunkReclaimer", "Cred", "MustLeaveGroup", "NamespaceConfig",
     "OpContext", "Operation", "no_storage_calls",
     "batch_stat", "close_file", "link", "mkdir", "open_file", "readdir", "readlink", "remove", "rename",
-    "renew_sessions", "setattr_", "stat", "statfs", "symlink", "truncate",
+    "renew_capabilities", "renew_sessions", "setattr_", "stat", "statfs", "symlink", "truncate",
     "names_something", "prune_sessions", "set_length",
     "DIRECTORY", "FILE", "SYMLINK", "TRASH", "drop_directory", "drop_link", "get_dentry", "get_inode",
     "put_inode", "queue_garbage",

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from fs3._capability import CapabilityKeys
 from fs3._layout import DEFAULT_CHUNK_SIZE, DEFAULT_STRIPE
 from fs3.proto import cluster_pb2, meta_pb2
 
@@ -43,7 +44,8 @@ def no_targets() -> Iterable[cluster_pb2.TargetInfo]:
 @dataclass
 class OpContext:
     """What an operation needs: the store, inode ids, chunk reclamation, the storage targets' last
-    reports (for StatFs; the cluster manager's routing info on a server) and a clock."""
+    reports (for StatFs; the cluster manager's routing info on a server), a clock and the keys that
+    sign data-plane capabilities."""
 
     kv: KVStore
     alloc_inode: Callable[[], int]
@@ -51,3 +53,4 @@ class OpContext:
     config: NamespaceConfig = field(default_factory=NamespaceConfig)
     clock: Callable[[], int] = time.time_ns
     targets: Callable[[], Iterable[cluster_pb2.TargetInfo]] = no_targets
+    capabilities: CapabilityKeys | None = None  # signs data-plane capabilities (None: issues none)

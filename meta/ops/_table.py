@@ -13,6 +13,7 @@ from fs3.proto import meta_pb2
 
 from ._context import OpContext
 from ._permissions import Cred
+from .capabilities import renew_capabilities
 from .close import close_file, renew_sessions
 from .link import link, symlink
 from .mkdir import mkdir
@@ -59,6 +60,8 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
               reaches_storage=truncates_existing),
     Operation("Close", meta_pb2.CloseRequest, meta_pb2.CloseReply, close_file),
     Operation("RenewSessions", meta_pb2.RenewSessionsRequest, meta_pb2.RenewSessionsReply, renew_sessions),
+    Operation("RenewCapabilities", meta_pb2.RenewCapabilitiesRequest, meta_pb2.RenewCapabilitiesReply,
+              renew_capabilities, read_only=True),
     Operation("ReadDir", meta_pb2.ReadDirRequest, meta_pb2.ReadDirReply, readdir, read_only=True),
     Operation("Remove", meta_pb2.RemoveRequest, meta_pb2.RemoveReply, remove),
     Operation("Rename", meta_pb2.RenameRequest, meta_pb2.RenameReply, rename),

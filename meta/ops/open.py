@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from fs3 import _capability
 from fs3._errors import AlreadyExists, InvalidArgument, IsADirectory, NotFound, Unavailable
 from fs3._layout import valid_chunk_size
 from fs3.proto import cluster_pb2, common_pb2, meta_pb2
@@ -16,6 +17,7 @@ from ._idempotence import once
 from ._permissions import Cred, R, W, X, check
 from ._records import DIRECTORY, FILE, get_inode, put_dentry, put_inode
 from ._walk import dot_target, resolve_target
+from .capabilities import issue, read_capability
 from .stat import names_something
 from .truncate import set_length
 
@@ -48,7 +50,8 @@ def choose_layout(txn: Transaction, parent: meta_pb2.Inode, chunk_size: int, str
 
 
 def open_file(ctx: OpContext, cred: Cred, req: meta_pb2.OpenRequest) -> meta_pb2.OpenReply:
-    """The file's inode and the write session id (0 when not opened for writing)."""
+    """The file's inode, the write session id (0 when not opened for writing) and the data plane's
+    capabilities: to read when the caller may, to write in that session."""
     if req.truncate and not req.write:
         raise InvalidArgument("Invalid argument: truncate needs write access", path=req.path)
     ino = ctx.alloc_inode() if req.create else 0
@@ -97,6 +100,10 @@ def open_file(ctx: OpContext, cred: Cred, req: meta_pb2.OpenRequest) -> meta_pb2
     reply = opened.reply
     if req.truncate and not opened.created:
         reply.inode.CopyFrom(set_length(ctx, reply.inode.id, 0, req.path))
+    # Not kept by ``once``: a retried open gets capabilities of its own.
+    reply.read_capability = read_capability(ctx, cred, reply.inode)
+    if reply.session:
+        reply.write_capability = issue(ctx, cred, _capability.WRITE, reply.inode.id, reply.session)
     return reply
 
 

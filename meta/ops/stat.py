@@ -9,12 +9,15 @@ from ._context import OpContext
 from ._permissions import ROOT_CRED, Cred
 from ._records import SYMLINK
 from ._walk import resolve
+from .capabilities import read_capability
 
 
 def stat(ctx: OpContext, cred: Cred, req: meta_pb2.StatRequest) -> meta_pb2.StatReply:
     """The inode ``path`` names; with ``no_follow`` a symlink's own (lstat)."""
     path, follow = req.path, not req.no_follow
     inode = ctx.kv.transact(lambda txn: resolve(txn, path, cred, follow=follow), readonly=True)
+    if req.capability:
+        return meta_pb2.StatReply(inode=inode, read_capability=read_capability(ctx, cred, inode))
     return meta_pb2.StatReply(inode=inode)
 
 
@@ -26,7 +29,9 @@ def batch_stat(ctx: OpContext, cred: Cred, req: meta_pb2.BatchStatRequest) -> me
         out = []
         for path in req.paths:
             try:
-                out.append(meta_pb2.StatResult(inode=resolve(txn, path, cred, follow=follow)))
+                inode = resolve(txn, path, cred, follow=follow)
+                cap = read_capability(ctx, cred, inode) if req.capabilities else b""
+                out.append(meta_pb2.StatResult(inode=inode, read_capability=cap))
             except FS3Error as exc:
                 out.append(meta_pb2.StatResult(status=int(exc.status), message=exc.strerror or ""))
         return out

@@ -1,0 +1,73 @@
+"""Capabilities for the data plane (fs3/_capability.py): issued by the calls that check a file's
+permissions along its path (Open, and Stat/BatchStat when asked), and renewed for the clients that hold
+them while their user exists and, for writes, their write session lives.
+
+A renewal checks the holder, not the path again: like a file descriptor in POSIX, a capability outlives
+a chmod or a rename of its file. What ends it is the user's removal or a revoked token (meta refuses the
+renewal, so it lapses within ``LIFETIME`` seconds), the file's removal, or the end of the write session.
+"""
+
+from __future__ import annotations
+
+from fs3 import _capability
+from fs3._errors import FS3Error, NotFound, PermissionDenied, Status
+from fs3.proto import meta_pb2
+
+from .. import _keys as keys
+from ._context import OpContext
+from ._permissions import Cred, R, may
+from ._records import FILE, get_inode
+
+
+def issue(ctx: OpContext, cred: Cred, access: int, inode: int, session: int = 0) -> bytes:
+    """A capability for ``cred`` (b"" where the server issues none: a namespace without storage)."""
+    if ctx.capabilities is None:
+        return b""
+    return _capability.sign(ctx.capabilities, access, inode, session, cred.uid)
+
+
+def read_capability(ctx: OpContext, cred: Cred, inode: meta_pb2.Inode) -> bytes:
+    """A read capability for a file ``cred`` may read, else b"" (the caller's own stat still succeeds)."""
+    if inode.type != FILE or not may(inode, cred, R):
+        return b""
+    return issue(ctx, cred, _capability.READ, inode.id)
+
+
+def renew_capabilities(ctx: OpContext, cred: Cred,
+                       req: meta_pb2.RenewCapabilitiesRequest) -> meta_pb2.RenewCapabilitiesReply:
+    """A fresh capability for each one the caller holds, or why not."""
+    reply = meta_pb2.RenewCapabilitiesReply()
+    if ctx.capabilities is None:
+        raise FS3Error("this meta server issues no data-plane capabilities", status=Status.INVALID_ARGUMENT)
+    checked = []
+    for raw in req.capabilities:
+        try:
+            cap = _capability.verify(ctx.capabilities, raw, expired_ok=True)
+        except ValueError as exc:
+            checked.append((None, Status.PERMISSION_DENIED, f"Permission denied: {exc}"))
+            continue
+        if cap.uid != cred.uid:
+            checked.append((None, Status.PERMISSION_DENIED, "Permission denied: a capability of another user"))
+            continue
+        checked.append((cap, 0, ""))
+
+    def run(txn):
+        out = []
+        for cap, status, message in checked:
+            if cap is not None:
+                try:
+                    if get_inode(txn, cap.inode) is None:
+                        raise NotFound(f"No such file (inode {cap.inode} was removed)")
+                    if cap.access == _capability.WRITE and txn.get(keys.session(cap.inode, cap.session)) is None:
+                        raise PermissionDenied(f"Permission denied: the write session of inode {cap.inode} "
+                                               "has ended (closed, or not renewed in time)")
+                except FS3Error as exc:
+                    cap, status, message = None, int(exc.status), exc.strerror or str(exc)
+            out.append((cap, status, message))
+        return out
+
+    for cap, status, message in ctx.kv.transact(run, readonly=True):
+        reply.capabilities.append(b"" if cap is None else issue(ctx, cred, cap.access, cap.inode, cap.session))
+        reply.status.append(status)
+        reply.message.append(message)
+    return reply
