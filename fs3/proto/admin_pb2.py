@@ -24,35 +24,35 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x66s3/proto/admin.proto\x12\x03\x66s3\"u\n\x08UserInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\r\x12\x0b\n\x03gid\x18\x03 \x01(\r\x12\x0e\n\x06groups\x18\x04 \x03(\r\x12\r\n\x05\x61\x64min\x18\x05 \x01(\x08\x12\x0e\n\x06tokens\x18\x06 \x01(\r\x12\x12\n\ncreated_ns\x18\x07 \x01(\x03\"W\n\x0e\x41\x64\x64UserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\r\x12\x0b\n\x03gid\x18\x03 \x01(\r\x12\x0e\n\x06groups\x18\x04 \x03(\r\x12\r\n\x05\x61\x64min\x18\x05 \x01(\x08\":\n\x0c\x41\x64\x64UserReply\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.fs3.UserInfo\x12\r\n\x05token\x18\x02 \x01(\t\"!\n\x11RemoveUserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x11\n\x0fRemoveUserReply\"\x12\n\x10ListUsersRequest\".\n\x0eListUsersReply\x12\x1c\n\x05users\x18\x01 \x03(\x0b\x32\r.fs3.UserInfo\"8\n\x11IssueTokenRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rrevoke_others\x18\x02 \x01(\x08\" \n\x0fIssueTokenReply\x12\r\n\x05token\x18\x01 \x01(\t\"\x0f\n\rWhoAmIRequest\"*\n\x0bWhoAmIReply\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.fs3.UserInfo2\x9b\x02\n\x05\x41\x64min\x12\x31\n\x07\x41\x64\x64User\x12\x13.fs3.AddUserRequest\x1a\x11.fs3.AddUserReply\x12:\n\nRemoveUser\x12\x16.fs3.RemoveUserRequest\x1a\x14.fs3.RemoveUserReply\x12\x37\n\tListUsers\x12\x15.fs3.ListUsersRequest\x1a\x13.fs3.ListUsersReply\x12:\n\nIssueToken\x12\x16.fs3.IssueTokenRequest\x1a\x14.fs3.IssueTokenReply\x12.\n\x06WhoAmI\x12\x12.fs3.WhoAmIRequest\x1a\x10.fs3.WhoAmIReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x66s3/proto/admin.proto\x12\x03\x66s3\"\x86\x01\n\x08UserInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\r\x12\x0b\n\x03gid\x18\x03 \x01(\r\x12\x0e\n\x06groups\x18\x04 \x03(\r\x12\r\n\x05\x61\x64min\x18\x05 \x01(\x08\x12\x0e\n\x06tokens\x18\x06 \x01(\r\x12\x12\n\ncreated_ns\x18\x07 \x01(\x03\x12\x0f\n\x07monitor\x18\x08 \x01(\x08\"h\n\x0e\x41\x64\x64UserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\r\x12\x0b\n\x03gid\x18\x03 \x01(\r\x12\x0e\n\x06groups\x18\x04 \x03(\r\x12\r\n\x05\x61\x64min\x18\x05 \x01(\x08\x12\x0f\n\x07monitor\x18\x06 \x01(\x08\":\n\x0c\x41\x64\x64UserReply\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.fs3.UserInfo\x12\r\n\x05token\x18\x02 \x01(\t\"!\n\x11RemoveUserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x11\n\x0fRemoveUserReply\"\x12\n\x10ListUsersRequest\".\n\x0eListUsersReply\x12\x1c\n\x05users\x18\x01 \x03(\x0b\x32\r.fs3.UserInfo\"8\n\x11IssueTokenRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rrevoke_others\x18\x02 \x01(\x08\" \n\x0fIssueTokenReply\x12\r\n\x05token\x18\x01 \x01(\t\"\x0f\n\rWhoAmIRequest\"*\n\x0bWhoAmIReply\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.fs3.UserInfo2\x9b\x02\n\x05\x41\x64min\x12\x31\n\x07\x41\x64\x64User\x12\x13.fs3.AddUserRequest\x1a\x11.fs3.AddUserReply\x12:\n\nRemoveUser\x12\x16.fs3.RemoveUserRequest\x1a\x14.fs3.RemoveUserReply\x12\x37\n\tListUsers\x12\x15.fs3.ListUsersRequest\x1a\x13.fs3.ListUsersReply\x12:\n\nIssueToken\x12\x16.fs3.IssueTokenRequest\x1a\x14.fs3.IssueTokenReply\x12.\n\x06WhoAmI\x12\x12.fs3.WhoAmIRequest\x1a\x10.fs3.WhoAmIReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fs3.proto.admin_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_USERINFO']._serialized_start=30
-  _globals['_USERINFO']._serialized_end=147
-  _globals['_ADDUSERREQUEST']._serialized_start=149
-  _globals['_ADDUSERREQUEST']._serialized_end=236
-  _globals['_ADDUSERREPLY']._serialized_start=238
-  _globals['_ADDUSERREPLY']._serialized_end=296
-  _globals['_REMOVEUSERREQUEST']._serialized_start=298
-  _globals['_REMOVEUSERREQUEST']._serialized_end=331
-  _globals['_REMOVEUSERREPLY']._serialized_start=333
-  _globals['_REMOVEUSERREPLY']._serialized_end=350
-  _globals['_LISTUSERSREQUEST']._serialized_start=352
-  _globals['_LISTUSERSREQUEST']._serialized_end=370
-  _globals['_LISTUSERSREPLY']._serialized_start=372
-  _globals['_LISTUSERSREPLY']._serialized_end=418
-  _globals['_ISSUETOKENREQUEST']._serialized_start=420
-  _globals['_ISSUETOKENREQUEST']._serialized_end=476
-  _globals['_ISSUETOKENREPLY']._serialized_start=478
-  _globals['_ISSUETOKENREPLY']._serialized_end=510
-  _globals['_WHOAMIREQUEST']._serialized_start=512
-  _globals['_WHOAMIREQUEST']._serialized_end=527
-  _globals['_WHOAMIREPLY']._serialized_start=529
-  _globals['_WHOAMIREPLY']._serialized_end=571
-  _globals['_ADMIN']._serialized_start=574
-  _globals['_ADMIN']._serialized_end=857
+  _globals['_USERINFO']._serialized_start=31
+  _globals['_USERINFO']._serialized_end=165
+  _globals['_ADDUSERREQUEST']._serialized_start=167
+  _globals['_ADDUSERREQUEST']._serialized_end=271
+  _globals['_ADDUSERREPLY']._serialized_start=273
+  _globals['_ADDUSERREPLY']._serialized_end=331
+  _globals['_REMOVEUSERREQUEST']._serialized_start=333
+  _globals['_REMOVEUSERREQUEST']._serialized_end=366
+  _globals['_REMOVEUSERREPLY']._serialized_start=368
+  _globals['_REMOVEUSERREPLY']._serialized_end=385
+  _globals['_LISTUSERSREQUEST']._serialized_start=387
+  _globals['_LISTUSERSREQUEST']._serialized_end=405
+  _globals['_LISTUSERSREPLY']._serialized_start=407
+  _globals['_LISTUSERSREPLY']._serialized_end=453
+  _globals['_ISSUETOKENREQUEST']._serialized_start=455
+  _globals['_ISSUETOKENREQUEST']._serialized_end=511
+  _globals['_ISSUETOKENREPLY']._serialized_start=513
+  _globals['_ISSUETOKENREPLY']._serialized_end=545
+  _globals['_WHOAMIREQUEST']._serialized_start=547
+  _globals['_WHOAMIREQUEST']._serialized_end=562
+  _globals['_WHOAMIREPLY']._serialized_start=564
+  _globals['_WHOAMIREPLY']._serialized_end=606
+  _globals['_ADMIN']._serialized_start=609
+  _globals['_ADMIN']._serialized_end=892
 # @@protoc_insertion_point(module_scope)

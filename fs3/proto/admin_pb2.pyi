@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class UserInfo(_message.Message):
-    __slots__ = ("name", "uid", "gid", "groups", "admin", "tokens", "created_ns")
+    __slots__ = ("name", "uid", "gid", "groups", "admin", "tokens", "created_ns", "monitor")
     NAME_FIELD_NUMBER: _ClassVar[int]
     UID_FIELD_NUMBER: _ClassVar[int]
     GID_FIELD_NUMBER: _ClassVar[int]
@@ -15,6 +15,7 @@ class UserInfo(_message.Message):
     ADMIN_FIELD_NUMBER: _ClassVar[int]
     TOKENS_FIELD_NUMBER: _ClassVar[int]
     CREATED_NS_FIELD_NUMBER: _ClassVar[int]
+    MONITOR_FIELD_NUMBER: _ClassVar[int]
     name: str
     uid: int
     gid: int
@@ -22,21 +23,24 @@ class UserInfo(_message.Message):
     admin: bool
     tokens: int
     created_ns: int
-    def __init__(self, name: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., groups: _Optional[_Iterable[int]] = ..., admin: _Optional[bool] = ..., tokens: _Optional[int] = ..., created_ns: _Optional[int] = ...) -> None: ...
+    monitor: bool
+    def __init__(self, name: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., groups: _Optional[_Iterable[int]] = ..., admin: _Optional[bool] = ..., tokens: _Optional[int] = ..., created_ns: _Optional[int] = ..., monitor: _Optional[bool] = ...) -> None: ...
 
 class AddUserRequest(_message.Message):
-    __slots__ = ("name", "uid", "gid", "groups", "admin")
+    __slots__ = ("name", "uid", "gid", "groups", "admin", "monitor")
     NAME_FIELD_NUMBER: _ClassVar[int]
     UID_FIELD_NUMBER: _ClassVar[int]
     GID_FIELD_NUMBER: _ClassVar[int]
     GROUPS_FIELD_NUMBER: _ClassVar[int]
     ADMIN_FIELD_NUMBER: _ClassVar[int]
+    MONITOR_FIELD_NUMBER: _ClassVar[int]
     name: str
     uid: int
     gid: int
     groups: _containers.RepeatedScalarFieldContainer[int]
     admin: bool
-    def __init__(self, name: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., groups: _Optional[_Iterable[int]] = ..., admin: _Optional[bool] = ...) -> None: ...
+    monitor: bool
+    def __init__(self, name: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., groups: _Optional[_Iterable[int]] = ..., admin: _Optional[bool] = ..., monitor: _Optional[bool] = ...) -> None: ...
 
 class AddUserReply(_message.Message):
     __slots__ = ("user", "token")

@@ -72,7 +72,7 @@ class Session(_message.Message):
     def __init__(self, id: _Optional[int] = ..., inode: _Optional[int] = ..., client: _Optional[str] = ..., opened_ns: _Optional[int] = ..., expires_ns: _Optional[int] = ...) -> None: ...
 
 class User(_message.Message):
-    __slots__ = ("name", "uid", "gid", "groups", "admin", "token_digests", "created_ns")
+    __slots__ = ("name", "uid", "gid", "groups", "admin", "token_digests", "created_ns", "monitor")
     NAME_FIELD_NUMBER: _ClassVar[int]
     UID_FIELD_NUMBER: _ClassVar[int]
     GID_FIELD_NUMBER: _ClassVar[int]
@@ -80,6 +80,7 @@ class User(_message.Message):
     ADMIN_FIELD_NUMBER: _ClassVar[int]
     TOKEN_DIGESTS_FIELD_NUMBER: _ClassVar[int]
     CREATED_NS_FIELD_NUMBER: _ClassVar[int]
+    MONITOR_FIELD_NUMBER: _ClassVar[int]
     name: str
     uid: int
     gid: int
@@ -87,7 +88,8 @@ class User(_message.Message):
     admin: bool
     token_digests: _containers.RepeatedScalarFieldContainer[bytes]
     created_ns: int
-    def __init__(self, name: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., groups: _Optional[_Iterable[int]] = ..., admin: _Optional[bool] = ..., token_digests: _Optional[_Iterable[bytes]] = ..., created_ns: _Optional[int] = ...) -> None: ...
+    monitor: bool
+    def __init__(self, name: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., groups: _Optional[_Iterable[int]] = ..., admin: _Optional[bool] = ..., token_digests: _Optional[_Iterable[bytes]] = ..., created_ns: _Optional[int] = ..., monitor: _Optional[bool] = ...) -> None: ...
 
 class AppliedRequest(_message.Message):
     __slots__ = ("reply", "status", "message", "applied_ns")
