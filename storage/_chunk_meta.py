@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fs3._errors import NoSpace
+from fs3._private import private_database, tighten_sidecars
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +68,11 @@ class _Queued:
 
 class ChunkMetaStore:
     """Two tables of the same shape: ``chunks`` (committed versions) and ``pending`` (updates staged on
-    this target and not yet committed by the chain)."""
+    this target and not yet committed by the chain). The database is 0600 in a 0700 directory, and
+    one found open to group/other is refused (see ``fs3._private``)."""
 
     def __init__(self, path: Path):
-        self.path = path
+        self.path = private_database(path)
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._queue_lock = threading.Lock()
@@ -88,6 +90,7 @@ class ChunkMetaStore:
                 "blocks BLOB NOT NULL) WITHOUT ROWID"
             )
         self._writer.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        tighten_sidecars(path)
         self._closed = False
         self._deferred_ready = threading.Event()
         self._stopping = threading.Event()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from fs3._checksum import block_crcs, crc32c
 from fs3._errors import FS3Error, InvalidArgument, NoSpace, Status
+from fs3._private import make_private_dir
 
 from ._buffers import BufferPool, Lease
 from ._chunk_meta import ChunkMetaStore, ChunkRecord, chunk_key, split_key
@@ -57,13 +58,16 @@ class ChunkStore(ChunkReader):
     chunk's lock (one of 1024 stripes); reads take no lock when the record is in memory. Callers that
     run several steps on one chunk (the replication layer) serialize them per chunk themselves.
     ``try_commit`` never blocks (for an event loop). Pooled buffers handed out (``load``, ``build``,
-    ``build_truncated``) are leases: ``with lease as buf:`` gives them back."""
+    ``build_truncated``) are leases: ``with lease as buf:`` gives them back.
+
+    Privacy: the store's directory is made 0700 (or, when it exists, refused unless it is), its
+    database and slot files 0600 (see ``fs3._private``)."""
 
     def __init__(self, root: Path, *, direct: bool = True, name: str = "", buffers: BufferPool | None = None):
         self.root = root
         self.name = name or str(root)
         self.buffers = buffers or BufferPool()
-        root.mkdir(parents=True, exist_ok=True)
+        make_private_dir(root)
         self.records = RecordCache()
         self.meta = ChunkMetaStore(root / "chunks.db")
         self.slots = SlotFiles(root / "slots", self.meta.used_slots(), direct=direct)

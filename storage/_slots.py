@@ -14,6 +14,8 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
+from fs3._private import check_private, make_private_dir
+
 from ._direct_io import ALIGN, DirectFile
 
 MIN_CLASS = 12  # 4 KiB
@@ -29,9 +31,10 @@ def size_class(length: int) -> int:
 class SlotFiles:
     def __init__(self, root: Path, used: Iterable[tuple[int, int]], *, direct: bool = True):
         """Open the class files under ``root``; ``used`` lists the (class, slot) pairs chunk metadata
-        references, and every other slot is free."""
+        references, and every other slot is free. The class files hold the chunks' bytes: they are
+        made 0600 in a 0700 directory, and one found open to group/other is refused."""
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        make_private_dir(root)
         self._lock = threading.Lock()
         self._files: dict[int, DirectFile] = {}
         self._free: dict[int, list[int]] = {}
@@ -47,6 +50,7 @@ class SlotFiles:
         for cls, slot in used:
             by_class.setdefault(cls, set()).add(slot)
         for path in root.glob("c*.dat"):
+            check_private(path)
             cls = int(path.stem[1:])
             self._open(cls)
         for cls in set(by_class) | set(self._files):

@@ -8,6 +8,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from fs3._private import make_private_dir
+
 from ._buffers import BufferPool
 from ._chunk_store import ChunkStore
 
@@ -24,8 +26,7 @@ class Target:
 
     @classmethod
     def open(cls, path: Path, *, direct: bool = True, buffers: BufferPool | None = None) -> Target:
-        path = path.resolve()
-        path.mkdir(parents=True, exist_ok=True)
+        path = make_private_dir(path.resolve())  # made 0700, or refused unless it is (fs3._private)
         ident = {}
         ident_file = path / IDENTITY
         if ident_file.exists():
@@ -39,7 +40,7 @@ class Target:
         """Persist the ids the manager assigned (atomically: write, fsync, rename)."""
         self.node_id, self.target_id = node_id, target_id
         tmp = self.path / (IDENTITY + ".tmp")
-        with open(tmp, "w") as f:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
             json.dump({"format": FORMAT, "node_id": node_id, "target_id": target_id}, f)
             f.flush()
             os.fsync(f.fileno())

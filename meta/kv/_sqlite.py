@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from fs3._private import private_database, tighten_sidecars
+
 from ._base import ConflictError, KVError, KVStore, Transaction
 
 T = TypeVar("T")
@@ -80,13 +82,16 @@ class _Writer:
 
 
 class SQLiteKV(KVStore):
-    """``sqlite:///path/to/meta.db``: one connection per thread on a shared database file."""
+    """``sqlite:///path/to/meta.db``: one connection per thread on a shared database file.
+
+    The database holds the cluster secret and the user records: its directory is made 0700 and the
+    database 0600 (its -wal and -shm files too), and one found open to group/other is refused
+    (``PermissionDenied``, naming the ``chmod`` that fixes it)."""
 
     local_reads = True
 
     def __init__(self, path: str | Path, *, durable: bool = True):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = private_database(path)
         self._durable = durable
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
@@ -96,6 +101,7 @@ class SQLiteKV(KVStore):
         self._leading = False
         db = self._connection()
         db.execute("CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID")
+        tighten_sidecars(self.path)
 
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
