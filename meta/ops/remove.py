@@ -8,14 +8,25 @@ rest on the owner's behalf).
 
 The trash is ``/.trash/<user>/``: a trashed entry keeps its name plus the time it was trashed
 (``name.20261129T101500``), is restored by moving it back, and is removed for good by the collector
-once it is older than the namespace's trash expiry.
+once it is older than the namespace's trash expiry. ``/.trash`` is root's, mode 0711: anyone may
+reach their own directory in it, nobody but root may list or add to it. Each ``/.trash/<user>`` is
+that user's, mode 0700. A trash found otherwise (made by someone else, opened with chmod, a plain
+file in its place) is not used: ``rm --trash`` is refused with what is wrong and what to do, and
+nothing moves, so nobody can read what another user trashes.
 """
 
 from __future__ import annotations
 
 import time
 
-from fs3._errors import DirectoryNotEmpty, InvalidArgument, IsADirectory, NotADirectory, NotFound
+from fs3._errors import (
+    DirectoryNotEmpty,
+    InvalidArgument,
+    IsADirectory,
+    NotADirectory,
+    NotFound,
+    NotPermitted,
+)
 from fs3._paths import split_path
 from fs3.proto import meta_pb2
 
@@ -30,7 +41,7 @@ from ._walk import dot_target, resolve_parent
 from .mkdir import add_directory
 from .rename import move_entry
 
-TRASH_MODE = 0o1777      # like /tmp: anyone may trash, only owners may take things out
+TRASH_MODE = 0o711       # root's: users reach their own directory by name, nobody lists the others
 USER_TRASH_MODE = 0o700
 
 
@@ -98,14 +109,33 @@ def _in_trash(txn: Transaction, directory: meta_pb2.Inode) -> bool:
 
 
 def _trash_dir(txn: Transaction, ctx: OpContext, parent: meta_pb2.Inode, name: str, ino: int, mode: int,
-               owner: Cred) -> meta_pb2.Inode:
+               owner: Cred, path: str, forbidden: int) -> meta_pb2.Inode:
+    """The trash directory ``parent/name``, made ``mode`` and ``owner``'s when missing. One that exists
+    must be ``owner``'s directory without any of the ``forbidden`` mode bits, else the trash is
+    refused (see the module docstring)."""
     entry = get_dentry(txn, parent.id, name)
-    if entry is not None:
-        node = get_inode(txn, entry.inode)
-        if node is None or node.type != DIRECTORY:
-            raise InvalidArgument(f"The trash is broken: {name!r} is not a directory (move it away)")
-        return node
-    return add_directory(txn, ctx, parent, name, ino, mode, owner)
+    if entry is None:
+        return add_directory(txn, ctx, parent, name, ino, mode, owner)
+    node = get_inode(txn, entry.inode)
+    move_away = f"an admin should move it out of the way (`fs3 mv {path} /{name}.suspect`), then retry"
+    if node is None or node.type != DIRECTORY:
+        raise _unsafe(path, "is not a directory", move_away)
+    if node.uid != owner.uid:
+        whose = "root" if owner.root else f"{owner.name or 'uid ' + str(owner.uid)} (uid {owner.uid})"
+        raise _unsafe(path, f"belongs to uid {node.uid}, not to {whose}", move_away)
+    extra = node.mode & forbidden
+    if extra:
+        can = " and ".join(verb for bits, verb in ((0o044, "list"), (0o022, "write to"), (0o011, "enter"))
+                           if extra & bits)
+        who = "you should" if node.uid and node.uid == owner.uid else "an admin should"
+        raise _unsafe(path, f"is mode {node.mode & 0o7777:04o}: group/other may {can} it",
+                      f"{who} check what it holds, then run `fs3 chmod {mode:o} {path}`")
+    return node
+
+
+def _unsafe(path: str, what: str, fix: str) -> NotPermitted:
+    return NotPermitted(f"Operation not permitted: the trash is not private: {path} {what}; nothing was "
+                        f"moved; {fix}")
 
 
 def _to_trash(txn: Transaction, ctx: OpContext, cred: Cred, parent: meta_pb2.Inode, name: str,
@@ -113,8 +143,9 @@ def _to_trash(txn: Transaction, ctx: OpContext, cred: Cred, parent: meta_pb2.Ino
     root = get_inode(txn, ROOT)
     if parent.id == ROOT:
         root = parent  # one object, so the move's update of it is not lost
-    trash = _trash_dir(txn, ctx, root, TRASH, ids[0], TRASH_MODE, Cred(0, 0))
-    mine = _trash_dir(txn, ctx, trash, cred.name or str(cred.uid), ids[1], USER_TRASH_MODE, cred)
+    trash = _trash_dir(txn, ctx, root, TRASH, ids[0], TRASH_MODE, Cred(0, 0), f"/{TRASH}", 0o022)
+    user = cred.name or str(cred.uid)
+    mine = _trash_dir(txn, ctx, trash, user, ids[1], USER_TRASH_MODE, cred, f"/{TRASH}/{user}", 0o077)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(ctx.clock() / 1e9))
     dst_name, n = f"{name}.{stamp}"[:255], 1
     while get_dentry(txn, mine.id, dst_name) is not None:
