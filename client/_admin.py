@@ -66,10 +66,11 @@ class ClusterAdmin:
         return (await self._meta("WhoAmI", admin_pb2.WhoAmIRequest())).user
 
     async def add_user(self, name: str, *, uid: int = 0, gid: int = 0, groups: Sequence[int] = (),
-                       admin: bool = False) -> tuple[admin_pb2.UserInfo, str]:
-        """Create a user (an admin's call); returns it and its first token (shown only now)."""
-        reply = await self._meta("AddUser", admin_pb2.AddUserRequest(name=name, uid=uid, gid=gid,
-                                                                     groups=list(groups), admin=admin))
+                       admin: bool = False, monitor: bool = False) -> tuple[admin_pb2.UserInfo, str]:
+        """Create a user (an admin's call); returns it and its first token (shown only now). A
+        ``monitor`` user may also read the cluster's state over the admin HTTP API and ``/metrics``."""
+        reply = await self._meta("AddUser", admin_pb2.AddUserRequest(
+            name=name, uid=uid, gid=gid, groups=list(groups), admin=admin, monitor=monitor))
         return reply.user, reply.token
 
     async def remove_user(self, name: str) -> None:

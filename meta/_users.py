@@ -4,6 +4,9 @@ Tokens are stored only as SHA-256 digests (``TOKN<digest> -> name``), so reading
 reveal them; ``authenticate`` caches a digest's user for a few seconds, so a removed user or revoked
 token stops working within ``CACHE_SECONDS``. The user ``root`` (uid 0) always exists once the cluster
 is bootstrapped; uid 0 bypasses permission checks, as in POSIX.
+
+A *monitor* user may read the cluster's state over the admin HTTP API and ``/metrics``
+(``observer_for``); in the namespace it is an ordinary user of its uid.
 """
 
 from __future__ import annotations
@@ -33,13 +36,13 @@ def _cred(user: meta_pb2.User) -> Cred:
 def user_info(user: meta_pb2.User) -> admin_pb2.UserInfo:
     return admin_pb2.UserInfo(name=user.name, uid=user.uid, gid=user.gid, groups=list(user.groups),
                               admin=user.admin or user.uid == 0, tokens=len(user.token_digests),
-                              created_ns=user.created_ns)
+                              created_ns=user.created_ns, monitor=user.monitor)
 
 
 class Users:
     def __init__(self, kv: KVStore):
         self.kv = kv
-        self._cache: dict[bytes, tuple[float, Cred]] = {}
+        self._cache: dict[bytes, tuple[float, Cred, bool]] = {}  # digest -> (expiry, cred, monitor)
         self._lock = threading.Lock()
 
     # -- authentication ----------------------------------------------------------------------------
@@ -52,12 +55,26 @@ class Users:
         return self.cred_for(token)
 
     def cred_for(self, token: str) -> Cred:
+        return self._lookup(token)[0]
+
+    def observer_for(self, token: str) -> Cred:
+        """The credentials of a token that may read the cluster's state (the admin HTTP API, its
+        ``/metrics``): an admin's or a monitor user's. PermissionDenied for an unknown or revoked
+        token, NotPermitted for any other user's."""
+        cred, monitor = self._lookup(token)
+        if not (cred.admin or monitor):
+            raise NotPermitted(f"Operation not permitted: user {cred.name!r} is neither an admin nor a "
+                               "monitoring user")
+        return cred
+
+    def _lookup(self, token: str) -> tuple[Cred, bool]:
+        """(credentials, monitor) of a token's user, cached for ``CACHE_SECONDS``."""
         key = digest(token)
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(key)
         if hit is not None and hit[0] > now:
-            return hit[1]
+            return hit[1], hit[2]
         user = self.kv.transact(lambda txn: self._user_of_digest(txn, key), readonly=True)
         if user is None:
             raise unauthenticated("unknown or revoked token")
@@ -65,8 +82,8 @@ class Users:
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[key] = (now + CACHE_SECONDS, cred)
-        return cred
+            self._cache[key] = (now + CACHE_SECONDS, cred, user.monitor)
+        return cred, user.monitor
 
     @staticmethod
     def _user_of_digest(txn, key: bytes) -> meta_pb2.User | None:
@@ -113,7 +130,8 @@ class Users:
             elif any(u.uid == uid for u in users):
                 raise AlreadyExists(f"uid {uid} already belongs to {next(u.name for u in users if u.uid == uid)!r}")
             user = meta_pb2.User(name=req.name, uid=uid, gid=req.gid or uid, groups=list(req.groups),
-                                 admin=req.admin, created_ns=time.time_ns(), token_digests=[digest(token)])
+                                 admin=req.admin, monitor=req.monitor, created_ns=time.time_ns(),
+                                 token_digests=[digest(token)])
             txn.set(keys.user(req.name), user.SerializeToString())
             txn.set(keys.token(digest(token)), req.name.encode())
             return user
