@@ -1,7 +1,10 @@
 """The admin HTTP API, Prometheus ``/metrics`` and the dashboard, served by a meta server (FastAPI on
 uvicorn, in a thread beside gRPC). Read-only: cluster, nodes, targets, chains, recent throughput and
 errors as JSON; everything comes from the KV store (routing, heartbeats with each storage node's
-counters) and this server's own per-method counters, so every meta server shows the same cluster."""
+counters) and this server's own per-method counters, so every meta server shows the same cluster.
+
+Everything but the dashboard page needs a bearer token of an admin or a monitoring user
+(``_http_auth``; docs/security-http.md)."""
 
 from __future__ import annotations
 
@@ -11,9 +14,13 @@ import time
 from collections import deque
 from importlib import resources
 
+from fs3._errors import InvalidArgument
 from fs3._metrics import LATENCY_BOUNDS, OpCounters
 from fs3._periodic import PeriodicThread
 from fs3.proto import cluster_pb2
+
+from ._http_auth import RequireToken
+from ._users import Users
 
 log = logging.getLogger("fs3.meta.http")
 
@@ -198,13 +205,14 @@ class MetricsCollector:
         yield from (mreq, merr, mlat)
 
 
-def make_app(view, meta_counters: OpCounters, address: str, sampler: Sampler):
+def make_app(view, meta_counters: OpCounters, address: str, sampler: Sampler, users: Users):
     from fastapi import FastAPI
     from fastapi.responses import HTMLResponse, PlainTextResponse
     from prometheus_client import CollectorRegistry
     from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
     app = FastAPI(title="fs3 admin", version="1", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app.add_middleware(RequireToken, users=users)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(MetricsCollector(view, meta_counters, address))
     page = resources.files("fs3.meta").joinpath("dashboard.html").read_text()
@@ -249,14 +257,15 @@ def make_app(view, meta_counters: OpCounters, address: str, sampler: Sampler):
 
 
 class AdminHttp:
-    """uvicorn serving the app in a background thread."""
+    """uvicorn serving the app in a background thread. ``users`` checks the requests' tokens; without
+    it, a registry over the KV store behind ``view`` (a ``ClusterManager.view``) is made."""
 
-    def __init__(self, listen: str, view, meta_counters: OpCounters, address: str):
+    def __init__(self, listen: str, view, meta_counters: OpCounters, address: str, users: Users | None = None):
         import uvicorn
 
         host, _, port = listen.rpartition(":")
         self.sampler = Sampler(view, meta_counters)
-        app = make_app(view, meta_counters, address, self.sampler)
+        app = make_app(view, meta_counters, address, self.sampler, users if users is not None else _users_of(view))
         self._sock = _bind(host or "127.0.0.1", int(port or 0))
         self.url = f"http://{_url_host(host or '127.0.0.1', address)}:{self._sock.getsockname()[1]}"
         self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
@@ -271,6 +280,16 @@ class AdminHttp:
         self.sampler.stop()
         self._server.should_exit = True
         self._thread.join(timeout=5)
+
+
+def _users_of(view) -> Users:
+    """A user registry over the KV store of the cluster manager whose bound ``view`` this is. Its cache
+    is its own, so a removed user's token reads the API for at most ``CACHE_SECONDS`` more. Without a
+    KV store to check tokens against, the API is not served at all (never unauthenticated)."""
+    kv = getattr(getattr(view, "__self__", None), "kv", None)
+    if kv is None:
+        raise InvalidArgument("the admin HTTP API needs the user registry to check tokens")
+    return Users(kv)
 
 
 def _bind(host: str, port: int):
