@@ -50,8 +50,8 @@ def check_private(path: str | os.PathLike, *, directory: bool = False) -> None:
     if directory and mode & stat.S_ISVTX and mode & 0o002:
         raise _refuse(path, f"is a shared directory (mode {mode:04o})",
                       "keep the data in a directory of its own, mode 0700")
-    can = [verb for bits, verb in ((0o044, "read"), (0o022, "write"), (0o011, "enter" if directory else "run"))
-           if mode & bits]
+    verbs = ((0o044, "read"), (0o022, "write"), (0o011, "enter" if directory else "run"))
+    can = [verb for bits, verb in verbs if mode & bits]
     want = DIR_MODE if directory else FILE_MODE
     raise _refuse(path, f"is mode {mode:04o}: group/other may {' and '.join(can)} it",
                   f"run `chmod {want:o} {shlex.quote(str(path))}`")
