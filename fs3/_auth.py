@@ -8,19 +8,23 @@ cluster secret instead (``authorization: Node <hex>``, see ``_token``).
 
 A client's token comes from, in order: the ``token=`` argument, ``FS3_TOKEN``, the file named by
 ``FS3_TOKEN_FILE``, or the admin token of a local cluster started by ``fs3 up`` (readable only by the
-user who started it).
+user who started it). A token file named in ``FS3_TOKEN_FILE`` that cannot be read, or is empty, is an
+error: never a quiet fall back to the next source, which could be the admin token (``locate_token``
+says which source gave the token, for ``fs3 user whoami``).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import secrets
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import _token
-from ._errors import PermissionDenied
+from ._errors import InvalidArgument, IsADirectory, NotFound, PermissionDenied
 
 AUTH_KEY = "authorization"
 ENV_TOKEN = "FS3_TOKEN"
@@ -72,19 +76,76 @@ def write_token_file(path: str | os.PathLike, token: str) -> None:
     os.replace(tmp, path)
 
 
-def find_token(explicit: str | None = None, cluster_dir: str | os.PathLike | None = None) -> str | None:
-    """The token a client presents (see the module docstring), or None."""
+ARGUMENT = "argument"
+LOCAL_CLUSTER = "local cluster"
+NO_TOKEN = "none"
+
+
+@dataclass(frozen=True)
+class FoundToken:
+    """A client's token and where it came from: ``source`` is ``"argument"``, ``"FS3_TOKEN"``,
+    ``"FS3_TOKEN_FILE"`` or ``"local cluster"`` (``path``: the file read), or ``"none"``."""
+
+    token: str | None
+    source: str
+    path: Path | None = None
+
+    def describe(self) -> str:
+        """Where the token came from, for a human."""
+        if self.source == ENV_TOKEN_FILE:
+            return f"{ENV_TOKEN_FILE}={self.path}"
+        if self.source == LOCAL_CLUSTER:
+            return f"the local cluster's admin token at {self.path}"
+        if self.source == NO_TOKEN:
+            return "no token"
+        return self.source
+
+
+def locate_token(explicit: str | None = None, cluster_dir: str | os.PathLike | None = None) -> FoundToken:
+    """The token a client presents and its source (see the module docstring). A token file named in
+    ``FS3_TOKEN_FILE`` that cannot be read or is empty raises (``NotFound``, ``PermissionDenied``,
+    ``IsADirectory`` or ``InvalidArgument``) naming it and why; a blank ``FS3_TOKEN`` raises too."""
     if explicit:
-        return explicit
-    if os.environ.get(ENV_TOKEN):
-        return os.environ[ENV_TOKEN].strip()
-    for path in (os.environ.get(ENV_TOKEN_FILE), Path(cluster_dir) / TOKEN_FILE if cluster_dir else None):
-        if path:
-            try:
-                return read_token_file(path) or None
-            except OSError:
-                continue
-    return None
+        return FoundToken(explicit, ARGUMENT)
+    env = os.environ.get(ENV_TOKEN)
+    if env:
+        if not env.strip():
+            raise InvalidArgument(f"Invalid argument: {ENV_TOKEN} is set but blank: set it to your token, "
+                                  "or unset it")
+        return FoundToken(env.strip(), ENV_TOKEN)
+    named = os.environ.get(ENV_TOKEN_FILE)
+    if named:
+        return FoundToken(_read_named(named), ENV_TOKEN_FILE, Path(named))
+    if cluster_dir:
+        path = Path(cluster_dir) / TOKEN_FILE
+        try:
+            token = read_token_file(path)
+        except OSError:
+            token = ""  # not this user's cluster (its token is 0600): go on without a token
+        if token:
+            return FoundToken(token, LOCAL_CLUSTER, path)
+    return FoundToken(None, NO_TOKEN)
+
+
+def _read_named(path: str) -> str:
+    fix = f"fix the path, or unset {ENV_TOKEN_FILE} (no other token is used instead)"
+    try:
+        token = read_token_file(path)
+    except OSError as exc:
+        cls = {errno.ENOENT: NotFound, errno.EACCES: PermissionDenied, errno.EPERM: PermissionDenied,
+               errno.EISDIR: IsADirectory}.get(exc.errno or 0, InvalidArgument)
+        why = exc.strerror or str(exc)
+        raise cls(f"{ENV_TOKEN_FILE}={path} cannot be read ({why}): {fix}") from None
+    except UnicodeDecodeError:
+        raise InvalidArgument(f"{ENV_TOKEN_FILE}={path} is not a token file (not text): {fix}") from None
+    if not token:
+        raise InvalidArgument(f"{ENV_TOKEN_FILE}={path} is empty: {fix}")
+    return token
+
+
+def find_token(explicit: str | None = None, cluster_dir: str | os.PathLike | None = None) -> str | None:
+    """The token a client presents (see the module docstring), or None; raises as ``locate_token``."""
+    return locate_token(explicit, cluster_dir).token
 
 
 class NodeSigner:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from fs3._errors import FS3Error
+
 from ._common import emit_json, format_time, state, table
 
 
@@ -67,9 +69,24 @@ def token(name, revoke_others):
 @user.command("whoami")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def whoami(as_json):
-    """Which user your token belongs to."""
-    u = state().client().whoami()
+    """Which user your token belongs to, and where the token came from."""
+    from fs3._auth import ARGUMENT, locate_token
+    from fs3._discovery import cluster_dir
+
+    st = state()
+    found = locate_token(st.token, cluster_dir(st.cluster))  # as the client finds it (raises as it would)
+    source, where = found.source, found.describe()
+    if source == ARGUMENT:  # the --token option, given or read from FS3_TOKEN by click
+        given = click.get_current_context().find_root().get_parameter_source("token")
+        source = where = "FS3_TOKEN" if given == click.core.ParameterSource.ENVIRONMENT else "--token"
+    try:
+        u = st.client().whoami()
+    except FS3Error as exc:
+        if not isinstance(exc, PermissionError):
+            raise
+        # a refused token: say which one it was
+        raise type(exc)(f"{exc.strerror} (the token came from {where})", status=exc.status) from None
     if as_json:
-        emit_json(_info(u))
+        emit_json({**_info(u), "token_source": source, "token_file": str(found.path) if found.path else None})
     else:
-        click.echo(f"{u.name} (uid {u.uid}, gid {u.gid}{', admin' if u.admin else ''})")
+        click.echo(f"{u.name} (uid {u.uid}, gid {u.gid}{', admin' if u.admin else ''}), token from {where}")
