@@ -93,6 +93,8 @@ class NodeConnection(asyncio.BufferedProtocol):
             shm_nonce=shm.nonce if shm else b"", client=client,
         )
         conn._hello_waiter = loop.create_future()
+        if conn._closed_exc is not None:  # refused as soon as connected (e.g. the node's connection cap)
+            raise conn._closed_exc
         assert conn.transport is not None  # (connected above)
         conn.transport.write(_wire.encode_hello(hello))
         try:

@@ -6,6 +6,11 @@ each connection to a loop of its own thread as a ``ClientSession`` (storage/_cli
 serves it through the read path and the write path (storage/_read_path.py, storage/_write_path.py).
 A failed accept (EMFILE, ENFILE...) is logged once and retried after a short back-off: the listener
 keeps serving once descriptors are free again.
+
+Connections are capped (``MAX_CONNECTIONS`` by default, clients and chain peers alike): one beyond the
+cap is answered with an ERROR frame that says so and closed at once, without a session. With the
+handshake deadline and the small buffer of a session not yet authenticated, this bounds what peers
+without a token can make the node hold.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ import socket
 import threading
 from concurrent.futures import Future
 
+from fs3 import _wire
+from fs3._errors import Status
+
 from ._client_session import ClientSession
 from ._data_context import DataPlaneContext
 
@@ -27,16 +35,26 @@ log = logging.getLogger(__name__)
 ACCEPT_BACKOFF = 0.1  # seconds between tries while accepting fails (descriptors run out, memory...)
 # Failures of one connection, not of the listener: the next accept goes ahead at once.
 _CONNECTION_ERRORS = frozenset({errno.ECONNABORTED, errno.ECONNRESET, errno.EPROTO, errno.EPERM})
+MAX_CONNECTIONS = 1024  # data-plane connections per node, authenticated or not
+_DRAIN = 16 << 10       # bytes a refused connection's HELLO may have left unread (read, so the close is clean)
 
 
 class DataServer:
     """Listens for data-plane connections and spreads them over ``loops`` event loops, each in its own
-    thread (one by default: with io_uring one loop keeps a frame's reads in flight)."""
+    thread (one by default: with io_uring one loop keeps a frame's reads in flight). At most
+    ``max_connections`` are open at once (default ``MAX_CONNECTIONS``); each has ``handshake_deadline``
+    seconds to authenticate (default: the session's ``HANDSHAKE_DEADLINE``)."""
 
-    def __init__(self, ctx: DataPlaneContext, host: str, port: int = 0, *, loops: int = 1):
+    def __init__(self, ctx: DataPlaneContext, host: str, port: int = 0, *, loops: int = 1,
+                 max_connections: int | None = None, handshake_deadline: float | None = None):
         self.ctx = ctx
         self.host = host
         self.port = port
+        self.max_connections = MAX_CONNECTIONS if max_connections is None else max_connections
+        self.handshake_deadline = handshake_deadline
+        self._open = 0  # connections accepted and not yet lost (sessions end on any loop's thread)
+        self._open_lock = threading.Lock()
+        self._refusing = False  # connections beyond the cap are being refused (logged once, not each)
         self._loops: list[asyncio.AbstractEventLoop] = []
         self._threads: list[threading.Thread] = []
         self._sock: socket.socket | None = None
@@ -115,28 +133,89 @@ class DataServer:
             if failing:
                 log.warning("data plane: accepting connections again")
                 failing = 0
-            self._hand_over(conn)
+            if self._admit():
+                self._refusing = False
+                self._hand_over(conn)
+            else:
+                self._refuse(conn)
+
+    @property
+    def open_connections(self) -> int:
+        """Connections accepted and not yet closed."""
+        return self._open
+
+    def _admit(self) -> bool:
+        """Count a new connection in, unless the cap is reached."""
+        with self._open_lock:
+            if self._open >= self.max_connections:
+                return False
+            self._open += 1
+            return True
+
+    def _release(self, released: list[bool]) -> None:
+        """Count a connection out, once (its session lost, or its hand-over failed)."""
+        with self._open_lock:
+            if not released:
+                released.append(True)
+                self._open -= 1
+
+    def _refuse(self, conn: socket.socket) -> None:
+        """Tell a connection beyond the cap why, and close it. Its HELLO, if it came already, is read
+        first (a few KiB at most), so that the close does not reset the connection before the peer
+        has read the ERROR."""
+        message = (f"too many connections to this node ({self.max_connections}); try again later, or raise "
+                   "the node's connection limit")
+        self.ctx.stats.refused += 1
+        self.ctx.stats.count_error(Status.UNAVAILABLE)
+        if not self._refusing:
+            self._refusing = True
+            log.warning("data plane: refusing connections: %s", message)
+        try:
+            conn.setblocking(False)
+            try:
+                conn.recv(_DRAIN)
+            except (BlockingIOError, InterruptedError):
+                pass
+            conn.send(_wire.encode_error(Status.UNAVAILABLE, message))
+            conn.shutdown(socket.SHUT_WR)
+        except OSError as exc:  # the peer left already: nothing to tell
+            log.debug("data plane: a refused connection failed: %s", exc)
+        finally:
+            conn.close()
 
     def _hand_over(self, conn: socket.socket) -> None:
-        """Give an accepted connection to the next loop; a failure to set it up is logged, and the
-        connection closed."""
-        if conn.family != socket.AF_UNIX:
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        target = self._loops[self._next % len(self._loops)]
-        self._next += 1
-        handing = asyncio.run_coroutine_threadsafe(
-            target.connect_accepted_socket(lambda: ClientSession(self.ctx), conn), target
-        )
+        """Give an accepted (and counted) connection to the next loop; a failure to set it up is logged,
+        and the connection closed."""
+        released: list[bool] = []
+        lost = functools.partial(self._release, released)
+        try:
+            if conn.family != socket.AF_UNIX:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            target = self._loops[self._next % len(self._loops)]
+            self._next += 1
+            handing = asyncio.run_coroutine_threadsafe(
+                target.connect_accepted_socket(
+                    lambda: ClientSession(self.ctx, handshake_deadline=self.handshake_deadline, on_lost=lost),
+                    conn),
+                target,
+            )
+        except Exception as exc:  # noqa: BLE001 - one connection's failure, not the listener's
+            lost()
+            self.ctx.stats.accept_errors += 1
+            log.error("data plane: could not serve an accepted connection: %s", exc)
+            conn.close()
+            return
         self._handing.add(handing)
-        handing.add_done_callback(functools.partial(self._handed, conn))
+        handing.add_done_callback(functools.partial(self._handed, conn, lost))
 
-    def _handed(self, conn: socket.socket, handing: Future) -> None:
+    def _handed(self, conn: socket.socket, lost, handing: Future) -> None:
         self._handing.discard(handing)
         error = None if handing.cancelled() else handing.exception()
         if handing.cancelled() or error is not None:
             if error is not None:
                 self.ctx.stats.accept_errors += 1
                 log.error("data plane: could not serve an accepted connection: %s", error)
+            lost()  # (once, even if the session was made and lost too)
             conn.close()
 
     def stop(self) -> None:
