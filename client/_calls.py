@@ -36,6 +36,8 @@ class CallConnection(asyncio.Protocol):
         except (OSError, ValueError, asyncio.TimeoutError) as exc:
             raise Unavailable(f"cannot reach the meta call listener at {address}: {exc}") from None
         conn._welcome = loop.create_future()
+        if conn._closed is not None:  # refused as soon as connected (e.g. the server's connection cap)
+            raise conn._closed
         assert conn.transport is not None  # (connected above)
         conn.transport.write(wire.frame(wire.HELLO, (token or "").encode()))
         try:

@@ -17,7 +17,10 @@ inside a group leaves the group for the pool), and every call and HELLO on a rem
 on a thread pool, so a network round trip never stalls the loop.
 
 Nothing a peer sends takes the server down: a frame that breaks the protocol is answered with an ERROR
-frame and the connection is closed; a bad request in a good frame fails that call alone.
+frame and the connection is closed; a bad request in a good frame fails that call alone. A peer without
+a token costs little: its HELLO is refused by its header when longer than a token may be, a connection
+that has not authenticated within ``HANDSHAKE_DEADLINE`` is told so and closed, and connections beyond
+``MAX_CONNECTIONS`` are refused with an ERROR that says so.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and ma
 log = logging.getLogger(__name__)
 
 MAX_CALLS_IN_FLIGHT = 64  # per connection; reading pauses beyond this
+MAX_CONNECTIONS = 1024    # framed connections per server, authenticated or not
+HANDSHAKE_DEADLINE = 10.0  # seconds a connection has to send an accepted HELLO
 
 
 class _Failed:
@@ -63,12 +68,18 @@ class _Failed:
 
 class CallServer:
     """Serves the namespace calls of ``ops.OPERATIONS`` over ``ctx`` on ``host``:``port`` (0: any free
-    port), each call authenticated by ``users`` and counted in ``counters`` by its method name."""
+    port), each call authenticated by ``users`` and counted in ``counters`` by its method name. At most
+    ``max_connections`` are open at once (default ``MAX_CONNECTIONS``), and each has
+    ``handshake_deadline`` seconds (default ``HANDSHAKE_DEADLINE``) to authenticate."""
 
     def __init__(self, ctx: ops.OpContext, users: Users, counters: OpCounters, *, host: str, port: int = 0,
-                 threads: int = 32):
+                 threads: int = 32, max_connections: int | None = None, handshake_deadline: float | None = None):
         self.ctx, self.users, self.counters, self.kv = ctx, users, counters, ctx.kv
         self.host, self.port = host, port
+        self.max_connections = MAX_CONNECTIONS if max_connections is None else max_connections
+        self.handshake_deadline = HANDSHAKE_DEADLINE if handshake_deadline is None else handshake_deadline
+        self.refused = 0  # connections refused for the cap
+        self._refusing = False  # (logged once per stretch of refusals, not each)
         self.inline_reads = self.kv.local_reads  # a local store: calls run on the loop (see above)
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="meta-call")
         self.loop: asyncio.AbstractEventLoop = (
@@ -204,13 +215,35 @@ class _CallConnection(asyncio.Protocol):
         self.in_flight = 0
         self.paused = False
         self.authenticating = False  # a HELLO's token is being checked on the pool
+        self._handshake: asyncio.TimerHandle | None = None  # closes the connection unless HELLO comes first
 
     def connection_made(self, transport):
         self.transport = transport
-        self.server.connections.add(self)
+        server = self.server
+        if len(server.connections) >= server.max_connections:
+            server.refused += 1
+            message = (f"too many connections to this meta server ({server.max_connections}); try again "
+                       "later, or raise its connection limit")
+            if not server._refusing:
+                server._refusing = True
+                log.warning("meta calls: refusing connections: %s", message)
+            self._refuse(Status.UNAVAILABLE, message)
+            return
+        server._refusing = False
+        server.connections.add(self)
+        self._handshake = server.loop.call_later(server.handshake_deadline, self._handshake_expired)
+
+    def _handshake_expired(self) -> None:
+        self._handshake = None
+        if self.token is None:
+            self._refuse(Status.TIMEOUT, f"no accepted HELLO within {self.server.handshake_deadline:g} s of "
+                                         "connecting (the handshake deadline); closing the connection")
 
     def connection_lost(self, exc):
         self.server.connections.discard(self)
+        if self._handshake is not None:
+            self._handshake.cancel()
+            self._handshake = None
 
     def _head(self, header, _buffered: int) -> int:
         """Refuse, from its header alone, a frame an unauthenticated peer may not send, before its
@@ -219,7 +252,7 @@ class _CallConnection(asyncio.Protocol):
             if header.type != wire.HELLO:
                 raise wire.ProtocolError("the connection must start with HELLO")
             if header.length > wire.MAX_TOKEN:
-                raise wire.ProtocolError("HELLO token too long")
+                raise wire.ProtocolError(f"HELLO of {header.length} bytes (a token is at most {wire.MAX_TOKEN})")
         return header.length
 
     def data_received(self, data: bytes) -> None:
@@ -311,6 +344,9 @@ class _CallConnection(asyncio.Protocol):
 
     def _welcome(self, token: str) -> None:
         self.token = token
+        if self._handshake is not None:
+            self._handshake.cancel()
+            self._handshake = None
         self.transport.write(wire.frame(wire.WELCOME))
 
     def _answer(self, op: ops.Operation, request) -> bytes | _Failed:
