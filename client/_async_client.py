@@ -9,14 +9,16 @@ import time
 from collections.abc import AsyncIterator, Sequence
 
 from fs3._auth import find_token
+from fs3._capability import READ
 from fs3._discovery import cluster_dir, meta_addresses
-from fs3._errors import AlreadyExists, InvalidArgument, IsADirectory, error_for
+from fs3._errors import AlreadyExists, InvalidArgument, IsADirectory, PermissionDenied, error_for
 from fs3._paths import normalize
 from fs3.proto import cluster_pb2, meta_pb2
 
 from ._admin import ClusterAdmin
 from ._async_file import AsyncFile
 from ._batch import ReadRequest, inode_of_stat, resolve_files, split_buffers
+from ._capabilities import Capabilities
 from ._chunk_io import RETRY_TIMEOUT, ChunkIO, ReadPiece, plan_reads
 from ._meta import FAILOVER_TIMEOUT, MetaConnection
 from ._routing import RoutingCache
@@ -71,8 +73,9 @@ class AsyncClient(ClusterAdmin):
                 region = ShmRegion(shm_size)
             except OSError:
                 region = None  # no /dev/shm here: TCP only
+        self._capabilities = Capabilities(lambda req: self._meta("RenewCapabilities", req))
         self._chunks = ChunkIO(self._routing, self._data_token, client_name=self.client_id, shm=region,
-                               retry_timeout=retry_timeout)
+                               retry_timeout=retry_timeout, capabilities=self._capabilities)
 
     @classmethod
     async def connect(cls, address: str | None = None, *, token: str | None = None, connect_timeout: float = 10.0,
@@ -113,14 +116,18 @@ class AsyncClient(ClusterAdmin):
             raise
         if reply.session:
             self._sessions.opened(reply.inode.id, reply.session)
+        caps = self._capabilities
+        pinned = (caps.install(reply.read_capability, pin=True), caps.install(reply.write_capability, pin=True))
         return AsyncFile(self, path, reply.inode, reply.session, mode=mode,
-                         readable=read, writable=write, append=append)
+                         readable=read, writable=write, append=append, capabilities=pinned)
 
     async def read(self, path: str, offset: int = 0, length: int = -1) -> bytes:
         """Bytes of a file: all of it, or up to ``length`` bytes from ``offset``."""
         st = await self.stat(path)
         if st.is_dir:
             raise IsADirectory("Is a directory", path=st.path)
+        if not self._capabilities.has(st.inode, READ):  # meta issues one to those who may read the file
+            raise PermissionDenied("Permission denied", path=st.path)
         end = st.size if length < 0 else min(st.size, offset + length)
         buf = bytearray(max(0, end - offset))
         if buf:
@@ -146,6 +153,12 @@ class AsyncClient(ClusterAdmin):
         """
         reqs = [(r.file, r.offset, r.length) if isinstance(r, ReadRequest) else r for r in requests]
         handles = await resolve_files([r[0] for r in reqs], self.stat)
+        # Stats made elsewhere (another client, or long ago) come without a read capability: get them.
+        unread = {f.path for f, _, _ in reqs if isinstance(f, FileStat) and not self._capabilities.has(f.inode, READ)}
+        if unread:
+            for result in await self.stat_many(sorted(unread)):
+                if isinstance(result, BaseException):
+                    raise result
         lengths = [r[2] for r in reqs]
         if buffers is None:
             outs = [memoryview(bytearray(max(0, n))) for n in lengths]
@@ -177,7 +190,9 @@ class AsyncClient(ClusterAdmin):
 
     async def stat(self, path: str, *, follow_symlinks: bool = True) -> FileStat:
         path = normalize(path)
-        reply = await self._meta("Stat", meta_pb2.StatRequest(path=path, no_follow=not follow_symlinks))
+        reply = await self._meta("Stat", meta_pb2.StatRequest(path=path, no_follow=not follow_symlinks,
+                                                              capability=True))
+        self._capabilities.install(reply.read_capability)
         return FileStat.from_inode(path, reply.inode)
 
     async def lstat(self, path: str) -> FileStat:
@@ -188,7 +203,10 @@ class AsyncClient(ClusterAdmin):
         """Stats of many paths in one call and one snapshot: a ``FileStat``, or the exception why not,
         per path."""
         paths = [normalize(p) for p in paths]
-        reply = await self._meta("BatchStat", meta_pb2.BatchStatRequest(paths=paths, no_follow=not follow_symlinks))
+        reply = await self._meta("BatchStat", meta_pb2.BatchStatRequest(paths=paths, no_follow=not follow_symlinks,
+                                                                        capabilities=True))
+        for r in reply.results:
+            self._capabilities.install(r.read_capability)
         return [FileStat.from_inode(p, r.inode) if not r.status else error_for(r.status, r.message, p)
                 for p, r in zip(paths, reply.results, strict=True)]
 

@@ -13,6 +13,7 @@ import asyncio
 import io
 from typing import TYPE_CHECKING
 
+from fs3._capability import WRITE
 from fs3._errors import InvalidArgument
 from fs3._layout import slices
 from fs3.proto import meta_pb2
@@ -46,8 +47,10 @@ class AsyncFile:
         readable: bool,
         writable: bool,
         append: bool,
+        capabilities: tuple = (),
     ):
         self._client = client
+        self._capabilities = capabilities  # pinned in the client's Capabilities while open
         self.name = path
         self.mode = mode
         self.inode = inode
@@ -205,6 +208,8 @@ class AsyncFile:
                 await self.flush()
         finally:
             self.closed = True
+            for key in self._capabilities:  # the write one ends with the session
+                self._client._capabilities.unpin(key, drop=key is not None and key[1] == WRITE)
             if self._session and not self._wrote:
                 self._client._sessions.release(self.inode, self._session)
             elif self._session:

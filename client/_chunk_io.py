@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fs3 import _wire
+from fs3._capability import READ, WRITE
 from fs3._checksum import crc32c
 from fs3._data_client import NodeConnection, NodePool, TransportStatus
 from fs3._errors import FS3Error, StaleRouting, Status, Unavailable, error_for
@@ -21,6 +22,7 @@ from fs3._retry import Backoff
 from fs3._wire import ReadItem, WriteItem
 from fs3.proto import meta_pb2
 
+from ._capabilities import Capabilities
 from ._routing import RoutingCache
 from ._shm import ShmRegion
 
@@ -47,6 +49,7 @@ class ReadPiece:
     length: int
     dest: memoryview
     got: int = 0  # bytes of data the chunk had (the rest of dest was zero-filled)
+    refused: bool = False  # a node refused its capability once (renewed and retried)
 
 
 def plan_reads(inode: meta_pb2.Inode, offset: int, dest: memoryview) -> list[ReadPiece]:
@@ -143,6 +146,7 @@ class ChunkIO:
         shm: ShmRegion | None,
         connections_per_node: int = 2,
         retry_timeout: float = RETRY_TIMEOUT,
+        capabilities: Capabilities | None = None,
     ):
         self.retry_timeout = retry_timeout
         self._turn = 0
@@ -154,6 +158,7 @@ class ChunkIO:
         self._pools: dict[str, NodePool] = {}
         self._checks: set[asyncio.Task] = set()  # _check_node tasks running now
         self._closed = False
+        self.capabilities = capabilities  # presented before each request (None: a node's own reads)
 
     # -- connections -------------------------------------------------------------------------------
 
@@ -324,10 +329,15 @@ class ChunkIO:
     async def _send_read(self, address: str, pieces: list[ReadPiece], *, wait: bool = True):
         """Send one READ frame; returns (address, pieces, reply future, shm base, shm bytes). Without
         ``wait``, raises _RegionFull rather than wait for room in the shared region."""
+        caps = None
+        if self.capabilities is not None:
+            caps = await self.capabilities.get([(inode, READ) for inode in {p.inode for p in pieces}])
         conn = await self._pool(address).get()
         version = self.routing.chain_version
         if not conn.uses_shm:
             items = [ReadItem(p.chain, version(p.chain), p.inode, p.index, p.offset, p.length) for p in pieces]
+            if caps:
+                conn.grant(caps)
             return address, pieces, conn.send_read(items, [p.dest for p in pieces]), 0, 0
         spans = [_wire.shm_span(p.offset, p.length) for p in pieces]
         total = sum(spans)
@@ -340,6 +350,8 @@ class ChunkIO:
             items.append(ReadItem(p.chain, version(p.chain), p.inode, p.index, p.offset, p.length, pos))
             pos += span
         try:
+            if caps:
+                conn.grant(caps)
             future = conn.send_read(items, None)
         except BaseException:
             self._region.free(base, total)
@@ -370,6 +382,11 @@ class ChunkIO:
             elif status in RETRYABLE:
                 retry.append(p)
                 error = error_for(status, describe_failure(status, p.inode, p.index, address))
+            elif status == Status.CAPABILITY_REFUSED and not p.refused and self.capabilities is not None:
+                p.refused = True  # lapsed on the node's clock: renewed, then presented again once
+                self.capabilities.lapse(p.inode, READ)
+                retry.append(p)
+                error = error_for(status, describe_failure(status, p.inode, p.index, address))
             else:
                 raise error_for(status, describe_failure(status, p.inode, p.index, address))
             if base:
@@ -393,9 +410,13 @@ class ChunkIO:
     async def send_write(self, w: PreparedWrite) -> None:
         """Send a prepared write to its chain's head; retries on stale routing or a lost node."""
         backoff = Backoff(self.retry_timeout)
+        refused = False
         try:
             while True:
                 try:
+                    caps = None
+                    if self.capabilities is not None:
+                        caps = await self.capabilities.get([(w.inode, WRITE)])
                     address, version = self.routing.data_head(w.chain)
                     conn = await self._pool(address).get()
                     crc = w.crc
@@ -408,10 +429,16 @@ class ChunkIO:
                         data, shm_offset = w.data, 0
                     item = WriteItem(w.chain, version, w.inode, w.index, w.offset, w.length, w.chunk_size, crc,
                                      shm_offset)
+                    if caps:
+                        conn.grant(caps)
                     status = (await self._reply(address, conn.send_write(item, data))).status
                     if status == 0:
                         return
                     message = describe_failure(status, w.inode, w.index, address, write=True)
+                    if status == Status.CAPABILITY_REFUSED and not refused and self.capabilities is not None:
+                        refused = True  # lapsed on the node's clock: renewed, then presented again once
+                        self.capabilities.lapse(w.inode, WRITE)
+                        continue
                     if status not in RETRYABLE:
                         raise error_for(status, message)
                     error: FS3Error = error_for(status, message)
@@ -447,6 +474,9 @@ _WHAT: dict[int, str] = {
     Status.TARGET_NOT_FOUND: "storage node {node} holds no target of the chain of {chunk}",
     Status.NO_SPACE: "No space left on device: storage node {node} cannot store {chunk}",
     Status.INVALID_ARGUMENT: "Invalid argument: storage node {node} refused the request for {chunk}",
+    Status.CAPABILITY_REFUSED: "Permission denied: storage node {node} holds no valid capability for {chunk} "
+                               "(expired or revoked: the user was removed, or the file or its write "
+                               "session is gone)",
 }
 
 

@@ -37,6 +37,10 @@ SIZE = _BODY.size + MAC_SIZE
 _KEY_LABEL = b"fs3 data-plane capability key\0"
 
 
+class Lapsed(ValueError):
+    """A genuine capability no longer good for access: expired, or signed with a retired key."""
+
+
 class Capability(NamedTuple):
     """What a capability says (verified only where ``verify`` returned it)."""
 
@@ -95,18 +99,18 @@ def fields(raw: bytes) -> Capability:
 
 
 def verify(keys: CapabilityKeys, raw: bytes, *, now: float | None = None, expired_ok: bool = False) -> Capability:
-    """The capability's fields; raises ``ValueError`` saying why when it is malformed, forged, signed with
-    a retired key or (unless ``expired_ok``: a renewal) expired."""
+    """The capability's fields; raises ``ValueError`` saying why when it is malformed or forged, and
+    ``Lapsed`` when it is signed with a retired key or (unless ``expired_ok``: a renewal) expired."""
     cap = fields(raw)
     now = time.time() if now is None else now
     current = key_id(now)
     if cap.key_id not in (current, (current - 1) & 0xFFFFFFFF):
-        raise ValueError(f"capability signed with retired key {cap.key_id} (current {current})")
+        raise Lapsed(f"capability signed with retired key {cap.key_id} (current {current})")
     mac = hmac.new(keys.key(cap.key_id), raw[: _BODY.size], hashlib.sha256).digest()[:MAC_SIZE]
     if not hmac.compare_digest(mac, raw[_BODY.size :]):
         raise ValueError("capability signature does not match this cluster (forged or altered)")
     if cap.access not in ACCESS_NAMES:
         raise ValueError(f"capability for unknown access {cap.access}")
     if not expired_ok and cap.expiry < now:
-        raise ValueError(f"capability expired {now - cap.expiry:.0f} s ago")
+        raise Lapsed(f"capability expired {now - cap.expiry:.0f} s ago")
     return cap

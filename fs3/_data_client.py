@@ -56,6 +56,7 @@ class NodeConnection(asyncio.BufferedProtocol):
         self._pending: dict[int, _Pending] = {}
         self._next_id = 1
         self._closed_exc: Exception | None = None
+        self._granted: dict = {}  # capability key -> the capability last presented on this connection
         # Replies arrive several per system call; a TCP read's data goes straight to the caller's buffers.
         self._frames = _frames.FrameReader(_wire.FRAMING, RECEIVE_BUFFER, max_head=RECEIVE_BUFFER - _wire.HEADER_SIZE,
                                            head=self._head, place=self._place)
@@ -141,6 +142,20 @@ class NodeConnection(asyncio.BufferedProtocol):
         for buffer in _wire.FRAMING.encode(frame_type, parts, count=count, req_id=req_id, flags=flags):
             transport.write(buffer)
         return future
+
+    def grant(self, capabilities: list) -> None:
+        """Present capabilities ``(key, raw)`` not yet presented on this connection: they cover every
+        frame sent after them (a GRANT frame has no reply)."""
+        granted = self._granted
+        fresh = [raw for key, raw in capabilities if granted.get(key) is not raw]
+        if not fresh or self.transport is None or self.transport.is_closing():
+            return
+        if len(granted) > 65536:
+            granted.clear()
+        for key, raw in capabilities:
+            granted[key] = raw
+        for start in range(0, len(fresh), _wire.MAX_ITEMS):
+            self.transport.write(_wire.encode_grant(fresh[start : start + _wire.MAX_ITEMS]))
 
     def send_read(self, items: list[_wire.ReadItem], dests: list[memoryview] | None) -> asyncio.Future:
         """Send one READ frame; ``dests`` (TCP only) receive each item's data. The future gives a

@@ -63,6 +63,7 @@ class Status(IntEnum):
     CHUNK_PENDING = 3008       # an update of the chunk is in flight on that replica: read another
     VERSION_CONFLICT = 3009    # replicas disagree on a chunk version (repaired by recovery)
     DISK_ERROR = 3010          # the replica's disk failed the read: read another
+    CAPABILITY_REFUSED = 3011  # no valid capability for the chunk's file on this connection (fs3/_capability.py)
     # 4xxx: cluster
     NODE_NOT_FOUND = 4001
     NO_CHAINS = 4002
@@ -195,6 +196,7 @@ _CLASS_BY_STATUS: dict[Status, type[FS3Error]] = {
     Status.CHUNK_NOT_FOUND: NotFound,
     Status.CHECKSUM_MISMATCH: ChecksumMismatch,
     Status.DISK_ERROR: InternalError,
+    Status.CAPABILITY_REFUSED: PermissionDenied,
     Status.STALE_CHAIN_VERSION: StaleRouting,
     Status.TARGET_NOT_SERVING: StaleRouting,
     Status.TARGET_NOT_FOUND: StaleRouting,

@@ -12,7 +12,7 @@ Every frame starts with a 16-byte header, little-endian::
     length  u32  payload bytes after the header
 
 A connection starts with HELLO (client) and WELCOME (server); after that the client sends READ and WRITE
-frames, many in flight, and the server answers each with a reply carrying the same req_id, in any order.
+frames, many in flight, each after a GRANT frame with the capabilities of the files it touches, and the server answers each with a reply carrying the same req_id, in any order.
 Any frame the server cannot accept is answered with ERROR; after a connection-level ERROR (bad magic,
 unknown version or type, oversized or unauthenticated frame) the server closes the connection.
 """
@@ -44,8 +44,9 @@ WRITE = 5
 WRITE_REPLY = 6
 UPDATE = 7          # node -> its successor in a chain: a chunk version to stage (or install, or drop)
 UPDATE_REPLY = 8
+GRANT = 9           # client -> node: capabilities (fs3/_capability.py) for the READs and WRITEs that follow
 ERROR = 15
-FRAME_TYPES = {HELLO, WELCOME, READ, READ_REPLY, WRITE, WRITE_REPLY, UPDATE, UPDATE_REPLY, ERROR}
+FRAME_TYPES = {HELLO, WELCOME, READ, READ_REPLY, WRITE, WRITE_REPLY, UPDATE, UPDATE_REPLY, GRANT, ERROR}
 
 # header flags
 FLAG_NO_CRC = 1  # WRITE over shared memory: the data never left this host's memory, so it carries no
@@ -338,6 +339,14 @@ def decode_welcome(payload: bytes) -> Welcome:
         reasons[t] = bytes(payload[pos : pos + size]).decode(errors="replace")
         pos += size
     return Welcome(transport, node_id, reasons)
+
+
+def encode_grant(capabilities: list[bytes]) -> bytes:
+    """A GRANT frame: ``count`` capabilities back to back (each ``_capability.SIZE`` bytes). It has no
+    reply: the node keeps the valid ones for the connection, and an item whose file it holds no valid
+    capability for fails with CAPABILITY_REFUSED."""
+    body = b"".join(capabilities)
+    return pack_header(GRANT, len(capabilities), 0, len(body)) + body
 
 
 def encode_error(status: int, message: str, req_id: int = 0) -> bytes:

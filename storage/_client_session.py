@@ -28,12 +28,13 @@ from fs3._transports import local_offer
 
 from . import _read_path, _write_path
 from ._data_context import DataPlaneContext, Request
+from ._grants import Grants
 from ._shared_region import SharedRegion
 
 log = logging.getLogger(__name__)
 
 _OP_NAMES = {_wire.READ: "read", _wire.WRITE: "write", _wire.UPDATE: "update"}
-_REQUESTS = frozenset({_wire.HELLO, _wire.READ, _wire.WRITE, _wire.UPDATE})  # frame types a peer may send
+_REQUESTS = frozenset({_wire.HELLO, _wire.GRANT, _wire.READ, _wire.WRITE, _wire.UPDATE})  # frame types a peer may send
 MAX_FRAMES_IN_FLIGHT = 64  # per connection; reading pauses beyond this
 RECEIVE_BUFFER = 256 << 10   # frames arrive here, several per system call (once authenticated)
 HELLO_BUFFER = 8 << 10       # the receive buffer until then: a maximal HELLO fits
@@ -64,6 +65,7 @@ class ClientSession(asyncio.BufferedProtocol):
         self._handshake: asyncio.TimerHandle | None = None  # closes the connection unless HELLO comes first
         self._on_lost = on_lost
         self.role = 0
+        self.grants: Grants | None = None  # a client's capabilities (set by the HELLO; none for a node)
         self.transport_kind = 0
         self.shm: SharedRegion | None = None
         self._in_flight = 0
@@ -233,12 +235,19 @@ class ClientSession(asyncio.BufferedProtocol):
             finally:
                 request.release(self.ctx.buffers)
             return
+        if request.header.type == _wire.GRANT:  # taken in order: the frames after it rely on it
+            try:
+                if self.grants is not None:
+                    self.grants.take(request.payload, request.header.count, time.time())
+            finally:
+                request.release(self.ctx.buffers)
+            return
         if _read_path.runs_inline(self.ctx, request.header):
             # Fast disk, small frame: answer now, without a task or a thread hop.
             started = time.perf_counter()
             try:
                 try:
-                    reply, held = _read_path.serve(self.ctx, request, self._region, inline=True)
+                    reply, held = _read_path.serve(self.ctx, request, self._region, self.grants, inline=True)
                 finally:
                     request.release(self.ctx.buffers)  # served (or refused): its payload is read no more
             except _wire.ProtocolError as exc:
@@ -277,9 +286,12 @@ class ClientSession(asyncio.BufferedProtocol):
             raise _wire.ProtocolError("HELLO sent twice")
         hello = _wire.decode_hello(payload)
         try:
-            self.role = _token.verify(self.ctx.secret(), hello.token).role
+            claims = _token.verify(self.ctx.secret(), hello.token)
         except ValueError as exc:
             raise _wire.ProtocolError(f"permission denied: {exc}", Status.PERMISSION_DENIED) from None
+        self.role = claims.role
+        if claims.role != _token.ROLE_NODE:
+            self.grants = Grants(self.ctx.capability_keys, claims.uid)
         offer, reasons = local_offer(shm=self.ctx.shm_enabled)
         if offer & _wire.TRANSPORT_SHM and hello.offer & _wire.TRANSPORT_SHM:
             try:
@@ -309,13 +321,13 @@ class ClientSession(asyncio.BufferedProtocol):
         # payload, so its buffer is left to the garbage collector rather than reused under it.
         try:
             if header.type == _wire.READ and header.count > 1:
-                reply, held = await _read_path.serve_parallel(ctx, request, self._region)
+                reply, held = await _read_path.serve_parallel(ctx, request, self._region, self.grants)
             elif header.type == _wire.READ:
                 reply, held = await self.loop.run_in_executor(ctx.executor, _read_path.serve, ctx, request,
-                                                              self._region)
+                                                              self._region, self.grants)
             else:
                 if header.type == _wire.WRITE:
-                    work = _write_path.serve_write(ctx, request, self._region)
+                    work = _write_path.serve_write(ctx, request, self._region, self.grants)
                 else:
                     work = _write_path.serve_update(ctx, request, role=self.role, local=self.local)
                 if ctx.main_loop is not None and self.loop is not ctx.main_loop:

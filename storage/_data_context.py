@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from fs3 import _wire
+from fs3._capability import CapabilityKeys
 from fs3._errors import FS3Error, Status
 from fs3._metrics import OpCounters
 
@@ -64,6 +65,10 @@ class DataPlaneContext:
     # target once per routing version (emptied when that changes, so old chain versions do not pile up)
     _read_targets: dict[tuple[int, int], Target] = field(default_factory=dict, init=False, repr=False)
     _read_targets_at: int = field(default=-1, init=False, repr=False)
+    capability_keys: CapabilityKeys = field(init=False, repr=False)  # checks the clients' capabilities
+
+    def __post_init__(self):
+        self.capability_keys = CapabilityKeys(self.secret)
 
     def target(self, chain_id: int, chain_version: int, *, role: str = READ, fenced_checked: bool = False) -> Target:
         """This node's target of the chain, if it serves ``role`` there at that chain version; else the

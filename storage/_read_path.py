@@ -19,6 +19,7 @@ from fs3._errors import FS3Error, Status
 
 from . import _uring
 from ._data_context import DataPlaneContext, Request
+from ._grants import Grants
 from ._shared_region import SharedRegion
 
 log = logging.getLogger(__name__)
@@ -50,17 +51,19 @@ def parse(request: Request) -> tuple[list[_wire.ReadItem], int]:
     return items, asked
 
 
-def serve(ctx: DataPlaneContext, request: Request, shm: SharedRegion | None, inline: bool = False):
-    """Serve a whole READ frame in this thread; returns the reply's parts and the buffers it holds."""
+def serve(ctx: DataPlaneContext, request: Request, shm: SharedRegion | None, grants: Grants | None,
+          inline: bool = False):
+    """Serve a whole READ frame in this thread; returns the reply's parts and the buffers it holds.
+    ``grants``: what the connection may read (None: a storage node, which may read anything)."""
     items, asked = parse(request)
     started = time.perf_counter()
-    results, data, held = read_items(ctx, items, shm)
+    results, data, held = read_items(ctx, items, shm, grants)
     if not inline or asked <= INLINE_MAX_BYTES:
         note_latency(ctx, (time.perf_counter() - started) / len(items))
     return reply(request.header, results, data), held
 
 
-async def serve_parallel(ctx: DataPlaneContext, request: Request, shm: SharedRegion | None):
+async def serve_parallel(ctx: DataPlaneContext, request: Request, shm: SharedRegion | None, grants: Grants | None):
     """Serve a READ frame of large items on several disk threads at once."""
     items, asked = parse(request)
     parts = min(PARALLEL_READS, len(items))
@@ -68,7 +71,8 @@ async def serve_parallel(ctx: DataPlaneContext, request: Request, shm: SharedReg
     groups = [items[i : i + step] for i in range(0, len(items), step)]
     started = time.perf_counter()
     loop = asyncio.get_running_loop()
-    outcomes = await asyncio.gather(*(loop.run_in_executor(ctx.executor, read_items, ctx, g, shm) for g in groups))
+    outcomes = await asyncio.gather(*(loop.run_in_executor(ctx.executor, read_items, ctx, g, shm, grants)
+                                      for g in groups))
     if asked <= INLINE_MAX_BYTES:  # a frame that could have run inline: what would it have cost?
         note_latency(ctx, (time.perf_counter() - started) / len(items))
     results = bytearray()
@@ -95,8 +99,9 @@ def reply(header: _wire.Header, results: bytearray, data: list) -> list:
     return [head + bytes(results), *data]
 
 
-def read_items(ctx: DataPlaneContext, items: list[_wire.ReadItem], shm: SharedRegion | None):
-    """Read each item: into the requester's shared memory (``shm``), or into pooled buffers sent after
+def read_items(ctx: DataPlaneContext, items: list[_wire.ReadItem], shm: SharedRegion | None,
+               grants: Grants | None):
+    """Read each item whose file the connection holds a read capability for (``grants``): into the requester's shared memory (``shm``), or into pooled buffers sent after
     the results (TCP). Returns the packed results, the data views to send, and the buffers they use.
     The items share one read epoch per store (slots they read are not reused meanwhile)."""
     result_size = _wire.READ_RESULT.size
@@ -116,8 +121,14 @@ def read_items(ctx: DataPlaneContext, items: list[_wire.ReadItem], shm: SharedRe
     statuses = [0] * len(items)
     records: list = [None] * len(items)
     total = 0
+    may_read = grants.read if grants is not None else None
+    now = time.time()
     try:
         for i, (chain_id, chain_version, inode, index, offset, length, shm_offset) in enumerate(items):
+            if may_read is not None and may_read.get(inode, 0) < now:
+                statuses[i] = Status.CAPABILITY_REFUSED
+                stats.count_error(statuses[i], "read")
+                continue
             try:
                 store = ctx.target(chain_id, chain_version, fenced_checked=True).store
                 lead = offset % _wire.ALIGN

@@ -10,12 +10,14 @@ storage/_client_session.py), so they go to disk with O_DIRECT uncopied.
 from __future__ import annotations
 
 import logging
+import time
 
 from fs3 import _token, _wire
 from fs3._checksum import crc32c
 from fs3._errors import FS3Error, Status
 
 from ._data_context import DataPlaneContext, Request
+from ._grants import Grants
 from ._routing import UPDATE, WRITE
 from ._shared_region import SharedRegion
 
@@ -40,9 +42,10 @@ def aligned_data(request: Request, item_size: int, length: int, extra: int = 0):
     return view[start : start + -(-length // _wire.ALIGN) * _wire.ALIGN]
 
 
-async def serve_write(ctx: DataPlaneContext, request: Request, shm: SharedRegion | None):
-    """Serve a client's WRITE frame at the chain's head: check its data (inline, or in the client's
-    shared memory ``shm``), then hand it to the replicator. Returns the reply's parts (and no buffers)."""
+async def serve_write(ctx: DataPlaneContext, request: Request, shm: SharedRegion | None, grants: Grants | None):
+    """Serve a client's WRITE frame at the chain's head: check its capability (``grants``: None for a
+    storage node) and its data (inline, or in the client's shared memory ``shm``), then hand it to the
+    replicator. Returns the reply's parts (and no buffers)."""
     header, payload = request.header, request.payload
     size = _wire.WRITE_ITEM.size
     if header.count != 1 or header.length < size:
@@ -70,6 +73,8 @@ async def serve_write(ctx: DataPlaneContext, request: Request, shm: SharedRegion
                 raise _wire.ProtocolError("an unchecked WRITE is allowed over shm only")
         elif crc32c(data) != item.crc:
             raise FS3Error("write data failed its CRC32C in transit", status=Status.INVALID_ARGUMENT)
+        if grants is not None and grants.write.get(item.inode, 0) < time.time():
+            raise FS3Error("no write capability", status=Status.CAPABILITY_REFUSED)
         target = ctx.target(item.chain_id, item.chain_version, role=WRITE)
         # Over shared memory a whole-chunk write may go to disk straight from the client's region:
         # a client that changed those bytes mid-write would only damage its own write (caught by the
@@ -82,7 +87,7 @@ async def serve_write(ctx: DataPlaneContext, request: Request, shm: SharedRegion
     except FS3Error as exc:
         status = int(exc.status)
         ctx.stats.count_error(status, "write")
-        if status not in (Status.STALE_CHAIN_VERSION, Status.TARGET_NOT_SERVING):
+        if status not in (Status.STALE_CHAIN_VERSION, Status.TARGET_NOT_SERVING, Status.CAPABILITY_REFUSED):
             log.info("write of chunk %d:%d failed: %s", item.inode, item.index, exc)
     body = _wire.WriteResult(status, version & 0xFFFFFFFF, chunk_len, checksum).pack()
     return [_wire.pack_header(_wire.WRITE_REPLY, 1, header.req_id, len(body)) + body], []

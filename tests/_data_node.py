@@ -8,7 +8,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from fs3 import _token, _wire
+from fs3 import _capability, _token, _wire
 from fs3.storage._buffers import BufferPool
 from fs3.storage._data_context import DataPlaneContext
 from fs3.storage._data_server import DataServer
@@ -67,5 +67,29 @@ def token() -> bytes:
     return _token.sign(SECRET, _token.TokenClaims(expiry=2**40, uid=0, gid=0, client="test"))
 
 
+def capability(access: int = _capability.READ, inode: int = 7, uid: int = 0) -> bytes:
+    """A capability as meta would issue it for this node's cluster (good for a day)."""
+    return _capability.sign(_capability.CapabilityKeys(lambda: SECRET), access, inode, 1, uid, lifetime=86400)
+
+
+def grant(inode: int = 7) -> bytes:
+    """A GRANT frame: read and write capabilities for ``inode``."""
+    return _wire.encode_grant([capability(_capability.READ, inode), capability(_capability.WRITE, inode)])
+
+
 def hello() -> bytes:
-    return _wire.encode_hello(_wire.Hello(token=token(), offer=_wire.TRANSPORT_TCP, client="test"))
+    """A client's HELLO, and a GRANT for chunk 7's file."""
+    return _wire.encode_hello(_wire.Hello(token=token(), offer=_wire.TRANSPORT_TCP, client="test")) + grant()
+
+
+def capabilities():
+    """A client's capabilities for chunk 7's file (for a ChunkIO made by hand)."""
+    from fs3.client._capabilities import Capabilities
+
+    async def no_renewals(_req):
+        raise AssertionError("a test capability is good for a day: nothing to renew")
+
+    held = Capabilities(no_renewals)
+    held.install(capability(_capability.READ), pin=True)
+    held.install(capability(_capability.WRITE), pin=True)
+    return held

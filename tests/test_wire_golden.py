@@ -255,3 +255,24 @@ def test_frames_of_both_protocols_back_to_back():
     assert _taken(M_HELLO + M_CALL_STAT + M_CALL_STATFS) == [
         (cw.HELLO, 0, 0, b"token"), (cw.CALL, 0, 5, b"\x0a\x02/a\x10\x01"), (cw.CALL, 14, 8, b""),
     ]
+
+
+# GRANT: one write capability (fs3/_capability.py) signed with a known key at a known time.
+GRANT = _hex(
+    "4633", "01", "09", "0000", "0100", "00000000", "32000000",  # header: GRANT, 1 capability, 50 bytes
+    "01", "02", "20a10700", "0807060504030201",                  # format 1, WRITE, key id 500000
+    "1817161514131211", "d2040000", "14d2496b00000000",          # session, uid 1234, expiry
+    "af0cb21ff645d19e5930eafc6bf1ad54",                          # HMAC-SHA256, first 16 bytes
+)
+
+
+def test_grant_bytes():
+    from fs3 import _capability as cap
+
+    assert (w.GRANT, cap.SIZE, cap.READ, cap.WRITE) == (9, 50, 1, 2)
+    keys = cap.CapabilityKeys(lambda: b"k" * 32)
+    raw = cap.sign(keys, cap.WRITE, 0x0102030405060708, 0x1112131415161718, 1234, now=1_800_000_000.0)
+    assert w.encode_grant([raw]) == GRANT
+    assert w.parse_header(GRANT[:16]) == w.Header(w.GRANT, 1, 0, 50)
+    assert cap.verify(keys, GRANT[16:], now=1_800_000_001.0) == cap.Capability(
+        cap.WRITE, 500000, 0x0102030405060708, 0x1112131415161718, 1234, 1_800_000_020)

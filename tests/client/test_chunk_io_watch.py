@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from _data_node import DataNode, OneTarget, token
+from _data_node import DataNode, OneTarget, capabilities, token
 
 from fs3._errors import Unavailable
 from fs3.client import _chunk_io
@@ -91,7 +91,7 @@ def test_a_failing_check_is_logged(hung_node, caplog):
 
     async def scenario():
         routing = _Routing(hung_node.data_address, RuntimeError("routing broke"))
-        io = ChunkIO(routing, _token, client_name="test", shm=None)
+        io = ChunkIO(routing, _token, client_name="test", shm=None, capabilities=capabilities())
         read = _reading(io)
         await _until(lambda: any("still serves failed" in r.getMessage() for r in caplog.records),
                      "the failed check to be logged")
@@ -105,7 +105,7 @@ def test_a_failing_check_is_logged(hung_node, caplog):
 def test_close_cancels_the_checks(hung_node):
     async def scenario():
         routing = _Routing(hung_node.data_address)
-        io = ChunkIO(routing, _token, client_name="test", shm=None)
+        io = ChunkIO(routing, _token, client_name="test", shm=None, capabilities=capabilities())
         read = _reading(io)
         await _until(lambda: io._checks and routing.refreshes >= 2, "a check of the silent node")
         checks = set(io._checks)

@@ -43,7 +43,7 @@ def _results(raw: bytearray) -> list[tuple]:
 def test_a_failing_disk_fails_its_items_alone(served):
     ctx, target, data = served
     items = [(1, 1, 7, 0, 4096, 4096, 0), (1, 1, 7, 1, 3 * 4096 + 10, 5000, 0), (1, 1, 7, 2, 0, 4096, 0)]
-    results, sent, _held = read_items(ctx, items, None)  # over TCP
+    results, sent, _held = read_items(ctx, items, None, None)  # over TCP
     assert _results(results) == [(0, 4096), (0, 5000), (Status.CHUNK_NOT_FOUND, 0)]
     assert bytes(sent[0]) == data[0][4096:8192] and bytes(sent[1]) == data[1][3 * 4096 + 10 : 3 * 4096 + 5010]
 
@@ -52,7 +52,7 @@ def test_a_failing_disk_fails_its_items_alone(served):
     unreadable = os.open(os.devnull, os.O_WRONLY)
     os.dup2(unreadable, slot_fd)
     os.close(unreadable)
-    results, sent, _held = read_items(ctx, items, None)
+    results, sent, _held = read_items(ctx, items, None, None)
     assert _results(results) == [(Status.DISK_ERROR, 0), (Status.DISK_ERROR, 0), (Status.CHUNK_NOT_FOUND, 0)]
     assert sent == []
     assert ctx.stats.errors.get("DISK_ERROR") == 2

@@ -49,7 +49,7 @@ def test_a_slow_disk_sends_reads_to_the_pool_and_a_fast_one_brings_them_back():
             # Frames served on the pool measure the disk too (before, only frames served inline did,
             # and one slow spell kept small reads off the loop for good).
             for _ in range(60):
-                await _read_path.serve_parallel(ctx, Request(header, memoryview(payload)), None)  # over TCP
+                await _read_path.serve_parallel(ctx, Request(header, memoryview(payload)), None, None)  # over TCP
                 if _read_path.runs_inline(ctx, header):
                     return ctx
             raise AssertionError(f"still on the pool: {ctx.read_latency * 1e6:.0f} us per read")

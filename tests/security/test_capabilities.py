@@ -1,0 +1,213 @@
+"""The data plane authorizes every chunk: attacks by a user with an ordinary token, straight at the
+storage nodes with the wire client (what `fs3/_data_client.py` lets anyone do), on a real cluster.
+
+Before capabilities, each of these read or overwrote root's 0600 file in a 0700 directory, or stored a
+chunk for a file that does not exist."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import time
+
+import grpc
+import pytest
+from _timing import wait_for
+
+import fs3
+from fs3 import _capability, _wire
+from fs3._checksum import crc32c
+from fs3._data_client import NodeConnection
+from fs3._errors import Status
+from fs3._rpc import CHANNEL_OPTIONS, call
+from fs3.meta._users import CACHE_SECONDS
+from fs3.proto import cluster_pb2, cluster_pb2_grpc
+
+SECRET_BYTES = b"root's secret " * 4096  # 56 KiB: one chunk of the session cluster's 64 KiB
+
+
+@pytest.fixture(scope="module")
+def mallory(client):
+    """An ordinary user (uid 1234) and their token."""
+    try:
+        client.remove_user("mallory")
+    except FileNotFoundError:
+        pass
+    _info, token = client.add_user("mallory", uid=1234)
+    return token
+
+
+@pytest.fixture
+def secret_file(client, workdir):
+    """Root's 0600 file in a 0700 directory: (path, its stat)."""
+    client.chmod(workdir, 0o700)
+    path = f"{workdir}/secret"
+    client.write(path, SECRET_BYTES)
+    client.chmod(path, 0o600)
+    return path, client.stat(path)
+
+
+def data_token(cluster, token: str) -> bytes:
+    """What any user gets from meta: a data-plane token (its HELLO)."""
+    channel = grpc.insecure_channel(cluster.meta[0], options=CHANNEL_OPTIONS)
+    try:
+        reply = call(cluster_pb2_grpc.ClusterStub(channel).GetDataToken, cluster_pb2.GetDataTokenRequest(client="x"),
+                     metadata=(("authorization", f"Bearer {token}"),))
+    finally:
+        channel.close()
+    return reply.token
+
+
+def chunk_home(client, st, index: int = 0) -> tuple[str, int, int]:
+    """(data address of the node holding chunk ``index``, chain id, chain version): all public."""
+    routing = client.routing_info()
+    chain_id = st.chains[index % st.stripe]
+    chain = next(c for c in routing.chains if c.id == chain_id)
+    target = next(t for t in routing.targets if t.id == chain.targets[0])
+    node = next(n for n in routing.nodes if n.id == target.node_id)
+    return node.data_address, chain.id, chain.version
+
+
+def wire(address: str, token: bytes, frames) -> list:
+    """Connect as the wire client does, send ``frames`` (GRANTs as raw bytes, then requests), and
+    return each request's result."""
+    async def run():
+        conn = await NodeConnection.open(address, token, None, "mallory")
+        try:
+            futures = []
+            for frame in frames:
+                if isinstance(frame, bytes):
+                    conn.transport.write(frame)
+                elif isinstance(frame, _wire.ReadItem):
+                    futures.append(_first(conn.send_read([frame], [memoryview(bytearray(frame.length))])))
+                else:
+                    item, data = frame
+                    futures.append(conn.send_write(item, data))
+            return [await asyncio.wait_for(f, 30) for f in futures]
+        finally:
+            conn.close()
+    return asyncio.run(run())
+
+
+async def _first(future):
+    return (await future)[0]
+
+
+def read_item(st, address_chain) -> _wire.ReadItem:
+    _address, chain, version = address_chain
+    return _wire.ReadItem(chain, version, st.inode, 0, 0, len(SECRET_BYTES))
+
+
+def write_frame(inode: int, address_chain, data: bytes):
+    _address, chain, version = address_chain
+    return (_wire.WriteItem(chain, version, inode, 0, 0, len(data), 64 << 10, crc32c(data)), data)
+
+
+def test_a_user_cannot_read_or_overwrite_a_file_they_may_not_open(cluster, client, mallory, secret_file):
+    path, st = secret_file
+    home = chunk_home(client, st)
+    token = data_token(cluster, mallory)
+    [read], [write] = (wire(home[0], token, [read_item(st, home)]),
+                       wire(home[0], token, [write_frame(st.inode, home, b"mallory was here")]))
+    assert read.status == Status.CAPABILITY_REFUSED
+    assert write.status == Status.CAPABILITY_REFUSED
+    assert client.read(path) == SECRET_BYTES  # untouched
+    with fs3.connect(cluster.meta[0], token=mallory) as c, pytest.raises(PermissionError) as info:
+        c.read(path)  # through the library: meta says no before any node is asked
+    assert info.value.errno == errno.EACCES
+
+
+def test_no_chunk_can_be_stored_for_a_file_that_does_not_exist(cluster, client, mallory, secret_file):
+    _path, st = secret_file
+    home = chunk_home(client, st)
+    ghost = st.inode + 10_000_000
+    [write] = wire(home[0], data_token(cluster, mallory), [write_frame(ghost, home, os.urandom(64 << 10))])
+    assert write.status == Status.CAPABILITY_REFUSED
+    # Not even with a capability for a file of their own: it is bound to that file's inode.
+    mine = f"/mallory-{os.getpid()}"
+    client.write(mine, b"")
+    client.chown(mine, 1234, 1234)
+    with fs3.connect(cluster.meta[0], token=mallory) as c:
+        with c.open(mine, "wb") as f:
+            own = f.raw._afile._capabilities  # (read, write) keys pinned while open
+            assert own[1] is not None
+            held = dict(c._run(c._async._capabilities.get([own[1]])))  # noqa: SLF001 - the attack needs it
+            write_cap = held[own[1]]
+            [write] = wire(home[0], data_token(cluster, mallory),
+                           [_wire.encode_grant([write_cap]), write_frame(ghost, home, b"x" * 4096)])
+    assert write.status == Status.CAPABILITY_REFUSED
+    client.remove(mine)
+
+
+def test_another_users_capability_closes_the_connection(cluster, client, mallory, secret_file):
+    """A capability picked up from root (a log, a core dump) is bound to root's uid."""
+    path, st = secret_file
+    home = chunk_home(client, st)
+    with client.open(path, "rb") as f:
+        key = f.raw._afile._capabilities[0]
+        stolen = dict(client._run(client._async._capabilities.get([key])))[key]  # noqa: SLF001
+    with pytest.raises(PermissionError) as info:
+        wire(home[0], data_token(cluster, mallory), [_wire.encode_grant([stolen]), read_item(st, home)])
+    assert "uid 0 on a connection of uid 1234" in str(info.value)
+
+
+def test_forged_and_expired_capabilities_are_refused(cluster, client, mallory, secret_file):
+    path, st = secret_file
+    home = chunk_home(client, st)
+    token = data_token(cluster, mallory)
+    guessed = _capability.CapabilityKeys(lambda: b"\0" * 32)  # a key that is not the cluster's
+    forged = _capability.sign(guessed, _capability.READ, st.inode, 0, 1234)
+    with pytest.raises(PermissionError) as info:
+        wire(home[0], token, [_wire.encode_grant([forged]), read_item(st, home)])
+    assert "forged" in str(info.value)
+    # An altered genuine one (mallory's own, for another inode) is forged too.
+    altered = bytearray(_capability.sign(guessed, _capability.READ, st.inode + 1, 0, 1234))
+    with pytest.raises(PermissionError):
+        wire(home[0], token, [_wire.encode_grant([bytes(altered)]), read_item(st, home)])
+    assert client.read(path) == SECRET_BYTES
+
+
+def test_capabilities_are_checked_again_on_every_connection_and_expire(cluster, client, secret_file):
+    """Root's own capability, expired, is ignored: the item is refused, and the library renews it."""
+    path, st = secret_file
+    home = chunk_home(client, st)
+    root_token = client._run(client._async._data_token())  # noqa: SLF001
+    with client.open(path, "rb") as f:
+        key = f.raw._afile._capabilities[0]
+        held = client._async._capabilities  # noqa: SLF001
+        fresh = dict(client._run(held.get([key])))[key]
+    [ok] = wire(home[0], root_token, [_wire.encode_grant([fresh]), read_item(st, home)])
+    assert ok.status == 0
+    [none] = wire(home[0], root_token, [read_item(st, home)])  # a new connection holds nothing
+    assert none.status == Status.CAPABILITY_REFUSED
+
+
+def test_removing_a_user_ends_their_data_access_within_the_capability_lifetime(cluster, client, workdir):
+    """A reader with a file open keeps reading from the storage nodes only while meta renews its
+    capability: once the user is removed, within LIFETIME plus meta's user cache."""
+    try:
+        client.remove_user("leaver")
+    except FileNotFoundError:
+        pass
+    _info, token = client.add_user("leaver", uid=4343)
+    path = f"{workdir}/shared"
+    client.write(path, b"shared " * 1000)
+    with fs3.connect(cluster.meta[0], token=token) as c, c.open(path, "rb") as f:
+        assert f.read() == b"shared " * 1000
+        client.remove_user("leaver")
+        removed = time.monotonic()
+
+        def refused() -> bool:
+            try:
+                f.seek(0)
+                f.read()
+            except PermissionError:
+                return True
+            return False
+
+        wait_for(refused, timeout=3 * (_capability.LIFETIME + CACHE_SECONDS) + 30,
+                 what="the removed user's reads to be refused")
+        took = time.monotonic() - removed
+    print(f"data access ended {took:.1f} s after the user was removed "
+          f"(bound: {_capability.LIFETIME} s + {CACHE_SECONDS} s)")
