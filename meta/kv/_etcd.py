@@ -21,6 +21,13 @@ namespace mutations record their request ids in the same transaction.
 
 etcd limits operations per transaction (``--max-txn-ops``, 128 by default); fs3's largest transactions
 (batches of the garbage collector) need about 1,000: run etcd with ``--max-txn-ops 10000``.
+
+With credentials (an etcd with authentication on), the client authenticates as that user (the v3 Auth
+API's ``Authenticate``, through the same gateway) and sends the token it gets with every call. etcd
+forgets tokens: after a few idle minutes, when a member restarts, when the auth store changes. A call
+it refuses for its token authenticates again and is sent again, a few times at most. A key prefix, when
+given, is added to every key on the wire and taken off every key read back: the layers above never see
+it (see ``_etcd_url``).
 """
 
 from __future__ import annotations
@@ -28,20 +35,24 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import logging
 import threading
 from collections.abc import Callable
 from typing import TypeVar
 
 from fs3._retry import Backoff
 
-from ._base import ConflictError, KVError, KVStore, Transaction
+from ._base import ConflictError, KVError, KVStore, Transaction, prefix_end
+from ._etcd_url import EtcdCredentials
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 TIMEOUT = 10.0         # per HTTP request
 CACHE_ENTRIES = 200_000  # values kept by the read cache (emptied when full)
 MAX_VALIDATION_COMPARES = 100  # beyond this, cached keys are validated by reading them again
 UNREACHABLE_AFTER = 15.0  # seconds of no member answering (an election takes about one) before giving up
+TOKEN_RENEWALS = 3     # fresh tokens one call may ask for before its refusal is taken as final
 
 
 def _b64(b: bytes) -> str:
@@ -56,14 +67,34 @@ class _Unreachable(KVError):
     """No member answered (the request may or may not have been applied)."""
 
 
+class EtcdAccessError(KVError, ValueError):
+    """etcd refused fs3: wrong credentials, none where authentication is on, or a role that does not
+    cover fs3's keys (a ValueError too: a configuration mistake, reported as such when the store opens)."""
+
+
+class _TokenRefused(KVError):
+    """etcd did not take the call's token (none sent, expired, forgotten by a restarted member, or
+    issued before the auth store changed)."""
+
+
+class _AuthOff(KVError):
+    """Authenticate was refused because etcd has authentication off."""
+
+
+_TOKEN_REFUSALS = ("invalid auth token", "revision of auth store is old", "user name is empty")
+
+
 class _Client:
     """JSON-over-HTTP calls to the members, one keep-alive connection per thread and member, moving
-    to the next member when one fails."""
+    to the next member when one fails; with credentials, each call carries a token."""
 
-    def __init__(self, endpoints: list[str]):
+    def __init__(self, endpoints: list[str], credentials: EtcdCredentials | None = None):
         self.endpoints = endpoints
         self._local = threading.local()
         self._preferred = 0
+        self._credentials = credentials
+        self._token: str | None = None
+        self._token_lock = threading.Lock()
 
     def _conn(self, endpoint: str) -> http.client.HTTPConnection:
         conns = getattr(self._local, "conns", None)
@@ -82,24 +113,62 @@ class _Client:
 
     def call(self, path: str, body: dict) -> dict:
         payload = json.dumps(body).encode()
+        renewals = 0
+        while True:
+            token = self._token
+            try:
+                return self._call(path, payload, token)
+            except _TokenRefused as exc:
+                if self._credentials is None:
+                    raise EtcdAccessError(f"etcd has authentication on ({exc}): give fs3 an etcd user in a "
+                                          "credentials file, etcd://HOST:PORT?credentials=FILE") from None
+                renewals += 1
+                if renewals > TOKEN_RENEWALS:
+                    raise KVError(f"etcd keeps refusing the token of user {self._credentials.user}: {exc}") from None
+                self.authenticate(stale=token)
+
+    def authenticate(self, stale: str | None = None) -> None:
+        """Get a token for the credentials (none without credentials, or while etcd has authentication
+        off). ``stale``: the token a call was refused with; another thread may have renewed it already."""
+        creds = self._credentials
+        if creds is None:
+            return
+        with self._token_lock:
+            if self._token != stale:
+                return
+            payload = json.dumps({"name": creds.user, "password": creds.password}).encode()
+            try:
+                self._token = self._call("/v3/auth/authenticate", payload, None)["token"]
+            except _AuthOff:
+                self._token = None
+                log.warning("etcd has authentication off: fs3 runs without its etcd user %s (%s)",
+                            creds.user, creds.source)
+            except EtcdAccessError as exc:
+                where = f" from {creds.source}" if creds.source else ""
+                raise EtcdAccessError(f"etcd refused the password of user {creds.user}{where}: {exc}") from None
+
+    def _call(self, path: str, payload: bytes, token: str | None) -> dict:
         backoff = Backoff(UNREACHABLE_AFTER, cap=0.5)
         while True:
             try:
-                return self._round(path, payload)
+                return self._round(path, payload, token)
             except _Unreachable:
                 if backoff.expired:
                     raise
                 backoff.sleep()
 
-    def _round(self, path: str, payload: bytes) -> dict:
+    def _round(self, path: str, payload: bytes, token: str | None) -> dict:
         """One try of every member, the last one that answered first."""
         errors = []
         start = self._preferred
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = token
         for k in range(len(self.endpoints)):
             endpoint = self.endpoints[(start + k) % len(self.endpoints)]
             try:
                 conn = self._conn(endpoint)
-                conn.request("POST", path, payload, {"Content-Type": "application/json"})
+                conn.request("POST", path, payload, headers)
                 response = conn.getresponse()
                 data = response.read()
             except (OSError, http.client.HTTPException) as exc:
@@ -114,6 +183,15 @@ class _Client:
                     raise ConflictError(f"etcd: {message}")
                 if "too many operations" in message:
                     raise KVError(f"etcd refused a transaction: {message} (run etcd with --max-txn-ops 10000)")
+                if any(refusal in message for refusal in _TOKEN_REFUSALS):
+                    raise _TokenRefused(message)
+                if "authentication is not enabled" in message:
+                    raise _AuthOff(message)
+                if "invalid user ID or password" in message:
+                    raise EtcdAccessError(message)
+                if "permission denied" in message:
+                    raise EtcdAccessError(f"etcd {endpoint}{path}: {message} (the etcd user's role must grant "
+                                          "readwrite on fs3's keys: all of them, or the KV URL's prefix)")
                 if response.status >= 500 or "leader" in message or "timed out" in message:
                     errors.append(f"{endpoint}: {message}")
                     self._preferred = (start + k + 1) % len(self.endpoints)
@@ -176,10 +254,11 @@ class _ReadCache:
 
 
 class _EtcdTransaction(Transaction):
-    def __init__(self, client: _Client, writable: bool, cache: _ReadCache):
+    def __init__(self, client: _Client, writable: bool, cache: _ReadCache, prefix: bytes = b""):
         self._client = client
         self._writable = writable
         self._cache = cache
+        self._prefix = prefix                               # on the wire only: see _wire, _key_of
         self.cached: set[bytes] = set()                     # keys whose value came from the cache
         self.revision = 0                                   # the snapshot, fixed by the first read
         self.read_keys: dict[bytes, int] = {}               # key -> mod revision seen (0: absent)
@@ -187,12 +266,20 @@ class _EtcdTransaction(Transaction):
         self.writes: dict[bytes, bytes | None] = {}         # None: cleared
         self.cleared_ranges: list[tuple[bytes, bytes]] = []
 
+    # -- keys on the wire --------------------------------------------------------------------------
+
+    def _wire(self, key: bytes) -> str:
+        return _b64(self._prefix + key)
+
+    def _key_of(self, kv: dict) -> bytes:
+        return _unb64(kv["key"])[len(self._prefix):]
+
     # -- reads -------------------------------------------------------------------------------------
 
     def _range(self, begin: bytes, end: bytes | None, limit: int, reverse: bool) -> list[dict]:
-        body: dict = {"key": _b64(begin)}
+        body: dict = {"key": self._wire(begin)}
         if end is not None:
-            body["range_end"] = _b64(end)
+            body["range_end"] = self._wire(end)
         if limit:
             body["limit"] = str(limit)
         if reverse:
@@ -254,7 +341,7 @@ class _EtcdTransaction(Transaction):
         kvs = self._range(begin, end, fetch, reverse)
         rows: dict[bytes, bytes] = {}
         for kv in kvs:
-            key = _unb64(kv["key"])
+            key = self._key_of(kv)
             self.read_keys.setdefault(key, int(kv["mod_revision"]))
             if not self._cleared(key):
                 rows[key] = _unb64(kv.get("value", ""))
@@ -262,9 +349,9 @@ class _EtcdTransaction(Transaction):
         if complete:
             self.read_ranges.append((begin, end))
         elif reverse:
-            self.read_ranges.append((_unb64(kvs[-1]["key"]), end))
+            self.read_ranges.append((self._key_of(kvs[-1]), end))
         else:
-            self.read_ranges.append((begin, _unb64(kvs[-1]["key"]) + b"\0"))
+            self.read_ranges.append((begin, self._key_of(kvs[-1]) + b"\0"))
         # Own writes: those within what the server listing covers (a truncated listing stops at its
         # last key: past it, the order against unlisted keys is unknown).
         lo, hi = self.read_ranges[-1]
@@ -304,11 +391,11 @@ class _EtcdTransaction(Transaction):
 
     def compares(self) -> list[dict]:
         compare = [
-            {"key": _b64(key), "target": "MOD", "result": "EQUAL", "mod_revision": str(rev)}
+            {"key": self._wire(key), "target": "MOD", "result": "EQUAL", "mod_revision": str(rev)}
             for key, rev in self.read_keys.items()
         ]
         compare += [
-            {"key": _b64(b), "range_end": _b64(e), "target": "MOD", "result": "LESS",
+            {"key": self._wire(b), "range_end": self._wire(e), "target": "MOD", "result": "LESS",
              "mod_revision": str(self.revision + 1)}
             for b, e in _merge(self.read_ranges)
         ]
@@ -316,12 +403,13 @@ class _EtcdTransaction(Transaction):
 
     def commit_body(self) -> dict:
         compare = self.compares()
-        success = [{"request_delete_range": {"key": _b64(b), "range_end": _b64(e)}} for b, e in self.cleared_ranges]
+        success = [{"request_delete_range": {"key": self._wire(b), "range_end": self._wire(e)}}
+                   for b, e in self.cleared_ranges]
         for key, value in self.writes.items():
             if value is None:
-                success.append({"request_delete_range": {"key": _b64(key)}})
+                success.append({"request_delete_range": {"key": self._wire(key)}})
             else:
-                success.append({"request_put": {"key": _b64(key), "value": _b64(value)}})
+                success.append({"request_put": {"key": self._wire(key), "value": _b64(value)}})
         return {"compare": compare, "success": success}
 
 
@@ -337,17 +425,25 @@ def _merge(ranges: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
 
 class EtcdKV(KVStore):
     """``etcd://host:port[,host:port...]``: an etcd v3 cluster (3.4 or later). ``cache=False``: every
-    read is a round trip (what a plain etcd client does; the benchmark's baseline)."""
+    read is a round trip (what a plain etcd client does; the benchmark's baseline). ``credentials``:
+    the etcd user to authenticate as (checked here: EtcdAccessError when etcd refuses them);
+    ``prefix``: put before every key on the wire (see ``_etcd_url``)."""
 
-    def __init__(self, endpoints: list[str], *, cache: bool = True):
+    def __init__(self, endpoints: list[str], *, cache: bool = True, credentials: EtcdCredentials | None = None,
+                 prefix: bytes = b""):
         if not endpoints:
             raise ValueError("an etcd KV store needs at least one endpoint (etcd://host:port,...)")
         self.endpoints = endpoints
-        self._client = _Client(endpoints)
+        self.prefix = prefix
+        self._client = _Client(endpoints, credentials)
         self._cache = _ReadCache(CACHE_ENTRIES if cache else 0)
+        try:
+            self._client.authenticate()
+        except _Unreachable as exc:
+            raise KVError(f"the metadata store is unreachable: {exc}") from None
 
     def _run(self, fn: Callable[[Transaction], T], readonly: bool) -> T:
-        txn = _EtcdTransaction(self._client, not readonly, self._cache)
+        txn = _EtcdTransaction(self._client, not readonly, self._cache, self.prefix)
         try:
             result = fn(txn)
         except _Unreachable as exc:
@@ -378,6 +474,16 @@ class EtcdKV(KVStore):
             self._cache.put(key, value, revision if value is not None else 0, revision)
         return result
 
+    def check_access(self) -> None:
+        """One read of fs3's whole key range (as its role must allow): EtcdAccessError now, with what
+        to fix, rather than at the first transaction."""
+        begin, end = (self.prefix, prefix_end(self.prefix)) if self.prefix else (b"\0", b"\0")
+        try:
+            self._client.call("/v3/kv/range", {"key": _b64(begin), "range_end": _b64(end), "limit": "1",
+                                               "keys_only": True})
+        except _Unreachable as exc:
+            raise KVError(f"the metadata store is unreachable: {exc}") from None
+
     def _validate(self, txn: _EtcdTransaction) -> None:
         """Check what a transaction took from the cache; ConflictError, with the entries dropped, if
         any of it was stale. Usually one Txn of compares alone against etcd's current state. A
@@ -400,16 +506,4 @@ class EtcdKV(KVStore):
 
     def close(self) -> None:
         self._client.close()
-
-
-def parse_endpoints(url: str) -> list[str]:
-    rest = url[len("etcd://"):].strip("/")
-    endpoints = [e.strip() for e in rest.split(",") if e.strip()]
-    for e in endpoints:
-        host, sep, port = e.rpartition(":")
-        if not sep or not host or not port.isdigit():
-            raise ValueError(f"invalid etcd endpoint {e!r} in {url!r}: expected host:port")
-    if not endpoints:
-        raise ValueError(f"KV URL {url!r} names no etcd endpoint (expected etcd://host:port[,host:port...])")
-    return endpoints
 
