@@ -40,9 +40,11 @@ def _cluster_dir(data_dir: Path | None) -> Path:
 @click.option("--meta", "meta_servers", default=1, show_default=True,
               help="Meta servers (stateless; clients fail over between them).")
 @click.option("--kv", default="", metavar="URL",
-              help="Metadata store: sqlite:///PATH (default, under the data dir) or etcd://HOST:PORT[,HOST:PORT...].")
+              help="Metadata store: sqlite:///PATH (default, under the data dir) or "
+                   "etcd://HOST:PORT[,HOST:PORT...][?credentials=FILE][&prefix=PREFIX] (see docs/security-etcd.md).")
 @click.option("--etcd", "etcd_members", default=0, show_default=True,
-              help="Start a local etcd cluster of this many members (on 127.0.0.101...) as the metadata store.")
+              help="Start a local etcd cluster of this many members (on 127.0.0.101...) as the metadata store, "
+                   "with authentication on (passwords in DATA_DIR/etcd).")
 @click.option("--targets", "targets_per_node", default=1, show_default=True, help="Targets per storage node.")
 @click.option("--replicas", default=0, help="Replicas per chain (default: 3, or the number of nodes when fewer).")
 @click.option("--chunk-size", default=DEFAULT_CHUNK_SIZE, show_default=True, help="Default chunk size.")

@@ -1,9 +1,12 @@
 """A whole fs3 cluster on one machine: one meta process and N storage processes, each storage node on
-its own loopback address (127.0.0.2, 127.0.0.3, ...), all state under one data directory:
+its own loopback address (127.0.0.2, 127.0.0.3, ...), all state under one data directory (mode 0700:
+it holds secrets):
 
     DATA/cluster.json            what runs: meta addresses, processes, pids (read by `fs3` commands)
     DATA/admin.token             the root user's token (mode 0600): the starter's key to the cluster
     DATA/meta/meta.db            the namespace and cluster state (SQLite KV; or an etcd cluster)
+    DATA/etcd-<i>/               with --etcd N: member i's data
+    DATA/etcd/*.credentials      with --etcd N: etcd's root and fs3 users and their passwords (0600)
     DATA/storage-<i>/target-<j>  the targets of storage node i
     DATA/logs/*.log              each process's log
 """
@@ -14,9 +17,11 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -97,11 +102,12 @@ def _is_fs3_process(pid: int) -> bool:
 
 class LocalCluster:
     def __init__(self, data_dir: Path, processes: list[ProcessRecord] | None = None, meta: list[str] | None = None,
-                 http: list[str] | None = None):
+                 http: list[str] | None = None, kv: str = ""):
         self.data_dir = Path(data_dir).resolve()
         self.processes = processes or []
         self.meta = meta or []
         self.http = http or []  # each meta server's admin API / dashboard URL
+        self.kv = kv            # the KV URL meta servers use (with etcd: its credentials file)
 
     # -- discovery ---------------------------------------------------------------------------------
 
@@ -109,13 +115,13 @@ class LocalCluster:
     def load(cls, data_dir: Path) -> LocalCluster:
         info = read_cluster_file(data_dir)
         processes = [ProcessRecord(**p) for p in info.get("processes", [])]
-        return cls(data_dir, processes, info.get("meta", []), info.get("http", []))
+        return cls(data_dir, processes, info.get("meta", []), info.get("http", []), info.get("kv", ""))
 
     def running(self) -> list[ProcessRecord]:
         return [p for p in self.processes if p.alive()]
 
     def _save(self) -> None:
-        info = {"format": 1, "data_dir": str(self.data_dir), "meta": self.meta, "http": self.http,
+        info = {"format": 1, "data_dir": str(self.data_dir), "meta": self.meta, "http": self.http, "kv": self.kv,
                 "processes": [asdict(p) for p in self.processes], "updated": time.time()}
         tmp = self.data_dir / (CLUSTER_FILE + ".tmp")
         tmp.write_text(json.dumps(info, indent=2))
@@ -144,6 +150,7 @@ class LocalCluster:
                 pids = ", ".join(str(p.pid) for p in old.running())
                 raise AlreadyExists(f"a cluster is already running in {data} (pids {pids}); stop it with `fs3 down`")
             previous = {p.name: p.address for p in old.processes if p.address}
+        _private_dir(data)
         (data / "logs").mkdir(parents=True, exist_ok=True)
         (data / "run").mkdir(exist_ok=True)
         cluster = cls(data)
@@ -155,6 +162,7 @@ class LocalCluster:
         try:
             if config.etcd_members:
                 kv = cluster._start_etcd(config, deadline, say)
+            cluster.kv = kv
             names = [f"meta-{k}" for k in range(1, config.meta_servers + 1)]
             listens = [_listen(config.meta_host, previous.get(name)) for name in names]
             peers = [arg for address in listens for arg in ("--peer", address)]
@@ -204,7 +212,7 @@ class LocalCluster:
 
     def _start_etcd(self, config: LocalClusterConfig, deadline: Deadline, say) -> str:
         """Start (or restart, keeping its data) a local etcd cluster; returns its KV URL."""
-        from . import _etcd
+        from . import _etcd, _etcd_auth
 
         plan_file = self.data_dir / "etcd.json"
         fresh = not plan_file.exists()
@@ -225,7 +233,11 @@ class LocalCluster:
         for record in members:
             self._await_address(record, deadline)
             say(f"{record.name} serving on {record.address}")
-        return "etcd://" + ",".join(r.address for r in members)
+        endpoints = [r.address for r in members]
+        root_file, fs3_file = self.data_dir / "etcd" / "root.credentials", self.data_dir / "etcd" / "fs3.credentials"
+        _etcd_auth.enable_auth(endpoints, root_file, fs3_file, timeout=max(1.0, deadline.remaining))
+        say(f"etcd authentication on: meta connects as {_etcd_auth.FS3_USER} ({fs3_file})")
+        return "etcd://" + ",".join(endpoints) + "?credentials=" + urllib.parse.quote(str(fs3_file))
 
     def _await_file(self, path: Path, deadline: Deadline) -> str:
         return poll(lambda: path.read_text().strip() if path.exists() else None, deadline,
@@ -354,6 +366,14 @@ class LocalCluster:
         if (self.data_dir / CLUSTER_FILE).exists():
             self._save()
         return stopped
+
+
+def _private_dir(path: Path) -> None:
+    """Make the data directory, or narrow an existing one, to its owner alone (0700): it holds the
+    admin token, the namespace and etcd's passwords."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        path.chmod(0o700)
 
 
 def _listen(host: str, previous: str | None) -> str:
