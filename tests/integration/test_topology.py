@@ -41,6 +41,47 @@ def test_compose_file_is_valid():
     assert services["storage1"]["environment"]["FS3_TOKEN_FILE"] == "/secrets/admin.token"
 
 
+def _mounts(service: dict) -> dict[str, str]:
+    """target -> "SOURCE[:ro]" of a service's volumes (short syntax)."""
+    out = {}
+    for v in service.get("volumes", []):
+        source, target, *mode = v.split(":")
+        out[target] = source + (":ro" if mode == ["ro"] else "")
+    return out
+
+
+def test_compose_etcd_runs_with_authentication():
+    """etcd-auth turns authentication on before any meta server starts; only meta gets the fs3 user's
+    password (read-only), only etcd-auth root's; the members' health check logs in as the role-less
+    `health` user, which reads nothing."""
+    import yaml
+
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    init = services["etcd-auth"]
+    entry = init["entrypoint"]
+    assert entry[:3] == ["python", "-m", "fs3.local._etcd_auth"] and "--health-user" in entry
+    assert "command" not in init  # so that `fs3 up --topology` takes it for no client
+    assert entry[entry.index("--endpoints") + 1] == "etcd1:2379,etcd2:2379,etcd3:2379"
+    root_file = entry[entry.index("--root-credentials") + 1]
+    fs3_file = entry[entry.index("--fs3-credentials") + 1]
+    assert set(init["depends_on"]) == {"etcd1", "etcd2", "etcd3"}
+    for name in ("etcd1", "etcd2", "etcd3"):
+        assert init["depends_on"][name] == {"condition": "service_healthy"}
+        assert services[name]["healthcheck"]["test"][:4] == ["CMD", "etcdctl", "--user", "health:health"]
+    assert services["meta1"]["depends_on"]["etcd-auth"] == {"condition": "service_completed_successfully"}
+    root_dir, fs3_dir = root_file.rsplit("/", 1)[0], fs3_file.rsplit("/", 1)[0]
+    for name, svc in services.items():  # (YAML merge keys resolved by the loader)
+        mounts = _mounts(svc)
+        if name == "etcd-auth":
+            assert not mounts[root_dir].endswith(":ro") and not mounts[fs3_dir].endswith(":ro")
+        elif name in ("meta1", "meta2"):
+            assert root_dir not in mounts and mounts[fs3_dir].endswith(":ro"), (name, mounts)
+            kv = svc["environment"]["FS3_KV"]
+            assert kv.startswith("etcd://") and kv.endswith(f"?credentials={fs3_file}")
+        else:
+            assert root_dir not in mounts and fs3_dir not in mounts, (name, mounts)
+
+
 def test_topology_of_the_compose_file():
     topo = load_topology(COMPOSE)
     assert (len(topo.etcd), len(topo.meta), len(topo.storage)) == (3, 2, 3)
