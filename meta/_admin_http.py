@@ -14,7 +14,6 @@ import time
 from collections import deque
 from importlib import resources
 
-from fs3._errors import InvalidArgument
 from fs3._metrics import LATENCY_BOUNDS, OpCounters
 from fs3._periodic import PeriodicThread
 from fs3.proto import cluster_pb2
@@ -257,15 +256,15 @@ def make_app(view, meta_counters: OpCounters, address: str, sampler: Sampler, us
 
 
 class AdminHttp:
-    """uvicorn serving the app in a background thread. ``users`` checks the requests' tokens; without
-    it, a registry over the KV store behind ``view`` (a ``ClusterManager.view``) is made."""
+    """uvicorn serving the app in a background thread; ``users`` (the meta server's registry) checks the
+    requests' tokens."""
 
-    def __init__(self, listen: str, view, meta_counters: OpCounters, address: str, users: Users | None = None):
+    def __init__(self, listen: str, view, meta_counters: OpCounters, address: str, *, users: Users):
         import uvicorn
 
         host, _, port = listen.rpartition(":")
         self.sampler = Sampler(view, meta_counters)
-        app = make_app(view, meta_counters, address, self.sampler, users if users is not None else _users_of(view))
+        app = make_app(view, meta_counters, address, self.sampler, users)
         self._sock = _bind(host or "127.0.0.1", int(port or 0))
         self.url = f"http://{_url_host(host or '127.0.0.1', address)}:{self._sock.getsockname()[1]}"
         self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
@@ -280,16 +279,6 @@ class AdminHttp:
         self.sampler.stop()
         self._server.should_exit = True
         self._thread.join(timeout=5)
-
-
-def _users_of(view) -> Users:
-    """A user registry over the KV store of the cluster manager whose bound ``view`` this is. Its cache
-    is its own, so a removed user's token reads the API for at most ``CACHE_SECONDS`` more. Without a
-    KV store to check tokens against, the API is not served at all (never unauthenticated)."""
-    kv = getattr(getattr(view, "__self__", None), "kv", None)
-    if kv is None:
-        raise InvalidArgument("the admin HTTP API needs the user registry to check tokens")
-    return Users(kv)
 
 
 def _bind(host: str, port: int):

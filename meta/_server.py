@@ -19,6 +19,7 @@ from fs3._capability import CapabilityKeys
 from fs3._errors import InvalidArgument
 from fs3._layout import DEFAULT_CHUNK_SIZE, DEFAULT_STRIPE
 from fs3._metrics import OpCounters
+from fs3._private import check_private
 from fs3._rpc import SERVER_OPTIONS
 from fs3.proto import admin_pb2_grpc, cluster_pb2_grpc, meta_pb2_grpc
 
@@ -94,6 +95,7 @@ class MetaServer:
         if path is None:
             return
         try:
+            check_private(path)  # the admin token: root's; nobody else may read it
             token = read_token_file(path)
         except FileNotFoundError:
             token = new_token()
@@ -128,7 +130,7 @@ class MetaServer:
         if self.config.http:
             from ._admin_http import AdminHttp
 
-            self.http = AdminHttp(self.config.http, self.cluster.view, self.counters, self.address)
+            self.http = AdminHttp(self.config.http, self.cluster.view, self.counters, self.address, users=self.users)
             self.http.start()
             log.info("admin API and dashboard on %s", self.http.url)
             if self.config.http_addr_file:

@@ -152,7 +152,7 @@ def run_backend(backend: str, data_dir: Path, *, clients: int, files: int, big_d
                 say: Callable[[str], None]) -> MetaBenchResult:
     from fs3._auth import TOKEN_FILE, read_token_file
     from fs3.local import LocalCluster, LocalClusterConfig
-    from fs3.meta.kv import EtcdKV, SQLiteKV
+    from fs3.meta.kv import SQLiteKV, open_kv
 
     result = MetaBenchResult(backend, clients, files)
     say(f"{backend}: starting a cluster")
@@ -162,15 +162,14 @@ def run_backend(backend: str, data_dir: Path, *, clients: int, files: int, big_d
     try:
         raw_ops = max(400, files // 2)
         if backend == "etcd":
-            endpoints = [p.address for p in cluster.processes if p.role == "etcd"]
-            kv = EtcdKV(endpoints)
+            kv = open_kv(cluster.kv)  # (with the credentials `fs3 up` gave meta)
         else:
             kv = SQLiteKV(data_dir / "kv.db")
         say(f"{backend}: raw backend rate ({clients} threads)")
         result.kv_txn_per_s, _ = raw_rates(kv, clients, raw_ops)
         kv.close()
         if backend == "etcd":  # etcd's JSON gateway, every read a round trip: what a plain client does
-            raw = EtcdKV(endpoints, cache=False)
+            raw = open_kv(cluster.kv, cache=False)
             result.raw_txn_per_s, result.raw_read_per_s = raw_rates(raw, clients, raw_ops)
             raw.close()
         else:

@@ -11,7 +11,11 @@ from ._common import emit_json, format_time, state, table
 
 def _info(u) -> dict:
     return {"name": u.name, "uid": u.uid, "gid": u.gid, "groups": list(u.groups), "admin": u.admin,
-            "tokens": u.tokens}
+            "monitor": u.monitor, "tokens": u.tokens}
+
+
+def _roles(u) -> str:
+    return (", admin" if u.admin else "") + (", monitor" if u.monitor else "")
 
 
 @click.group()
@@ -25,14 +29,16 @@ def user():
 @click.option("--gid", default=0, help="Primary group id (default: the uid).")
 @click.option("--group", "groups", multiple=True, type=int, help="A supplementary group id (repeatable).")
 @click.option("--admin", is_flag=True, help="May administer users and the cluster.")
+@click.option("--monitor", is_flag=True,
+              help="May read the cluster's state: the admin HTTP API, /metrics and the dashboard (no other rights).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def add(name, uid, gid, groups, admin, as_json):
+def add(name, uid, gid, groups, admin, monitor, as_json):
     """Create a user and print its token (shown only now: only its hash is stored)."""
-    info, token = state().client().add_user(name, uid=uid, gid=gid, groups=groups, admin=admin)
+    info, token = state().client().add_user(name, uid=uid, gid=gid, groups=groups, admin=admin, monitor=monitor)
     if as_json:
         emit_json({**_info(info), "token": token})
         return
-    click.echo(f"user {info.name} (uid {info.uid}, gid {info.gid}{', admin' if info.admin else ''}) created", err=True)
+    click.echo(f"user {info.name} (uid {info.uid}, gid {info.gid}{_roles(info)}) created", err=True)
     click.echo("token (store it now; it cannot be shown again):", err=True)
     click.echo(token)
 
@@ -46,8 +52,8 @@ def list_(as_json):
         emit_json([_info(u) for u in users])
         return
     rows = [[u.name, u.uid, u.gid, ",".join(map(str, u.groups)) or "-", "yes" if u.admin else "",
-             u.tokens, format_time(u.created_ns)] for u in users]
-    click.echo(table(rows, ["NAME", "UID", "GID", "GROUPS", "ADMIN", "TOKENS", "CREATED"]))
+             "yes" if u.monitor else "", u.tokens, format_time(u.created_ns)] for u in users]
+    click.echo(table(rows, ["NAME", "UID", "GID", "GROUPS", "ADMIN", "MONITOR", "TOKENS", "CREATED"]))
 
 
 @user.command("remove")
@@ -89,4 +95,4 @@ def whoami(as_json):
     if as_json:
         emit_json({**_info(u), "token_source": source, "token_file": str(found.path) if found.path else None})
     else:
-        click.echo(f"{u.name} (uid {u.uid}, gid {u.gid}{', admin' if u.admin else ''}), token from {where}")
+        click.echo(f"{u.name} (uid {u.uid}, gid {u.gid}{_roles(u)}), token from {where}")
