@@ -82,6 +82,27 @@ def test_compose_etcd_runs_with_authentication():
             assert root_dir not in mounts and fs3_dir not in mounts, (name, mounts)
 
 
+def test_compose_prometheus_scrapes_with_a_monitoring_token():
+    """meta's /metrics need a token: a monitoring user's, which only the token step writes and only
+    Prometheus reads; the scrape config names it as a bearer credentials file."""
+    import yaml
+
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    step, prom = services["prometheus-token"], services["prometheus"]
+    assert "command" not in step and "--monitor" in step["entrypoint"][-1]
+    assert _mounts(step)["/prometheus-secrets"] == "prometheus-secrets"
+    assert _mounts(step)["/secrets"] == "secrets:ro"
+    assert _mounts(prom)["/etc/prometheus/fs3"] == "prometheus-secrets:ro"
+    assert prom["depends_on"]["prometheus-token"] == {"condition": "service_completed_successfully"}
+    for name, svc in services.items():
+        if name not in ("prometheus-token", "prometheus"):
+            assert "/prometheus-secrets" not in _mounts(svc) and "/etc/prometheus/fs3" not in _mounts(svc)
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+    [job] = config["scrape_configs"]
+    assert job["authorization"] == {"type": "Bearer", "credentials_file": "/etc/prometheus/fs3/token"}
+    assert job["static_configs"][0]["targets"] == ["meta1:8080", "meta2:8080"]
+
+
 def test_topology_of_the_compose_file():
     topo = load_topology(COMPOSE)
     assert (len(topo.etcd), len(topo.meta), len(topo.storage)) == (3, 2, 3)
