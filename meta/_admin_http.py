@@ -4,7 +4,7 @@ errors as JSON; everything comes from the KV store (routing, heartbeats with eac
 counters) and this server's own per-method counters, so every meta server shows the same cluster.
 
 Everything but the dashboard page needs a bearer token of an admin or a monitoring user
-(``_http_auth``; docs/security-http.md)."""
+(``_http_auth``; docs/security.md)."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ def _cluster_dir(data_dir: Path | None) -> Path:
               help="Meta servers (stateless; clients fail over between them).")
 @click.option("--kv", default="", metavar="URL",
               help="Metadata store: sqlite:///PATH (default, under the data dir) or "
-                   "etcd://HOST:PORT[,HOST:PORT...][?credentials=FILE][&prefix=PREFIX] (see docs/security-etcd.md).")
+                   "etcd://HOST:PORT[,HOST:PORT...][?credentials=FILE][&prefix=PREFIX] (see docs/security.md).")
 @click.option("--etcd", "etcd_members", default=0, show_default=True,
               help="Start a local etcd cluster of this many members (on 127.0.0.101...) as the metadata store, "
                    "with authentication on (passwords in DATA_DIR/etcd).")
