@@ -88,6 +88,12 @@ class Peers:
 
 
 class Replicator:
+    """This node's part in every chain it belongs to: as head it orders a client's writes per chunk,
+    stages each new version, forwards it to the successor and commits once the tail has; as a later
+    member it applies the UPDATEs its predecessor forwards (staging, installing with FLAG_SYNC, removing
+    with FLAG_REMOVE) and passes them on. Disk work runs on ``executor``; successors are reached through
+    ``peers``."""
+
     def __init__(self, routing: NodeRouting, executor: Executor, peers: Peers):
         self.routing = routing
         self.executor = executor
