@@ -210,6 +210,24 @@ def test_restarted_node_syncs_then_serves_the_latest_data(rf3, tmp_path):
         assert not client.exists("/r/a5")
 
 
+def _diagnosis(cluster, client, path: str, got: bytes, want: bytes) -> str:
+    """What a lost acknowledged write needs for its hunt: where the bytes differ, which chunk and chain,
+    each target's recorded state changes, and the nodes' logs (the run's directory may be gone later)."""
+    at = next((i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b), min(len(got), len(want)))
+    st = client.stat(path)
+    index = at // CHUNK
+    chain = st.chains[index % st.stripe]
+    routing = client.routing_info(history=True)
+    history = "\n".join(f"target {t.id} (node {t.node_id}, chain {t.chain_id}): "
+                        + ", ".join(f"{cluster_pb2.PublicState.Name(h.public_state)}@{h.chain_version}"
+                                             for h in t.history)
+                        for t in routing.targets)
+    logs = "".join(f"\n--- {p.name}\n" + "".join(p.read_text().splitlines(True)[-60:])
+                   for p in sorted((cluster.data_dir / "logs").glob("*.log")))
+    return (f"{path} (inode {st.inode}, {len(got)} bytes read, {len(want)} acknowledged) differs at byte "
+            f"{at}: chunk {index} on chain {chain}\n{history}{logs}")
+
+
 def test_random_kills_never_leave_uncommitted_data(rf3):
     """Kill a node at random moments during writes and restart it, several times: afterwards each
     replica alone serves every acknowledged write, and files whose write was cut off read as one of the
@@ -232,7 +250,7 @@ def test_random_kills_never_leave_uncommitted_data(rf3):
         for path, versions in writer.attempted.items():
             data = client.read(path)
             if path not in writer.unsettled:  # its last write was acknowledged
-                assert data == writer.acked[path]
+                assert data == writer.acked[path], _diagnosis(rf3, client, path, data, writer.acked[path])
             else:  # a cut-off write: each chunk holds some committed version of it, or is a hole
                 for i in range(0, len(data), CHUNK):
                     piece = data[i : i + CHUNK]
