@@ -9,6 +9,7 @@ import errno
 import grpc
 import pytest
 from _timing import wait_for
+from _users import fresh_user
 
 import fs3
 from fs3 import _token
@@ -26,11 +27,7 @@ def errno_of(fn) -> int:
 @pytest.fixture(scope="module")
 def alice(client):
     """A user with a token, and a client connected as them."""
-    try:
-        client.remove_user("alice")
-    except FileNotFoundError:
-        pass
-    info, token = client.add_user("alice", uid=4242)
+    info, token = fresh_user(client, "alice", uid=4242)
     with fs3.connect(client.address, token=token) as c:
         yield info, token, c
 

@@ -11,6 +11,7 @@ import struct
 
 import pytest
 from _timing import wait_for
+from _users import fresh_user
 
 import fs3
 from fs3 import _call_wire as wire
@@ -113,11 +114,7 @@ def test_namespace_calls_use_the_framed_listener_with_grpc_results(cluster, clie
 
 def test_a_user_without_permission_is_refused_over_the_listener(cluster, client, workdir):
     client.mkdir(f"{workdir}/private", mode=0o700)
-    try:
-        client.remove_user("carol")
-    except FileNotFoundError:
-        pass
-    _info, token = client.add_user("carol", uid=5151)
+    _info, token = fresh_user(client, "carol", uid=5151)
     with fs3.connect(cluster.meta[0], token=token) as carol:
         assert _call_address(carol)
         with pytest.raises(PermissionError) as info:

@@ -14,6 +14,7 @@ import time
 import grpc
 import pytest
 from _timing import wait_for
+from _users import fresh_user
 
 import fs3
 from fs3 import _capability, _wire
@@ -30,11 +31,7 @@ SECRET_BYTES = b"root's secret " * 4096  # 56 KiB: one chunk of the session clus
 @pytest.fixture(scope="module")
 def mallory(client):
     """An ordinary user (uid 1234) and their token."""
-    try:
-        client.remove_user("mallory")
-    except FileNotFoundError:
-        pass
-    _info, token = client.add_user("mallory", uid=1234)
+    _info, token = fresh_user(client, "mallory", uid=1234)
     return token
 
 
@@ -186,11 +183,7 @@ def test_capabilities_hold_for_the_connection_they_were_presented_on(cluster, cl
 def test_removing_a_user_ends_their_data_access_within_the_capability_lifetime(cluster, client, workdir):
     """A reader with a file open keeps reading from the storage nodes only while meta renews its
     capability: once the user is removed, within LIFETIME plus meta's user cache."""
-    try:
-        client.remove_user("leaver")
-    except FileNotFoundError:
-        pass
-    _info, token = client.add_user("leaver", uid=4343)
+    _info, token = fresh_user(client, "leaver", uid=4343)
     path = f"{workdir}/shared"
     client.write(path, b"shared " * 1000)
     with fs3.connect(cluster.meta[0], token=token) as c, c.open(path, "rb") as f:
