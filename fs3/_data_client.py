@@ -3,20 +3,24 @@ requests in flight on each, and a small pool of them per node. Used by the clien
 storage nodes forwarding updates along their chains and fetching chunks from their peers.
 
 Over TCP, a read's data is received straight into the caller's buffer (asyncio.BufferedProtocol hands
-the kernel the destination slice itself); over shared memory the node puts it in the requester's region
-(anything with ``name``, ``size`` and ``nonce``).
+the kernel the destination slice itself; with TLS, the decryption writes it there); over shared memory
+the node puts it in the requester's region (anything with ``name``, ``size`` and ``nonce``).
+
+With TLS (``tls``: a client context, fs3/_tls.py) every connection is wrapped, over TCP and over the
+node's local socket alike, and the node's certificate must name the host of its address.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import cast
 
-from . import _frames, _wire
+from . import _frames, _tls, _wire
 from ._errors import FS3Error, Unavailable, error_for
 from ._transports import local_offer
 
@@ -30,6 +34,7 @@ class TransportStatus:
     transport: str
     reasons: dict[str, str]  # transport name -> why it was not chosen
     channel: str = "tcp"     # what carries the frames: "tcp", or "unix" (a local socket, same host)
+    tls: bool = False        # the channel is wrapped in TLS
 
 
 class _Pending:
@@ -65,27 +70,36 @@ class NodeConnection(asyncio.BufferedProtocol):
 
     @classmethod
     async def open(cls, address: str, token: bytes, shm, client: str,
-                   local_socket: str = "") -> NodeConnection:
+                   local_socket: str = "", *, tls: ssl.SSLContext | None = None) -> NodeConnection:
         """Connect and handshake: over the node's local socket when it is on this host (its abstract
-        socket is visible only in this network namespace), else over TCP."""
+        socket is visible only in this network namespace), else over TCP; TLS on either when ``tls``."""
         host, _, port = address.rpartition(":")
         loop = asyncio.get_running_loop()
         conn = cls(address, shm)
         channel = "tcp"
+        name = host.strip("[]") if tls is not None else None  # what the node's certificate must name
         if local_socket:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.setblocking(False)
             try:
                 # uvloop takes no abstract socket names: connect the socket ourselves, then hand it over.
                 await asyncio.wait_for(loop.sock_connect(sock, "\0" + local_socket), 1.0)
-                await loop.create_unix_connection(lambda: conn, sock=sock)
+                await asyncio.wait_for(loop.create_unix_connection(lambda: conn, sock=sock, ssl=tls,
+                                                                   server_hostname=name), CONNECT_TIMEOUT)
                 channel = "unix"
-            except (OSError, asyncio.TimeoutError):
+            except (OSError, asyncio.TimeoutError):  # (a TLS failure too: TCP says what it is)
                 sock.close()
                 conn = cls(address, shm)
         if channel == "tcp":
             try:
-                await asyncio.wait_for(loop.create_connection(lambda: conn, host, int(port)), CONNECT_TIMEOUT)
+                await asyncio.wait_for(loop.create_connection(lambda: conn, host, int(port), ssl=tls,
+                                                              server_hostname=name), CONNECT_TIMEOUT)
+            except ssl.SSLCertVerificationError as exc:
+                raise Unavailable(f"storage node {address}: its TLS certificate is refused: {exc.verify_message}"
+                                  " (is this client's CA the cluster's?)") from None
+            except ssl.SSLError as exc:
+                raise Unavailable(f"storage node {address}: the TLS handshake of its data plane failed "
+                                  f"({exc.reason or exc}): does it have TLS on?") from None
             except (OSError, asyncio.TimeoutError) as exc:
                 raise Unavailable(f"cannot reach the data plane of storage node {address}: {exc}") from None
         offer, reasons = local_offer(shm=shm is not None)
@@ -100,8 +114,15 @@ class NodeConnection(asyncio.BufferedProtocol):
         conn.transport.write(_wire.encode_hello(hello))
         try:
             welcome = await asyncio.wait_for(conn._hello_waiter, CONNECT_TIMEOUT)
-        except asyncio.TimeoutError:
+        except (asyncio.TimeoutError, Unavailable) as exc:
             conn.close()
+            # A node with TLS on drops a HELLO sent in clear: say so, rather than "connection lost".
+            why = None if tls is not None else await asyncio.to_thread(
+                _tls.explain, address, None, "the data plane of storage node")
+            if why is not None:
+                raise Unavailable(why) from None
+            if isinstance(exc, Unavailable):
+                raise
             raise Unavailable(f"storage node {address} did not answer the data-plane handshake") from None
         conn.welcome = welcome
         merged = {**welcome.reasons, **reasons}  # our own reason wins for what we did not offer
@@ -109,7 +130,7 @@ class NodeConnection(asyncio.BufferedProtocol):
             address, _wire.TRANSPORT_NAMES.get(welcome.transport, "?"),
             {_wire.TRANSPORT_NAMES[t]: why for t, why in sorted(merged.items(), reverse=True)
              if t != welcome.transport and t in _wire.TRANSPORT_NAMES},
-            channel,
+            channel, tls is not None,
         )
         return conn
 

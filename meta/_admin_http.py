@@ -16,6 +16,7 @@ from importlib import resources
 
 from fs3._metrics import LATENCY_BOUNDS, OpCounters
 from fs3._periodic import PeriodicThread
+from fs3._tls import ServerTLS
 from fs3.proto import cluster_pb2
 
 from ._http_auth import RequireToken
@@ -259,15 +260,19 @@ class AdminHttp:
     """uvicorn serving the app in a background thread; ``users`` (the meta server's registry) checks the
     requests' tokens."""
 
-    def __init__(self, listen: str, view, meta_counters: OpCounters, address: str, *, users: Users):
+    def __init__(self, listen: str, view, meta_counters: OpCounters, address: str, *, users: Users,
+                 tls: ServerTLS | None = None):
         import uvicorn
 
         host, _, port = listen.rpartition(":")
         self.sampler = Sampler(view, meta_counters)
         app = make_app(view, meta_counters, address, self.sampler, users)
         self._sock = _bind(host or "127.0.0.1", int(port or 0))
-        self.url = f"http://{_url_host(host or '127.0.0.1', address)}:{self._sock.getsockname()[1]}"
-        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://{_url_host(host or '127.0.0.1', address)}:{self._sock.getsockname()[1]}"
+        secure = {} if tls is None else {"ssl_certfile": str(tls.cert), "ssl_keyfile": str(tls.key)}
+        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                                                     **secure))
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
                                         name="fs3-http", daemon=True)
 

@@ -21,6 +21,11 @@ frame and the connection is closed; a bad request in a good frame fails that cal
 a token costs little: its HELLO is refused by its header when longer than a token may be, a connection
 that has not authenticated within ``HANDSHAKE_DEADLINE`` is told so and closed, and connections beyond
 ``MAX_CONNECTIONS`` are refused with an ERROR that says so.
+
+With TLS (``tls``: the server's context) a connection is counted and its deadline starts when TCP
+accepts it; the TLS handshake then runs inside that deadline (``loop.start_tls``), and nothing is read in
+clear. A refusal before the handshake completed (the cap, the deadline) cannot be put in words the peer
+could read: the connection is closed.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import ssl
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -70,12 +76,16 @@ class CallServer:
     """Serves the namespace calls of ``ops.OPERATIONS`` over ``ctx`` on ``host``:``port`` (0: any free
     port), each call authenticated by ``users`` and counted in ``counters`` by its method name. At most
     ``max_connections`` are open at once (default ``MAX_CONNECTIONS``), and each has
-    ``handshake_deadline`` seconds (default ``HANDSHAKE_DEADLINE``) to authenticate."""
+    ``handshake_deadline`` seconds (default ``HANDSHAKE_DEADLINE``) to authenticate, its TLS handshake
+    included when ``tls`` is given."""
 
     def __init__(self, ctx: ops.OpContext, users: Users, counters: OpCounters, *, host: str, port: int = 0,
-                 threads: int = 32, max_connections: int | None = None, handshake_deadline: float | None = None):
+                 threads: int = 32, max_connections: int | None = None, handshake_deadline: float | None = None,
+                 tls: ssl.SSLContext | None = None):
         self.ctx, self.users, self.counters, self.kv = ctx, users, counters, ctx.kv
         self.host, self.port = host, port
+        self.tls = tls
+        self.tls_failures = 0  # TLS handshakes that failed or ran out of time
         self.max_connections = MAX_CONNECTIONS if max_connections is None else max_connections
         self.handshake_deadline = HANDSHAKE_DEADLINE if handshake_deadline is None else handshake_deadline
         self.refused = 0  # connections refused for the cap
@@ -216,6 +226,7 @@ class _CallConnection(asyncio.Protocol):
         self.paused = False
         self.authenticating = False  # a HELLO's token is being checked on the pool
         self._handshake: asyncio.TimerHandle | None = None  # closes the connection unless HELLO comes first
+        self.secured = server.tls is None  # False until the TLS handshake completes (with TLS on)
 
     def connection_made(self, transport):
         self.transport = transport
@@ -232,6 +243,26 @@ class _CallConnection(asyncio.Protocol):
         server._refusing = False
         server.connections.add(self)
         self._handshake = server.loop.call_later(server.handshake_deadline, self._handshake_expired)
+        if not self.secured:
+            transport.pause_reading()  # nothing is read in clear: start_tls takes the transport over
+            server.loop.create_task(self._start_tls(transport))
+
+    async def _start_tls(self, raw: asyncio.Transport) -> None:
+        """The TLS handshake, within what is left of the handshake deadline (its timer, started at
+        accept, closes the connection too); a failed one is counted and the connection dropped."""
+        server = self.server
+        assert server.tls is not None
+        try:
+            secured = await server.loop.start_tls(raw, self, server.tls, server_side=True,
+                                                  ssl_handshake_timeout=server.handshake_deadline)
+        except Exception as exc:  # noqa: BLE001 - whatever a peer's handshake failed with, it is the peer's
+            server.tls_failures += 1
+            log.debug("meta calls: a TLS handshake failed: %s", exc)
+            raw.abort()
+            self.connection_lost(None)  # (the TLS layer tells nobody of a handshake that failed)
+            return
+        assert secured is not None
+        self.transport, self.secured = secured, True
 
     def _handshake_expired(self) -> None:
         self._handshake = None
@@ -269,9 +300,13 @@ class _CallConnection(asyncio.Protocol):
             self._refuse(exc.status, str(exc))
 
     def _refuse(self, status: int, message: str) -> None:
-        if not self.transport.is_closing():
-            self.transport.write(wire.encode_error(status, message))
-            self.transport.close()
+        if self.transport.is_closing():
+            return
+        if not self.secured:  # mid-handshake, or beyond the cap before one: no words the peer could read
+            self.transport.abort()
+            return
+        self.transport.write(wire.encode_error(status, message))
+        self.transport.close()
 
     def _frame(self, frame_type: int, count: int, req_id: int, payload: bytes) -> None:
         if self.token is None:

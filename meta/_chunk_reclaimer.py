@@ -7,6 +7,7 @@ passes it down the chain).
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import grpc
 
@@ -15,6 +16,7 @@ from fs3._errors import StaleRouting, Unavailable
 from fs3._layout import chain_of
 from fs3._retry import Backoff
 from fs3._rpc import CHANNEL_OPTIONS, call
+from fs3._tls import channel as open_channel
 from fs3.proto import cluster_pb2, common_pb2, meta_pb2, storage_pb2, storage_pb2_grpc
 
 from ._cluster import ClusterManager
@@ -24,8 +26,9 @@ RETRY_TIMEOUT = 30.0
 
 
 class GrpcChunkReclaimer(ChunkReclaimer):
-    def __init__(self, cluster: ClusterManager, timeout: float = 10.0):
+    def __init__(self, cluster: ClusterManager, timeout: float = 10.0, *, ca: Path | None = None):
         self._cluster = cluster
+        self._ca = ca  # the storage nodes' CA when TLS is on
         self._timeout = timeout
         self._lock = threading.Lock()
         self._channels: dict[str, grpc.Channel] = {}
@@ -43,7 +46,7 @@ class GrpcChunkReclaimer(ChunkReclaimer):
         with self._lock:
             channel = self._channels.get(node.address)
             if channel is None:
-                channel = grpc.insecure_channel(node.address, options=CHANNEL_OPTIONS)
+                channel = open_channel(node.address, self._ca, CHANNEL_OPTIONS)
                 self._channels[node.address] = channel
         return storage_pb2_grpc.StorageStub(channel), chain.version
 

@@ -21,6 +21,7 @@ from fs3._layout import DEFAULT_CHUNK_SIZE, DEFAULT_STRIPE
 from fs3._metrics import OpCounters
 from fs3._private import check_private
 from fs3._rpc import SERVER_OPTIONS
+from fs3._tls import ServerTLS, add_port, server_context
 from fs3.proto import admin_pb2_grpc, cluster_pb2_grpc, meta_pb2_grpc
 
 from . import ops
@@ -56,11 +57,14 @@ class MetaConfig:
     http_addr_file: Path | None = None        # where to write the dashboard's URL once serving
     calls: str = ""                           # HOST:PORT of the framed call listener ("": the gRPC host,
                                               # any free port; "off": none; see docs/meta-calls.md)
+    tls: ServerTLS | None = None              # TLS on gRPC, the call listener and HTTP (None: in clear)
 
 
 class MetaServer:
     def __init__(self, config: MetaConfig):
         self.config = config
+        # (first: a key open to others, or files that do not fit, stop the server before anything opens)
+        self.tls_context = server_context(config.tls) if config.tls is not None else None
         try:
             self.kv = open_kv(config.kv)
         except ValueError as exc:
@@ -74,7 +78,7 @@ class MetaServer:
             heartbeat_timeout=config.heartbeat_timeout, meta_addresses=config.peers,
         )
         self.manager = ManagerLoop(self.cluster, interval=config.manager_interval)
-        self.reclaimer = GrpcChunkReclaimer(self.cluster)
+        self.reclaimer = GrpcChunkReclaimer(self.cluster, ca=config.tls.ca if config.tls is not None else None)
         self.ctx = ops.OpContext(self.kv, InodeAllocator(self.kv), self.reclaimer, ns_config,
                                  targets=lambda: self.cluster.routing().routing.targets,  # for StatFs
                                  capabilities=CapabilityKeys(self.cluster.secret))
@@ -114,7 +118,7 @@ class MetaServer:
         meta_pb2_grpc.add_MetaServicer_to_server(meta_servicer, server)
         cluster_pb2_grpc.add_ClusterServicer_to_server(cluster_servicer, server)
         admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(self.users), server)
-        port = server.add_insecure_port(self.config.listen)
+        port = add_port(server, self.config.listen, self.config.tls)
         if port == 0:
             raise InvalidArgument(f"cannot listen on {self.config.listen}")
         self.address = self.config.advertise or f"{self.config.listen.rsplit(':', 1)[0]}:{port}"
@@ -130,7 +134,8 @@ class MetaServer:
         if self.config.http:
             from ._admin_http import AdminHttp
 
-            self.http = AdminHttp(self.config.http, self.cluster.view, self.counters, self.address, users=self.users)
+            self.http = AdminHttp(self.config.http, self.cluster.view, self.counters, self.address, users=self.users,
+                                  tls=self.config.tls)
             self.http.start()
             log.info("admin API and dashboard on %s", self.http.url)
             if self.config.http_addr_file:
@@ -145,7 +150,7 @@ class MetaServer:
         host = host.strip("[]")
         try:
             self.calls = CallServer(self.ctx, self.users, self.counters, host=host, port=int(port),
-                                    threads=self.config.threads)
+                                    threads=self.config.threads, tls=self.tls_context)
             bound = self.calls.start()
         except (OSError, ValueError) as exc:
             raise InvalidArgument(f"cannot listen for meta calls on {host}:{port}: {exc}") from None

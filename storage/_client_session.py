@@ -47,11 +47,13 @@ class ClientSession(asyncio.BufferedProtocol):
     """A data-plane connection as the node serves it (one per requester connection, on the loop that
     accepted it). ``role`` and ``transport_kind`` are set by the HELLO; ``shm`` is the requester's
     shared-memory region when that transport was chosen. ``handshake_deadline``: seconds the peer has to
-    send an acceptable HELLO (default ``HANDSHAKE_DEADLINE``); ``on_lost`` is called once the connection
-    is gone (the listener counts its connections)."""
+    send an acceptable HELLO (default ``HANDSHAKE_DEADLINE``), counted from ``accepted`` (the monotonic
+    time the listener accepted the connection: a TLS handshake before it counts; default: when the
+    session starts); ``on_lost`` is called once the connection is gone (the listener counts its
+    connections)."""
 
     def __init__(self, ctx: DataPlaneContext, *, handshake_deadline: float | None = None,
-                 on_lost: Callable[[], None] | None = None):
+                 on_lost: Callable[[], None] | None = None, accepted: float | None = None):
         self.ctx = ctx
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
@@ -62,6 +64,7 @@ class ClientSession(asyncio.BufferedProtocol):
                                    head=self._head, place=self._place)
         self._authenticated = False
         self._deadline = HANDSHAKE_DEADLINE if handshake_deadline is None else handshake_deadline
+        self._accepted = accepted
         self._handshake: asyncio.TimerHandle | None = None  # closes the connection unless HELLO comes first
         self._on_lost = on_lost
         self.role = 0
@@ -88,7 +91,8 @@ class ClientSession(asyncio.BufferedProtocol):
         self.peer = "local" if self.local else f"{peer[0]}:{peer[1]}"
         self.ctx.stats.connections += 1
         self.ctx.sessions.add(self)
-        self._handshake = self.loop.call_later(self._deadline, self._handshake_expired)
+        left = self._deadline if self._accepted is None else self._deadline - (time.monotonic() - self._accepted)
+        self._handshake = self.loop.call_later(max(0.0, left), self._handshake_expired)
 
     def _handshake_expired(self) -> None:
         self._handshake = None

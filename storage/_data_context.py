@@ -32,6 +32,7 @@ class DataPlaneStats:
     write_bytes: int = 0
     accept_errors: int = 0    # failed accepts (EMFILE...: each retry of the listener counts)
     write_pauses: int = 0     # times a connection stopped reading because its peer was not reading replies
+    tls_failures: int = 0     # TLS handshakes that failed or ran out of time (with TLS on)
     errors: dict[str, int] = field(default_factory=dict)
     ops: OpCounters = field(default_factory=OpCounters)  # per frame type: latency, items, bytes, errors
     started_ns: int = field(default_factory=time.time_ns)

@@ -11,6 +11,10 @@ Connections are capped (``MAX_CONNECTIONS`` by default, clients and chain peers 
 cap is answered with an ERROR frame that says so and closed at once, without a session. With the
 handshake deadline and the small buffer of a session not yet authenticated, this bounds what peers
 without a token can make the node hold.
+
+With TLS (``tls``: the node's server context) both listeners wrap what they accept. A connection is
+counted when accepted, and its TLS handshake runs inside its handshake deadline, which starts then; a
+connection beyond the cap is closed without a word (none the peer could read before a handshake).
 """
 
 from __future__ import annotations
@@ -21,12 +25,15 @@ import functools
 import logging
 import os
 import socket
+import ssl
 import threading
+import time
 from concurrent.futures import Future
 
 from fs3 import _wire
 from fs3._errors import Status
 
+from . import _client_session
 from ._client_session import ClientSession
 from ._data_context import DataPlaneContext
 
@@ -43,13 +50,16 @@ class DataServer:
     """Listens for data-plane connections and spreads them over ``loops`` event loops, each in its own
     thread (one by default: with io_uring one loop keeps a frame's reads in flight). At most
     ``max_connections`` are open at once (default ``MAX_CONNECTIONS``); each has ``handshake_deadline``
-    seconds to authenticate (default: the session's ``HANDSHAKE_DEADLINE``)."""
+    seconds to authenticate (default: the session's ``HANDSHAKE_DEADLINE``), a TLS handshake included
+    (``tls``: the node's server context; None: in clear)."""
 
     def __init__(self, ctx: DataPlaneContext, host: str, port: int = 0, *, loops: int = 1,
-                 max_connections: int | None = None, handshake_deadline: float | None = None):
+                 max_connections: int | None = None, handshake_deadline: float | None = None,
+                 tls: ssl.SSLContext | None = None):
         self.ctx = ctx
         self.host = host
         self.port = port
+        self.tls = tls
         self.max_connections = MAX_CONNECTIONS if max_connections is None else max_connections
         self.handshake_deadline = handshake_deadline
         self._open = 0  # connections accepted and not yet lost (sessions end on any loop's thread)
@@ -170,6 +180,9 @@ class DataServer:
         if not self._refusing:
             self._refusing = True
             log.warning("data plane: refusing connections: %s", message)
+        if self.tls is not None:  # the peer expects a TLS handshake: nothing in clear would reach it
+            conn.close()
+            return
         try:
             conn.setblocking(False)
             try:
@@ -188,6 +201,11 @@ class DataServer:
         and the connection closed."""
         released: list[bool] = []
         lost = functools.partial(self._release, released)
+        accepted = time.monotonic()  # the handshake deadline runs from here, the TLS handshake inside it
+        deadline = self.handshake_deadline
+        if deadline is None:
+            deadline = _client_session.HANDSHAKE_DEADLINE
+        secure = {} if self.tls is None else {"ssl": self.tls, "ssl_handshake_timeout": deadline}
         try:
             if conn.family != socket.AF_UNIX:
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -195,8 +213,8 @@ class DataServer:
             self._next += 1
             handing = asyncio.run_coroutine_threadsafe(
                 target.connect_accepted_socket(
-                    lambda: ClientSession(self.ctx, handshake_deadline=self.handshake_deadline, on_lost=lost),
-                    conn),
+                    lambda: ClientSession(self.ctx, handshake_deadline=deadline, on_lost=lost, accepted=accepted),
+                    conn, **secure),
                 target,
             )
         except Exception as exc:  # noqa: BLE001 - one connection's failure, not the listener's
@@ -212,7 +230,11 @@ class DataServer:
         self._handing.discard(handing)
         error = None if handing.cancelled() else handing.exception()
         if handing.cancelled() or error is not None:
-            if error is not None:
+            if error is not None and self.tls is not None and isinstance(error, OSError):
+                # (a peer's TLS handshake that failed or ran out of time: SSLError, a reset, a timeout)
+                self.ctx.stats.tls_failures += 1
+                log.debug("data plane: a TLS handshake failed: %s", error)
+            elif error is not None:
                 self.ctx.stats.accept_errors += 1
                 log.error("data plane: could not serve an accepted connection: %s", error)
             lost()  # (once, even if the session was made and lost too)

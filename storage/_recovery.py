@@ -24,7 +24,7 @@ import grpc
 from fs3 import _wire
 from fs3._checksum import block_crcs
 from fs3._errors import FS3Error
-from fs3._rpc import CHANNEL_OPTIONS, call
+from fs3._rpc import call
 from fs3._wire import ChainRef, ChunkId
 from fs3.proto import storage_pb2, storage_pb2_grpc
 
@@ -98,7 +98,7 @@ class Recovery:
     def _stub(self, address: str) -> storage_pb2_grpc.StorageStub:
         channel = self._channels.get(address)
         if channel is None:
-            channel = self._channels[address] = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+            channel = self._channels[address] = self.replicator.peers.grpc_channel(address)  # (TLS as the node)
         return storage_pb2_grpc.StorageStub(channel)
 
     async def _remote_chunks(self, peer: Peer) -> dict[bytes, tuple[int, int, int]]:

@@ -17,12 +17,17 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
+from pathlib import Path
+
+import grpc
 
 from fs3 import _token, _wire
 from fs3._auth import NodeSigner
 from fs3._checksum import crc32c
 from fs3._data_client import NodeConnection, NodePool
 from fs3._errors import FS3Error, Status, Unavailable
+from fs3._rpc import CHANNEL_OPTIONS
+from fs3._tls import channel, client_context
 from fs3._wire import ChainRef, ChunkId
 
 from ._buffers import Lease
@@ -59,20 +64,28 @@ class _ChunkLocks:
 
 
 class Peers:
-    """Connections from this node to the data planes of its chains' other members."""
+    """Connections from this node to the data planes of its chains' other members, and gRPC channels to
+    their control services (recovery); verified against ``ca`` when TLS is on."""
 
-    def __init__(self, secret: Callable[[], bytes], node_name: Callable[[], str]):
+    def __init__(self, secret: Callable[[], bytes], node_name: Callable[[], str], *, ca: Path | None = None):
         self._secret = secret
         self._node_name = node_name
         self._pools: dict[str, NodePool] = {}
         self._sockets: dict[str, str] = {}
         self.signer = NodeSigner(secret, "node")  # node tokens for storage control calls to peers
+        self.ca = ca
+        self._tls = client_context(ca) if ca is not None else None
+
+    def grpc_channel(self, address: str) -> grpc.Channel:
+        """A channel to a peer's gRPC service (TLS as this node's own)."""
+        return channel(address, self.ca, CHANNEL_OPTIONS)
 
     async def _open(self, address: str) -> NodeConnection:
         claims = _token.TokenClaims(expiry=int(time.time() + TOKEN_LIFETIME), uid=0, gid=0,
                                     client=self._node_name(), role=_token.ROLE_NODE)
         token = _token.sign(self._secret(), claims)
-        return await NodeConnection.open(address, token, None, self._node_name(), self._sockets.get(address, ""))
+        return await NodeConnection.open(address, token, None, self._node_name(), self._sockets.get(address, ""),
+                                         tls=self._tls)
 
     def connection(self, peer: Peer):
         self._sockets[peer.data_address] = peer.data_socket

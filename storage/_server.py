@@ -26,6 +26,7 @@ from fs3._errors import FS3Error, InvalidArgument, Status, Unavailable
 from fs3._periodic import PeriodicThread
 from fs3._retry import Backoff
 from fs3._rpc import CHANNEL_OPTIONS, SERVER_OPTIONS, call
+from fs3._tls import ServerTLS, add_port, channel, server_context
 from fs3.proto import cluster_pb2, cluster_pb2_grpc, storage_pb2_grpc
 
 from . import _uring
@@ -61,6 +62,7 @@ class StorageConfig:
     shm: bool = True                     # offer the shared-memory transport to clients on this host
     hostname: str = field(default_factory=socket.gethostname)
     token: str = ""                      # an admin user's token: registers and beats with meta
+    tls: ServerTLS | None = None         # TLS on gRPC and the data plane, and to meta and peers (None: clear)
 
 
 class StorageNode:
@@ -74,6 +76,9 @@ class StorageNode:
                                   "(--token-file, or FS3_TOKEN)")
         self._auth = bearer(config.token)
         self.config = config
+        # (first: a key open to others, or files that do not fit, stop the node before anything opens)
+        self.tls_context = server_context(config.tls) if config.tls is not None else None
+        self.ca = config.tls.ca if config.tls is not None else None  # verifies meta and the peers
         self.node_id = 0
         self.address = ""
         self.targets: dict[int, Target] = {}
@@ -91,7 +96,7 @@ class StorageNode:
         self.data_socket = ""
         self.lease = 4.0                 # replaced by the manager's figure at registration
         self._last_ok = time.monotonic()
-        self.peers = Peers(lambda: self.secret, lambda: f"node-{self.node_id}")
+        self.peers = Peers(lambda: self.secret, lambda: f"node-{self.node_id}", ca=self.ca)
         self.replicator = Replicator(self.routing, self.executor, self.peers)
         self.recovery = Recovery(self.routing, self.targets, self.replicator)
         self.routing.listeners.append(self.recovery.routing_changed)
@@ -107,7 +112,7 @@ class StorageNode:
     def _cluster(self) -> cluster_pb2_grpc.ClusterStub:
         if self._channel is None:
             address = self.config.meta[self._meta_index % len(self.config.meta)]
-            self._channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+            self._channel = channel(address, self.ca, CHANNEL_OPTIONS)
         return cluster_pb2_grpc.ClusterStub(self._channel)
 
     def _next_meta(self) -> None:
@@ -220,7 +225,7 @@ class StorageNode:
             self._opened.append(target)
         host = self.config.listen.rsplit(":", 1)[0]
         server = grpc.server(futures.ThreadPoolExecutor(self.config.threads), options=SERVER_OPTIONS)
-        port = server.add_insecure_port(self.config.listen)
+        port = add_port(server, self.config.listen, self.config.tls)
         if port == 0:
             raise InvalidArgument(f"cannot listen on {self.config.listen}")
         if self.config.advertise:
@@ -252,7 +257,7 @@ class StorageNode:
             return uvloop.new_event_loop() if uvloop is not None else asyncio.new_event_loop()
 
         self._data_server = DataServer(self.data_plane, host if host not in ("", "[::]") else "0.0.0.0",
-                                       self.config.data_port, loops=self.config.data_loops)
+                                       self.config.data_port, loops=self.config.data_loops, tls=self.tls_context)
         port = self._data_server.start(new_loop)
         self.data_address = f"{self.address.rsplit(':', 1)[0]}:{port}"
         if self.config.data_socket:
