@@ -13,6 +13,7 @@ from fs3._capability import READ
 from fs3._discovery import cluster_dir, meta_addresses
 from fs3._errors import AlreadyExists, InvalidArgument, IsADirectory, PermissionDenied, error_for
 from fs3._paths import normalize
+from fs3._tls import find_ca
 from fs3.proto import cluster_pb2, meta_pb2
 
 from ._admin import ClusterAdmin
@@ -58,11 +59,13 @@ class AsyncClient(ClusterAdmin):
 
     def __init__(self, address: str | list[str], *, token: str | None = None, timeout: float = 60.0,
                  shm: bool = True, shm_size: int = DEFAULT_SIZE, retry_timeout: float = RETRY_TIMEOUT,
-                 failover_timeout: float = FAILOVER_TIMEOUT):
+                 failover_timeout: float = FAILOVER_TIMEOUT, tls_ca: str | os.PathLike | None = None):
         addresses = [address] if isinstance(address, str) else list(address)
         self.address = addresses[0]
         self.client_id = f"{os.uname().nodename}:{os.getpid()}"
-        self._meta = MetaConnection(addresses, token=token, timeout=timeout, failover_timeout=failover_timeout)
+        self.tls_ca = find_ca(tls_ca)  # TLS: the cluster's CA (tls_ca=, or FS3_TLS_CA); None: in clear
+        self._meta = MetaConnection(addresses, token=token, timeout=timeout, failover_timeout=failover_timeout,
+                                    ca=self.tls_ca)
         self._sessions = WriteSessions(self._meta)
         self._routing = RoutingCache(self._meta.routing)
         self._token = b""
@@ -75,12 +78,16 @@ class AsyncClient(ClusterAdmin):
                 region = None  # no /dev/shm here: TCP only
         self._capabilities = Capabilities(lambda req: self._meta("RenewCapabilities", req))
         self._chunks = ChunkIO(self._routing, self._data_token, client_name=self.client_id, shm=region,
-                               retry_timeout=retry_timeout, capabilities=self._capabilities)
+                               retry_timeout=retry_timeout, capabilities=self._capabilities, tls=self._meta.tls)
 
     @classmethod
     async def connect(cls, address: str | None = None, *, token: str | None = None, connect_timeout: float = 10.0,
-                      **kwargs) -> AsyncClient:
-        self = cls(meta_addresses(address), token=find_token(token, cluster_dir(address)), **kwargs)
+                      tls_ca: str | os.PathLike | None = None, **kwargs) -> AsyncClient:
+        """Connect to the cluster ``address`` names (see ``fs3.connect``). TLS is on when a CA is found:
+        ``tls_ca``, else ``FS3_TLS_CA``, else the one a local cluster started with ``fs3 up --tls``
+        recorded."""
+        where = cluster_dir(address)
+        self = cls(meta_addresses(address), token=find_token(token, where), tls_ca=find_ca(tls_ca, where), **kwargs)
         try:
             self._routing.install(await self._meta.connect(connect_timeout))
         except BaseException:

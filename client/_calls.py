@@ -4,6 +4,7 @@ with many in flight, each answered by its reply message or an fs3 error."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 
 from fs3 import _call_wire as wire
 from fs3._errors import FS3Error, Status, Unavailable, Unreachable, error_for
@@ -24,16 +25,18 @@ class CallConnection(asyncio.Protocol):
         self._closed: FS3Error | None = None
 
     @classmethod
-    async def open(cls, address: str, token: str | None) -> CallConnection:
-        """Connect and present the token; Unavailable when the listener cannot be reached, the server's
-        error (e.g. PermissionDenied) when it refuses the token."""
+    async def open(cls, address: str, token: str | None, *, tls: ssl.SSLContext | None = None) -> CallConnection:
+        """Connect (over TLS with ``tls``) and present the token; Unavailable when the listener cannot be
+        reached or its TLS handshake fails, the server's error (e.g. PermissionDenied) when it refuses
+        the token."""
         host, _, port = address.rpartition(":")
         loop = asyncio.get_running_loop()
         conn = cls(address)
+        name = host.strip("[]") if tls is not None else None  # what the server's certificate must name
         try:
-            await asyncio.wait_for(loop.create_connection(lambda: conn, host.strip("[]"), int(port)),
-                                   CONNECT_TIMEOUT)
-        except (OSError, ValueError, asyncio.TimeoutError) as exc:
+            await asyncio.wait_for(loop.create_connection(lambda: conn, host.strip("[]"), int(port), ssl=tls,
+                                                          server_hostname=name), CONNECT_TIMEOUT)
+        except (OSError, ValueError, asyncio.TimeoutError) as exc:  # (ssl.SSLError is an OSError)
             raise Unavailable(f"cannot reach the meta call listener at {address}: {exc}") from None
         conn._welcome = loop.create_future()
         if conn._closed is not None:  # refused as soon as connected (e.g. the server's connection cap)

@@ -9,6 +9,7 @@ import collections
 import functools
 import itertools
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -147,6 +148,7 @@ class ChunkIO:
         connections_per_node: int = 2,
         retry_timeout: float = RETRY_TIMEOUT,
         capabilities: Capabilities | None = None,
+        tls: ssl.SSLContext | None = None,
     ):
         self.retry_timeout = retry_timeout
         self._turn = 0
@@ -159,12 +161,13 @@ class ChunkIO:
         self._checks: set[asyncio.Task] = set()  # _check_node tasks running now
         self._closed = False
         self.capabilities = capabilities  # presented before each request (None: a node's own reads)
+        self.tls = tls  # every connection to a node wrapped in it (None: in clear)
 
     # -- connections -------------------------------------------------------------------------------
 
     async def _open(self, address: str) -> NodeConnection:
         return await NodeConnection.open(address, await self._token(), self.shm, self._client_name,
-                                         self.routing.data_socket(address))
+                                         self.routing.data_socket(address), tls=self.tls)
 
     def _pool(self, address: str) -> NodePool:
         pool = self._pools.get(address)

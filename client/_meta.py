@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import grpc
 import grpc.aio
 
-from fs3 import _call_wire
+from fs3 import _call_wire, _tls
 from fs3._auth import bearer
 from fs3._errors import Unavailable, Unreachable
 from fs3._retry import Backoff
 from fs3._rpc import CHANNEL_OPTIONS, acall, error_from_rpc
+from fs3._tls import aio_channel, client_context
 from fs3.proto import admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, meta_pb2_grpc
 
 from ._calls import CallConnection
@@ -33,13 +35,13 @@ FAILOVER_TIMEOUT = 30.0  # how long a call keeps trying other meta servers befor
 
 
 class _Channel:
-    def __init__(self, address: str):
+    def __init__(self, address: str, ca: Path | None):
         self.address = address
         self.call_address: str | None = None        # its framed call listener; "" none; None not asked yet
         self.calls: CallConnection | None = None
         self.calls_retry_at = 0.0                   # when to try a listener that could not be reached again
         self.calls_opening: asyncio.Lock | None = None  # one open at a time (made on the client's loop)
-        self.channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+        self.channel = aio_channel(address, ca, CHANNEL_OPTIONS)
         self.meta = meta_pb2_grpc.MetaStub(self.channel)
         self.cluster = cluster_pb2_grpc.ClusterStub(self.channel)
         self.admin = admin_pb2_grpc.AdminStub(self.channel)
@@ -58,9 +60,11 @@ class _Channel:
 
 class MetaConnection:
     def __init__(self, addresses: list[str] | str, *, token: str | None = None, timeout: float = 60.0,
-                 failover_timeout: float = FAILOVER_TIMEOUT, framed: bool = True):
+                 failover_timeout: float = FAILOVER_TIMEOUT, framed: bool = True, ca: Path | None = None):
         self.addresses = [addresses] if isinstance(addresses, str) else list(addresses)
         self.token = token
+        self.ca = ca  # TLS: the CA the servers' certificates must be signed by (None: in clear)
+        self.tls = client_context(ca) if ca is not None else None
         self.framed = framed  # namespace calls over the framed listeners (False: gRPC only)
         self.timeout = timeout
         self.failover_timeout = failover_timeout
@@ -76,7 +80,7 @@ class MetaConnection:
         address = self.address
         ch = self._channels.get(address)
         if ch is None:
-            ch = self._channels[address] = _Channel(address)
+            ch = self._channels[address] = _Channel(address, self.ca)
         return ch
 
     def learn(self, addresses) -> None:
@@ -91,6 +95,7 @@ class MetaConnection:
         # A steady pace, not a growing one: a server that is starting answers within a round or two.
         backoff = Backoff(timeout, first=0.1 / len(self.addresses), factor=1.0)
         refused = 0
+        probed: set[str] = set()
         while True:
             try:
                 reply = await self._channel().cluster.GetRoutingInfo(
@@ -104,6 +109,11 @@ class MetaConnection:
                 if err.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                     raise error_from_rpc(err, f"meta {self.address}") from None
                 refused += "refused" in (err.details() or "").lower()
+                if "refused" not in (err.details() or "").lower() and self.address not in probed:
+                    probed.add(self.address)  # it answered, but gRPC could not talk to it: is TLS why?
+                    why = await asyncio.to_thread(_tls.explain, self.address, self.ca, "meta")
+                    if why is not None:
+                        raise Unavailable(why) from None
                 self._current += 1
                 if refused >= 5 * len(self.addresses) or backoff.remaining <= 0.1:
                     raise Unavailable(
@@ -154,7 +164,7 @@ class MetaConnection:
             if not ch.call_address or time.monotonic() < ch.calls_retry_at:
                 return None
             try:
-                ch.calls = await CallConnection.open(ch.call_address, self.token)
+                ch.calls = await CallConnection.open(ch.call_address, self.token, tls=self.tls)
             except Unavailable:  # e.g. a port a container does not publish: gRPC still works
                 ch.calls, ch.calls_retry_at = None, time.monotonic() + 30.0
                 return None
