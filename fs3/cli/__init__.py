@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
+
+# gRPC's core logs each failed TLS handshake at INFO on stderr, where a command's error is one line:
+# errors only (set before anything imports grpc; GRPC_VERBOSITY in the environment still wins).
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 from fs3._errors import describe
 

@@ -53,10 +53,12 @@ def _cluster_dir(data_dir: Path | None) -> Path:
 @click.option("--topology", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Take etcd members, meta servers, storage nodes, targets and replicas from a docker-compose "
                    "file, and start that topology as local processes.")
+@click.option("--tls", is_flag=True, help="TLS on every connection (gRPC, meta calls, data plane, HTTPS), with a CA "
+              "and certificates made in DATA_DIR/tls; fs3 commands here find the CA by themselves.")
 @click.option("-d", "--detach", is_flag=True, help="Start in the background and return.")
 @click.option("--json", "as_json", is_flag=True, help="Print the started cluster as JSON.")
 def up(data_dir, nodes, meta_servers, kv, etcd_members, targets_per_node, replicas, chunk_size, stripe, gc_delay,
-       topology, detach, as_json):
+       tls, topology, detach, as_json):
     """Start a local cluster: meta and N storage processes on 127.0.0.x addresses. It makes an admin
     token for you in DATA_DIR/admin.token, which fs3 commands on this machine pick up."""
     from fs3.local import LocalCluster, LocalClusterConfig
@@ -73,12 +75,13 @@ def up(data_dir, nodes, meta_servers, kv, etcd_members, targets_per_node, replic
     config = LocalClusterConfig(
         data_dir=data_dir, storage_nodes=nodes, meta_servers=meta_servers, kv=kv, etcd_members=etcd_members,
         targets_per_node=targets_per_node, replicas=replicas,
-        chunk_size=chunk_size, stripe=stripe, gc_delay=gc_delay,
+        chunk_size=chunk_size, stripe=stripe, gc_delay=gc_delay, tls=tls,
     )
     quiet = as_json
     cluster = LocalCluster.start(config, progress=None if quiet else lambda m: click.echo(f"fs3 up: {m}", err=True))
     if as_json:
         emit_json({"data_dir": str(cluster.data_dir), "meta": cluster.meta, "http": cluster.http,
+                   "tls_ca": cluster.tls_ca or None,
                    "processes": [{"role": p.role, "name": p.name, "pid": p.pid, "address": p.address}
                                  for p in cluster.processes]})
     else:
@@ -87,6 +90,9 @@ def up(data_dir, nodes, meta_servers, kv, etcd_members, targets_per_node, replic
             click.echo(f"dashboard: {cluster.http[0]}/  (JSON under /api, Prometheus at /metrics)")
         click.echo(f"admin token: {cluster.data_dir / 'admin.token'} (used by fs3 commands here; "
                    "add users with `fs3 user add`)", err=True)
+        if cluster.tls_ca:
+            click.echo(f"TLS on: CA {cluster.tls_ca} (fs3 commands here use it; elsewhere set FS3_TLS_CA)",
+                       err=True)
     if detach:
         if not quiet:
             click.echo("stop it with: fs3 down", err=True)
@@ -159,8 +165,8 @@ def print_routing(routing: cluster_pb2.RoutingInfo) -> None:
 
 
 def transport_dicts(statuses) -> list[dict]:
-    return [{"data_address": s.address, "transport": s.transport, "channel": s.channel, "not_chosen": s.reasons}
-            for s in statuses]
+    return [{"data_address": s.address, "transport": s.transport, "channel": s.channel, "tls": s.tls,
+             "not_chosen": s.reasons} for s in statuses]
 
 
 def _dashboards() -> list[str]:
@@ -196,6 +202,6 @@ def status(as_json):
            else f"gRPC ({meta_calls['why_not']})")
     click.echo(f"namespace calls to meta {meta_calls['meta']}: {how}")
     click.echo()
-    click.echo(table([[t["data_address"], t["transport"], t["channel"],
+    click.echo(table([[t["data_address"], t["transport"], t["channel"] + ("+tls" if t["tls"] else ""),
                        "; ".join(f"{k}: {v}" for k, v in t["not_chosen"].items())] for t in transports],
                      ["DATA PLANE", "TRANSPORT", "CHANNEL", "NOT CHOSEN"]))

@@ -11,6 +11,20 @@ import click
 from fs3._layout import DEFAULT_CHUNK_SIZE, DEFAULT_STRIPE
 
 
+def _tls_options(f):
+    """--tls-cert, --tls-key and --tls-ca: all three turn TLS on for every listener of the server and
+    for the connections it opens (docs/security.md)."""
+    f = click.option("--tls-ca", type=click.Path(path_type=Path), show_envvar=True, envvar="FS3_TLS_CA",
+                     help="The CA (PEM) that signed the servers' certificates: verifies the servers this one "
+                          "calls.")(f)
+    f = click.option("--tls-key", type=click.Path(path_type=Path), show_envvar=True, envvar="FS3_TLS_KEY",
+                     help="This server's private key (PEM), readable by its owner alone (0600).")(f)
+    f = click.option("--tls-cert", type=click.Path(path_type=Path), show_envvar=True, envvar="FS3_TLS_CERT",
+                     help="This server's certificate chain (PEM), naming the host names and addresses "
+                          "clients dial. With --tls-key and --tls-ca: TLS on.")(f)
+    return f
+
+
 def _logging(level: str) -> None:
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
@@ -39,17 +53,19 @@ def _logging(level: str) -> None:
 @click.option("--calls", default="", metavar="HOST:PORT|off", show_envvar=True, envvar="FS3_META_CALLS",
               help="Framed namespace-call listener beside gRPC (default: the --listen host, any free port; "
                    "clients learn it from the routing info; off: gRPC only).")
+@_tls_options
 @click.option("--log-level", default="info", show_default=True)
 def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, advertise, heartbeat_timeout, admin_token_file,
-         peers, http, http_addr_file, calls, log_level):
+         peers, http, http_addr_file, calls, tls_cert, tls_key, tls_ca, log_level):
     """Run a metadata server (namespace + cluster manager)."""
+    from fs3._tls import ServerTLS
     from fs3.meta import MetaConfig, serve
 
     _logging(log_level)
     serve(MetaConfig(kv=kv, listen=listen, addr_file=addr_file, chunk_size=chunk_size, stripe=stripe,
                      gc_delay=gc_delay, advertise=advertise, heartbeat_timeout=heartbeat_timeout,
                      admin_token_file=admin_token_file, peers=list(peers), http=http,
-                     http_addr_file=http_addr_file, calls=calls))
+                     http_addr_file=http_addr_file, calls=calls, tls=ServerTLS.of(tls_cert, tls_key, tls_ca)))
 
 
 @click.command()
@@ -69,14 +85,19 @@ def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, advertise, heartbe
               type=click.IntRange(1, 64), help="Event loops (threads) serving data-plane connections.")
 @click.option("--shm/--no-shm", default=True, show_default=True,
               help="Offer the shared-memory transport to clients on this host.")
+@click.option("--data-socket/--no-data-socket", default=True, show_default=True, show_envvar=True,
+              envvar="FS3_DATA_SOCKET",
+              help="Also serve the data plane to clients on this host over a local (abstract Unix) socket.")
 @click.option("--direct-io/--no-direct-io", default=True, show_default=True, help="Use O_DIRECT for chunk data.")
 @click.option("--token-file", type=click.Path(path_type=Path), show_envvar=True, envvar="FS3_TOKEN_FILE",
               help="File holding an admin token to join the cluster with (default: $FS3_TOKEN).")
+@_tls_options
 @click.option("--log-level", default="info", show_default=True)
 def storage(meta_addresses, targets, listen, addr_file, advertise, data_port, io_threads, data_loops, shm,
-            direct_io, token_file, log_level):
+            data_socket, direct_io, token_file, tls_cert, tls_key, tls_ca, log_level):
     """Run a storage node serving chunks from its target directories."""
     from fs3._auth import ENV_TOKEN, read_token_file
+    from fs3._tls import ServerTLS
     from fs3.storage import StorageConfig, serve
 
     _logging(log_level)
@@ -86,5 +107,5 @@ def storage(meta_addresses, targets, listen, addr_file, advertise, data_port, io
         raise click.UsageError(f"cannot read --token-file {token_file}: {exc.strerror or exc}") from None
     serve(StorageConfig(meta=list(meta_addresses), targets=list(targets), listen=listen,
                         addr_file=addr_file, advertise=advertise, data_port=data_port,
-                        io_threads=io_threads, data_loops=data_loops, shm=shm, direct_io=direct_io,
-                        token=token))
+                        io_threads=io_threads, data_loops=data_loops, shm=shm, data_socket=data_socket,
+                        direct_io=direct_io, token=token, tls=ServerTLS.of(tls_cert, tls_key, tls_ca)))

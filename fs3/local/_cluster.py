@@ -8,6 +8,7 @@ it holds secrets):
     DATA/etcd-<i>/               with --etcd N: member i's data
     DATA/etcd/*.credentials      with --etcd N: etcd's root and fs3 users and their passwords (0600)
     DATA/storage-<i>/target-<j>  the targets of storage node i
+    DATA/tls/                    with --tls: the cluster's CA and each server's certificate and key (0600)
     DATA/logs/*.log              each process's log
 """
 
@@ -50,6 +51,7 @@ class LocalClusterConfig:
     meta_host: str = "127.0.0.1"
     storage_host_base: int = 2            # storage node i listens on 127.0.0.(base + i)
     direct_io: bool = True
+    tls: bool = False                     # TLS everywhere, with a CA and certificates made under DATA/tls
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -102,12 +104,13 @@ def _is_fs3_process(pid: int) -> bool:
 
 class LocalCluster:
     def __init__(self, data_dir: Path, processes: list[ProcessRecord] | None = None, meta: list[str] | None = None,
-                 http: list[str] | None = None, kv: str = ""):
+                 http: list[str] | None = None, kv: str = "", tls_ca: str = ""):
         self.data_dir = Path(data_dir).resolve()
         self.processes = processes or []
         self.meta = meta or []
         self.http = http or []  # each meta server's admin API / dashboard URL
         self.kv = kv            # the KV URL meta servers use (with etcd: its credentials file)
+        self.tls_ca = tls_ca    # with TLS: the CA clients verify the servers with ("": TLS off)
 
     # -- discovery ---------------------------------------------------------------------------------
 
@@ -115,7 +118,8 @@ class LocalCluster:
     def load(cls, data_dir: Path) -> LocalCluster:
         info = read_cluster_file(data_dir)
         processes = [ProcessRecord(**p) for p in info.get("processes", [])]
-        return cls(data_dir, processes, info.get("meta", []), info.get("http", []), info.get("kv", ""))
+        return cls(data_dir, processes, info.get("meta", []), info.get("http", []), info.get("kv", ""),
+                   (info.get("tls") or {}).get("ca", ""))
 
     def running(self) -> list[ProcessRecord]:
         return [p for p in self.processes if p.alive()]
@@ -123,6 +127,8 @@ class LocalCluster:
     def _save(self) -> None:
         info = {"format": 1, "data_dir": str(self.data_dir), "meta": self.meta, "http": self.http, "kv": self.kv,
                 "processes": [asdict(p) for p in self.processes], "updated": time.time()}
+        if self.tls_ca:  # what clients find the cluster by says TLS is on, and which CA (fs3/_tls.py)
+            info["tls"] = {"ca": self.tls_ca}
         tmp = self.data_dir / (CLUSTER_FILE + ".tmp")
         tmp.write_text(json.dumps(info, indent=2))
         os.replace(tmp, self.data_dir / CLUSTER_FILE)
@@ -159,6 +165,8 @@ class LocalCluster:
         if not token_file.exists():
             write_token_file(token_file, new_token())
         kv = config.kv or f"sqlite:///{data / 'meta' / 'meta.db'}"
+        tls = _tls_args(data, config) if config.tls else None
+        cluster.tls_ca = str(data / "tls" / "ca.pem") if config.tls else ""
         try:
             if config.etcd_members:
                 kv = cluster._start_etcd(config, deadline, say)
@@ -176,6 +184,7 @@ class LocalCluster:
                     "--stripe", str(config.stripe), "--gc-delay", str(config.gc_delay),
                     "--heartbeat-timeout", str(config.heartbeat_timeout),
                     "--http", f"{config.meta_host}:0", "--http-addr-file", str(data / "run" / f"{name}.http"),
+                    *(tls(name, [config.meta_host, "localhost"]) if tls else []),
                 ]))
                 if len(metas) == 1:  # the first one creates the namespace; the others join it
                     cluster._await_address(metas[0], deadline)
@@ -196,6 +205,8 @@ class LocalCluster:
                 args = ["storage", *meta_args, "--listen", listen, "--token-file", str(token_file), *targets]
                 if not config.direct_io:
                     args.append("--no-direct-io")
+                if tls:
+                    args += tls(f"storage-{i}", [host])
                 storage.append(cluster._spawn(config, "storage", f"storage-{i}", args))
             for proc in storage:
                 cluster._await_address(proc, deadline)
@@ -318,7 +329,7 @@ class LocalCluster:
     def _create_chains(self, config: LocalClusterConfig, deadline: Deadline) -> None:
         from fs3.client import connect  # the cluster tooling stands on the client
 
-        with connect(self.meta[0], token=read_token_file(self.data_dir / TOKEN_FILE)) as client:
+        with connect(self.meta[0], token=read_token_file(self.data_dir / TOKEN_FILE), tls_ca=self.tls_ca or None) as client:
             up: list = []
 
             def registered() -> bool:
@@ -374,6 +385,20 @@ def _private_dir(path: Path) -> None:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     if stat.S_IMODE(path.stat().st_mode) & 0o077:
         path.chmod(0o700)
+
+
+def _tls_args(data: Path, config: LocalClusterConfig) -> Callable[[str, list[str]], list[str]]:
+    """The TLS flags of each server: a certificate for its hosts, signed by the cluster's CA (made
+    once, kept across restarts; fs3/local/_certs.py)."""
+    from ._certs import ensure_ca, ensure_server_cert
+
+    ca, _ = ensure_ca(data / "tls")
+
+    def args(name: str, hosts: list[str]) -> list[str]:
+        cert, key = ensure_server_cert(data / "tls", name, hosts)
+        return ["--tls-cert", str(cert), "--tls-key", str(key), "--tls-ca", str(ca)]
+
+    return args
 
 
 def _listen(host: str, previous: str | None) -> str:
