@@ -76,7 +76,8 @@ class AsyncClient(ClusterAdmin):
                 region = ShmRegion(shm_size)
             except OSError:
                 region = None  # no /dev/shm here: TCP only
-        self._capabilities = Capabilities(lambda req: self._meta("RenewCapabilities", req))
+        self._capabilities = Capabilities(lambda req: self._meta("RenewCapabilities", req),
+                                          lambda req: self._meta("ExtendWrite", req))
         self._chunks = ChunkIO(self._routing, self._data_token, client_name=self.client_id, shm=region,
                                retry_timeout=retry_timeout, capabilities=self._capabilities, tls=self._meta.tls)
 

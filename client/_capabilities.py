@@ -3,7 +3,8 @@ meta's replies (Open, Stat, BatchStat), presented to storage nodes before the re
 cover, and renewed at meta, many in one call, when they are about to lapse.
 
 Capabilities of open files are pinned while the file is open; the others are kept while there is room
-(``MAX_HELD``) and then the oldest go first.
+(``MAX_HELD``) and then the oldest go first. A write capability of a file a quota counts reaches only so
+far into the file; ``write`` asks meta for more room (ExtendWrite) before a write past it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from fs3 import _capability
 from fs3._errors import PermissionDenied, error_for
@@ -21,19 +23,28 @@ Key = tuple[int, int]  # (inode, access)
 
 
 class _Held:
-    __slots__ = ("raw", "expiry", "pins")
+    __slots__ = ("raw", "expiry", "limit", "pins")
 
-    def __init__(self, raw: bytes, expiry: int, pins: int):
-        self.raw, self.expiry, self.pins = raw, expiry, pins
+    def __init__(self, raw: bytes, pins: int):
+        self.pins = pins
+        self.take(raw)
+
+    def take(self, raw: bytes) -> None:
+        cap = _capability.fields(raw)
+        self.raw, self.expiry, self.limit = raw, cap.expiry, cap.limit
 
 
 class Capabilities:
-    """``renew`` sends a RenewCapabilitiesRequest to meta and returns its reply."""
+    """``renew`` sends a RenewCapabilitiesRequest to meta and returns its reply; ``extend`` an
+    ExtendWriteRequest (None: this client never writes past what it holds)."""
 
-    def __init__(self, renew: Callable[[meta_pb2.RenewCapabilitiesRequest], Awaitable[meta_pb2.RenewCapabilitiesReply]]):
+    def __init__(self, renew: Callable[[meta_pb2.RenewCapabilitiesRequest], Awaitable[meta_pb2.RenewCapabilitiesReply]],
+                 extend: Callable[[meta_pb2.ExtendWriteRequest], Awaitable[Any]] | None = None):
         self._renew_call = renew
+        self._extend_call = extend
         self._held: dict[Key, _Held] = {}
         self._renewing = asyncio.Lock()
+        self._extending = asyncio.Lock()
 
     def install(self, raw: bytes, *, pin: bool = False) -> Key | None:
         """Keep a capability meta issued (b"": none was); ``pin``: until ``unpin``. Returns its key."""
@@ -43,7 +54,7 @@ class Capabilities:
         key = (cap.inode, cap.access)
         held = self._held.pop(key, None)  # (re-inserted: the newest go last)
         pins = (held.pins if held is not None else 0) + pin
-        self._held[key] = _Held(raw, cap.expiry, pins)
+        self._held[key] = _Held(raw, pins)
         if len(self._held) > MAX_HELD:
             self._evict()
         return key
@@ -98,9 +109,28 @@ class Capabilities:
                     self._held.pop(key, None)
                     refused = refused or error_for(status, message or "capability renewal refused")
                 elif held is not None:
-                    held.raw, held.expiry = raw, _capability.fields(raw).expiry
+                    held.take(raw)
             if refused is not None and any(k not in self._held for k in keys):
                 raise refused
+
+    async def write(self, inode: int, end: int) -> bytes:
+        """The write capability for ``inode``, reaching at least byte ``end`` of the file: more room is
+        reserved at meta first where it does not (QuotaExceeded when a quota has none)."""
+        key = (inode, _capability.WRITE)
+        ((_, raw),) = await self.get([key])
+        held = self._held[key]
+        if held.limit >= end:
+            return raw
+        if self._extend_call is None:
+            raise PermissionDenied(f"Permission denied: this client cannot write past byte {held.limit} "
+                                   f"of inode {inode}")
+        async with self._extending:
+            held = self._held.get(key) or held
+            if held.limit < end:
+                reply = await self._extend_call(meta_pb2.ExtendWriteRequest(capability=held.raw, end=end))
+                held.take(reply.capability)
+                self._held.setdefault(key, held)
+            return held.raw
 
     def _evict(self) -> None:
         now = time.time()

@@ -419,7 +419,8 @@ class ChunkIO:
                 try:
                     caps = None
                     if self.capabilities is not None:
-                        caps = await self.capabilities.get([(w.inode, WRITE)])
+                        end = w.index * w.chunk_size + w.offset + w.length
+                        caps = [((w.inode, WRITE), await self.capabilities.write(w.inode, end))]
                     address, version = self.routing.data_head(w.chain)
                     conn = await self._pool(address).get()
                     crc = w.crc
@@ -476,6 +477,8 @@ _WHAT: dict[int, str] = {
     Status.TARGET_NOT_SERVING: "storage node {node} does not serve {chunk} now",
     Status.TARGET_NOT_FOUND: "storage node {node} holds no target of the chain of {chunk}",
     Status.NO_SPACE: "No space left on device: storage node {node} cannot store {chunk}",
+    Status.QUOTA_EXCEEDED: "Disk quota exceeded: storage node {node} refused a write to {chunk} past the "
+                           "room the file's quota reserved",
     Status.INVALID_ARGUMENT: "Invalid argument: storage node {node} refused the request for {chunk}",
     Status.CAPABILITY_REFUSED: "Permission denied: storage node {node} holds no valid capability for {chunk} "
                                "(expired or revoked: the user was removed, or the file or its write "

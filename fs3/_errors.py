@@ -44,6 +44,8 @@ class Status(IntEnum):
     INTERNAL = 1005
     TIMEOUT = 1006
     NOT_PERMITTED = 1007       # EPERM: not allowed whatever the permission bits say
+    QUOTA_EXCEEDED = 1008      # EDQUOT: a tree or user quota has no room (meta, or a storage node's check)
+    CROSS_QUOTA = 1009         # EXDEV: a link or rename would cross a quota boundary it may not
     # 2xxx: meta
     NOT_FOUND = 2001
     EXISTS = 2002
@@ -138,6 +140,16 @@ class NotPermitted(FS3Error, PermissionError):
     status_default = Status.NOT_PERMITTED
 
 
+class QuotaExceeded(FS3Error):
+    errno_default = _errno.EDQUOT
+    status_default = Status.QUOTA_EXCEEDED
+
+
+class CrossQuota(FS3Error):
+    errno_default = _errno.EXDEV
+    status_default = Status.CROSS_QUOTA
+
+
 class Busy(FS3Error):
     errno_default = _errno.EBUSY
     status_default = Status.BUSY
@@ -186,6 +198,8 @@ _CLASS_BY_STATUS: dict[Status, type[FS3Error]] = {
     Status.INTERNAL: InternalError,
     Status.TIMEOUT: Unavailable,
     Status.NOT_PERMITTED: NotPermitted,
+    Status.QUOTA_EXCEEDED: QuotaExceeded,
+    Status.CROSS_QUOTA: CrossQuota,
     Status.NOT_FOUND: NotFound,
     Status.EXISTS: AlreadyExists,
     Status.NOT_DIRECTORY: NotADirectory,

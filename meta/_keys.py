@@ -18,6 +18,8 @@
     TOKN<sha256 of a token>       -> user name         token index
     MGRL                          -> ManagerLease      which meta server acts as the cluster manager
     MSRV<address>                 -> i64 ns            meta servers, with the time each last said it lives
+    QTRE<dir:u64>                 -> Quota             a directory tree's quota and usage
+    QUSR<uid:u32>                 -> Quota             a user's quota and usage
 
 Integers are big-endian so that key order is numeric order.
 """
@@ -49,6 +51,8 @@ USER = b"USER"
 TOKEN = b"TOKN"
 META_SERVER = b"MSRV"
 MANAGER_LEASE = b"MGRL"
+QUOTA_TREE = b"QTRE"
+QUOTA_USER = b"QUSR"
 
 
 def u64(n: int) -> bytes:
@@ -109,6 +113,14 @@ def heartbeat(node_id: int) -> bytes:
 
 def request(request_id: str) -> bytes:
     return REQUEST + request_id.encode()
+
+
+def quota_tree(directory: int) -> bytes:
+    return QUOTA_TREE + _U64.pack(directory)
+
+
+def quota_user(uid: int) -> bytes:
+    return QUOTA_USER + _U32.pack(uid)
 
 
 def user(name: str) -> bytes:

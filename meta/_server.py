@@ -31,6 +31,7 @@ from ._cluster import ClusterManager
 from ._garbage import GarbageCollector
 from ._inode_ids import InodeAllocator, ensure_root
 from ._manager import ManagerLoop
+from ._scrub import ChainScrubber
 from ._service import AdminServicer, ClusterServicer, MetaServicer
 from ._users import Users
 from .kv import open_kv
@@ -47,6 +48,7 @@ class MetaConfig:
     chunk_size: int = DEFAULT_CHUNK_SIZE      # root directory's layout (new files inherit it)
     stripe: int = DEFAULT_STRIPE
     gc_delay: float = 10.0                    # seconds a removed file's chunks wait before reclamation
+    scrub_interval: float = 3600.0            # seconds between chain scrubs (meta/_scrub.py); 0: none
     heartbeat_interval: float = 1.0
     heartbeat_timeout: float = 6.0            # a node silent this long is offline (it fences itself sooner)
     manager_interval: float = 0.5             # seconds between the cluster manager's passes
@@ -84,6 +86,8 @@ class MetaServer:
                                  capabilities=CapabilityKeys(self.cluster.secret))
         self.gc = GarbageCollector(self.ctx, self.reclaimer, delay=config.gc_delay,
                                    active=lambda: self.manager.is_leader)
+        self.scrubber = ChainScrubber(self.cluster, self.kv, interval=config.scrub_interval,
+                                      active=lambda: self.manager.is_leader)
         self.address = ""
         self.counters = OpCounters()  # per gRPC method: calls, errors, latency (for /metrics)
         self.http = None
@@ -115,6 +119,7 @@ class MetaServer:
                              interceptors=[_Timing(self.counters)])
         meta_servicer = MetaServicer(self.ctx, self.users)
         cluster_servicer = ClusterServicer(self.cluster, self.users)
+        cluster_servicer.scrubber = self.scrubber
         meta_pb2_grpc.add_MetaServicer_to_server(meta_servicer, server)
         cluster_pb2_grpc.add_ClusterServicer_to_server(cluster_servicer, server)
         admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(self.users), server)
@@ -131,6 +136,7 @@ class MetaServer:
         self._server = server
         self.gc.start()
         self.manager.start()
+        self.scrubber.start()
         if self.config.http:
             from ._admin_http import AdminHttp
 
@@ -160,13 +166,14 @@ class MetaServer:
         self._stop.set()
         # Every background loop is asked first, so that their last passes (a KV round trip each, maybe
         # retrying) run out together rather than one after another.
-        for loop in (self.http.sampler if self.http is not None else None, self.manager, self.gc):
+        for loop in (self.http.sampler if self.http is not None else None, self.manager, self.gc, self.scrubber):
             if loop is not None:
                 loop.request_stop()
         if self.http is not None:
             self.http.stop()
         self.manager.stop()
         self.gc.stop()
+        self.scrubber.stop()
         if self.calls is not None:
             self.calls.stop()
         if self._server is not None:

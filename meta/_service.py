@@ -3,12 +3,13 @@ namespace calls through the table ``ops.OPERATIONS``)."""
 
 from __future__ import annotations
 
-from fs3._errors import NotPermitted
+from fs3._errors import NotPermitted, Unavailable
 from fs3._rpc import servicer_method
 from fs3.proto import admin_pb2, admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, meta_pb2_grpc
 
 from . import ops
 from ._cluster import ClusterManager
+from ._scrub import ChainScrubber
 from ._users import Users, user_info
 
 
@@ -59,6 +60,7 @@ class ClusterServicer(cluster_pb2_grpc.ClusterServicer):
         self.manager = manager
         self.users = users
         self.call_address = ""  # this server's framed call listener, told to clients with the routing info
+        self.scrubber: ChainScrubber | None = None  # runs `fs3 cluster scrub` (set by the server)
 
     def _admin(self, context, what: str) -> ops.Cred:
         return authenticate_admin(self.users, context, what)
@@ -96,6 +98,13 @@ class ClusterServicer(cluster_pb2_grpc.ClusterServicer):
         return cluster_pb2.SetTargetOfflineReply(
             target=self.manager.set_target_offline(request.target_id, request.offline)
         )
+
+    @servicer_method
+    def Scrub(self, request, context):
+        self._admin(context, "scrubbing chains")
+        if self.scrubber is None:
+            raise Unavailable("this meta server does not scrub")
+        return self.scrubber.scrub(request.chain_id)
 
 
 class AdminServicer(admin_pb2_grpc.AdminServicer):

@@ -1,6 +1,6 @@
 """What one data-plane connection may touch: the capabilities (fs3/_capability.py) its client presented
-in GRANT frames, kept per file as "may read until" and "may write until", so that checking an item costs
-one dictionary lookup.
+in GRANT frames, kept per file as "may read until" and "may write until" (with how far into the file, and
+in chunks of which size), so that checking an item costs one dictionary lookup.
 
 A capability must be genuine and the user's whose token opened the connection; a forged one or another
 user's closes the connection (an attack, not a mistake). One that has lapsed (expired, retired key) is
@@ -11,7 +11,7 @@ Connections from other storage nodes carry node credentials and have no grants t
 from __future__ import annotations
 
 from fs3 import _capability, _wire
-from fs3._errors import Status
+from fs3._errors import FS3Error, Status
 
 MAX_FILES = 65536  # files one connection holds capabilities for (per access); then room is made
 
@@ -23,7 +23,7 @@ class Grants:
         self._keys = keys
         self.uid = uid
         self.read: dict[int, int] = {}   # inode -> expiry (unix seconds)
-        self.write: dict[int, int] = {}
+        self.write: dict[int, tuple[int, int, int]] = {}  # inode -> (expiry, limit, chunk size)
         self.lapsed = 0                  # capabilities ignored because they had lapsed
 
     def take(self, payload, count: int, now: float) -> None:
@@ -43,10 +43,34 @@ class Grants:
             if cap.uid != self.uid:
                 raise _wire.ProtocolError(f"permission denied: a capability of uid {cap.uid} on a connection "
                                           f"of uid {self.uid}", Status.PERMISSION_DENIED)
-            held = self.read if cap.access == _capability.READ else self.write
-            if len(held) >= MAX_FILES and cap.inode not in held:
-                lapsed = [k for k, until in held.items() if until < now]
-                # None lapsed: the oldest half goes (a client presents one again when refused).
-                for inode in lapsed or list(held)[: MAX_FILES // 2]:
-                    del held[inode]
-            held[cap.inode] = max(cap.expiry, held.get(cap.inode, 0))
+            if cap.access == _capability.READ:
+                _room(self.read, cap.inode, now, lambda until: until)
+                self.read[cap.inode] = max(cap.expiry, self.read.get(cap.inode, 0))
+                continue
+            _room(self.write, cap.inode, now, lambda held: held[0])
+            held = self.write.get(cap.inode)
+            if held is None or cap.expiry >= held[0]:  # the newest says how far (a reservation only grows)
+                self.write[cap.inode] = (cap.expiry, cap.limit, cap.chunk_size)
+
+    def check_write(self, item: _wire.WriteItem, now: float) -> None:
+        """Raise unless this connection holds a live write capability for the item's file that covers
+        it: CAPABILITY_REFUSED without one (the client renews it), EDQUOT past the file's reservation."""
+        held = self.write.get(item.inode)
+        if held is None or held[0] < now:
+            raise FS3Error("no write capability", status=Status.CAPABILITY_REFUSED)
+        _, limit, chunk_size = held
+        if chunk_size and item.chunk_size != chunk_size:
+            raise FS3Error(f"write with chunk size {item.chunk_size} to a file of chunk size {chunk_size}",
+                           status=Status.PERMISSION_DENIED)
+        if item.index * item.chunk_size + item.offset + item.length > limit:
+            raise FS3Error(f"Disk quota exceeded: write past byte {limit} of inode {item.inode}, the room its "
+                           "quota reserved (ask meta to extend the write)", status=Status.QUOTA_EXCEEDED)
+
+
+def _room(held: dict, inode: int, now: float, expiry) -> None:
+    """Make room for one more file: those lapsed go, or (none lapsed) the oldest half (a client presents
+    one again when refused)."""
+    if len(held) >= MAX_FILES and inode not in held:
+        lapsed = [k for k, value in held.items() if expiry(value) < now]
+        for key in lapsed or list(held)[: MAX_FILES // 2]:
+            del held[key]

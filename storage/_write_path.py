@@ -73,8 +73,8 @@ async def serve_write(ctx: DataPlaneContext, request: Request, shm: SharedRegion
                 raise _wire.ProtocolError("an unchecked WRITE is allowed over shm only")
         elif crc32c(data) != item.crc:
             raise FS3Error("write data failed its CRC32C in transit", status=Status.INVALID_ARGUMENT)
-        if grants is not None and grants.write.get(item.inode, 0) < time.time():
-            raise FS3Error("no write capability", status=Status.CAPABILITY_REFUSED)
+        if grants is not None:
+            grants.check_write(item, time.time())
         target = ctx.target(item.chain_id, item.chain_version, role=WRITE)
         # Over shared memory a whole-chunk write may go to disk straight from the client's region:
         # a client that changed those bytes mid-write would only damage its own write (caught by the

@@ -36,7 +36,7 @@ class OneTarget:
 class DataNode:
     """A started DataServer with chunk 7:0 (1 MiB of ``blob``) on its target 1 (chain 1, version 1)."""
 
-    def __init__(self, path: Path, routing=None):
+    def __init__(self, path: Path, routing=None, tls=None):
         self.target = Target.open(path / "target")
         self.blob = os.urandom(MiB)
         self.target.store.write(7, 0, 0, self.blob, MiB)
@@ -44,7 +44,7 @@ class DataNode:
         self.ctx = DataPlaneContext(targets={1: self.target}, routing=routing or OneTarget(),
                                     secret=lambda: SECRET, node_id=lambda: 1, executor=self.executor,
                                     buffers=BufferPool(), shm_enabled=False)
-        self.server = DataServer(self.ctx, "127.0.0.1")
+        self.server = DataServer(self.ctx, "127.0.0.1", tls=tls)  # tls: an ssl.SSLContext (server side)
         self.address = ("127.0.0.1", self.server.start(new_loop))
 
     @property
@@ -69,7 +69,9 @@ def token() -> bytes:
 
 def capability(access: int = _capability.READ, inode: int = 7, uid: int = 0) -> bytes:
     """A capability as meta would issue it for this node's cluster (good for a day)."""
-    return _capability.sign(_capability.CapabilityKeys(lambda: SECRET), access, inode, 1, uid, lifetime=86400)
+    limit = _capability.UNLIMITED if access == _capability.WRITE else 0
+    return _capability.sign(_capability.CapabilityKeys(lambda: SECRET), access, inode, 1, uid, limit=limit,
+                            lifetime=86400)
 
 
 def grant(inode: int = 7) -> bytes:

@@ -339,3 +339,57 @@ class CreateChainTableReply(_message.Message):
     table: ChainTable
     chains: _containers.RepeatedCompositeFieldContainer[ChainInfo]
     def __init__(self, table: _Optional[_Union[ChainTable, _Mapping]] = ..., chains: _Optional[_Iterable[_Union[ChainInfo, _Mapping]]] = ...) -> None: ...
+
+class ScrubRequest(_message.Message):
+    __slots__ = ("chain_id",)
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    chain_id: int
+    def __init__(self, chain_id: _Optional[int] = ...) -> None: ...
+
+class ScrubRepair(_message.Message):
+    __slots__ = ("inode", "index", "action", "targets", "detail")
+    INODE_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    inode: int
+    index: int
+    action: str
+    targets: _containers.RepeatedScalarFieldContainer[int]
+    detail: str
+    def __init__(self, inode: _Optional[int] = ..., index: _Optional[int] = ..., action: _Optional[str] = ..., targets: _Optional[_Iterable[int]] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class ChainScrubReport(_message.Message):
+    __slots__ = ("chain_id", "chain_version", "targets", "chunks", "restored", "removed", "pending", "undecided", "failed", "skipped", "repairs")
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    RESTORED_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
+    UNDECIDED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    REPAIRS_FIELD_NUMBER: _ClassVar[int]
+    chain_id: int
+    chain_version: int
+    targets: _containers.RepeatedScalarFieldContainer[int]
+    chunks: int
+    restored: int
+    removed: int
+    pending: int
+    undecided: int
+    failed: int
+    skipped: str
+    repairs: _containers.RepeatedCompositeFieldContainer[ScrubRepair]
+    def __init__(self, chain_id: _Optional[int] = ..., chain_version: _Optional[int] = ..., targets: _Optional[_Iterable[int]] = ..., chunks: _Optional[int] = ..., restored: _Optional[int] = ..., removed: _Optional[int] = ..., pending: _Optional[int] = ..., undecided: _Optional[int] = ..., failed: _Optional[int] = ..., skipped: _Optional[str] = ..., repairs: _Optional[_Iterable[_Union[ScrubRepair, _Mapping]]] = ...) -> None: ...
+
+class ScrubReply(_message.Message):
+    __slots__ = ("chains", "seconds")
+    CHAINS_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    chains: _containers.RepeatedCompositeFieldContainer[ChainScrubReport]
+    seconds: float
+    def __init__(self, chains: _Optional[_Iterable[_Union[ChainScrubReport, _Mapping]]] = ..., seconds: _Optional[float] = ...) -> None: ...

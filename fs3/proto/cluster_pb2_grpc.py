@@ -64,6 +64,11 @@ class ClusterStub:
                 request_serializer=fs3_dot_proto_dot_cluster__pb2.SetTargetOfflineRequest.SerializeToString,
                 response_deserializer=fs3_dot_proto_dot_cluster__pb2.SetTargetOfflineReply.FromString,
                 _registered_method=True)
+        self.Scrub = channel.unary_unary(
+                '/fs3.Cluster/Scrub',
+                request_serializer=fs3_dot_proto_dot_cluster__pb2.ScrubRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_cluster__pb2.ScrubReply.FromString,
+                _registered_method=True)
 
 
 class ClusterServicer:
@@ -105,6 +110,13 @@ class ClusterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Scrub(self, request, context):
+        """an admin's: scrub now and report
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClusterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -137,6 +149,11 @@ def add_ClusterServicer_to_server(servicer, server):
                     servicer.SetTargetOffline,
                     request_deserializer=fs3_dot_proto_dot_cluster__pb2.SetTargetOfflineRequest.FromString,
                     response_serializer=fs3_dot_proto_dot_cluster__pb2.SetTargetOfflineReply.SerializeToString,
+            ),
+            'Scrub': grpc.unary_unary_rpc_method_handler(
+                    servicer.Scrub,
+                    request_deserializer=fs3_dot_proto_dot_cluster__pb2.ScrubRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_cluster__pb2.ScrubReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -301,6 +318,33 @@ class Cluster:
             '/fs3.Cluster/SetTargetOffline',
             fs3_dot_proto_dot_cluster__pb2.SetTargetOfflineRequest.SerializeToString,
             fs3_dot_proto_dot_cluster__pb2.SetTargetOfflineReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Scrub(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Cluster/Scrub',
+            fs3_dot_proto_dot_cluster__pb2.ScrubRequest.SerializeToString,
+            fs3_dot_proto_dot_cluster__pb2.ScrubReply.FromString,
             options,
             channel_credentials,
             insecure,

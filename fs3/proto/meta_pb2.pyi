@@ -20,7 +20,7 @@ DIRECTORY: InodeType
 SYMLINK: InodeType
 
 class Inode(_message.Message):
-    __slots__ = ("id", "type", "mode", "uid", "gid", "nlink", "length", "atime_ns", "mtime_ns", "ctime_ns", "layout", "parent", "symlink_target")
+    __slots__ = ("id", "type", "mode", "uid", "gid", "nlink", "length", "atime_ns", "mtime_ns", "ctime_ns", "layout", "parent", "symlink_target", "quota_dirs", "charged")
     ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
@@ -34,6 +34,8 @@ class Inode(_message.Message):
     LAYOUT_FIELD_NUMBER: _ClassVar[int]
     PARENT_FIELD_NUMBER: _ClassVar[int]
     SYMLINK_TARGET_FIELD_NUMBER: _ClassVar[int]
+    QUOTA_DIRS_FIELD_NUMBER: _ClassVar[int]
+    CHARGED_FIELD_NUMBER: _ClassVar[int]
     id: int
     type: InodeType
     mode: int
@@ -47,7 +49,9 @@ class Inode(_message.Message):
     layout: _common_pb2.Layout
     parent: int
     symlink_target: str
-    def __init__(self, id: _Optional[int] = ..., type: _Optional[_Union[InodeType, str]] = ..., mode: _Optional[int] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., nlink: _Optional[int] = ..., length: _Optional[int] = ..., atime_ns: _Optional[int] = ..., mtime_ns: _Optional[int] = ..., ctime_ns: _Optional[int] = ..., layout: _Optional[_Union[_common_pb2.Layout, _Mapping]] = ..., parent: _Optional[int] = ..., symlink_target: _Optional[str] = ...) -> None: ...
+    quota_dirs: _containers.RepeatedScalarFieldContainer[int]
+    charged: int
+    def __init__(self, id: _Optional[int] = ..., type: _Optional[_Union[InodeType, str]] = ..., mode: _Optional[int] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., nlink: _Optional[int] = ..., length: _Optional[int] = ..., atime_ns: _Optional[int] = ..., mtime_ns: _Optional[int] = ..., ctime_ns: _Optional[int] = ..., layout: _Optional[_Union[_common_pb2.Layout, _Mapping]] = ..., parent: _Optional[int] = ..., symlink_target: _Optional[str] = ..., quota_dirs: _Optional[_Iterable[int]] = ..., charged: _Optional[int] = ...) -> None: ...
 
 class Dentry(_message.Message):
     __slots__ = ("inode", "type")
@@ -452,3 +456,75 @@ class RenewCapabilitiesReply(_message.Message):
     status: _containers.RepeatedScalarFieldContainer[int]
     message: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, capabilities: _Optional[_Iterable[bytes]] = ..., status: _Optional[_Iterable[int]] = ..., message: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Quota(_message.Message):
+    __slots__ = ("directory", "uid", "max_bytes", "max_inodes", "used_bytes", "used_inodes", "path", "user")
+    DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    UID_FIELD_NUMBER: _ClassVar[int]
+    MAX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_INODES_FIELD_NUMBER: _ClassVar[int]
+    USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    USED_INODES_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    directory: int
+    uid: int
+    max_bytes: int
+    max_inodes: int
+    used_bytes: int
+    used_inodes: int
+    path: str
+    user: str
+    def __init__(self, directory: _Optional[int] = ..., uid: _Optional[int] = ..., max_bytes: _Optional[int] = ..., max_inodes: _Optional[int] = ..., used_bytes: _Optional[int] = ..., used_inodes: _Optional[int] = ..., path: _Optional[str] = ..., user: _Optional[str] = ...) -> None: ...
+
+class SetQuotaRequest(_message.Message):
+    __slots__ = ("path", "user_quota", "uid", "max_bytes", "max_inodes", "clear")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    USER_QUOTA_FIELD_NUMBER: _ClassVar[int]
+    UID_FIELD_NUMBER: _ClassVar[int]
+    MAX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_INODES_FIELD_NUMBER: _ClassVar[int]
+    CLEAR_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    user_quota: bool
+    uid: int
+    max_bytes: int
+    max_inodes: int
+    clear: bool
+    def __init__(self, path: _Optional[str] = ..., user_quota: _Optional[bool] = ..., uid: _Optional[int] = ..., max_bytes: _Optional[int] = ..., max_inodes: _Optional[int] = ..., clear: _Optional[bool] = ...) -> None: ...
+
+class SetQuotaReply(_message.Message):
+    __slots__ = ("quota",)
+    QUOTA_FIELD_NUMBER: _ClassVar[int]
+    quota: Quota
+    def __init__(self, quota: _Optional[_Union[Quota, _Mapping]] = ...) -> None: ...
+
+class GetQuotaRequest(_message.Message):
+    __slots__ = ("path", "uid", "user_quota")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    UID_FIELD_NUMBER: _ClassVar[int]
+    USER_QUOTA_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    uid: int
+    user_quota: bool
+    def __init__(self, path: _Optional[str] = ..., uid: _Optional[int] = ..., user_quota: _Optional[bool] = ...) -> None: ...
+
+class GetQuotaReply(_message.Message):
+    __slots__ = ("quotas",)
+    QUOTAS_FIELD_NUMBER: _ClassVar[int]
+    quotas: _containers.RepeatedCompositeFieldContainer[Quota]
+    def __init__(self, quotas: _Optional[_Iterable[_Union[Quota, _Mapping]]] = ...) -> None: ...
+
+class ExtendWriteRequest(_message.Message):
+    __slots__ = ("capability", "end")
+    CAPABILITY_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    capability: bytes
+    end: int
+    def __init__(self, capability: _Optional[bytes] = ..., end: _Optional[int] = ...) -> None: ...
+
+class ExtendWriteReply(_message.Message):
+    __slots__ = ("capability",)
+    CAPABILITY_FIELD_NUMBER: _ClassVar[int]
+    capability: bytes
+    def __init__(self, capability: _Optional[bytes] = ...) -> None: ...

@@ -114,6 +114,21 @@ class MetaStub:
                 request_serializer=fs3_dot_proto_dot_meta__pb2.RenewCapabilitiesRequest.SerializeToString,
                 response_deserializer=fs3_dot_proto_dot_meta__pb2.RenewCapabilitiesReply.FromString,
                 _registered_method=True)
+        self.SetQuota = channel.unary_unary(
+                '/fs3.Meta/SetQuota',
+                request_serializer=fs3_dot_proto_dot_meta__pb2.SetQuotaRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_meta__pb2.SetQuotaReply.FromString,
+                _registered_method=True)
+        self.GetQuota = channel.unary_unary(
+                '/fs3.Meta/GetQuota',
+                request_serializer=fs3_dot_proto_dot_meta__pb2.GetQuotaRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_meta__pb2.GetQuotaReply.FromString,
+                _registered_method=True)
+        self.ExtendWrite = channel.unary_unary(
+                '/fs3.Meta/ExtendWrite',
+                request_serializer=fs3_dot_proto_dot_meta__pb2.ExtendWriteRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_meta__pb2.ExtendWriteReply.FromString,
+                _registered_method=True)
 
 
 class MetaServicer:
@@ -215,6 +230,24 @@ class MetaServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetQuota(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetQuota(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExtendWrite(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetaServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -297,6 +330,21 @@ def add_MetaServicer_to_server(servicer, server):
                     servicer.RenewCapabilities,
                     request_deserializer=fs3_dot_proto_dot_meta__pb2.RenewCapabilitiesRequest.FromString,
                     response_serializer=fs3_dot_proto_dot_meta__pb2.RenewCapabilitiesReply.SerializeToString,
+            ),
+            'SetQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetQuota,
+                    request_deserializer=fs3_dot_proto_dot_meta__pb2.SetQuotaRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_meta__pb2.SetQuotaReply.SerializeToString,
+            ),
+            'GetQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQuota,
+                    request_deserializer=fs3_dot_proto_dot_meta__pb2.GetQuotaRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_meta__pb2.GetQuotaReply.SerializeToString,
+            ),
+            'ExtendWrite': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExtendWrite,
+                    request_deserializer=fs3_dot_proto_dot_meta__pb2.ExtendWriteRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_meta__pb2.ExtendWriteReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -731,6 +779,87 @@ class Meta:
             '/fs3.Meta/RenewCapabilities',
             fs3_dot_proto_dot_meta__pb2.RenewCapabilitiesRequest.SerializeToString,
             fs3_dot_proto_dot_meta__pb2.RenewCapabilitiesReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Meta/SetQuota',
+            fs3_dot_proto_dot_meta__pb2.SetQuotaRequest.SerializeToString,
+            fs3_dot_proto_dot_meta__pb2.SetQuotaReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Meta/GetQuota',
+            fs3_dot_proto_dot_meta__pb2.GetQuotaRequest.SerializeToString,
+            fs3_dot_proto_dot_meta__pb2.GetQuotaReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExtendWrite(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Meta/ExtendWrite',
+            fs3_dot_proto_dot_meta__pb2.ExtendWriteRequest.SerializeToString,
+            fs3_dot_proto_dot_meta__pb2.ExtendWriteReply.FromString,
             options,
             channel_credentials,
             insecure,

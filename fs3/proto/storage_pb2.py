@@ -25,13 +25,15 @@ _sym_db = _symbol_database.Default()
 from fs3.proto import common_pb2 as fs3_dot_proto_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66s3/proto/storage.proto\x12\x03\x66s3\x1a\x16\x66s3/proto/common.proto\"r\n\tChunkMeta\x12\x1b\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x0c.fs3.ChunkId\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06length\x18\x03 \x01(\r\x12\x0e\n\x06\x63rc32c\x18\x04 \x01(\r\x12\x17\n\x0fpending_version\x18\x05 \x01(\x04\"a\n\x13RemoveChunksRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\r\x12\x15\n\rchain_version\x18\x02 \x01(\x04\x12\r\n\x05inode\x18\x03 \x01(\x04\x12\x12\n\nfrom_index\x18\x04 \x01(\x04\"$\n\x11RemoveChunksReply\x12\x0f\n\x07removed\x18\x01 \x01(\x04\"l\n\x14TruncateChunkRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\r\x12\x15\n\rchain_version\x18\x02 \x01(\x04\x12\x1b\n\x05\x63hunk\x18\x03 \x01(\x0b\x32\x0c.fs3.ChunkId\x12\x0e\n\x06length\x18\x04 \x01(\r\"2\n\x12TruncateChunkReply\x12\x1c\n\x04meta\x18\x01 \x01(\x0b\x32\x0e.fs3.ChunkMeta\"B\n\x11QueryChunkRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\r\x12\x1b\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x0c.fs3.ChunkId\"?\n\x0fQueryChunkReply\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\x1c\n\x04meta\x18\x02 \x01(\x0b\x32\x0e.fs3.ChunkMeta\"J\n\x11ListChunksRequest\x12\x11\n\ttarget_id\x18\x01 \x01(\r\x12\x13\n\x0bstart_after\x18\x02 \x01(\x0c\x12\r\n\x05limit\x18\x03 \x01(\r\"a\n\x0c\x43hunkVersion\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\x19\n\x11\x63ommitted_version\x18\x02 \x01(\x04\x12\x10\n\x08\x63hecksum\x18\x03 \x01(\r\x12\x17\n\x0fpending_version\x18\x04 \x01(\x04\"B\n\x0fListChunksReply\x12!\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x11.fs3.ChunkVersion\x12\x0c\n\x04more\x18\x02 \x01(\x08\"M\n\x0fSyncDoneRequest\x12\x11\n\ttarget_id\x18\x01 \x01(\r\x12\x10\n\x08\x63hain_id\x18\x02 \x01(\r\x12\x15\n\rchain_version\x18\x03 \x01(\x04\"\x0f\n\rSyncDoneReply2\xbe\x02\n\x07Storage\x12@\n\x0cRemoveChunks\x12\x18.fs3.RemoveChunksRequest\x1a\x16.fs3.RemoveChunksReply\x12\x43\n\rTruncateChunk\x12\x19.fs3.TruncateChunkRequest\x1a\x17.fs3.TruncateChunkReply\x12:\n\nQueryChunk\x12\x16.fs3.QueryChunkRequest\x1a\x14.fs3.QueryChunkReply\x12:\n\nListChunks\x12\x16.fs3.ListChunksRequest\x1a\x14.fs3.ListChunksReply\x12\x34\n\x08SyncDone\x12\x14.fs3.SyncDoneRequest\x1a\x12.fs3.SyncDoneReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66s3/proto/storage.proto\x12\x03\x66s3\x1a\x16\x66s3/proto/common.proto\"r\n\tChunkMeta\x12\x1b\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x0c.fs3.ChunkId\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06length\x18\x03 \x01(\r\x12\x0e\n\x06\x63rc32c\x18\x04 \x01(\r\x12\x17\n\x0fpending_version\x18\x05 \x01(\x04\"a\n\x13RemoveChunksRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\r\x12\x15\n\rchain_version\x18\x02 \x01(\x04\x12\r\n\x05inode\x18\x03 \x01(\x04\x12\x12\n\nfrom_index\x18\x04 \x01(\x04\"$\n\x11RemoveChunksReply\x12\x0f\n\x07removed\x18\x01 \x01(\x04\"l\n\x14TruncateChunkRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\r\x12\x15\n\rchain_version\x18\x02 \x01(\x04\x12\x1b\n\x05\x63hunk\x18\x03 \x01(\x0b\x32\x0c.fs3.ChunkId\x12\x0e\n\x06length\x18\x04 \x01(\r\"2\n\x12TruncateChunkReply\x12\x1c\n\x04meta\x18\x01 \x01(\x0b\x32\x0e.fs3.ChunkMeta\"B\n\x11QueryChunkRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\r\x12\x1b\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x0c.fs3.ChunkId\"?\n\x0fQueryChunkReply\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\x1c\n\x04meta\x18\x02 \x01(\x0b\x32\x0e.fs3.ChunkMeta\"Y\n\x11ListChunksRequest\x12\x11\n\ttarget_id\x18\x01 \x01(\r\x12\x13\n\x0bstart_after\x18\x02 \x01(\x0c\x12\r\n\x05limit\x18\x03 \x01(\r\x12\r\n\x05until\x18\x04 \x01(\x0c\"a\n\x0c\x43hunkVersion\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\x19\n\x11\x63ommitted_version\x18\x02 \x01(\x04\x12\x10\n\x08\x63hecksum\x18\x03 \x01(\r\x12\x17\n\x0fpending_version\x18\x04 \x01(\x04\"B\n\x0fListChunksReply\x12!\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x11.fs3.ChunkVersion\x12\x0c\n\x04more\x18\x02 \x01(\x08\"M\n\x0fSyncDoneRequest\x12\x11\n\ttarget_id\x18\x01 \x01(\r\x12\x10\n\x08\x63hain_id\x18\x02 \x01(\r\x12\x15\n\rchain_version\x18\x03 \x01(\x04\"\x0f\n\rSyncDoneReply\"9\n\x0c\x43hunkToScrub\x12\x1b\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x0c.fs3.ChunkId\x12\x0c\n\x04live\x18\x02 \x01(\x08\"r\n\x12ScrubChunksRequest\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\r\x12\x15\n\rchain_version\x18\x02 \x01(\x04\x12!\n\x06\x63hunks\x18\x03 \x03(\x0b\x32\x11.fs3.ChunkToScrub\x12\x10\n\x08\x63ompared\x18\x04 \x01(\x04\"\x86\x01\n\rScrubbedChunk\x12\x1b\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x0c.fs3.ChunkId\x12 \n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x10.fs3.ScrubAction\x12\x0f\n\x07targets\x18\x03 \x03(\r\x12\x15\n\rhead_restored\x18\x04 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\"6\n\x10ScrubChunksReply\x12\"\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x12.fs3.ScrubbedChunk*\x8a\x01\n\x0bScrubAction\x12\x1c\n\x18SCRUB_ACTION_UNSPECIFIED\x10\x00\x12\x11\n\rSCRUB_IN_SYNC\x10\x01\x12\x12\n\x0eSCRUB_RESTORED\x10\x02\x12\x11\n\rSCRUB_REMOVED\x10\x03\x12\x11\n\rSCRUB_PENDING\x10\x04\x12\x10\n\x0cSCRUB_FAILED\x10\x05\x32\xfd\x02\n\x07Storage\x12@\n\x0cRemoveChunks\x12\x18.fs3.RemoveChunksRequest\x1a\x16.fs3.RemoveChunksReply\x12\x43\n\rTruncateChunk\x12\x19.fs3.TruncateChunkRequest\x1a\x17.fs3.TruncateChunkReply\x12:\n\nQueryChunk\x12\x16.fs3.QueryChunkRequest\x1a\x14.fs3.QueryChunkReply\x12:\n\nListChunks\x12\x16.fs3.ListChunksRequest\x1a\x14.fs3.ListChunksReply\x12\x34\n\x08SyncDone\x12\x14.fs3.SyncDoneRequest\x1a\x12.fs3.SyncDoneReply\x12=\n\x0bScrubChunks\x12\x17.fs3.ScrubChunksRequest\x1a\x15.fs3.ScrubChunksReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fs3.proto.storage_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_SCRUBACTION']._serialized_start=1327
+  _globals['_SCRUBACTION']._serialized_end=1465
   _globals['_CHUNKMETA']._serialized_start=56
   _globals['_CHUNKMETA']._serialized_end=170
   _globals['_REMOVECHUNKSREQUEST']._serialized_start=172
@@ -47,15 +49,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_QUERYCHUNKREPLY']._serialized_start=539
   _globals['_QUERYCHUNKREPLY']._serialized_end=602
   _globals['_LISTCHUNKSREQUEST']._serialized_start=604
-  _globals['_LISTCHUNKSREQUEST']._serialized_end=678
-  _globals['_CHUNKVERSION']._serialized_start=680
-  _globals['_CHUNKVERSION']._serialized_end=777
-  _globals['_LISTCHUNKSREPLY']._serialized_start=779
-  _globals['_LISTCHUNKSREPLY']._serialized_end=845
-  _globals['_SYNCDONEREQUEST']._serialized_start=847
-  _globals['_SYNCDONEREQUEST']._serialized_end=924
-  _globals['_SYNCDONEREPLY']._serialized_start=926
-  _globals['_SYNCDONEREPLY']._serialized_end=941
-  _globals['_STORAGE']._serialized_start=944
-  _globals['_STORAGE']._serialized_end=1262
+  _globals['_LISTCHUNKSREQUEST']._serialized_end=693
+  _globals['_CHUNKVERSION']._serialized_start=695
+  _globals['_CHUNKVERSION']._serialized_end=792
+  _globals['_LISTCHUNKSREPLY']._serialized_start=794
+  _globals['_LISTCHUNKSREPLY']._serialized_end=860
+  _globals['_SYNCDONEREQUEST']._serialized_start=862
+  _globals['_SYNCDONEREQUEST']._serialized_end=939
+  _globals['_SYNCDONEREPLY']._serialized_start=941
+  _globals['_SYNCDONEREPLY']._serialized_end=956
+  _globals['_CHUNKTOSCRUB']._serialized_start=958
+  _globals['_CHUNKTOSCRUB']._serialized_end=1015
+  _globals['_SCRUBCHUNKSREQUEST']._serialized_start=1017
+  _globals['_SCRUBCHUNKSREQUEST']._serialized_end=1131
+  _globals['_SCRUBBEDCHUNK']._serialized_start=1134
+  _globals['_SCRUBBEDCHUNK']._serialized_end=1268
+  _globals['_SCRUBCHUNKSREPLY']._serialized_start=1270
+  _globals['_SCRUBCHUNKSREPLY']._serialized_end=1324
+  _globals['_STORAGE']._serialized_start=1468
+  _globals['_STORAGE']._serialized_end=1849
 # @@protoc_insertion_point(module_scope)

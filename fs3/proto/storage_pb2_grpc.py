@@ -59,6 +59,11 @@ class StorageStub:
                 request_serializer=fs3_dot_proto_dot_storage__pb2.SyncDoneRequest.SerializeToString,
                 response_deserializer=fs3_dot_proto_dot_storage__pb2.SyncDoneReply.FromString,
                 _registered_method=True)
+        self.ScrubChunks = channel.unary_unary(
+                '/fs3.Storage/ScrubChunks',
+                request_serializer=fs3_dot_proto_dot_storage__pb2.ScrubChunksRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_storage__pb2.ScrubChunksReply.FromString,
+                _registered_method=True)
 
 
 class StorageServicer:
@@ -96,6 +101,13 @@ class StorageServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ScrubChunks(self, request, context):
+        """scrub: the head repairs what members disagree on
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -123,6 +135,11 @@ def add_StorageServicer_to_server(servicer, server):
                     servicer.SyncDone,
                     request_deserializer=fs3_dot_proto_dot_storage__pb2.SyncDoneRequest.FromString,
                     response_serializer=fs3_dot_proto_dot_storage__pb2.SyncDoneReply.SerializeToString,
+            ),
+            'ScrubChunks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScrubChunks,
+                    request_deserializer=fs3_dot_proto_dot_storage__pb2.ScrubChunksRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_storage__pb2.ScrubChunksReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -260,6 +277,33 @@ class Storage:
             '/fs3.Storage/SyncDone',
             fs3_dot_proto_dot_storage__pb2.SyncDoneRequest.SerializeToString,
             fs3_dot_proto_dot_storage__pb2.SyncDoneReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScrubChunks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Storage/ScrubChunks',
+            fs3_dot_proto_dot_storage__pb2.ScrubChunksRequest.SerializeToString,
+            fs3_dot_proto_dot_storage__pb2.ScrubChunksReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -22,6 +22,7 @@ from .close import close_file, prune_sessions, renew_sessions
 from .link import link, symlink
 from .mkdir import mkdir
 from .open import open_file
+from .quota import extend_write, get_quota, set_quota
 from .readdir import readdir
 from .remove import remove
 from .rename import rename
@@ -33,8 +34,8 @@ from .truncate import set_length, truncate
 __all__ = [
     "OPERATIONS", "ROOT", "ROOT_CRED", "ChunkReclaimer", "Cred", "MustLeaveGroup", "NamespaceConfig",
     "OpContext", "Operation", "no_storage_calls",
-    "batch_stat", "close_file", "link", "mkdir", "open_file", "readdir", "readlink", "remove", "rename",
-    "renew_capabilities", "renew_sessions", "setattr_", "stat", "statfs", "symlink", "truncate",
+    "batch_stat", "close_file", "extend_write", "get_quota", "link", "mkdir", "open_file", "readdir", "readlink", "remove", "rename",
+    "renew_capabilities", "renew_sessions", "set_quota", "setattr_", "stat", "statfs", "symlink", "truncate",
     "names_something", "prune_sessions", "set_length",
     "DIRECTORY", "FILE", "SYMLINK", "TRASH", "drop_directory", "drop_link", "get_dentry", "get_inode",
     "put_inode", "queue_garbage",

@@ -7,6 +7,7 @@ from fs3.proto import meta_pb2
 
 from .. import _keys as keys
 from ..kv import Transaction
+from . import _usage
 from ._records import FILE, has_entries, put_inode
 
 
@@ -18,7 +19,9 @@ def touch(inode: meta_pb2.Inode, now: int, *, data: bool = True) -> None:
 
 
 def queue_garbage(txn: Transaction, inode: meta_pb2.Inode, now: int) -> None:
-    """Hand an unreachable inode to the garbage collector, which reclaims its chunks (or subtree)."""
+    """Hand an unreachable inode to the garbage collector, which reclaims its chunks (or subtree); what
+    it counted against quotas is free at once (a subtree's inodes as the collector reaches them)."""
+    _usage.released(txn, inode)
     txn.clear(keys.inode(inode.id))
     entry = meta_pb2.GarbageEntry(inode=inode, queued_ns=now)
     txn.set(keys.garbage(inode.id), entry.SerializeToString())
@@ -33,6 +36,7 @@ def drop_link(txn: Transaction, inode: meta_pb2.Inode, now: int) -> None:
     elif inode.type == FILE:
         queue_garbage(txn, inode, now)
     else:
+        _usage.released(txn, inode)
         txn.clear(keys.inode(inode.id))
 
 
@@ -41,4 +45,5 @@ def drop_directory(txn: Transaction, inode: meta_pb2.Inode, now: int) -> None:
     if has_entries(txn, inode.id):
         queue_garbage(txn, inode, now)
     else:
+        _usage.released(txn, inode)
         txn.clear(keys.inode(inode.id))

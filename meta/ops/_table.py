@@ -18,6 +18,7 @@ from .close import close_file, renew_sessions
 from .link import link, symlink
 from .mkdir import mkdir
 from .open import open_file, truncates_existing
+from .quota import extend_write, get_quota, set_quota
 from .readdir import readdir
 from .remove import remove
 from .rename import rename
@@ -71,4 +72,7 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     Operation("Link", meta_pb2.LinkRequest, meta_pb2.LinkReply, link),
     Operation("Symlink", meta_pb2.SymlinkRequest, meta_pb2.SymlinkReply, symlink),
     Operation("StatFs", meta_pb2.StatFsRequest, meta_pb2.StatFsReply, statfs, read_only=True),
+    Operation("SetQuota", meta_pb2.SetQuotaRequest, meta_pb2.SetQuotaReply, set_quota),
+    Operation("GetQuota", meta_pb2.GetQuotaRequest, meta_pb2.GetQuotaReply, get_quota, read_only=True),
+    Operation("ExtendWrite", meta_pb2.ExtendWriteRequest, meta_pb2.ExtendWriteReply, extend_write),
 )}

@@ -14,16 +14,42 @@ from fs3._errors import FS3Error, NotFound, PermissionDenied, Status
 from fs3.proto import meta_pb2
 
 from .. import _keys as keys
+from ..kv import Transaction
+from . import _usage
 from ._context import OpContext
 from ._permissions import Cred, R, may
 from ._records import FILE, get_inode
 
 
-def issue(ctx: OpContext, cred: Cred, access: int, inode: int, session: int = 0) -> bytes:
-    """A capability for ``cred`` (b"" where the server issues none: a namespace without storage)."""
+def issue(ctx: OpContext, cred: Cred, access: int, inode: int, session: int = 0, *,
+          reach: tuple[int, int] = (0, 0)) -> bytes:
+    """A capability for ``cred`` (b"" where the server issues none: a namespace without storage);
+    ``reach``: a write capability's (limit, chunk size), see ``write_reach``."""
     if ctx.capabilities is None:
         return b""
-    return _capability.sign(ctx.capabilities, access, inode, session, cred.uid)
+    limit, chunk_size = reach
+    return _capability.sign(ctx.capabilities, access, inode, session, cred.uid, limit=limit, chunk_size=chunk_size)
+
+
+def write_reach(txn: Transaction, inode: meta_pb2.Inode) -> tuple[int, int]:
+    """How far a write capability lets its holder write the file (anywhere, unless a quota counts it:
+    then the room reserved, see ops/_usage.py), and the file's chunk size."""
+    limit = _usage.usage_bytes(inode) if _usage.has_quota(txn, inode) else _capability.UNLIMITED
+    return limit, inode.layout.chunk_size
+
+
+def write_capability(ctx: OpContext, cred: Cred, ino: int, session: int) -> bytes:
+    """A write capability for a session just opened."""
+    if ctx.capabilities is None:
+        return b""
+
+    def run(txn):
+        inode = get_inode(txn, ino)
+        if inode is None:
+            raise NotFound(f"No such file (inode {ino} was removed)")
+        return write_reach(txn, inode)
+
+    return issue(ctx, cred, _capability.WRITE, ino, session, reach=ctx.kv.transact(run, readonly=True))
 
 
 def read_capability(ctx: OpContext, cred: Cred, inode: meta_pb2.Inode) -> bytes:
@@ -54,20 +80,30 @@ def renew_capabilities(ctx: OpContext, cred: Cred,
     def run(txn):
         out = []
         for cap, status, message in checked:
+            reach = (0, 0)
             if cap is not None:
                 try:
-                    if get_inode(txn, cap.inode) is None:
+                    inode = get_inode(txn, cap.inode)
+                    if inode is None:
                         raise NotFound(f"No such file (inode {cap.inode} was removed)")
-                    if cap.access == _capability.WRITE and txn.get(keys.session(cap.inode, cap.session)) is None:
-                        raise PermissionDenied(f"Permission denied: the write session of inode {cap.inode} "
-                                               "has ended (closed, or not renewed in time)")
+                    if cap.access == _capability.WRITE:
+                        live_session(txn, cap)
+                        reach = write_reach(txn, inode)
                 except FS3Error as exc:
                     cap, status, message = None, int(exc.status), exc.strerror or str(exc)
-            out.append((cap, status, message))
+            out.append((cap, status, message, reach))
         return out
 
-    for cap, status, message in ctx.kv.transact(run, readonly=True):
-        reply.capabilities.append(b"" if cap is None else issue(ctx, cred, cap.access, cap.inode, cap.session))
+    for cap, status, message, reach in ctx.kv.transact(run, readonly=True):
+        reply.capabilities.append(b"" if cap is None else issue(ctx, cred, cap.access, cap.inode, cap.session,
+                                                                reach=reach))
         reply.status.append(status)
         reply.message.append(message)
     return reply
+
+
+def live_session(txn: Transaction, cap: _capability.Capability) -> None:
+    """Raise unless the write session ``cap`` was issued for is still open."""
+    if txn.get(keys.session(cap.inode, cap.session)) is None:
+        raise PermissionDenied(f"Permission denied: the write session of inode {cap.inode} "
+                               "has ended (closed, or not renewed in time)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fs3.proto import meta_pb2
 
 from .. import _keys as keys
+from . import _usage
 from ._changes import touch
 from ._context import OpContext
 from ._permissions import Cred
@@ -22,8 +23,11 @@ def close_file(ctx: OpContext, cred: Cred, req: meta_pb2.CloseRequest) -> meta_p
         if inode is None:
             return meta_pb2.Inode(id=req.inode)
         if req.wrote:
-            inode.length = max(inode.length, req.written_end)
             touch(inode, ctx.clock())
+        charged = inode.charged
+        # (the last writer's close gives back what was reserved past the end)
+        _usage.settle(txn, inode, max(inode.length, req.written_end) if req.wrote else inode.length)
+        if req.wrote or inode.charged != charged:
             put_inode(txn, inode)
         return inode
 
@@ -60,11 +64,18 @@ def prune_sessions(ctx: OpContext, limit: int = 1000) -> int:
 
     def run(txn):
         pruned = 0
+        files = set()
         for key, raw in txn.get_range(begin, end, limit=limit):
             session = meta_pb2.Session.FromString(raw)
             if session.expires_ns and session.expires_ns < now:
                 txn.clear(key)
+                files.add(session.inode)
                 pruned += 1
+        for ino in files:  # a crashed writer's reservation is given back
+            inode = get_inode(txn, ino)
+            if inode is not None and inode.charged > inode.length:
+                _usage.settle(txn, inode, inode.length)
+                put_inode(txn, inode)
         return pruned
 
     return ctx.kv.transact(run)

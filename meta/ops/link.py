@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fs3._errors import AlreadyExists, InvalidArgument, NameTooLong, NotFound, NotPermitted
+from fs3._errors import AlreadyExists, CrossQuota, InvalidArgument, NameTooLong, NotFound, NotPermitted
 from fs3._paths import PATH_MAX
 from fs3.proto import meta_pb2
 
+from . import _usage
 from ._changes import touch
 from ._context import OpContext
 from ._idempotence import once
@@ -28,6 +29,9 @@ def link(ctx: OpContext, cred: Cred, req: meta_pb2.LinkRequest) -> meta_pb2.Link
         if inode.type == DIRECTORY:  # (after EEXIST, as Linux orders them)
             raise NotPermitted("Operation not permitted (hard links to directories)", path=req.src)
         check(parent, cred, W | X, req.dst)
+        if sorted(_usage.dirs_for_child(txn, parent)) != sorted(inode.quota_dirs):
+            raise CrossQuota("Invalid cross-device link: the new name would be under different tree quotas "
+                             "than the file (copy it instead)", path=req.dst)
         now = ctx.clock()
         inode.nlink += 1
         touch(inode, now, data=False)
@@ -63,6 +67,7 @@ def symlink(ctx: OpContext, cred: Cred, req: meta_pb2.SymlinkRequest) -> meta_pb
             length=len(req.target.encode("utf-8")), symlink_target=req.target,
             atime_ns=now, mtime_ns=now, ctime_ns=now,
         )
+        _usage.created(txn, inode, parent, req.path)
         put_inode(txn, inode)
         put_dentry(txn, parent.id, name, ino, SYMLINK)
         touch(parent, now)

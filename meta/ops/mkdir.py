@@ -7,6 +7,7 @@ from fs3._paths import DOTS, split_path
 from fs3.proto import common_pb2, meta_pb2
 
 from ..kv import Transaction
+from . import _usage
 from ._changes import touch
 from ._context import OpContext
 from ._idempotence import once
@@ -31,6 +32,7 @@ def add_directory(txn: Transaction, ctx: OpContext, parent: meta_pb2.Inode, name
     """A new directory ``name`` in ``parent`` (whose link count and times change), owned by ``cred``."""
     now = ctx.clock()
     inode = new_directory(ino, parent, mode, now, cred)
+    _usage.created(txn, inode, parent)
     put_inode(txn, inode)
     put_dentry(txn, parent.id, name, ino, DIRECTORY)
     parent.nlink += 1

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import random
 
-from fs3 import _capability
 from fs3._errors import AlreadyExists, InvalidArgument, IsADirectory, NotFound, Unavailable
 from fs3._layout import valid_chunk_size
 from fs3.proto import cluster_pb2, common_pb2, meta_pb2
 
 from .. import _keys as keys
 from ..kv import Transaction
+from . import _usage
 from ._changes import touch
 from ._context import OpContext
 from ._idempotence import once
 from ._permissions import Cred, R, W, X, check
 from ._records import DIRECTORY, FILE, get_inode, put_dentry, put_inode
 from ._walk import dot_target, resolve_target
-from .capabilities import issue, read_capability
+from .capabilities import read_capability, write_capability
 from .stat import names_something
 from .truncate import set_length
 
@@ -85,6 +85,7 @@ def open_file(ctx: OpContext, cred: Cred, req: meta_pb2.OpenRequest) -> meta_pb2
                 id=ino, type=FILE, mode=(req.mode or DEFAULT_FILE_MODE) & 0o7777, nlink=1,
                 uid=cred.uid, gid=cred.gid, layout=layout, atime_ns=now, mtime_ns=now, ctime_ns=now,
             )
+            _usage.created(txn, inode, parent, req.path)
             put_inode(txn, inode)
             put_dentry(txn, parent.id, name, ino, FILE)
             touch(parent, now)
@@ -103,7 +104,7 @@ def open_file(ctx: OpContext, cred: Cred, req: meta_pb2.OpenRequest) -> meta_pb2
     # Not kept by ``once``: a retried open gets capabilities of its own.
     reply.read_capability = read_capability(ctx, cred, reply.inode)
     if reply.session:
-        reply.write_capability = issue(ctx, cred, _capability.WRITE, reply.inode.id, reply.session)
+        reply.write_capability = write_capability(ctx, cred, reply.inode.id, reply.session)
     return reply
 
 

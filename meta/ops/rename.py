@@ -22,6 +22,7 @@ from fs3.proto import meta_pb2
 
 from .. import _keys as keys
 from ..kv import Transaction
+from . import _usage
 from ._changes import drop_directory, drop_link, touch
 from ._context import OpContext
 from ._idempotence import once
@@ -95,6 +96,7 @@ def move_entry(txn: Transaction, ctx: OpContext, cred: Cred, src_parent: meta_pb
             if victim is not None:
                 drop_link(txn, victim, now)
 
+    _usage.move(txn, inode, src_parent, dst_parent, dst_path)
     txn.clear(keys.dentry(src_parent.id, src_name))
     put_dentry(txn, dst_parent.id, dst_name, inode.id, entry.type)
     if is_dir and src_parent.id != dst_parent.id:

@@ -11,6 +11,7 @@ from fs3._errors import InvalidArgument, NotPermitted
 from fs3._layout import valid_chunk_size
 from fs3.proto import meta_pb2
 
+from . import _usage
 from ._changes import touch
 from ._context import OpContext
 from ._idempotence import once
@@ -53,6 +54,8 @@ def setattr_(ctx: OpContext, cred: Cred, req: meta_pb2.SetAttrRequest) -> meta_p
                 mode &= ~SETGID
             inode.mode = mode
         if req.set_uid:
+            if req.uid != inode.uid:
+                _usage.rechown(txn, inode, req.uid, req.path)
             inode.uid = req.uid
         if req.set_gid:
             inode.gid = req.gid

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fs3._errors import InvalidArgument, IsADirectory, NotFound
 from fs3.proto import meta_pb2
 
+from . import _usage
 from ._changes import touch
 from ._context import OpContext
 from ._group import MustLeaveGroup, storage_calls_refused
@@ -40,7 +41,7 @@ def set_length(ctx: OpContext, ino: int, length: int, path: str) -> meta_pb2.Ino
         current = get_inode(txn, ino)
         if current is None:
             raise NotFound("No such file or directory", path=path)
-        current.length = length
+        _usage.settle(txn, current, length, enforce=True, path=path)  # growing counts against quotas (EDQUOT)
         touch(current, ctx.clock())
         put_inode(txn, current)
         return current
