@@ -36,6 +36,7 @@ from ._data_server import DataServer
 from ._recovery import Recovery
 from ._replication import Peers, Replicator
 from ._routing import SERVING, SYNCING, NodeRouting
+from ._scrub import Scrubber
 from ._service import StorageServicer
 from ._target import Target
 
@@ -236,8 +237,10 @@ class StorageNode:
             self.address = f"{host}:{port}"
         loop = self._start_data_plane(host)
         self.recovery.attach(loop)
+        scrubber = Scrubber(self.routing, self.replicator, self.recovery, self.data_plane.stats.ops)
         storage_pb2_grpc.add_StorageServicer_to_server(
-            StorageServicer(self.targets, self.routing, self.replicator, self.recovery, loop, lambda: self.secret),
+            StorageServicer(self.targets, self.routing, self.replicator, self.recovery, loop, lambda: self.secret,
+                            scrubber),
             server
         )
         server.start()

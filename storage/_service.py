@@ -1,6 +1,6 @@
 """The storage gRPC servicer (control calls): removal and truncation from meta, which the head carries
-down its chain; the chunk listing and the completion call of recovery; chunk queries. Chunk reads and
-writes take the data plane (_data_server.py)."""
+down its chain; the chunk listing and the completion call of recovery; chunk queries; the head's part
+of a chain scrub (_scrub.py). Chunk reads and writes take the data plane (_data_server.py)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ import logging
 from fs3._auth import check_node
 from fs3._errors import NotFound, StaleRouting, Status
 from fs3._rpc import servicer_method
+from fs3._wire import ChainRef, ChunkId
 from fs3.proto import common_pb2, storage_pb2, storage_pb2_grpc
 
 from ._chunk_meta import ChunkRecord, split_key
 from ._recovery import Recovery
 from ._replication import Replicator
 from ._routing import ANY, WRITE, NodeRouting
+from ._scrub import Scrubber
 from ._target import Target
 
 log = logging.getLogger(__name__)
@@ -31,8 +33,9 @@ def chunk_meta(chunk: common_pb2.ChunkId, rec: ChunkRecord | None) -> storage_pb
 
 class StorageServicer(storage_pb2_grpc.StorageServicer):
     def __init__(self, targets: dict[int, Target], routing: NodeRouting, replicator: Replicator,
-                 recovery: Recovery, loop: asyncio.AbstractEventLoop, secret):
+                 recovery: Recovery, loop: asyncio.AbstractEventLoop, secret, scrubber: Scrubber | None = None):
         self.secret = secret  # callable: the cluster secret, which node tokens are checked against
+        self.scrubber = scrubber or Scrubber(routing, replicator, recovery)
         self.targets = targets
         self.routing = routing
         self.replicator = replicator
@@ -83,7 +86,8 @@ class StorageServicer(storage_pb2_grpc.StorageServicer):
             raise NotFound(f"target {request.target_id} is not on this node")
         limit = min(request.limit or 10_000, 100_000)
         lo = request.start_after + b"\0" if request.start_after else b""
-        rows = target.store.list_chunks(lo, b"\xff" * 17, limit + 1)
+        hi = request.until + b"\0" if request.until else b"\xff" * 17
+        rows = target.store.list_chunks(lo, hi, limit + 1)
         reply = storage_pb2.ListChunksReply(more=len(rows) > limit)
         for key, committed, checksum, pending in rows[:limit]:
             split_key(key)  # a well-formed key
@@ -99,3 +103,12 @@ class StorageServicer(storage_pb2_grpc.StorageServicer):
         log.info("target %d is up to date (recovered under chain %d v%d)", request.target_id, request.chain_id,
                  request.chain_version)
         return storage_pb2.SyncDoneReply()
+
+    @servicer_method
+    def ScrubChunks(self, request, context):
+        check_node(context, self.secret())
+        target = self._target(request.chain_id, request.chain_version, WRITE)
+        chunks = [(ChunkId(c.chunk.inode, c.chunk.index), c.live) for c in request.chunks]
+        results = self._on_loop(self.scrubber.scrub(target, ChainRef(request.chain_id, request.chain_version),
+                                                    chunks, request.compared))
+        return storage_pb2.ScrubChunksReply(chunks=results)
