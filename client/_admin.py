@@ -12,6 +12,8 @@ from ._chunk_io import ChunkIO
 from ._meta import MetaConnection
 from ._routing import RoutingCache
 
+SCRUB_TIMEOUT = 3600.0  # a scrub lists every chunk of the chains it covers
+
 
 class ClusterAdmin:
     """Mixed into ``AsyncClient``: calls about the cluster rather than the namespace."""
@@ -37,6 +39,12 @@ class ClusterAdmin:
         reply = await self._meta("SetTargetOffline", cluster_pb2.SetTargetOfflineRequest(
             target_id=target_id, offline=offline))
         return reply.target
+
+    async def scrub(self, chain_id: int = 0, *, timeout: float = SCRUB_TIMEOUT) -> cluster_pb2.ScrubReply:
+        """Scrub a chain (``chain_id``), or every chain, now: its serving replicas compare their chunks, and
+        what some lack or hold differently is restored, or removed when its file is gone; an admin's call.
+        Returns what was compared and repaired per chain."""
+        return await self._meta("Scrub", cluster_pb2.ScrubRequest(chain_id=chain_id), timeout=timeout)
 
     async def meta_call_status(self) -> dict:
         """How namespace calls reach meta: ``{"meta", "namespace_calls": "framed"|"grpc", "listener",

@@ -232,6 +232,10 @@ class Client:
         """Take a target out of service (or let it back in); an operator's call."""
         return self._run(self._async.set_target_offline(target_id, offline))
 
+    def scrub(self, chain_id: int = 0) -> cluster_pb2.ScrubReply:
+        """Scrub a chain, or every chain (0), now and report what was repaired; an admin's call."""
+        return self._run(self._async.scrub(chain_id))
+
     def meta_call_status(self) -> dict:
         """How namespace calls reach meta: over its framed listener, or over gRPC and why."""
         return self._run(self._async.meta_call_status())

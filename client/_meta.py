@@ -29,7 +29,7 @@ from fs3.proto import admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, meta_pb2_gr
 from ._calls import CallConnection
 
 _CLUSTER_METHODS = {"RegisterNode", "Heartbeat", "GetRoutingInfo", "CreateChainTable", "GetDataToken",
-                    "SetTargetOffline"}
+                    "SetTargetOffline", "Scrub"}
 _ADMIN_METHODS = {"AddUser", "RemoveUser", "ListUsers", "IssueToken", "WhoAmI"}
 FAILOVER_TIMEOUT = 30.0  # how long a call keeps trying other meta servers before it gives up
 

@@ -169,3 +169,49 @@ def create_chains(replicas, as_json):
     else:
         click.echo(f"created {len(reply.chains)} chains; chain table {reply.table.id} is at version "
                    f"{reply.table.version} with {len(reply.table.chains)} chains")
+
+
+def _scrub_dict(reply: cluster_pb2.ScrubReply) -> dict:
+    return {"seconds": round(reply.seconds, 3), "chains": [
+        {"chain": c.chain_id, "version": c.chain_version, "targets": list(c.targets), "chunks": c.chunks,
+         "restored": c.restored, "removed": c.removed, "pending": c.pending, "undecided": c.undecided,
+         "failed": c.failed, "skipped": c.skipped,
+         "repairs": [{"inode": r.inode, "index": r.index, "action": r.action, "targets": list(r.targets),
+                      "detail": r.detail} for r in c.repairs]}
+        for c in reply.chains]}
+
+
+@cluster.command()
+@click.option("--chain", "chain_id", type=int, default=0, help="Only this chain (default: every chain).")
+@click.option("--json", "as_json", is_flag=True)
+def scrub(chain_id, as_json):
+    """Scrub now: each chain's serving replicas compare their chunk lists, and a chunk that some lack or
+    hold differently is restored from the authoritative copy, or removed from all when its file is gone.
+    Says what it found and repaired; exits 1 when a chunk could not be repaired."""
+    reply = state().client().scrub(chain_id)
+    report = _scrub_dict(reply)
+    failed = sum(c["failed"] for c in report["chains"])
+    if as_json:
+        emit_json(report)
+    else:
+        for c in report["chains"]:
+            members = ",".join(map(str, c["targets"])) or "-"
+            if c["skipped"]:
+                click.echo(f"chain {c['chain']} v{c['version']} (targets {members}): not scrubbed: {c['skipped']}")
+                if not c["chunks"]:
+                    continue
+            click.echo(f"chain {c['chain']} v{c['version']} (targets {members}): {c['chunks']} chunks compared, "
+                       f"{c['restored']} restored, {c['removed']} removed"
+                       + (f", {c['failed']} failed" if c["failed"] else "")
+                       + (f", {c['pending']} with a write in flight" if c["pending"] else "")
+                       + (f", {c['undecided']} left to the collector" if c["undecided"] else ""))
+            for r in c["repairs"]:
+                where = f" on targets {','.join(map(str, r['targets']))}" if r["targets"] else ""
+                click.echo(f"  {r['action']} chunk {r['inode']}:{r['index']}{where}"
+                           + (f" ({r['detail']})" if r["detail"] else ""))
+        chains = report["chains"]
+        click.echo(f"scrub: {len(chains)} chains, {sum(c['chunks'] for c in chains)} chunks compared, "
+                   f"{sum(c['restored'] for c in chains)} restored, {sum(c['removed'] for c in chains)} removed, "
+                   f"{failed} failed in {report['seconds']:.1f} s")
+    if failed:
+        raise click.exceptions.Exit(1)
