@@ -331,6 +331,25 @@ class AsyncClient(ClusterAdmin):
         """Capacity and use of the whole file system (after replication), and inodes in use."""
         return await self._meta("StatFs", meta_pb2.StatFsRequest())
 
+    async def set_quota(self, path: str | None = None, *, uid: int | None = None, max_bytes: int = 0,
+                        max_inodes: int = 0, clear: bool = False) -> meta_pb2.Quota:
+        """Set (or ``clear``) the quota of directory tree ``path`` or of user ``uid`` (root only); 0 is
+        unlimited. A new tree quota counts what is already there."""
+        req = meta_pb2.SetQuotaRequest(max_bytes=max_bytes, max_inodes=max_inodes, clear=clear)
+        if uid is not None:
+            req.user_quota, req.uid = True, uid
+        if path is not None:
+            req.path = normalize(path)
+        return (await self._meta("SetQuota", req)).quota
+
+    async def quotas(self, path: str | None = None, *, uid: int | None = None) -> list[meta_pb2.Quota]:
+        """The tree quotas over ``path`` (nearest first) and your user quota; user ``uid``'s quota; or,
+        with neither, every quota (root) or your own."""
+        req = meta_pb2.GetQuotaRequest(path=normalize(path) if path is not None else "")
+        if uid is not None:
+            req.user_quota, req.uid = True, uid
+        return list((await self._meta("GetQuota", req)).quotas)
+
     async def walk(self, path: str = "/") -> AsyncIterator[tuple[str, list[str], list[str]]]:
         """Like ``os.walk``: (directory, subdirectory names, file names), top down."""
         path = normalize(path)

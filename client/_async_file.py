@@ -161,13 +161,15 @@ class AsyncFile:
             self._by_chunk[s.index] = task
         self._pos += len(view)
         self._wrote = True
-        self._written_end = max(self._written_end, self._pos)
         self._length = max(self._length, self._pos)
         return len(view)
 
     async def _send(self, prepared, length: int) -> None:
         try:
             await self._client._chunks.send_write(prepared)
+            # Only acknowledged bytes make the file longer at close: a failed write leaves no length.
+            end = prepared.index * prepared.chunk_size + prepared.offset + prepared.length
+            self._written_end = max(self._written_end, end)
         except BaseException as exc:  # noqa: BLE001 - kept for the next call on this file
             if self._error is None:
                 self._error = exc

@@ -207,6 +207,14 @@ class Client:
     def statfs(self) -> meta_pb2.StatFsReply:
         return self._run(self._async.statfs())
 
+    def set_quota(self, path: str | None = None, *, uid: int | None = None, max_bytes: int = 0,
+                  max_inodes: int = 0, clear: bool = False) -> meta_pb2.Quota:
+        return self._run(self._async.set_quota(path, uid=uid, max_bytes=max_bytes, max_inodes=max_inodes,
+                                               clear=clear))
+
+    def quotas(self, path: str | None = None, *, uid: int | None = None) -> list[meta_pb2.Quota]:
+        return self._run(self._async.quotas(path, uid=uid))
+
     def walk(self, path: str = "/") -> Iterator[tuple[str, list[str], list[str]]]:
         """Like ``os.walk``: (directory, subdirectory names, file names), top down."""
         path = self.stat(path).path

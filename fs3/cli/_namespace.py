@@ -183,20 +183,32 @@ def chown(owner, paths):
 
 
 @click.command()
+@click.argument("path", required=False)
 @click.option("-H", "--human", is_flag=True, help="Sizes as 1.5G rather than bytes.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def df(human, as_json):
-    """Capacity and use of the file system (after replication)."""
-    from ._common import state
+def df(path, human, as_json):
+    """Capacity and use of the file system (after replication); with PATH, within the nearest tree
+    quota over it, as `df` shows a quota'd directory."""
+    from ._common import client_for, state
 
-    fs = state().client().statfs()
-    info = {"total_bytes": fs.total_bytes, "used_bytes": fs.used_bytes, "free_bytes": fs.free_bytes,
-            "inodes": fs.inodes, "replicas": fs.replicas, "chunk_size": fs.chunk_size}
+    client, path = client_for(path) if path else (state().client(), None)
+    fs = client.statfs()
+    total, used, free, inodes = fs.total_bytes, fs.used_bytes, fs.free_bytes, fs.inodes
+    tree = next((q for q in client.quotas(path) if q.directory), None) if path else None
+    info = {"total_bytes": total, "used_bytes": used, "free_bytes": free, "inodes": inodes,
+            "replicas": fs.replicas, "chunk_size": fs.chunk_size}
+    if tree is not None:
+        used, inodes = tree.used_bytes, tree.used_inodes
+        if tree.max_bytes:
+            total, free = tree.max_bytes, max(0, min(free, tree.max_bytes - tree.used_bytes))
+        info.update(total_bytes=total, used_bytes=used, free_bytes=free, inodes=inodes,
+                    quota={"directory": tree.path, "max_bytes": tree.max_bytes, "max_inodes": tree.max_inodes})
     if as_json:
         emit_json(info)
         return
     size = human_size if human else str
-    use = f"{100 * fs.used_bytes / fs.total_bytes:.0f}%" if fs.total_bytes else "-"
+    use = f"{100 * used / total:.0f}%" if total else "-"
     click.echo(f"{'Size':>12} {'Used':>12} {'Avail':>12} {'Use%':>5} {'Inodes':>10} Replicas")
-    click.echo(f"{size(fs.total_bytes):>12} {size(fs.used_bytes):>12} {size(fs.free_bytes):>12} {use:>5} "
-               f"{fs.inodes:>10} {fs.replicas}")
+    click.echo(f"{size(total):>12} {size(used):>12} {size(free):>12} {use:>5} {inodes:>10} {fs.replicas}")
+    if tree is not None:
+        click.echo(f"(within the quota of {tree.path}; `fs3 quota ls {tree.path}` for its limits)", err=True)

@@ -62,18 +62,20 @@ class Dentry(_message.Message):
     def __init__(self, inode: _Optional[int] = ..., type: _Optional[_Union[InodeType, str]] = ...) -> None: ...
 
 class Session(_message.Message):
-    __slots__ = ("id", "inode", "client", "opened_ns", "expires_ns")
+    __slots__ = ("id", "inode", "client", "opened_ns", "expires_ns", "reserved")
     ID_FIELD_NUMBER: _ClassVar[int]
     INODE_FIELD_NUMBER: _ClassVar[int]
     CLIENT_FIELD_NUMBER: _ClassVar[int]
     OPENED_NS_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_NS_FIELD_NUMBER: _ClassVar[int]
+    RESERVED_FIELD_NUMBER: _ClassVar[int]
     id: int
     inode: int
     client: str
     opened_ns: int
     expires_ns: int
-    def __init__(self, id: _Optional[int] = ..., inode: _Optional[int] = ..., client: _Optional[str] = ..., opened_ns: _Optional[int] = ..., expires_ns: _Optional[int] = ...) -> None: ...
+    reserved: bool
+    def __init__(self, id: _Optional[int] = ..., inode: _Optional[int] = ..., client: _Optional[str] = ..., opened_ns: _Optional[int] = ..., expires_ns: _Optional[int] = ..., reserved: _Optional[bool] = ...) -> None: ...
 
 class User(_message.Message):
     __slots__ = ("name", "uid", "gid", "groups", "admin", "token_digests", "created_ns", "monitor")

@@ -18,15 +18,19 @@ def close_file(ctx: OpContext, cred: Cred, req: meta_pb2.CloseRequest) -> meta_p
     that made the session did, and the session id is the writer's."""
 
     def run(txn):
+        raw = txn.get(keys.session(req.inode, req.session))
         txn.clear(keys.session(req.inode, req.session))
         inode = get_inode(txn, req.inode)
         if inode is None:
             return meta_pb2.Inode(id=req.inode)
+        end = req.written_end if req.wrote else 0
+        if raw is not None and meta_pb2.Session.FromString(raw).reserved:
+            end = min(end, _usage.usage_bytes(inode))  # storage let it write no further than reserved
         if req.wrote:
             touch(inode, ctx.clock())
         charged = inode.charged
         # (the last writer's close gives back what was reserved past the end)
-        _usage.settle(txn, inode, max(inode.length, req.written_end) if req.wrote else inode.length)
+        _usage.settle(txn, inode, max(inode.length, end))
         if req.wrote or inode.charged != charged:
             put_inode(txn, inode)
         return inode

@@ -93,7 +93,8 @@ def open_file(ctx: OpContext, cred: Cred, req: meta_pb2.OpenRequest) -> meta_pb2
             created = True
         if session:
             record = meta_pb2.Session(id=session, inode=inode.id, client=req.client, opened_ns=now,
-                                      expires_ns=now + int(ctx.config.session_ttl * 1e9))
+                                      expires_ns=now + int(ctx.config.session_ttl * 1e9),
+                                      reserved=_usage.has_quota(txn, inode))
             txn.set(keys.session(inode.id, session), record.SerializeToString())
         return _Opened(meta_pb2.OpenReply(inode=inode, session=session), created)
 

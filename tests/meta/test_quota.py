@@ -212,3 +212,15 @@ def test_only_root_sets_quotas_and_others_see_only_their_own(qctx):
         set_tree(qctx, "/q/f")
     set_tree(qctx, "/q", clear=True)
     assert [q.uid for q in quotas(qctx)] == [1002]
+
+
+def test_a_close_that_claims_more_than_was_reserved_gets_only_the_reservation(qctx):
+    """A client that says it wrote past its reservation (a failed write, or a lie) cannot grow the
+    file's length or usage past it: storage took nothing further."""
+    set_tree(qctx, "/q", max_bytes=2 * MIB)
+    opened = ops.open_file(qctx, ALICE, meta_pb2.OpenRequest(path="/q/f", write=True, create=True))
+    ops.extend_write(qctx, ALICE, meta_pb2.ExtendWriteRequest(capability=opened.write_capability, end=MIB))
+    closed = ops.close_file(qctx, ALICE, meta_pb2.CloseRequest(inode=opened.inode.id, session=opened.session,
+                                                               wrote=True, written_end=50 * MIB))
+    assert closed.inode.length == MIB  # what was reserved (exactly: the quota has no room for a step)
+    assert tree(qctx, "/q").used_bytes == MIB
