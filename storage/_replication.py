@@ -11,6 +11,7 @@ done. Recovery installs versions with FLAG_SYNC, and removals travel with FLAG_R
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import logging
@@ -23,7 +24,7 @@ import grpc
 
 from fs3 import _token, _wire
 from fs3._auth import NodeSigner
-from fs3._checksum import crc32c
+from fs3._checksum import block_crcs, crc32c
 from fs3._data_client import NodeConnection, NodePool
 from fs3._errors import FS3Error, Status, Unavailable
 from fs3._rpc import CHANNEL_OPTIONS
@@ -32,6 +33,7 @@ from fs3._wire import ChainRef, ChunkId
 
 from ._buffers import Lease
 from ._chunk_meta import chunk_key, split_key
+from ._chunk_store import chunk_checksum
 from ._routing import NodeRouting, Peer
 from ._target import Target
 
@@ -344,10 +346,23 @@ def _stage_write(store, inode: int, index: int, offset: int, data, chunk_size: i
 def _stage_update(store, inode: int, index: int, version: int, view, length: int, blocks, tail: bool):
     """(On a disk thread, after the head.) Apply a forwarded update: returns (committed record, None)
     when this member already holds ``version`` or, as the tail, has just committed it; else (None,
-    pending record) staged for the successor."""
+    pending record) staged for the successor.
+
+    "Already holds" means that very version, bytes and all (a re-sent update: a head rolling forward a
+    version this member committed). A committed copy at ``version`` or later with other bytes is stale:
+    versions start again at 1 after a removal, and a member that missed one (it was offline, and its
+    recovery had not reached the chunk yet) still holds the removed file's chunk, at a version the new
+    chunk reaches again. It is replaced, never taken for the new version."""
     committed = store.query(inode, index)
     if committed is not None and committed.version >= version:
-        return committed, None
+        if blocks is None:
+            blocks = array.array("I", block_crcs(view[:length])).tobytes()
+        if (committed.version, committed.length, committed.crc) == (version, length, chunk_checksum(blocks)):
+            return committed, None
+        log.warning("target %s: chunk %d:%d v%d held here is stale (another v%d arrives): replaced", store.name,
+                    inode, index, committed.version, version)
+        if not tail:  # (a pending version commits only over an older committed one)
+            store.drop(inode, index)
     if tail:
         return store.put(inode, index, version, view, length, blocks=blocks), None
     return None, store.stage(inode, index, version, view, length, blocks)

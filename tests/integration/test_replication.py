@@ -312,3 +312,35 @@ def test_a_fast_restart_is_resynced_not_trusted(rf3):
         after = {c.id: c.version for c in client.routing_info().chains if c.id in before}
         assert all(after[c] > before[c] for c in before), (before, after)
         assert client.read("/fast") == client.read("/fast")  # served, and consistent
+
+
+@pytest.mark.parametrize("where", ["middle", "tail"])
+def test_a_copy_left_by_a_missed_removal_never_stands_for_a_new_write(rf3, where):
+    """The random-kill flake, made deterministic. A member that misses a removal (it was offline while
+    a rewrite truncated the file, and its recovery had not yet reached the chunk when writes resumed)
+    keeps the old file's chunk at version 1; versions start again at 1, so the next write of that chunk
+    arrives as version 1 too. The member must take it, not answer "already held" and keep the old bytes
+    (nor, as a middle member, stop it there before the tail)."""
+    from _node_creds import cluster_secret, forge_update, list_chunks
+
+    from fs3._wire import ChunkId
+
+    with fs3.connect(rf3.meta[0]) as client:
+        old, new = os.urandom(3 * CHUNK), os.urandom(3 * CHUNK)
+        client.write("/stale", old)
+        wait_for(lambda: all_serving(client), what="every replica serving")
+        st = client.stat("/stale")
+        chunk = ChunkId(st.inode, 2)
+        chain = next(c for c in client.routing_info().chains if c.id == st.chains[2 % st.stripe])
+        member = chain.targets[1 if where == "middle" else 2]
+        secret = cluster_secret(rf3.data_dir)
+        client.truncate("/stale", CHUNK)  # chunk 2 goes on every member...
+        routing = client.routing_info()
+        # ... but one keeps it: the state a removal it missed leaves (installed as recovery would).
+        assert forge_update(secret, routing, member, chunk, data=old[2 * CHUNK :], version=1) == 0
+        client.write("/stale", new)  # acknowledged: chunk 2 is version 1 again, with new bytes
+        copies = {t: list_chunks(secret, routing, t).get(tuple(chunk)) for t in chain.targets}
+        assert len(set(copies.values())) == 1 and None not in copies.values(), copies
+        for _ in range(6):  # reads rotate over the three replicas
+            assert client.read("/stale", 2 * CHUNK, CHUNK) == new[2 * CHUNK :]
+        assert client.read("/stale") == new
