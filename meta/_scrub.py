@@ -125,6 +125,8 @@ class ChainScrubber:
                                       failure="chain scrub pass failed") if interval > 0 else None
 
     def statistics(self) -> dict[str, int]:
+        """Passes run and chunks compared, restored, removed, left pending, left undecided and failed,
+        since this server started."""
         return dict(self._totals)
 
     # -- passes ------------------------------------------------------------------------------------
@@ -137,12 +139,16 @@ class ChainScrubber:
             raise NotFound(f"No such chain: {chain_id} (`fs3 cluster chains` lists them)")
         started = time.monotonic()
         with self._lock:
-            reports = [self._chain(chain, routing) for chain in chains]
+            reports = []
+            for chain in chains:
+                if self._thread is not None and self._thread.stopping:
+                    break  # the server is stopping: the next start scrubs again
+                reports.append(self._chain(chain, routing))
+            self._totals["passes"] += 1
+            for r in reports:
+                for name in ("chunks", "restored", "removed", "pending", "undecided", "failed"):
+                    self._totals[name] += getattr(r, name)
         reply = cluster_pb2.ScrubReply(chains=reports, seconds=time.monotonic() - started)
-        self._totals["passes"] += 1
-        for r in reports:
-            for name in ("chunks", "restored", "removed", "pending", "undecided", "failed"):
-                self._totals[name] += getattr(r, name)
         repaired = sum(r.restored + r.removed for r in reports)
         (log.warning if repaired or any(r.failed for r in reports) else log.info)(
             "scrub: %d chains, %d chunks compared, %d restored, %d removed, %d failed, %d left to the "
