@@ -15,6 +15,7 @@ Pure bookkeeping on one event loop: ``run(call)`` starts a call, and whoever ans
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -94,3 +95,32 @@ class FairShare:
             if len(queue) < self.backlog // 2 and self._paused.get(uid):
                 for conn in self._paused.pop(uid):
                     conn.hold(False)
+
+
+class UserSlots:
+    """The same promise where calls hold threads (gRPC's thread pool): at most ``limit`` calls of one
+    user run at once, and a call beyond that is refused at once (the client retries) rather than left
+    holding a thread that another user's call needs."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.refused = 0
+        self._lock = threading.Lock()
+        self._running: dict[int, int] = {}
+
+    def enter(self, uid: int) -> bool:
+        with self._lock:
+            running = self._running.get(uid, 0)
+            if running >= self.limit:
+                self.refused += 1
+                return False
+            self._running[uid] = running + 1
+            return True
+
+    def leave(self, uid: int) -> None:
+        with self._lock:
+            running = self._running.get(uid, 1) - 1
+            if running > 0:
+                self._running[uid] = running
+            else:
+                self._running.pop(uid, None)

@@ -117,7 +117,7 @@ class MetaServer:
     def start(self) -> None:
         server = grpc.server(futures.ThreadPoolExecutor(self.config.threads), options=SERVER_OPTIONS,
                              interceptors=[_Timing(self.counters)])
-        meta_servicer = MetaServicer(self.ctx, self.users)
+        meta_servicer = MetaServicer(self.ctx, self.users, self.config.threads)
         cluster_servicer = ClusterServicer(self.cluster, self.users)
         cluster_servicer.scrubber = self.scrubber
         meta_pb2_grpc.add_MetaServicer_to_server(meta_servicer, server)

@@ -9,6 +9,7 @@ from fs3.proto import admin_pb2, admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, 
 
 from . import ops
 from ._cluster import ClusterManager
+from ._fair_share import UserSlots
 from ._scrub import ChainScrubber
 from ._users import Users, user_info
 
@@ -23,9 +24,10 @@ class MetaServicer(meta_pb2_grpc.MetaServicer):
     written out): authenticate the call's token, run the operation, and translate its errors once
     (``servicer_method``). The server's interceptor counts every gRPC call (meta/_server.py)."""
 
-    def __init__(self, ctx: ops.OpContext, users: Users):
+    def __init__(self, ctx: ops.OpContext, users: Users, threads: int = 32):
         self.ctx = ctx
         self.users = users
+        self.slots = UserSlots(max(2, threads // 4))  # no user takes more than a quarter of the threads
 
 
 def _grpc_method(op: ops.Operation):
@@ -33,7 +35,14 @@ def _grpc_method(op: ops.Operation):
     run = op.run
 
     def method(self: MetaServicer, request, context):
-        return run(self.ctx, self.users.authenticate(context), request)
+        cred = self.users.authenticate(context)
+        if not self.slots.enter(cred.uid):
+            raise Unavailable(f"too many calls of uid {cred.uid} in flight on this meta server "
+                              f"({self.slots.limit}); retry shortly")
+        try:
+            return run(self.ctx, cred, request)
+        finally:
+            self.slots.leave(cred.uid)
 
     method.__name__, method.__qualname__ = op.name, f"MetaServicer.{op.name}"  # (named in logs, errors)
     method.__doc__ = f"{op.name}: {run.__module__}.{run.__name__}"

@@ -75,3 +75,14 @@ def test_a_full_backlog_pauses_that_users_connections_until_it_drains():
         assert not flood.held
     finally:
         loop.close()
+
+
+def test_grpc_slots_refuse_a_users_call_beyond_its_share_but_not_anothers():
+    from fs3.meta._fair_share import UserSlots
+
+    slots = UserSlots(3)
+    assert all(slots.enter(1) for _ in range(3))
+    assert not slots.enter(1) and slots.refused == 1
+    assert slots.enter(2)
+    slots.leave(1)
+    assert slots.enter(1)
