@@ -22,10 +22,10 @@ a token costs little: its HELLO is refused by its header when longer than a toke
 that has not authenticated within ``HANDSHAKE_DEADLINE`` is told so and closed, and connections beyond
 ``MAX_CONNECTIONS`` are refused with an ERROR that says so.
 
-With TLS (``tls``: the server's context) a connection is counted and its deadline starts when TCP
-accepts it; the TLS handshake then runs inside that deadline (``loop.start_tls``), and nothing is read in
-clear. A refusal before the handshake completed (the cap, the deadline) cannot be put in words the peer
-could read: the connection is closed.
+With TLS (``tls``: the server's context) connections are accepted by ``TLSListener``
+(meta/_tls_listener.py): each is counted and its deadline starts when TCP accepts it, and the TLS
+handshake runs inside that deadline. One beyond the cap is closed (before a handshake no words reach
+the peer).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from fs3._errors import FS3Error, Status
 from fs3._metrics import OpCounters
 
 from . import ops
+from ._tls_listener import TLSListener
 from ._users import Users
 
 try:
@@ -85,7 +86,7 @@ class CallServer:
         self.ctx, self.users, self.counters, self.kv = ctx, users, counters, ctx.kv
         self.host, self.port = host, port
         self.tls = tls
-        self.tls_failures = 0  # TLS handshakes that failed or ran out of time
+        self._tls_listener: TLSListener | None = None
         self.max_connections = MAX_CONNECTIONS if max_connections is None else max_connections
         self.handshake_deadline = HANDSHAKE_DEADLINE if handshake_deadline is None else handshake_deadline
         self.refused = 0  # connections refused for the cap
@@ -105,6 +106,11 @@ class CallServer:
         self._thread.start()
 
         async def listen():
+            if self.tls is not None:
+                self._tls_listener = TLSListener(self.loop, self.host, self.port, self.tls, admit=self._admit,
+                                                 protocol=lambda at: _CallConnection(self, at),
+                                                 deadline=self.handshake_deadline)
+                return await self._tls_listener.start()
             self._server = await self.loop.create_server(lambda: _CallConnection(self), self.host, self.port)
             return self._server.sockets[0].getsockname()[1]
 
@@ -118,10 +124,12 @@ class CallServer:
     def stop(self) -> None:
         if self._thread.is_alive():
             async def close():
+                if self._tls_listener is not None:
+                    self._tls_listener.close()
                 if self._server is not None:
                     self._server.close()
-                    for conn in list(self.connections):
-                        conn.transport.abort()
+                for conn in list(self.connections):
+                    conn.transport.abort()
             try:
                 asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
             except Exception:  # noqa: BLE001 - stopping: the loop goes either way
@@ -129,6 +137,25 @@ class CallServer:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=10)
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def tls_failures(self) -> int:
+        """TLS handshakes that failed or ran out of time."""
+        return self._tls_listener.failures if self._tls_listener is not None else 0
+
+    def _admit(self) -> bool:
+        """Whether a TLS connection just accepted may begin its handshake (the cap counts those in
+        their handshake too); else it is counted as refused."""
+        handshaking = self._tls_listener.handshaking if self._tls_listener is not None else 0
+        if len(self.connections) + handshaking < self.max_connections:
+            self._refusing = False
+            return True
+        self.refused += 1
+        if not self._refusing:
+            self._refusing = True
+            log.warning("meta calls: refusing connections: too many connections to this meta server (%d)",
+                        self.max_connections)
+        return False
 
     def authenticate(self, token: str) -> ops.Cred:
         """The credentials of a HELLO's bearer token, with the errors gRPC's ``Users.authenticate``
@@ -218,15 +245,15 @@ class _CallConnection(asyncio.Protocol):
 
     transport: asyncio.Transport  # from connection_made on
 
-    def __init__(self, server: CallServer):
+    def __init__(self, server: CallServer, accepted: float | None = None):
         self.server = server
+        self.accepted = accepted  # when TCP accepted it (TLS: its handshake counts in the deadline)
         self.frames = wire.reader(head=self._head)
         self.token: str | None = None  # the caller's bearer token once HELLO was accepted
         self.in_flight = 0
         self.paused = False
         self.authenticating = False  # a HELLO's token is being checked on the pool
         self._handshake: asyncio.TimerHandle | None = None  # closes the connection unless HELLO comes first
-        self.secured = server.tls is None  # False until the TLS handshake completes (with TLS on)
 
     def connection_made(self, transport):
         self.transport = transport
@@ -242,27 +269,10 @@ class _CallConnection(asyncio.Protocol):
             return
         server._refusing = False
         server.connections.add(self)
-        self._handshake = server.loop.call_later(server.handshake_deadline, self._handshake_expired)
-        if not self.secured:
-            transport.pause_reading()  # nothing is read in clear: start_tls takes the transport over
-            server.loop.create_task(self._start_tls(transport))
-
-    async def _start_tls(self, raw: asyncio.Transport) -> None:
-        """The TLS handshake, within what is left of the handshake deadline (its timer, started at
-        accept, closes the connection too); a failed one is counted and the connection dropped."""
-        server = self.server
-        assert server.tls is not None
-        try:
-            secured = await server.loop.start_tls(raw, self, server.tls, server_side=True,
-                                                  ssl_handshake_timeout=server.handshake_deadline)
-        except Exception as exc:  # noqa: BLE001 - whatever a peer's handshake failed with, it is the peer's
-            server.tls_failures += 1
-            log.debug("meta calls: a TLS handshake failed: %s", exc)
-            raw.abort()
-            self.connection_lost(None)  # (the TLS layer tells nobody of a handshake that failed)
-            return
-        assert secured is not None
-        self.transport, self.secured = secured, True
+        left = server.handshake_deadline
+        if self.accepted is not None:
+            left -= time.monotonic() - self.accepted
+        self._handshake = server.loop.call_later(max(0.0, left), self._handshake_expired)
 
     def _handshake_expired(self) -> None:
         self._handshake = None
@@ -300,13 +310,9 @@ class _CallConnection(asyncio.Protocol):
             self._refuse(exc.status, str(exc))
 
     def _refuse(self, status: int, message: str) -> None:
-        if self.transport.is_closing():
-            return
-        if not self.secured:  # mid-handshake, or beyond the cap before one: no words the peer could read
-            self.transport.abort()
-            return
-        self.transport.write(wire.encode_error(status, message))
-        self.transport.close()
+        if not self.transport.is_closing():
+            self.transport.write(wire.encode_error(status, message))
+            self.transport.close()
 
     def _frame(self, frame_type: int, count: int, req_id: int, payload: bytes) -> None:
         if self.token is None:
