@@ -13,7 +13,7 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 from fs3._errors import describe
 
-from . import _bench, _cluster, _copy, _demo, _local, _mount, _namespace, _quota, _servers, _shards, _users
+from . import _bench, _cluster, _copy, _demo, _local, _mount, _namespace, _quota, _servers, _shards, _tls, _users
 from ._common import CliState
 
 
@@ -49,7 +49,7 @@ def cli(ctx: click.Context, cluster: str | None, token: str | None) -> None:
 
 for command in (
     _local.up, _local.down, _local.status, _demo.demo,
-    _servers.meta, _servers.storage,
+    _servers.meta, _servers.storage, _tls.tls_certs,
     _namespace.ls, _namespace.cat, _namespace.mkdir, _namespace.rm, _namespace.mv, _namespace.stat,
     _namespace.ln, _namespace.chmod, _namespace.chown, _namespace.df, _quota.quota,
     _copy.cp, _cluster.cluster, _bench.bench, _users.user, _shards.shards, _mount.mount, _mount.umount,

@@ -127,7 +127,7 @@ def ensure_server_cert(tls_dir: Path, name: str, hosts: list[str]) -> tuple[Path
 
     ca_cert_path, ca_key_path = ensure_ca(tls_dir)
     ca_cert, ca_key = _load_cert(ca_cert_path), _load_key(ca_key_path)
-    cert_path, key_path = Path(tls_dir) / f"{name}.pem", Path(tls_dir) / f"{name}.key"
+    cert_path, key_path = ca_cert_path.with_name(f"{name}.pem"), ca_cert_path.with_name(f"{name}.key")
     sans = _sans(hosts)
     if cert_path.exists() and key_path.exists():
         _load_key(key_path)  # (refuses a key open to others)
