@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import ssl
@@ -120,6 +121,35 @@ def test_the_command_line_and_the_client_work_with_no_flags(tls_up, tmp_path):
         assert client.read_batch([("/tls/py.bin", 5, 100)]) == [payload[5:105]]
         statuses = client.data_plane_status()
         assert statuses and all(s.transport == "tcp" and s.channel == "tcp" and s.tls for s in statuses)
+
+
+def test_fs3_mount_and_the_data_loader_work_with_no_flags(tls_up, tmp_path):
+    data, env = tls_up
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"text": f"document {i} " + "word " * 50}) + "\n" for i in range(40)))
+    loader = subprocess.run([sys.executable, "-c", (
+        "import sys\n"
+        "from fs3.dataloader import TokenDataset, build_shards\n"
+        "build_shards([sys.argv[1]], 'fs3:///tls/corpus', processes=1, near_dedup=False)\n"
+        "ds = TokenDataset('fs3:///tls/corpus', seq_len=16, batch_size=2, seed=1)\n"
+        "print(len(next(iter(ds))))\n"), str(corpus)], capture_output=True, text=True, timeout=120, env=env)
+    assert loader.returncode == 0 and loader.stdout.strip() == "17", loader.stderr  # seq_len + 1 tokens
+    if not os.path.exists("/dev/fuse") or not shutil.which("fusermount3"):
+        if os.environ.get("FS3_REQUIRE_FUSE"):
+            pytest.fail("FUSE is not usable here (need /dev/fuse and Debian's fuse3)")
+        pytest.skip("FUSE not available")
+    where = tmp_path / "mnt"
+    where.mkdir()
+    mounted = cli("mount", str(where), "--log", str(tmp_path / "mount.log"), env=env)
+    assert mounted.returncode == 0, mounted.stderr
+    try:
+        (where / "tls" / "through-the-mount.txt").write_text("over TLS\n")
+        assert (where / "tls" / "through-the-mount.txt").read_text() == "over TLS\n"
+        assert "corpus" in os.listdir(where / "tls")
+    finally:
+        cli("umount", str(where), env=env)
+    with fs3.connect(str(data)) as client:
+        assert client.read("/tls/through-the-mount.txt") == b"over TLS\n"
 
 
 def test_tls_files_are_private_and_name_their_servers(tls_up):
