@@ -13,7 +13,20 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 from fs3._errors import describe
 
-from . import _bench, _cluster, _copy, _demo, _local, _mount, _namespace, _quota, _servers, _shards, _tls, _users
+from . import (
+    _bench,
+    _cluster,
+    _copy,
+    _demo,
+    _local,
+    _mount,
+    _namespace,
+    _quota,
+    _servers,
+    _shards,
+    _tls,
+    _users,
+)
 from ._common import CliState
 
 
