@@ -17,7 +17,7 @@ from cryptography import x509
 
 from fs3._errors import InvalidArgument, PermissionDenied
 from fs3._tls import ENV_CA, ServerTLS, client_context, explain, find_ca, server_context
-from fs3.local._certs import ensure_ca, ensure_server_cert
+from fs3.local import ensure_ca, ensure_server_cert
 
 
 @pytest.fixture(scope="module")

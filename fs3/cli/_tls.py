@@ -30,7 +30,7 @@ def tls_certs(directory, servers, as_json):
     Keys are 0600 in a 0700 directory; existing certificates are kept while they still fit. Give each
     server --tls-cert NAME.pem --tls-key NAME.key --tls-ca ca.pem, and clients FS3_TLS_CA=ca.pem.
     ca.key signs certificates: keep it where no server runs."""
-    from fs3.local._certs import ensure_ca, ensure_server_cert
+    from fs3.local import ensure_ca, ensure_server_cert
 
     ca, ca_key = ensure_ca(directory)
     made = {name: ensure_server_cert(directory, name, hosts) for name, hosts in map(_server, servers)}

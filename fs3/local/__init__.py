@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from ._certs import ensure_ca, ensure_server_cert
 from ._cluster import LocalCluster, LocalClusterConfig, ProcessRecord
 from ._topology import Topology, load_topology
 
-__all__ = ["LocalCluster", "LocalClusterConfig", "ProcessRecord", "Topology", "load_topology"]
+__all__ = ["LocalCluster", "LocalClusterConfig", "ProcessRecord", "Topology", "ensure_ca", "ensure_server_cert",
+           "load_topology"]

@@ -45,7 +45,7 @@ from fs3._data_client import NodeConnection
 from fs3._errors import Status, Unavailable
 from fs3._tls import ENV_CA, client_context
 from fs3.client._calls import CallConnection
-from fs3.local._certs import ensure_ca, ensure_server_cert
+from fs3.local import ensure_ca, ensure_server_cert
 from fs3.proto import cluster_pb2
 
 pytestmark = pytest.mark.timeout(300)
