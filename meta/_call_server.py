@@ -16,6 +16,11 @@ table's ``reaches_storage``: truncating an existing file; an open that finds it 
 inside a group leaves the group for the pool), and every call and HELLO on a remote store (etcd), run
 on a thread pool, so a network round trip never stalls the loop.
 
+Users get fair shares (meta/_fair_share.py): each user's calls wait in a queue of their own and the
+users are served round robin, a few calls each per turn of the loop, so one user's flood of calls waits
+its turn instead of delaying everyone's ``stat`` (``FS3_FAIR_SHARE=off`` serves calls as they come, for
+comparison: benchmarks/meta_flood.py).
+
 Nothing a peer sends takes the server down: a frame that breaks the protocol is answered with an ERROR
 frame and the connection is closed; a bad request in a good frame fails that call alone. A peer without
 a token costs little: its HELLO is refused by its header when longer than a token may be, a connection
@@ -33,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import ssl
 import threading
 import time
@@ -44,6 +50,7 @@ from fs3._errors import FS3Error, Status
 from fs3._metrics import OpCounters
 
 from . import ops
+from ._fair_share import FairShare
 from ._tls_listener import TLSListener
 from ._users import Users
 
@@ -82,7 +89,7 @@ class CallServer:
 
     def __init__(self, ctx: ops.OpContext, users: Users, counters: OpCounters, *, host: str, port: int = 0,
                  threads: int = 32, max_connections: int | None = None, handshake_deadline: float | None = None,
-                 tls: ssl.SSLContext | None = None):
+                 tls: ssl.SSLContext | None = None, fair_share: bool | None = None):
         self.ctx, self.users, self.counters, self.kv = ctx, users, counters, ctx.kv
         self.host, self.port = host, port
         self.tls = tls
@@ -99,6 +106,8 @@ class CallServer:
         self._server: asyncio.Server | None = None
         self.operations = tuple(ops.OPERATIONS[name] for name in wire.METHODS)  # by method number
         self.connections: set[_CallConnection] = set()
+        fair = fair_share if fair_share is not None else os.environ.get("FS3_FAIR_SHARE", "on") != "off"
+        self.fair = FairShare(self.loop, self._start) if fair else None
         self._waiting: list[tuple[_CallConnection, int, ops.Operation, object]] = []  # to commit together
 
     def start(self) -> int:
@@ -156,6 +165,14 @@ class CallServer:
             log.warning("meta calls: refusing connections: too many connections to this meta server (%d)",
                         self.max_connections)
         return False
+
+    def _start(self, call) -> None:
+        """FairShare's turn came for a call: run it (unless its connection went meanwhile)."""
+        conn, req_id, op, request = call
+        if conn.transport.is_closing():
+            self.fair.finished(conn.uid)  # type: ignore[union-attr]
+            return
+        conn.dispatch(req_id, op, request)
 
     def authenticate(self, token: str) -> ops.Cred:
         """The credentials of a HELLO's bearer token, with the errors gRPC's ``Users.authenticate``
@@ -250,8 +267,10 @@ class _CallConnection(asyncio.Protocol):
         self.accepted = accepted  # when TCP accepted it (TLS: its handshake counts in the deadline)
         self.frames = wire.reader(head=self._head)
         self.token: str | None = None  # the caller's bearer token once HELLO was accepted
+        self.uid = -1  # ... and its user's (whose fair share its calls take)
         self.in_flight = 0
         self.paused = False
+        self.held = False  # paused for its user's backlog (FairShare)
         self.authenticating = False  # a HELLO's token is being checked on the pool
         self._handshake: asyncio.TimerHandle | None = None  # closes the connection unless HELLO comes first
 
@@ -282,6 +301,8 @@ class _CallConnection(asyncio.Protocol):
 
     def connection_lost(self, exc):
         self.server.connections.discard(self)
+        if self.server.fair is not None:
+            self.server.fair.forget(self)
         if self._handshake is not None:
             self._handshake.cancel()
             self._handshake = None
@@ -332,6 +353,13 @@ class _CallConnection(asyncio.Protocol):
         except Exception:  # noqa: BLE001 - protobuf raises DecodeError and others for garbage
             self._reply_error(req_id, Status.INVALID_ARGUMENT, f"malformed {op.name} request")
             return
+        if self.server.fair is not None:
+            self.server.fair.submit(self.uid, (self, req_id, op, request), self)
+            return
+        self.dispatch(req_id, op, request)
+
+    def dispatch(self, req_id: int, op: ops.Operation, request) -> None:
+        """Run a call where it belongs (see ``CallServer.route``); ``_send`` answers it."""
         where = self.server.route(op, request)
         if where == "loop":
             self._send(req_id, self._answer(op, request))
@@ -356,11 +384,11 @@ class _CallConnection(asyncio.Protocol):
         check = self.server.authenticate
         if self.server.inline_reads:
             try:
-                check(token)
+                cred = check(token)
             except FS3Error as exc:
                 self._refuse(exc.status, exc.strerror or str(exc))
                 return
-            self._welcome(token)
+            self._welcome(token, cred)
             return
         # A remote store (etcd): the token's lookup is a round trip, which must not stall the loop.
         self.authenticating = True
@@ -379,12 +407,12 @@ class _CallConnection(asyncio.Protocol):
             else:
                 self._refuse(Status.INTERNAL, f"authentication failed: {error}")
             return
-        self._welcome(token)
+        self._welcome(token, future.result())
         self.transport.resume_reading()
         self.data_received(b"")  # frames that came behind the HELLO
 
-    def _welcome(self, token: str) -> None:
-        self.token = token
+    def _welcome(self, token: str, cred: ops.Cred) -> None:
+        self.token, self.uid = token, cred.uid
         if self._handshake is not None:
             self._handshake.cancel()
             self._handshake = None
@@ -397,14 +425,28 @@ class _CallConnection(asyncio.Protocol):
         self.in_flight -= 1
         if self.paused and self.in_flight < MAX_CALLS_IN_FLIGHT // 2 and not self.transport.is_closing():
             self.paused = False
-            self.transport.resume_reading()
+            if not self.held:
+                self.transport.resume_reading()
         try:
             result = future.result()
         except BaseException as exc:  # noqa: BLE001 - cancelled at shutdown, or a bug: answer it anyway
             result = _Failed(Status.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
         self._send(req_id, result)
 
+    def hold(self, on: bool) -> None:
+        """FairShare: stop (or resume) reading this connection while its user's backlog is full."""
+        self.held = on
+        if self.transport.is_closing():
+            return
+        if on:
+            self.transport.pause_reading()
+        elif not self.paused and not self.authenticating:
+            self.transport.resume_reading()
+
     def _send(self, req_id: int, result: bytes | _Failed) -> None:
+        """Answer a call that ran."""
+        if self.server.fair is not None:
+            self.server.fair.finished(self.uid)
         if self.transport.is_closing():
             return
         if isinstance(result, _Failed):

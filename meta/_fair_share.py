@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-PER_TURN = 16      # calls of one user started per turn
+PER_TURN = 32      # calls of one user started per turn
 IN_FLIGHT = 64     # calls of one user started and not yet answered
 BACKLOG = 1024     # calls of one user queued before its connections stop being read
 
@@ -37,6 +37,7 @@ class FairShare:
         self._scheduled = False
         self.deferred = 0     # calls that waited for a later turn (a user over its share)
         self.pauses = 0       # times a user's connections were paused for its backlog
+        self.overtook: dict[int, int] = {}  # uid -> calls started while another user had calls waiting
 
     def submit(self, uid: int, call: Any, conn: Any) -> None:
         """Queue one call of user ``uid`` that came on ``conn`` (paused with ``conn.hold(True)`` while
@@ -77,6 +78,7 @@ class FairShare:
 
     def _turn(self) -> None:
         self._scheduled = False
+        waiting = {uid for uid in self._ready if len(self._queues[uid]) > self.per_turn}  # more than a turn's
         for _ in range(len(self._ready)):
             uid = self._ready.popleft()
             queue = self._queues[uid]
@@ -85,6 +87,8 @@ class FairShare:
                 self._busy[uid] = self._busy.get(uid, 0) + 1
                 started += 1
                 self._run(queue.popleft())
+            if started and waiting - {uid}:
+                self.overtook[uid] = self.overtook.get(uid, 0) + started
             if queue:
                 self.deferred += 1
                 self._ready.append(uid)

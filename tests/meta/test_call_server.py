@@ -171,3 +171,27 @@ def test_a_revoked_token_stops_working_on_an_open_connection(server):
 def _refused(answer):
     """The error tuple of a framed call's answer, or None for a reply."""
     return answer if isinstance(answer, tuple) else None
+
+
+def test_a_flood_of_one_user_does_not_hold_back_another_users_call(server):
+    """The attack: a user puts thousands of creates on the wire at once; another user's stat is
+    served while the flood still waits (meta/_fair_share.py), not after it."""
+    fair = server.calls.fair
+    assert fair is not None
+    with fs3.connect(server.address, token=server.root) as admin:
+        admin.mkdir("/flood", mode=0o777)
+    flood = Framed(server.call_address, server.root)
+    quiet = Framed(server.call_address, server.carol)
+    try:
+        before = fair.overtook.get(5151, 0)
+        burst = b"".join(wire.frame(wire.CALL, meta_pb2.MkdirRequest(path=f"/flood/d{i}").SerializeToString(),
+                                    count=wire.NUMBER["Mkdir"], req_id=i + 1) for i in range(3000))
+        flood.sock.sendall(burst)
+        assert isinstance(quiet.call("Stat", meta_pb2.StatRequest(path="/")), meta_pb2.StatReply)
+        assert fair.overtook.get(5151, 0) > before  # carol's stat went ahead of the flood's queue
+        for _ in range(3000):  # and the flood was served whole
+            frame_type, _req, _payload = flood._frame()
+            assert frame_type == wire.REPLY
+    finally:
+        flood.close()
+        quiet.close()
