@@ -35,6 +35,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 
@@ -42,6 +43,7 @@ from fs3._auth import NodeSigner
 from fs3._errors import FS3Error, NotFound
 from fs3._periodic import PeriodicThread
 from fs3._rpc import CHANNEL_OPTIONS, call
+from fs3._tls import channel as open_channel
 from fs3.proto import cluster_pb2, common_pb2, storage_pb2, storage_pb2_grpc
 
 from . import _keys as keys
@@ -106,16 +108,16 @@ class _Interrupted(Exception):
 
 class ChainScrubber:
     """Scrubs chains (see the module docstring): ``scrub()`` at once, or every ``interval`` seconds on
-    its own thread while ``active()`` (the manager lease holder). ``statistics()``: totals since start."""
+    its own thread while ``active()`` (the manager lease holder); storage nodes are reached over TLS,
+    verified against ``ca``, when the cluster has it on. ``statistics()``: totals since start."""
 
     def __init__(self, cluster: ClusterManager, kv: KVStore, *, interval: float = 0.0,
-                 active: Callable[[], bool] | None = None,
-                 channel: Callable[[str], grpc.Channel] | None = None):
+                 active: Callable[[], bool] | None = None, ca: Path | None = None):
         self.cluster = cluster
         self.kv = kv
         self.interval = interval
         self.active = active or (lambda: True)
-        self._open_channel = channel or (lambda address: grpc.insecure_channel(address, options=CHANNEL_OPTIONS))
+        self._ca = ca
         self._channels: dict[str, grpc.Channel] = {}
         self._signer = NodeSigner(cluster.secret, "meta")
         self._lock = threading.Lock()  # one scrub at a time
@@ -203,7 +205,7 @@ class ChainScrubber:
     def _stub(self, address: str) -> storage_pb2_grpc.StorageStub:
         channel = self._channels.get(address)
         if channel is None:
-            channel = self._channels[address] = self._open_channel(address)
+            channel = self._channels[address] = open_channel(address, self._ca, CHANNEL_OPTIONS)
         return storage_pb2_grpc.StorageStub(channel)
 
     def _list(self, address: str, target_id: int, after: bytes, until: bytes = b"",

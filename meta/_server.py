@@ -87,7 +87,8 @@ class MetaServer:
         self.gc = GarbageCollector(self.ctx, self.reclaimer, delay=config.gc_delay,
                                    active=lambda: self.manager.is_leader)
         self.scrubber = ChainScrubber(self.cluster, self.kv, interval=config.scrub_interval,
-                                      active=lambda: self.manager.is_leader)
+                                      active=lambda: self.manager.is_leader,
+                                      ca=config.tls.ca if config.tls is not None else None)
         self.address = ""
         self.counters = OpCounters()  # per gRPC method: calls, errors, latency (for /metrics)
         self.http = None

@@ -259,3 +259,21 @@ def test_the_periodic_scrub_restores_without_being_asked(tmp_path):
         assert re.search(r"scrub: \d+ chains, \d+ chunks compared, 1 restored", log), log[-2000:]
     finally:
         cluster.stop()
+
+
+def test_a_scrub_reaches_the_nodes_over_tls(tmp_path):
+    """With TLS on, meta lists the members' chunks and asks the heads for repairs over TLS too."""
+    cluster = LocalCluster.start(LocalClusterConfig(
+        data_dir=tmp_path, storage_nodes=3, replicas=3, chunk_size=CHUNK, stripe=2, tls=True,
+        extra_env={"FS3_SCRUB_INTERVAL": "0"},
+    ), timeout=90, remember=False)
+    try:
+        admin = read_token_file(cluster.data_dir / TOKEN_FILE)
+        with fs3.connect(cluster.meta[0], token=admin, shm=False, tls_ca=cluster.tls_ca) as client:
+            client.write("/tls-scrubbed", os.urandom(2 * CHUNK))
+            wait_for(lambda: serving(client), what="every replica serving")
+            report = client.scrub()
+        assert report.chains and not [c.skipped for c in report.chains if c.skipped]
+        assert sum(c.chunks for c in report.chains) >= 2 and not sum(c.failed for c in report.chains)
+    finally:
+        cluster.stop()
