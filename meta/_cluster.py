@@ -10,6 +10,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from fs3 import _token
 from fs3._errors import AlreadyExists, InvalidArgument, NotFound, Status
@@ -17,6 +18,7 @@ from fs3.proto import cluster_pb2
 
 from . import _keys as keys
 from ._chain_table import plan_chains
+from ._secret_file import load_secret
 from .kv import KVStore
 
 log = logging.getLogger(__name__)
@@ -72,8 +74,10 @@ class ClusterManager:
         heartbeat_timeout: float = 5.0,
         meta_addresses: list[str] | None = None,
         clock: Callable[[], int] = time.time_ns,
+        secret_file: Path | None = None,
     ):
         self.kv = kv
+        self.secret_file = secret_file
         self.clock = clock
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_timeout = heartbeat_timeout
@@ -152,7 +156,10 @@ class ClusterManager:
     # -- data-plane admission ----------------------------------------------------------------------
 
     def secret(self) -> bytes:
-        """The cluster secret, made once and kept in the KV store (shared by every meta server)."""
+        """The cluster secret: from the secret file when there is one (meta/_secret_file.py), else made
+        once and kept in the KV store (shared by every meta server)."""
+        if not self._secret and self.secret_file is not None:
+            self._secret = load_secret(self.secret_file, self.kv)
         if not self._secret:
             def run(txn):
                 value = txn.get(keys.CLUSTER_SECRET)

@@ -55,6 +55,8 @@ class MetaConfig:
     advertise: str = ""                       # address clients reach this server at (default: bound one)
     peers: list[str] = field(default_factory=list)  # every meta address clients may use
     admin_token_file: Path | None = None      # root's token: read if present, else created (0600)
+    secret_file: Path | None = None           # the cluster secret, apart from the namespace (0600; made
+                                              # if missing); None: kept in the KV store
     http: str = ""                            # HOST:PORT of the admin HTTP API and dashboard ("" : none)
     http_addr_file: Path | None = None        # where to write the dashboard's URL once serving
     calls: str = ""                           # HOST:PORT of the framed call listener ("": the gRPC host,
@@ -78,7 +80,10 @@ class MetaServer:
         self.cluster = ClusterManager(
             self.kv, heartbeat_interval=config.heartbeat_interval,
             heartbeat_timeout=config.heartbeat_timeout, meta_addresses=config.peers,
+            secret_file=config.secret_file,
         )
+        if config.secret_file is not None:
+            self.cluster.secret()  # a secret file others may read stops the server now, not at first use
         self.manager = ManagerLoop(self.cluster, interval=config.manager_interval)
         self.reclaimer = GrpcChunkReclaimer(self.cluster, ca=config.tls.ca if config.tls is not None else None)
         self.ctx = ops.OpContext(self.kv, InodeAllocator(self.kv), self.reclaimer, ns_config,

@@ -48,6 +48,10 @@ def _logging(level: str) -> None:
               help="Seconds without a heartbeat after which a storage node is offline.")
 @click.option("--admin-token-file", type=click.Path(path_type=Path), show_envvar=True, envvar="FS3_ADMIN_TOKEN_FILE",
               help="The root user's token: read if the file exists, else created (mode 0600).")
+@click.option("--secret-file", type=click.Path(path_type=Path), show_envvar=True, envvar="FS3_SECRET_FILE",
+              help="The cluster secret (signs node tokens and capabilities), apart from the namespace: read if "
+                   "the file exists, else created (mode 0600); every meta server needs the same file. "
+                   "Without it the secret is kept in the KV store.")
 @click.option("--peer", "peers", multiple=True, metavar="HOST:PORT", show_envvar=True, envvar="FS3_PEERS",
               help="Every meta server's address clients may use, this one included (repeatable).")
 @click.option("--http", default="", metavar="HOST:PORT", show_envvar=True, envvar="FS3_HTTP",
@@ -59,7 +63,7 @@ def _logging(level: str) -> None:
 @_tls_options
 @click.option("--log-level", default="info", show_default=True)
 def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, advertise, heartbeat_timeout, admin_token_file,
-         scrub_interval,
+         scrub_interval, secret_file,
          peers, http, http_addr_file, calls, tls_cert, tls_key, tls_ca, log_level):
     """Run a metadata server (namespace + cluster manager)."""
     from fs3._tls import ServerTLS
@@ -69,7 +73,7 @@ def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, advertise, heartbe
     serve(MetaConfig(kv=kv, listen=listen, addr_file=addr_file, chunk_size=chunk_size, stripe=stripe,
                      gc_delay=gc_delay, scrub_interval=scrub_interval, advertise=advertise,
                      heartbeat_timeout=heartbeat_timeout,
-                     admin_token_file=admin_token_file, peers=list(peers), http=http,
+                     admin_token_file=admin_token_file, secret_file=secret_file, peers=list(peers), http=http,
                      http_addr_file=http_addr_file, calls=calls, tls=ServerTLS.of(tls_cert, tls_key, tls_ca)))
 
 

@@ -4,6 +4,8 @@ it holds secrets):
 
     DATA/cluster.json            what runs: meta addresses, processes, pids (read by `fs3` commands)
     DATA/admin.token             the root user's token (mode 0600): the starter's key to the cluster
+    DATA/cluster.secret          the cluster secret (mode 0600), apart from the namespace: it signs node
+                                 tokens and data-plane capabilities
     DATA/meta/meta.db            the namespace and cluster state (SQLite KV; or an etcd cluster)
     DATA/etcd-<i>/               with --etcd N: member i's data
     DATA/etcd/*.credentials      with --etcd N: etcd's root and fs3 users and their passwords (0600)
@@ -33,6 +35,8 @@ from fs3._errors import AlreadyExists, InvalidArgument, Unavailable
 from fs3._layout import DEFAULT_CHUNK_SIZE, DEFAULT_STRIPE, valid_chunk_size
 from fs3._retry import Deadline, poll
 from fs3.proto import cluster_pb2
+
+SECRET_FILE = "cluster.secret"  # in DATA: the cluster secret, apart from the namespace
 
 
 @dataclass
@@ -179,7 +183,7 @@ class LocalCluster:
                 say(f"starting {name}")
                 metas.append(cluster._spawn(config, "meta", name, [
                     "meta", "--kv", kv, "--listen", listen, *peers,
-                    "--admin-token-file", str(token_file),
+                    "--admin-token-file", str(token_file), "--secret-file", str(data / SECRET_FILE),
                     "--chunk-size", str(config.chunk_size),
                     "--stripe", str(config.stripe), "--gc-delay", str(config.gc_delay),
                     "--heartbeat-timeout", str(config.heartbeat_timeout),

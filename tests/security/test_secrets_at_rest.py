@@ -50,7 +50,7 @@ def test_a_local_account_cannot_read_the_databases_of_a_running_cluster(open_clu
         client.write("/secret.bin", b"root's data " * 1000)
     meta_dir = data / "meta"
     target = next(data.glob("storage-*/target-*"))
-    secrets = [meta_dir / "meta.db", *meta_dir.glob("meta.db-*"), target / "chunks.db",
+    secrets = [data / "cluster.secret", meta_dir / "meta.db", *meta_dir.glob("meta.db-*"), target / "chunks.db",
                *target.glob("chunks.db-*"), *target.glob("slots/c*.dat"), target / "target.json"]
     assert (meta_dir / "meta.db-wal").exists() and (target / "chunks.db-wal").exists()  # a running cluster
     for d in (meta_dir, target.parent, target, target / "slots"):
@@ -123,3 +123,51 @@ def test_storage_refuses_to_start_on_a_target_others_may_read(tmp_path, cli):
         loose.chmod(0o644 if private == 0o600 else 0o755)
         cli.one_error_line(storage(), str(loose), fix)
         loose.chmod(private)
+
+
+def _kv_secret(db: Path) -> bytes | None:
+    import sqlite3
+
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        row = conn.execute("SELECT v FROM kv WHERE k = ?", (b"SECR",)).fetchone()
+    return None if row is None else bytes(row[0])
+
+
+def test_the_cluster_secret_lives_apart_from_the_namespace(open_cluster):
+    """`fs3 up` keeps the secret in DATA/cluster.secret (0600): a copy of meta.db, or an etcd backup,
+    cannot mint node tokens or capabilities."""
+    secret = open_cluster.data_dir / "cluster.secret"
+    assert mode(secret) == 0o600 and len(bytes.fromhex(secret.read_text().strip())) == 32
+    assert _kv_secret(open_cluster.data_dir / "meta" / "meta.db") is None
+
+
+def test_meta_moves_an_older_clusters_secret_out_of_the_namespace_and_guards_the_file(tmp_path, cli):
+    from fs3.meta._cluster import ClusterManager
+
+    db = tmp_path / "meta" / "meta.db"
+    addr = tmp_path / "addr"
+    kv = SQLiteKV(db)
+    ClusterManager(kv).secret()  # as an older fs3 kept it: in the KV store
+    kv.close()
+    old = _kv_secret(db)
+    assert old is not None and len(old) == 32
+
+    secret = tmp_path / "cluster.secret"
+    args = ["meta", "--kv", f"sqlite://{db}", "--listen", "127.0.0.1:0", "--calls", "off",
+            "--secret-file", str(secret)]
+    proc = subprocess.Popen([sys.executable, "-m", "fs3", *args, "--addr-file", str(addr)], env=cli.env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: addr.exists() or proc.poll() is not None, what="meta to start with a secret file")
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert bytes.fromhex(secret.read_text()) == old  # tokens already issued stay good
+    assert mode(secret) == 0o600 and _kv_secret(db) is None
+
+    secret.chmod(0o644)
+    cli.one_error_line(cli(*args, timeout=60), f"{secret} is mode 0644", f"chmod 600 {secret}")
+    secret.chmod(0o600)
+    secret.write_text("not hex\n")
+    cli.one_error_line(cli(*args, timeout=60), "openssl rand -hex 32")
