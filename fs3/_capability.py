@@ -8,9 +8,12 @@ it expires, and meta checks the file's permissions (and, for writes, that the se
 time; a removed user or revoked token gets no renewal, so data access ends within ``LIFETIME`` seconds
 plus meta's user cache (see docs/security.md).
 
-A write capability also names the file's chunk size and how far into the file it lets the holder write
-(``limit``, in bytes): ``UNLIMITED`` unless a quota applies to the file, in which case it is the room
-meta reserved for the file against its quotas (the client asks for more with ExtendWrite).
+A write capability also names the file's chunk size, how far into the file it lets the holder write
+(``limit``, in bytes: ``UNLIMITED`` unless a quota applies to the file, in which case it is the room
+meta reserved for the file against its quotas; the client asks for more with ExtendWrite), and the
+file's chains: a layout is ``stripe`` consecutive chains of chain table ``table_id`` from position
+``chain_start``, wrapping at the table's length then (``table_len``; tables only grow), so chunk ``i``
+belongs on ``table[(chain_start + i % stripe) % table_len]`` and nowhere else.
 
 Capabilities are signed (HMAC-SHA256, truncated to 128 bits) with keys that only meta and the storage
 nodes can derive from the cluster secret: key ``k`` signs what is issued during the ``k``-th
@@ -31,13 +34,14 @@ from typing import NamedTuple
 READ = 1
 WRITE = 2
 ACCESS_NAMES = {READ: "read", WRITE: "write"}
-FORMAT = 2
+FORMAT = 3
 LIFETIME = 20            # seconds a capability is good for
 RENEW_MARGIN = 10        # a client renews a capability with less than this left
 KEY_PERIOD = 3600        # seconds each signing key is the current one
 UNLIMITED = (1 << 64) - 1  # a write capability's limit where no quota applies
-# format, access, key id, inode, session, uid, expiry (unix seconds), write limit (bytes), chunk size
-_BODY = struct.Struct("<BBIQQIQQI")
+# format, access, key id, inode, session, uid, expiry (unix seconds); writes: limit (bytes), chunk size,
+# chain table id, chain start, stripe, table length
+_BODY = struct.Struct("<BBIQQIQQIHIHI")
 MAC_SIZE = 16
 SIZE = _BODY.size + MAC_SIZE
 _KEY_LABEL = b"fs3 data-plane capability key\0"
@@ -58,6 +62,21 @@ class Capability(NamedTuple):
     expiry: int
     limit: int = 0       # writes: how far into the file (bytes) the holder may write
     chunk_size: int = 0  # writes: the file's chunk size (what each write item must say)
+    table_id: int = 0    # writes: the file's chains (see the module docstring); stripe 0: not bound
+    chain_start: int = 0
+    stripe: int = 0
+    table_len: int = 0
+
+
+class Reach(NamedTuple):
+    """Where a write capability lets its holder write: see the module docstring."""
+
+    limit: int = 0
+    chunk_size: int = 0
+    table_id: int = 0
+    chain_start: int = 0
+    stripe: int = 0
+    table_len: int = 0
 
 
 class CapabilityKeys:
@@ -89,10 +108,10 @@ def key_id(now: float) -> int:
 
 
 def sign(keys: CapabilityKeys, access: int, inode: int, session: int, uid: int, *,
-         limit: int = 0, chunk_size: int = 0, now: float | None = None, lifetime: float = LIFETIME) -> bytes:
+         reach: Reach = Reach(), now: float | None = None, lifetime: float = LIFETIME) -> bytes:
     now = time.time() if now is None else now
     kid = key_id(now)
-    body = _BODY.pack(FORMAT, access, kid, inode, session, uid, int(now + lifetime), limit, chunk_size)
+    body = _BODY.pack(FORMAT, access, kid, inode, session, uid, int(now + lifetime), *reach)
     return body + hmac.new(keys.key(kid), body, hashlib.sha256).digest()[:MAC_SIZE]
 
 

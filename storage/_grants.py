@@ -23,7 +23,7 @@ class Grants:
         self._keys = keys
         self.uid = uid
         self.read: dict[int, int] = {}   # inode -> expiry (unix seconds)
-        self.write: dict[int, tuple[int, int, int]] = {}  # inode -> (expiry, limit, chunk size)
+        self.write: dict[int, _capability.Capability] = {}  # inode -> the newest write capability
         self.lapsed = 0                  # capabilities ignored because they had lapsed
 
     def take(self, payload, count: int, now: float) -> None:
@@ -47,24 +47,35 @@ class Grants:
                 _room(self.read, cap.inode, now, lambda until: until)
                 self.read[cap.inode] = max(cap.expiry, self.read.get(cap.inode, 0))
                 continue
-            _room(self.write, cap.inode, now, lambda held: held[0])
+            _room(self.write, cap.inode, now, lambda held: held.expiry)
             held = self.write.get(cap.inode)
-            if held is None or cap.expiry >= held[0]:  # the newest says how far (a reservation only grows)
-                self.write[cap.inode] = (cap.expiry, cap.limit, cap.chunk_size)
+            if held is None or cap.expiry >= held.expiry:  # the newest says how far (a reservation only grows)
+                self.write[cap.inode] = cap
 
     def check_write(self, item: _wire.WriteItem, now: float) -> None:
         """Raise unless this connection holds a live write capability for the item's file that covers
         it: CAPABILITY_REFUSED without one (the client renews it), EDQUOT past the file's reservation."""
         held = self.write.get(item.inode)
-        if held is None or held[0] < now:
+        if held is None or held.expiry < now:
             raise FS3Error("no write capability", status=Status.CAPABILITY_REFUSED)
-        _, limit, chunk_size = held
-        if chunk_size and item.chunk_size != chunk_size:
-            raise FS3Error(f"write with chunk size {item.chunk_size} to a file of chunk size {chunk_size}",
+        if held.chunk_size and item.chunk_size != held.chunk_size:
+            raise FS3Error(f"write with chunk size {item.chunk_size} to a file of chunk size {held.chunk_size}",
                            status=Status.PERMISSION_DENIED)
-        if item.index * item.chunk_size + item.offset + item.length > limit:
-            raise FS3Error(f"Disk quota exceeded: write past byte {limit} of inode {item.inode}, the room its "
-                           "quota reserved (ask meta to extend the write)", status=Status.QUOTA_EXCEEDED)
+        if item.index * item.chunk_size + item.offset + item.length > held.limit:
+            raise FS3Error(f"Disk quota exceeded: write past byte {held.limit} of inode {item.inode}, the room "
+                           "its quota reserved (ask meta to extend the write)", status=Status.QUOTA_EXCEEDED)
+
+    def check_chain(self, item: _wire.WriteItem, table_chain) -> None:
+        """Raise unless the item's chunk belongs on the chain it was sent to (``table_chain(table id,
+        position)``: the node's routing, which knows every chain it serves and the tables holding them):
+        a file's chunks stay on its own chains, where its removal reclaims them."""
+        held = self.write.get(item.inode)
+        if held is None or not held.stripe:
+            return
+        position = (held.chain_start + item.index % held.stripe) % held.table_len
+        if table_chain(held.table_id, position) != item.chain_id:
+            raise FS3Error(f"chunk {item.inode}:{item.index} belongs on another chain than {item.chain_id}",
+                           status=Status.PERMISSION_DENIED)
 
 
 def _room(held: dict, inode: int, now: float, expiry) -> None:

@@ -42,6 +42,7 @@ class NodeRouting:
         self._chains: dict[int, cluster_pb2.ChainInfo] = {}
         self._targets: dict[int, cluster_pb2.TargetInfo] = {}
         self._nodes: dict[int, cluster_pb2.NodeInfo] = {}
+        self._tables: dict[int, list[int]] = {}
         self._local: set[int] = set()
         self.version = 0
         self._last_refresh = 0.0
@@ -59,6 +60,7 @@ class NodeRouting:
             self._chains = {c.id: c for c in routing.chains}
             self._targets = {t.id: t for t in routing.targets}
             self._nodes = {n.id: n for n in routing.nodes}
+            self._tables = {t.id: list(t.chains) for t in routing.tables}
             self.version = routing.version
             self.info = routing
         for listener in self.listeners:
@@ -84,6 +86,11 @@ class NodeRouting:
 
     def chain(self, chain_id: int) -> cluster_pb2.ChainInfo | None:
         return self._chains.get(chain_id)
+
+    def table_chain(self, table_id: int, position: int) -> int:
+        """The chain at ``position`` of chain table ``table_id`` (0: not known here)."""
+        chains = self._tables.get(table_id)
+        return chains[position] if chains is not None and position < len(chains) else 0
 
     def local_chains(self) -> list[tuple[cluster_pb2.ChainInfo, int]]:
         """(chain, this node's target in it) for every chain this node is part of."""

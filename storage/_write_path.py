@@ -76,6 +76,8 @@ async def serve_write(ctx: DataPlaneContext, request: Request, shm: SharedRegion
         if grants is not None:
             grants.check_write(item, time.time())
         target = ctx.target(item.chain_id, item.chain_version, role=WRITE)
+        if grants is not None:  # (once the node's routing is as new as the item's chain version)
+            grants.check_chain(item, ctx.routing.table_chain)
         # Over shared memory a whole-chunk write may go to disk straight from the client's region:
         # a client that changed those bytes mid-write would only damage its own write (caught by the
         # block checksums on every later read).

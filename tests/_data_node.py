@@ -69,8 +69,8 @@ def token() -> bytes:
 
 def capability(access: int = _capability.READ, inode: int = 7, uid: int = 0) -> bytes:
     """A capability as meta would issue it for this node's cluster (good for a day)."""
-    limit = _capability.UNLIMITED if access == _capability.WRITE else 0
-    return _capability.sign(_capability.CapabilityKeys(lambda: SECRET), access, inode, 1, uid, limit=limit,
+    reach = _capability.Reach(_capability.UNLIMITED) if access == _capability.WRITE else _capability.Reach()
+    return _capability.sign(_capability.CapabilityKeys(lambda: SECRET), access, inode, 1, uid, reach=reach,
                             lifetime=86400)
 
 

@@ -259,22 +259,24 @@ def test_frames_of_both_protocols_back_to_back():
 
 # GRANT: one write capability (fs3/_capability.py) signed with a known key at a known time.
 GRANT = _hex(
-    "4633", "01", "09", "0000", "0100", "00000000", "3e000000",  # header: GRANT, 1 capability, 62 bytes
-    "02", "02", "20a10700", "0807060504030201",                  # format 2, WRITE, key id 500000
+    "4633", "01", "09", "0000", "0100", "00000000", "4a000000",  # header: GRANT, 1 capability, 74 bytes
+    "03", "02", "20a10700", "0807060504030201",                  # format 3, WRITE, key id 500000
     "1817161514131211", "d2040000", "14d2496b00000000",          # session, uid 1234, expiry
     "0000000400000000", "00001000",                              # limit 64 MiB, chunk size 1 MiB
-    "2bf58540a3f505dcb086f377d2c1d755",                          # HMAC-SHA256, first 16 bytes
+    "0100", "05000000", "0300", "0c000000",                      # chain table 1, from position 5, stripe 3, of 12
+    "a9f3b5204ac8b1615b58637606cbdb4d",                          # HMAC-SHA256, first 16 bytes
 )
 
 
 def test_grant_bytes():
     from fs3 import _capability as cap
 
-    assert (w.GRANT, cap.SIZE, cap.READ, cap.WRITE) == (9, 62, 1, 2)
+    assert (w.GRANT, cap.SIZE, cap.READ, cap.WRITE) == (9, 74, 1, 2)
     keys = cap.CapabilityKeys(lambda: b"k" * 32)
-    raw = cap.sign(keys, cap.WRITE, 0x0102030405060708, 0x1112131415161718, 1234, limit=64 << 20,
-                   chunk_size=1 << 20, now=1_800_000_000.0)
+    reach = cap.Reach(64 << 20, 1 << 20, 1, 5, 3, 12)
+    raw = cap.sign(keys, cap.WRITE, 0x0102030405060708, 0x1112131415161718, 1234, reach=reach,
+                   now=1_800_000_000.0)
     assert w.encode_grant([raw]) == GRANT
-    assert w.parse_header(GRANT[:16]) == w.Header(w.GRANT, 1, 0, 62)
+    assert w.parse_header(GRANT[:16]) == w.Header(w.GRANT, 1, 0, 74)
     assert cap.verify(keys, GRANT[16:], now=1_800_000_001.0) == cap.Capability(
-        cap.WRITE, 500000, 0x0102030405060708, 0x1112131415161718, 1234, 1_800_000_020, 64 << 20, 1 << 20)
+        cap.WRITE, 500000, 0x0102030405060708, 0x1112131415161718, 1234, 1_800_000_020, *reach)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fs3 import _capability
 from fs3._errors import FS3Error, NotFound, PermissionDenied, Status
-from fs3.proto import meta_pb2
+from fs3.proto import cluster_pb2, meta_pb2
 
 from .. import _keys as keys
 from ..kv import Transaction
@@ -22,20 +22,37 @@ from ._records import FILE, get_inode
 
 
 def issue(ctx: OpContext, cred: Cred, access: int, inode: int, session: int = 0, *,
-          reach: tuple[int, int] = (0, 0)) -> bytes:
+          reach: _capability.Reach = _capability.Reach()) -> bytes:
     """A capability for ``cred`` (b"" where the server issues none: a namespace without storage);
-    ``reach``: a write capability's (limit, chunk size), see ``write_reach``."""
+    ``reach``: a write capability's, see ``write_reach``."""
     if ctx.capabilities is None:
         return b""
-    limit, chunk_size = reach
-    return _capability.sign(ctx.capabilities, access, inode, session, cred.uid, limit=limit, chunk_size=chunk_size)
+    return _capability.sign(ctx.capabilities, access, inode, session, cred.uid, reach=reach)
 
 
-def write_reach(txn: Transaction, inode: meta_pb2.Inode) -> tuple[int, int]:
-    """How far a write capability lets its holder write the file (anywhere, unless a quota counts it:
-    then the room reserved, see ops/_usage.py), and the file's chunk size."""
+def write_reach(txn: Transaction, inode: meta_pb2.Inode) -> _capability.Reach:
+    """Where a write capability lets its holder write the file: how far (anywhere, unless a quota counts
+    it: then the room reserved, see ops/_usage.py), in chunks of which size, on which chains."""
     limit = _usage.usage_bytes(inode) if _usage.has_quota(txn, inode) else _capability.UNLIMITED
-    return limit, inode.layout.chunk_size
+    return _capability.Reach(limit, inode.layout.chunk_size, *_chains(txn, inode.layout))
+
+
+def _chains(txn: Transaction, layout) -> tuple[int, int, int, int]:
+    """The layout's chains as (table id, start, stripe, table length then): new files take ``stripe``
+    consecutive chains of a chain table from a random start (ops/open.py), and tables only grow. A
+    layout that is not so (none is made) gets stripe 0: its writes are not bound to chains."""
+    table_id = layout.table_id or 1
+    raw = txn.get(keys.chain_table(table_id))
+    chains = list(layout.chains)
+    if raw is None or not chains:
+        return 0, 0, 0, 0
+    table = list(cluster_pb2.ChainTable.FromString(raw).chains)
+    start = table.index(chains[0]) if chains[0] in table else -1
+    wrap = chains.index(table[0]) if start > 0 and table[0] in chains else 0
+    length = start + wrap if wrap else len(table)
+    if start < 0 or any(table[(start + k) % length] != c for k, c in enumerate(chains)):
+        return 0, 0, 0, 0
+    return table_id, start, len(chains), length
 
 
 def write_capability(ctx: OpContext, cred: Cred, ino: int, session: int) -> bytes:
@@ -80,7 +97,7 @@ def renew_capabilities(ctx: OpContext, cred: Cred,
     def run(txn):
         out = []
         for cap, status, message in checked:
-            reach = (0, 0)
+            reach = _capability.Reach()
             if cap is not None:
                 try:
                     inode = get_inode(txn, cap.inode)

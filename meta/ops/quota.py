@@ -112,7 +112,7 @@ def extend_write(ctx: OpContext, cred: Cred, req: meta_pb2.ExtendWriteRequest) -
             raise NotFound(f"No such file (inode {cap.inode} was removed)")
         live_session(txn, cap)
         reach = write_reach(txn, inode)
-        if reach[0] >= req.end:
+        if reach.limit >= req.end:
             return reach
         step = max(RESERVE_STEP, inode.layout.chunk_size)
         try:

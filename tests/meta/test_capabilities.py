@@ -80,3 +80,26 @@ def test_renewal_is_for_the_holder_while_the_file_and_session_live(cctx):
 def test_a_namespace_without_storage_issues_none(ctx):
     w = open_(ctx, "/f", write=True, create=True)
     assert not w.read_capability and not w.write_capability
+
+
+@pytest.mark.parametrize(("table", "layout", "bound"), [
+    ([11, 12, 13, 14, 15], [14, 15, 11], (3, 3, 5)),   # wraps at the table's end
+    ([11, 12, 13, 14, 15], [12, 13, 14], (1, 3, 5)),
+    ([11, 12, 13], [11, 12, 13], (0, 3, 3)),
+    ([11, 12, 13], [12, 11], (1, 2, 2)),             # made when the table had two chains
+    ([11, 12, 13], [11, 13], (0, 0, 0)),             # not consecutive (no layout is made so): unbound
+])
+def test_a_write_capability_binds_the_files_chains(cctx, table, layout, bound):
+    from fs3.meta import _keys as keys
+    from fs3.meta.ops.capabilities import write_reach
+    from fs3.proto import cluster_pb2, common_pb2
+
+    cctx.kv.transact(lambda t: t.set(keys.chain_table(1), cluster_pb2.ChainTable(
+        id=1, version=1, chains=table).SerializeToString()))
+    inode = meta_pb2.Inode(id=99, type=ops.FILE, layout=common_pb2.Layout(chunk_size=1 << 20, stripe=len(layout),
+                                                                          chains=layout, table_id=1))
+    reach = cctx.kv.transact(lambda t: write_reach(t, inode), readonly=True)
+    assert (reach.chain_start, reach.stripe, reach.table_len) == bound
+    if bound[1]:  # the chain a storage node computes for each index is the layout's
+        for i in range(7):
+            assert table[(reach.chain_start + i % reach.stripe) % reach.table_len] == layout[i % len(layout)]

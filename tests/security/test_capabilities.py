@@ -202,3 +202,29 @@ def test_an_expired_or_retired_capability_is_ignored_and_the_item_refused(tmp_pa
         assert _node_read(node) == Status.CAPABILITY_REFUSED  # none at all
     finally:
         node.stop()
+
+
+def test_a_chunk_cannot_be_written_to_another_chain_than_its_files(cluster, client, mallory):
+    """The attack: a user writes a chunk of their own file, with their own write capability, to a chain
+    where the file's removal would never look for it (storage no one reclaims, outside any quota)."""
+    mine = f"/mallory-chains-{os.getpid()}"
+    client.write(mine, b"")
+    client.chown(mine, 1234, 1234)
+    try:
+        with fs3.connect(cluster.meta[0], token=mallory) as c:
+            with c.open(mine, "wb") as f:
+                f.write(b"m" * 100)
+                f.flush()
+                key = f.raw._afile._capabilities[1]
+                write_cap = dict(c._run(c._async._capabilities.get([key])))[key]  # noqa: SLF001 - the attack
+                st = c.stat(mine)
+                wrong = chunk_home(client, st, 1)  # the chain of chunk 1, not chunk 0's
+                assert wrong[1] != chunk_home(client, st, 0)[1]
+                data = b"x" * 4096
+                stray = _wire.WriteItem(wrong[1], wrong[2], st.inode, 0, 0, len(data), st.chunk_size, crc32c(data))
+                [write] = wire(wrong[0], data_token(cluster, mallory), [_wire.encode_grant([write_cap]),
+                                                                          (stray, data)])
+        assert write.status == Status.PERMISSION_DENIED
+        assert client.read(mine) == b"m" * 100
+    finally:
+        client.remove(mine)
