@@ -79,6 +79,9 @@ class Reach(NamedTuple):
     table_len: int = 0
 
 
+NO_REACH = Reach()  # read capabilities
+
+
 class CapabilityKeys:
     """The signing keys, derived from the cluster secret (``secret`` is called each time: a node has
     none until it registers). Derived keys are kept, so a check costs one HMAC."""
@@ -108,7 +111,7 @@ def key_id(now: float) -> int:
 
 
 def sign(keys: CapabilityKeys, access: int, inode: int, session: int, uid: int, *,
-         reach: Reach = Reach(), now: float | None = None, lifetime: float = LIFETIME) -> bytes:
+         reach: Reach = NO_REACH, now: float | None = None, lifetime: float = LIFETIME) -> bytes:
     now = time.time() if now is None else now
     kid = key_id(now)
     body = _BODY.pack(FORMAT, access, kid, inode, session, uid, int(now + lifetime), *reach)

@@ -22,7 +22,7 @@ from ._records import FILE, get_inode
 
 
 def issue(ctx: OpContext, cred: Cred, access: int, inode: int, session: int = 0, *,
-          reach: _capability.Reach = _capability.Reach()) -> bytes:
+          reach: _capability.Reach = _capability.NO_REACH) -> bytes:
     """A capability for ``cred`` (b"" where the server issues none: a namespace without storage);
     ``reach``: a write capability's, see ``write_reach``."""
     if ctx.capabilities is None:
