@@ -1,5 +1,5 @@
-"""Node credentials in an attacker's (or a test's) hands: the cluster secret read from a local cluster's
-meta.db (what root on the meta host can do), node tokens minted from it, and what they let one do to a
+"""Node credentials in an attacker's (or a test's) hands: the cluster secret read from a local cluster
+(what root on the meta host can do), node tokens minted from it, and what they let one do to a
 storage node directly: list a target's chunks, and remove or install one chunk on one chain member
 without its chain (an UPDATE with FLAG_SYNC, recovery's path). ``from _node_creds import ...``."""
 
@@ -22,7 +22,11 @@ from fs3.proto import cluster_pb2, storage_pb2, storage_pb2_grpc
 
 
 def cluster_secret(data_dir: Path) -> bytes:
-    """The secret that signs node tokens, as root on the meta host reads it from a local cluster."""
+    """The secret that signs node tokens, as root on the meta host reads it from a local cluster: its
+    own file (``fs3 up`` keeps it in DATA/cluster.secret, 0600), else the KV store (older clusters)."""
+    secret_file = Path(data_dir) / "cluster.secret"
+    if secret_file.exists():
+        return bytes.fromhex(secret_file.read_text().strip())
     db = Path(data_dir) / "meta" / "meta.db"
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         row = conn.execute("SELECT v FROM kv WHERE k = ?", (b"SECR",)).fetchone()
