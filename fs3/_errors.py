@@ -20,6 +20,8 @@ exception class. Every class derives from ``OSError`` with its errno set, and fr
           ├── Busy                         EBUSY
           ├── TooManyLinks                 ELOOP: too many symbolic links on the way
           ├── NoSpace                      ENOSPC
+          ├── QuotaExceeded                EDQUOT: a tree or user quota has no room
+          ├── CrossQuota                   EXDEV: a link or move would cross a quota boundary it may not
           ├── ChecksumMismatch             EIO: stored data failed its CRC32C, never returned
           ├── Unavailable (ConnectionError) EHOSTDOWN: a server cannot be reached
           │    └── Unreachable             it never answered: the call may or may not have happened

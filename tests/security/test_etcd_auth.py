@@ -27,7 +27,8 @@ from fs3._auth import TOKEN_FILE, read_token_file
 from fs3.local import LocalCluster, LocalClusterConfig
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
-SECRET_KEY = b"SECR"   # meta/_keys.py: the cluster secret that signs node tokens
+SECRET_KEY = b"SECR"   # meta/_keys.py: where an older fs3 kept the cluster secret (now in its own file)
+ROOT_KEY = b"INOD" + (1).to_bytes(8, "big")  # the root directory's inode
 USER_PREFIX = b"USER"  # user records
 
 
@@ -153,23 +154,26 @@ def test_data_dir_and_credentials_files_are_private(etcd_cluster):
 # -- clients without the fs3 user -----------------------------------------------------------------------
 
 
-def test_the_secret_and_user_records_are_there_for_the_fs3_user(etcd_cluster):
-    """The refusals below guard real data: the fs3 user reads it."""
+def test_the_namespace_and_user_records_are_there_for_the_fs3_user(etcd_cluster):
+    """The refusals below guard real data: the fs3 user reads it. The cluster secret is not among it: it
+    lives in its own file (DATA/cluster.secret), apart from the namespace."""
     endpoint = etcd_cluster.endpoints[0]
     token = login(endpoint, *etcd_cluster.fs3)
-    status, reply = read_key(endpoint, SECRET_KEY, token)
-    assert status == 200 and len(base64.b64decode(reply["kvs"][0]["value"])) == 32
+    status, reply = read_key(endpoint, ROOT_KEY, token)
+    assert status == 200 and reply.get("kvs"), reply
     status, reply = read_key(endpoint, USER_PREFIX, token, prefix=True)
     assert status == 200 and reply.get("kvs"), reply
+    status, reply = read_key(endpoint, SECRET_KEY, token)
+    assert status == 200 and not reply.get("kvs"), reply
 
 
 def test_a_client_without_credentials_reads_nothing(etcd_cluster):
     for endpoint in etcd_cluster.endpoints:
-        for key, prefix in ((SECRET_KEY, False), (USER_PREFIX, True), (b"\0", False)):
+        for key, prefix in ((ROOT_KEY, False), (USER_PREFIX, True), (b"\0", False)):
             status, reply = read_key(endpoint, key, prefix=prefix)
             assert status != 200 and "kvs" not in reply, (endpoint, key, reply)
             assert "user name is empty" in reply["message"]
-        status, reply = gateway(endpoint, "/v3/kv/put", {"key": _b64(SECRET_KEY), "value": _b64(b"x" * 32)})
+        status, reply = gateway(endpoint, "/v3/kv/put", {"key": _b64(ROOT_KEY), "value": _b64(b"x" * 32)})
         assert status != 200, reply
 
 
@@ -193,7 +197,7 @@ def test_wrong_credentials_and_forged_tokens_are_refused(etcd_cluster):
     secret_part, index = real.split(".")
     # (an index beyond the applied one makes etcd 3.4 hold the call until that index: no answer, no data)
     for forged in ("abcdefghijklmnop.1", "abcdefghijklmnop." + index, secret_part[::-1] + "." + index):
-        status, reply = read_key(endpoint, SECRET_KEY, forged)
+        status, reply = read_key(endpoint, ROOT_KEY, forged)
         assert status != 200 and "kvs" not in reply, (forged, reply)
     proc = subprocess.run([_etcdctl(), "--endpoints", endpoint, "--user", "fs3:wrong", "get", "SECR"],
                           capture_output=True, text=True, timeout=60)
@@ -214,7 +218,7 @@ def test_the_fs3_user_cannot_administer_etcd(etcd_cluster):
     for path, body in attacks:
         status, reply = gateway(endpoint, path, body, token)
         assert status != 200 and "permission denied" in reply["message"], (path, reply)
-    status, reply = read_key(endpoint, SECRET_KEY)  # still on
+    status, reply = read_key(endpoint, ROOT_KEY)  # still on
     assert status != 200
 
 
@@ -264,7 +268,7 @@ def test_meta_renews_its_token_when_etcd_forgets_it(etcd_cluster):
         for p in [p for p in etcd_cluster.cluster.processes if p.role == "etcd"]:
             etcd_cluster.cluster.kill(p.name, signal.SIGKILL)
             etcd_cluster.cluster.restart(p.name, timeout=60)
-        assert len(kv.transact(lambda t: t.get(SECRET_KEY), readonly=True)) == 32
+        assert kv.transact(lambda t: t.get(ROOT_KEY), readonly=True)
         first = kv._client._token
         assert first
         # The administrator sets fs3's password (to the same one): etcd drops every token of the user.
@@ -274,11 +278,11 @@ def test_meta_renews_its_token_when_etcd_forgets_it(etcd_cluster):
                                 {"name": "fs3", "password": etcd_cluster.fs3[1]}, root)
         assert status == 200, reply
         def refused_everywhere() -> bool:  # each member applies the change in its own time
-            replies = [read_key(e, SECRET_KEY, first)[1] for e in etcd_cluster.endpoints]
+            replies = [read_key(e, ROOT_KEY, first)[1] for e in etcd_cluster.endpoints]
             return all("invalid auth token" in r.get("message", "") for r in replies)
 
         wait_for(refused_everywhere, what="every member to refuse the old token")
-        assert len(kv.transact(lambda t: t.get(SECRET_KEY), readonly=True)) == 32
+        assert kv.transact(lambda t: t.get(ROOT_KEY), readonly=True)
         assert kv._client._token not in (None, first)
         # ... and any other change of the auth store (a new user).
         administer(endpoint, "/v3/auth/user/add", {"name": f"u{uuid.uuid4().hex[:6]}", "password": "pw"}, root)
@@ -395,7 +399,7 @@ def test_the_compose_init_step_turns_auth_on_and_can_run_again(bare_etcd, tmp_pa
         assert proc.returncode == 0, proc.stderr
     for f in (root_file, fs3_file):
         assert stat.S_IMODE(f.stat().st_mode) == 0o600 and stat.S_IMODE(f.parent.stat().st_mode) == 0o700
-    status, reply = read_key(bare_etcd, SECRET_KEY)
+    status, reply = read_key(bare_etcd, ROOT_KEY)
     assert status != 200 and "user name is empty" in reply["message"]
     fs3_token = login(bare_etcd, *fs3_file.read_text().strip().split(":", 1))
     assert read_key(bare_etcd, b"anything", fs3_token)[0] == 200
