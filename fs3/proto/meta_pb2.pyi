@@ -20,7 +20,7 @@ DIRECTORY: InodeType
 SYMLINK: InodeType
 
 class Inode(_message.Message):
-    __slots__ = ("id", "type", "mode", "uid", "gid", "nlink", "length", "atime_ns", "mtime_ns", "ctime_ns", "layout", "parent", "symlink_target", "quota_dirs", "charged")
+    __slots__ = ("id", "type", "mode", "uid", "gid", "nlink", "length", "atime_ns", "mtime_ns", "ctime_ns", "layout", "parent", "symlink_target", "quota_dirs", "charged", "append_end")
     ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +36,7 @@ class Inode(_message.Message):
     SYMLINK_TARGET_FIELD_NUMBER: _ClassVar[int]
     QUOTA_DIRS_FIELD_NUMBER: _ClassVar[int]
     CHARGED_FIELD_NUMBER: _ClassVar[int]
+    APPEND_END_FIELD_NUMBER: _ClassVar[int]
     id: int
     type: InodeType
     mode: int
@@ -51,7 +52,8 @@ class Inode(_message.Message):
     symlink_target: str
     quota_dirs: _containers.RepeatedScalarFieldContainer[int]
     charged: int
-    def __init__(self, id: _Optional[int] = ..., type: _Optional[_Union[InodeType, str]] = ..., mode: _Optional[int] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., nlink: _Optional[int] = ..., length: _Optional[int] = ..., atime_ns: _Optional[int] = ..., mtime_ns: _Optional[int] = ..., ctime_ns: _Optional[int] = ..., layout: _Optional[_Union[_common_pb2.Layout, _Mapping]] = ..., parent: _Optional[int] = ..., symlink_target: _Optional[str] = ..., quota_dirs: _Optional[_Iterable[int]] = ..., charged: _Optional[int] = ...) -> None: ...
+    append_end: int
+    def __init__(self, id: _Optional[int] = ..., type: _Optional[_Union[InodeType, str]] = ..., mode: _Optional[int] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., nlink: _Optional[int] = ..., length: _Optional[int] = ..., atime_ns: _Optional[int] = ..., mtime_ns: _Optional[int] = ..., ctime_ns: _Optional[int] = ..., layout: _Optional[_Union[_common_pb2.Layout, _Mapping]] = ..., parent: _Optional[int] = ..., symlink_target: _Optional[str] = ..., quota_dirs: _Optional[_Iterable[int]] = ..., charged: _Optional[int] = ..., append_end: _Optional[int] = ...) -> None: ...
 
 class Dentry(_message.Message):
     __slots__ = ("inode", "type")
@@ -530,3 +532,19 @@ class ExtendWriteReply(_message.Message):
     CAPABILITY_FIELD_NUMBER: _ClassVar[int]
     capability: bytes
     def __init__(self, capability: _Optional[bytes] = ...) -> None: ...
+
+class AppendRequest(_message.Message):
+    __slots__ = ("inode", "session", "length")
+    INODE_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
+    inode: int
+    session: int
+    length: int
+    def __init__(self, inode: _Optional[int] = ..., session: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
+
+class AppendReply(_message.Message):
+    __slots__ = ("offset",)
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    offset: int
+    def __init__(self, offset: _Optional[int] = ...) -> None: ...

@@ -129,6 +129,11 @@ class MetaStub:
                 request_serializer=fs3_dot_proto_dot_meta__pb2.ExtendWriteRequest.SerializeToString,
                 response_deserializer=fs3_dot_proto_dot_meta__pb2.ExtendWriteReply.FromString,
                 _registered_method=True)
+        self.Append = channel.unary_unary(
+                '/fs3.Meta/Append',
+                request_serializer=fs3_dot_proto_dot_meta__pb2.AppendRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_meta__pb2.AppendReply.FromString,
+                _registered_method=True)
 
 
 class MetaServicer:
@@ -248,6 +253,12 @@ class MetaServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Append(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetaServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -345,6 +356,11 @@ def add_MetaServicer_to_server(servicer, server):
                     servicer.ExtendWrite,
                     request_deserializer=fs3_dot_proto_dot_meta__pb2.ExtendWriteRequest.FromString,
                     response_serializer=fs3_dot_proto_dot_meta__pb2.ExtendWriteReply.SerializeToString,
+            ),
+            'Append': grpc.unary_unary_rpc_method_handler(
+                    servicer.Append,
+                    request_deserializer=fs3_dot_proto_dot_meta__pb2.AppendRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_meta__pb2.AppendReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -860,6 +876,33 @@ class Meta:
             '/fs3.Meta/ExtendWrite',
             fs3_dot_proto_dot_meta__pb2.ExtendWriteRequest.SerializeToString,
             fs3_dot_proto_dot_meta__pb2.ExtendWriteReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Append(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Meta/Append',
+            fs3_dot_proto_dot_meta__pb2.AppendRequest.SerializeToString,
+            fs3_dot_proto_dot_meta__pb2.AppendReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -121,7 +121,10 @@ def settle(txn: Transaction, inode: meta_pb2.Inode, length: int, *, enforce: boo
     is open (whose capability may still write that far). The caller saves ``inode``."""
     before = usage_bytes(inode)
     inode.length = length
-    charged = max(length, inode.charged if has_writers(txn, inode.id) else 0)
+    writers = has_writers(txn, inode.id)
+    charged = max(length, inode.charged if writers else 0)
+    if not writers:
+        inode.append_end = 0  # (appends given out but never written leave no hole: ops/append.py)
     charge(txn, inode.uid, inode.quota_dirs, charged - before, 0, enforce=enforce, path=path)
     inode.charged = charged
 

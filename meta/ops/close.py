@@ -28,10 +28,10 @@ def close_file(ctx: OpContext, cred: Cred, req: meta_pb2.CloseRequest) -> meta_p
             end = min(end, _usage.usage_bytes(inode))  # storage let it write no further than reserved
         if req.wrote:
             touch(inode, ctx.clock())
-        charged = inode.charged
-        # (the last writer's close gives back what was reserved past the end)
+        kept = (inode.charged, inode.append_end)
+        # (the last writer's close gives back what was reserved past the end, and forgets appends)
         _usage.settle(txn, inode, max(inode.length, end))
-        if req.wrote or inode.charged != charged:
+        if req.wrote or (inode.charged, inode.append_end) != kept:
             put_inode(txn, inode)
         return inode
 
@@ -77,7 +77,7 @@ def prune_sessions(ctx: OpContext, limit: int = 1000) -> int:
                 pruned += 1
         for ino in files:  # a crashed writer's reservation is given back
             inode = get_inode(txn, ino)
-            if inode is not None and inode.charged > inode.length:
+            if inode is not None and (inode.charged > inode.length or inode.append_end):
                 _usage.settle(txn, inode, inode.length)
                 put_inode(txn, inode)
         return pruned

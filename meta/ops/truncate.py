@@ -42,6 +42,7 @@ def set_length(ctx: OpContext, ino: int, length: int, path: str) -> meta_pb2.Ino
         if current is None:
             raise NotFound("No such file or directory", path=path)
         _usage.settle(txn, current, length, enforce=True, path=path)  # growing counts against quotas (EDQUOT)
+        current.append_end = 0  # the next append goes to the new end
         touch(current, ctx.clock())
         put_inode(txn, current)
         return current

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from fs3.meta import _keys as keys
 from fs3.meta import ops
 from fs3.meta.ops import ROOT_CRED
@@ -39,3 +41,24 @@ def test_closing_a_removed_file_just_ends_the_session(ctx):
     opened = open_(ctx, "/f", create=True)
     ops.remove(ctx, ROOT_CRED, meta_pb2.RemoveRequest(path="/f"))
     assert close(ctx, opened, wrote=True, written_end=10) == meta_pb2.Inode(id=opened.inode.id)
+
+
+def test_appends_never_overlap_and_an_unwritten_one_leaves_no_hole(ctx):
+    from fs3.meta.ops.append import append
+
+    w1 = ops.open_file(ctx, ROOT_CRED, meta_pb2.OpenRequest(path="/ap", write=True, create=True))
+    w2 = ops.open_file(ctx, ROOT_CRED, meta_pb2.OpenRequest(path="/ap", write=True))
+    ino = w1.inode.id
+
+    def at(session, n):
+        return append(ctx, ROOT_CRED, meta_pb2.AppendRequest(inode=ino, session=session, length=n)).offset
+
+    assert [at(w1.session, 10), at(w2.session, 5), at(w1.session, 1)] == [0, 10, 15]
+    ops.close_file(ctx, ROOT_CRED, meta_pb2.CloseRequest(inode=ino, session=w2.session, wrote=True, written_end=15))
+    assert at(w1.session, 4) == 16  # after every append given out, not after the length
+    # w1 dies without writing its appends: once no writer is left, the next append starts at the length
+    ops.close_file(ctx, ROOT_CRED, meta_pb2.CloseRequest(inode=ino, session=w1.session))
+    w3 = ops.open_file(ctx, ROOT_CRED, meta_pb2.OpenRequest(path="/ap", write=True))
+    assert append(ctx, ROOT_CRED, meta_pb2.AppendRequest(inode=ino, session=w3.session, length=1)).offset == 15
+    with pytest.raises(PermissionError):  # a closed session gets no offset
+        at(w1.session, 1)
