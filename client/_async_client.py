@@ -22,6 +22,7 @@ from ._batch import ReadRequest, inode_of_stat, resolve_files, split_buffers
 from ._capabilities import Capabilities
 from ._chunk_io import RETRY_TIMEOUT, ChunkIO, ReadPiece, plan_reads
 from ._meta import FAILOVER_TIMEOUT, MetaConnection
+from ._open_files import OpenFiles
 from ._routing import RoutingCache
 from ._sessions import WriteSessions
 from ._shm import DEFAULT_SIZE, ShmRegion
@@ -67,6 +68,7 @@ class AsyncClient(ClusterAdmin):
         self._meta = MetaConnection(addresses, token=token, timeout=timeout, failover_timeout=failover_timeout,
                                     ca=self.tls_ca)
         self._sessions = WriteSessions(self._meta)
+        self._open_files = OpenFiles()  # what this client's open files have written between them
         self._routing = RoutingCache(self._meta.routing)
         self._token = b""
         self._token_expiry = 0.0
@@ -363,8 +365,16 @@ class AsyncClient(ClusterAdmin):
                 yield item
 
     async def _truncate_inode(self, path: str, length: int) -> meta_pb2.Inode:
-        return (await self._meta("Truncate", meta_pb2.TruncateRequest(path=path, length=length,
-                                                                      request_id=request_id()))).inode
+        inode = (await self._meta("Truncate", meta_pb2.TruncateRequest(path=path, length=length,
+                                                                       request_id=request_id()))).inode
+        self._open_files.truncated(inode.id, length)
+        return inode
+
+    async def _append_offset(self, inode: int, session: int, length: int) -> int:
+        """Where an O_APPEND write of ``length`` bytes goes (meta gives appenders places that never
+        overlap, whichever process or client they write from)."""
+        return (await self._meta("Append", meta_pb2.AppendRequest(inode=inode, session=session,
+                                                                  length=length))).offset
 
     # -- lifecycle ---------------------------------------------------------------------------------
 

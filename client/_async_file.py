@@ -59,7 +59,8 @@ class AsyncFile:
         self._writable = writable
         self._append = append
         self._pos = inode.length if append else 0
-        self._length = inode.length
+        client._open_files.opened(inode.id)
+        self._own_length = inode.length
         self._wrote = False
         self._written_end = 0
         self._tasks: set[asyncio.Task] = set()
@@ -99,6 +100,16 @@ class AsyncFile:
     def size(self) -> int:
         """The file's length as this handle sees it."""
         return self._length
+
+    @property
+    def _length(self) -> int:
+        """The length this handle knows: at open, what meta said; then its own writes and every
+        acknowledged write of this client's other open files of the inode."""
+        return max(self._own_length, self._client._open_files.end(self.inode.id))
+
+    @_length.setter
+    def _length(self, value: int) -> None:
+        self._own_length = value
 
     def _check_open(self) -> None:
         if self.closed:
@@ -142,8 +153,8 @@ class AsyncFile:
         view = memoryview(data).cast("B")
         if not len(view):
             return 0
-        if self._append:
-            self._pos = self._length
+        if self._append:  # at the end of the file and of every append before it, in any client
+            self._pos = await self._client._append_offset(self.inode.id, self._session, len(view))
         chunks = self._client._chunks
         for s in slices(self._pos, len(view), self.inode.layout.chunk_size):
             previous = self._by_chunk.get(s.index)
@@ -170,6 +181,7 @@ class AsyncFile:
             # Only acknowledged bytes make the file longer at close: a failed write leaves no length.
             end = prepared.index * prepared.chunk_size + prepared.offset + prepared.length
             self._written_end = max(self._written_end, end)
+            self._client._open_files.wrote(self.inode.id, end)  # this client's other files see it
         except BaseException as exc:  # noqa: BLE001 - kept for the next call on this file
             if self._error is None:
                 self._error = exc
@@ -210,6 +222,7 @@ class AsyncFile:
                 await self.flush()
         finally:
             self.closed = True
+            self._client._open_files.closed(self.inode.id)
             for key in self._capabilities:  # the write one ends with the session
                 self._client._capabilities.unpin(key, drop=key is not None and key[1] == WRITE)
             if self._session and not self._wrote:

@@ -84,6 +84,18 @@ class FS3Fuse(Operations):
             raise FuseOSError(errno.EBADF)
         return h
 
+    def _show_writes(self, path: str, but: _Handle | None = None) -> None:
+        """Send what other writable handles of ``path`` hold in their buffers to storage, so reads
+        through this mount see it (read-after-write within one client: docs/consistency.md)."""
+        for h in list(self._handles.values()):
+            if h.path == path and h.writable and h is not but and h._file is not None:
+                with h.lock:
+                    try:
+                        if h._file is not None:
+                            h._file.flush()
+                    except OSError:
+                        pass  # the writer's own descriptor reports it (at its next call)
+
     def _open_size(self, path: str) -> int:
         sizes = [h.size for h in list(self._handles.values()) if h.path == path and h.writable]
         return max(sizes, default=0)
@@ -180,15 +192,27 @@ class FS3Fuse(Operations):
 
     @_errors
     def create(self, path, mode, fi):
-        exclusive = fi.flags & os.O_EXCL
+        flags = fi.flags
+        append = bool(flags & os.O_APPEND) and not flags & os.O_TRUNC
         # Writable handles are buffered (a chunk's worth): the kernel hands over writes of a few KiB, and
         # each fs3 write rewrites its chunk on every replica, so small writes are gathered first.
-        f = self.client.open(path, "x+b" if exclusive else "w+b", perm=mode & 0o7777)
-        return self._register(path, f, True, fi)
+        # The kernel found no such file, but another process or client may make it meanwhile: only
+        # O_TRUNC truncates what is there, and only O_EXCL refuses it.
+        if flags & os.O_EXCL or not (append or flags & os.O_TRUNC):
+            try:
+                f = self.client.open(path, "x+b", perm=mode & 0o7777)
+            except FileExistsError:
+                if flags & os.O_EXCL:
+                    raise
+                f = self.client.open(path, "r+b")
+        else:
+            f = self.client.open(path, "a+b" if append else "w+b", perm=mode & 0o7777)
+        return self._register(path, f, True, fi, append=append)
 
     @_errors
     def open(self, path, fi):
         acc = fi.flags & os.O_ACCMODE
+        self._show_writes(path)  # a new descriptor sees what the others of this mount wrote
         if acc == os.O_RDONLY:
             f = self.client.open(path, "rb", buffering=0)
             return self._register(path, f, False, fi)
@@ -204,6 +228,7 @@ class FS3Fuse(Operations):
     @_errors
     def read(self, path, size, offset, fi):
         h = self._handle(fi)
+        self._show_writes(path, but=h)
         with h.lock:
             if h.file.tell() != offset:
                 h.file.seek(offset)
