@@ -318,10 +318,13 @@ class AsyncClient(ClusterAdmin):
         return await self._setattr(path, set_uid=uid >= 0, uid=max(uid, 0), set_gid=gid >= 0, gid=max(gid, 0),
                                    no_follow=not follow_symlinks)
 
-    async def utime(self, path: str, ns: tuple[int, int] | None = None, *, follow_symlinks: bool = True) -> FileStat:
-        """Set access and modification times (nanoseconds; now when ``ns`` is None), like ``os.utime``."""
+    async def utime(self, path: str, ns: tuple[int | None, int | None] | None = None, *,
+                    follow_symlinks: bool = True) -> FileStat:
+        """Set access and modification times (nanoseconds; now when ``ns`` is None), like ``os.utime``;
+        a time given as None is left as it is (``UTIME_OMIT``)."""
         atime, mtime = ns if ns is not None else (time.time_ns(),) * 2
-        return await self._setattr(path, set_atime=True, atime_ns=atime, set_mtime=True, mtime_ns=mtime,
+        return await self._setattr(path, set_atime=atime is not None, atime_ns=atime or 0,
+                                   set_mtime=mtime is not None, mtime_ns=mtime or 0,
                                    no_follow=not follow_symlinks)
 
     async def set_layout(self, path: str, *, chunk_size: int = 0, stripe: int = 0) -> FileStat:

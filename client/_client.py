@@ -198,7 +198,8 @@ class Client:
     def chown(self, path: str, uid: int = -1, gid: int = -1, *, follow_symlinks: bool = True) -> FileStat:
         return self._run(self._async.chown(path, uid, gid, follow_symlinks=follow_symlinks))
 
-    def utime(self, path: str, ns: tuple[int, int] | None = None, *, follow_symlinks: bool = True) -> FileStat:
+    def utime(self, path: str, ns: tuple[int | None, int | None] | None = None, *,
+              follow_symlinks: bool = True) -> FileStat:
         return self._run(self._async.utime(path, ns, follow_symlinks=follow_symlinks))
 
     def set_layout(self, path: str, *, chunk_size: int = 0, stripe: int = 0) -> FileStat:

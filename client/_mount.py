@@ -11,11 +11,14 @@ import errno
 import functools
 import os
 import threading
+import time
 
 import mfusepy
 from mfusepy import FuseOSError, Operations
 
 from ._client import Client
+
+UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
 
 
 def _errors(fn):
@@ -40,6 +43,7 @@ class _Handle:
         self.size = size  # including writes still in the handle's buffer
         self.append = append
         self.lock = threading.Lock()
+        self.error: OSError | None = None
 
     @property
     def file(self):
@@ -49,10 +53,19 @@ class _Handle:
 
     def commit(self) -> None:
         """Make what was written visible to every other open and client: flush the buffer and close the
-        fs3 write session (which sets the file's length)."""
+        fs3 write session (which sets the file's length). A write that failed raises here (or did at an
+        earlier call, or at the commit a utimens made: kept in ``error`` until then); the length
+        then counts only the bytes storage acknowledged."""
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
         if self._file is not None:
             f, self._file = self._file, None
-            f.close()
+            raw = f.raw if hasattr(f, "raw") else f
+            try:
+                f.close()
+            finally:
+                self.size = raw.inode.length
 
 
 class FS3Fuse(Operations):
@@ -161,7 +174,17 @@ class FS3Fuse(Operations):
 
     @_errors
     def utimens(self, path, times=None):
-        self.client.utime(path, times, follow_symlinks=False)
+        # libfuse hands UTIME_NOW and UTIME_OMIT over as nanosecond values with tv_sec 0
+        now = time.time_ns()
+        ns = tuple(None if t == UTIME_OMIT else now if t == UTIME_NOW else t for t in times or (now, now))
+        if ns[1] is not None:  # an open writer's close would stamp its own mtime over this one: commit now
+            for h in [h for h in list(self._handles.values()) if h.path == path and h.writable]:
+                with h.lock:
+                    try:
+                        h.commit()
+                    except OSError as exc:  # the write's error belongs to its descriptor's next call
+                        h.error = h.error or exc
+        self.client.utime(path, ns, follow_symlinks=False)
         return 0
 
     @_errors

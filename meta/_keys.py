@@ -3,6 +3,7 @@
     INOD<id:u64>                  -> Inode             one per file, directory, symlink
     DENT<parent:u64><name utf-8>  -> Dentry            a directory's listing is one range scan
     SESS<inode:u64><session:u64>  -> Session           a file open for writing
+    TMST<inode:u64><session:u64>  -> b""               an mtime was set explicitly while that session was open
     GCQ_<inode:u64>               -> GarbageEntry      removed inodes whose chunks await reclamation
     IDAL                          -> u64               next unallocated inode id
     NODE<id:u32>                  -> NodeInfo          storage nodes
@@ -36,6 +37,7 @@ _U32 = struct.Struct(">I")
 INODE = b"INOD"
 DENTRY = b"DENT"
 SESSION = b"SESS"
+TIMES_SET = b"TMST"
 GARBAGE = b"GCQ_"
 INODE_ALLOC = b"IDAL"
 NODE = b"NODE"
@@ -85,6 +87,10 @@ def session(ino: int, sid: int) -> bytes:
 
 def session_prefix(ino: int) -> bytes:
     return SESSION + _U64.pack(ino)
+
+
+def times_set(ino: int, sid: int) -> bytes:
+    return TIMES_SET + _U64.pack(ino) + _U64.pack(sid)
 
 
 def garbage(ino: int) -> bytes:

@@ -13,21 +13,25 @@ from ._records import get_inode, put_inode
 
 
 def close_file(ctx: OpContext, cred: Cred, req: meta_pb2.CloseRequest) -> meta_pb2.CloseReply:
-    """The length becomes at least the end of what this session wrote; a removed file just loses the
-    session (its chunks are reclaimed once no session remains). No permission is checked: the open
-    that made the session did, and the session id is the writer's."""
+    """The length becomes at least the end of what this session wrote, and the mtime now unless one was
+    set explicitly while it was open; a removed file just loses the session (its chunks are reclaimed
+    once no session remains). No permission is checked: the open that made the session did, and the
+    session id is the writer's."""
 
     def run(txn):
         raw = txn.get(keys.session(req.inode, req.session))
         txn.clear(keys.session(req.inode, req.session))
+        times_set = txn.get(keys.times_set(req.inode, req.session)) is not None
+        if times_set:
+            txn.clear(keys.times_set(req.inode, req.session))
         inode = get_inode(txn, req.inode)
         if inode is None:
             return meta_pb2.Inode(id=req.inode)
         end = req.written_end if req.wrote else 0
         if raw is not None and meta_pb2.Session.FromString(raw).reserved:
             end = min(end, _usage.usage_bytes(inode))  # storage let it write no further than reserved
-        if req.wrote:
-            touch(inode, ctx.clock())
+        if req.wrote:  # an mtime set explicitly while the file was open wins (see setattr)
+            touch(inode, ctx.clock(), data=not times_set)
         kept = (inode.charged, inode.append_end)
         # (the last writer's close gives back what was reserved past the end, and forgets appends)
         _usage.settle(txn, inode, max(inode.length, end))
@@ -73,6 +77,7 @@ def prune_sessions(ctx: OpContext, limit: int = 1000) -> int:
             session = meta_pb2.Session.FromString(raw)
             if session.expires_ns and session.expires_ns < now:
                 txn.clear(key)
+                txn.clear(keys.TIMES_SET + key[len(keys.SESSION):])
                 files.add(session.inode)
                 pruned += 1
         for ino in files:  # a crashed writer's reservation is given back

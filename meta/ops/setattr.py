@@ -11,6 +11,7 @@ from fs3._errors import InvalidArgument, NotPermitted
 from fs3._layout import valid_chunk_size
 from fs3.proto import meta_pb2
 
+from .. import _keys as keys
 from . import _usage
 from ._changes import touch
 from ._context import OpContext
@@ -20,6 +21,14 @@ from ._records import DIRECTORY, put_inode
 from ._walk import resolve
 
 SETGID = 0o2000
+
+
+def _mark_writers(txn, ino: int) -> None:
+    """An explicit mtime wins over the open writers' closes (``cp -p``, ``tar`` set it before closing):
+    mark their sessions so that their close leaves the mtime alone."""
+    begin, end = keys.prefix_range(keys.session_prefix(ino))
+    for key, _ in txn.get_range(begin, end):
+        txn.set(keys.TIMES_SET + key[len(keys.SESSION):], b"")
 
 
 def setattr_(ctx: OpContext, cred: Cred, req: meta_pb2.SetAttrRequest) -> meta_pb2.SetAttrReply:
@@ -63,6 +72,7 @@ def setattr_(ctx: OpContext, cred: Cred, req: meta_pb2.SetAttrRequest) -> meta_p
             inode.atime_ns = req.atime_ns
         if req.set_mtime:
             inode.mtime_ns = req.mtime_ns
+            _mark_writers(txn, inode.id)
         touch(inode, ctx.clock(), data=False)
         put_inode(txn, inode)
         return inode
