@@ -33,8 +33,8 @@ class AsyncFile:
     The file holds a write session at meta while open for writing, which keeps its chunks from being
     reclaimed and lets meta settle its length at ``close``: the length becomes at least the end of what
     this file wrote (close-to-open: a file opened after this close sees every byte). Like a Python file
-    object it has one position, so tasks sharing it must take turns; ``client.read_batch`` reads many
-    ranges at once."""
+    object it has one position, so tasks sharing it must take turns, except with ``pread`` and ``pwrite``,
+    which leave the position alone; ``client.read_batch`` reads many ranges at once."""
 
     def __init__(
         self,
@@ -67,6 +67,7 @@ class AsyncFile:
         self._by_chunk: dict[int, asyncio.Task] = {}
         self._in_flight = 0
         self._error: BaseException | None = None
+        self._submitting = asyncio.Lock()
         self.closed = False
 
     # -- position ----------------------------------------------------------------------------------
@@ -130,6 +131,21 @@ class AsyncFile:
             self._pos += n
         return n
 
+    async def pread(self, size: int, offset: int) -> bytes:
+        """Up to ``size`` bytes from ``offset`` without moving the position (``os.pread``); tasks may
+        call it (and ``pwrite``) at once."""
+        self._check_open()
+        if not self._readable:
+            raise io.UnsupportedOperation("File not open for reading")
+        if offset < 0:
+            raise InvalidArgument("Invalid argument: negative offset", path=self.name)
+        if self._tasks:
+            await self.flush()
+        buf = bytearray(max(0, min(size, self._length - offset)))
+        if buf:
+            await self._client._chunks.read(plan_reads(self.inode, offset, memoryview(buf)))
+        return bytes(buf)
+
     async def read(self, size: int = -1) -> bytes:
         self._check_open()
         left = max(0, self._length - self._pos)
@@ -155,25 +171,47 @@ class AsyncFile:
             return 0
         if self._append:  # at the end of the file and of every append before it, in any client
             self._pos = await self._client._append_offset(self.inode.id, self._session, len(view))
-        chunks = self._client._chunks
-        for s in slices(self._pos, len(view), self.inode.layout.chunk_size):
-            previous = self._by_chunk.get(s.index)
-            if previous is not None and not previous.done():
-                await asyncio.wait([previous])
-            while self._tasks and self._in_flight + s.length > WINDOW:
-                await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
-            self._raise_pending()
-            prepared = await chunks.prepare_write(
-                self.inode, s.index, s.chunk_offset, view[s.buffer_offset : s.buffer_offset + s.length]
-            )
-            self._in_flight += s.length
-            task = asyncio.ensure_future(self._send(prepared, s.length))
-            self._tasks.add(task)
-            self._by_chunk[s.index] = task
+        await self._submit(view, self._pos)
         self._pos += len(view)
-        self._wrote = True
-        self._length = max(self._length, self._pos)
         return len(view)
+
+    async def pwrite(self, data, offset: int) -> int:
+        """Write ``data`` at ``offset`` without moving the position (``os.pwrite``); tasks may call it
+        (and ``pread``) at once. In append mode it appends, as Linux's pwrite on O_APPEND does."""
+        self._check_open()
+        if not self._writable:
+            raise io.UnsupportedOperation("File not open for writing")
+        if self._append:
+            return await self.write(data)
+        if offset < 0:
+            raise InvalidArgument("Invalid argument: negative offset", path=self.name)
+        self._raise_pending()
+        view = memoryview(data).cast("B")
+        if len(view):
+            await self._submit(view, offset)
+        return len(view)
+
+    async def _submit(self, view: memoryview, pos: int) -> None:
+        """Send ``view`` to be written at ``pos`` (write-behind). One caller at a time hands out pieces,
+        so writes to one chunk leave in the order they were made."""
+        chunks = self._client._chunks
+        async with self._submitting:
+            for s in slices(pos, len(view), self.inode.layout.chunk_size):
+                previous = self._by_chunk.get(s.index)
+                if previous is not None and not previous.done():
+                    await asyncio.wait([previous])
+                while self._tasks and self._in_flight + s.length > WINDOW:
+                    await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+                self._raise_pending()
+                prepared = await chunks.prepare_write(
+                    self.inode, s.index, s.chunk_offset, view[s.buffer_offset : s.buffer_offset + s.length]
+                )
+                self._in_flight += s.length
+                task = asyncio.ensure_future(self._send(prepared, s.length))
+                self._tasks.add(task)
+                self._by_chunk[s.index] = task
+            self._wrote = True
+            self._length = max(self._length, pos + len(view))
 
     async def _send(self, prepared, length: int) -> None:
         try:

@@ -15,7 +15,7 @@ from fs3._errors import InvalidArgument
 from fs3.proto import admin_pb2, cluster_pb2, meta_pb2
 
 from ._async_client import AsyncClient, parse_mode
-from ._file import File
+from ._file import BufferedRandom, BufferedReader, BufferedWriter, File
 from ._types import FileStat
 
 try:
@@ -105,11 +105,11 @@ class Client:
         size = buffering if buffering > 1 else max(io.DEFAULT_BUFFER_SIZE, afile.inode.layout.chunk_size)
         buffered: io.BufferedIOBase
         if read and write:
-            buffered = io.BufferedRandom(raw, size)
+            buffered = BufferedRandom(raw, size)
         elif write:
-            buffered = io.BufferedWriter(raw, size)
+            buffered = BufferedWriter(raw, size)
         else:
-            buffered = io.BufferedReader(raw, size)
+            buffered = BufferedReader(raw, size)
         if binary:
             return buffered
         return io.TextIOWrapper(buffered, encoding=encoding or "utf-8", errors=errors, newline=newline)

@@ -2,7 +2,8 @@
 
 ``File`` is the raw (unbuffered) layer over an ``AsyncFile`` run on the client's event loop;
 ``Client.open`` wraps it in ``io.BufferedReader`` / ``BufferedWriter`` / ``BufferedRandom`` (and
-``TextIOWrapper`` for text modes) as the built-in ``open`` does. Writes are write-behind (see
+``TextIOWrapper`` for text modes) as the built-in ``open`` does, with ``pread`` and ``pwrite`` added
+(positional, the position stays; safe from several threads at once). Writes are write-behind (see
 ``AsyncFile``): ``flush()`` and ``close()`` wait for them and raise what failed.
 """
 
@@ -75,6 +76,17 @@ class File(io.RawIOBase):
             if not self._afile.settled:  # (a write's task records its failure before it leaves the set)
                 self._client._run(self._afile.flush())
 
+    def pread(self, size: int, offset: int) -> bytes:
+        """Up to ``size`` bytes from ``offset``; the position stays. Threads may call ``pread`` and
+        ``pwrite`` at once (they do not take turns with each other, only on the event loop)."""
+        self._checkClosed()
+        return self._client._run(self._afile.pread(size, offset))
+
+    def pwrite(self, data, offset: int) -> int:
+        """Write ``data`` at ``offset`` (write-behind, like ``write``); the position stays."""
+        self._checkClosed()
+        return self._client._run(self._afile.pwrite(data, offset))
+
     def truncate(self, size: int | None = None) -> int:
         self._checkClosed()
         with self._lock:
@@ -94,3 +106,44 @@ class File(io.RawIOBase):
 
     def __repr__(self) -> str:
         return f"<fs3.File name={self.name!r} mode={self.mode!r} closed={self.closed}>"
+
+
+
+def _pread(f: io.BufferedIOBase, size: int, offset: int) -> bytes:
+    if f.writable():  # this file's buffered writes first
+        f.flush()
+    return f.raw.pread(size, offset)  # type: ignore[attr-defined]
+
+
+def _pwrite(f: io.BufferedIOBase, data, offset: int) -> int:
+    f.flush()
+    n = f.raw.pwrite(data, offset)  # type: ignore[attr-defined]
+    if f.readable():  # drop read-ahead that may hold the bytes just replaced
+        pos = f.tell()
+        f.seek(0, io.SEEK_END)
+        f.seek(pos)
+    return n
+
+
+class BufferedReader(io.BufferedReader):
+    """``io.BufferedReader`` with ``pread`` (the position stays; several threads may call it)."""
+
+    def pread(self, size: int, offset: int) -> bytes:
+        return _pread(self, size, offset)
+
+
+class BufferedWriter(io.BufferedWriter):
+    """``io.BufferedWriter`` with ``pwrite`` (the buffer is flushed first; the position stays)."""
+
+    def pwrite(self, data, offset: int) -> int:
+        return _pwrite(self, data, offset)
+
+
+class BufferedRandom(io.BufferedRandom):
+    """``io.BufferedRandom`` with ``pread`` and ``pwrite`` (see ``BufferedReader``, ``BufferedWriter``)."""
+
+    def pread(self, size: int, offset: int) -> bytes:
+        return _pread(self, size, offset)
+
+    def pwrite(self, data, offset: int) -> int:
+        return _pwrite(self, data, offset)

@@ -176,15 +176,15 @@ class FS3Fuse(Operations):
     def utimens(self, path, times=None):
         # libfuse hands UTIME_NOW and UTIME_OMIT over as nanosecond values with tv_sec 0
         now = time.time_ns()
-        ns = tuple(None if t == UTIME_OMIT else now if t == UTIME_NOW else t for t in times or (now, now))
-        if ns[1] is not None:  # an open writer's close would stamp its own mtime over this one: commit now
+        atime, mtime = ((None if t == UTIME_OMIT else now if t == UTIME_NOW else t) for t in times or (now, now))
+        if mtime is not None:  # an open writer's close would stamp its own mtime over this one: commit now
             for h in [h for h in list(self._handles.values()) if h.path == path and h.writable]:
                 with h.lock:
                     try:
                         h.commit()
                     except OSError as exc:  # the write's error belongs to its descriptor's next call
                         h.error = h.error or exc
-        self.client.utime(path, ns, follow_symlinks=False)
+        self.client.utime(path, (atime, mtime), follow_symlinks=False)
         return 0
 
     @_errors
