@@ -39,7 +39,7 @@ MAX_TOKEN = 4096
 # The namespace methods, numbered by their place here (never reorder; append only).
 METHODS = ("Stat", "BatchStat", "ReadLink", "Mkdir", "Open", "Close", "RenewSessions", "ReadDir", "Remove",
            "Rename", "Truncate", "SetAttr", "Link", "Symlink", "StatFs", "RenewCapabilities", "SetQuota",
-           "GetQuota", "ExtendWrite", "Append")
+           "GetQuota", "ExtendWrite", "Append", "Lock")
 NUMBER = {name: i for i, name in enumerate(METHODS)}
 REQUESTS = {name: getattr(meta_pb2, f"{name}Request") for name in METHODS}
 REPLIES = {name: getattr(meta_pb2, f"{name}Reply") for name in METHODS}

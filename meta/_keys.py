@@ -21,6 +21,8 @@
     MSRV<address>                 -> i64 ns            meta servers, with the time each last said it lives
     QTRE<dir:u64>                 -> Quota             a directory tree's quota and usage
     QUSR<uid:u32>                 -> Quota             a user's quota and usage
+    LOCK<inode:u64><kind:u8><owner> -> LockRecord      an owner's POSIX locks or flock of a file
+    LKLS<client>                  -> u64 ns            until when a client's locks hold (renewed with its sessions)
 
 Integers are big-endian so that key order is numeric order.
 """
@@ -55,6 +57,8 @@ META_SERVER = b"MSRV"
 MANAGER_LEASE = b"MGRL"
 QUOTA_TREE = b"QTRE"
 QUOTA_USER = b"QUSR"
+LOCK = b"LOCK"
+LOCK_LEASE = b"LKLS"
 
 
 def u64(n: int) -> bytes:
@@ -127,6 +131,18 @@ def quota_tree(directory: int) -> bytes:
 
 def quota_user(uid: int) -> bytes:
     return QUOTA_USER + _U32.pack(uid)
+
+
+def lock_prefix(ino: int, kind: int) -> bytes:
+    return LOCK + _U64.pack(ino) + bytes([kind])
+
+
+def lock(ino: int, kind: int, owner: str) -> bytes:
+    return lock_prefix(ino, kind) + owner.encode()
+
+
+def lock_lease(client: str) -> bytes:
+    return LOCK_LEASE + client.encode()
 
 
 def user(name: str) -> bytes:

@@ -432,12 +432,14 @@ class StatFsReply(_message.Message):
     def __init__(self, total_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., used_bytes: _Optional[int] = ..., inodes: _Optional[int] = ..., chunk_size: _Optional[int] = ..., replicas: _Optional[int] = ...) -> None: ...
 
 class RenewSessionsRequest(_message.Message):
-    __slots__ = ("inodes", "sessions")
+    __slots__ = ("inodes", "sessions", "lock_client")
     INODES_FIELD_NUMBER: _ClassVar[int]
     SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    LOCK_CLIENT_FIELD_NUMBER: _ClassVar[int]
     inodes: _containers.RepeatedScalarFieldContainer[int]
     sessions: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, inodes: _Optional[_Iterable[int]] = ..., sessions: _Optional[_Iterable[int]] = ...) -> None: ...
+    lock_client: str
+    def __init__(self, inodes: _Optional[_Iterable[int]] = ..., sessions: _Optional[_Iterable[int]] = ..., lock_client: _Optional[str] = ...) -> None: ...
 
 class RenewSessionsReply(_message.Message):
     __slots__ = ("renewed",)
@@ -548,3 +550,53 @@ class AppendReply(_message.Message):
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     offset: int
     def __init__(self, offset: _Optional[int] = ...) -> None: ...
+
+class LockRange(_message.Message):
+    __slots__ = ("start", "end", "type")
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    start: int
+    end: int
+    type: int
+    def __init__(self, start: _Optional[int] = ..., end: _Optional[int] = ..., type: _Optional[int] = ...) -> None: ...
+
+class LockRecord(_message.Message):
+    __slots__ = ("owner", "client", "ranges")
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
+    RANGES_FIELD_NUMBER: _ClassVar[int]
+    owner: str
+    client: str
+    ranges: _containers.RepeatedCompositeFieldContainer[LockRange]
+    def __init__(self, owner: _Optional[str] = ..., client: _Optional[str] = ..., ranges: _Optional[_Iterable[_Union[LockRange, _Mapping]]] = ...) -> None: ...
+
+class LockRequest(_message.Message):
+    __slots__ = ("inode", "client", "owner", "kind", "type", "start", "end", "test")
+    INODE_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    TEST_FIELD_NUMBER: _ClassVar[int]
+    inode: int
+    client: str
+    owner: str
+    kind: int
+    type: int
+    start: int
+    end: int
+    test: bool
+    def __init__(self, inode: _Optional[int] = ..., client: _Optional[str] = ..., owner: _Optional[str] = ..., kind: _Optional[int] = ..., type: _Optional[int] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., test: _Optional[bool] = ...) -> None: ...
+
+class LockReply(_message.Message):
+    __slots__ = ("granted", "conflict", "conflict_owner")
+    GRANTED_FIELD_NUMBER: _ClassVar[int]
+    CONFLICT_FIELD_NUMBER: _ClassVar[int]
+    CONFLICT_OWNER_FIELD_NUMBER: _ClassVar[int]
+    granted: bool
+    conflict: LockRange
+    conflict_owner: str
+    def __init__(self, granted: _Optional[bool] = ..., conflict: _Optional[_Union[LockRange, _Mapping]] = ..., conflict_owner: _Optional[str] = ...) -> None: ...

@@ -134,6 +134,11 @@ class MetaStub:
                 request_serializer=fs3_dot_proto_dot_meta__pb2.AppendRequest.SerializeToString,
                 response_deserializer=fs3_dot_proto_dot_meta__pb2.AppendReply.FromString,
                 _registered_method=True)
+        self.Lock = channel.unary_unary(
+                '/fs3.Meta/Lock',
+                request_serializer=fs3_dot_proto_dot_meta__pb2.LockRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_meta__pb2.LockReply.FromString,
+                _registered_method=True)
 
 
 class MetaServicer:
@@ -259,6 +264,12 @@ class MetaServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Lock(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetaServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -361,6 +372,11 @@ def add_MetaServicer_to_server(servicer, server):
                     servicer.Append,
                     request_deserializer=fs3_dot_proto_dot_meta__pb2.AppendRequest.FromString,
                     response_serializer=fs3_dot_proto_dot_meta__pb2.AppendReply.SerializeToString,
+            ),
+            'Lock': grpc.unary_unary_rpc_method_handler(
+                    servicer.Lock,
+                    request_deserializer=fs3_dot_proto_dot_meta__pb2.LockRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_meta__pb2.LockReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -903,6 +919,33 @@ class Meta:
             '/fs3.Meta/Append',
             fs3_dot_proto_dot_meta__pb2.AppendRequest.SerializeToString,
             fs3_dot_proto_dot_meta__pb2.AppendReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Lock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Meta/Lock',
+            fs3_dot_proto_dot_meta__pb2.LockRequest.SerializeToString,
+            fs3_dot_proto_dot_meta__pb2.LockReply.FromString,
             options,
             channel_credentials,
             insecure,

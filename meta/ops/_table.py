@@ -14,6 +14,7 @@ from fs3.proto import meta_pb2
 from ._context import OpContext
 from ._permissions import Cred
 from .append import append
+from .lock import lock
 from .capabilities import renew_capabilities
 from .close import close_file, renew_sessions
 from .link import link, symlink
@@ -77,4 +78,5 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     Operation("GetQuota", meta_pb2.GetQuotaRequest, meta_pb2.GetQuotaReply, get_quota, read_only=True),
     Operation("ExtendWrite", meta_pb2.ExtendWriteRequest, meta_pb2.ExtendWriteReply, extend_write),
     Operation("Append", meta_pb2.AppendRequest, meta_pb2.AppendReply, append),
+    Operation("Lock", meta_pb2.LockRequest, meta_pb2.LockReply, lock),
 )}

@@ -10,6 +10,7 @@ from ._changes import touch
 from ._context import OpContext
 from ._permissions import Cred
 from ._records import get_inode, put_inode
+from .lock import renew_lease
 
 
 def close_file(ctx: OpContext, cred: Cred, req: meta_pb2.CloseRequest) -> meta_pb2.CloseReply:
@@ -51,6 +52,8 @@ def renew_sessions(ctx: OpContext, cred: Cred,
 
     def run(txn):
         renewed = 0
+        if req.lock_client:  # the client holds locks: they last while it renews (ops/lock.py)
+            renew_lease(txn, req.lock_client, expires)
         for ino, sid in pairs:
             raw = txn.get(keys.session(ino, sid))
             if raw is None:
