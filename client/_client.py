@@ -208,6 +208,11 @@ class Client:
     def statfs(self) -> meta_pb2.StatFsReply:
         return self._run(self._async.statfs())
 
+    def lock(self, inode: int, owner: str, kind: int, type_: int, start: int = 0, end: int = 0, *,
+             test: bool = False) -> meta_pb2.LockReply:
+        """See ``AsyncClient.lock``."""
+        return self._run(self._async.lock(inode, owner, kind, type_, start, end, test=test))
+
     def set_quota(self, path: str | None = None, *, uid: int | None = None, max_bytes: int = 0,
                   max_inodes: int = 0, clear: bool = False) -> meta_pb2.Quota:
         return self._run(self._async.set_quota(path, uid=uid, max_bytes=max_bytes, max_inodes=max_inodes,

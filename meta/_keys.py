@@ -3,6 +3,8 @@
     INOD<id:u64>                  -> Inode             one per file, directory, symlink
     DENT<parent:u64><name utf-8>  -> Dentry            a directory's listing is one range scan
     SESS<inode:u64><session:u64>  -> Session           a file open for writing
+    RSES<inode:u64><session:u64>  -> Session           a file open for reading only
+    ORPH<inode:u64>               -> i64 ns            a removed file still open: its inode stays (nlink 0)
     TMST<inode:u64><session:u64>  -> b""               an mtime was set explicitly while that session was open
     GCQ_<inode:u64>               -> GarbageEntry      removed inodes whose chunks await reclamation
     IDAL                          -> u64               next unallocated inode id
@@ -39,6 +41,8 @@ _U32 = struct.Struct(">I")
 INODE = b"INOD"
 DENTRY = b"DENT"
 SESSION = b"SESS"
+READER = b"RSES"
+ORPHAN = b"ORPH"
 TIMES_SET = b"TMST"
 GARBAGE = b"GCQ_"
 INODE_ALLOC = b"IDAL"
@@ -95,6 +99,18 @@ def session_prefix(ino: int) -> bytes:
 
 def times_set(ino: int, sid: int) -> bytes:
     return TIMES_SET + _U64.pack(ino) + _U64.pack(sid)
+
+
+def reader(ino: int, sid: int) -> bytes:
+    return READER + _U64.pack(ino) + _U64.pack(sid)
+
+
+def reader_prefix(ino: int) -> bytes:
+    return READER + _U64.pack(ino)
+
+
+def orphan(ino: int) -> bytes:
+    return ORPHAN + _U64.pack(ino)
 
 
 def garbage(ino: int) -> bytes:

@@ -48,6 +48,8 @@ class MetaConfig:
     chunk_size: int = DEFAULT_CHUNK_SIZE      # root directory's layout (new files inherit it)
     stripe: int = DEFAULT_STRIPE
     gc_delay: float = 10.0                    # seconds a removed file's chunks wait before reclamation
+    session_ttl: float = 60.0                 # an open file's session not renewed this long is pruned (its
+                                              # client died); clients renew every 15 s
     scrub_interval: float = 3600.0            # seconds between chain scrubs (meta/_scrub.py); 0: none
     heartbeat_interval: float = 1.0
     heartbeat_timeout: float = 6.0            # a node silent this long is offline (it fences itself sooner)
@@ -73,7 +75,8 @@ class MetaServer:
             self.kv = open_kv(config.kv)
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from None
-        ns_config = ops.NamespaceConfig(chunk_size=config.chunk_size, stripe=config.stripe)
+        ns_config = ops.NamespaceConfig(chunk_size=config.chunk_size, stripe=config.stripe,
+                                        session_ttl=config.session_ttl)
         ensure_root(self.kv, ns_config)
         self.users = Users(self.kv)
         self._bootstrap_admin()

@@ -39,6 +39,10 @@ def _logging(level: str) -> None:
 @click.option("--chunk-size", default=DEFAULT_CHUNK_SIZE, show_default=True, show_envvar=True, envvar="FS3_CHUNK_SIZE", help="Default chunk size of new files.")
 @click.option("--stripe", default=DEFAULT_STRIPE, show_default=True, show_envvar=True, envvar="FS3_STRIPE", help="Default stripe of new files.")
 @click.option("--gc-delay", default=10.0, show_default=True, show_envvar=True, envvar="FS3_GC_DELAY", help="Seconds before removed files' chunks are reclaimed.")
+@click.option("--session-ttl", default=60.0, show_default=True, show_envvar=True, envvar="FS3_SESSION_TTL",
+              type=click.FloatRange(min=0, min_open=True),
+              help="Seconds an open file's session lives unrenewed (clients renew every 15 s): then its client "
+                   "is taken for dead, and a removed file it held open is reclaimed.")
 @click.option("--scrub-interval", default=3600.0, show_default=True, show_envvar=True, envvar="FS3_SCRUB_INTERVAL",
               help="Seconds between chain scrubs, which restore chunks missing or different on some replicas "
                    "(0: none; `fs3 cluster scrub` runs one at once).")
@@ -62,7 +66,7 @@ def _logging(level: str) -> None:
                    "clients learn it from the routing info; off: gRPC only).")
 @_tls_options
 @click.option("--log-level", default="info", show_default=True)
-def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, advertise, heartbeat_timeout, admin_token_file,
+def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, session_ttl, advertise, heartbeat_timeout, admin_token_file,
          scrub_interval, secret_file,
          peers, http, http_addr_file, calls, tls_cert, tls_key, tls_ca, log_level):
     """Run a metadata server (namespace + cluster manager)."""
@@ -71,7 +75,7 @@ def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, advertise, heartbe
 
     _logging(log_level)
     serve(MetaConfig(kv=kv, listen=listen, addr_file=addr_file, chunk_size=chunk_size, stripe=stripe,
-                     gc_delay=gc_delay, scrub_interval=scrub_interval, advertise=advertise,
+                     gc_delay=gc_delay, session_ttl=session_ttl, scrub_interval=scrub_interval, advertise=advertise,
                      heartbeat_timeout=heartbeat_timeout,
                      admin_token_file=admin_token_file, secret_file=secret_file, peers=list(peers), http=http,
                      http_addr_file=http_addr_file, calls=calls, tls=ServerTLS.of(tls_cert, tls_key, tls_ca)))

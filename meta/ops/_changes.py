@@ -1,5 +1,11 @@
 """Changes every mutation shares: stamping change times, and letting go of an inode that lost a name
-(freed at once, or handed to the garbage collector when chunks or entries remain)."""
+(freed at once, or handed to the garbage collector when chunks or entries remain).
+
+A file that loses its last name while open (a read or write session holds it) becomes an **orphan**:
+its inode stays, nlink 0, no path reaches it, and ORPH<inode> lists it; reads, writes, capability
+renewals, ExtendWrite and Close keep working on it by inode. When its last session ends (closed,
+released, or pruned after its client died) it goes to the garbage collector like any removed file.
+It counts against quotas until then, as it still holds its data (``queue_garbage`` frees that)."""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from fs3.proto import meta_pb2
 from .. import _keys as keys
 from ..kv import Transaction
 from . import _usage
-from ._records import FILE, has_entries, put_inode
+from ._records import FILE, get_inode, has_entries, put_inode
 
 
 def touch(inode: meta_pb2.Inode, now: int, *, data: bool = True) -> None:
@@ -33,11 +39,40 @@ def drop_link(txn: Transaction, inode: meta_pb2.Inode, now: int) -> None:
     touch(inode, now, data=False)
     if inode.nlink > 0:
         put_inode(txn, inode)
+    elif inode.type == FILE and is_open(txn, inode.id):
+        put_inode(txn, inode)
+        txn.set(keys.orphan(inode.id), keys.u64(now))
     elif inode.type == FILE:
         queue_garbage(txn, inode, now)
     else:
         _usage.released(txn, inode)
         txn.clear(keys.inode(inode.id))
+
+
+def is_open(txn: Transaction, ino: int) -> bool:
+    """Whether any session, for writing or only reading, holds file ``ino`` open."""
+    return any(txn.get_range(*keys.prefix_range(prefix(ino)), limit=1)
+               for prefix in (keys.session_prefix, keys.reader_prefix))
+
+
+def end_session(txn: Transaction, ino: int, sid: int, now: int) -> meta_pb2.Inode | None:
+    """End session ``sid`` of file ``ino`` (writing or reading); returns the inode, or None when it is
+    gone or was an orphan this session was the last to hold (then it goes to the collector)."""
+    txn.clear(keys.session(ino, sid))
+    txn.clear(keys.reader(ino, sid))
+    return reclaim_if_closed(txn, ino, now)
+
+
+def reclaim_if_closed(txn: Transaction, ino: int, now: int) -> meta_pb2.Inode | None:
+    """Hand orphan ``ino`` to the collector once no session holds it; returns the inode while it lives."""
+    inode = get_inode(txn, ino)
+    if inode is None or inode.nlink > 0 or inode.type != FILE or txn.get(keys.orphan(ino)) is None:
+        return inode
+    if is_open(txn, ino):
+        return inode
+    txn.clear(keys.orphan(ino))
+    queue_garbage(txn, inode, now)
+    return None
 
 
 def drop_directory(txn: Transaction, inode: meta_pb2.Inode, now: int) -> None:

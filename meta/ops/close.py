@@ -1,4 +1,7 @@
-"""Close: end a write session and settle the file's length; renew and prune write sessions."""
+"""Close: end a session and settle the file's length; renew and prune sessions.
+
+A session is a write session (SESS) or, for a file opened only to read, a read session (RSES): both
+keep a removed file's data (an orphan, see _changes.py) until they end."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from fs3.proto import meta_pb2
 
 from .. import _keys as keys
 from . import _usage
-from ._changes import touch
+from ._changes import end_session, reclaim_if_closed, touch
 from ._context import OpContext
 from ._permissions import Cred
 from ._records import get_inode, put_inode
@@ -25,7 +28,7 @@ def close_file(ctx: OpContext, cred: Cred, req: meta_pb2.CloseRequest) -> meta_p
         times_set = txn.get(keys.times_set(req.inode, req.session)) is not None
         if times_set:
             txn.clear(keys.times_set(req.inode, req.session))
-        inode = get_inode(txn, req.inode)
+        inode = end_session(txn, req.inode, req.session, ctx.clock())  # (an orphan's last: reclaimed)
         if inode is None:
             return meta_pb2.Inode(id=req.inode)
         end = req.written_end if req.wrote else 0
@@ -45,8 +48,8 @@ def close_file(ctx: OpContext, cred: Cred, req: meta_pb2.CloseRequest) -> meta_p
 
 def renew_sessions(ctx: OpContext, cred: Cred,
                    req: meta_pb2.RenewSessionsRequest) -> meta_pb2.RenewSessionsReply:
-    """Extend the write sessions a live client still holds (``inodes`` and ``sessions`` in pairs);
-    the reply counts those that still existed."""
+    """Extend the sessions (write or read) a live client still holds (``inodes`` and ``sessions`` in
+    pairs); the reply counts those that still existed."""
     expires = ctx.clock() + int(ctx.config.session_ttl * 1e9)
     pairs = list(zip(req.inodes, req.sessions, strict=False))
 
@@ -55,21 +58,24 @@ def renew_sessions(ctx: OpContext, cred: Cred,
         if req.lock_client:  # the client holds locks: they last while it renews (ops/lock.py)
             renew_lease(txn, req.lock_client, expires)
         for ino, sid in pairs:
-            raw = txn.get(keys.session(ino, sid))
-            if raw is None:
-                continue
-            session = meta_pb2.Session.FromString(raw)
-            session.expires_ns = expires
-            txn.set(keys.session(ino, sid), session.SerializeToString())
-            renewed += 1
+            for key in (keys.session(ino, sid), keys.reader(ino, sid)):
+                raw = txn.get(key)
+                if raw is None:
+                    continue
+                session = meta_pb2.Session.FromString(raw)
+                session.expires_ns = expires
+                txn.set(key, session.SerializeToString())
+                renewed += 1
+                break
         return renewed
 
     return meta_pb2.RenewSessionsReply(renewed=ctx.kv.transact(run))
 
 
 def prune_sessions(ctx: OpContext, limit: int = 1000) -> int:
-    """Drop write sessions whose writer stopped renewing them (it crashed or lost the cluster); the
-    file keeps the length of its last close. Meta's housekeeping, not a call."""
+    """Drop sessions whose holder stopped renewing them (it crashed or lost the cluster); the file
+    keeps the length of its last close, and an orphan no session holds any more is reclaimed. Meta's
+    housekeeping, not a call."""
     now = ctx.clock()
     begin, end = keys.prefix_range(keys.SESSION)
 
@@ -83,11 +89,17 @@ def prune_sessions(ctx: OpContext, limit: int = 1000) -> int:
                 txn.clear(keys.TIMES_SET + key[len(keys.SESSION):])
                 files.add(session.inode)
                 pruned += 1
+        for key, raw in txn.get_range(*keys.prefix_range(keys.READER), limit=limit):
+            if meta_pb2.Session.FromString(raw).expires_ns < now:  # a dead reader's
+                txn.clear(key)
+                files.add(meta_pb2.Session.FromString(raw).inode)
+                pruned += 1
         for ino in files:  # a crashed writer's reservation is given back
             inode = get_inode(txn, ino)
             if inode is not None and (inode.charged > inode.length or inode.append_end):
                 _usage.settle(txn, inode, inode.length)
                 put_inode(txn, inode)
+            reclaim_if_closed(txn, ino, now)  # an orphan nobody holds any more goes to the collector
         return pruned
 
     return ctx.kv.transact(run)

@@ -1,4 +1,5 @@
-"""Open: look up (or create) a file, through symlinks, record a write session, truncate on request."""
+"""Open: look up (or create) a file, through symlinks, record a session (for writing, or a read session
+that only keeps the file's data should it be removed while open), truncate on request."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fs3.proto import cluster_pb2, common_pb2, meta_pb2
 from .. import _keys as keys
 from ..kv import Transaction
 from . import _usage
-from ._changes import touch
+from ._changes import end_session, touch
 from ._context import OpContext
 from ._idempotence import once
 from ._permissions import Cred, R, W, X, check
@@ -50,16 +51,17 @@ def choose_layout(txn: Transaction, parent: meta_pb2.Inode, chunk_size: int, str
 
 
 def open_file(ctx: OpContext, cred: Cred, req: meta_pb2.OpenRequest) -> meta_pb2.OpenReply:
-    """The file's inode, the write session id (0 when not opened for writing) and the data plane's
-    capabilities: to read when the caller may, to write in that session."""
+    """The file's inode, the session id (a write session, or a read session when not opened for
+    writing) and the data plane's capabilities: to read when the caller may, to write in a write
+    session."""
     if req.truncate and not req.write:
         raise InvalidArgument("Invalid argument: truncate needs write access", path=req.path)
     ino = ctx.alloc_inode() if req.create else 0
-    session = random.getrandbits(63) | 1 if req.write else 0
+    session = random.getrandbits(63) | 1  # a read session too: it keeps the file's data if it is removed
 
     def run(txn):
-        for released in zip(req.release_inodes, req.release_sessions, strict=False):
-            txn.clear(keys.session(*released))  # files the client closed unwritten (see OpenRequest)
+        for ino_, sid in zip(req.release_inodes, req.release_sessions, strict=False):
+            end_session(txn, ino_, sid, ctx.clock())  # files the client closed unwritten (see OpenRequest)
         if dot_target(txn, req.path, cred) is not None:  # a directory, by name
             if req.create and req.exclusive:
                 raise AlreadyExists("File exists", path=req.path)
@@ -91,11 +93,11 @@ def open_file(ctx: OpContext, cred: Cred, req: meta_pb2.OpenRequest) -> meta_pb2
             touch(parent, now)
             put_inode(txn, parent)
             created = True
-        if session:
-            record = meta_pb2.Session(id=session, inode=inode.id, client=req.client, opened_ns=now,
-                                      expires_ns=now + int(ctx.config.session_ttl * 1e9),
-                                      reserved=_usage.has_quota(txn, inode))
-            txn.set(keys.session(inode.id, session), record.SerializeToString())
+        record = meta_pb2.Session(id=session, inode=inode.id, client=req.client, opened_ns=now,
+                                  expires_ns=now + int(ctx.config.session_ttl * 1e9),
+                                  reserved=req.write and _usage.has_quota(txn, inode))
+        key = keys.session if req.write else keys.reader
+        txn.set(key(inode.id, session), record.SerializeToString())
         return _Opened(meta_pb2.OpenReply(inode=inode, session=session), created)
 
     opened = once(ctx, req.request_id, _Opened, run)
@@ -104,7 +106,7 @@ def open_file(ctx: OpContext, cred: Cred, req: meta_pb2.OpenRequest) -> meta_pb2
         reply.inode.CopyFrom(set_length(ctx, reply.inode.id, 0, req.path))
     # Not kept by ``once``: a retried open gets capabilities of its own.
     reply.read_capability = read_capability(ctx, cred, reply.inode)
-    if reply.session:
+    if req.write:
         reply.write_capability = write_capability(ctx, cred, reply.inode.id, reply.session)
     return reply
 

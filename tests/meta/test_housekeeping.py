@@ -142,4 +142,5 @@ def test_open_for_read_needs_no_write_permission_but_truncate_does(ctx):
     with pytest.raises(OSError) as info:
         ops.open_file(ctx, ALICE, meta_pb2.OpenRequest(path="/f", write=True, truncate=True))
     assert info.value.errno == errno.EACCES
-    assert ops.open_file(ctx, ALICE, meta_pb2.OpenRequest(path="/f")).session == 0
+    read = ops.open_file(ctx, ALICE, meta_pb2.OpenRequest(path="/f"))  # a read session only
+    assert ctx.kv.transact(lambda t: t.get(keys.session(read.inode.id, read.session)), readonly=True) is None

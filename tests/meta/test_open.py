@@ -4,6 +4,7 @@ import errno
 
 import pytest
 
+from fs3.meta import _keys as keys
 from fs3.meta import ops
 from fs3.meta.ops import ROOT_CRED
 from fs3.proto import meta_pb2
@@ -37,7 +38,10 @@ def test_open_flags(ctx):
     open_(ctx, req("/f", write=True, create=True))
     with pytest.raises(FileExistsError):
         open_(ctx, req("/f", write=True, create=True, exclusive=True))
-    assert open_(ctx, req("/f")).session == 0
+    read = open_(ctx, req("/f"))  # a read session (it keeps the file's data), not a write session
+    held = ctx.kv.transact(lambda t: (t.get(keys.reader(read.inode.id, read.session)),
+                                      t.get(keys.session(read.inode.id, read.session))), readonly=True)
+    assert read.session and held[0] is not None and held[1] is None
     ops.mkdir(ctx, ROOT_CRED, meta_pb2.MkdirRequest(path="/d"))
     with pytest.raises(IsADirectoryError):
         open_(ctx, req("/d"))
