@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import stat
 import threading
 import time
 
@@ -19,6 +20,10 @@ from mfusepy import FuseOSError, Operations
 from ._client import Client
 
 UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
+
+
+_KEEP = object()  # _release: the handles keep their path
+HIDDEN = ".fuse_hidden"  # libfuse's name for a removed file still open (see FS3Fuse._hide)
 
 
 def _errors(fn):
@@ -51,6 +56,12 @@ class _Handle:
             self._file = self.client.open(self.path, "ab" if self.append else "r+b")
         return self._file
 
+    def sync(self) -> None:
+        """A removed file's handle (``path`` None): make what was written durable, but keep its fs3
+        session, which alone keeps the removed file's data (an orphan at meta) until release."""
+        if self._file is not None:
+            self._file.flush()
+
     def commit(self) -> None:
         """Make what was written visible to every other open and client: flush the buffer and close the
         fs3 write session (which sets the file's length). A write that failed raises here (or did at an
@@ -75,6 +86,7 @@ class FS3Fuse(Operations):
         self.client = client
         self.direct_io = direct_io
         self._handles: dict[int, _Handle] = {}
+        self._hidden: dict[str, list[_Handle]] = {}  # see rename
         self._next = 1
         self._lock = threading.Lock()
 
@@ -109,6 +121,36 @@ class FS3Fuse(Operations):
                     except OSError:
                         pass  # the writer's own descriptor reports it (at its next call)
 
+    def _removing(self, path: str):
+        """The handles open on ``path``, locked and each holding its file open (a flush may have closed
+        it): meta keeps a removed file's data while a session of it is open. The caller removes or
+        replaces ``path``, then lets go (``_release``) with what the handles' path is then."""
+        handles = [h for h in list(self._handles.values()) if h.path == path]
+        for h in handles:
+            h.lock.acquire()
+            try:
+                h.file  # noqa: B018 - (re)opened while the name still leads to it
+            except BaseException:
+                h.lock.release()
+                raise
+        return handles
+
+    @staticmethod
+    def _release(handles, path) -> None:
+        for h in handles:
+            if path is not _KEEP:
+                h.path = path
+            h.lock.release()
+
+    def _fstat(self, h: _Handle) -> dict:
+        """fstat of a handle whose file was removed: what it was at open, nlink 0, the handle's size."""
+        f = h.file
+        inode = (f.raw if hasattr(f, "raw") else f).inode
+        return {"st_mode": stat.S_IFREG | (inode.mode & 0o7777), "st_ino": inode.id, "st_nlink": 0,
+                "st_uid": inode.uid, "st_gid": inode.gid, "st_size": h.size, "st_atime": inode.atime_ns,
+                "st_mtime": inode.mtime_ns, "st_ctime": inode.ctime_ns,
+                "st_blksize": inode.layout.chunk_size or (1 << 20), "st_blocks": -(-h.size // 512)}
+
     def _open_size(self, path: str) -> int:
         sizes = [h.size for h in list(self._handles.values()) if h.path == path and h.writable]
         return max(sizes, default=0)
@@ -117,6 +159,14 @@ class FS3Fuse(Operations):
 
     @_errors
     def getattr(self, path, fh=None):
+        h = self._handles.get(getattr(fh, "fh", 0)) if fh is not None else None
+        if h is None and path in self._hidden:
+            h = next(iter(self._hidden.get(path) or ()), None)
+            if h is None:
+                raise FuseOSError(errno.ENOENT)
+        if h is not None and (path is None or h.path is None):
+            with h.lock:
+                return self._fstat(h)
         st = self.client.lstat(path)
         size = max(st.size, self._open_size(path)) if st.is_file else st.size
         return {"st_mode": st.st_mode, "st_ino": st.inode, "st_nlink": st.nlink, "st_uid": st.uid,
@@ -140,12 +190,50 @@ class FS3Fuse(Operations):
 
     @_errors
     def unlink(self, path):
-        self.client.unlink(path)
+        with self._lock:
+            if self._hidden.pop(path, None) is not None:  # its last release (see _hide)
+                return 0
+        handles = self._removing(path)
+        try:
+            self.client.unlink(path)
+        except BaseException:
+            self._release(handles, _KEEP)
+            raise
+        self._release(handles, None)  # open descriptors go on with the file, by inode
         return 0
 
     @_errors
     def rename(self, old, new):
-        self.client.rename(old, new)
+        if os.path.basename(new).startswith(HIDDEN) and new not in self._hidden:
+            return self._hide(old, new)
+        if old == new:
+            self.client.rename(old, new)
+            return 0
+        replaced, moved = self._removing(new), [h for h in list(self._handles.values()) if h.path == old]
+        try:
+            self.client.rename(old, new)
+        except BaseException:
+            self._release(replaced, _KEEP)
+            raise
+        self._release(replaced, None)
+        for h in moved:
+            h.path = new
+        return 0
+
+    def _hide(self, old, hidden) -> int:
+        """libfuse's unlink of a file still open renames it to ``.fuse_hidden*`` (removed at its last
+        release) so that fstat can still name it. fs3 keeps a removed file's data while it is open (an
+        orphan at meta), so the file is removed for real, as on a local disk, and the hidden name only
+        answers fstat for its handles, and that last unlink."""
+        handles = self._removing(old)
+        try:
+            self.client.unlink(old)
+        except BaseException:
+            self._release(handles, _KEEP)
+            raise
+        with self._lock:
+            self._hidden[hidden] = handles
+        self._release(handles, None)
         return 0
 
     @_errors
@@ -276,7 +364,10 @@ class FS3Fuse(Operations):
         h = self._handle(fi)
         if h.writable:
             with h.lock:
-                h.commit()
+                if h.path is None:  # removed: its session must stay open
+                    h.sync()
+                else:
+                    h.commit()
         return 0
 
     @_errors
