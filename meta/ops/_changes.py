@@ -55,24 +55,26 @@ def is_open(txn: Transaction, ino: int) -> bool:
                for prefix in (keys.session_prefix, keys.reader_prefix))
 
 
-def end_session(txn: Transaction, ino: int, sid: int, now: int) -> meta_pb2.Inode | None:
-    """End session ``sid`` of file ``ino`` (writing or reading); returns the inode, or None when it is
-    gone or was an orphan this session was the last to hold (then it goes to the collector)."""
+def end_session(txn: Transaction, ino: int, sid: int, now: int) -> bool:
+    """End session ``sid`` of file ``ino`` (writing or reading); returns whether the file was an orphan
+    this session was the last to hold (it went to the collector)."""
     txn.clear(keys.session(ino, sid))
     txn.clear(keys.reader(ino, sid))
     return reclaim_if_closed(txn, ino, now)
 
 
-def reclaim_if_closed(txn: Transaction, ino: int, now: int) -> meta_pb2.Inode | None:
-    """Hand orphan ``ino`` to the collector once no session holds it; returns the inode while it lives."""
+def reclaim_if_closed(txn: Transaction, ino: int, now: int) -> bool:
+    """Hand orphan ``ino`` to the collector if no session holds it any more; returns whether it did.
+    (A file that is no orphan costs one read: the ORPH key, absent.)"""
+    if txn.get(keys.orphan(ino)) is None:
+        return False
     inode = get_inode(txn, ino)
-    if inode is None or inode.nlink > 0 or inode.type != FILE or txn.get(keys.orphan(ino)) is None:
-        return inode
-    if is_open(txn, ino):
-        return inode
+    if inode is not None and (inode.nlink > 0 or is_open(txn, ino)):
+        return False
     txn.clear(keys.orphan(ino))
-    queue_garbage(txn, inode, now)
-    return None
+    if inode is not None:
+        queue_garbage(txn, inode, now)
+    return True
 
 
 def drop_directory(txn: Transaction, inode: meta_pb2.Inode, now: int) -> None:

@@ -28,7 +28,8 @@ def close_file(ctx: OpContext, cred: Cred, req: meta_pb2.CloseRequest) -> meta_p
         times_set = txn.get(keys.times_set(req.inode, req.session)) is not None
         if times_set:
             txn.clear(keys.times_set(req.inode, req.session))
-        inode = end_session(txn, req.inode, req.session, ctx.clock())  # (an orphan's last: reclaimed)
+        reclaimed = end_session(txn, req.inode, req.session, ctx.clock())  # an orphan's last session
+        inode = None if reclaimed else get_inode(txn, req.inode)
         if inode is None:
             return meta_pb2.Inode(id=req.inode)
         end = req.written_end if req.wrote else 0
