@@ -39,11 +39,12 @@ MAX_TOKEN = 4096
 # The namespace methods, numbered by their place here (never reorder; append only).
 METHODS = ("Stat", "BatchStat", "ReadLink", "Mkdir", "Open", "Close", "RenewSessions", "ReadDir", "Remove",
            "Rename", "Truncate", "SetAttr", "Link", "Symlink", "StatFs", "RenewCapabilities", "SetQuota",
-           "GetQuota", "ExtendWrite", "Append", "Lock")
+           "GetQuota", "ExtendWrite", "Append", "Lock", "Mknod", "GetXattr", "SetXattr")
 NUMBER = {name: i for i, name in enumerate(METHODS)}
 REQUESTS = {name: getattr(meta_pb2, f"{name}Request") for name in METHODS}
 REPLIES = {name: getattr(meta_pb2, f"{name}Reply") for name in METHODS}
-READ_ONLY = frozenset({"Stat", "BatchStat", "ReadLink", "ReadDir", "StatFs", "RenewCapabilities", "GetQuota"})
+READ_ONLY = frozenset({"Stat", "BatchStat", "ReadLink", "ReadDir", "StatFs", "RenewCapabilities", "GetQuota",
+                       "GetXattr"})
 
 _ERROR_HEAD = struct.Struct("<IH")
 

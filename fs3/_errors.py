@@ -22,6 +22,9 @@ exception class. Every class derives from ``OSError`` with its errno set, and fr
           ├── NoSpace                      ENOSPC
           ├── QuotaExceeded                EDQUOT: a tree or user quota has no room
           ├── CrossQuota                   EXDEV: a link or move would cross a quota boundary it may not
+          ├── NoAttribute                  ENODATA: no such extended attribute
+          ├── OutOfRange / TooBig          ERANGE / E2BIG: an extended attribute's name / value too long
+          ├── NotSupported                 EOPNOTSUPP: an extended attribute namespace fs3 does not keep
           ├── ChecksumMismatch             EIO: stored data failed its CRC32C, never returned
           ├── Unavailable (ConnectionError) EHOSTDOWN: a server cannot be reached
           │    └── Unreachable             it never answered: the call may or may not have happened
@@ -48,6 +51,10 @@ class Status(IntEnum):
     NOT_PERMITTED = 1007       # EPERM: not allowed whatever the permission bits say
     QUOTA_EXCEEDED = 1008      # EDQUOT: a tree or user quota has no room (meta, or a storage node's check)
     CROSS_QUOTA = 1009         # EXDEV: a link or rename would cross a quota boundary it may not
+    NO_ATTRIBUTE = 1010        # ENODATA: no such extended attribute
+    OUT_OF_RANGE = 1011        # ERANGE: an extended attribute's name is empty or too long
+    TOO_BIG = 1012             # E2BIG: an extended attribute's value is too large
+    NOT_SUPPORTED = 1013       # EOPNOTSUPP: an extended attribute namespace fs3 does not keep
     # 2xxx: meta
     NOT_FOUND = 2001
     EXISTS = 2002
@@ -142,6 +149,26 @@ class NotPermitted(FS3Error, PermissionError):
     status_default = Status.NOT_PERMITTED
 
 
+class NoAttribute(FS3Error):
+    errno_default = _errno.ENODATA
+    status_default = Status.NO_ATTRIBUTE
+
+
+class OutOfRange(FS3Error):
+    errno_default = _errno.ERANGE
+    status_default = Status.OUT_OF_RANGE
+
+
+class TooBig(FS3Error):
+    errno_default = _errno.E2BIG
+    status_default = Status.TOO_BIG
+
+
+class NotSupported(FS3Error):
+    errno_default = _errno.EOPNOTSUPP
+    status_default = Status.NOT_SUPPORTED
+
+
 class QuotaExceeded(FS3Error):
     errno_default = _errno.EDQUOT
     status_default = Status.QUOTA_EXCEEDED
@@ -202,6 +229,10 @@ _CLASS_BY_STATUS: dict[Status, type[FS3Error]] = {
     Status.NOT_PERMITTED: NotPermitted,
     Status.QUOTA_EXCEEDED: QuotaExceeded,
     Status.CROSS_QUOTA: CrossQuota,
+    Status.NO_ATTRIBUTE: NoAttribute,
+    Status.OUT_OF_RANGE: OutOfRange,
+    Status.TOO_BIG: TooBig,
+    Status.NOT_SUPPORTED: NotSupported,
     Status.NOT_FOUND: NotFound,
     Status.EXISTS: AlreadyExists,
     Status.NOT_DIRECTORY: NotADirectory,

@@ -3,9 +3,9 @@
     INOD<id:u64>                  -> Inode             one per file, directory, symlink
     DENT<parent:u64><name utf-8>  -> Dentry            a directory's listing is one range scan
     SESS<inode:u64><session:u64>  -> Session           a file open for writing
+    TMST<inode:u64><session:u64>  -> b""               an mtime was set explicitly while that session was open
     RSES<inode:u64><session:u64>  -> Session           a file open for reading only
     ORPH<inode:u64>               -> i64 ns            a removed file still open: its inode stays (nlink 0)
-    TMST<inode:u64><session:u64>  -> b""               an mtime was set explicitly while that session was open
     GCQ_<inode:u64>               -> GarbageEntry      removed inodes whose chunks await reclamation
     IDAL                          -> u64               next unallocated inode id
     NODE<id:u32>                  -> NodeInfo          storage nodes
@@ -25,6 +25,7 @@
     QUSR<uid:u32>                 -> Quota             a user's quota and usage
     LOCK<inode:u64><kind:u8><owner> -> LockRecord      an owner's POSIX locks or flock of a file
     LKLS<client>                  -> u64 ns            until when a client's locks hold (renewed with its sessions)
+    XATR<inode:u64><name utf-8>   -> value bytes       an inode's extended attributes
 
 Integers are big-endian so that key order is numeric order.
 """
@@ -41,9 +42,9 @@ _U32 = struct.Struct(">I")
 INODE = b"INOD"
 DENTRY = b"DENT"
 SESSION = b"SESS"
+TIMES_SET = b"TMST"
 READER = b"RSES"
 ORPHAN = b"ORPH"
-TIMES_SET = b"TMST"
 GARBAGE = b"GCQ_"
 INODE_ALLOC = b"IDAL"
 NODE = b"NODE"
@@ -63,6 +64,7 @@ QUOTA_TREE = b"QTRE"
 QUOTA_USER = b"QUSR"
 LOCK = b"LOCK"
 LOCK_LEASE = b"LKLS"
+XATTR = b"XATR"
 
 
 def u64(n: int) -> bytes:
@@ -97,10 +99,6 @@ def session_prefix(ino: int) -> bytes:
     return SESSION + _U64.pack(ino)
 
 
-def times_set(ino: int, sid: int) -> bytes:
-    return TIMES_SET + _U64.pack(ino) + _U64.pack(sid)
-
-
 def reader(ino: int, sid: int) -> bytes:
     return READER + _U64.pack(ino) + _U64.pack(sid)
 
@@ -111,6 +109,10 @@ def reader_prefix(ino: int) -> bytes:
 
 def orphan(ino: int) -> bytes:
     return ORPHAN + _U64.pack(ino)
+
+
+def times_set(ino: int, sid: int) -> bytes:
+    return TIMES_SET + _U64.pack(ino) + _U64.pack(sid)
 
 
 def garbage(ino: int) -> bytes:
@@ -159,6 +161,14 @@ def lock(ino: int, kind: int, owner: str) -> bytes:
 
 def lock_lease(client: str) -> bytes:
     return LOCK_LEASE + client.encode()
+
+
+def xattr(ino: int, name: str) -> bytes:
+    return XATTR + _U64.pack(ino) + name.encode("utf-8", "surrogateescape")
+
+
+def xattr_prefix(ino: int) -> bytes:
+    return XATTR + _U64.pack(ino)
 
 
 def user(name: str) -> bytes:

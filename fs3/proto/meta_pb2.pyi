@@ -14,13 +14,21 @@ class InodeType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FILE: _ClassVar[InodeType]
     DIRECTORY: _ClassVar[InodeType]
     SYMLINK: _ClassVar[InodeType]
+    FIFO: _ClassVar[InodeType]
+    CHAR_DEVICE: _ClassVar[InodeType]
+    BLOCK_DEVICE: _ClassVar[InodeType]
+    SOCKET: _ClassVar[InodeType]
 INODE_TYPE_UNSPECIFIED: InodeType
 FILE: InodeType
 DIRECTORY: InodeType
 SYMLINK: InodeType
+FIFO: InodeType
+CHAR_DEVICE: InodeType
+BLOCK_DEVICE: InodeType
+SOCKET: InodeType
 
 class Inode(_message.Message):
-    __slots__ = ("id", "type", "mode", "uid", "gid", "nlink", "length", "atime_ns", "mtime_ns", "ctime_ns", "layout", "parent", "symlink_target", "quota_dirs", "charged", "append_end")
+    __slots__ = ("id", "type", "mode", "uid", "gid", "nlink", "length", "atime_ns", "mtime_ns", "ctime_ns", "layout", "parent", "symlink_target", "quota_dirs", "charged", "rdev", "append_end")
     ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +44,7 @@ class Inode(_message.Message):
     SYMLINK_TARGET_FIELD_NUMBER: _ClassVar[int]
     QUOTA_DIRS_FIELD_NUMBER: _ClassVar[int]
     CHARGED_FIELD_NUMBER: _ClassVar[int]
+    RDEV_FIELD_NUMBER: _ClassVar[int]
     APPEND_END_FIELD_NUMBER: _ClassVar[int]
     id: int
     type: InodeType
@@ -52,8 +61,9 @@ class Inode(_message.Message):
     symlink_target: str
     quota_dirs: _containers.RepeatedScalarFieldContainer[int]
     charged: int
+    rdev: int
     append_end: int
-    def __init__(self, id: _Optional[int] = ..., type: _Optional[_Union[InodeType, str]] = ..., mode: _Optional[int] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., nlink: _Optional[int] = ..., length: _Optional[int] = ..., atime_ns: _Optional[int] = ..., mtime_ns: _Optional[int] = ..., ctime_ns: _Optional[int] = ..., layout: _Optional[_Union[_common_pb2.Layout, _Mapping]] = ..., parent: _Optional[int] = ..., symlink_target: _Optional[str] = ..., quota_dirs: _Optional[_Iterable[int]] = ..., charged: _Optional[int] = ..., append_end: _Optional[int] = ...) -> None: ...
+    def __init__(self, id: _Optional[int] = ..., type: _Optional[_Union[InodeType, str]] = ..., mode: _Optional[int] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., nlink: _Optional[int] = ..., length: _Optional[int] = ..., atime_ns: _Optional[int] = ..., mtime_ns: _Optional[int] = ..., ctime_ns: _Optional[int] = ..., layout: _Optional[_Union[_common_pb2.Layout, _Mapping]] = ..., parent: _Optional[int] = ..., symlink_target: _Optional[str] = ..., quota_dirs: _Optional[_Iterable[int]] = ..., charged: _Optional[int] = ..., rdev: _Optional[int] = ..., append_end: _Optional[int] = ...) -> None: ...
 
 class Dentry(_message.Message):
     __slots__ = ("inode", "type")
@@ -137,17 +147,31 @@ class StatReply(_message.Message):
     read_capability: bytes
     def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ..., read_capability: _Optional[bytes] = ...) -> None: ...
 
+class Caller(_message.Message):
+    __slots__ = ("uid", "gid", "groups")
+    UID_FIELD_NUMBER: _ClassVar[int]
+    GID_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    uid: int
+    gid: int
+    groups: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, uid: _Optional[int] = ..., gid: _Optional[int] = ..., groups: _Optional[_Iterable[int]] = ...) -> None: ...
+
 class MkdirRequest(_message.Message):
-    __slots__ = ("path", "mode", "parents", "request_id")
+    __slots__ = ("path", "mode", "parents", "request_id", "exact_mode", "caller")
     PATH_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     PARENTS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EXACT_MODE_FIELD_NUMBER: _ClassVar[int]
+    CALLER_FIELD_NUMBER: _ClassVar[int]
     path: str
     mode: int
     parents: bool
     request_id: str
-    def __init__(self, path: _Optional[str] = ..., mode: _Optional[int] = ..., parents: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+    exact_mode: bool
+    caller: Caller
+    def __init__(self, path: _Optional[str] = ..., mode: _Optional[int] = ..., parents: _Optional[bool] = ..., request_id: _Optional[str] = ..., exact_mode: _Optional[bool] = ..., caller: _Optional[_Union[Caller, _Mapping]] = ...) -> None: ...
 
 class MkdirReply(_message.Message):
     __slots__ = ("inode",)
@@ -156,7 +180,7 @@ class MkdirReply(_message.Message):
     def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ...) -> None: ...
 
 class OpenRequest(_message.Message):
-    __slots__ = ("path", "write", "create", "exclusive", "truncate", "mode", "chunk_size", "stripe", "client", "request_id", "release_inodes", "release_sessions")
+    __slots__ = ("path", "write", "create", "exclusive", "truncate", "mode", "chunk_size", "stripe", "client", "request_id", "release_inodes", "release_sessions", "exact_mode", "caller")
     PATH_FIELD_NUMBER: _ClassVar[int]
     WRITE_FIELD_NUMBER: _ClassVar[int]
     CREATE_FIELD_NUMBER: _ClassVar[int]
@@ -169,6 +193,8 @@ class OpenRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     RELEASE_INODES_FIELD_NUMBER: _ClassVar[int]
     RELEASE_SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    EXACT_MODE_FIELD_NUMBER: _ClassVar[int]
+    CALLER_FIELD_NUMBER: _ClassVar[int]
     path: str
     write: bool
     create: bool
@@ -181,7 +207,9 @@ class OpenRequest(_message.Message):
     request_id: str
     release_inodes: _containers.RepeatedScalarFieldContainer[int]
     release_sessions: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, path: _Optional[str] = ..., write: _Optional[bool] = ..., create: _Optional[bool] = ..., exclusive: _Optional[bool] = ..., truncate: _Optional[bool] = ..., mode: _Optional[int] = ..., chunk_size: _Optional[int] = ..., stripe: _Optional[int] = ..., client: _Optional[str] = ..., request_id: _Optional[str] = ..., release_inodes: _Optional[_Iterable[int]] = ..., release_sessions: _Optional[_Iterable[int]] = ...) -> None: ...
+    exact_mode: bool
+    caller: Caller
+    def __init__(self, path: _Optional[str] = ..., write: _Optional[bool] = ..., create: _Optional[bool] = ..., exclusive: _Optional[bool] = ..., truncate: _Optional[bool] = ..., mode: _Optional[int] = ..., chunk_size: _Optional[int] = ..., stripe: _Optional[int] = ..., client: _Optional[str] = ..., request_id: _Optional[str] = ..., release_inodes: _Optional[_Iterable[int]] = ..., release_sessions: _Optional[_Iterable[int]] = ..., exact_mode: _Optional[bool] = ..., caller: _Optional[_Union[Caller, _Mapping]] = ...) -> None: ...
 
 class OpenReply(_message.Message):
     __slots__ = ("inode", "session", "read_capability", "write_capability")
@@ -356,14 +384,16 @@ class LinkReply(_message.Message):
     def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ...) -> None: ...
 
 class SymlinkRequest(_message.Message):
-    __slots__ = ("target", "path", "request_id")
+    __slots__ = ("target", "path", "request_id", "caller")
     TARGET_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CALLER_FIELD_NUMBER: _ClassVar[int]
     target: str
     path: str
     request_id: str
-    def __init__(self, target: _Optional[str] = ..., path: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    caller: Caller
+    def __init__(self, target: _Optional[str] = ..., path: _Optional[str] = ..., request_id: _Optional[str] = ..., caller: _Optional[_Union[Caller, _Mapping]] = ...) -> None: ...
 
 class SymlinkReply(_message.Message):
     __slots__ = ("inode",)
@@ -550,6 +580,72 @@ class AppendReply(_message.Message):
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     offset: int
     def __init__(self, offset: _Optional[int] = ...) -> None: ...
+
+class MknodRequest(_message.Message):
+    __slots__ = ("path", "type", "mode", "rdev", "request_id", "caller")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    RDEV_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CALLER_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    type: InodeType
+    mode: int
+    rdev: int
+    request_id: str
+    caller: Caller
+    def __init__(self, path: _Optional[str] = ..., type: _Optional[_Union[InodeType, str]] = ..., mode: _Optional[int] = ..., rdev: _Optional[int] = ..., request_id: _Optional[str] = ..., caller: _Optional[_Union[Caller, _Mapping]] = ...) -> None: ...
+
+class MknodReply(_message.Message):
+    __slots__ = ("inode",)
+    INODE_FIELD_NUMBER: _ClassVar[int]
+    inode: Inode
+    def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ...) -> None: ...
+
+class GetXattrRequest(_message.Message):
+    __slots__ = ("path", "no_follow", "name", "list")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    NO_FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LIST_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    no_follow: bool
+    name: str
+    list: bool
+    def __init__(self, path: _Optional[str] = ..., no_follow: _Optional[bool] = ..., name: _Optional[str] = ..., list: _Optional[bool] = ...) -> None: ...
+
+class GetXattrReply(_message.Message):
+    __slots__ = ("value", "names")
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    value: bytes
+    names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, value: _Optional[bytes] = ..., names: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SetXattrRequest(_message.Message):
+    __slots__ = ("path", "no_follow", "name", "value", "create", "replace", "remove", "request_id")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    NO_FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    no_follow: bool
+    name: str
+    value: bytes
+    create: bool
+    replace: bool
+    remove: bool
+    request_id: str
+    def __init__(self, path: _Optional[str] = ..., no_follow: _Optional[bool] = ..., name: _Optional[str] = ..., value: _Optional[bytes] = ..., create: _Optional[bool] = ..., replace: _Optional[bool] = ..., remove: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class SetXattrReply(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
 
 class LockRange(_message.Message):
     __slots__ = ("start", "end", "type")

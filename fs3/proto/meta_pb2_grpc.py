@@ -139,6 +139,21 @@ class MetaStub:
                 request_serializer=fs3_dot_proto_dot_meta__pb2.LockRequest.SerializeToString,
                 response_deserializer=fs3_dot_proto_dot_meta__pb2.LockReply.FromString,
                 _registered_method=True)
+        self.Mknod = channel.unary_unary(
+                '/fs3.Meta/Mknod',
+                request_serializer=fs3_dot_proto_dot_meta__pb2.MknodRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_meta__pb2.MknodReply.FromString,
+                _registered_method=True)
+        self.GetXattr = channel.unary_unary(
+                '/fs3.Meta/GetXattr',
+                request_serializer=fs3_dot_proto_dot_meta__pb2.GetXattrRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_meta__pb2.GetXattrReply.FromString,
+                _registered_method=True)
+        self.SetXattr = channel.unary_unary(
+                '/fs3.Meta/SetXattr',
+                request_serializer=fs3_dot_proto_dot_meta__pb2.SetXattrRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_meta__pb2.SetXattrReply.FromString,
+                _registered_method=True)
 
 
 class MetaServicer:
@@ -270,6 +285,24 @@ class MetaServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Mknod(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetXattr(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetXattr(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetaServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -377,6 +410,21 @@ def add_MetaServicer_to_server(servicer, server):
                     servicer.Lock,
                     request_deserializer=fs3_dot_proto_dot_meta__pb2.LockRequest.FromString,
                     response_serializer=fs3_dot_proto_dot_meta__pb2.LockReply.SerializeToString,
+            ),
+            'Mknod': grpc.unary_unary_rpc_method_handler(
+                    servicer.Mknod,
+                    request_deserializer=fs3_dot_proto_dot_meta__pb2.MknodRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_meta__pb2.MknodReply.SerializeToString,
+            ),
+            'GetXattr': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetXattr,
+                    request_deserializer=fs3_dot_proto_dot_meta__pb2.GetXattrRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_meta__pb2.GetXattrReply.SerializeToString,
+            ),
+            'SetXattr': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetXattr,
+                    request_deserializer=fs3_dot_proto_dot_meta__pb2.SetXattrRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_meta__pb2.SetXattrReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -946,6 +994,87 @@ class Meta:
             '/fs3.Meta/Lock',
             fs3_dot_proto_dot_meta__pb2.LockRequest.SerializeToString,
             fs3_dot_proto_dot_meta__pb2.LockReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Mknod(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Meta/Mknod',
+            fs3_dot_proto_dot_meta__pb2.MknodRequest.SerializeToString,
+            fs3_dot_proto_dot_meta__pb2.MknodReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetXattr(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Meta/GetXattr',
+            fs3_dot_proto_dot_meta__pb2.GetXattrRequest.SerializeToString,
+            fs3_dot_proto_dot_meta__pb2.GetXattrReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetXattr(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Meta/SetXattr',
+            fs3_dot_proto_dot_meta__pb2.SetXattrRequest.SerializeToString,
+            fs3_dot_proto_dot_meta__pb2.SetXattrReply.FromString,
             options,
             channel_credentials,
             insecure,

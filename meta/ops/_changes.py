@@ -29,6 +29,7 @@ def queue_garbage(txn: Transaction, inode: meta_pb2.Inode, now: int) -> None:
     it counted against quotas is free at once (a subtree's inodes as the collector reaches them)."""
     _usage.released(txn, inode)
     txn.clear(keys.inode(inode.id))
+    clear_xattrs(txn, inode.id)
     entry = meta_pb2.GarbageEntry(inode=inode, queued_ns=now)
     txn.set(keys.garbage(inode.id), entry.SerializeToString())
 
@@ -47,6 +48,7 @@ def drop_link(txn: Transaction, inode: meta_pb2.Inode, now: int) -> None:
     else:
         _usage.released(txn, inode)
         txn.clear(keys.inode(inode.id))
+        clear_xattrs(txn, inode.id)
 
 
 def is_open(txn: Transaction, ino: int) -> bool:
@@ -77,6 +79,11 @@ def reclaim_if_closed(txn: Transaction, ino: int, now: int) -> bool:
     return True
 
 
+def clear_xattrs(txn: Transaction, ino: int) -> None:
+    """An inode left the namespace for good: its extended attributes (ops/xattr.py) go with it."""
+    txn.clear_range(*keys.prefix_range(keys.xattr_prefix(ino)))
+
+
 def drop_directory(txn: Transaction, inode: meta_pb2.Inode, now: int) -> None:
     """A directory left the namespace: an empty one goes at once, a full one to the collector."""
     if has_entries(txn, inode.id):
@@ -84,3 +91,4 @@ def drop_directory(txn: Transaction, inode: meta_pb2.Inode, now: int) -> None:
     else:
         _usage.released(txn, inode)
         txn.clear(keys.inode(inode.id))
+        clear_xattrs(txn, inode.id)

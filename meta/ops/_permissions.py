@@ -68,3 +68,22 @@ def check_unlink(parent: meta_pb2.Inode, inode: meta_pb2.Inode | None, cred: Cre
         inode is None or cred.uid != inode.uid
     ):
         raise NotPermitted("Operation not permitted (sticky directory: not the owner)", path=path)
+
+
+def acting(cred: Cred, req) -> Cred:
+    """Who a creating call runs as: the token's user, or the request's ``caller`` (a mount's local user,
+    from its FUSE request) when the token is an admin's. Any other token sending a caller is refused:
+    it would let a user make inodes owned by someone else."""
+    if not req.HasField("caller"):
+        return cred
+    if not cred.admin:
+        raise NotPermitted("Operation not permitted: acting for another user needs an admin token "
+                           f"(you are {cred.name!r})", path=getattr(req, "path", None))
+    c = req.caller
+    return Cred(c.uid, c.gid, tuple(c.groups), False, f"uid {c.uid}")
+
+
+def new_owner(parent: meta_pb2.Inode, cred: Cred) -> tuple[int, int]:
+    """The uid and gid of an inode ``cred`` makes in ``parent``: the creator's, but the directory's
+    group when the directory is setgid (as on Linux)."""
+    return cred.uid, parent.gid if parent.mode & 0o2000 else cred.gid

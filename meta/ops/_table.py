@@ -19,6 +19,7 @@ from .capabilities import renew_capabilities
 from .close import close_file, renew_sessions
 from .link import link, symlink
 from .mkdir import mkdir
+from .mknod import mknod
 from .open import open_file, truncates_existing
 from .quota import extend_write, get_quota, set_quota
 from .readdir import readdir
@@ -28,6 +29,7 @@ from .setattr import setattr_
 from .stat import batch_stat, readlink, stat
 from .statfs import statfs
 from .truncate import truncate
+from .xattr import get_xattr, set_xattr
 
 
 def _always(_ctx: OpContext, _request: Any) -> bool:
@@ -77,6 +79,9 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     Operation("SetQuota", meta_pb2.SetQuotaRequest, meta_pb2.SetQuotaReply, set_quota),
     Operation("GetQuota", meta_pb2.GetQuotaRequest, meta_pb2.GetQuotaReply, get_quota, read_only=True),
     Operation("ExtendWrite", meta_pb2.ExtendWriteRequest, meta_pb2.ExtendWriteReply, extend_write),
+    Operation("Mknod", meta_pb2.MknodRequest, meta_pb2.MknodReply, mknod),
+    Operation("GetXattr", meta_pb2.GetXattrRequest, meta_pb2.GetXattrReply, get_xattr, read_only=True),
+    Operation("SetXattr", meta_pb2.SetXattrRequest, meta_pb2.SetXattrReply, set_xattr),
     Operation("Append", meta_pb2.AppendRequest, meta_pb2.AppendReply, append),
     Operation("Lock", meta_pb2.LockRequest, meta_pb2.LockReply, lock),
 )}

@@ -10,7 +10,7 @@ from . import _usage
 from ._changes import touch
 from ._context import OpContext
 from ._idempotence import once
-from ._permissions import Cred, W, X, check
+from ._permissions import Cred, W, X, acting, check, new_owner
 from ._records import DIRECTORY, SYMLINK, get_dentry, put_dentry, put_inode
 from ._walk import dot_target, resolve, resolve_parent
 
@@ -52,6 +52,7 @@ def symlink(ctx: OpContext, cred: Cred, req: meta_pb2.SymlinkRequest) -> meta_pb
         raise InvalidArgument("Invalid symlink target: contains NUL", path=req.path)
     if len(req.target.encode("utf-8")) >= PATH_MAX:
         raise NameTooLong(f"File name too long (symlink target over {PATH_MAX - 1} bytes)", path=req.path)
+    cred = acting(cred, req)
     ino = ctx.alloc_inode()
 
     def run(txn):
@@ -62,8 +63,9 @@ def symlink(ctx: OpContext, cred: Cred, req: meta_pb2.SymlinkRequest) -> meta_pb
             raise AlreadyExists("File exists", path=req.path)
         check(parent, cred, W | X, req.path)
         now = ctx.clock()
+        uid, gid = new_owner(parent, cred)
         inode = meta_pb2.Inode(
-            id=ino, type=SYMLINK, mode=0o777, nlink=1, uid=cred.uid, gid=cred.gid, parent=parent.id,
+            id=ino, type=SYMLINK, mode=0o777, nlink=1, uid=uid, gid=gid, parent=parent.id,
             length=len(req.target.encode("utf-8")), symlink_target=req.target,
             atime_ns=now, mtime_ns=now, ctime_ns=now,
         )

@@ -11,7 +11,7 @@ from . import _usage
 from ._changes import touch
 from ._context import OpContext
 from ._idempotence import once
-from ._permissions import Cred, W, X, check
+from ._permissions import Cred, W, X, acting, check, new_owner
 from ._records import DIRECTORY, get_dentry, put_dentry, put_inode
 from ._walk import dot_target, resolve_parent, walk
 
@@ -19,11 +19,14 @@ DEFAULT_DIR_MODE = 0o755
 
 
 def new_directory(ino: int, parent: meta_pb2.Inode, mode: int, now: int, cred: Cred) -> meta_pb2.Inode:
-    """A directory inode owned by its creator; it inherits its parent's layout (chunk size, stripe)."""
+    """A directory inode owned by its creator; it inherits its parent's layout (chunk size, stripe), and
+    from a setgid parent its group and the setgid bit (as on Linux)."""
     layout = common_pb2.Layout(chunk_size=parent.layout.chunk_size, stripe=parent.layout.stripe)
+    uid, gid = new_owner(parent, cred)
+    mode = (mode & 0o7777) | (parent.mode & 0o2000)
     return meta_pb2.Inode(
-        id=ino, type=DIRECTORY, mode=mode & 0o7777, nlink=2, parent=parent.id, layout=layout,
-        atime_ns=now, mtime_ns=now, ctime_ns=now, uid=cred.uid, gid=cred.gid,
+        id=ino, type=DIRECTORY, mode=mode, nlink=2, parent=parent.id, layout=layout,
+        atime_ns=now, mtime_ns=now, ctime_ns=now, uid=uid, gid=gid,
     )
 
 
@@ -43,8 +46,10 @@ def add_directory(txn: Transaction, ctx: OpContext, parent: meta_pb2.Inode, name
 
 def mkdir(ctx: OpContext, cred: Cred, req: meta_pb2.MkdirRequest) -> meta_pb2.MkdirReply:
     """A directory at ``path`` (mode 0755 unless given); with ``parents``, its missing parents too and
-    no error when it exists (``mkdir -p``)."""
-    mode = req.mode or DEFAULT_DIR_MODE
+    no error when it exists (``mkdir -p``). With ``exact_mode`` the mode is taken as it is (0 too);
+    with ``caller`` (admin tokens only) it is made as, and owned by, that user."""
+    cred = acting(cred, req)
+    mode = req.mode if req.exact_mode else req.mode or DEFAULT_DIR_MODE
     if req.parents:
         return meta_pb2.MkdirReply(inode=_mkdir_parents(ctx, req.path, mode, cred, req.request_id))
     path = req.path

@@ -15,7 +15,7 @@ from . import _usage
 from ._changes import end_session, touch
 from ._context import OpContext
 from ._idempotence import once
-from ._permissions import Cred, R, W, X, check
+from ._permissions import Cred, R, W, X, acting, check, new_owner
 from ._records import DIRECTORY, FILE, get_inode, put_dentry, put_inode
 from ._walk import dot_target, resolve_target
 from .capabilities import read_capability, write_capability
@@ -56,17 +56,18 @@ def open_file(ctx: OpContext, cred: Cred, req: meta_pb2.OpenRequest) -> meta_pb2
     session."""
     if req.truncate and not req.write:
         raise InvalidArgument("Invalid argument: truncate needs write access", path=req.path)
+    caller = acting(cred, req)  # checks and ownership as the mount's local user; capabilities as the token's
     ino = ctx.alloc_inode() if req.create else 0
     session = random.getrandbits(63) | 1  # a read session too: it keeps the file's data if it is removed
 
     def run(txn):
         for ino_, sid in zip(req.release_inodes, req.release_sessions, strict=False):
             end_session(txn, ino_, sid, ctx.clock())  # files the client closed unwritten (see OpenRequest)
-        if dot_target(txn, req.path, cred) is not None:  # a directory, by name
+        if dot_target(txn, req.path, caller) is not None:  # a directory, by name
             if req.create and req.exclusive:
                 raise AlreadyExists("File exists", path=req.path)
             raise IsADirectory("Is a directory", path=req.path)
-        parent, name, entry = resolve_target(txn, req.path, cred)
+        parent, name, entry = resolve_target(txn, req.path, caller)
         now = ctx.clock()
         created = False
         if entry is not None:
@@ -77,15 +78,17 @@ def open_file(ctx: OpContext, cred: Cred, req: meta_pb2.OpenRequest) -> meta_pb2
                 raise NotFound("No such file or directory (dangling entry)", path=req.path)
             if inode.type == DIRECTORY:
                 raise IsADirectory("Is a directory", path=req.path)
-            check(inode, cred, W if req.write else R, req.path)
+            check(inode, caller, W if req.write else R, req.path)
         elif not req.create:
             raise NotFound("No such file or directory", path=req.path)
         else:
-            check(parent, cred, W | X, req.path)
+            check(parent, caller, W | X, req.path)
             layout = choose_layout(txn, parent, req.chunk_size, req.stripe)
+            uid, gid = new_owner(parent, caller)
+            mode = req.mode if req.exact_mode else req.mode or DEFAULT_FILE_MODE
             inode = meta_pb2.Inode(
-                id=ino, type=FILE, mode=(req.mode or DEFAULT_FILE_MODE) & 0o7777, nlink=1,
-                uid=cred.uid, gid=cred.gid, layout=layout, atime_ns=now, mtime_ns=now, ctime_ns=now,
+                id=ino, type=FILE, mode=mode & 0o7777, nlink=1,
+                uid=uid, gid=gid, layout=layout, atime_ns=now, mtime_ns=now, ctime_ns=now,
             )
             _usage.created(txn, inode, parent, req.path)
             put_inode(txn, inode)

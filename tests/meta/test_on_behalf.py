@@ -1,0 +1,112 @@
+"""Creating as a mount's local user (``Caller`` in Mkdir/Open/Symlink/Mknod): only an admin's token may
+ask it; the new inode is that user's, checks run as that user; setgid directories pass their group on;
+mode 0 stays 0; special files are inodes that quotas count."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from fs3.meta import ops
+from fs3.meta.ops import ROOT_CRED, Cred
+from fs3.meta.ops.mknod import mknod
+from fs3.proto import meta_pb2
+
+ADMIN = Cred(500, 500, (), True, "ops")
+ALICE = Cred(1000, 1000, (), False, "alice")
+AS_ALICE = meta_pb2.Caller(uid=1000, gid=1000, groups=[1000, 2000])
+
+
+def creations(path, caller):
+    """One request of each creating call, all with ``caller``."""
+    return [
+        (ops.mkdir, meta_pb2.MkdirRequest(path=path + "d", mode=0o755, caller=caller)),
+        (ops.open_file, meta_pb2.OpenRequest(path=path + "f", create=True, mode=0o644, caller=caller)),
+        (ops.symlink, meta_pb2.SymlinkRequest(path=path + "l", target="x", caller=caller)),
+        (mknod, meta_pb2.MknodRequest(path=path + "p", type=meta_pb2.FIFO, mode=0o644, caller=caller)),
+    ]
+
+
+@pytest.mark.parametrize("cred", [ROOT_CRED, ADMIN])
+def test_admin_creates_as_the_caller(ctx, cred):
+    ops.mkdir(ctx, ROOT_CRED, meta_pb2.MkdirRequest(path="/home", mode=0o777))
+    for op, req in creations("/home/", AS_ALICE):
+        inode = op(ctx, cred, req).inode
+        assert (inode.uid, inode.gid) == (1000, 1000), op.__name__
+
+
+def test_other_tokens_may_not_act_for_anyone(ctx):
+    """The attack: a user's token names another uid (root's, or a neighbour's) as the caller."""
+    ops.mkdir(ctx, ROOT_CRED, meta_pb2.MkdirRequest(path="/tmp", mode=0o1777))
+    for target in (meta_pb2.Caller(uid=0, gid=0), meta_pb2.Caller(uid=1001, gid=1001), AS_ALICE):
+        for op, req in creations("/tmp/", target):
+            with pytest.raises(PermissionError) as e:
+                op(ctx, ALICE, req)
+            assert e.value.errno == errno.EPERM, op.__name__
+    assert list(ops.readdir(ctx, ROOT_CRED, meta_pb2.ReadDirRequest(path="/tmp")).entries) == []
+
+
+def test_checks_run_as_the_caller(ctx):
+    """Acting for alice, root's token cannot create where alice may not."""
+    ops.mkdir(ctx, ROOT_CRED, meta_pb2.MkdirRequest(path="/root", mode=0o700))
+    for op, req in creations("/root/", AS_ALICE):
+        with pytest.raises(PermissionError) as e:
+            op(ctx, ROOT_CRED, req)
+        assert e.value.errno == errno.EACCES, op.__name__
+    # ... and her supplementary groups count: a group-writable directory of group 2000
+    ops.mkdir(ctx, ROOT_CRED, meta_pb2.MkdirRequest(path="/team", mode=0o770))
+    ops.setattr_(ctx, ROOT_CRED, meta_pb2.SetAttrRequest(path="/team", set_gid=True, gid=2000))
+    for op, req in creations("/team/", AS_ALICE):
+        op(ctx, ROOT_CRED, req)
+
+
+def test_setgid_directory_passes_its_group_on(ctx):
+    ops.mkdir(ctx, ROOT_CRED, meta_pb2.MkdirRequest(path="/g", mode=0o2777))
+    ops.setattr_(ctx, ROOT_CRED, meta_pb2.SetAttrRequest(path="/g", set_gid=True, gid=3000))
+    for op, req in creations("/g/", AS_ALICE):
+        inode = op(ctx, ROOT_CRED, req).inode
+        assert (inode.uid, inode.gid) == (1000, 3000), op.__name__
+    sub = ops.stat(ctx, ROOT_CRED, meta_pb2.StatRequest(path="/g/d")).inode
+    assert sub.mode & 0o2000  # a subdirectory is setgid too
+
+
+def test_mode_zero_is_kept(ctx):
+    d = ops.mkdir(ctx, ROOT_CRED, meta_pb2.MkdirRequest(path="/d", mode=0, exact_mode=True)).inode
+    f = ops.open_file(ctx, ROOT_CRED, meta_pb2.OpenRequest(path="/f", create=True, mode=0, exact_mode=True)).inode
+    assert d.mode == 0 and f.mode == 0
+    # an old client's 0 still means the default
+    assert ops.mkdir(ctx, ROOT_CRED, meta_pb2.MkdirRequest(path="/e")).inode.mode == 0o755
+
+
+def test_special_files(ctx):
+    ops.mkdir(ctx, ROOT_CRED, meta_pb2.MkdirRequest(path="/tmp", mode=0o1777))
+    fifo = mknod(ctx, ALICE, meta_pb2.MknodRequest(path="/tmp/p", type=meta_pb2.FIFO, mode=0o640)).inode
+    assert fifo.type == meta_pb2.FIFO and fifo.mode == 0o640 and fifo.uid == 1000 and not fifo.layout.chains
+    mknod(ctx, ALICE, meta_pb2.MknodRequest(path="/tmp/s", type=meta_pb2.SOCKET, mode=0o755))
+    with pytest.raises(PermissionError) as e:  # devices: root's (CAP_MKNOD)
+        mknod(ctx, ALICE, meta_pb2.MknodRequest(path="/tmp/c", type=meta_pb2.CHAR_DEVICE, rdev=0x0103))
+    assert e.value.errno == errno.EPERM
+    dev = mknod(ctx, ROOT_CRED, meta_pb2.MknodRequest(path="/tmp/c", type=meta_pb2.CHAR_DEVICE, rdev=0x0103)).inode
+    assert dev.rdev == 0x0103
+    with pytest.raises(FileExistsError):
+        mknod(ctx, ROOT_CRED, meta_pb2.MknodRequest(path="/tmp/p", type=meta_pb2.FIFO))
+    with pytest.raises(OSError) as e:
+        mknod(ctx, ROOT_CRED, meta_pb2.MknodRequest(path="/tmp/x", type=meta_pb2.FILE))
+    assert e.value.errno == errno.EINVAL
+    names = {e.name: e.type for e in ops.readdir(ctx, ROOT_CRED, meta_pb2.ReadDirRequest(path="/tmp")).entries}
+    assert names == {"p": meta_pb2.FIFO, "s": meta_pb2.SOCKET, "c": meta_pb2.CHAR_DEVICE}
+
+
+def test_special_files_count_against_quotas(ctx):
+    ops.mkdir(ctx, ROOT_CRED, meta_pb2.MkdirRequest(path="/q", mode=0o777))
+    ops.set_quota(ctx, ROOT_CRED, meta_pb2.SetQuotaRequest(path="/q", max_inodes=2))
+    mknod(ctx, ROOT_CRED, meta_pb2.MknodRequest(path="/q/a", type=meta_pb2.FIFO))
+    mknod(ctx, ROOT_CRED, meta_pb2.MknodRequest(path="/q/b", type=meta_pb2.SOCKET))
+    with pytest.raises(OSError) as e:
+        mknod(ctx, ROOT_CRED, meta_pb2.MknodRequest(path="/q/c", type=meta_pb2.FIFO))
+    assert e.value.errno == errno.EDQUOT
+    ops.remove(ctx, ROOT_CRED, meta_pb2.RemoveRequest(path="/q/a"))
+    mknod(ctx, ROOT_CRED, meta_pb2.MknodRequest(path="/q/c", type=meta_pb2.FIFO))
+    quota = ops.get_quota(ctx, ROOT_CRED, meta_pb2.GetQuotaRequest(path="/q")).quotas[0]
+    assert quota.used_inodes == 2 and quota.used_bytes == 0
