@@ -5,6 +5,7 @@ data plane. The sync ``Client`` runs one of these on a private event loop.
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from collections.abc import AsyncIterator, Sequence
 
@@ -64,6 +65,7 @@ class AsyncClient(ClusterAdmin):
         addresses = [address] if isinstance(address, str) else list(address)
         self.address = addresses[0]
         self.client_id = f"{os.uname().nodename}:{os.getpid()}"
+        self._lock_client = f"{self.client_id}:{secrets.token_hex(4)}"  # whose lease keeps its locks
         self.tls_ca = find_ca(tls_ca)  # TLS: the cluster's CA (tls_ca=, or FS3_TLS_CA); None: in clear
         self._meta = MetaConnection(addresses, token=token, timeout=timeout, failover_timeout=failover_timeout,
                                     ca=self.tls_ca)
@@ -372,6 +374,18 @@ class AsyncClient(ClusterAdmin):
                                                                        request_id=request_id()))).inode
         self._open_files.truncated(inode.id, length)
         return inode
+
+    async def lock(self, inode: int, owner: str, kind: int, type_: int, start: int = 0, end: int = 0, *,
+                   test: bool = False) -> meta_pb2.LockReply:
+        """Set, release or test a lock at meta (``kind`` 1 POSIX, 2 flock; ``type_`` 0 unlock, 1 shared,
+        2 exclusive; [start, end), end 0: to the end) for ``owner`` within this client; it holds while this
+        client lives (see meta/ops/lock.py). The reply says whether it was granted, and the conflict."""
+        reply = await self._meta("Lock", meta_pb2.LockRequest(
+            inode=inode, client=self._lock_client, owner=owner, kind=kind, type=type_, start=start, end=end,
+            test=test))
+        if reply.granted and type_ and not test:
+            self._sessions.locking(self._lock_client)
+        return reply
 
     async def _append_offset(self, inode: int, session: int, length: int) -> int:
         """Where an O_APPEND write of ``length`` bytes goes (meta gives appenders places that never

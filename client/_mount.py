@@ -18,6 +18,7 @@ import mfusepy
 from mfusepy import FuseOSError, Operations
 
 from ._client import Client
+from ._mount_locks import LockOps
 
 UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
 
@@ -79,7 +80,7 @@ class _Handle:
                 self.size = raw.inode.length
 
 
-class FS3Fuse(Operations):
+class FS3Fuse(LockOps, Operations):
     use_ns = True
 
     def __init__(self, client: Client, *, direct_io: bool = False):
@@ -376,6 +377,7 @@ class FS3Fuse(Operations):
 
     @_errors
     def release(self, path, fi):
+        self._release_flock(path, fi)
         with self._lock:
             h = self._handles.pop(fi.fh, None)
         if h is not None:

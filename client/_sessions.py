@@ -28,9 +28,18 @@ class WriteSessions:
         self._open: set[tuple[int, int]] = set()     # (inode, session)
         self._renewer: asyncio.Task | None = None
         self.releases = SessionReleases(meta)        # sessions of files closed unwritten
+        self.lock_client = ""                        # set once this client took a lock: its lease is renewed too
 
     def opened(self, inode: int, session: int) -> None:
         self._open.add((inode, session))
+        self._start()
+
+    def locking(self, client: str) -> None:
+        """This client holds locks at meta: renew its lock lease from now on (ops/lock.py)."""
+        self.lock_client = client
+        self._start()
+
+    def _start(self) -> None:
         if self._renewer is None or self._renewer.done():
             self._renewer = asyncio.get_running_loop().create_task(self._renew())
             self._renewer.add_done_callback(_said)
@@ -49,14 +58,14 @@ class WriteSessions:
         self.releases.add(inode.id, session)
 
     async def _renew(self) -> None:
-        while self._open:
+        while self._open or self.lock_client:
             await asyncio.sleep(RENEW_INTERVAL)
             pairs = list(self._open)
-            if not pairs:
+            if not pairs and not self.lock_client:
                 return
             try:
                 await self._meta("RenewSessions", meta_pb2.RenewSessionsRequest(
-                    inodes=[i for i, _ in pairs], sessions=[s for _, s in pairs]))
+                    inodes=[i for i, _ in pairs], sessions=[s for _, s in pairs], lock_client=self.lock_client))
             except OSError:
                 pass  # tried again next round; a session outliving its lease only loses its hold
 
