@@ -6,13 +6,21 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat as _stat
 import time
 from collections.abc import AsyncIterator, Sequence
 
 from fs3._auth import find_token
 from fs3._capability import READ
 from fs3._discovery import cluster_dir, meta_addresses
-from fs3._errors import AlreadyExists, InvalidArgument, IsADirectory, PermissionDenied, error_for
+from fs3._errors import (
+    AlreadyExists,
+    InvalidArgument,
+    IsADirectory,
+    NotADirectory,
+    PermissionDenied,
+    error_for,
+)
 from fs3._paths import normalize
 from fs3._tls import find_ca
 from fs3.proto import cluster_pb2, meta_pb2
@@ -27,10 +35,18 @@ from ._open_files import OpenFiles
 from ._routing import RoutingCache
 from ._sessions import WriteSessions
 from ._shm import DEFAULT_SIZE, ShmRegion
-from ._types import FileStat
+from ._types import TYPE_BITS, FileStat
 
 READDIR_PAGE = 1000
+Caller = tuple[int, int, tuple[int, ...]]  # (uid, gid, groups) a mount acts for (meta's Caller; admins only)
 TOKEN_MARGIN = 300.0  # renew the data-plane token this long before it expires
+
+
+def _caller(caller: Caller | None) -> meta_pb2.Caller | None:
+    if caller is None:
+        return None
+    uid, gid, groups = caller
+    return meta_pb2.Caller(uid=uid, gid=gid, groups=list(groups))
 
 
 def request_id() -> str:
@@ -109,9 +125,10 @@ class AsyncClient(ClusterAdmin):
     # -- files -------------------------------------------------------------------------------------
 
     async def open(self, path: str, mode: str = "rb", *, chunk_size: int = 0, stripe: int = 0,
-                   perm: int = 0o644) -> AsyncFile:
+                   perm: int = 0o644, caller: Caller | None = None) -> AsyncFile:
         """Open a file (binary modes r, w, x, a, with +). New files take their layout from the parent
-        directory unless ``chunk_size`` / ``stripe`` say otherwise."""
+        directory unless ``chunk_size`` / ``stripe`` say otherwise, and exactly ``perm``'s permission
+        bits (0 is 0000); ``caller``: opened (and made) as that local user (an admin's token only)."""
         read, write, create, exclusive, truncate, append, binary = parse_mode(mode)
         if not binary and "t" in mode:
             raise InvalidArgument("Invalid argument: the asyncio client opens files in binary mode only")
@@ -122,6 +139,7 @@ class AsyncClient(ClusterAdmin):
                 path=path, write=write, create=create, exclusive=exclusive, truncate=truncate,
                 mode=perm, chunk_size=chunk_size, stripe=stripe, client=self.client_id, request_id=request_id(),
                 release_inodes=[i for i, _ in released], release_sessions=[s for _, s in released],
+                exact_mode=True, caller=_caller(caller),
             ))
         except BaseException:
             self._sessions.releases.put_back(released)
@@ -259,10 +277,14 @@ class AsyncClient(ClusterAdmin):
             return [st if detail else st.name]
         return [e async for e in self.iterdir(path, detail=detail)]
 
-    async def mkdir(self, path: str, mode: int = 0o755, *, parents: bool = False) -> FileStat:
+    async def mkdir(self, path: str, mode: int = 0o755, *, parents: bool = False,
+                    caller: Caller | None = None) -> FileStat:
+        """A directory with exactly ``mode``'s permission bits (0 is 0000); ``caller``: made as, and
+        owned by, that local user (an admin's token only: a mount)."""
         path = normalize(path)
         reply = await self._meta("Mkdir", meta_pb2.MkdirRequest(path=path, mode=mode, parents=parents,
-                                                                request_id=request_id()))
+                                                                request_id=request_id(), exact_mode=True,
+                                                                caller=_caller(caller)))
         return FileStat.from_inode(path, reply.inode)
 
     async def makedirs(self, path: str, mode: int = 0o755, exist_ok: bool = True) -> FileStat:
@@ -297,12 +319,67 @@ class AsyncClient(ClusterAdmin):
         reply = await self._meta("Link", meta_pb2.LinkRequest(src=src, dst=dst, request_id=request_id()))
         return FileStat.from_inode(dst, reply.inode)
 
-    async def symlink(self, target: str, path: str) -> FileStat:
+    async def symlink(self, target: str, path: str, *, caller: Caller | None = None) -> FileStat:
         """A symbolic link at ``path`` pointing to ``target`` (argument order of ``os.symlink``)."""
         path = normalize(path)
         reply = await self._meta("Symlink", meta_pb2.SymlinkRequest(target=target, path=path,
-                                                                    request_id=request_id()))
+                                                                    request_id=request_id(),
+                                                                    caller=_caller(caller)))
         return FileStat.from_inode(path, reply.inode)
+
+    async def mknod(self, path: str, mode: int = 0o600 | _stat.S_IFIFO, device: int = 0, *,
+                    caller: Caller | None = None) -> FileStat:
+        """A fifo, character or block device or socket (``mode``'s S_IFMT bits say which), like
+        ``os.mknod``; only an inode: no data of it reaches storage."""
+        kinds = {_stat.S_IFIFO: meta_pb2.FIFO, _stat.S_IFCHR: meta_pb2.CHAR_DEVICE,
+                 _stat.S_IFBLK: meta_pb2.BLOCK_DEVICE, _stat.S_IFSOCK: meta_pb2.SOCKET}
+        kind = kinds.get(_stat.S_IFMT(mode))
+        if kind is None:
+            raise InvalidArgument(f"Invalid argument: mknod of mode {mode:o} (a fifo, device or socket)")
+        path = normalize(path)
+        reply = await self._meta("Mknod", meta_pb2.MknodRequest(path=path, type=kind, mode=mode & 0o7777,
+                                                                rdev=device, request_id=request_id(),
+                                                                caller=_caller(caller)))
+        return FileStat.from_inode(path, reply.inode)
+
+    async def scan(self, path: str) -> list[tuple[str, int, int]]:
+        """(name, inode number, S_IFMT bits) of a directory's entries, ``.`` and ``..`` first: what a
+        readdir hands the kernel (``fs3 mount``), from the entries alone (no inode is read)."""
+        path = normalize(path)
+        here = (await self._meta("Stat", meta_pb2.StatRequest(path=path))).inode
+        if here.type != meta_pb2.DIRECTORY:
+            raise NotADirectory("Not a directory", path=path)
+        out = [(".", here.id, _stat.S_IFDIR), ("..", here.parent or here.id, _stat.S_IFDIR)]
+        after = ""
+        while True:
+            reply = await self._meta("ReadDir", meta_pb2.ReadDirRequest(path=path, start_after=after,
+                                                                        limit=READDIR_PAGE))
+            out += [(e.name, e.inode_id, TYPE_BITS.get(e.type, 0)) for e in reply.entries]
+            if not reply.more or not reply.entries:
+                return out
+            after = reply.entries[-1].name
+
+    async def getxattr(self, path: str, name: str, *, follow_symlinks: bool = True) -> bytes:
+        reply = await self._meta("GetXattr", meta_pb2.GetXattrRequest(path=normalize(path), name=name,
+                                                                      no_follow=not follow_symlinks))
+        return reply.value
+
+    async def listxattr(self, path: str, *, follow_symlinks: bool = True) -> list[str]:
+        reply = await self._meta("GetXattr", meta_pb2.GetXattrRequest(path=normalize(path), list=True,
+                                                                      no_follow=not follow_symlinks))
+        return list(reply.names)
+
+    async def setxattr(self, path: str, name: str, value: bytes, flags: int = 0, *,
+                       follow_symlinks: bool = True) -> None:
+        """Set an extended attribute, like ``os.setxattr`` (``flags``: os.XATTR_CREATE / XATTR_REPLACE)."""
+        await self._meta("SetXattr", meta_pb2.SetXattrRequest(
+            path=normalize(path), name=name, value=bytes(value), create=bool(flags & 1), replace=bool(flags & 2),
+            no_follow=not follow_symlinks, request_id=request_id()))
+
+    async def removexattr(self, path: str, name: str, *, follow_symlinks: bool = True) -> None:
+        await self._meta("SetXattr", meta_pb2.SetXattrRequest(path=normalize(path), name=name, remove=True,
+                                                              no_follow=not follow_symlinks,
+                                                              request_id=request_id()))
 
     async def readlink(self, path: str) -> str:
         return (await self._meta("ReadLink", meta_pb2.ReadLinkRequest(path=normalize(path)))).target

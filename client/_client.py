@@ -7,6 +7,7 @@ from __future__ import annotations
 import _thread
 import asyncio
 import io
+import stat as _stat
 import threading
 from collections.abc import Iterator, Sequence
 
@@ -14,7 +15,7 @@ from fs3._data_client import TransportStatus
 from fs3._errors import InvalidArgument
 from fs3.proto import admin_pb2, cluster_pb2, meta_pb2
 
-from ._async_client import AsyncClient, parse_mode
+from ._async_client import AsyncClient, Caller, parse_mode
 from ._file import BufferedRandom, BufferedReader, BufferedWriter, File
 from ._types import FileStat
 
@@ -90,6 +91,7 @@ class Client:
         chunk_size: int = 0,
         stripe: int = 0,
         perm: int = 0o644,
+        caller: Caller | None = None,
     ):
         """Open a file like the built-in ``open``: modes r, w, x, a with b/t and +; ``buffering=0`` for
         the raw ``File``. New files take their layout from the parent directory unless ``chunk_size`` /
@@ -98,7 +100,7 @@ class Client:
         if buffering == 0 and not binary:
             raise InvalidArgument("Invalid argument: can't have unbuffered text I/O")
         afile = self._run(self._async.open(path, mode.replace("t", ""), chunk_size=chunk_size, stripe=stripe,
-                                           perm=perm))
+                                           perm=perm, caller=caller))
         raw = File(self, afile)
         if buffering == 0:
             return raw
@@ -155,6 +157,10 @@ class Client:
                 return
             after = entries[-1].name if detail else entries[-1]
 
+    def scan(self, path: str) -> list[tuple[str, int, int]]:
+        """(name, inode number, S_IFMT bits) of a directory's entries, ``.`` and ``..`` first."""
+        return self._run(self._async.scan(path))
+
     def ls(self, path: str = "/", *, detail: bool = False) -> list:
         """Names in a directory (or ``FileStat`` objects with ``detail=True``); a file lists itself."""
         st = self.stat(path)
@@ -162,8 +168,8 @@ class Client:
             return [st if detail else st.name]
         return list(self.iterdir(path, detail=detail))
 
-    def mkdir(self, path: str, mode: int = 0o755, *, parents: bool = False) -> FileStat:
-        return self._run(self._async.mkdir(path, mode, parents=parents))
+    def mkdir(self, path: str, mode: int = 0o755, *, parents: bool = False, caller: Caller | None = None) -> FileStat:
+        return self._run(self._async.mkdir(path, mode, parents=parents, caller=caller))
 
     def makedirs(self, path: str, mode: int = 0o755, exist_ok: bool = True) -> FileStat:
         return self._run(self._async.makedirs(path, mode, exist_ok))
@@ -186,11 +192,29 @@ class Client:
     def link(self, src: str, dst: str) -> FileStat:
         return self._run(self._async.link(src, dst))
 
-    def symlink(self, target: str, path: str) -> FileStat:
-        return self._run(self._async.symlink(target, path))
+    def symlink(self, target: str, path: str, *, caller: Caller | None = None) -> FileStat:
+        return self._run(self._async.symlink(target, path, caller=caller))
 
     def readlink(self, path: str) -> str:
         return self._run(self._async.readlink(path))
+
+    def mknod(self, path: str, mode: int = 0o600 | _stat.S_IFIFO, device: int = 0, *,
+              caller: Caller | None = None) -> FileStat:
+        """A fifo, device or socket, like ``os.mknod``; see ``AsyncClient.mknod``."""
+        return self._run(self._async.mknod(path, mode, device, caller=caller))
+
+    def getxattr(self, path: str, name: str, *, follow_symlinks: bool = True) -> bytes:
+        return self._run(self._async.getxattr(path, name, follow_symlinks=follow_symlinks))
+
+    def listxattr(self, path: str, *, follow_symlinks: bool = True) -> list[str]:
+        return self._run(self._async.listxattr(path, follow_symlinks=follow_symlinks))
+
+    def setxattr(self, path: str, name: str, value: bytes, flags: int = 0, *, follow_symlinks: bool = True) -> None:
+        """Set an extended attribute, like ``os.setxattr``; see ``AsyncClient.setxattr``."""
+        self._run(self._async.setxattr(path, name, value, flags, follow_symlinks=follow_symlinks))
+
+    def removexattr(self, path: str, name: str, *, follow_symlinks: bool = True) -> None:
+        self._run(self._async.removexattr(path, name, follow_symlinks=follow_symlinks))
 
     def chmod(self, path: str, mode: int, *, follow_symlinks: bool = True) -> FileStat:
         return self._run(self._async.chmod(path, mode, follow_symlinks=follow_symlinks))

@@ -18,6 +18,7 @@ import mfusepy
 from mfusepy import FuseOSError, Operations
 
 from ._client import Client
+from ._mount_callers import acts_for_callers, current_caller
 from ._mount_locks import LockOps
 
 UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
@@ -90,6 +91,7 @@ class FS3Fuse(LockOps, Operations):
         self._hidden: dict[str, list[_Handle]] = {}  # see rename
         self._next = 1
         self._lock = threading.Lock()
+        self._for_callers = acts_for_callers(client)  # make inodes as (and owned by) the calling user
 
     # -- handles ------------------------------------------------------------------------------------
 
@@ -156,6 +158,10 @@ class FS3Fuse(LockOps, Operations):
         sizes = [h.size for h in list(self._handles.values()) if h.path == path and h.writable]
         return max(sizes, default=0)
 
+    def _caller(self):
+        """The local user a creating call acts for (None: the token's user; see _mount_callers.py)."""
+        return current_caller() if self._for_callers else None
+
     # -- metadata -----------------------------------------------------------------------------------
 
     @_errors
@@ -173,15 +179,16 @@ class FS3Fuse(LockOps, Operations):
         return {"st_mode": st.st_mode, "st_ino": st.inode, "st_nlink": st.nlink, "st_uid": st.uid,
                 "st_gid": st.gid, "st_size": size, "st_atime": st.atime_ns, "st_mtime": st.mtime_ns,
                 "st_ctime": st.ctime_ns, "st_blksize": st.chunk_size or (1 << 20),
-                "st_blocks": -(-size // 512)}
+                "st_blocks": -(-size // 512), "st_rdev": st.rdev}
 
     @_errors
     def readdir(self, path, fh):
-        return [".", "..", *self.client.ls(path)]
+        # with use_ino the kernel takes each entry's inode number from here (0 would hide it)
+        return [(name, {"st_ino": ino, "st_mode": kind}, 0) for name, ino, kind in self.client.scan(path)]
 
     @_errors
     def mkdir(self, path, mode):
-        self.client.mkdir(path, mode & 0o7777)
+        self.client.mkdir(path, mode & 0o7777, caller=self._caller())
         return 0
 
     @_errors
@@ -244,7 +251,7 @@ class FS3Fuse(LockOps, Operations):
 
     @_errors
     def symlink(self, target, source):  # `ln -s source target`
-        self.client.symlink(source, target)
+        self.client.symlink(source, target, caller=self._caller())
         return 0
 
     @_errors
@@ -300,6 +307,32 @@ class FS3Fuse(LockOps, Operations):
                 "f_files": max(s.inodes, 1) + (1 << 20), "f_ffree": 1 << 20, "f_favail": 1 << 20,
                 "f_namemax": 255}
 
+    @_errors
+    def mknod(self, path, mode, dev):
+        if stat.S_ISREG(mode) or not stat.S_IFMT(mode):  # mknod(2) of a regular file: an empty one
+            self.client.open(path, "xb", perm=mode & 0o7777, caller=self._caller()).close()
+        else:
+            self.client.mknod(path, mode, dev, caller=self._caller())
+        return 0
+
+    @_errors
+    def getxattr(self, path, name, position=0):
+        return self.client.getxattr(path, name, follow_symlinks=False)
+
+    @_errors
+    def listxattr(self, path):
+        return self.client.listxattr(path, follow_symlinks=False)
+
+    @_errors
+    def setxattr(self, path, name, value, options, position=0):
+        self.client.setxattr(path, name, value, options, follow_symlinks=False)
+        return 0
+
+    @_errors
+    def removexattr(self, path, name):
+        self.client.removexattr(path, name, follow_symlinks=False)
+        return 0
+
     # -- data ---------------------------------------------------------------------------------------
 
     @_errors
@@ -312,13 +345,13 @@ class FS3Fuse(LockOps, Operations):
         # O_TRUNC truncates what is there, and only O_EXCL refuses it.
         if flags & os.O_EXCL or not (append or flags & os.O_TRUNC):
             try:
-                f = self.client.open(path, "x+b", perm=mode & 0o7777)
+                f = self.client.open(path, "x+b", perm=mode & 0o7777, caller=self._caller())
             except FileExistsError:
                 if flags & os.O_EXCL:
                     raise
                 f = self.client.open(path, "r+b")
         else:
-            f = self.client.open(path, "a+b" if append else "w+b", perm=mode & 0o7777)
+            f = self.client.open(path, "a+b" if append else "w+b", perm=mode & 0o7777, caller=self._caller())
         return self._register(path, f, True, fi, append=append)
 
     @_errors
@@ -393,6 +426,7 @@ def mount(client: Client, mountpoint: str, *, foreground: bool = True, direct_io
     # strongly consistent; every stat asks the meta service.
     options = {"fsname": "fs3", "subtype": "fs3", "default_permissions": True, "attr_timeout": 0,
                "entry_timeout": 0, "negative_timeout": 0}
+    options["use_ino"] = True  # st_ino is the fs3 inode number: one for all of a file's hard links
     if allow_other:
         options["allow_other"] = True
     mfusepy.FUSE(FS3Fuse(client, direct_io=direct_io), mountpoint, foreground=foreground, raw_fi=True,

@@ -7,7 +7,12 @@ from dataclasses import dataclass
 
 from fs3.proto import meta_pb2
 
-_TYPE_NAME = {meta_pb2.FILE: "file", meta_pb2.DIRECTORY: "directory", meta_pb2.SYMLINK: "symlink"}
+_TYPE_NAME = {meta_pb2.FILE: "file", meta_pb2.DIRECTORY: "directory", meta_pb2.SYMLINK: "symlink",
+              meta_pb2.FIFO: "fifo", meta_pb2.CHAR_DEVICE: "char_device", meta_pb2.BLOCK_DEVICE: "block_device",
+              meta_pb2.SOCKET: "socket"}
+_TYPE_BITS = {"file": _stat.S_IFREG, "directory": _stat.S_IFDIR, "symlink": _stat.S_IFLNK, "fifo": _stat.S_IFIFO,
+              "char_device": _stat.S_IFCHR, "block_device": _stat.S_IFBLK, "socket": _stat.S_IFSOCK}
+TYPE_BITS = {kind: _TYPE_BITS[name] for kind, name in _TYPE_NAME.items()}  # by meta_pb2.InodeType
 
 
 @dataclass(frozen=True)
@@ -16,7 +21,7 @@ class FileStat:
 
     path: str
     inode: int
-    type: str           # "file", "directory" or "symlink"
+    type: str           # "file", "directory", "symlink", "fifo", "char_device", "block_device" or "socket"
     size: int
     mode: int           # permission bits
     uid: int
@@ -29,6 +34,7 @@ class FileStat:
     stripe: int
     chains: tuple[int, ...]
     symlink_target: str = ""
+    rdev: int = 0       # a device's number
 
     @classmethod
     def from_inode(cls, path: str, inode: meta_pb2.Inode) -> FileStat:
@@ -37,7 +43,7 @@ class FileStat:
             mode=inode.mode, uid=inode.uid, gid=inode.gid, nlink=inode.nlink,
             atime_ns=inode.atime_ns, mtime_ns=inode.mtime_ns, ctime_ns=inode.ctime_ns,
             chunk_size=inode.layout.chunk_size, stripe=inode.layout.stripe,
-            chains=tuple(inode.layout.chains), symlink_target=inode.symlink_target,
+            chains=tuple(inode.layout.chains), symlink_target=inode.symlink_target, rdev=inode.rdev,
         )
 
     @property
@@ -54,8 +60,7 @@ class FileStat:
 
     @property
     def st_mode(self) -> int:
-        bits = {"file": _stat.S_IFREG, "directory": _stat.S_IFDIR, "symlink": _stat.S_IFLNK}
-        return bits.get(self.type, 0) | self.mode
+        return _TYPE_BITS.get(self.type, 0) | self.mode
 
     @property
     def st_size(self) -> int:
@@ -64,6 +69,10 @@ class FileStat:
     @property
     def st_ino(self) -> int:
         return self.inode
+
+    @property
+    def st_rdev(self) -> int:
+        return self.rdev
 
     @property
     def st_nlink(self) -> int:

@@ -68,7 +68,8 @@ def human_size(n: float) -> str:
 
 
 def mode_string(kind: str, mode: int) -> str:
-    bits = {"file": _stat.S_IFREG, "directory": _stat.S_IFDIR, "symlink": _stat.S_IFLNK}.get(kind, 0)
+    bits = {"file": _stat.S_IFREG, "directory": _stat.S_IFDIR, "symlink": _stat.S_IFLNK, "fifo": _stat.S_IFIFO,
+            "char_device": _stat.S_IFCHR, "block_device": _stat.S_IFBLK, "socket": _stat.S_IFSOCK}.get(kind, 0)
     return _stat.filemode(bits | mode)
 
 

@@ -118,11 +118,13 @@ def stat(paths, as_json):
     results = []
     for text in paths:
         client, path = client_for(text)
-        results.append(client.stat(path))
+        st = client.stat(path)
+        results.append((st, {name: _xattr_text(client.getxattr(path, name)) for name in client.listxattr(path)}))
     if as_json:
-        emit_json([stat_dict(s) for s in results] if len(results) > 1 else stat_dict(results[0]))
+        dicts = [stat_dict(st) | {"xattrs": xattrs} for st, xattrs in results]
+        emit_json(dicts if len(dicts) > 1 else dicts[0])
         return
-    for st in results:
+    for st, xattrs in results:
         click.echo(f"  Path: {st.path}\n  Type: {st.type}\n  Size: {st.size}\n Inode: {st.inode}"
                    f"\n  Mode: {mode_string(st.type, st.mode)} ({oct(st.mode)})\n Links: {st.nlink}"
                    f"\n   Uid: {st.uid}  Gid: {st.gid}\nModify: {format_time(st.mtime_ns)}"
@@ -130,6 +132,17 @@ def stat(paths, as_json):
         if st.is_file:
             click.echo(f"Layout: chunk {human_size(st.chunk_size)}, stripe {st.stripe}, "
                        f"chains {','.join(map(str, st.chains))}")
+        for name, value in sorted(xattrs.items()):
+            click.echo(f" Xattr: {name}={value}")
+
+
+def _xattr_text(value: bytes) -> str:
+    """An attribute's value for a person: its text when it is printable UTF-8, else 0x and hex."""
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        return "0x" + value.hex()
+    return text if text.isprintable() else "0x" + value.hex()
 
 
 @click.command()
