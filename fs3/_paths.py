@@ -13,7 +13,12 @@ from ._errors import InvalidArgument, NameTooLong
 
 NAME_MAX = 255
 DOTS = (".", "..")
-PATH_MAX = 4096
+PATH_MAX = 4096   # a symlink's target is shorter (Linux's PATH_MAX, its NUL included)
+# A path is at most this long. A local file system limits each name and each path one call passes (the
+# kernel refuses a longer one), not how deep a tree goes: a program reaches below 4 KiB with relative
+# paths. fs3 mount turns those into paths from the root, which grow with the depth, so the namespace
+# allows far longer ones (the mount's callers are held to PATH_MAX by their kernel).
+TREE_PATH_MAX = 64 * 1024
 
 
 def check_name(name: str, path: str | None = None) -> str:
@@ -48,8 +53,8 @@ def split_path(path: str) -> list[str]:
         size = len(path.encode("utf-8"))
     except UnicodeEncodeError:
         raise InvalidArgument("Invalid path: not valid UTF-8", path=path) from None
-    if size > PATH_MAX:
-        raise NameTooLong(f"File name too long (path of {size} bytes, limit {PATH_MAX})", path=path)
+    if size > TREE_PATH_MAX:
+        raise NameTooLong(f"File name too long (path of {size} bytes, limit {TREE_PATH_MAX})", path=path[:PATH_MAX])
     return [part if part in DOTS else check_name(part, path) for part in path.split("/") if part]
 
 

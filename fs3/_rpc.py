@@ -59,7 +59,8 @@ def servicer_method(fn: Callable) -> Callable:
 def abort(context: grpc.ServicerContext, exc: FS3Error) -> None:
     metadata: list[tuple[str, Any]] = [(STATUS_KEY, str(int(exc.status)))]
     if exc.filename is not None:
-        metadata.append((PATH_KEY, str(exc.filename).encode("utf-8", "surrogateescape")))
+        # (cut short: gRPC refuses trailing metadata over 8 KiB, and paths may be up to 64 KiB)
+        metadata.append((PATH_KEY, str(exc.filename).encode("utf-8", "surrogateescape")[:4096]))
     context.set_trailing_metadata(tuple(metadata))
     context.abort(_GRPC_CODE.get(exc.status, grpc.StatusCode.FAILED_PRECONDITION), exc.strerror or "")
 

@@ -36,7 +36,7 @@ def test_bad_names_are_refused_by_client_and_meta(cluster, client, workdir, name
 
 
 def test_overlong_paths_and_symlink_targets(client, workdir):
-    deep = workdir + ("/" + "d" * 200) * 21  # over 4096 bytes
+    deep = workdir + ("/" + "d" * 200) * 330  # over 64 KiB (a path may be longer than PATH_MAX: fs3/_paths.py)
     with pytest.raises(OSError) as info:
         client.mkdir(deep, parents=True)
     assert info.value.errno == errno.ENAMETOOLONG
@@ -115,3 +115,20 @@ def test_dot_and_dotdot_resolve_and_refuse_as_on_linux(client, workdir, tmp_path
     assert client.ls(f"{workdir}/d") == ["e", "f", "g", "h"]
     client.symlink("e", f"{workdir}/d/l")
     assert client.stat(f"{workdir}/d/l/..").inode == client.stat(f"{workdir}/d").inode  # '..' of the target
+
+
+def test_paths_longer_than_path_max_work_and_fail_cleanly(cluster, client, workdir):
+    """A mount's paths grow with the tree's depth (its callers use relative paths): 6 KiB works, and an
+    error about such a path arrives whole over gRPC too (whose metadata carries the path cut short)."""
+    deep = workdir + ("/" + "d" * 200) * 30
+    client.mkdir(deep, parents=True)
+    client.write(deep + "/f", b"deep")
+    assert client.read(deep + "/f") == b"deep"
+    token = (cluster.data_dir / "admin.token").read_text().strip()
+    with grpc.insecure_channel(cluster.meta[0], options=CHANNEL_OPTIONS) as channel:
+        stub = meta_pb2_grpc.MetaStub(channel)
+        for path in (deep + "/missing", workdir + ("/" + "d" * 200) * 320):  # missing; just under 64 KiB
+            with pytest.raises(FileNotFoundError) as info:
+                call(stub.Stat, meta_pb2.StatRequest(path=path), metadata=(("authorization", f"Bearer {token}"),))
+            assert info.value.filename and path.startswith(info.value.filename)
+    client.remove(workdir + "/" + "d" * 200, recursive=True)

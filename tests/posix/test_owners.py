@@ -273,3 +273,28 @@ def test_fs3_stat_shows_xattrs(cluster, roots):
     assert "user.colour" in out and "blue" in out
     info = json.loads(fs3(cluster, "stat", "--json", f"/{mnt.name}/f").stdout)
     assert info["xattrs"] == {"user.colour": "blue"}
+
+
+DEEP = r"""
+import json, os, sys
+os.chdir(sys.argv[1])
+out = []
+for depth in range(30):  # 30 levels of 200-byte names: over 6,000 bytes below the root
+    os.mkdir("d" * 200)
+    os.chdir("d" * 200)
+with open("f", "w") as f:
+    f.write("deep")
+out.append(open("f").read())
+try:
+    os.mkdir("n" * 256)
+except OSError as exc:
+    out.append(exc.errno)
+print(json.dumps(out))
+"""
+
+
+def test_path_length_is_the_callers_not_the_mounts(roots):
+    """A local disk limits each name (255 bytes) and each path a call passes (PATH_MAX), not how deep
+    a tree goes: relative paths reach below 4 KiB. The mount's own paths grow with the depth."""
+    seen = [run_as(0, 0, DEEP, str(root)) for root in roots]
+    assert seen[0] == seen[1] == ["deep", errno.ENAMETOOLONG]
