@@ -20,6 +20,7 @@ from mfusepy import FuseOSError, Operations
 from ._client import Client
 from ._mount_callers import acts_for_callers, current_caller
 from ._mount_locks import LockOps
+from ._mount_xattrs import XattrOps
 
 UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
 
@@ -81,7 +82,7 @@ class _Handle:
                 self.size = raw.inode.length
 
 
-class FS3Fuse(LockOps, Operations):
+class FS3Fuse(LockOps, XattrOps, Operations):
     use_ns = True
 
     def __init__(self, client: Client, *, direct_io: bool = False):
@@ -119,8 +120,9 @@ class FS3Fuse(LockOps, Operations):
             if h.path == path and h.writable and h is not but and h._file is not None:
                 with h.lock:
                     try:
-                        if h._file is not None:
+                        if h._file is not None:  # its buffer to the file, and the file's writes acknowledged
                             h._file.flush()
+                            getattr(h._file, "raw", h._file).flush()
                     except OSError:
                         pass  # the writer's own descriptor reports it (at its next call)
 
@@ -313,24 +315,6 @@ class FS3Fuse(LockOps, Operations):
             self.client.open(path, "xb", perm=mode & 0o7777, caller=self._caller()).close()
         else:
             self.client.mknod(path, mode, dev, caller=self._caller())
-        return 0
-
-    @_errors
-    def getxattr(self, path, name, position=0):
-        return self.client.getxattr(path, name, follow_symlinks=False)
-
-    @_errors
-    def listxattr(self, path):
-        return self.client.listxattr(path, follow_symlinks=False)
-
-    @_errors
-    def setxattr(self, path, name, value, options, position=0):
-        self.client.setxattr(path, name, value, options, follow_symlinks=False)
-        return 0
-
-    @_errors
-    def removexattr(self, path, name):
-        self.client.removexattr(path, name, follow_symlinks=False)
         return 0
 
     # -- data ---------------------------------------------------------------------------------------
