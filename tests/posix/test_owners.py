@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import threading
@@ -298,3 +299,23 @@ def test_path_length_is_the_callers_not_the_mounts(roots):
     a tree goes: relative paths reach below 4 KiB. The mount's own paths grow with the depth."""
     seen = [run_as(0, 0, DEEP, str(root)) for root in roots]
     assert seen[0] == seen[1] == ["deep", errno.ENAMETOOLONG]
+
+
+def test_a_write_drops_file_capabilities_as_locally(roots):
+    """The kernel asks for security.capability before each write (the mount remembers a missing one
+    for a moment instead of asking meta every time: client/_mount_xattrs.py), and drops it when a file
+    that has one is written. Setting one through the mount must be seen at once all the same."""
+    caps = struct.pack("<5I", 0x02000000, 1 << 10, 0, 0, 0)  # v2: cap_net_bind_service, permitted
+    seen = []
+    for root in roots:
+        f = root / "tool"
+        with open(f, "wb") as out:
+            for _ in range(5):
+                out.write(b"#" * 100)
+                out.flush()
+        os.setxattr(f, "security.capability", caps)
+        before = os.getxattr(f, "security.capability")
+        with open(f, "ab") as out:
+            out.write(b"more")
+        seen.append([before == caps, _errno_of(os.getxattr, f, "security.capability"), f.stat().st_size])
+    assert seen[0] == seen[1] == [True, errno.ENODATA, 504]
