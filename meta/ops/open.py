@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from fs3._errors import AlreadyExists, InvalidArgument, IsADirectory, NotFound, Unavailable
+from fs3._errors import AlreadyExists, InvalidArgument, IsADirectory, NotFound, NotSupported, Unavailable
 from fs3._layout import valid_chunk_size
 from fs3.proto import cluster_pb2, common_pb2, meta_pb2
 
@@ -78,6 +78,9 @@ def open_file(ctx: OpContext, cred: Cred, req: meta_pb2.OpenRequest) -> meta_pb2
                 raise NotFound("No such file or directory (dangling entry)", path=req.path)
             if inode.type == DIRECTORY:
                 raise IsADirectory("Is a directory", path=req.path)
+            if inode.type != FILE:  # a fifo, device or socket: the kernel of a mount opens those itself
+                raise NotSupported("Operation not supported (a special file has no data in fs3: open it "
+                                   "through fs3 mount)", path=req.path)
             check(inode, caller, W if req.write else R, req.path)
         elif not req.create:
             raise NotFound("No such file or directory", path=req.path)

@@ -110,3 +110,15 @@ def test_special_files_count_against_quotas(ctx):
     mknod(ctx, ROOT_CRED, meta_pb2.MknodRequest(path="/q/c", type=meta_pb2.FIFO))
     quota = ops.get_quota(ctx, ROOT_CRED, meta_pb2.GetQuotaRequest(path="/q")).quotas[0]
     assert quota.used_inodes == 2 and quota.used_bytes == 0
+
+
+def test_special_files_have_no_data_to_open(ctx):
+    """Only a mount's kernel opens a fifo or device (its pipe, its driver); the client API may not get
+    a file handle, or a data capability, for one."""
+    mknod(ctx, ROOT_CRED, meta_pb2.MknodRequest(path="/p", type=meta_pb2.FIFO, mode=0o666))
+    for write in (False, True):
+        with pytest.raises(OSError) as e:
+            ops.open_file(ctx, ROOT_CRED, meta_pb2.OpenRequest(path="/p", write=write, create=write))
+        assert e.value.errno == errno.EOPNOTSUPP
+    with pytest.raises(OSError):
+        ops.truncate(ctx, ROOT_CRED, meta_pb2.TruncateRequest(path="/p", length=10))
