@@ -23,7 +23,8 @@ exception class. Every class derives from ``OSError`` with its errno set, and fr
           ├── QuotaExceeded                EDQUOT: a tree or user quota has no room
           ├── CrossQuota                   EXDEV: a link or move would cross a quota boundary it may not
           ├── NoAttribute                  ENODATA: no such extended attribute
-          ├── OutOfRange / TooBig          ERANGE / E2BIG: an extended attribute's name / value too long
+          ├── OutOfRange                   ERANGE: an extended attribute's name empty or too long
+          ├── TooBig                       E2BIG: an extended attribute's value too long
           ├── NotSupported                 EOPNOTSUPP: an extended attribute namespace fs3 does not keep
           ├── ChecksumMismatch             EIO: stored data failed its CRC32C, never returned
           ├── Unavailable (ConnectionError) EHOSTDOWN: a server cannot be reached
