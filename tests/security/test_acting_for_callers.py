@@ -80,3 +80,13 @@ def test_an_admin_token_creates_as_the_caller(cluster, client, open_dir):
         assert client.lstat(f"{open_dir}/p").type == "fifo"
     finally:
         client.remove_user(info.name)
+
+
+def test_a_mount_with_a_user_token_does_not_send_callers(cluster, client, mallory):
+    """A user who mounts with their own token makes files as themselves: the mount sends no caller
+    (which meta would refuse), so creating through it keeps working."""
+    from fs3.client._mount_callers import acts_for_callers
+
+    assert acts_for_callers(client)  # root's token
+    with fs3.connect(cluster.meta[0], token=mallory[1]) as c:
+        assert not acts_for_callers(c)
