@@ -63,6 +63,7 @@ class AsyncFile:
         self._own_length = inode.length
         self._wrote = False
         self._written_end = 0
+        self._chunks_written: set[int] = set()  # acknowledged, for meta's count of stored bytes
         self._tasks: set[asyncio.Task] = set()
         self._by_chunk: dict[int, asyncio.Task] = {}
         self._in_flight = 0
@@ -219,6 +220,7 @@ class AsyncFile:
             # Only acknowledged bytes make the file longer at close: a failed write leaves no length.
             end = prepared.index * prepared.chunk_size + prepared.offset + prepared.length
             self._written_end = max(self._written_end, end)
+            self._chunks_written.add(prepared.index)
             self._client._open_files.wrote(self.inode.id, end)  # this client's other files see it
         except BaseException as exc:  # noqa: BLE001 - kept for the next call on this file
             if self._error is None:
@@ -250,6 +252,7 @@ class AsyncFile:
         self.inode = await self._client._truncate_inode(self.name, size)
         self._length = size
         self._written_end = min(self._written_end, size)
+        self._chunks_written = {i for i in self._chunks_written if i * self.inode.layout.chunk_size < size}
         return size
 
     async def close(self) -> None:
@@ -267,7 +270,7 @@ class AsyncFile:
                 self._client._sessions.release(self.inode, self._session)
             elif self._session:
                 self.inode = await self._client._sessions.close(
-                    self.inode, self._session, self._wrote, self._written_end
+                    self.inode, self._session, self._wrote, self._written_end, sorted(self._chunks_written)
                 )
 
     async def __aenter__(self) -> AsyncFile:

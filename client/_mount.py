@@ -181,7 +181,8 @@ class FS3Fuse(LockOps, XattrOps, Operations):
         return {"st_mode": st.st_mode, "st_ino": st.inode, "st_nlink": st.nlink, "st_uid": st.uid,
                 "st_gid": st.gid, "st_size": size, "st_atime": st.atime_ns, "st_mtime": st.mtime_ns,
                 "st_ctime": st.ctime_ns, "st_blksize": st.chunk_size or (1 << 20),
-                "st_blocks": -(-size // 512), "st_rdev": st.rdev}
+                # stored bytes (a sparse file's holes not counted), and what open writers here hold unsent
+                "st_blocks": st.blocks + max(0, -(-(size - st.size) // 512)), "st_rdev": st.rdev}
 
     @_errors
     def readdir(self, path, fh):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from fs3.proto import meta_pb2
 
@@ -44,10 +44,12 @@ class WriteSessions:
             self._renewer = asyncio.get_running_loop().create_task(self._renew())
             self._renewer.add_done_callback(_said)
 
-    async def close(self, inode: meta_pb2.Inode, session: int, wrote: bool, written_end: int) -> meta_pb2.Inode:
-        """End a session: the file's length becomes at least ``written_end``; returns the inode."""
+    async def close(self, inode: meta_pb2.Inode, session: int, wrote: bool, written_end: int,
+                    chunks: Sequence[int] = ()) -> meta_pb2.Inode:
+        """End a session: the file's length becomes at least ``written_end``; ``chunks`` are those it
+        wrote (meta counts the bytes stored: st_blocks); returns the inode."""
         reply = await self._meta("Close", meta_pb2.CloseRequest(
-            inode=inode.id, session=session, wrote=wrote, written_end=written_end,
+            inode=inode.id, session=session, wrote=wrote, written_end=written_end, chunks=chunks,
         ))
         self._open.discard((inode.id, session))
         return reply.inode

@@ -35,6 +35,7 @@ class FileStat:
     chains: tuple[int, ...]
     symlink_target: str = ""
     rdev: int = 0       # a device's number
+    blocks: int = 0     # 512-byte blocks stored (a sparse file's holes not counted: meta/ops/_stored.py)
 
     @classmethod
     def from_inode(cls, path: str, inode: meta_pb2.Inode) -> FileStat:
@@ -44,6 +45,7 @@ class FileStat:
             atime_ns=inode.atime_ns, mtime_ns=inode.mtime_ns, ctime_ns=inode.ctime_ns,
             chunk_size=inode.layout.chunk_size, stripe=inode.layout.stripe,
             chains=tuple(inode.layout.chains), symlink_target=inode.symlink_target, rdev=inode.rdev,
+            blocks=-(-(inode.stored if inode.stored_known else inode.length) // 512),
         )
 
     @property
@@ -69,6 +71,10 @@ class FileStat:
     @property
     def st_ino(self) -> int:
         return self.inode
+
+    @property
+    def st_blocks(self) -> int:
+        return self.blocks
 
     @property
     def st_rdev(self) -> int:

@@ -26,6 +26,7 @@
     LOCK<inode:u64><kind:u8><owner> -> LockRecord      an owner's POSIX locks or flock of a file
     LKLS<client>                  -> u64 ns            until when a client's locks hold (renewed with its sessions)
     XATR<inode:u64><name utf-8>   -> value bytes       an inode's extended attributes
+    CHBM<inode:u64>               -> bitmap            which chunks of a file writers stored (bit i: chunk i)
 
 Integers are big-endian so that key order is numeric order.
 """
@@ -65,6 +66,7 @@ QUOTA_USER = b"QUSR"
 LOCK = b"LOCK"
 LOCK_LEASE = b"LKLS"
 XATTR = b"XATR"
+CHUNK_BITMAP = b"CHBM"
 
 
 def u64(n: int) -> bytes:
@@ -169,6 +171,10 @@ def xattr(ino: int, name: str) -> bytes:
 
 def xattr_prefix(ino: int) -> bytes:
     return XATTR + _U64.pack(ino)
+
+
+def chunk_bitmap(ino: int) -> bytes:
+    return CHUNK_BITMAP + _U64.pack(ino)
 
 
 def user(name: str) -> bytes:

@@ -28,7 +28,7 @@ BLOCK_DEVICE: InodeType
 SOCKET: InodeType
 
 class Inode(_message.Message):
-    __slots__ = ("id", "type", "mode", "uid", "gid", "nlink", "length", "atime_ns", "mtime_ns", "ctime_ns", "layout", "parent", "symlink_target", "quota_dirs", "charged", "rdev", "append_end")
+    __slots__ = ("id", "type", "mode", "uid", "gid", "nlink", "length", "atime_ns", "mtime_ns", "ctime_ns", "layout", "parent", "symlink_target", "quota_dirs", "charged", "rdev", "stored", "stored_known", "append_end")
     ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
@@ -45,6 +45,8 @@ class Inode(_message.Message):
     QUOTA_DIRS_FIELD_NUMBER: _ClassVar[int]
     CHARGED_FIELD_NUMBER: _ClassVar[int]
     RDEV_FIELD_NUMBER: _ClassVar[int]
+    STORED_FIELD_NUMBER: _ClassVar[int]
+    STORED_KNOWN_FIELD_NUMBER: _ClassVar[int]
     APPEND_END_FIELD_NUMBER: _ClassVar[int]
     id: int
     type: InodeType
@@ -62,8 +64,10 @@ class Inode(_message.Message):
     quota_dirs: _containers.RepeatedScalarFieldContainer[int]
     charged: int
     rdev: int
+    stored: int
+    stored_known: bool
     append_end: int
-    def __init__(self, id: _Optional[int] = ..., type: _Optional[_Union[InodeType, str]] = ..., mode: _Optional[int] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., nlink: _Optional[int] = ..., length: _Optional[int] = ..., atime_ns: _Optional[int] = ..., mtime_ns: _Optional[int] = ..., ctime_ns: _Optional[int] = ..., layout: _Optional[_Union[_common_pb2.Layout, _Mapping]] = ..., parent: _Optional[int] = ..., symlink_target: _Optional[str] = ..., quota_dirs: _Optional[_Iterable[int]] = ..., charged: _Optional[int] = ..., rdev: _Optional[int] = ..., append_end: _Optional[int] = ...) -> None: ...
+    def __init__(self, id: _Optional[int] = ..., type: _Optional[_Union[InodeType, str]] = ..., mode: _Optional[int] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., nlink: _Optional[int] = ..., length: _Optional[int] = ..., atime_ns: _Optional[int] = ..., mtime_ns: _Optional[int] = ..., ctime_ns: _Optional[int] = ..., layout: _Optional[_Union[_common_pb2.Layout, _Mapping]] = ..., parent: _Optional[int] = ..., symlink_target: _Optional[str] = ..., quota_dirs: _Optional[_Iterable[int]] = ..., charged: _Optional[int] = ..., rdev: _Optional[int] = ..., stored: _Optional[int] = ..., stored_known: _Optional[bool] = ..., append_end: _Optional[int] = ...) -> None: ...
 
 class Dentry(_message.Message):
     __slots__ = ("inode", "type")
@@ -224,16 +228,18 @@ class OpenReply(_message.Message):
     def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ..., session: _Optional[int] = ..., read_capability: _Optional[bytes] = ..., write_capability: _Optional[bytes] = ...) -> None: ...
 
 class CloseRequest(_message.Message):
-    __slots__ = ("inode", "session", "wrote", "written_end")
+    __slots__ = ("inode", "session", "wrote", "written_end", "chunks")
     INODE_FIELD_NUMBER: _ClassVar[int]
     SESSION_FIELD_NUMBER: _ClassVar[int]
     WROTE_FIELD_NUMBER: _ClassVar[int]
     WRITTEN_END_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
     inode: int
     session: int
     wrote: bool
     written_end: int
-    def __init__(self, inode: _Optional[int] = ..., session: _Optional[int] = ..., wrote: _Optional[bool] = ..., written_end: _Optional[int] = ...) -> None: ...
+    chunks: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, inode: _Optional[int] = ..., session: _Optional[int] = ..., wrote: _Optional[bool] = ..., written_end: _Optional[int] = ..., chunks: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class CloseReply(_message.Message):
     __slots__ = ("inode",)

@@ -80,8 +80,10 @@ def reclaim_if_closed(txn: Transaction, ino: int, now: int) -> bool:
 
 
 def clear_xattrs(txn: Transaction, ino: int) -> None:
-    """An inode left the namespace for good: its extended attributes (ops/xattr.py) go with it."""
+    """An inode left the namespace for good: its extended attributes (ops/xattr.py) go with it, and
+    the bitmap of its stored chunks (ops/_stored.py)."""
     txn.clear_range(*keys.prefix_range(keys.xattr_prefix(ino)))
+    txn.clear(keys.chunk_bitmap(ino))
 
 
 def drop_directory(txn: Transaction, inode: meta_pb2.Inode, now: int) -> None:

@@ -13,6 +13,7 @@ from ._changes import end_session, reclaim_if_closed, touch
 from ._context import OpContext
 from ._permissions import Cred
 from ._records import get_inode, put_inode
+from ._stored import settle_stored
 from .lock import renew_lease
 
 
@@ -40,6 +41,7 @@ def close_file(ctx: OpContext, cred: Cred, req: meta_pb2.CloseRequest) -> meta_p
         kept = (inode.charged, inode.append_end)
         # (the last writer's close gives back what was reserved past the end, and forgets appends)
         _usage.settle(txn, inode, max(inode.length, end))
+        settle_stored(txn, inode, req.chunks)  # (st_blocks)
         if req.wrote or (inode.charged, inode.append_end) != kept:
             put_inode(txn, inode)
         return inode

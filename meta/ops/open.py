@@ -91,7 +91,7 @@ def open_file(ctx: OpContext, cred: Cred, req: meta_pb2.OpenRequest) -> meta_pb2
             mode = req.mode if req.exact_mode else req.mode or DEFAULT_FILE_MODE
             inode = meta_pb2.Inode(
                 id=ino, type=FILE, mode=mode & 0o7777, nlink=1,
-                uid=uid, gid=gid, layout=layout, atime_ns=now, mtime_ns=now, ctime_ns=now,
+                uid=uid, gid=gid, layout=layout, atime_ns=now, mtime_ns=now, ctime_ns=now, stored_known=True,
             )
             _usage.created(txn, inode, parent, req.path)
             put_inode(txn, inode)

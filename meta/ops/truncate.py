@@ -15,6 +15,7 @@ from ._context import OpContext
 from ._group import MustLeaveGroup, storage_calls_refused
 from ._permissions import Cred, W, check
 from ._records import FILE, get_inode, put_inode
+from ._stored import settle_stored
 from ._walk import resolve
 
 MAX_LENGTH = 1 << 62
@@ -42,6 +43,7 @@ def set_length(ctx: OpContext, ino: int, length: int, path: str) -> meta_pb2.Ino
         if current is None:
             raise NotFound("No such file or directory", path=path)
         _usage.settle(txn, current, length, enforce=True, path=path)  # growing counts against quotas (EDQUOT)
+        settle_stored(txn, current)  # chunks past the end are gone
         current.append_end = 0  # the next append goes to the new end
         touch(current, ctx.clock())
         put_inode(txn, current)

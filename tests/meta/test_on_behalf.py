@@ -8,6 +8,7 @@ import errno
 
 import pytest
 
+from fs3.meta import _keys as keys
 from fs3.meta import ops
 from fs3.meta.ops import ROOT_CRED, Cred
 from fs3.meta.ops.mknod import mknod
@@ -122,3 +123,25 @@ def test_special_files_have_no_data_to_open(ctx):
         assert e.value.errno == errno.EOPNOTSUPP
     with pytest.raises(OSError):
         ops.truncate(ctx, ROOT_CRED, meta_pb2.TruncateRequest(path="/p", length=10))
+
+
+def _close(ctx, reply, end, chunks):
+    return ops.close_file(ctx, ROOT_CRED, meta_pb2.CloseRequest(
+        inode=reply.inode.id, session=reply.session, wrote=True, written_end=end, chunks=chunks)).inode
+
+
+def test_stored_bytes_count_written_chunks_not_holes(ctx):
+    """st_blocks: Inode.stored counts the chunks writers stored, up to the length (meta/ops/_stored.py)."""
+    mib = 1 << 20  # the namespace's chunk size (conftest)
+    first = ops.open_file(ctx, ROOT_CRED, meta_pb2.OpenRequest(path="/sparse", write=True, create=True))
+    assert first.inode.stored_known and first.inode.stored == 0
+    inode = _close(ctx, first, 10 * mib + 100, [0, 10])  # chunk 0, a 9 MiB hole, 100 bytes of chunk 10
+    assert inode.length == 10 * mib + 100 and inode.stored == mib + 100
+    again = ops.open_file(ctx, ROOT_CRED, meta_pb2.OpenRequest(path="/sparse", write=True))
+    assert _close(ctx, again, 5 * mib, [5, 0]).stored == 2 * mib + 100  # chunk 0 counts once
+    cut = ops.truncate(ctx, ROOT_CRED, meta_pb2.TruncateRequest(path="/sparse", length=mib + 10)).inode
+    assert cut.stored == mib  # chunks past the end are gone; chunk 1 was a hole
+    grown = ops.truncate(ctx, ROOT_CRED, meta_pb2.TruncateRequest(path="/sparse", length=50 * mib)).inode
+    assert grown.stored == mib  # a hole
+    ops.remove(ctx, ROOT_CRED, meta_pb2.RemoveRequest(path="/sparse"))
+    assert ctx.kv.transact(lambda txn: txn.get(keys.chunk_bitmap(first.inode.id)), readonly=True) is None

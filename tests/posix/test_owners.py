@@ -319,3 +319,18 @@ def test_a_write_drops_file_capabilities_as_locally(roots):
             out.write(b"more")
         seen.append([before == caps, _errno_of(os.getxattr, f, "security.capability"), f.stat().st_size])
     assert seen[0] == seen[1] == [True, errno.ENODATA, 504]
+
+
+def test_st_blocks_leaves_out_the_holes_of_a_sparse_file(roots):
+    """du of a sparse file counts what is stored, not its length (fs3 counts whole chunks that some
+    writer stored: meta/ops/_stored.py; ext4 counts 4 KiB blocks)."""
+    for root in roots:
+        with open(root / "sparse", "wb") as f:
+            f.seek(10 << 20)
+            f.write(b"x")
+        (root / "dense").write_bytes(os.urandom(300_000))
+        sparse, dense = os.stat(root / "sparse"), os.stat(root / "dense")
+        assert sparse.st_size == (10 << 20) + 1 and sparse.st_blocks * 512 < (1 << 20), root
+        assert dense.st_blocks * 512 >= 300_000, root
+        du = subprocess.run(["du", "-k", str(root / "sparse")], capture_output=True, text=True, check=True)
+        assert int(du.stdout.split()[0]) < 1024, root
