@@ -3,7 +3,8 @@
 The kernel asks for ``security.capability`` before every write(2) to a file (to drop file capabilities
 when someone writes it), which would cost a meta round trip per write. A missing one is remembered for
 ``CAPS_TTL`` seconds per path (this mount's own setxattr and removexattr forget it at once); another
-client's ``setcap`` on a file being written here is seen that much later. Everything else asks meta.
+client's ``setcap`` on a file being written here is seen that much later. Everything else asks meta; the kernel has checked the caller's permissions (and meta those of the
+mount's token), but listing hides ``trusted.`` names from all but root, as Linux does.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 import time
 from typing import Any
 
+import mfusepy
 from mfusepy import FuseOSError
 
 CAPS = "security.capability"
@@ -69,7 +71,10 @@ class XattrOps:
 
     @_fuse_errors
     def listxattr(self, path):
-        return self.client.listxattr(path, follow_symlinks=False)
+        names = self.client.listxattr(path, follow_symlinks=False)
+        if mfusepy.fuse_get_context()[0] != 0:  # only root sees trusted.* names (meta answers the mount's token)
+            names = [n for n in names if not n.startswith("trusted.")]
+        return names
 
     @_fuse_errors
     def setxattr(self, path, name, value, options, position=0):

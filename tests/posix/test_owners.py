@@ -334,3 +334,25 @@ def test_st_blocks_leaves_out_the_holes_of_a_sparse_file(roots):
         assert dense.st_blocks * 512 >= 300_000, root
         du = subprocess.run(["du", "-k", str(root / "sparse")], capture_output=True, text=True, check=True)
         assert int(du.stdout.split()[0]) < 1024, root
+
+
+LIST = r"""
+import json, os, sys
+print(json.dumps(sorted(os.listxattr(sys.argv[1]))))
+"""
+
+
+def test_trusted_attributes_are_listed_for_root_only(roots, account):
+    """The mount asks meta with root's token, so it hides trusted.* names from other callers itself."""
+    uid, gid = account
+    seen = []
+    for root in roots:
+        f = root / "f"
+        f.write_text("x")
+        os.chmod(f, 0o644)
+        os.setxattr(f, "user.u", b"1")
+        os.setxattr(f, "trusted.t", b"2")
+        seen.append((sorted(os.listxattr(f)), run_as(uid, gid, LIST, str(f))))
+        assert _errno_of(os.getxattr, f, "trusted.t") == 0
+    assert seen[0] == seen[1]
+    assert seen[0] == (["trusted.t", "user.u"], ["user.u"])
