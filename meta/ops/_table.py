@@ -14,10 +14,10 @@ from fs3.proto import meta_pb2
 from ._context import OpContext
 from ._permissions import Cred
 from .append import append
-from .lock import lock
 from .capabilities import renew_capabilities
 from .close import close_file, renew_sessions
 from .link import link, symlink
+from .lock import lock
 from .mkdir import mkdir
 from .mknod import mknod
 from .open import open_file, truncates_existing
