@@ -8,7 +8,6 @@ Every operation maps to one client call; errors keep their errno. Open files are
 from __future__ import annotations
 
 import errno
-import functools
 import os
 import stat
 import threading
@@ -18,6 +17,7 @@ import mfusepy
 from mfusepy import FuseOSError, Operations
 
 from ._client import Client
+from ._fuse_errors import fuse_errors as _errors
 from ._mount_callers import acts_for_callers, current_caller
 from ._mount_locks import LockOps
 from ._mount_xattrs import XattrOps
@@ -27,22 +27,6 @@ UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
 
 _KEEP = object()  # _release: the handles keep their path
 HIDDEN = ".fuse_hidden"  # libfuse's name for a removed file still open (see FS3Fuse._hide)
-
-
-def _errors(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except FuseOSError:
-            raise
-        except OSError as exc:
-            raise FuseOSError(exc.errno or errno.EIO) from None
-        except Exception:  # a bug must not take the mount down: report EIO for this call
-            import logging
-            logging.getLogger("fs3.mount").exception("FUSE operation %s failed", fn.__name__)
-            raise FuseOSError(errno.EIO) from None
-    return wrapper
 
 
 class _Handle:

@@ -19,6 +19,8 @@ from typing import Any
 
 from mfusepy import FuseOSError
 
+from ._fuse_errors import fuse_errors
+
 POSIX, FLOCK = 1, 2
 UNLOCK, READ, WRITE = 0, 1, 2
 _FROM_KERNEL = {fcntl.F_RDLCK: READ, fcntl.F_WRLCK: WRITE, fcntl.F_UNLCK: UNLOCK}
@@ -51,23 +53,15 @@ class LockOps:
     client: Any
     _handles: dict[int, Any]
 
+    @fuse_errors
     def lock(self, path, fi, cmd, lock):
-        try:
-            return self._posix_lock(path, fi, cmd, _flock_of(lock))
-        except FuseOSError:
-            raise
-        except OSError as exc:
-            raise FuseOSError(exc.errno or errno.EIO) from None
+        return self._posix_lock(path, fi, cmd, _flock_of(lock))
 
+    @fuse_errors
     def flock(self, path, fi, op):
-        try:
-            kind = UNLOCK if op & fcntl.LOCK_UN else WRITE if op & fcntl.LOCK_EX else READ
-            self._take(path, fi, FLOCK, kind, 0, 0, wait=not op & fcntl.LOCK_NB)
-            return 0
-        except FuseOSError:
-            raise
-        except OSError as exc:
-            raise FuseOSError(exc.errno or errno.EIO) from None
+        kind = UNLOCK if op & fcntl.LOCK_UN else WRITE if op & fcntl.LOCK_EX else READ
+        self._take(path, fi, FLOCK, kind, 0, 0, wait=not op & fcntl.LOCK_NB)
+        return 0
 
     def _release_flock(self, path, fi) -> None:
         """The last descriptor of an open file went: its flock goes with it (POSIX locks go at flush,

@@ -10,7 +10,6 @@ mount's token), but listing hides ``trusted.`` names from all but root, as Linux
 from __future__ import annotations
 
 import errno
-import functools
 import threading
 import time
 from typing import Any
@@ -18,20 +17,10 @@ from typing import Any
 import mfusepy
 from mfusepy import FuseOSError
 
+from ._fuse_errors import fuse_errors as _fuse_errors
+
 CAPS = "security.capability"
 CAPS_TTL = 1.0  # seconds a missing security.capability is remembered
-
-
-def _fuse_errors(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except FuseOSError:
-            raise
-        except OSError as exc:
-            raise FuseOSError(exc.errno or errno.EIO) from None
-    return wrapper
 
 
 class XattrOps:
