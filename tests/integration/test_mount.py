@@ -6,20 +6,11 @@ from __future__ import annotations
 import filecmp
 import mmap
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-
-def fs3(cluster, *args, check=True, timeout=120):
-    proc = subprocess.run([sys.executable, "-m", "fs3", "--cluster", str(cluster.data_dir), *args],
-                          capture_output=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"fs3 {' '.join(args)} failed:\n{proc.stderr.decode()}")
-    return proc
+from _fuse import fs3, mounted
 
 
 def sh(cmd: str, cwd) -> str:
@@ -30,16 +21,9 @@ def sh(cmd: str, cwd) -> str:
 
 @pytest.fixture(scope="module")
 def mnt(cluster, tmp_path_factory):
-    if not os.path.exists("/dev/fuse") or not (shutil.which("fusermount3") or shutil.which("fusermount")):
-        if os.environ.get("FS3_REQUIRE_FUSE"):
-            pytest.fail("FUSE is not usable here (need /dev/fuse and Debian's fuse3)")
-        pytest.skip("FUSE not available")
     where = tmp_path_factory.mktemp("mnt")
-    out = fs3(cluster, "mount", str(where), "--log", str(where.parent / "mount.log"))
-    assert b"mounted fs3" in out.stdout
-    assert os.path.ismount(where)
-    yield where
-    fs3(cluster, "umount", str(where), check=False)
+    with mounted(cluster, where, log=where.parent / "mount.log"):
+        yield where
 
 
 def test_shell_tools_on_the_mount(mnt, client):

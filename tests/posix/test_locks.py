@@ -4,6 +4,7 @@ every row and a clean integrity check, as on a local directory."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import multiprocessing
 import os
@@ -12,23 +13,16 @@ import time
 from pathlib import Path
 
 import pytest
+from _fuse import mounted
 from _timing import wait_for
-
-from .conftest import fs3
 
 
 @pytest.fixture(scope="module")
 def mounts(cluster, tmp_path_factory, mount_root):
     """Two more mounts of the session cluster, with --direct-io (what sharing a file between hosts takes)."""
-    roots = []
-    for k in range(2):
-        where = tmp_path_factory.mktemp(f"lockmnt{k}")
-        out = fs3(cluster, "mount", str(where), "--direct-io", "--log", str(where.parent / f"lockmnt{k}.log"))
-        assert b"mounted fs3" in out.stdout
-        roots.append(where)
-    yield roots
-    for where in roots:
-        fs3(cluster, "umount", str(where), check=False)
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(mounted(cluster, tmp_path_factory.mktemp(f"lockmnt{k}"), "--direct-io"))
+               for k in range(2)]
 
 
 @pytest.fixture

@@ -12,39 +12,27 @@ import shutil
 import stat
 import struct
 import subprocess
-import sys
 import threading
 import uuid
 from pathlib import Path
 
 import pytest
+from _fuse import fs3, mounted
 from _timing import wait_for
 
 PY = "/usr/bin/python3"  # a Python any account may run (the venv's may sit below a private directory)
-
-
-def fs3(cluster, *args, check=True):
-    proc = subprocess.run([sys.executable, "-m", "fs3", "--cluster", str(cluster.data_dir), *args],
-                          capture_output=True, timeout=120)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"fs3 {' '.join(args)} failed:\n{proc.stderr.decode()}")
-    return proc
 
 
 @pytest.fixture(scope="module")
 def shared_mount(cluster):
     """The session cluster mounted with --allow-other where every account can reach it (pytest's
     temporary directories are root's alone)."""
-    if not os.path.exists("/dev/fuse") or not (shutil.which("fusermount3") or shutil.which("fusermount")):
-        pytest.skip("FUSE not available")
     if os.geteuid() != 0:
         pytest.skip("needs root (to mount with --allow-other and to make a local account)")
     where = Path(f"/tmp/fs3-owners-{uuid.uuid4().hex[:8]}")
     where.mkdir(mode=0o755)
-    out = fs3(cluster, "mount", str(where), "--allow-other", "--log", f"{where}.log")
-    assert b"mounted fs3" in out.stdout
-    yield where
-    fs3(cluster, "umount", str(where), check=False)
+    with mounted(cluster, where, "--allow-other", log=Path(f"{where}.log")):
+        yield where
     where.rmdir()
 
 
