@@ -9,8 +9,9 @@ from fs3.proto import meta_pb2
 from . import _usage
 from ._changes import touch
 from ._context import OpContext
+from ._entries import add_entry
 from ._idempotence import once
-from ._permissions import Cred, W, X, acting, check, new_owner
+from ._permissions import Cred, W, X, acting, check
 from ._records import DIRECTORY, SYMLINK, get_dentry, put_dentry, put_inode
 from ._walk import dot_target, resolve, resolve_parent
 
@@ -56,24 +57,7 @@ def symlink(ctx: OpContext, cred: Cred, req: meta_pb2.SymlinkRequest) -> meta_pb
     ino = ctx.alloc_inode()
 
     def run(txn):
-        if dot_target(txn, req.path, cred) is not None:
-            raise AlreadyExists("File exists", path=req.path)
-        parent, name = resolve_parent(txn, req.path, cred)
-        if get_dentry(txn, parent.id, name) is not None:
-            raise AlreadyExists("File exists", path=req.path)
-        check(parent, cred, W | X, req.path)
-        now = ctx.clock()
-        uid, gid = new_owner(parent, cred)
-        inode = meta_pb2.Inode(
-            id=ino, type=SYMLINK, mode=0o777, nlink=1, uid=uid, gid=gid, parent=parent.id,
-            length=len(req.target.encode("utf-8")), symlink_target=req.target,
-            atime_ns=now, mtime_ns=now, ctime_ns=now,
-        )
-        _usage.created(txn, inode, parent, req.path)
-        put_inode(txn, inode)
-        put_dentry(txn, parent.id, name, ino, SYMLINK)
-        touch(parent, now)
-        put_inode(txn, parent)
-        return inode
+        return add_entry(txn, ctx, cred, req.path, ino, SYMLINK, mode=0o777,
+                         length=len(req.target.encode("utf-8")), symlink_target=req.target)
 
     return meta_pb2.SymlinkReply(inode=once(ctx, req.request_id, meta_pb2.Inode, run))

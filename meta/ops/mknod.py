@@ -4,16 +4,13 @@ storage. Devices are made by root (and admins) only, as mknod(2) needs CAP_MKNOD
 
 from __future__ import annotations
 
-from fs3._errors import AlreadyExists, InvalidArgument, NotPermitted
+from fs3._errors import InvalidArgument, NotPermitted
 from fs3.proto import meta_pb2
 
-from . import _usage
-from ._changes import touch
 from ._context import OpContext
+from ._entries import add_entry
 from ._idempotence import once
-from ._permissions import Cred, W, X, acting, check, new_owner
-from ._records import get_dentry, put_dentry, put_inode
-from ._walk import dot_target, resolve_parent
+from ._permissions import Cred, acting
 
 SPECIAL = (meta_pb2.FIFO, meta_pb2.CHAR_DEVICE, meta_pb2.BLOCK_DEVICE, meta_pb2.SOCKET)
 DEVICES = (meta_pb2.CHAR_DEVICE, meta_pb2.BLOCK_DEVICE)
@@ -30,23 +27,7 @@ def mknod(ctx: OpContext, cred: Cred, req: meta_pb2.MknodRequest) -> meta_pb2.Mk
     ino = ctx.alloc_inode()
 
     def run(txn):
-        if dot_target(txn, req.path, cred) is not None:
-            raise AlreadyExists("File exists", path=req.path)
-        parent, name = resolve_parent(txn, req.path, cred)
-        if get_dentry(txn, parent.id, name) is not None:
-            raise AlreadyExists("File exists", path=req.path)
-        check(parent, cred, W | X, req.path)
-        now = ctx.clock()
-        uid, gid = new_owner(parent, cred)
-        inode = meta_pb2.Inode(
-            id=ino, type=req.type, mode=req.mode & 0o7777, nlink=1, uid=uid, gid=gid, parent=parent.id,
-            rdev=req.rdev if req.type in DEVICES else 0, atime_ns=now, mtime_ns=now, ctime_ns=now,
-        )
-        _usage.created(txn, inode, parent, req.path)  # one inode, no bytes (usage_bytes counts files)
-        put_inode(txn, inode)
-        put_dentry(txn, parent.id, name, ino, req.type)
-        touch(parent, now)
-        put_inode(txn, parent)
-        return inode
+        return add_entry(txn, ctx, cred, req.path, ino, req.type, mode=req.mode & 0o7777,
+                         rdev=req.rdev if req.type in DEVICES else 0)
 
     return meta_pb2.MknodReply(inode=once(ctx, req.request_id, meta_pb2.Inode, run))
