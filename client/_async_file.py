@@ -113,6 +113,11 @@ class AsyncFile:
     def _length(self, value: int) -> None:
         self._own_length = value
 
+    def learn_length(self, size: int) -> None:
+        """Meta says the file is ``size`` long now (another client wrote it; the mount asks after taking
+        a lock): this handle knows that length, or the end of its own acknowledged writes past it."""
+        self._own_length = max(size, self._written_end) if self._wrote else size
+
     def _check_open(self) -> None:
         if self.closed:
             raise ValueError("I/O operation on closed file")

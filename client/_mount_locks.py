@@ -127,6 +127,5 @@ class LockOps:
         for h in handles:
             with h.lock:
                 if h._file is not None:
-                    afile = _afile(h)
-                    afile._own_length = max(size, afile._written_end) if afile._wrote else size
+                    _afile(h).learn_length(size)
                 h.size = max(h.size, size) if h.writable else size
