@@ -22,6 +22,7 @@ from fs3._errors import (
     error_for,
 )
 from fs3._paths import normalize
+from fs3._retry import retry_timeout as resolve_retry_timeout
 from fs3._tls import find_ca
 from fs3.proto import cluster_pb2, meta_pb2
 
@@ -29,8 +30,9 @@ from ._admin import ClusterAdmin
 from ._async_file import AsyncFile
 from ._batch import ReadRequest, inode_of_stat, resolve_files, split_buffers
 from ._capabilities import Capabilities
-from ._chunk_io import RETRY_TIMEOUT, ChunkIO, ReadPiece, plan_reads
-from ._meta import FAILOVER_TIMEOUT, MetaConnection
+from ._chunk_io import ChunkIO, ReadPiece, plan_reads
+from ._coalesce import Coalescer
+from ._meta import MetaConnection
 from ._open_files import OpenFiles
 from ._routing import RoutingCache
 from ._sessions import WriteSessions
@@ -73,11 +75,19 @@ def parse_mode(mode: str) -> tuple[bool, bool, bool, bool, bool, bool, bool]:
 
 
 class AsyncClient(ClusterAdmin):
-    """A connection to one fs3 cluster for asyncio code. Make one with ``await fs3.aconnect()``."""
+    """A connection to one fs3 cluster for asyncio code. Make one with ``await fs3.aconnect()``.
+
+    ``retry_timeout``: seconds a call keeps retrying while the servers it needs do not answer (storage
+    nodes stopped, a meta server restarting), logging when it starts and stops waiting; then it fails
+    with ``Unavailable`` naming the outage and the last error. Default: ``FS3_RETRY_TIMEOUT``, else 300.
+    ``failover_timeout``: the same for meta calls alone (default: ``retry_timeout``)."""
 
     def __init__(self, address: str | list[str], *, token: str | None = None, timeout: float = 60.0,
-                 shm: bool = True, shm_size: int = DEFAULT_SIZE, retry_timeout: float = RETRY_TIMEOUT,
-                 failover_timeout: float = FAILOVER_TIMEOUT, tls_ca: str | os.PathLike | None = None):
+                 shm: bool = True, shm_size: int = DEFAULT_SIZE, retry_timeout: float | None = None,
+                 failover_timeout: float | None = None, tls_ca: str | os.PathLike | None = None):
+        retry_timeout = resolve_retry_timeout(retry_timeout)
+        if failover_timeout is None:
+            failover_timeout = retry_timeout
         addresses = [address] if isinstance(address, str) else list(address)
         self.address = addresses[0]
         self.client_id = f"{os.uname().nodename}:{os.getpid()}"
@@ -100,21 +110,35 @@ class AsyncClient(ClusterAdmin):
                                           lambda req: self._meta("ExtendWrite", req))
         self._chunks = ChunkIO(self._routing, self._data_token, client_name=self.client_id, shm=region,
                                retry_timeout=retry_timeout, capabilities=self._capabilities, tls=self._meta.tls)
+        # Concurrent per-call reads share their stats: one BatchStat at meta for every call that came
+        # while the last one was out (client/_coalesce.py). (Their chunk reads stay rounds of their own:
+        # merged into one, SQLite in WAL mode on one mount read stale pages; see that test.)
+        self._stat_calls = Coalescer(self._stat_group)
 
     @classmethod
     async def connect(cls, address: str | None = None, *, token: str | None = None, connect_timeout: float = 10.0,
-                      tls_ca: str | os.PathLike | None = None, **kwargs) -> AsyncClient:
+                      tls_ca: str | os.PathLike | None = None, wait_out: bool = False, **kwargs) -> AsyncClient:
         """Connect to the cluster ``address`` names (see ``fs3.connect``). TLS is on when a CA is found:
         ``tls_ca``, else ``FS3_TLS_CA``, else the one a local cluster started with ``fs3 up --tls``
-        recorded."""
+        recorded. ``wait_out``: an unreachable meta server is an outage to wait out for the retry
+        deadline, not a sign that no cluster runs (for processes of a job already using the cluster)."""
         where = cluster_dir(address)
         self = cls(meta_addresses(address), token=find_token(token, where), tls_ca=find_ca(tls_ca, where), **kwargs)
         try:
-            self._routing.install(await self._meta.connect(connect_timeout))
+            self._routing.install(await self._meta.connect(connect_timeout, wait_out=wait_out))
         except BaseException:
             await self.close()
             raise
         return self
+
+    @property
+    def retry_timeout(self) -> float:
+        """Seconds a call waits out an outage before it fails (settable: the next calls use it)."""
+        return self._chunks.retry_timeout
+
+    @retry_timeout.setter
+    def retry_timeout(self, seconds: float | None) -> None:
+        self._chunks.retry_timeout = self._meta.failover_timeout = resolve_retry_timeout(seconds)
 
     async def _data_token(self) -> bytes:
         if time.time() > self._token_expiry - TOKEN_MARGIN:
@@ -145,15 +169,16 @@ class AsyncClient(ClusterAdmin):
             self._sessions.releases.put_back(released)
             raise
         if reply.session:
-            self._sessions.opened(reply.inode.id, reply.session)
+            self._sessions.opened(reply.inode.id, reply.session, reply.session_ttl_ms / 1000)
         caps = self._capabilities
         pinned = (caps.install(reply.read_capability, pin=True), caps.install(reply.write_capability, pin=True))
         return AsyncFile(self, path, reply.inode, reply.session, mode=mode,
-                         readable=read, writable=write, append=append, capabilities=pinned)
+                         readable=read, writable=write, append=append, capabilities=pinned,
+                         shared=reply.shared)
 
     async def read(self, path: str, offset: int = 0, length: int = -1) -> bytes:
         """Bytes of a file: all of it, or up to ``length`` bytes from ``offset``."""
-        st = await self.stat(path)
+        st = await self._stat_calls(normalize(path))
         if st.is_dir:
             raise IsADirectory("Is a directory", path=st.path)
         if not self._capabilities.has(st.inode, READ):  # meta issues one to those who may read the file
@@ -163,6 +188,12 @@ class AsyncClient(ClusterAdmin):
         if buf:
             await self._chunks.read(plan_reads(inode_of_stat(st), offset, memoryview(buf)))
         return bytes(buf)
+
+    async def _stat_group(self, paths: list[str]) -> list:
+        """Stats of the paths of concurrent calls, in one BatchStat (each distinct path once)."""
+        distinct = list(dict.fromkeys(paths))
+        got = dict(zip(distinct, await self.stat_many(distinct), strict=True))
+        return [got[p] for p in paths]
 
     async def write(self, path: str, data, *, offset: int | None = None) -> int:
         """Replace a file's content with ``data`` (creating it), or write at ``offset`` of an existing
@@ -182,7 +213,7 @@ class AsyncClient(ClusterAdmin):
         zeros), or the ``bytes`` objects when ``buffers`` is None.
         """
         reqs = [(r.file, r.offset, r.length) if isinstance(r, ReadRequest) else r for r in requests]
-        handles = await resolve_files([r[0] for r in reqs], self.stat)
+        handles = await resolve_files([r[0] for r in reqs], lambda p: self._stat_calls(normalize(p)))
         # Stats made elsewhere (another client, or long ago) come without a read capability: get them.
         unread = {f.path for f, _, _ in reqs if isinstance(f, FileStat) and not self._capabilities.has(f.inode, READ)}
         if unread:
@@ -400,8 +431,12 @@ class AsyncClient(ClusterAdmin):
     async def utime(self, path: str, ns: tuple[int | None, int | None] | None = None, *,
                     follow_symlinks: bool = True) -> FileStat:
         """Set access and modification times (nanoseconds; now when ``ns`` is None), like ``os.utime``;
-        a time given as None is left as it is (``UTIME_OMIT``)."""
-        atime, mtime = ns if ns is not None else (time.time_ns(),) * 2
+        a time given as None is left as it is (``UTIME_OMIT``). Setting both to now (``ns`` None, as
+        ``touch`` does) takes meta's clock, and write permission suffices for it, as in utimensat(2)."""
+        if ns is None:
+            return await self._setattr(path, set_atime=True, set_mtime=True, times_now=True,
+                                       no_follow=not follow_symlinks)
+        atime, mtime = ns
         return await self._setattr(path, set_atime=atime is not None, atime_ns=atime or 0,
                                    set_mtime=mtime is not None, mtime_ns=mtime or 0,
                                    no_follow=not follow_symlinks)
@@ -456,12 +491,13 @@ class AsyncClient(ClusterAdmin):
                    test: bool = False) -> meta_pb2.LockReply:
         """Set, release or test a lock at meta (``kind`` 1 POSIX, 2 flock; ``type_`` 0 unlock, 1 shared,
         2 exclusive; [start, end), end 0: to the end) for ``owner`` within this client; it holds while this
-        client lives (see meta/ops/lock.py). The reply says whether it was granted, and the conflict."""
+        client lives (see meta/ops/lock.py). The reply says whether it was granted, and the conflict, and
+        (``shared``) whether another client has the file open for writing."""
         reply = await self._meta("Lock", meta_pb2.LockRequest(
             inode=inode, client=self._lock_client, owner=owner, kind=kind, type=type_, start=start, end=end,
-            test=test))
+            test=test, holder=self.client_id))
         if reply.granted and type_ and not test:
-            self._sessions.locking(self._lock_client)
+            self._sessions.locking(self._lock_client, reply.lease_ttl_ms / 1000)
         return reply
 
     async def _append_offset(self, inode: int, session: int, length: int) -> int:

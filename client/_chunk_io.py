@@ -19,7 +19,8 @@ from fs3._checksum import crc32c
 from fs3._data_client import NodeConnection, NodePool, TransportStatus
 from fs3._errors import FS3Error, StaleRouting, Status, Unavailable, error_for
 from fs3._layout import chain_of, slices
-from fs3._retry import Backoff
+from fs3._retry import Backoff, Outage, Wait
+from fs3._retry import retry_timeout as resolve_retry_timeout
 from fs3._wire import ReadItem, WriteItem
 from fs3.proto import meta_pb2
 
@@ -29,7 +30,6 @@ from ._shm import ShmRegion
 
 log = logging.getLogger(__name__)
 
-RETRY_TIMEOUT = 30.0          # how long a read or write keeps retrying through failover
 WATCH_INTERVAL = 1.0          # how often a slow request checks whether its node was declared offline
 MAX_PIECE = 8 << 20           # reads of larger chunk ranges are split into pieces of this size
 FRAME_BYTES = 16 << 20        # bytes one READ frame asks for
@@ -135,8 +135,9 @@ class PreparedWrite:
 class ChunkIO:
     """The client's chunk reads and writes on the data plane: a pool of connections per storage node,
     reads batched into frames per node and retried on another replica, writes sent to their chain's head
-    and retried through failover. Background checks of unresponsive nodes are tasks it owns: their
-    failures are logged, and ``close`` cancels them."""
+    and retried through failover, for ``retry_timeout`` seconds (an outage of every replica is waited
+    out: ``outage`` logs when waiting starts and ends). Background checks of unresponsive nodes are tasks
+    it owns: their failures are logged, and ``close`` cancels them."""
 
     def __init__(
         self,
@@ -146,11 +147,12 @@ class ChunkIO:
         client_name: str,
         shm: ShmRegion | None,
         connections_per_node: int = 2,
-        retry_timeout: float = RETRY_TIMEOUT,
+        retry_timeout: float | None = None,
         capabilities: Capabilities | None = None,
         tls: ssl.SSLContext | None = None,
     ):
-        self.retry_timeout = retry_timeout
+        self.retry_timeout = resolve_retry_timeout(retry_timeout)  # (None: FS3_RETRY_TIMEOUT, else the default)
+        self.outage = Outage("storage nodes", log)
         self._turn = 0
         self.routing = routing
         self._token = token
@@ -207,9 +209,15 @@ class ChunkIO:
 
         All frames of a round are sent before any reply is awaited, and no task is spawned: a small
         batch costs a few system calls, not a scheduler round per node."""
-        todo = pieces
         backoff = Backoff(self.retry_timeout)
         self._turn += 1  # successive reads of a chunk rotate over its replicas
+        wait = self.outage.wait()  # part of an outage from its first failure until the read ends
+        try:
+            await self._read(pieces, backoff, wait)
+        finally:
+            wait.end()
+
+    async def _read(self, todo: list[ReadPiece], backoff: Backoff, wait: Wait) -> None:
         for attempt in itertools.count():
             failed: list[ReadPiece] = []
             only_pending = True
@@ -259,13 +267,25 @@ class ChunkIO:
             if not failed:
                 return
             if backoff.expired:
-                raise last_error or Unavailable("chunk reads failed")
+                p = failed[0]
+                what = f"reading chunk {p.inode}:{p.index}" + (f" and {len(failed) - 1} more" if len(failed) > 1 else "")
+                raise wait.give_up(self.retry_timeout, what, last_error) from last_error
+            wait.failed(last_error or Unavailable("chunk reads failed"), self.retry_timeout)
             todo = failed
             if only_pending and last_error is not None:
                 await asyncio.sleep(0.005)  # an update in flight: another replica (or a moment) answers
                 continue
             await backoff.asleep()
+            last_error = await self._refresh() or last_error
+
+    async def _refresh(self) -> FS3Error | None:
+        """Refresh the routing info between tries; meta being out too is one more thing to wait out
+        (returned, not raised: the caller's deadline decides when to give up)."""
+        try:
             await self.routing.refresh()
+        except FS3Error as exc:
+            return exc
+        return None
 
     async def _reply(self, address: str, future: asyncio.Future):
         """Wait for a node's answer. A node that stops answering (hung, cut off) is given up on once the
@@ -413,6 +433,7 @@ class ChunkIO:
     async def send_write(self, w: PreparedWrite) -> None:
         """Send a prepared write to its chain's head; retries on stale routing or a lost node."""
         backoff = Backoff(self.retry_timeout)
+        wait = self.outage.wait()
         refused = False
         try:
             while True:
@@ -449,10 +470,12 @@ class ChunkIO:
                 except (Unavailable, StaleRouting) as exc:
                     error = exc
                 if backoff.expired:
-                    raise error
+                    raise wait.give_up(self.retry_timeout, f"writing chunk {w.inode}:{w.index}", error) from error
+                wait.failed(error, self.retry_timeout)
                 await backoff.asleep()
-                await self.routing.refresh()
+                await self._refresh()
         finally:
+            wait.end()
             if w.data is None:
                 self._region.free(w.shm_offset, w.length)
 

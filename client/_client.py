@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import _thread
 import asyncio
+import concurrent.futures
+import errno
 import io
+import os
 import stat as _stat
 import threading
 from collections.abc import Iterator, Sequence
 
 from fs3._data_client import TransportStatus
-from fs3._errors import InvalidArgument
+from fs3._errors import FS3Error, InvalidArgument
 from fs3.proto import admin_pb2, cluster_pb2, meta_pb2
 
+from . import _fork
 from ._async_client import AsyncClient, Caller, parse_mode
 from ._file import BufferedRandom, BufferedReader, BufferedWriter, File
 from ._types import FileStat
@@ -25,8 +29,19 @@ except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and ma
     uvloop = None  # type: ignore[assignment]
 
 
+CLOSED_CHECK = 1.0  # how often a waiting call checks that its client's loop still runs
+
+
+class ClientClosed(FS3Error, ValueError):
+    """A call was in flight, or made, on a client that was closed (``ValueError``, as for I/O on a
+    closed file)."""
+
+    errno_default = errno.EBADF
+
+
 class _LoopThread:
     def __init__(self):
+        self._closing = False
         self.loop = uvloop.new_event_loop() if uvloop is not None else asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="fs3-client", daemon=True)
         self._thread.start()
@@ -34,6 +49,9 @@ class _LoopThread:
     def run(self, coro):
         """Run ``coro`` on the loop and wait for it: a task and a bare lock, which costs half of what
         ``run_coroutine_threadsafe`` does (per call of a metadata operation, that shows)."""
+        if self._closing or self.loop.is_closed():
+            coro.close()
+            raise ClientClosed("I/O operation on a closed fs3 client")
         lock = _thread.allocate_lock()
         lock.acquire()
         box: list[asyncio.Task] = []
@@ -46,20 +64,48 @@ class _LoopThread:
             box.append(self.loop.create_task(coro))
             box[0].add_done_callback(done)
 
+        if self.on_loop():  # it would wait for itself forever
+            coro.close()
+            raise RuntimeError("an fs3 client's blocking call was made on its own event loop thread")
         self.loop.call_soon_threadsafe(start)
         try:
-            lock.acquire()
+            while not lock.acquire(timeout=CLOSED_CHECK):
+                if not self._thread.is_alive():  # the client was closed: nothing will answer this call
+                    raise ClientClosed("the fs3 client was closed while this call was in flight")
         except BaseException:  # interrupted (Ctrl-C): stop the operation too
-            self.loop.call_soon_threadsafe(lambda: box and box[0].cancel())
+            if not self.loop.is_closed():
+                self.loop.call_soon_threadsafe(lambda: box and box[0].cancel())
             raise
-        return box[0].result()
+        task = box[0]
+        if task.cancelled() and self._closing:
+            raise ClientClosed("the fs3 client was closed while this call was in flight")
+        return task.result()
+
+    def on_loop(self) -> bool:
+        """Whether the caller runs on this loop's own thread (where nothing may wait for the loop)."""
+        return threading.current_thread() is self._thread
 
     def close(self) -> None:
+        """Stop the loop; calls still in flight on it (from other threads) end with ``ClientClosed``."""
         if self.loop.is_closed():
             return
+        self._closing = True
+        if self._thread.is_alive() and not self.on_loop():
+            try:
+                asyncio.run_coroutine_threadsafe(_cancel_the_rest(), self.loop).result(timeout=10)
+            except (concurrent.futures.TimeoutError, RuntimeError):
+                pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=10)
         self.loop.close()
+
+
+async def _cancel_the_rest() -> None:
+    """Cancel every task of the running loop but this one, and wait for them to end."""
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class Client:
@@ -73,8 +119,14 @@ class Client:
             self._loop.close()
             raise
         self.address = self._async.address
+        self._pid = os.getpid()
+        _fork.track(self)  # its gRPC channels close before a fork of this process (reopened on next use)
 
     def _run(self, coro):
+        if os.getpid() != self._pid:  # its loop thread stayed in the parent: nothing would run this
+            coro.close()
+            raise FS3Error(f"this fs3 client belongs to process {self._pid}: a forked child connects anew "
+                           "(fs3.connect())")
         return self._loop.run(coro)
 
     # -- files -------------------------------------------------------------------------------------
@@ -301,8 +353,18 @@ class Client:
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
+    @property
+    def retry_timeout(self) -> float:
+        """Seconds a call waits out an outage of the servers it needs before it fails with
+        ``Unavailable`` (``connect(retry_timeout=)``, ``FS3_RETRY_TIMEOUT``, else 300); settable."""
+        return self._async.retry_timeout
+
+    @retry_timeout.setter
+    def retry_timeout(self, seconds: float | None) -> None:
+        self._async.retry_timeout = seconds
+
     def close(self) -> None:
-        if self._loop.loop.is_closed():
+        if self._loop.loop.is_closed() or os.getpid() != self._pid:  # (a forked child's copy: the parent's)
             return
         try:
             self._run(self._async.close())
@@ -321,5 +383,9 @@ class Client:
 
 def connect(address: str | None = None, **kwargs) -> Client:
     """Connect to a cluster: ``address`` is ``HOST:PORT`` of a meta server or a local cluster's data
-    directory; by default ``FS3_CLUSTER``, then the most recent cluster started with ``fs3 up``."""
+    directory; by default ``FS3_CLUSTER``, then the most recent cluster started with ``fs3 up``.
+    ``retry_timeout=SECONDS``: how long calls wait out an outage (stopped storage nodes, a restarting
+    meta server) before they fail; default ``FS3_RETRY_TIMEOUT``, else 300. ``wait_out=True``: connecting
+    waits out an unreachable meta server for that long too, instead of failing within seconds (for a job's
+    processes that start during an outage, such as a DataLoader's workers)."""
     return Client(address, **kwargs)

@@ -12,6 +12,7 @@ repeated mutation returns the first reply instead of acting twice. Every call ca
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import grpc.aio
 from fs3 import _call_wire, _tls
 from fs3._auth import bearer
 from fs3._errors import Unavailable, Unreachable
-from fs3._retry import Backoff
+from fs3._retry import Backoff, Outage, retry_timeout
 from fs3._rpc import CHANNEL_OPTIONS, acall, error_from_rpc
 from fs3._tls import aio_channel, client_context
 from fs3.proto import admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, meta_pb2_grpc
@@ -31,7 +32,11 @@ from ._calls import CallConnection
 _CLUSTER_METHODS = {"RegisterNode", "Heartbeat", "GetRoutingInfo", "CreateChainTable", "GetDataToken",
                     "SetTargetOffline", "Scrub"}
 _ADMIN_METHODS = {"AddUser", "RemoveUser", "ListUsers", "IssueToken", "WhoAmI"}
-FAILOVER_TIMEOUT = 30.0  # how long a call keeps trying other meta servers before it gives up
+
+log = logging.getLogger(__name__)
+# gRPC waits up to 120 s between reconnects to a server that went away; a restarted meta server should
+# be found within a second of its return, not minutes after.
+_CHANNEL_OPTIONS = CHANNEL_OPTIONS + [("grpc.max_reconnect_backoff_ms", 1000)]
 
 
 class _Channel:
@@ -41,7 +46,7 @@ class _Channel:
         self.calls: CallConnection | None = None
         self.calls_retry_at = 0.0                   # when to try a listener that could not be reached again
         self.calls_opening: asyncio.Lock | None = None  # one open at a time (made on the client's loop)
-        self.channel = aio_channel(address, ca, CHANNEL_OPTIONS)
+        self.channel = aio_channel(address, ca, _CHANNEL_OPTIONS)
         self.meta = meta_pb2_grpc.MetaStub(self.channel)
         self.cluster = cluster_pb2_grpc.ClusterStub(self.channel)
         self.admin = admin_pb2_grpc.AdminStub(self.channel)
@@ -60,14 +65,16 @@ class _Channel:
 
 class MetaConnection:
     def __init__(self, addresses: list[str] | str, *, token: str | None = None, timeout: float = 60.0,
-                 failover_timeout: float = FAILOVER_TIMEOUT, framed: bool = True, ca: Path | None = None):
+                 failover_timeout: float | None = None, framed: bool = True, ca: Path | None = None):
         self.addresses = [addresses] if isinstance(addresses, str) else list(addresses)
         self.token = token
         self.ca = ca  # TLS: the CA the servers' certificates must be signed by (None: in clear)
         self.tls = client_context(ca) if ca is not None else None
         self.framed = framed  # namespace calls over the framed listeners (False: gRPC only)
         self.timeout = timeout
-        self.failover_timeout = failover_timeout
+        # how long a call keeps trying the meta servers while none answers (a restart is waited out)
+        self.failover_timeout = retry_timeout(failover_timeout)
+        self.outage = Outage("meta servers", log)
         self.metadata = bearer(token)
         self._current = 0
         self._channels: dict[str, _Channel] = {}
@@ -89,9 +96,13 @@ class MetaConnection:
             if a not in self.addresses:
                 self.addresses.append(a)
 
-    async def connect(self, timeout: float) -> cluster_pb2.GetRoutingInfoReply:
+    async def connect(self, timeout: float, *, wait_out: bool = False) -> cluster_pb2.GetRoutingInfoReply:
         """Fetch the routing info from any of the meta servers, waiting up to ``timeout`` for one
-        that is still starting; refused connections everywhere fail after a few quick rounds."""
+        that is still starting; refused connections everywhere fail after a few quick rounds. With
+        ``wait_out`` (the cluster is known to exist: a DataLoader worker's), refusals are an outage,
+        waited out for ``failover_timeout`` (the retry deadline) as every other call waits."""
+        if wait_out:
+            return await self._connect_waiting()
         # A steady pace, not a growing one: a server that is starting answers within a round or two.
         backoff = Backoff(timeout, first=0.1 / len(self.addresses), factor=1.0)
         refused = 0
@@ -122,28 +133,50 @@ class MetaConnection:
                     ) from None
                 await backoff.asleep()
 
-    async def __call__(self, method: str, request, *, timeout: float | None = None):
-        """Call ``method`` on a meta server, moving on to the next one while they are unreachable."""
+    async def _connect_waiting(self) -> cluster_pb2.GetRoutingInfoReply:
         backoff = Backoff(self.failover_timeout)
-        while True:
-            ch = self._channel()
-            try:
-                if self.framed and method in _call_wire.NUMBER:
-                    calls = await self._calls(ch)
-                    if calls is not None:
-                        try:
-                            return await calls.call(method, request, timeout or self.timeout)
-                        except Unreachable:  # relearn the listener: a restarted server has a new port
-                            ch.drop_calls(calls)
-                            raise
-                return await acall(getattr(ch.stub(method), method), request, timeout=timeout or self.timeout,
-                                   what=f"meta {ch.address}", metadata=self.metadata)
-            except Unreachable:
-                if backoff.expired:
-                    raise
-                self._current += 1
-                if self._current % len(self.addresses) == 0:  # a whole round failed: wait a little
+        wait = self.outage.wait()
+        try:
+            while True:
+                try:
+                    return await self.connect(min(self.timeout, max(0.1, backoff.remaining)))
+                except Unavailable as exc:
+                    if backoff.expired:
+                        raise wait.give_up(self.failover_timeout, "connecting", exc) from exc
+                    wait.failed(exc, self.failover_timeout)
                     await backoff.asleep()
+        finally:
+            wait.end()
+
+    async def __call__(self, method: str, request, *, timeout: float | None = None):
+        """Call ``method`` on a meta server, moving on to the next one while they are unreachable, for
+        ``failover_timeout`` seconds (a restart of every meta server is waited out)."""
+        backoff = Backoff(self.failover_timeout)
+        wait = self.outage.wait()
+        try:
+            while True:
+                ch = self._channel()
+                try:
+                    if self.framed and method in _call_wire.NUMBER:
+                        calls = await self._calls(ch)
+                        if calls is not None:
+                            try:
+                                return await calls.call(method, request, timeout or self.timeout)
+                            except Unreachable:  # relearn the listener: a restarted server has a new port
+                                ch.drop_calls(calls)
+                                raise
+                    return await acall(getattr(ch.stub(method), method), request, timeout=timeout or self.timeout,
+                                       what=f"meta {ch.address}", metadata=self.metadata)
+                except Unreachable as exc:
+                    if backoff.expired:
+                        # Unreachable still: a mutation given up on may or may not have happened
+                        raise wait.give_up(self.failover_timeout, method, exc, Unreachable) from exc
+                    wait.failed(exc, self.failover_timeout)
+                    self._current += 1
+                    if self._current % len(self.addresses) == 0:  # a whole round failed: wait a little
+                        await backoff.asleep()
+        finally:
+            wait.end()
 
     async def _calls(self, ch: _Channel) -> CallConnection | None:
         """The framed connection to ``ch``'s meta server, opened on first use; None to use gRPC (the

@@ -4,6 +4,10 @@ O_DIRECT, straight from disk) and take the chunks it writes, as 3FS's USRBIO doe
 The region is a file in /dev/shm created by this process; its first page carries a random nonce that a
 storage node reads back to prove it maps the same memory (the same host, the same /dev/shm). The rest is
 handed out in page-aligned pieces for requests in flight.
+
+The name must stay while the client lives (a storage node that restarts maps it again), so a process
+that dies without closing its client (kill -9) cannot remove it itself: a small watcher process, started
+with the region, removes it as soon as its owner exits, and leaves when the client closes the region.
 """
 
 from __future__ import annotations
@@ -13,10 +17,43 @@ import bisect
 import mmap
 import os
 import secrets
+import subprocess
+import sys
 
 from fs3._wire import ALIGN
 
 DEFAULT_SIZE = 64 << 20
+
+# The watcher: waits for its owner to exit (a pidfd turns readable; without one, its parent pid changes),
+# then removes the region. Run as `python -I -S`: no site packages, starts in a few milliseconds.
+_WATCHER = """
+import os, select, sys
+owner, path = int(sys.argv[1]), sys.argv[2]
+try:
+    fd = os.pidfd_open(owner)
+except (AttributeError, OSError):
+    import time
+    while os.getppid() == owner:
+        time.sleep(0.2)
+else:
+    select.select([fd], [], [])
+try:
+    os.unlink(path)
+except OSError:
+    pass
+"""
+
+
+def _watch(path: str) -> subprocess.Popen | None:
+    """A process that removes ``path`` once this one exits, however it exits (None: none could start)."""
+    if not sys.executable:
+        return None
+    try:
+        return subprocess.Popen([sys.executable, "-I", "-S", "-c", _WATCHER, str(os.getpid()), path],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                close_fds=True, start_new_session=True)  # (a Ctrl-C at the terminal is not for it)
+    except OSError:
+        return None
 
 
 def _remove_stale_regions() -> None:
@@ -43,6 +80,7 @@ class ShmRegion:
         self.size = max(size, 4 * ALIGN) // ALIGN * ALIGN
         self.name = f"fs3-{os.getpid()}-{secrets.token_hex(8)}"
         self.path = f"/dev/shm/{self.name}"
+        self._pid = os.getpid()
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
             os.ftruncate(fd, self.size)
@@ -51,6 +89,7 @@ class ShmRegion:
             os.close(fd)
         self.nonce = secrets.token_bytes(16)
         self.map[:16] = self.nonce
+        self._watcher = _watch(self.path)
         self.view = memoryview(self.map)
         self._free: list[tuple[int, int]] = [(ALIGN, self.size - ALIGN)]  # (start, length), sorted
         self._waiters: list[asyncio.Future] = []
@@ -108,10 +147,17 @@ class ShmRegion:
         if self.closed:
             return
         self.closed = True
-        try:
-            os.unlink(self.path)
-        except OSError:
-            pass
+        if self._pid == os.getpid():  # (a forked child's copy is its parent's to remove)
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+            if self._watcher is not None:
+                self._watcher.terminate()
+                try:
+                    self._watcher.wait(1.0)
+                except subprocess.TimeoutExpired:
+                    pass
         self.view.release()
         try:
             self.map.close()

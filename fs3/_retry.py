@@ -14,21 +14,133 @@ One shape for every loop that tries again (a call through failover, a registrati
 and ``poll(check, deadline, interval=..., error=...)`` for waiting until something holds (a file is
 written, a process serves, nodes registered). The clock and the sleep are injectable, so the tests of a
 loop's timing advance a fake clock instead of waiting.
+
+A client rides out outages of its servers (storage nodes stopped, a meta server restarting) for one
+deadline, ``retry_timeout(...)``: the ``retry_timeout=`` a caller passed, else ``FS3_RETRY_TIMEOUT``, else
+``DEFAULT_RETRY_TIMEOUT`` (long enough for a server to restart). ``Outage`` logs one line when calls start
+waiting and one when the wait ends, and words the error of a call that gave up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from ._errors import Unavailable
+from ._errors import InvalidArgument, Unavailable
 
 T = TypeVar("T")
 
 Clock = Callable[[], float]
+
+DEFAULT_RETRY_TIMEOUT = 300.0  # seconds: a storage node's or a meta server's restart, with margin
+RETRY_TIMEOUT_ENV = "FS3_RETRY_TIMEOUT"
+QUIET = 1.0  # a call failing for less than this is routine failover, not an outage worth a log line
+
+
+def retry_timeout(value: float | None = None) -> float:
+    """How long a client's calls keep retrying through an outage: ``value`` (a caller's
+    ``retry_timeout=``), else the ``FS3_RETRY_TIMEOUT`` environment variable, else
+    ``DEFAULT_RETRY_TIMEOUT``. A value that is not a number of seconds >= 0 is an ``InvalidArgument``."""
+    where = "retry_timeout"
+    if value is None:
+        raw = os.environ.get(RETRY_TIMEOUT_ENV, "").strip()
+        if not raw:
+            return DEFAULT_RETRY_TIMEOUT
+        where = RETRY_TIMEOUT_ENV
+        try:
+            value = float(raw)
+        except ValueError:
+            raise InvalidArgument(f"Invalid argument: {RETRY_TIMEOUT_ENV}={raw!r} is not a number of seconds") from None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"Invalid argument: {where} must be a number of seconds, not {value!r}") from None
+    if not seconds >= 0:  # (NaN too)
+        raise InvalidArgument(f"Invalid argument: {where} must be a number of seconds >= 0, not {value!r}")
+    return seconds
+
+
+class Outage:
+    """The calls of one client that are waiting for ``what`` (e.g. "storage nodes") to answer again.
+
+    A call holds a ``Wait`` (``outage.wait()``: cheap, it joins the outage at its first failure), reports
+    each failure to it (``failed``) and ends it (``end``) however it finishes. One line is logged once
+    some call has been failing for ``QUIET`` seconds ("waiting"), and one when the last waiting call ends
+    (back, or given up): however many calls wait at once, an outage logs two lines."""
+
+    def __init__(self, what: str, logger: logging.Logger, *, clock: Clock = time.monotonic):
+        self.what = what
+        self.log = logger
+        self.clock = clock
+        self.waiting = 0          # calls failing now
+        self.since = 0.0          # when the first of them started failing
+        self.announced = False    # the "waiting" line was logged
+        self.gave_up = False      # some call of this outage gave up
+
+    def wait(self) -> Wait:
+        return Wait(self)
+
+    def _join(self, now: float) -> None:
+        if self.waiting == 0:
+            self.since, self.announced, self.gave_up = now, False, False
+        self.waiting += 1
+
+    def _leave(self, gave_up: bool) -> None:
+        self.waiting -= 1
+        self.gave_up = self.gave_up or gave_up
+        if self.waiting == 0 and self.announced:
+            took = self.clock() - self.since
+            if self.gave_up:
+                self.log.warning("%s: gave up waiting after %.1f s", self.what, took)
+            else:
+                self.log.warning("%s answer again after %.1f s; calls resumed", self.what, took)
+
+
+class Wait:
+    """One call's part in an ``Outage`` (see there)."""
+
+    __slots__ = ("outage", "started", "last", "state")
+
+    def __init__(self, outage: Outage):
+        self.outage = outage
+        self.started = 0.0
+        self.last: BaseException | None = None
+        self.state = 0  # 0: not failed yet; 1: failing (counted in the outage); 2: ended
+
+    def failed(self, error: BaseException, timeout: float) -> None:
+        """The call failed once with ``error`` and will try again (within ``timeout`` seconds in all)."""
+        o = self.outage
+        now = o.clock()
+        if self.state == 0:
+            self.state, self.started = 1, now
+            o._join(now)
+        self.last = error
+        if not o.announced and now - self.started >= QUIET:
+            o.announced = True
+            o.log.warning("%s unavailable (%s); waiting up to %.0f s (retry_timeout) for them to answer",
+                          o.what, error, timeout)
+
+    def give_up(self, timeout: float, what: str, error: BaseException | None = None,
+                cls: type[Unavailable] = Unavailable) -> Unavailable:
+        """The error for a call that gave up after ``timeout`` seconds (raise it ``from`` the last error):
+        it names the outage and the last error, not only the last error (a stale routing reply, say,
+        when nodes were stopped for minutes). Ends the wait."""
+        last = error or self.last
+        self.end(gave_up=True)
+        detail = f"; last error: {last}" if last is not None else ""
+        return cls(f"{self.outage.what} unavailable: {what} timed out after {timeout:g} s (retry_timeout, "
+                   f"or {RETRY_TIMEOUT_ENV}){detail}")
+
+    def end(self, *, gave_up: bool = False) -> None:
+        """The call finished (succeeded, gave up, or failed for another reason); idempotent."""
+        if self.state == 1:
+            self.outage._leave(gave_up)
+        self.state = 2
 
 
 class Deadline:
