@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from fs3._capability import WRITE
 from fs3._errors import InvalidArgument
 from fs3._layout import slices
+from fs3._paths import normalize
 from fs3.proto import meta_pb2
 
 from ._chunk_io import plan_reads
@@ -48,8 +49,10 @@ class AsyncFile:
         writable: bool,
         append: bool,
         capabilities: tuple = (),
+        shared: bool = False,
     ):
         self._client = client
+        self.shared = shared  # another client had it open when opened, and one of the two writes
         self._capabilities = capabilities  # pinned in the client's Capabilities while open
         self.name = path
         self.mode = mode
@@ -260,9 +263,39 @@ class AsyncFile:
         self._chunks_written = {i for i in self._chunks_written if i * self.inode.layout.chunk_size < size}
         return size
 
+    async def commit(self) -> None:
+        """Make what this file wrote so far visible to every open, in any client (its length and mtime
+        at meta, as close does), and stay open: a flush or fsync through the mount. The write session
+        goes on, so a file removed meanwhile keeps its data for this descriptor."""
+        self._check_open()
+        if not self._writable:
+            return
+        await self.flush()
+        if self._session and self._wrote:
+            self.inode = await self._client._sessions.commit(self.inode, self._session, self._written_end,
+                                                             sorted(self._chunks_written))
+            self._wrote = False  # (a close with no write after this one stamps nothing)
+
+    async def close_as(self, path: str) -> None:
+        """Close, and rename the file to ``path`` (replacing what is there) in the same meta transaction:
+        its bytes appear under ``path`` whole, or not at all, and the close costs no extra round trip
+        (a copy written under a temporary name). Should the rename fail (permissions, a directory at
+        ``path``, the file renamed meanwhile), the file is still closed under its name and the error
+        raised."""
+        from ._async_client import request_id  # (the client module imports this one)
+
+        self._check_open()
+        if not self._writable or not self._session:
+            raise io.UnsupportedOperation("close_as needs a file open for writing")
+        await self.flush()
+        await self._end((normalize(self.name), normalize(path), request_id()))
+
     async def close(self) -> None:
         if self.closed:
             return
+        await self._end(None)
+
+    async def _end(self, rename) -> None:
         try:
             if self._writable:
                 await self.flush()
@@ -270,13 +303,20 @@ class AsyncFile:
             self.closed = True
             self._client._open_files.closed(self.inode.id)
             for key in self._capabilities:  # the write one ends with the session
-                self._client._capabilities.unpin(key, drop=key is not None and key[1] == WRITE)
-            if self._session and not self._wrote:
+                self._client._capabilities.unpin(key, drop=key is not None and key[1] == WRITE,
+                                                 session=self._session)
+            if self._session and not self._wrote and rename is None:
                 self._client._sessions.release(self.inode, self._session)
             elif self._session:
-                self.inode = await self._client._sessions.close(
-                    self.inode, self._session, self._wrote, self._written_end, sorted(self._chunks_written)
-                )
+                chunks = sorted(self._chunks_written)
+                try:
+                    self.inode = await self._client._sessions.close(
+                        self.inode, self._session, self._wrote, self._written_end, chunks, rename)
+                except Exception:
+                    if rename is not None:  # nothing happened at meta: close under the file's own name
+                        self.inode = await self._client._sessions.close(
+                            self.inode, self._session, self._wrote, self._written_end, chunks)
+                    raise
 
     async def __aenter__(self) -> AsyncFile:
         return self

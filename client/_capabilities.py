@@ -43,6 +43,9 @@ class Capabilities:
         self._renew_call = renew
         self._extend_call = extend
         self._held: dict[Key, _Held] = {}
+        # A write capability names its write session. Several files of one inode open for writing in
+        # this client share the held one: when its session ends, another open session's takes its place.
+        self._writers: dict[int, dict[int, bytes]] = {}  # inode -> session -> its write capability
         self._renewing = asyncio.Lock()
         self._extending = asyncio.Lock()
 
@@ -52,6 +55,8 @@ class Capabilities:
             return None
         cap = _capability.fields(raw)
         key = (cap.inode, cap.access)
+        if pin and cap.access == _capability.WRITE and cap.session:
+            self._writers.setdefault(cap.inode, {})[cap.session] = raw
         held = self._held.pop(key, None)  # (re-inserted: the newest go last)
         pins = (held.pins if held is not None else 0) + pin
         self._held[key] = _Held(raw, pins)
@@ -59,8 +64,17 @@ class Capabilities:
             self._evict()
         return key
 
-    def unpin(self, key: Key | None, *, drop: bool = False) -> None:
+    def unpin(self, key: Key | None, *, drop: bool = False, session: int = 0) -> None:
+        """A file let go of ``key``; ``session``: the write session that ended with it."""
         held = self._held.get(key) if key is not None else None
+        if key is not None and key[1] == _capability.WRITE and session:
+            live = self._writers.get(key[0], {})
+            live.pop(session, None)
+            if not live:
+                self._writers.pop(key[0], None)
+            elif held is not None and _capability.fields(held.raw).session == session:
+                held.take(next(iter(live.values())))  # a live session's, renewed before it is presented
+                held.expiry = 0
         if held is not None:
             held.pins = max(0, held.pins - 1)
             if drop and not held.pins:

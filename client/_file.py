@@ -95,8 +95,27 @@ class File(io.RawIOBase):
     def fileno(self) -> int:
         raise io.UnsupportedOperation("fs3 files have no file descriptor")
 
+    def commit(self) -> None:
+        """See ``AsyncFile.commit``."""
+        with self._lock:
+            self._client._run(self._afile.commit())
+
+    def close_as(self, path: str) -> None:
+        """See ``AsyncFile.close_as``: close, renamed to ``path`` in the same meta call."""
+        self._checkClosed()
+        try:
+            with self._lock:
+                self._client._run(self._afile.close_as(path))
+        finally:
+            if self._afile.closed:  # (closed under its own name, should the rename have been refused)
+                super().close()
+
     def close(self) -> None:
         if self.closed:
+            return
+        if self._client._loop.on_loop():  # dropped unclosed, and collected on the client's own thread
+            self._client._loop.loop.create_task(self._afile.close())  # (it ends the session soon after)
+            super().close()
             return
         try:
             with self._lock:

@@ -26,6 +26,17 @@ UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
 
 
 _KEEP = object()  # _release: the handles keep their path
+
+
+def _open_inode(h) -> int | None:
+    """The inode a handle has open now (None: none, until its next use opens the file again)."""
+    f = h._file
+    return None if f is None else getattr(f, "raw", f)._afile.inode.id
+
+
+def _shared(file) -> bool:
+    """Whether meta said, at open, that another client shares writes to ``file``."""
+    return getattr(getattr(file, "raw", file)._afile, "shared", False)
 HIDDEN = ".fuse_hidden"  # libfuse's name for a removed file still open (see FS3Fuse._hide)
 
 
@@ -50,20 +61,47 @@ class _Handle:
             self._file.flush()
 
     def commit(self) -> None:
-        """Make what was written visible to every other open and client: flush the buffer and close the
-        fs3 write session (which sets the file's length). A write that failed raises here (or did at an
-        earlier call, or at the commit a utimens made: kept in ``error`` until then); the length
-        then counts only the bytes storage acknowledged."""
+        """Make what was written visible to every other open and client: flush the buffer and commit
+        the fs3 write session (which sets the file's length) without ending it, so the file stays open
+        here even if another client removes it. A write that failed raises here (or did at an earlier
+        call, or at the commit a utimens made: kept in ``error`` until then), and the file is closed
+        (the next use opens it again); the length then counts only the bytes storage acknowledged."""
+        self._raise_kept()
+        if self._file is not None:
+            f = self._file
+            raw = f.raw if hasattr(f, "raw") else f
+            try:
+                f.flush()
+                raw.commit()
+            except BaseException:
+                self._file = None
+                try:
+                    f.close()
+                except OSError:
+                    pass  # the error raised below says it
+                raise
+            finally:
+                self.size = raw.inode.length
+
+    def close(self) -> None:
+        """The last descriptor went (release), or times were set (utimens): commit and end the fs3
+        session. Raises as ``commit``, and the file is closed whatever it raises."""
+        f, self._file = self._file, None
+        try:
+            self._raise_kept()
+        finally:
+            if f is not None:
+                raw = f.raw if hasattr(f, "raw") else f
+                try:
+                    f.close()
+                finally:
+                    self.size = raw.inode.length
+
+    def _raise_kept(self) -> None:
+        """A write's failure kept for this descriptor's next commit (see utimens) is raised there."""
         if self.error is not None:
             error, self.error = self.error, None
             raise error
-        if self._file is not None:
-            f, self._file = self._file, None
-            raw = f.raw if hasattr(f, "raw") else f
-            try:
-                f.close()
-            finally:
-                self.size = raw.inode.length
 
 
 class FS3Fuse(LockOps, XattrOps, Operations):
@@ -87,7 +125,10 @@ class FS3Fuse(LockOps, XattrOps, Operations):
             self._next += 1
             self._handles[fh] = _Handle(self.client, path, file, writable, size, append)
         fi.fh = fh
-        if self.direct_io or fi.flags & getattr(os, "O_DIRECT", 0):
+        # Uncached when another client shares writes to the file: this host's page cache would not learn
+        # of that client's writes, and a shared mapping (mmap) cannot be kept coherent across clients, so
+        # the kernel refuses one here (ENODEV) rather than let two hosts' copies of it drift apart.
+        if self.direct_io or fi.flags & getattr(os, "O_DIRECT", 0) or _shared(file):
             fi.direct_io = 1
         return 0
 
@@ -160,7 +201,15 @@ class FS3Fuse(LockOps, XattrOps, Operations):
         if h is not None and (path is None or h.path is None):
             with h.lock:
                 return self._fstat(h)
-        st = self.client.lstat(path)
+        try:
+            st = self.client.lstat(path)
+        except FileNotFoundError:
+            if h is None:
+                raise
+            st = None
+        if h is not None and (st is None or st.inode != (_open_inode(h) or st.inode)):  # removed elsewhere
+            with h.lock:
+                return self._fstat(h)
         size = max(st.size, self._open_size(path)) if st.is_file else st.size
         return {"st_mode": st.st_mode, "st_ino": st.inode, "st_nlink": st.nlink, "st_uid": st.uid,
                 "st_gid": st.gid, "st_size": size, "st_atime": st.atime_ns, "st_mtime": st.mtime_ns,
@@ -260,11 +309,12 @@ class FS3Fuse(LockOps, XattrOps, Operations):
         # libfuse hands UTIME_NOW and UTIME_OMIT over as nanosecond values with tv_sec 0
         now = time.time_ns()
         atime, mtime = ((None if t == UTIME_OMIT else now if t == UTIME_NOW else t) for t in times or (now, now))
-        if mtime is not None:  # an open writer's close would stamp its own mtime over this one: commit now
+        if mtime is not None:  # an open writer's close would stamp its own mtime over this one: end its
+            # session now (a write after this starts a new one, whose close stamps mtime again)
             for h in [h for h in list(self._handles.values()) if h.path == path and h.writable]:
                 with h.lock:
                     try:
-                        h.commit()
+                        h.close()
                     except OSError as exc:  # the write's error belongs to its descriptor's next call
                         h.error = h.error or exc
         self.client.utime(path, (atime, mtime), follow_symlinks=False)
@@ -343,6 +393,9 @@ class FS3Fuse(LockOps, XattrOps, Operations):
     def read(self, path, size, offset, fi):
         h = self._handle(fi)
         self._show_writes(path, but=h)
+        reader = h._file if not h.writable else None
+        if reader is not None:  # positional: threads reading one descriptor do not take turns
+            return reader.pread(size, offset)
         with h.lock:
             if h.file.tell() != offset:
                 h.file.seek(offset)
@@ -384,7 +437,7 @@ class FS3Fuse(LockOps, XattrOps, Operations):
             h = self._handles.pop(fi.fh, None)
         if h is not None:
             with h.lock:
-                h.commit()
+                h.close()
         return 0
 
 

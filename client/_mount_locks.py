@@ -17,6 +17,7 @@ import fcntl
 import time
 from typing import Any
 
+import mfusepy
 from mfusepy import FuseOSError
 
 from ._fuse_errors import fuse_errors
@@ -40,6 +41,22 @@ def _flock_of(lock) -> _Flock:
     if isinstance(lock, int):
         return _Flock.from_address(lock)
     return ctypes.cast(lock, ctypes.POINTER(_Flock)).contents
+
+
+def _drop_kernel_cache(path: str) -> None:
+    """Drop the kernel's cached pages and attributes of ``path`` on this mount (called while serving a
+    request, whose context names the mount); the next read asks the mount, which asks storage."""
+    lib = mfusepy._libfuse
+    if not hasattr(lib.fuse_invalidate_path, "argtypes") or lib.fuse_invalidate_path.argtypes is None:
+        lib.fuse_invalidate_path.argtypes = (ctypes.c_void_p, ctypes.c_char_p)
+        lib.fuse_invalidate_path.restype = ctypes.c_int
+    lib.fuse_invalidate_path(ctypes.c_void_p(lib.fuse_get_context().contents.fuse), path.encode())
+    # (-ENOENT when the kernel holds nothing of it: then there is nothing to drop)
+
+
+def _interrupted() -> bool:
+    """Whether the kernel asked to interrupt the request being served (its process got a signal)."""
+    return bool(mfusepy._libfuse.fuse_interrupted())
 
 
 def _afile(h):
@@ -101,13 +118,18 @@ class LockOps:
             return
         pause = 0.005
         while True:
-            if self.client.lock(ino, str(fi.lock_owner), lock_kind, kind, start, end).granted:
+            reply = self.client.lock(ino, str(fi.lock_owner), lock_kind, kind, start, end)
+            if reply.granted:
                 break
             if not wait:
                 raise FuseOSError(errno.EAGAIN)
+            if _interrupted():  # the waiting process got a signal: fcntl/flock returns EINTR, as locally
+                raise FuseOSError(errno.EINTR)
             time.sleep(pause)  # held elsewhere: ask again (another host cannot wake us)
             pause = min(_WAIT_MAX, pause * 2)
         self._refresh(path)
+        if reply.shared:  # another client writes the file: what the kernel cached here may be stale
+            _drop_kernel_cache(path)
 
     def _inode(self, path, fi) -> int:
         h = self._handles.get(getattr(fi, "fh", 0))

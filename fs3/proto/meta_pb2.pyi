@@ -216,36 +216,50 @@ class OpenRequest(_message.Message):
     def __init__(self, path: _Optional[str] = ..., write: _Optional[bool] = ..., create: _Optional[bool] = ..., exclusive: _Optional[bool] = ..., truncate: _Optional[bool] = ..., mode: _Optional[int] = ..., chunk_size: _Optional[int] = ..., stripe: _Optional[int] = ..., client: _Optional[str] = ..., request_id: _Optional[str] = ..., release_inodes: _Optional[_Iterable[int]] = ..., release_sessions: _Optional[_Iterable[int]] = ..., exact_mode: _Optional[bool] = ..., caller: _Optional[_Union[Caller, _Mapping]] = ...) -> None: ...
 
 class OpenReply(_message.Message):
-    __slots__ = ("inode", "session", "read_capability", "write_capability")
+    __slots__ = ("inode", "session", "read_capability", "write_capability", "shared", "session_ttl_ms")
     INODE_FIELD_NUMBER: _ClassVar[int]
     SESSION_FIELD_NUMBER: _ClassVar[int]
     READ_CAPABILITY_FIELD_NUMBER: _ClassVar[int]
     WRITE_CAPABILITY_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FIELD_NUMBER: _ClassVar[int]
+    SESSION_TTL_MS_FIELD_NUMBER: _ClassVar[int]
     inode: Inode
     session: int
     read_capability: bytes
     write_capability: bytes
-    def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ..., session: _Optional[int] = ..., read_capability: _Optional[bytes] = ..., write_capability: _Optional[bytes] = ...) -> None: ...
+    shared: bool
+    session_ttl_ms: int
+    def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ..., session: _Optional[int] = ..., read_capability: _Optional[bytes] = ..., write_capability: _Optional[bytes] = ..., shared: _Optional[bool] = ..., session_ttl_ms: _Optional[int] = ...) -> None: ...
 
 class CloseRequest(_message.Message):
-    __slots__ = ("inode", "session", "wrote", "written_end", "chunks")
+    __slots__ = ("inode", "session", "wrote", "written_end", "keep", "rename_from", "rename_to", "request_id", "chunks")
     INODE_FIELD_NUMBER: _ClassVar[int]
     SESSION_FIELD_NUMBER: _ClassVar[int]
     WROTE_FIELD_NUMBER: _ClassVar[int]
     WRITTEN_END_FIELD_NUMBER: _ClassVar[int]
+    KEEP_FIELD_NUMBER: _ClassVar[int]
+    RENAME_FROM_FIELD_NUMBER: _ClassVar[int]
+    RENAME_TO_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     inode: int
     session: int
     wrote: bool
     written_end: int
+    keep: bool
+    rename_from: str
+    rename_to: str
+    request_id: str
     chunks: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, inode: _Optional[int] = ..., session: _Optional[int] = ..., wrote: _Optional[bool] = ..., written_end: _Optional[int] = ..., chunks: _Optional[_Iterable[int]] = ...) -> None: ...
+    def __init__(self, inode: _Optional[int] = ..., session: _Optional[int] = ..., wrote: _Optional[bool] = ..., written_end: _Optional[int] = ..., keep: _Optional[bool] = ..., rename_from: _Optional[str] = ..., rename_to: _Optional[str] = ..., request_id: _Optional[str] = ..., chunks: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class CloseReply(_message.Message):
-    __slots__ = ("inode",)
+    __slots__ = ("inode", "renamed")
     INODE_FIELD_NUMBER: _ClassVar[int]
+    RENAMED_FIELD_NUMBER: _ClassVar[int]
     inode: Inode
-    def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ...) -> None: ...
+    renamed: bool
+    def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ..., renamed: _Optional[bool] = ...) -> None: ...
 
 class ReadDirRequest(_message.Message):
     __slots__ = ("path", "start_after", "limit", "with_inodes")
@@ -334,7 +348,7 @@ class TruncateReply(_message.Message):
     def __init__(self, inode: _Optional[_Union[Inode, _Mapping]] = ...) -> None: ...
 
 class SetAttrRequest(_message.Message):
-    __slots__ = ("path", "set_mode", "mode", "set_uid", "uid", "set_gid", "gid", "set_atime", "atime_ns", "set_mtime", "mtime_ns", "chunk_size", "stripe", "no_follow", "request_id")
+    __slots__ = ("path", "set_mode", "mode", "set_uid", "uid", "set_gid", "gid", "set_atime", "atime_ns", "set_mtime", "mtime_ns", "chunk_size", "stripe", "no_follow", "request_id", "times_now")
     PATH_FIELD_NUMBER: _ClassVar[int]
     SET_MODE_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
@@ -350,6 +364,7 @@ class SetAttrRequest(_message.Message):
     STRIPE_FIELD_NUMBER: _ClassVar[int]
     NO_FOLLOW_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TIMES_NOW_FIELD_NUMBER: _ClassVar[int]
     path: str
     set_mode: bool
     mode: int
@@ -365,7 +380,8 @@ class SetAttrRequest(_message.Message):
     stripe: int
     no_follow: bool
     request_id: str
-    def __init__(self, path: _Optional[str] = ..., set_mode: _Optional[bool] = ..., mode: _Optional[int] = ..., set_uid: _Optional[bool] = ..., uid: _Optional[int] = ..., set_gid: _Optional[bool] = ..., gid: _Optional[int] = ..., set_atime: _Optional[bool] = ..., atime_ns: _Optional[int] = ..., set_mtime: _Optional[bool] = ..., mtime_ns: _Optional[int] = ..., chunk_size: _Optional[int] = ..., stripe: _Optional[int] = ..., no_follow: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+    times_now: bool
+    def __init__(self, path: _Optional[str] = ..., set_mode: _Optional[bool] = ..., mode: _Optional[int] = ..., set_uid: _Optional[bool] = ..., uid: _Optional[int] = ..., set_gid: _Optional[bool] = ..., gid: _Optional[int] = ..., set_atime: _Optional[bool] = ..., atime_ns: _Optional[int] = ..., set_mtime: _Optional[bool] = ..., mtime_ns: _Optional[int] = ..., chunk_size: _Optional[int] = ..., stripe: _Optional[int] = ..., no_follow: _Optional[bool] = ..., request_id: _Optional[str] = ..., times_now: _Optional[bool] = ...) -> None: ...
 
 class SetAttrReply(_message.Message):
     __slots__ = ("inode",)
@@ -674,7 +690,7 @@ class LockRecord(_message.Message):
     def __init__(self, owner: _Optional[str] = ..., client: _Optional[str] = ..., ranges: _Optional[_Iterable[_Union[LockRange, _Mapping]]] = ...) -> None: ...
 
 class LockRequest(_message.Message):
-    __slots__ = ("inode", "client", "owner", "kind", "type", "start", "end", "test")
+    __slots__ = ("inode", "client", "owner", "kind", "type", "start", "end", "test", "holder")
     INODE_FIELD_NUMBER: _ClassVar[int]
     CLIENT_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
@@ -683,6 +699,7 @@ class LockRequest(_message.Message):
     START_FIELD_NUMBER: _ClassVar[int]
     END_FIELD_NUMBER: _ClassVar[int]
     TEST_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
     inode: int
     client: str
     owner: str
@@ -691,14 +708,19 @@ class LockRequest(_message.Message):
     start: int
     end: int
     test: bool
-    def __init__(self, inode: _Optional[int] = ..., client: _Optional[str] = ..., owner: _Optional[str] = ..., kind: _Optional[int] = ..., type: _Optional[int] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., test: _Optional[bool] = ...) -> None: ...
+    holder: str
+    def __init__(self, inode: _Optional[int] = ..., client: _Optional[str] = ..., owner: _Optional[str] = ..., kind: _Optional[int] = ..., type: _Optional[int] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., test: _Optional[bool] = ..., holder: _Optional[str] = ...) -> None: ...
 
 class LockReply(_message.Message):
-    __slots__ = ("granted", "conflict", "conflict_owner")
+    __slots__ = ("granted", "conflict", "conflict_owner", "shared", "lease_ttl_ms")
     GRANTED_FIELD_NUMBER: _ClassVar[int]
     CONFLICT_FIELD_NUMBER: _ClassVar[int]
     CONFLICT_OWNER_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FIELD_NUMBER: _ClassVar[int]
+    LEASE_TTL_MS_FIELD_NUMBER: _ClassVar[int]
     granted: bool
     conflict: LockRange
     conflict_owner: str
-    def __init__(self, granted: _Optional[bool] = ..., conflict: _Optional[_Union[LockRange, _Mapping]] = ..., conflict_owner: _Optional[str] = ...) -> None: ...
+    shared: bool
+    lease_ttl_ms: int
+    def __init__(self, granted: _Optional[bool] = ..., conflict: _Optional[_Union[LockRange, _Mapping]] = ..., conflict_owner: _Optional[str] = ..., shared: _Optional[bool] = ..., lease_ttl_ms: _Optional[int] = ...) -> None: ...

@@ -57,6 +57,19 @@ def is_open(txn: Transaction, ino: int) -> bool:
                for prefix in (keys.session_prefix, keys.reader_prefix))
 
 
+def shared_with(txn: Transaction, ino: int, client: str, now: int, *, writing: bool) -> bool:
+    """Whether a client other than ``client`` has file ``ino`` open (a live session) so that the two
+    share writes: it writes, or ``writing`` (this client writes) and it has the file open at all. A
+    cache of the file on ``client`` may then go stale (docs/consistency.md, "Files shared between
+    clients")."""
+    for prefix in (keys.session_prefix,) + ((keys.reader_prefix,) if writing else ()):
+        for _, raw in txn.get_range(*keys.prefix_range(prefix(ino))):
+            held = meta_pb2.Session.FromString(raw)
+            if held.client != client and held.expires_ns > now:
+                return True
+    return False
+
+
 def end_session(txn: Transaction, ino: int, sid: int, now: int) -> bool:
     """End session ``sid`` of file ``ino`` (writing or reading); returns whether the file was an orphan
     this session was the last to hold (it went to the collector)."""

@@ -87,3 +87,12 @@ def new_owner(parent: meta_pb2.Inode, cred: Cred) -> tuple[int, int]:
     """The uid and gid of an inode ``cred`` makes in ``parent``: the creator's, but the directory's
     group when the directory is setgid (as on Linux)."""
     return cred.uid, parent.gid if parent.mode & 0o2000 else cred.gid
+
+
+def new_file_mode(mode: int, gid: int, cred: Cred) -> int:
+    """The mode a new non-directory gets: setgid (with group execute) is dropped when its group is one
+    the creator is not in (a setgid directory gave it) and the creator is not root, as Linux does: no
+    one makes a program that runs as a group they are not in."""
+    if mode & 0o2010 == 0o2010 and not cred.root and not cred.in_group(gid):
+        return mode & ~0o2000
+    return mode

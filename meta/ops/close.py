@@ -5,31 +5,47 @@ keep a removed file's data (an orphan, see _changes.py) until they end."""
 
 from __future__ import annotations
 
+from fs3._errors import Busy, InvalidArgument, NotFound
 from fs3.proto import meta_pb2
 
 from .. import _keys as keys
 from . import _usage
 from ._changes import end_session, reclaim_if_closed, touch
 from ._context import OpContext
+from ._idempotence import once
 from ._permissions import Cred
-from ._records import get_inode, put_inode
+from ._records import get_dentry, get_inode, put_inode
 from ._stored import settle_stored
+from ._walk import dot_target, resolve_parent
 from .lock import renew_lease
+from .rename import move_entry
 
 
 def close_file(ctx: OpContext, cred: Cred, req: meta_pb2.CloseRequest) -> meta_pb2.CloseReply:
     """The length becomes at least the end of what this session wrote, and the mtime now unless one was
-    set explicitly while it was open; a removed file just loses the session (its chunks are reclaimed
+    set explicitly while it was open (``keep``: a commit, and the session stays open); a removed file just loses the session (its chunks are reclaimed
     once no session remains). No permission is checked: the open that made the session did, and the
     session id is the writer's."""
 
+    if req.rename_to and (req.keep or not req.rename_from):
+        raise InvalidArgument("Invalid argument: a close that renames names the file's own path, and ends "
+                              "the session (not with keep)")
+
     def run(txn):
+        inode = _settle(txn)
+        if req.rename_to:
+            _rename_own(txn, ctx, cred, req)
+            inode = get_inode(txn, req.inode) or inode
+        return inode
+
+    def _settle(txn):
         raw = txn.get(keys.session(req.inode, req.session))
-        txn.clear(keys.session(req.inode, req.session))
+        keep = req.keep and raw is not None  # a commit of a live session (one pruned meanwhile just ends)
         times_set = txn.get(keys.times_set(req.inode, req.session)) is not None
         if times_set:
             txn.clear(keys.times_set(req.inode, req.session))
-        reclaimed = end_session(txn, req.inode, req.session, ctx.clock())  # an orphan's last session
+        # (an orphan's last session ending sends it to the collector)
+        reclaimed = False if keep else end_session(txn, req.inode, req.session, ctx.clock())
         inode = None if reclaimed else get_inode(txn, req.inode)
         if inode is None:
             return meta_pb2.Inode(id=req.inode)
@@ -46,7 +62,24 @@ def close_file(ctx: OpContext, cred: Cred, req: meta_pb2.CloseRequest) -> meta_p
             put_inode(txn, inode)
         return inode
 
+    if req.rename_to:
+        return meta_pb2.CloseReply(inode=once(ctx, req.request_id, meta_pb2.Inode, run), renamed=True)
     return meta_pb2.CloseReply(inode=ctx.kv.transact(run))
+
+
+def _rename_own(txn, ctx: OpContext, cred: Cred, req: meta_pb2.CloseRequest) -> None:
+    """Rename ``rename_from`` (which must still name the closing inode) to ``rename_to``, as Rename does."""
+    for path in (req.rename_from, req.rename_to):
+        if dot_target(txn, path, cred) is not None:
+            raise Busy("Device or resource busy (a path ending in . or ..)", path=path)
+    src_parent, src_name = resolve_parent(txn, req.rename_from, cred)
+    entry = get_dentry(txn, src_parent.id, src_name)
+    if entry is None or entry.inode != req.inode:
+        raise NotFound("No such file or directory (the closing file is no longer under this name)",
+                       path=req.rename_from)
+    dst_parent, dst_name = resolve_parent(txn, req.rename_to, cred)
+    move_entry(txn, ctx, cred, src_parent, src_name, dst_parent, dst_name, src_path=req.rename_from,
+               dst_path=req.rename_to)
 
 
 def renew_sessions(ctx: OpContext, cred: Cred,

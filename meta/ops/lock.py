@@ -18,6 +18,7 @@ from fs3.proto import meta_pb2
 
 from .. import _keys as keys
 from ..kv import Transaction
+from ._changes import shared_with
 from ._context import OpContext
 from ._permissions import Cred
 
@@ -82,6 +83,10 @@ def lock(ctx: OpContext, cred: Cred, req: meta_pb2.LockRequest) -> meta_pb2.Lock
     now = ctx.clock()
 
     def run(txn):
+        def shared() -> bool:  # (another client writes the file: the caller's cache of it may be stale)
+            return req.type != UNLOCK and bool(req.holder) and shared_with(txn, req.inode, req.holder, now,
+                                                                          writing=False)
+
         if req.type != UNLOCK:
             renew_lease(txn, req.client, now + int(ctx.config.session_ttl * 1e9))
         prefix = keys.lock_prefix(req.inode, req.kind)
@@ -111,6 +116,6 @@ def lock(ctx: OpContext, cred: Cred, req: meta_pb2.LockRequest) -> meta_pb2.Lock
                 meta_pb2.LockRange(start=s, end=e, type=t) for s, e, t in ranges]).SerializeToString())
         elif mine is not None:
             txn.clear(key)
-        return meta_pb2.LockReply(granted=True)
+        return meta_pb2.LockReply(granted=True, shared=shared(), lease_ttl_ms=int(ctx.config.session_ttl * 1000))
 
     return ctx.kv.transact(run)

@@ -10,10 +10,11 @@ from ..kv import Transaction
 from . import _usage
 from ._changes import touch
 from ._context import OpContext
+from ._entries import free_name
 from ._idempotence import once
 from ._permissions import Cred, W, X, acting, check, new_owner
 from ._records import DIRECTORY, get_dentry, put_dentry, put_inode
-from ._walk import dot_target, resolve_parent, walk
+from ._walk import walk
 
 DEFAULT_DIR_MODE = 0o755
 
@@ -56,12 +57,7 @@ def mkdir(ctx: OpContext, cred: Cred, req: meta_pb2.MkdirRequest) -> meta_pb2.Mk
     ino = ctx.alloc_inode()
 
     def run(txn):
-        if dot_target(txn, path, cred) is not None:
-            raise AlreadyExists("File exists", path=path)
-        parent, name = resolve_parent(txn, path, cred)
-        if get_dentry(txn, parent.id, name) is not None:
-            raise AlreadyExists("File exists", path=path)
-        check(parent, cred, W | X, path)
+        parent, name = free_name(txn, path, cred)
         return add_directory(txn, ctx, parent, name, ino, mode, cred)
 
     return meta_pb2.MkdirReply(inode=once(ctx, req.request_id, meta_pb2.Inode, run))

@@ -12,10 +12,10 @@ from fs3.proto import cluster_pb2, common_pb2, meta_pb2
 from .. import _keys as keys
 from ..kv import Transaction
 from . import _usage
-from ._changes import end_session, touch
+from ._changes import end_session, shared_with, touch
 from ._context import OpContext
 from ._idempotence import once
-from ._permissions import Cred, R, W, X, acting, check, new_owner
+from ._permissions import Cred, R, W, X, acting, check, new_file_mode, new_owner
 from ._records import DIRECTORY, FILE, get_inode, put_dentry, put_inode
 from ._walk import dot_target, resolve_target
 from .capabilities import read_capability, write_capability
@@ -88,7 +88,7 @@ def open_file(ctx: OpContext, cred: Cred, req: meta_pb2.OpenRequest) -> meta_pb2
             check(parent, caller, W | X, req.path)
             layout = choose_layout(txn, parent, req.chunk_size, req.stripe)
             uid, gid = new_owner(parent, caller)
-            mode = req.mode if req.exact_mode else req.mode or DEFAULT_FILE_MODE
+            mode = new_file_mode(req.mode if req.exact_mode else req.mode or DEFAULT_FILE_MODE, gid, caller)
             inode = meta_pb2.Inode(
                 id=ino, type=FILE, mode=mode & 0o7777, nlink=1,
                 uid=uid, gid=gid, layout=layout, atime_ns=now, mtime_ns=now, ctime_ns=now, stored_known=True,
@@ -104,12 +104,14 @@ def open_file(ctx: OpContext, cred: Cred, req: meta_pb2.OpenRequest) -> meta_pb2
                                   reserved=req.write and _usage.has_quota(txn, inode))
         key = keys.session if req.write else keys.reader
         txn.set(key(inode.id, session), record.SerializeToString())
-        return _Opened(meta_pb2.OpenReply(inode=inode, session=session), created)
+        shared = not created and shared_with(txn, inode.id, req.client, now, writing=req.write)
+        return _Opened(meta_pb2.OpenReply(inode=inode, session=session, shared=shared), created)
 
     opened = once(ctx, req.request_id, _Opened, run)
     reply = opened.reply
     if req.truncate and not opened.created:
         reply.inode.CopyFrom(set_length(ctx, reply.inode.id, 0, req.path))
+    reply.session_ttl_ms = int(ctx.config.session_ttl * 1000)
     # Not kept by ``once``: a retried open gets capabilities of its own.
     reply.read_capability = read_capability(ctx, cred, reply.inode)
     if req.write:

@@ -16,7 +16,7 @@ from . import _usage
 from ._changes import touch
 from ._context import OpContext
 from ._idempotence import once
-from ._permissions import Cred, check_owner
+from ._permissions import Cred, W, check, check_owner
 from ._records import DIRECTORY, put_inode
 from ._walk import resolve
 
@@ -41,7 +41,10 @@ def setattr_(ctx: OpContext, cred: Cred, req: meta_pb2.SetAttrRequest) -> meta_p
 
     def run(txn):
         inode = resolve(txn, req.path, cred, follow=not req.no_follow)
-        if req.set_mode or req.set_atime or req.set_mtime or req.chunk_size or req.stripe:
+        touching = req.times_now and not (req.set_mode or req.chunk_size or req.stripe)
+        if touching and (req.set_atime or req.set_mtime) and inode.uid != cred.uid and not cred.root:
+            check(inode, cred, W, req.path)  # times to now: who may write may (utimensat(2)), else EACCES
+        elif req.set_mode or req.set_atime or req.set_mtime or req.chunk_size or req.stripe:
             check_owner(inode, cred, req.path)
         if req.set_uid and req.uid != inode.uid and not cred.root:
             raise NotPermitted("Operation not permitted (only root may change a file's owner)", path=req.path)
@@ -68,12 +71,13 @@ def setattr_(ctx: OpContext, cred: Cred, req: meta_pb2.SetAttrRequest) -> meta_p
             inode.uid = req.uid
         if req.set_gid:
             inode.gid = req.gid
+        now = ctx.clock()
         if req.set_atime:
-            inode.atime_ns = req.atime_ns
+            inode.atime_ns = now if req.times_now else req.atime_ns
         if req.set_mtime:
-            inode.mtime_ns = req.mtime_ns
+            inode.mtime_ns = now if req.times_now else req.mtime_ns
             _mark_writers(txn, inode.id)
-        touch(inode, ctx.clock(), data=False)
+        touch(inode, now, data=False)
         put_inode(txn, inode)
         return inode
 

@@ -65,3 +65,27 @@ def test_a_closed_session_is_no_longer_renewed(quick_renewal):
         await sessions.aclose()
 
     asyncio.run(main())
+
+
+def test_a_writer_goes_on_when_another_writer_of_its_file_in_the_client_closes(client, workdir):
+    """Files of one inode open for writing in one client share the write capability the client holds,
+    which names one write session: when that session ends, a live one's takes its place (before: the
+    next renewal presented the ended session and the remaining writer failed with EACCES, which broke
+    SQLite from two processes on one mount once the mount kept sessions across fsync)."""
+    from fs3 import _capability
+
+    path = f"{workdir}/f"
+    with client.open(path, "wb") as first:
+        first.write(b"a" * 10)
+        first.flush()
+        with client.open(path, "r+b") as second:  # its capability is the one held now
+            second.write(b"b" * 5)
+        ino = first.raw.inode.id
+        client._async._capabilities.lapse(ino, _capability.WRITE)  # renew before the next write
+        first.seek(10)
+        first.write(b"c" * 10)
+        first.flush()
+        first.raw.commit()  # a flush that settles the length and keeps the session (the mount's fsync)
+        assert client.stat(path).size == 20
+        first.write(b"d")
+    assert client.read(path) == b"b" * 5 + b"a" * 5 + b"c" * 10 + b"d"

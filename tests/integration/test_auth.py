@@ -95,6 +95,21 @@ def test_a_user_without_permission_gets_eacces_and_nothing_changes(client, alice
     assert as_alice.read(f"{workdir}/alice/mine") == b"x"
 
 
+def test_touch_by_a_user_who_may_write_but_owns_nothing(client, alice, workdir):
+    """utimensat(2) through the client with alice's token: `touch` (times to now) needs write permission,
+    any other time needs the owner (before: EPERM for touch too)."""
+    _info, _token_, as_alice = alice
+    client.write(f"{workdir}/log", b"root's")
+    client.utime(f"{workdir}/log", (5_000_000_000, 5_000_000_000))
+    assert errno_of(lambda: as_alice.utime(f"{workdir}/log")) == errno.EACCES  # 0644: alice may not write
+    client.chmod(f"{workdir}/log", 0o646)
+    as_alice.utime(f"{workdir}/log")
+    st = client.stat(f"{workdir}/log")
+    assert st.mtime_ns > 5_000_000_000 and st.atime_ns > 5_000_000_000
+    assert errno_of(lambda: as_alice.utime(f"{workdir}/log", (1, 1))) == errno.EPERM
+    assert client.stat(f"{workdir}/log").mtime_ns == st.mtime_ns
+
+
 def test_admin_calls_are_refused_to_ordinary_users(client, alice):
     _info, _token_, as_alice = alice
     assert errno_of(lambda: as_alice.add_user("mallory")) == errno.EPERM
@@ -126,3 +141,4 @@ def test_tokens_are_stored_hashed_and_can_be_revoked(cluster, client, alice):
     wait_for(refused, what="the revoked token to be refused")  # meta servers' caches forget within seconds
     with pytest.raises(PermissionError):  # and it stays refused
         fs3.connect(client.address, token=token)
+

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 
@@ -16,8 +17,10 @@ from _timing import wait_for
 
 import fs3
 from fs3.local import LocalCluster, LocalClusterConfig
+from fs3.meta import _keys as keys
+from fs3.proto import meta_pb2
 
-TTL = 10.0  # seconds: below the clients' renewal (15 s), but longer than a holder needs to read
+TTL = 10.0  # seconds: below the clients' usual renewal (15 s), but longer than a holder needs to read
 
 HOLDER = """
 import hashlib, sys, fs3
@@ -78,3 +81,38 @@ def test_a_killed_clients_removed_files_are_reclaimed_after_the_session_ttl(ttl_
                     proc.kill()
         wait_for(lambda: all(chunks_of(ttl_cluster.data_dir, ino) == 0 for ino in held.values()),
                  timeout=60 + TTL, what="the killed client's orphans reclaimed")
+
+
+def _reader_expiries(cluster, ino: int) -> list[int]:
+    """When meta would prune each read session of file ``ino`` (read from meta's store as it runs)."""
+    begin, end = keys.prefix_range(keys.reader_prefix(ino))
+    db = sqlite3.connect(f"file:{cluster.data_dir / 'meta' / 'meta.db'}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = db.execute("SELECT v FROM kv WHERE k >= ? AND k < ?", (begin, end)).fetchall()
+    finally:
+        db.close()
+    return [meta_pb2.Session.FromString(v).expires_ns for (v,) in rows]
+
+
+def test_a_live_holder_outlasts_a_session_ttl_shorter_than_its_renewal(ttl_cluster):
+    """Clients renew within meta's session TTL, whatever it is (they learn it from meta's replies): a
+    live holder of a removed file keeps it over several TTLs (before: renewed every 15 s, a 10 s TTL
+    pruned it, and the file's data went to the collector while it was still open)."""
+    data = os.urandom(200_000)
+    with fs3.connect(ttl_cluster.meta[0]) as c:
+        c.write("/kept", data)
+        ino = c.stat("/kept").inode
+        proc = holder(ttl_cluster, "/kept", "rb")
+        try:
+            c.unlink("/kept")
+            first = _reader_expiries(ttl_cluster, ino)
+            assert len(first) == 1
+            wait_for(lambda: any(e > first[0] + 2 * TTL * 1e9 for e in _reader_expiries(ttl_cluster, ino)),
+                     timeout=60, what="the holder's session renewed across two TTLs")
+            assert chunks_of(ttl_cluster.data_dir, ino) > 0
+            proc.stdin.write("read\n")
+            proc.stdin.flush()
+            assert proc.stdout.readline().strip() == hashlib.sha256(data).hexdigest()
+        finally:
+            proc.kill()
+            proc.wait(timeout=30)

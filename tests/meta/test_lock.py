@@ -30,9 +30,9 @@ def test_conflicts_only_with_a_writer_or_as_one():
     assert conflicts(held, 10, 20, WRITE) is None
 
 
-def _lock(ctx, ino, client, owner, type_, start=0, end=0, kind=POSIX, test=False):
+def _lock(ctx, ino, client, owner, type_, start=0, end=0, kind=POSIX, test=False, holder=""):
     return lock(ctx, ROOT_CRED, meta_pb2.LockRequest(inode=ino, client=client, owner=owner, kind=kind,
-                                                     type=type_, start=start, end=end, test=test))
+                                                     type=type_, start=start, end=end, test=test, holder=holder))
 
 
 @pytest.fixture
@@ -71,3 +71,29 @@ def test_a_renewed_lease_keeps_the_locks(ctx, ino):
     ops.renew_sessions(ctx, ROOT_CRED, meta_pb2.RenewSessionsRequest(lock_client="live"))
     ctx.clock = lambda: now + ttl + 1
     assert not _lock(ctx, ino, "other", "p2", WRITE).granted
+
+
+def _open(ctx, path, client, write):
+    return ops.open_file(ctx, ROOT_CRED, meta_pb2.OpenRequest(path=path, write=write, create=write, client=client))
+
+
+def test_meta_says_when_another_client_shares_writes_to_a_file(ctx):
+    """OpenReply.shared and LockReply.shared: what lets a mount open a file uncached and drop its page
+    cache under a lock (docs/consistency.md, "Files shared between clients")."""
+    first = _open(ctx, "/shared", "host-a:1", write=True)
+    assert not first.shared
+    assert not _open(ctx, "/shared", "host-a:1", write=True).shared  # the same client: its own cache
+    assert _open(ctx, "/shared", "host-b:2", write=False).shared  # host-a writes it
+    ino = first.inode.id
+    assert _lock(ctx, ino, "host-b:2:x", "p", READ, holder="host-b:2").shared
+    assert not _lock(ctx, ino, "host-a:1:x", "p", WRITE, 0, 1, holder="host-a:1").shared  # only host-b reads
+    # a file only read by many clients stays cached everywhere
+    made = _open(ctx, "/shard", "writer:9", write=True)
+    ops.close_file(ctx, ROOT_CRED, meta_pb2.CloseRequest(inode=made.inode.id, session=made.session))
+    assert not _open(ctx, "/shard", "reader:1", write=False).shared
+    assert not _open(ctx, "/shard", "reader:2", write=False).shared
+    assert _open(ctx, "/shard", "writer:9", write=True).shared  # ... until one of them writes
+    # a dead client's session (past its expiry, not yet pruned) shares nothing
+    now = ctx.clock()
+    ctx.clock = lambda: now + int(ctx.config.session_ttl * 1e9) + 1
+    assert not _open(ctx, "/shard", "reader:3", write=True).shared

@@ -72,6 +72,24 @@ def test_setgid_directory_passes_its_group_on(ctx):
     assert sub.mode & 0o2000  # a subdirectory is setgid too
 
 
+def test_a_creator_outside_the_group_makes_no_setgid_program(ctx):
+    """(Linux's rule, for clients that create without a kernel in between: the mount's kernel strips it
+    itself.) A group-executable new file keeps setgid only when its creator is in its group."""
+    ops.mkdir(ctx, ROOT_CRED, meta_pb2.MkdirRequest(path="/g", mode=0o2777))
+    ops.setattr_(ctx, ROOT_CRED, meta_pb2.SetAttrRequest(path="/g", set_gid=True, gid=3000))
+
+    def made(path, mode, cred=ALICE):
+        req = meta_pb2.OpenRequest(path=path, create=True, mode=mode, exact_mode=True)
+        return ops.open_file(ctx, cred, req).inode.mode
+
+    assert made("/g/prog", 0o2755) == 0o755  # alice is not in group 3000
+    assert made("/g/plain", 0o2644) == 0o2644  # not executable by the group: a mandatory-locking mark
+    assert made("/g/mine", 0o2755, Cred(1000, 1000, (3000,), False, "alice")) == 0o2755
+    assert made("/g/roots", 0o2755, ROOT_CRED) == 0o2755
+    fifo = mknod(ctx, ALICE, meta_pb2.MknodRequest(path="/g/p", type=meta_pb2.FIFO, mode=0o2770)).inode
+    assert fifo.mode & 0o7777 == 0o770
+
+
 def test_mode_zero_is_kept(ctx):
     d = ops.mkdir(ctx, ROOT_CRED, meta_pb2.MkdirRequest(path="/d", mode=0, exact_mode=True)).inode
     f = ops.open_file(ctx, ROOT_CRED, meta_pb2.OpenRequest(path="/f", create=True, mode=0, exact_mode=True)).inode

@@ -3,9 +3,13 @@ tar xpf set times before they close); other writers, later writers and pruned se
 
 from __future__ import annotations
 
+import pytest
+
+from fs3._errors import NotPermitted, PermissionDenied
 from fs3.meta import _keys as keys
 from fs3.meta import ops
 from fs3.meta.ops import ROOT_CRED
+from fs3.meta.ops._permissions import Cred
 from fs3.proto import meta_pb2
 
 T = 1_000_000_000_123_456_789
@@ -63,3 +67,25 @@ def test_setting_only_atime_marks_nothing_and_pruning_drops_the_marker(ctx):
     ctx.clock.ns += int(60e9)  # the writer died: its session and marker go
     assert ops.prune_sessions(ctx) == 1
     assert markers(ctx) == [] and a.session
+
+
+def test_touch_needs_write_permission_and_other_times_need_the_owner(ctx):
+    """utimensat(2): times set to now (``touch``) by anyone who may write; other times by the owner only;
+    the times come from meta's clock."""
+    bob, eve = Cred(1002, 1002, (), False, "bob"), Cred(1003, 1003, (), False, "eve")
+    made = open_(ctx, "/shared-log", create=True, mode=0o646)  # root's; others may write
+    ctx.clock = Clock(T)
+
+    def setattr_(cred, **kw):
+        return ops.setattr_(ctx, cred, meta_pb2.SetAttrRequest(path="/shared-log", **kw)).inode
+
+    touched = setattr_(bob, set_atime=True, set_mtime=True, times_now=True)
+    assert (touched.atime_ns, touched.mtime_ns) == (T, T)
+    ctx.clock = Clock(T + 5)
+    assert setattr_(bob, set_mtime=True, times_now=True).atime_ns == T  # (touch -m leaves atime)
+    with pytest.raises(NotPermitted):  # an explicit time: the owner's alone
+        setattr_(bob, set_mtime=True, mtime_ns=7)
+    ops.setattr_(ctx, ROOT_CRED, meta_pb2.SetAttrRequest(path="/shared-log", set_mode=True, mode=0o644))
+    with pytest.raises(PermissionDenied):  # no write permission: no touch either
+        setattr_(eve, set_atime=True, set_mtime=True, times_now=True)
+    assert made.inode.id == touched.id

@@ -17,8 +17,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from _accounts import local_account
 from _fuse import fs3, mounted
-from _timing import wait_for
 
 PY = "/usr/bin/python3"  # a Python any account may run (the venv's may sit below a private directory)
 
@@ -48,29 +48,15 @@ def roots(shared_mount):
     shutil.rmtree(pair[1], ignore_errors=True)
 
 
-def _useradd(name: str) -> bool:
-    proc = subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-                          capture_output=True, text=True, timeout=60)
-    if proc.returncode == 0:
-        return True
-    if "cannot lock" in proc.stderr or "try again later" in proc.stderr:
-        return False
-    raise AssertionError(f"useradd {name} failed: {proc.stderr.strip()}")
-
-
 @pytest.fixture
 def account():
     """A local account: (uid, gid)."""
     if shutil.which("useradd") is None or shutil.which("setpriv") is None:
         pytest.skip("needs useradd and setpriv")
     import pwd
-    name = f"fs3o{uuid.uuid4().hex[:8]}"
-    wait_for(lambda: _useradd(name), timeout=120, what=f"useradd {name}")
-    try:
+    with local_account("fs3o") as name:
         entry = pwd.getpwnam(name)
         yield entry.pw_uid, entry.pw_gid
-    finally:
-        subprocess.run(["userdel", name], capture_output=True, timeout=60)
 
 
 def run_as(uid: int, gid: int, script: str, *args: str) -> dict:
@@ -184,6 +170,30 @@ def test_setgid_directories_pass_their_group_on(roots):
     seen = [run_as(0, 0, SETGID, str(root)) for root in roots]
     assert seen[0] == seen[1]
     assert seen[0]["g/f"][0] == 4242 and seen[0]["g/sub"] == [4242, "0o2755"]
+
+
+OUTSIDER = r"""
+import json, os, stat, sys
+os.chdir(sys.argv[1])
+os.umask(0o022)
+os.close(os.open("g/prog", os.O_CREAT | os.O_WRONLY, 0o2755))
+os.close(os.open("g/plain", os.O_CREAT | os.O_WRONLY, 0o2644))
+print(json.dumps({n: [os.lstat(n).st_gid, oct(stat.S_IMODE(os.lstat(n).st_mode))] for n in ("g/prog", "g/plain")}))
+"""
+
+
+def test_a_creator_outside_a_setgid_directorys_group_gets_no_setgid_program(roots, account):
+    """Linux drops setgid from a new group-executable file whose group (from a setgid directory) the
+    creator is not in: no one makes a program that runs as a group they are not in."""
+    uid, gid = account
+    seen = []
+    for root in roots:
+        os.mkdir(root / "g")
+        os.chown(root / "g", -1, 4242)
+        os.chmod(root / "g", 0o2777)
+        seen.append(run_as(uid, gid, OUTSIDER, str(root)))
+    assert seen[0] == seen[1]
+    assert seen[0]["g/prog"] == [4242, "0o755"] and seen[0]["g/plain"] == [4242, "0o2644"]
 
 
 def test_a_fifo_on_the_mount_is_a_pipe(roots):

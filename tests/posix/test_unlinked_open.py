@@ -93,3 +93,22 @@ def test_another_process_keeps_writing_a_removed_file_and_its_space_returns_at_c
             proc.kill()
     # the last close hands the orphan to the garbage collector: its chunks leave storage
     wait_for(lambda: chunks_of(cluster.data_dir, ino) == 0, what="the removed file's chunks reclaimed")
+
+
+def test_a_file_another_client_removes_stays_whole_for_the_mount_that_holds_it(mnt, client, cluster):
+    """Removed through another client (another host) while open for writing here: the descriptor goes on
+    writing, fsyncing and reading it, and its space returns at the last close (before: the first fsync
+    ended the mount's session, the next write reopened the file by name and got ENOENT)."""
+    path = mnt / "shared-scratch"
+    with open(path, "w+b", buffering=0) as f:
+        f.write(b"a" * 100_000)
+        os.fsync(f.fileno())
+        ino = client.stat(f"/{mnt.name}/shared-scratch").inode
+        client.unlink(f"/{mnt.name}/shared-scratch")  # another client: this mount's kernel does not know
+        f.write(b"b" * 10)
+        os.fsync(f.fileno())
+        f.write(b"c" * 10)
+        os.fsync(f.fileno())
+        assert os.pread(f.fileno(), 30, 99_990) == b"a" * 10 + b"b" * 10 + b"c" * 10
+        assert chunks_of(cluster.data_dir, ino) > 0
+    wait_for(lambda: chunks_of(cluster.data_dir, ino) == 0, what="the removed file's chunks reclaimed")

@@ -7,10 +7,9 @@ import pwd
 import shutil
 import subprocess
 import sys
-import uuid
 
 import pytest
-from _timing import wait_for
+from _accounts import local_account
 
 
 class UnixUser:
@@ -27,28 +26,12 @@ class UnixUser:
                               text=True, timeout=60, cwd="/")
 
 
-def _useradd(name: str) -> bool:
-    """Make the account; False while another process (another test run's useradd or userdel, which
-    wait for each other only so long) holds the lock on /etc/passwd or /etc/group: try again."""
-    proc = subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-                          capture_output=True, text=True, timeout=60)
-    if proc.returncode == 0:
-        return True
-    if "cannot lock" in proc.stderr or "try again later" in proc.stderr:
-        return False
-    raise AssertionError(f"useradd {name} failed ({proc.returncode}): {proc.stderr.strip()}")
-
-
 @pytest.fixture
 def unix_user():
     if os.geteuid() != 0 or shutil.which("useradd") is None:
         pytest.skip("needs root and useradd to make a local account")
-    name = f"fs3x{uuid.uuid4().hex[:8]}"
-    wait_for(lambda: _useradd(name), timeout=120, what=f"useradd {name} to get the lock on /etc/passwd")
-    try:
+    with local_account("fs3x") as name:
         yield UnixUser(name)
-    finally:
-        subprocess.run(["userdel", name], capture_output=True, timeout=60)
 
 
 class Cli:
