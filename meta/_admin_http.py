@@ -43,7 +43,8 @@ def _target_json(t) -> dict:
             "public_state": _PUBLIC.get(t.public_state, str(t.public_state)),
             "local_state": _LOCAL.get(t.local_state, str(t.local_state)), "used_bytes": t.used_bytes,
             "free_bytes": t.free_bytes, "chunks": t.chunk_count, "direct_io": t.direct_io,
-            "corruptions": t.corruptions, "repairs": t.repairs, "sync_percent": t.sync_percent,
+            "corruptions": t.corruptions, "repairs": t.repairs, "lost_chunks": t.lost_chunks,
+            "sync_percent": t.sync_percent,
             "admin_offline": t.admin_offline, "history": [_transition_json(h) for h in t.history]}
 
 
@@ -176,6 +177,8 @@ class MetricsCollector:
                                  labels=["target", "node"])
         corrupt = CounterMetricFamily("fs3_target_corruptions", "Damaged chunks found", labels=["target", "node"])
         repairs = CounterMetricFamily("fs3_target_repairs", "Damaged chunks repaired", labels=["target", "node"])
+        lost = GaugeMetricFamily("fs3_target_lost_chunks", "Chunks damaged on every replica (found by recovery)",
+                                 labels=["target", "node"])
         for t in routing.targets:
             labels = [str(t.id), str(t.node_id)]
             for code, name in _PUBLIC.items():
@@ -186,7 +189,8 @@ class MetricsCollector:
             sync.add_metric(labels, t.sync_percent)
             corrupt.add_metric(labels, t.corruptions)
             repairs.add_metric(labels, t.repairs)
-        yield from (state, used, free, sync, corrupt, repairs)
+            lost.add_metric(labels, t.lost_chunks)
+        yield from (state, used, free, sync, corrupt, repairs, lost)
         serving = GaugeMetricFamily("fs3_chain_serving_replicas", "Replicas of a chain serving", labels=["chain"])
         targets = {t.id: t for t in routing.targets}
         for c in routing.chains:

@@ -280,6 +280,7 @@ class ClusterManager:
                     report.free_bytes, report.corruptions, report.repairs
                 )
                 target.sync_percent = report.sync_percent
+                target.lost_chunks = report.lost_chunks
                 target.local_state = report.local_state
             if target.node_id not in up:
                 target.local_state = cluster_pb2.LOCAL_OFFLINE

@@ -207,6 +207,21 @@ class ChunkReader:
             f"checksum at block {block}"
         )
 
+    def load_damaged(self, inode: int, index: int, rec: ChunkRecord) -> Lease:
+        """The chunk's bytes as they are on disk, unverified (a lease, as ``load``): for passing a chunk
+        that is damaged on every replica on to a syncing member as it is, with the block CRCs it was
+        written with, so that it fails its checksum there too instead of reading as a hole."""
+        lease = self.buffers.lease(align_up(max(rec.length, 1)))
+        with lease as buf:
+            epoch = self.slots.begin_read()
+            try:
+                if rec.length:
+                    fd, view, at = self.disk_read(rec, 0, rec.length, memoryview(buf))
+                    os.preadv(fd, [view], at)
+            finally:
+                self.slots.end_read(epoch)
+            return lease.hand_over()
+
     def load(self, inode: int, index: int, rec: ChunkRecord) -> Lease:
         """The whole verified content of version ``rec`` of the chunk, in a leased pooled buffer (``with
         store.load(...) as buf:``). Raises ``ChecksumMismatch`` for damaged data."""

@@ -23,7 +23,7 @@ import grpc
 
 from fs3 import _wire
 from fs3._checksum import block_crcs
-from fs3._errors import FS3Error
+from fs3._errors import ChecksumMismatch, FS3Error
 from fs3._rpc import call
 from fs3._wire import ChainRef, ChunkId
 from fs3.proto import storage_pb2, storage_pb2_grpc
@@ -53,6 +53,7 @@ class Recovery:
         self.progress: dict[int, int] = {}        # this node's target -> percent of the sync it feeds
         self.synced: dict[int, int] = {}          # this node's target -> chain version it was synced at
         self.repairs: dict[int, int] = {}         # target -> chunks repaired
+        self.lost: dict[int, set[tuple[int, int]]] = {}  # target -> chunks damaged on every replica
         self._jobs: dict[tuple[int, int], tuple[int, asyncio.Task]] = {}
         self._repairing: set[tuple[int, int, int]] = set()
         self._repairs: set[asyncio.Task] = set()  # repair tasks running now
@@ -132,20 +133,24 @@ class Recovery:
             return self.routing.chain_version(chain_id) == chain_version
 
         chain = ChainRef(chain_id, chain_version)
+        lost = 0
         for key in local_keys:
             if not still_current():
                 return
-            inode, index = chunk = ChunkId(*split_key(key))
-            async with replicator.locks.hold((target.target_id, inode, index)):
-                await replicator.settle_pending(target, chain, chunk, 0, peer)
-                committed, _pending = await replicator.disk(store.state, inode, index)
-                theirs = remote.pop(key, None)
-                if committed is not None and (theirs is None or theirs[2] or theirs[:2] != (committed.version,
-                                                                                         committed.crc)):
-                    with await replicator.disk(store.load, inode, index, committed) as buf:
-                        await self._send(peer, chain, chunk, committed.version, memoryview(buf)[: committed.length],
-                                         _wire.FLAG_SYNC)
-                    sent += 1
+            chunk = ChunkId(*split_key(key))
+            theirs = remote.pop(key, None)
+            try:
+                sent += await self._sync_chunk(target, chain, chunk, theirs, peer)
+            except ChecksumMismatch:
+                # Damaged here: mend it from an intact replica, then send it. With no intact copy anywhere
+                # the chunk is lost: reported (the node's heartbeat, `fs3 cluster status`), left as it is
+                # (its reads fail with EIO, never return bad bytes), and the sync goes on without it.
+                if await self._repair(target, chunk.inode, chunk.index, attempts=2):
+                    sent += await self._sync_chunk(target, chain, chunk, theirs, peer)
+                else:
+                    lost += 1
+                    self._lose(target.target_id, chunk)
+                    sent += await self._sync_chunk(target, chain, chunk, theirs, peer, damaged=True)
             done += 1
             self.progress[target.target_id] = done * 100 // total
         for key in list(remote):  # what the successor holds and this target does not
@@ -165,11 +170,39 @@ class Recovery:
             timeout=30, what="storage", metadata=self.replicator.peers.signer.metadata(),
         )
         self.progress.pop(target.target_id, None)
-        log.info("recovery: target %d -> target %d done: %d chunks sent, %d removed, %d checked",
-                 target.target_id, peer.target_id, sent, removed, len(local_keys))
+        log.info("recovery: target %d -> target %d done: %d chunks sent, %d removed, %d checked, %d lost",
+                 target.target_id, peer.target_id, sent, removed, len(local_keys), lost)
 
-    async def _send(self, peer: Peer, chain: ChainRef, chunk: ChunkId, version: int, data, flags: int) -> None:
-        status = (await self.replicator.forward(peer, chain, chunk, version, data, flags=flags)).status
+    async def _sync_chunk(self, target: Target, chain: ChainRef, chunk: ChunkId, theirs, peer: Peer, *,
+                          damaged: bool = False) -> int:
+        """Send the successor this target's copy of ``chunk`` unless it holds the same; 1 if sent.
+        ``damaged``: the copy is known to fail its checksum and none better exists: it goes as it is,
+        with the block CRCs it was written with, so the successor's reads of it fail as every other
+        replica's do (a chunk it lacked would read as zeros)."""
+        replicator = self.replicator
+        store = target.store
+        async with replicator.locks.hold((target.target_id, chunk.inode, chunk.index)):
+            await replicator.settle_pending(target, chain, chunk, 0, peer)
+            committed, _pending = await replicator.disk(store.state, chunk.inode, chunk.index)
+            if committed is None or (theirs is not None and not theirs[2]
+                                     and theirs[:2] == (committed.version, committed.crc)):
+                return 0
+            load = store.load_damaged if damaged else store.load
+            with await replicator.disk(load, chunk.inode, chunk.index, committed) as buf:
+                await self._send(peer, chain, chunk, committed.version, memoryview(buf)[: committed.length],
+                                 _wire.FLAG_SYNC, blocks=bytes(committed.blocks) if damaged else None)
+            return 1
+
+    def _lose(self, target_id: int, chunk: ChunkId) -> None:
+        lost = self.lost.setdefault(target_id, set())
+        if (chunk.inode, chunk.index) not in lost:
+            lost.add((chunk.inode, chunk.index))
+            log.error("target %d: chunk %d:%d is damaged here and on every other replica: lost (its reads "
+                      "fail with EIO); recovery goes on without it", target_id, chunk.inode, chunk.index)
+
+    async def _send(self, peer: Peer, chain: ChainRef, chunk: ChunkId, version: int, data, flags: int,
+                    blocks: bytes | None = None) -> None:
+        status = (await self.replicator.forward(peer, chain, chunk, version, data, flags=flags, blocks=blocks)).status
         if status:
             raise FS3Error(f"syncing target {peer.target_id} refused chunk {chunk.inode}:{chunk.index}",
                            status=status)

@@ -199,6 +199,7 @@ class StorageNode:
                 chunk_count=t.store.chunk_count, free_bytes=t.free_bytes(), corruptions=t.store.corruptions,
                 repairs=self.recovery.repairs.get(target_id, 0),
                 sync_percent=self.recovery.progress.get(target_id, 0),
+                lost_chunks=len(self.recovery.lost.get(target_id, ())),
             )
         self._fill_stats(request.stats)
         sent = time.monotonic()

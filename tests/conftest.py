@@ -127,13 +127,15 @@ def workdir(client) -> str:
     return path
 
 
-def corrupt_chunk(data_dir: Path, inode: int, index: int, offset: int = 0) -> Path:
-    """Flip one byte of a stored chunk on whichever target holds it; returns the target directory."""
+def corrupt_chunk(data_dir: Path, inode: int, index: int, offset: int = 0, *, everywhere: bool = False) -> Path:
+    """Flip one byte of a stored chunk on whichever target holds it (``everywhere``: on every target that
+    does); returns the (first) target directory."""
     import sqlite3
     import struct
 
     key = struct.pack(">QQ", inode, index)
-    for db in Path(data_dir).glob("storage-*/target-*/chunks.db"):
+    first = None
+    for db in sorted(Path(data_dir).glob("storage-*/target-*/chunks.db")):
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
             row = conn.execute("SELECT cls, slot, length FROM chunks WHERE id = ?", (key,)).fetchone()
         if row is None:
@@ -145,7 +147,11 @@ def corrupt_chunk(data_dir: Path, inode: int, index: int, offset: int = 0) -> Pa
             byte = f.read(1)
             f.seek((slot << cls) + offset)
             f.write(bytes([byte[0] ^ 0x5A]))
-        return db.parent
+        if not everywhere:
+            return db.parent
+        first = first or db.parent
+    if first is not None:
+        return first
     raise AssertionError(f"chunk {inode}:{index} is on no target under {data_dir}")
 
 

@@ -9,7 +9,7 @@ import click
 from fs3._errors import NotFound
 from fs3.proto import cluster_pb2
 
-from ._common import emit_json, state, table
+from ._common import ID32, Number, emit_json, state, table
 from ._local import routing_dict
 
 
@@ -40,11 +40,12 @@ def nodes(as_json):
 @cluster.command()
 @click.option("--json", "as_json", is_flag=True)
 def targets(as_json):
-    """List targets with their public and local state, recovery progress and repairs."""
-    _show("targets", ["TARGET", "NODE", "CHAIN", "PUBLIC", "LOCAL", "RECOVERY", "CORRUPT", "REPAIRED", "PATH"],
+    """List targets with their public and local state, recovery progress, repairs and lost chunks (damaged
+    on every replica: their reads fail with EIO; restore those files from elsewhere)."""
+    _show("targets", ["TARGET", "NODE", "CHAIN", "PUBLIC", "LOCAL", "RECOVERY", "CORRUPT", "REPAIRED", "LOST", "PATH"],
           lambda t: [t["id"], t["node"], t["chain"] or "-", t["public_state"] + (" (admin)" if t["admin_offline"] else ""),
                      t["local_state"], f"{t['sync_percent']}%" if t["sync_percent"] else "-", t["corruptions"],
-                     t["repairs"], t["path"]], as_json)
+                     t["repairs"], t["lost_chunks"], t["path"]], as_json)
 
 
 def _history(info: cluster_pb2.TargetInfo) -> list[dict]:
@@ -62,8 +63,8 @@ def _when(ns: int) -> str:
 
 
 @cluster.command()
-@click.argument("target_ids", nargs=-1, type=int)
-@click.option("--chain", "chain_id", type=int, help="Only the targets of this chain.")
+@click.argument("target_ids", nargs=-1, type=ID32)
+@click.option("--chain", "chain_id", type=ID32, help="Only the targets of this chain.")
 @click.option("--json", "as_json", is_flag=True)
 def history(target_ids, chain_id, as_json):
     """Show the targets' last public-state changes as one timeline: when, the state entered, the local
@@ -118,7 +119,7 @@ def _set_offline(target_ids, offline: bool, as_json: bool) -> None:
 
 
 @cluster.command()
-@click.argument("target_ids", nargs=-1, type=int, required=True)
+@click.argument("target_ids", nargs=-1, type=ID32, required=True)
 @click.option("--json", "as_json", is_flag=True)
 def offline(target_ids, as_json):
     """Take targets out of service: their chains move them to the end and go on without them."""
@@ -126,7 +127,7 @@ def offline(target_ids, as_json):
 
 
 @cluster.command()
-@click.argument("target_ids", nargs=-1, type=int, required=True)
+@click.argument("target_ids", nargs=-1, type=ID32, required=True)
 @click.option("--json", "as_json", is_flag=True)
 def online(target_ids, as_json):
     """Let targets taken offline back in: they wait, recover from their chain, then serve."""
@@ -134,9 +135,9 @@ def online(target_ids, as_json):
 
 
 @cluster.command()
-@click.option("--nodes", type=int, required=True, help="Storage nodes.")
-@click.option("--targets", "per_node", type=int, required=True, help="Targets per node.")
-@click.option("--replicas", type=int, default=3, show_default=True)
+@click.option("--nodes", type=Number(int, 1, 10_000), required=True, help="Storage nodes.")
+@click.option("--targets", "per_node", type=Number(int, 1, 1_000), required=True, help="Targets per node.")
+@click.option("--replicas", type=Number(int, 1, 100), default=3, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def plan(nodes, per_node, replicas, as_json):
     """Show how evenly a chain table for a cluster of this shape spreads load (no cluster needed)."""
@@ -158,7 +159,7 @@ def plan(nodes, per_node, replicas, as_json):
 
 
 @cluster.command("create-chains")
-@click.option("--replicas", default=1, show_default=True, help="Targets per chain.")
+@click.option("--replicas", default=1, show_default=True, type=Number(int, 1, 100), help="Targets per chain.")
 @click.option("--json", "as_json", is_flag=True)
 def create_chains(replicas, as_json):
     """Group targets that are in no chain yet into chains and add them to the chain table."""
@@ -182,7 +183,7 @@ def _scrub_dict(reply: cluster_pb2.ScrubReply) -> dict:
 
 
 @cluster.command()
-@click.option("--chain", "chain_id", type=int, default=0, help="Only this chain (default: every chain).")
+@click.option("--chain", "chain_id", type=ID32, default=0, help="Only this chain (default: every chain).")
 @click.option("--json", "as_json", is_flag=True)
 def scrub(chain_id, as_json):
     """Scrub now: each chain's serving replicas compare their chunk lists, and a chunk that some lack or

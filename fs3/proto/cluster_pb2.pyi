@@ -65,7 +65,7 @@ class NodeInfo(_message.Message):
     def __init__(self, id: _Optional[int] = ..., address: _Optional[str] = ..., state: _Optional[_Union[NodeState, str]] = ..., last_heartbeat_ns: _Optional[int] = ..., hostname: _Optional[str] = ..., registered_ns: _Optional[int] = ..., pid: _Optional[int] = ..., data_address: _Optional[str] = ..., data_socket: _Optional[str] = ...) -> None: ...
 
 class TargetInfo(_message.Message):
-    __slots__ = ("id", "node_id", "path", "public_state", "local_state", "chain_id", "used_bytes", "chunk_count", "direct_io", "free_bytes", "admin_offline", "corruptions", "repairs", "sync_percent", "history")
+    __slots__ = ("id", "node_id", "path", "public_state", "local_state", "chain_id", "used_bytes", "chunk_count", "direct_io", "free_bytes", "admin_offline", "corruptions", "repairs", "sync_percent", "history", "lost_chunks")
     ID_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
@@ -81,6 +81,7 @@ class TargetInfo(_message.Message):
     REPAIRS_FIELD_NUMBER: _ClassVar[int]
     SYNC_PERCENT_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
+    LOST_CHUNKS_FIELD_NUMBER: _ClassVar[int]
     id: int
     node_id: int
     path: str
@@ -96,7 +97,8 @@ class TargetInfo(_message.Message):
     repairs: int
     sync_percent: int
     history: _containers.RepeatedCompositeFieldContainer[TargetTransition]
-    def __init__(self, id: _Optional[int] = ..., node_id: _Optional[int] = ..., path: _Optional[str] = ..., public_state: _Optional[_Union[PublicState, str]] = ..., local_state: _Optional[_Union[LocalState, str]] = ..., chain_id: _Optional[int] = ..., used_bytes: _Optional[int] = ..., chunk_count: _Optional[int] = ..., direct_io: _Optional[bool] = ..., free_bytes: _Optional[int] = ..., admin_offline: _Optional[bool] = ..., corruptions: _Optional[int] = ..., repairs: _Optional[int] = ..., sync_percent: _Optional[int] = ..., history: _Optional[_Iterable[_Union[TargetTransition, _Mapping]]] = ...) -> None: ...
+    lost_chunks: int
+    def __init__(self, id: _Optional[int] = ..., node_id: _Optional[int] = ..., path: _Optional[str] = ..., public_state: _Optional[_Union[PublicState, str]] = ..., local_state: _Optional[_Union[LocalState, str]] = ..., chain_id: _Optional[int] = ..., used_bytes: _Optional[int] = ..., chunk_count: _Optional[int] = ..., direct_io: _Optional[bool] = ..., free_bytes: _Optional[int] = ..., admin_offline: _Optional[bool] = ..., corruptions: _Optional[int] = ..., repairs: _Optional[int] = ..., sync_percent: _Optional[int] = ..., history: _Optional[_Iterable[_Union[TargetTransition, _Mapping]]] = ..., lost_chunks: _Optional[int] = ...) -> None: ...
 
 class TargetTransition(_message.Message):
     __slots__ = ("public_state", "local_state", "chain_version", "time_ns")
@@ -193,7 +195,7 @@ class RegisterNodeReply(_message.Message):
     def __init__(self, node_id: _Optional[int] = ..., target_ids: _Optional[_Iterable[int]] = ..., routing_version: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ..., cluster_secret: _Optional[bytes] = ..., lease_ms: _Optional[int] = ...) -> None: ...
 
 class TargetReport(_message.Message):
-    __slots__ = ("id", "local_state", "used_bytes", "chunk_count", "free_bytes", "corruptions", "repairs", "sync_percent")
+    __slots__ = ("id", "local_state", "used_bytes", "chunk_count", "free_bytes", "corruptions", "repairs", "sync_percent", "lost_chunks")
     ID_FIELD_NUMBER: _ClassVar[int]
     LOCAL_STATE_FIELD_NUMBER: _ClassVar[int]
     USED_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -202,6 +204,7 @@ class TargetReport(_message.Message):
     CORRUPTIONS_FIELD_NUMBER: _ClassVar[int]
     REPAIRS_FIELD_NUMBER: _ClassVar[int]
     SYNC_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    LOST_CHUNKS_FIELD_NUMBER: _ClassVar[int]
     id: int
     local_state: LocalState
     used_bytes: int
@@ -210,7 +213,8 @@ class TargetReport(_message.Message):
     corruptions: int
     repairs: int
     sync_percent: int
-    def __init__(self, id: _Optional[int] = ..., local_state: _Optional[_Union[LocalState, str]] = ..., used_bytes: _Optional[int] = ..., chunk_count: _Optional[int] = ..., free_bytes: _Optional[int] = ..., corruptions: _Optional[int] = ..., repairs: _Optional[int] = ..., sync_percent: _Optional[int] = ...) -> None: ...
+    lost_chunks: int
+    def __init__(self, id: _Optional[int] = ..., local_state: _Optional[_Union[LocalState, str]] = ..., used_bytes: _Optional[int] = ..., chunk_count: _Optional[int] = ..., free_bytes: _Optional[int] = ..., corruptions: _Optional[int] = ..., repairs: _Optional[int] = ..., sync_percent: _Optional[int] = ..., lost_chunks: _Optional[int] = ...) -> None: ...
 
 class OpStats(_message.Message):
     __slots__ = ("op", "count", "errors", "bytes", "seconds", "frames", "buckets")

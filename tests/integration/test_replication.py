@@ -344,3 +344,36 @@ def test_a_copy_left_by_a_missed_removal_never_stands_for_a_new_write(rf3, where
         for _ in range(6):  # reads rotate over the three replicas
             assert client.read("/stale", 2 * CHUNK, CHUNK) == new[2 * CHUNK :]
         assert client.read("/stale") == new
+
+
+def test_recovery_that_meets_a_chunk_damaged_on_every_replica_reports_it_lost_and_finishes(rf3):
+    """It used to fail on that chunk and start again every second, forever: the chain stayed degraded
+    until the file was removed. Now the chunk is reported lost, its reads fail (never bad bytes), and
+    every other chunk is synced."""
+    from conftest import corrupt_chunk
+
+    from fs3._errors import ChecksumMismatch
+
+    with fs3.connect(rf3.meta[0]) as client:
+        wait_for(lambda: all_serving(client), what="every replica serving")
+        node = next(p for p in rf3.processes if p.name == "storage-3")
+        gone = set(node_targets(client.routing_info(), node.address))
+        rf3.kill("storage-3", signal.SIGKILL)
+        wait_for(lambda: all(t.public_state != cluster_pb2.SERVING for t in client.routing_info().targets
+                             if t.id in gone), what="storage-3's targets out of their chains")
+        doomed, fine = os.urandom(2 * CHUNK), os.urandom(3 * CHUNK)
+        client.write("/doomed", doomed)  # on the two other replicas only: recovery must send it
+        client.write("/fine", fine)
+        corrupt_chunk(rf3.data_dir, client.stat("/doomed").inode, 0, offset=100, everywhere=True)
+        rf3.restart("storage-3")  # comes back syncing: its predecessors feed it, and meet the damage
+        wait_for(lambda: all_serving(client), timeout=90, what="recovery to finish despite the lost chunk")
+        wait_for(lambda: sum(t.lost_chunks for t in client.routing_info().targets) >= 1,
+                 what="the lost chunk to be reported")
+        shown = subprocess.run([sys.executable, "-m", "fs3", "--cluster", str(rf3.data_dir), "cluster", "targets",
+                                "--json"], capture_output=True, text=True, timeout=120, check=True)
+        assert sum(t["lost_chunks"] for t in json.loads(shown.stdout)) >= 1
+        assert client.read("/fine") == fine
+        assert client.read("/doomed", CHUNK, CHUNK) == doomed[CHUNK:]
+        for _ in range(3):  # whichever replica answers: an error, never the damaged bytes
+            with pytest.raises(ChecksumMismatch):
+                client.read("/doomed", 0, CHUNK)
