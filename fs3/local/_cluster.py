@@ -299,6 +299,25 @@ class LocalCluster:
                 _reap(p)
                 time.sleep(0.01)
 
+    def stop_one(self, name: str, timeout: float = 15.0) -> bool:
+        """Stop one process as ``stop`` stops them all (SIGTERM, SIGKILL after ``timeout``); False when it
+        was not running. It stays in the cluster's record, to be started again with ``restart``."""
+        p = self.process(name)
+        if not p.alive():
+            return False
+        try:
+            os.kill(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return False
+        deadline = Deadline(timeout)
+        while p.alive() and not deadline.expired:
+            _reap(p)
+            time.sleep(0.02)
+        if p.alive():
+            self.kill(name, signal.SIGKILL)
+        self._save()
+        return True
+
     def restart(self, name: str, timeout: float = 60.0) -> ProcessRecord:
         """Start a stopped (or killed) process again with its original arguments."""
         p = self.process(name)
