@@ -2,9 +2,11 @@
 tokenized Megatron-format shards with a manifest.
 
 Two passes over the inputs, each fanned out to worker processes in batches: the first normalizes and
-hashes every document (exact key, MinHash signature); the dedup decision is made in this process over
-all of them; the second tokenizes the documents kept and this process appends them to the shards in
-input order, so a build is deterministic for any number of processes.
+hashes every document (exact key, MinHash signature), and this process removes exact duplicates and finds
+the near-duplicate candidates (LSH buckets) over all of them; the second tokenizes the documents left and
+returns the shingle sets of the candidates, and this process, in input order, confirms or rejects each
+candidate by exact Jaccard similarity with the documents kept before it and appends the kept ones to the
+shards. Every decision is taken here in input order, so a build is the same for any number of processes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import multiprocessing
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -24,10 +27,10 @@ from fs3._checksum import crc32c
 from fs3._errors import AlreadyExists, FS3Error, InvalidArgument
 
 from . import _files
-from ._dedup import DedupResult, deduplicate
+from ._dedup import DedupResult, NearDedup, exact_duplicates
 from ._format import MANIFEST_NAME, Manifest, ShardInfo, encode_index, fitting_dtype
 from ._minhash import MinHasher, MinHashParams
-from ._text import DEDUP_KEY, NORMALIZATION, content_hash, normalize, shingles
+from ._text import DEDUP_KEY, NORMALIZATION, fingerprint, normalize, shingles
 from ._tokenize import ByteTokenizer, HFTokenizer
 
 Progress = Callable[[str, int, int | None], None]  # (stage, done, total or None)
@@ -130,13 +133,20 @@ def _analyze(texts: list[str]) -> list[tuple[bytes, np.ndarray | None, bool]]:
     out = []
     for raw in texts:
         text = normalize(raw)
-        sig = _hasher.signature(shingles(text, _shingle)) if _hasher is not None and text else None
-        out.append((content_hash(text), sig, bool(text)))
+        key, shingle_set = fingerprint(text, _shingle)
+        sig = _hasher.signature(shingle_set) if _hasher is not None and text else None
+        out.append((key, sig, bool(text)))
     return out
 
 
-def _tokenize(texts: list[str]) -> list[np.ndarray]:
-    return [_tokenizer.encode(normalize(t)) for t in texts]
+def _second(batch: list[tuple[str, bool, bool]]) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
+    """Per (text, wants shingles, wants tokens): the shingle set and the tokens asked for."""
+    out = []
+    for raw, want_shingles, want_tokens in batch:
+        text = normalize(raw)
+        out.append((shingles(text, _shingle) if want_shingles else None,
+                    _tokenizer.encode(text) if want_tokens else None))
+    return out
 
 
 class _Pool:
@@ -265,67 +275,82 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
             raise InvalidArgument("the inputs hold no documents")
 
         t0 = time.monotonic()
-        signatures = np.stack(sigs) if params is not None else None
-        dedup = deduplicate(hashes, signatures, groups, params, exact=exact_dedup)
+        dedup = exact_duplicates(hashes, groups, exact=exact_dedup)
         empties = ~np.asarray(nonempty)
         dedup.keep &= ~empties
+        near = None
+        if params is not None:
+            near = NearDedup(dedup, np.stack(sigs), params, groups)
+        del sigs
         seconds["dedup"] = time.monotonic() - t0
-        del sigs, signatures
 
         dtype = fitting_dtype(tok.vocab_size)
-        stats = dedup.stats(len(names)) | {"empty_documents_removed": int(empties.sum())}
-        stats["documents_kept"] = int(dedup.keep.sum())
         dedup_info = {
             "exact": exact_dedup, "near": near_dedup, "scope": dedup_scope, "key": DEDUP_KEY,
             "hash": "blake2b-128",
             "minhash": None if params is None else {
                 "num_perm": params.num_perm, "threshold": params.threshold, "bands": params.bands,
-                "rows": params.rows, "shingle_size": params.shingle_size, "seed": params.seed},
-            "stats": stats,
+                "rows": params.rows, "shingle_size": params.shingle_size, "seed": params.seed,
+                "confirmed_by": "exact Jaccard similarity of the 64-bit shingle-id sets"},
         }
         manifest = Manifest(dtype=dtype.name, vocab_size=tok.vocab_size, eod_id=tok.eod_id,
                             tokenizer=tok.spec(), normalization=NORMALIZATION, dedup=dedup_info,
                             inputs=inputs, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         report = BuildReport(manifest, dedup, names, seconds, dry_run)
-        if dry_run:
-            return report
 
-        # Pass 2: tokenize what is kept and write it.
+        # Pass 2: shingle sets of the near-duplicate candidates, tokens of what is left (unless a dry
+        # run); the candidates are judged in input order, and what is kept is written.
         t0 = time.monotonic()
-        if _files.exists(out) and overwrite:
-            _files.remove_tree(out)
-        _files.make_dirs(out)
+        writer = None
+        if not dry_run:
+            if _files.exists(out) and overwrite:
+                _files.remove_tree(out)
+            _files.make_dirs(out)
+            if isinstance(tok, HFTokenizer):  # the set carries its tokenizer; the manifest, its SHA-256
+                with _files.open_write(_files.join(out, tok.spec()["file"])) as f:
+                    f.write(tok.data)
+            writer = _ShardWriter(out, dtype, shard_tokens, tok.eod_id)
         keep = dedup.keep
-        kept_total = int(keep.sum())
-        writer = _ShardWriter(out, dtype, shard_tokens, tok.eod_id)
+        candidates = near.candidates if near is not None else np.zeros(len(keep), dtype=bool)
+        wanted = keep if not dry_run else candidates
+        order: deque[int] = deque()  # the documents sent and not yet answered, in order
 
-        def kept_batches():
-            i = 0
+        def second_batches():
             batch = []
-            for _g, _n, text in _iter_documents(inputs, text_field, pattern, per_input):
-                if keep[i]:
-                    batch.append(text)
+            for i, (_g, _n, text) in enumerate(_iter_documents(inputs, text_field, pattern, per_input)):
+                if wanted[i]:
+                    order.append(i)
+                    batch.append((text, bool(candidates[i]), not dry_run))
                     if len(batch) == BATCH:
                         yield batch
                         batch = []
-                i += 1
             if batch:
                 yield batch
 
-        done = 0
-        for arrays in pool.map(_tokenize, kept_batches()):
-            for tokens in arrays:
-                if len(tokens) and (tokens.min() < 0 or tokens.max() >= tok.vocab_size):
-                    raise FS3Error("the tokenizer produced ids outside its vocabulary")
-                writer.add(tokens)
-            done += len(arrays)
-            report_progress("tokenize", done, kept_total)
+        done, total = 0, int(wanted.sum())
+        for results in pool.map(_second, second_batches()):
+            for shingle_set, tokens in results:
+                i = order.popleft()
+                done += 1
+                if candidates[i] and near is not None and near.offer(i, shingle_set) >= 0:
+                    continue
+                if writer is not None:
+                    if len(tokens) and (tokens.min() < 0 or tokens.max() >= tok.vocab_size):
+                        raise FS3Error("the tokenizer produced ids outside its vocabulary")
+                    writer.add(tokens)
+            report_progress("tokenize" if not dry_run else "compare", done, total)
+        if near is not None:
+            near.finish()
+        stats = dedup.stats(len(names)) | {"empty_documents_removed": int(empties.sum())}
+        dedup_info["stats"] = stats
+        seconds["tokenize" if not dry_run else "compare"] = time.monotonic() - t0
+        if writer is None:
+            return report
         manifest.shards = writer.close()
         manifest.documents = sum(s.documents for s in manifest.shards)
         manifest.tokens = sum(s.tokens for s in manifest.shards)
         with _files.open_write(_files.join(out, MANIFEST_NAME)) as f:
             f.write(manifest.to_json().encode())
-        seconds["tokenize"] = time.monotonic() - t0
         return report
     finally:
         pool.close()

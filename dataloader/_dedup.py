@@ -1,13 +1,28 @@
-"""Deciding which documents to keep: exact duplicates by 128-bit content hash, near duplicates by MinHash
-LSH, clustered with union-find; the first document of a cluster (in input order) is kept."""
+"""Deciding which documents to keep.
+
+Exact duplicates: same 128-bit content hash (within a group); the first in input order is kept.
+
+Near duplicates: MinHash LSH proposes candidates (documents sharing a band bucket); each candidate is
+then judged by the exact Jaccard similarity of its shingle set with the documents already kept. Documents
+are taken in input order and one is removed only when a kept document of one of its buckets reaches the
+threshold with it, so every removal has a kept partner at or above the threshold (no chains through
+removed documents). A candidate is compared with its kept partners likeliest first (by MinHash
+agreement), at most ``max_comparisons`` of them, so a large family of similar but distinct documents
+costs a bounded number of comparisons each. Shingle sets are needed only for candidates, one at a time,
+and a kept set is held only until its last bucket partner has been judged. The outcome depends on the
+input order alone.
+"""
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._minhash import MinHashParams, candidate_pairs
+from ._minhash import MinHashParams, band_buckets
+from ._text import jaccard
 
 
 @dataclass
@@ -15,6 +30,9 @@ class DedupResult:
     keep: np.ndarray                    # bool per document
     exact_removed: int = 0
     near_removed: int = 0
+    near_candidates: int = 0            # documents that shared an LSH bucket with another
+    comparisons: int = 0                # exact Jaccard similarities computed
+    capped: int = 0                     # candidates with more kept partners than were compared
     # clusters of two or more documents: (kind, [doc ids]), first id kept
     clusters: list[tuple[str, list[int]]] = field(default_factory=list)
 
@@ -22,57 +40,106 @@ class DedupResult:
         return {"documents_in": total, "exact_duplicates_removed": self.exact_removed,
                 "near_duplicates_removed": self.near_removed, "documents_kept": int(self.keep.sum()),
                 "exact_clusters": sum(1 for k, _ in self.clusters if k == "exact"),
-                "near_clusters": sum(1 for k, _ in self.clusters if k == "near")}
+                "near_clusters": sum(1 for k, _ in self.clusters if k == "near"),
+                "near_candidates": self.near_candidates, "near_comparisons": self.comparisons,
+                "near_comparisons_capped": self.capped}
 
 
-class _UnionFind:
-    def __init__(self, n: int):
-        self.parent = np.arange(n)
-
-    def find(self, x: int) -> int:
-        root = x
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[x] != root:
-            self.parent[x], x = root, self.parent[x]
-        return int(root)
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:  # the smaller id (earlier document) stays the root
-            self.parent[max(ra, rb)] = min(ra, rb)
-
-
-def deduplicate(hashes: list[bytes], signatures: np.ndarray | None, groups: list[int],
-                params: MinHashParams | None, *, exact: bool = True) -> DedupResult:
-    """``hashes``/``signatures``/``groups``: one per document in input order; ``groups`` scopes dedup
-    (documents of different groups are never duplicates). ``params`` None: exact dedup only."""
-    n = len(hashes)
-    keep = np.ones(n, dtype=bool)
+def exact_duplicates(hashes: Sequence[bytes], groups: Sequence[int], *, exact: bool = True) -> DedupResult:
+    """Keep the first document of each (group, hash); ``exact`` False keeps all."""
+    keep = np.ones(len(hashes), dtype=bool)
     result = DedupResult(keep)
-    first: dict[tuple[int, bytes], int] = {}
-    exact_members: dict[int, list[int]] = {}
-    if exact:
-        for i, (g, h) in enumerate(zip(groups, hashes, strict=True)):
-            j = first.setdefault((g, h), i)
-            if j != i:
-                keep[i] = False
-                exact_members.setdefault(j, [j]).append(i)
-        result.exact_removed = int(n - keep.sum())
-        result.clusters += [("exact", m) for m in exact_members.values()]
-    if params is None or signatures is None or n == 0:
+    if not exact:
         return result
-    live = np.nonzero(keep)[0]
-    pairs = candidate_pairs(signatures[live], params, np.asarray(groups)[live])
-    uf = _UnionFind(len(live))
-    for a, b in pairs:
-        uf.union(a, b)
+    first: dict[tuple[int, bytes], int] = {}
     members: dict[int, list[int]] = {}
-    for k in range(len(live)):
-        root = uf.find(k)
-        if root != k:
-            keep[live[k]] = False
-            members.setdefault(root, [int(live[root])]).append(int(live[k]))
-    result.near_removed = sum(len(m) - 1 for m in members.values())
-    result.clusters += [("near", m) for m in members.values()]
+    for i, (g, h) in enumerate(zip(groups, hashes, strict=True)):
+        j = first.setdefault((g, h), i)
+        if j != i:
+            keep[i] = False
+            members.setdefault(j, [j]).append(i)
+    result.exact_removed = int(len(hashes) - keep.sum())
+    result.clusters += [("exact", m) for m in members.values()]
     return result
+
+
+class NearDedup:
+    """The near-duplicate decision over ``result.keep``'s documents. Offer every candidate, in ascending
+    order, with its shingle set (``offer``); then ``finish``."""
+
+    def __init__(self, result: DedupResult, signatures: np.ndarray, params: MinHashParams,
+                 groups: Sequence[int], max_comparisons: int = 64):
+        self.result, self.threshold = result, params.resolved().threshold
+        self.max_comparisons = max_comparisons
+        live = np.nonzero(result.keep)[0]
+        buckets = band_buckets(signatures[live], params, np.asarray(groups)[live])
+        buckets.members = live[buckets.members]  # back to document ids (still ascending)
+        n = len(result.keep)
+        self._ptr, self._ids = buckets.of_documents(n)
+        self.candidates = np.zeros(n, dtype=bool)
+        self.candidates[buckets.members] = True
+        # the last document sharing a bucket with each one: a kept set is dropped once that one is judged
+        last_of_bucket = buckets.members[buckets.offsets[1:] - 1] if len(buckets) else np.zeros(0, np.int64)
+        self._last = np.full(n, -1, dtype=np.int64)
+        bucket_of = np.repeat(np.arange(len(buckets)), np.diff(buckets.offsets))
+        np.maximum.at(self._last, buckets.members, last_of_bucket[bucket_of])
+        self._kept_in: dict[int, list[int]] = {}   # bucket -> kept documents, ascending
+        self._sets: dict[int, np.ndarray] = {}     # kept candidates' shingle sets still needed
+        self._expiry: list[tuple[int, int]] = []    # (last partner, document)
+        self._removed: dict[int, list[int]] = {}   # kept -> the documents removed as its duplicates
+        self._next = 0
+        # the candidates' signatures, to try a document's likeliest partners first
+        self._members = np.nonzero(self.candidates)[0]
+        self._signatures = signatures[self._members]
+        result.near_candidates = len(self._members)
+
+    def offer(self, doc: int, shingle_set: np.ndarray) -> int:
+        """Judge candidate ``doc``: the kept document it duplicates (it is then removed), or -1 (kept)."""
+        if doc < self._next or not self.candidates[doc]:
+            raise ValueError(f"document {doc} offered out of order or not a candidate")
+        self._next = doc + 1
+        while self._expiry and self._expiry[0][0] < doc:
+            self._sets.pop(heapq.heappop(self._expiry)[1], None)
+        bucket_ids = self._ids[self._ptr[doc]:self._ptr[doc + 1]]
+        partners = np.array(sorted({p for b in bucket_ids for p in self._kept_in.get(int(b), ())}), dtype=np.int64)
+        if len(partners) > 1:  # the highest estimated similarity first, then the earliest
+            mine = self._signatures[np.searchsorted(self._members, doc)]
+            agree = (self._signatures[np.searchsorted(self._members, partners)] == mine).sum(axis=1)
+            partners = partners[np.lexsort((partners, -agree))]
+            if len(partners) > self.max_comparisons:  # a large family of similar documents
+                self.result.capped += 1
+                partners = partners[:self.max_comparisons]
+        for p in partners.tolist():
+            self.result.comparisons += 1
+            if jaccard(self._sets[p], shingle_set) >= self.threshold:
+                self.result.keep[doc] = False
+                self._removed.setdefault(p, [p]).append(doc)
+                return p
+        for b in bucket_ids:
+            self._kept_in.setdefault(int(b), []).append(doc)
+        if self._last[doc] > doc:
+            self._sets[doc] = shingle_set
+            heapq.heappush(self._expiry, (int(self._last[doc]), doc))
+        return -1
+
+    def finish(self) -> DedupResult:
+        self.result.near_removed = sum(len(m) - 1 for m in self._removed.values())
+        self.result.clusters += [("near", m) for _, m in sorted(self._removed.items())]
+        self._sets.clear()
+        self._signatures = self._signatures[:0]
+        return self.result
+
+
+def deduplicate(hashes: Sequence[bytes], signatures: np.ndarray | None, groups: Sequence[int],
+                params: MinHashParams | None, shingle_sets: Sequence[np.ndarray] | None = None, *,
+                exact: bool = True) -> DedupResult:
+    """Both steps in memory. ``hashes``/``signatures``/``groups``/``shingle_sets``: one per document in
+    input order; ``groups`` scopes dedup (documents of different groups are never duplicates).
+    ``params`` None: exact dedup only."""
+    result = exact_duplicates(hashes, groups, exact=exact)
+    if params is None or signatures is None or shingle_sets is None or len(hashes) == 0:
+        return result
+    near = NearDedup(result, signatures, params, groups)
+    for doc in np.nonzero(near.candidates)[0]:
+        near.offer(int(doc), shingle_sets[doc])
+    return near.finish()
