@@ -11,11 +11,12 @@ from __future__ import annotations
 
 __all__ = [
     "MANIFEST_NAME", "BuildReport", "Manifest", "MinHashParams", "ShardInfo", "TokenDataset", "TokenLoader",
-    "build_shards", "encode_index", "files", "torch_available",
+    "build_shards", "encode_index", "files", "load_tokenizer", "torch_available", "verify_tokenizer",
 ]
 
 _WHERE = {"build_shards": "_build", "BuildReport": "_build", "MinHashParams": "_minhash",
           "Manifest": "_format", "ShardInfo": "_format", "MANIFEST_NAME": "_format", "encode_index": "_format",
+          "verify_tokenizer": "_format", "load_tokenizer": "_format",
           "TokenDataset": "_dataset", "TokenLoader": "_loader"}
 
 

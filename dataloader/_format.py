@@ -15,13 +15,17 @@ manifest per shard set. See docs/shards.md.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from fs3._errors import InvalidArgument
+from fs3._errors import ChecksumMismatch, InvalidArgument, NotFound
+
+from . import _files
+from ._tokenize import ByteTokenizer, HFTokenizer
 
 MAGIC = b"MMIDIDX\x00\x00"
 INDEX_VERSION = 1
@@ -143,3 +147,63 @@ class Manifest:
     @property
     def np_dtype(self) -> np.dtype:
         return np.dtype(self.dtype)
+
+
+def read_manifest(url: str) -> Manifest:
+    """The manifest of the shard set at ``url`` (a local directory or ``fs3://`` URL)."""
+    return Manifest.from_json(_files.read_bytes(_files.join(url, MANIFEST_NAME)))
+
+
+def _tokenizer_file(url: str, manifest: Manifest) -> bytes | None:
+    """The bytes of the set's tokenizer file, checked against the manifest; None for a tokenizer
+    without a file (byte-level, or a kind fs3 does not know)."""
+    spec = manifest.tokenizer if isinstance(manifest.tokenizer, dict) else {}
+    if spec.get("kind") != "huggingface":
+        return None
+    name, digest = spec.get("file"), spec.get("sha256")
+    if not isinstance(name, str) or not isinstance(digest, str):
+        raise InvalidArgument(f"shard set {url}: its manifest names a Hugging Face tokenizer without a file "
+                              "and SHA-256 (rebuild the shard set)")
+    if not name or "/" in name or "\\" in name or name in (".", ".."):
+        raise InvalidArgument(f"shard set {url}: tokenizer file {name!r} is not a plain file name")
+    try:
+        data = _files.read_bytes(_files.join(url, name))
+    except FileNotFoundError:
+        raise NotFound(f"shard set {url} has no {name}, the tokenizer its manifest names (SHA-256 "
+                       f"{digest[:12]}...); sets built before tokenizers were stored need a rebuild") from None
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != digest:
+        raise ChecksumMismatch(f"shard set {url}: {name} has SHA-256 {actual[:12]}..., its manifest says "
+                               f"{digest[:12]}...: the tokenizer was changed after the build")
+    return data
+
+
+def verify_tokenizer(url: str, manifest: Manifest | None = None) -> str:
+    """Check the tokenizer of the shard set at ``url`` and return its fingerprint, to compare on resume.
+    A Hugging Face tokenizer must be there (``tokenizer.json`` beside the manifest) with the manifest's
+    SHA-256 (``NotFound``, ``ChecksumMismatch`` otherwise); the fingerprint is that SHA-256. A tokenizer
+    without a file (byte-level) is fingerprinted by the SHA-256 of its manifest entry."""
+    manifest = manifest or read_manifest(url)
+    data = _tokenizer_file(url, manifest)
+    if data is not None:
+        return hashlib.sha256(data).hexdigest()
+    return hashlib.sha256(json.dumps(manifest.tokenizer, sort_keys=True).encode()).hexdigest()
+
+
+def load_tokenizer(url: str, manifest: Manifest | None = None) -> ByteTokenizer | HFTokenizer:
+    """The tokenizer the shard set at ``url`` was built with, verified as ``verify_tokenizer`` does;
+    ``InvalidArgument`` for a kind fs3 cannot load or a manifest that disagrees with the file."""
+    manifest = manifest or read_manifest(url)
+    spec = manifest.tokenizer if isinstance(manifest.tokenizer, dict) else {}
+    data = _tokenizer_file(url, manifest)
+    if data is not None:
+        tok = HFTokenizer(data.decode("utf-8", errors="strict"), eod_token=spec.get("eod_token"),
+                          name=f"{url}/{spec['file']}")
+    elif spec.get("kind") == "bytes":
+        tok = ByteTokenizer()
+    else:
+        raise InvalidArgument(f"shard set {url}: fs3 cannot load a tokenizer of kind {spec.get('kind')!r}")
+    if (tok.vocab_size, tok.eod_id) != (manifest.vocab_size, manifest.eod_id):
+        raise InvalidArgument(f"shard set {url}: the tokenizer has vocabulary {tok.vocab_size} and end of "
+                              f"document {tok.eod_id}, the manifest says {manifest.vocab_size} and {manifest.eod_id}")
+    return tok

@@ -10,6 +10,7 @@ import numpy as np
 from fs3._errors import InvalidArgument
 
 EOD_CANDIDATES = ("<|endoftext|>", "</s>", "<eos>", "<|end_of_text|>", "[SEP]", "<eod>")
+FILE_NAME = "tokenizer.json"  # a Hugging Face tokenizer's copy in the shard set, beside the manifest
 
 
 class ByteTokenizer:
@@ -59,10 +60,16 @@ class HFTokenizer:
     def __setstate__(self, state):  # rebuilt by __init__ with the default EOD; restore the chosen one
         self.__init__(self._json, eod_token=state["eod_token"], name=state["name"])
 
+    @property
+    def data(self) -> bytes:
+        """The file's bytes, as stored in the shard set."""
+        return self._json.encode()
+
     def spec(self) -> dict:
-        return {"kind": "huggingface", "file": self.name, "vocab_size": self.vocab_size,
+        """``file``: the copy in the shard set; ``source``: the name it was built from."""
+        return {"kind": "huggingface", "file": FILE_NAME, "source": self.name, "vocab_size": self.vocab_size,
                 "eod_token": self.eod_token, "eod_id": self.eod_id,
-                "sha256": hashlib.sha256(self._json.encode()).hexdigest()}
+                "sha256": hashlib.sha256(self.data).hexdigest()}
 
     def encode(self, text: str) -> np.ndarray:
         return np.asarray(self._tok.encode(text, add_special_tokens=False).ids, dtype=np.int64)

@@ -90,9 +90,32 @@ def info(url, as_json):
         return
     stats = m.dedup.get("stats", {})
     click.echo(f"{url}: {len(m.shards)} shards, {m.documents} documents, {m.tokens} tokens, {m.dtype}")
-    click.echo(f"tokenizer: {m.tokenizer.get('kind')} (vocabulary {m.vocab_size}, end of document {m.eod_id})")
+    tokenizer_ok = _tokenizer_line(url, m)
     if stats:
         click.echo(f"dedup ({m.dedup.get('scope')}): {stats.get('documents_in')} in, "
                    f"{stats.get('exact_duplicates_removed')} exact and {stats.get('near_duplicates_removed')} "
                    f"near duplicates removed")
     click.echo(f"built {m.created} from {', '.join(m.inputs)}")
+    if not tokenizer_ok:
+        raise SystemExit(1)
+
+
+def _tokenizer_line(url: str, m) -> bool:
+    """Print what tokenizer the set was built with, and whether its stored file still matches the
+    manifest's SHA-256 (a trainer resuming on the set checks the same); False when it does not."""
+    from fs3.dataloader import verify_tokenizer
+
+    spec = m.tokenizer if isinstance(m.tokenizer, dict) else {}
+    words = [str(spec.get("kind"))]
+    if spec.get("file"):
+        source = f" (from {spec['source']})" if spec.get("source") and spec["source"] != spec["file"] else ""
+        words.append(f"file {spec['file']}{source}, SHA-256 {str(spec.get('sha256'))[:12]}...")
+    click.echo(f"tokenizer: {', '.join(words)} (vocabulary {m.vocab_size}, end of document {m.eod_id})")
+    try:
+        verify_tokenizer(url, m)
+    except OSError as exc:
+        click.echo(f"fs3: shards info: tokenizer check failed: {exc}", err=True)
+        return False
+    if spec.get("file"):
+        click.echo("tokenizer file: verified (matches the manifest's SHA-256)")
+    return True
