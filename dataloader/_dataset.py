@@ -4,6 +4,8 @@ order and split, docs/shards.md for the format."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import threading
 import weakref
@@ -14,9 +16,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 from fs3._errors import InvalidArgument
+from fs3._retry import retry_timeout as resolve_retry_timeout
 
 from . import _files
-from ._format import MANIFEST_NAME, Manifest
+from ._control import Control, exit_with
+from ._format import MANIFEST_NAME, Manifest, verify_tokenizer
 from ._order import EpochOrder, Mixture, worker_batches
 
 try:  # torch is optional: without it the dataset yields numpy arrays
@@ -40,6 +44,7 @@ def _after_fork() -> None:
     for shard_set in list(_LIVE_SETS):
         shard_set._cache_lock = threading.Lock()
         shard_set.loading = {}
+    _files._lock = threading.Lock()  # (a thread of the parent may have held it: its client is not ours)
 
 
 if hasattr(os, "register_at_fork"):
@@ -146,6 +151,14 @@ class ShardSet:
             pieces = [np.concatenate([a, b]) for a, b in zip(pieces, extra, strict=True)]
         return tuple(pieces)
 
+    def identity(self) -> tuple[str, str]:
+        """(shard-set digest, tokenizer digest): SHA-256 of what the samples are made of (dtype, shards
+        and their checksums) and of the tokenizer recorded in the manifest (with its file's SHA-256)."""
+        m = self.manifest
+        data = {"dtype": m.dtype, "vocab_size": m.vocab_size, "eod_id": m.eod_id,
+                "shards": [[s.name, s.tokens, s.bin_crc32c, s.idx_crc32c] for s in m.shards]}
+        return _digest(data), _digest(m.tokenizer)
+
     def maps(self) -> list[np.ndarray]:
         if self._maps is None:  # plain ndarray views: slicing a memmap subclass costs more than the copy
             self._maps = [np.memmap(b, dtype=self.dtype, mode="r").view(np.ndarray) for b in self.bins]
@@ -159,15 +172,21 @@ class TokenDataset(_Base):
     ``[(url, weight), ...]`` for weighted mixing. ``batch_size`` is the per-rank batch the DataLoader will
     collate (use ``TokenLoader``, or ``DataLoader(ds, batch_size=ds.batch_size)``): workers take whole
     batches in turn, so the loader's order is the same for any number of workers.
+    Any DataLoader reads it, with fork, forkserver or spawn workers, persistent or not. To resume, save the
+    state of ``TokenLoader`` or of torchdata's ``StatefulDataLoader`` (exact with workers); the dataset's
+    own ``state_dict()`` is exact in-process and refused once a plain DataLoader's workers read it.
     ``rank``/``world_size`` default to ``torch.distributed`` when it is initialized.
     ``shuffle_block`` (samples, default about 1 MiB of tokens) and ``shuffle_window`` (blocks) set the
     block-window shuffle; ``shuffle_block=1`` is a uniform shuffle.
+    ``retry_timeout``: seconds reads from fs3 wait out an outage (stopped storage nodes, a meta restart)
+    before they fail, in this process and in its DataLoader workers (default ``FS3_RETRY_TIMEOUT``,
+    else 300).
     """
 
     def __init__(self, sources, seq_len: int = 2048, *, batch_size: int = 1, seed: int = 0,
                  rank: int | None = None, world_size: int | None = None, shuffle: bool = True,
                  shuffle_block: int | None = None, shuffle_window: int = 16, prefetch: int = 2,
-                 output: str = "torch", reader: str = "batched"):
+                 output: str = "torch", reader: str = "batched", retry_timeout: float | None = None):
         if seq_len < 1 or batch_size < 1:
             raise InvalidArgument("seq_len and batch_size must be at least 1")
         if output not in ("torch", "numpy"):
@@ -188,7 +207,11 @@ class TokenDataset(_Base):
         if not 0 <= rank < world_size:
             raise InvalidArgument(f"rank {rank} is not in [0, {world_size})")
         self.rank, self.world_size = rank, world_size
+        self.retry_timeout = None if retry_timeout is None else resolve_retry_timeout(retry_timeout)
         self.sets = [ShardSet(url, memmap=reader == "memmap") for url, _ in sources]
+        for shard_set in self.sets:  # pickled with the reader: its client in each worker uses it too
+            if shard_set.reader is not None:
+                shard_set.reader.retry_timeout = self.retry_timeout
         self.weights = [float(w) for _, w in sources]
         sample_bytes = (seq_len + 1) * max(s.dtype.itemsize for s in self.sets)
         block = shuffle_block or max(1, (1 << 20) // sample_bytes)
@@ -202,9 +225,18 @@ class TokenDataset(_Base):
         self.out_dtype = np.int64
         self.unit_batches = max(1, UNIT_BYTES // (sample_bytes * batch_size))
         self.yield_batches = False  # TokenLoader sets it: whole batches, no per-sample collation
-        self._epoch = 0
-        self._position = 0       # global samples of the epoch consumed
-        self._local_yielded = None
+        self._ctl = Control()      # where the next pass starts, shared with DataLoader workers
+        self._local_yielded = None  # in-process pass: local samples of the epoch yielded so far
+        self._worker_pass = None    # in a worker: [epoch, position, worker, workers, samples yielded]
+        self._worker_resume = None  # in a worker: the pass a StatefulDataLoader restored, not yet begun
+        self._pickled_by = None     # the process that sent this copy to a worker (spawn, forkserver)
+        self._ring = None           # TokenLoader's: shared memory its workers hand batches over through
+        self._identity = [s.identity() for s in self.sets]
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_pickled_by"] = os.getpid()
+        return state
 
     def _samples_in(self, s: ShardSet) -> int:
         n = (s.total - 1) // self.seq_len
@@ -226,35 +258,100 @@ class TokenDataset(_Base):
         """Samples this rank yields per epoch (from the epoch's start)."""
         return self.mixture.epoch_length // self.world_size
 
+    @property
+    def _epoch(self) -> int:
+        return self._ctl.start[0]
+
+    @property
+    def _position(self) -> int:
+        """Global samples of the epoch consumed before the next pass starts."""
+        return self._ctl.start[1]
+
     def set_epoch(self, epoch: int) -> None:
-        self._epoch, self._position = int(epoch), 0
+        self._ctl.set(int(epoch), 0)
 
     def state_dict(self) -> dict:
         """Where this rank stands: resumes with ``load_state_dict``, also on another number of ranks
-        when the global batch (batch_size x world_size) is the same."""
-        position = self._position
+        when the global batch (batch_size x world_size) is the same. In a DataLoader worker (torchdata's
+        ``StatefulDataLoader`` asks each one), where that worker stands in its share of the batches."""
+        if _in_worker():
+            return self._worker_state()
+        if self._ctl.workers_read:
+            raise InvalidArgument(
+                "TokenDataset.state_dict(): DataLoader workers read this dataset, and only the loader knows "
+                "how many of their batches the training loop has taken: save the state of a TokenLoader "
+                "(fs3.dataloader.TokenLoader) or of torchdata's StatefulDataLoader instead")
+        epoch, position = self._ctl.start
         if self._local_yielded is not None:
             position = self._local_yielded * self.world_size
-        return self._state(self._epoch, position)
+        return self._state(epoch, position)
 
-    def _state(self, epoch: int, position: int) -> dict:
-        if position >= self.epoch_length:
+    def _worker_state(self) -> dict:
+        if self._worker_pass is not None:
+            epoch, position, worker, workers, samples = self._worker_pass
+        elif self._worker_resume is not None:
+            epoch, position, worker, workers, samples = self._worker_resume
+        else:
+            (epoch, position), (worker, workers), samples = self._ctl.start, _worker(), 0
+        return self._state(epoch, position, wrap=False) | {"worker": [worker, workers, samples]}
+
+    def _state(self, epoch: int, position: int, *, wrap: bool = True) -> dict:
+        if wrap and position >= self.epoch_length:
             epoch, position = epoch + 1, 0
         return {"version": STATE_VERSION, "epoch": epoch, "position": position, "seed": self.seed,
                 "seq_len": self.seq_len, "samples": self.mixture.epoch_length,
-                "global_batch": self.batch_size * self.world_size}
+                "global_batch": self.batch_size * self.world_size,
+                "shard_sets": [data for data, _ in self._identity],
+                "tokenizers": [tok for _, tok in self._identity]}
 
     def load_state_dict(self, state: dict) -> None:
+        """Continue where ``state`` (from ``state_dict``) stood. Refuses a state of another order: other
+        seed, sequence length, global batch, shard sets (their checksums) or tokenizer (the manifest's, and
+        the tokenizer file stored with the set must still have the SHA-256 the manifest records)."""
         if state.get("version") != STATE_VERSION:
             raise InvalidArgument(f"unsupported data loader state version {state.get('version')!r}")
         for key, mine in (("seed", self.seed), ("seq_len", self.seq_len), ("samples", self.mixture.epoch_length)):
             if state[key] != mine:
                 raise InvalidArgument(f"state was saved with {key}={state[key]}, this dataset has {mine}")
+        self._check_identity(state)
+        if "global_batch" in state and state["global_batch"] != self.batch_size * self.world_size:
+            raise InvalidArgument(
+                f"state was saved with a global batch of {state['global_batch']} samples, this dataset has "
+                f"{self.batch_size * self.world_size} (batch_size {self.batch_size} x {self.world_size} ranks): "
+                "keep batch_size x world_size the same to resume")
         if state["position"] % self.world_size:
             raise InvalidArgument(f"state is at global position {state['position']}, which {self.world_size} "
                                   "ranks cannot split evenly: keep the global batch the same")
-        self._epoch, self._position = int(state["epoch"]), int(state["position"])
+        epoch, position = int(state["epoch"]), int(state["position"])
         self._local_yielded = None
+        worker = state.get("worker")
+        if worker is None:
+            self._worker_resume = None
+            self._ctl.set(epoch, position)
+            return
+        if not _in_worker():
+            raise InvalidArgument("this state is one DataLoader worker's (from a StatefulDataLoader): load the "
+                                  "loader's state with its load_state_dict()")
+        if tuple(worker[:2]) != _worker():
+            raise InvalidArgument(f"state is DataLoader worker {worker[0]}'s of {worker[1]}, this is worker "
+                                  f"{_worker()[0]} of {_worker()[1]}: resume with the same number of workers")
+        self._worker_resume = [epoch, position, int(worker[0]), int(worker[1]), int(worker[2])]
+
+    def _check_identity(self, state: dict) -> None:
+        data, toks = state.get("shard_sets"), state.get("tokenizers")
+        if data is None and toks is None:
+            return  # a state from before these were recorded
+        if data is not None and len(data) != len(self.sets):
+            raise InvalidArgument(f"state was saved with {len(data)} shard sets, this dataset has {len(self.sets)}")
+        for i, (shard_set, (my_data, my_tok)) in enumerate(zip(self.sets, self._identity, strict=True)):
+            if toks is not None and toks[i] != my_tok:
+                raise InvalidArgument(f"the tokenizer of shard set {shard_set.url} is not the one the state was "
+                                      f"saved with (its manifest's tokenizer changed): resume on the same tokens")
+            # and the tokenizer file stored with the set is still the one the manifest (so the state) names
+            verify_tokenizer(shard_set.url, shard_set.manifest)
+            if data is not None and data[i] != my_data:
+                raise InvalidArgument(f"shard set {shard_set.url} is not the one the state was saved with (its "
+                                      "manifest's shards or checksums changed): resume on the same shard set")
 
     # -- iteration ------------------------------------------------------------------------------------
 
@@ -263,11 +360,54 @@ class TokenDataset(_Base):
         return worker_batches(local_start, len(self), self.batch_size, worker, workers)
 
     def __iter__(self) -> Iterator:
-        epoch, local_start = self._epoch, self._position // self.world_size
-        batches = self._batches(epoch, local_start)
-        in_process = _worker()[1] == 1 and not _in_worker()
-        if in_process:
+        in_worker = _in_worker()
+        if in_worker:
+            exit_with(self._pickled_by or os.getppid())  # a worker ends with its trainer
+            self._ctl.begin(_worker()[1])
+        resume, self._worker_resume = self._worker_resume, None
+        if resume is not None:
+            epoch, position, skip = resume[0], resume[1], resume[4]
+        else:
+            (epoch, position), skip = self._ctl.start, 0
+        local_start = position // self.world_size
+        batches = _skip(self._batches(epoch, local_start), skip)
+        if in_worker:
+            self._worker_pass = [epoch, position, *_worker(), skip]
+            if self._ring is not None:
+                self._ring.begin(_worker()[0])
+        else:
             self._local_yielded = local_start
+        return self._pass(epoch, batches, in_worker)  # (where it starts is settled now, not at the first next())
+
+    def _pass(self, epoch: int, batches: list[tuple[int, int]], in_worker: bool) -> Iterator:
+        for rows in self._units(epoch, batches):
+            if self.yield_batches:
+                yield from self._count(rows, in_worker)
+                continue
+            for row in rows:
+                self._counted(1, in_worker)  # counted before the caller sees it: state_dict() resumes after it
+                yield row
+        if in_worker:
+            self._worker_pass[4] = -1  # this worker's share of the epoch is done (-1: all of it)
+            self._ctl.ended(_worker()[0], epoch)
+        else:
+            self._local_yielded = None
+            self._ctl.set(epoch + 1, 0)
+
+    def _counted(self, n: int, in_worker: bool) -> None:
+        if in_worker:
+            self._worker_pass[4] += n
+        else:
+            self._local_yielded += n
+
+    def _count(self, batches, in_worker: bool):
+        ring = self._ring if in_worker else None
+        for batch in batches:
+            self._counted(len(batch), in_worker)
+            yield batch if ring is None else ring.put(_worker()[0], batch)
+
+    def _units(self, epoch: int, batches: list[tuple[int, int]]) -> Iterator:
+        """This pass's samples, a read round at a time: rows (or whole batches when ``yield_batches``)."""
         units, i, size = [], 0, 1  # read rounds grow from one batch, so the first batch comes soon
         while i < len(batches):
             units.append(batches[i:i + size])
@@ -284,22 +424,16 @@ class TokenDataset(_Base):
                     pending.append(pool.submit(self._fetch_unit, epoch, units[i + len(pending)]))
                 rows = pending.pop(0).result() if pool is not None else self._fetch_unit(epoch, units[i])
                 if self.yield_batches:
-                    at = 0
+                    at, out = 0, []
                     for begin, end in units[i]:
-                        if in_process:
-                            self._local_yielded += end - begin
-                        yield wrap(rows[at:at + end - begin])
+                        out.append(wrap(rows[at:at + end - begin]))
                         at += end - begin
-                    continue
-                for row in rows:
-                    if in_process:  # counted before the caller sees it: state_dict() resumes after it
-                        self._local_yielded += 1
-                    yield wrap(row)
+                    yield out
+                else:
+                    yield wrap(rows)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
-        if in_process:
-            self._epoch, self._position, self._local_yielded = epoch + 1, 0, None
 
     def _fetch_unit(self, epoch: int, batches: list[tuple[int, int]]) -> np.ndarray:
         """Samples of a run of local batches, read in one round: (n, seq_len + 1) int64."""
@@ -320,7 +454,9 @@ class TokenDataset(_Base):
 
     def _read_set(self, shard_set: ShardSet, rows: np.ndarray, samples: np.ndarray, out: np.ndarray) -> None:
         width = self.seq_len + 1
-        if not shard_set.memmap:
+        # Blocks smaller than a read extent (a uniform shuffle's are one sample) are not worth their
+        # bookkeeping: their samples are read as extents, every one of a read round in one batch.
+        if not shard_set.memmap and shard_set.block * self.seq_len * shard_set.dtype.itemsize >= GAP:
             dense = self._dense_blocks(shard_set, samples)
             if dense is not None:  # whole blocks, read once and cached across read rounds
                 self._read_blocks(shard_set, rows, samples, dense, out)
@@ -359,7 +495,12 @@ class TokenDataset(_Base):
                               scratch)
         eid = np.cumsum(new) - 1
         at = ext_pos[eid] + begin - ext_off[eid]
-        tokens = scratch.view(shard_set.dtype) if item > 1 and len(scratch) % item == 0 else None
+        tokens = scratch.view(shard_set.dtype) if len(scratch) % item == 0 else None
+        if tokens is not None and len(tokens) >= width:
+            whole = (p_n == width) & (p_col == 0) & (at % item == 0)
+            if whole.any():  # one gather for the whole samples: rows of a sliding window over the extents
+                out[p_row[whole]] = np.lib.stride_tricks.sliding_window_view(tokens, width)[at[whole] // item]
+                at, p_n, p_row, p_col = at[~whole], p_n[~whole], p_row[~whole], p_col[~whole]
         for a, n, r, col in zip(at.tolist(), p_n.tolist(), p_row.tolist(), p_col.tolist(), strict=True):
             if tokens is not None and a % item == 0:
                 out[r, col:col + n] = tokens[a // item:a // item + n]
@@ -416,6 +557,24 @@ def _samples_view(tokens: np.ndarray, base: int, seq: int, width: int) -> np.nda
     rows = max(0, (len(tokens) - base - width) // seq + 1)
     return np.lib.stride_tricks.as_strided(tokens[base:], shape=(rows, width),
                                            strides=(seq * tokens.strides[0], tokens.strides[0]), writeable=False)
+
+
+def _skip(batches: list[tuple[int, int]], samples: int) -> list[tuple[int, int]]:
+    """``batches`` without their first ``samples`` samples (-1: all of them)."""
+    if samples < 0:
+        return []
+    out = []
+    for begin, end in batches:
+        if samples >= end - begin:
+            samples -= end - begin
+            continue
+        out.append((begin + samples, end))
+        samples = 0
+    return out
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def _worker() -> tuple[int, int]:

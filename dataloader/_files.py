@@ -16,15 +16,34 @@ _clients: dict[tuple[int, str | None], object] = {}
 _lock = threading.Lock()
 
 
-def fs3_client(address: str | None):
-    """This process's client for the cluster at ``address`` (None: the default cluster)."""
+def fs3_client(address: str | None, retry_timeout: float | None = None, *, wait_out: bool = False):
+    """This process's client for the cluster at ``address`` (None: the default cluster); with
+    ``retry_timeout`` (a dataset's), its calls wait out outages that long from here on. ``wait_out``:
+    the cluster is known to exist (a worker reading a dataset its parent opened), so an unreachable
+    meta server is an outage to wait out while connecting too."""
     key = (os.getpid(), address)
     with _lock:
         client = _clients.get(key)
         if client is None:
             from fs3.client import connect
-            client = _clients[key] = connect(address)
+            client = _clients[key] = connect(address, retry_timeout=retry_timeout, wait_out=wait_out)
+        elif retry_timeout is not None and client.retry_timeout != retry_timeout:
+            client.retry_timeout = retry_timeout
         return client
+
+
+def fs3_environment() -> dict[str, str]:
+    """This process's ``FS3_*`` settings (cluster, token, CA, retry timeout, state directory)."""
+    return {k: v for k, v in os.environ.items() if k.startswith("FS3_")}
+
+
+def adopt_environment(env: dict[str, str]) -> None:
+    """Take on the ``FS3_*`` settings of the process that sent us a dataset. A forkserver worker is
+    forked from a server started long before, and would otherwise see that moment's settings (another
+    cluster, an old token) instead of its parent's now."""
+    for key in [k for k in os.environ if k.startswith("FS3_") and k not in env]:
+        del os.environ[key]
+    os.environ.update(env)
 
 
 def has_clients() -> bool:
@@ -112,6 +131,7 @@ class RangeReader:
         self.urls = list(urls)
         self._fds: list[int] | None = None
         self._pid = None
+        self.retry_timeout: float | None = None  # fs3: how long reads wait out an outage (None: the client's)
         fs3 = [is_fs3_url(u) for u in self.urls]
         if any(fs3) and not all(fs3):
             raise FS3Error("a shard set lives either on fs3 or locally, not both")
@@ -124,7 +144,15 @@ class RangeReader:
         state = dict(self.__dict__)
         state["_fds"] = None
         state["_stats"] = None
+        if self.remote:
+            state["_env"] = (os.getpid(), fs3_environment())
         return state
+
+    def __setstate__(self, state):
+        sender, env = state.pop("_env", (None, None))
+        self.__dict__.update(state)
+        if env is not None and sender != os.getpid():
+            adopt_environment(env)
 
     def read(self, ranges: list[tuple[int, int, int]], out) -> None:
         """Fill ``out`` (a writable buffer) with the ranges ``(file index, offset, length)`` back to back."""
@@ -134,7 +162,7 @@ class RangeReader:
             self._read_local(ranges, out)
 
     def _read_remote(self, ranges, out) -> None:
-        client = fs3_client(self._address)
+        client = fs3_client(self._address, self.retry_timeout, wait_out=True)
         if self._pid != os.getpid():
             stats = client.stat_many(self._paths)  # resolved once per process, reused per batch
             for st in stats:
