@@ -6,14 +6,24 @@ Asynchronous underneath (``AsyncFileSystem`` over ``AsyncClient``); ``cat_file``
 
 Like fsspec's local filesystem with ``auto_mkdir``, writing a file creates its missing parent directories.
 
+Writes are atomic (docs/checkpoints.md): a file opened with ``"wb"`` or ``"xb"`` is written under a hidden
+temporary name in the same directory (``.NAME.fs3tmp-XXXX``) and renamed over ``NAME`` when it is closed
+after a successful write. A write that ends in an exception (in the ``with`` block, or propagating while
+the file is closed) removes the temporary and leaves ``NAME`` as it was; a killed writer leaves only the
+temporary, which ``clean_temporaries`` reclaims. ``"ab"`` appends in place.
+
 Storage options: ``cluster`` (meta ``HOST:PORT`` or a local cluster's data directory; ``fs3://HOST:PORT/p``
-URLs set it) and ``token``; the defaults are those of ``fs3.connect()``.
+URLs set it), ``token`` and ``retry_timeout``; the defaults are those of ``fs3.connect()``.
 """
 
 from __future__ import annotations
 
 import errno
 import posixpath
+import secrets
+import sys
+import time
+from typing import Any
 
 from fsspec.asyn import AsyncFileSystem, sync, sync_wrapper
 from fsspec.spec import AbstractBufferedFile
@@ -23,6 +33,15 @@ from fs3._url import SCHEME
 
 from ._async_client import AsyncClient
 from ._types import FileStat
+
+TEMP_MARK = ".fs3tmp-"  # in the hidden name an atomic write goes to until its file is closed
+DIRECT_READ = 1 << 20   # a readinto this large bypasses the read-ahead cache
+
+
+def temporary_name(path: str) -> str:
+    """A fresh hidden name beside ``path`` for writing it atomically."""
+    directory, name = posixpath.split(path)
+    return posixpath.join(directory, f".{name}{TEMP_MARK}{secrets.token_hex(6)}")
 
 
 def _info(st: FileStat) -> dict:
@@ -47,17 +66,19 @@ class FS3FileSystem(AsyncFileSystem):
     mirror_sync_methods = True
 
     def __init__(self, cluster: str | None = None, token: str | None = None, *, asynchronous: bool = False,
-                 loop=None, batch_size: int | None = None, **kwargs):
+                 loop=None, batch_size: int | None = None, retry_timeout: float | None = None, **kwargs):
         super().__init__(asynchronous=asynchronous, loop=loop, batch_size=batch_size, **kwargs)
         self.cluster = cluster
         self.token = token
+        self.retry_timeout = retry_timeout  # how long calls wait out an outage (None: fs3.connect's default)
         self._aclient: AsyncClient | None = None
 
     # -- plumbing ---------------------------------------------------------------------------------------
 
     async def _client(self) -> AsyncClient:
         if self._aclient is None:
-            self._aclient = await AsyncClient.connect(self.cluster, token=self.token)
+            self._aclient = await AsyncClient.connect(self.cluster, token=self.token,
+                                                      retry_timeout=self.retry_timeout)
         return self._aclient
 
     @classmethod
@@ -287,20 +308,35 @@ class FS3FileSystem(AsyncFileSystem):
         path = self._strip_protocol(path)
         if "r" in mode and self.isdir(path):
             raise IsADirectory("Is a directory", path=path)
-        writer = None
-        if "x" in mode:  # created exclusively now: FileExistsError here, not at the first flush
-
-            async def create():
-                client = await self._client()
-                await client.makedirs(posixpath.dirname(path) or "/", exist_ok=True)
-                return await client.open(path, "xb")
-            writer = sync(self.loop, create)
+        exclusive = "x" in mode
+        if exclusive:  # FileExistsError here, not at the close (where the rename checks again)
+            if self.exists(path):
+                raise AlreadyExists("File exists", path=path)
             mode = mode.replace("x", "w")
-        f = FS3BufferedFile(self, path, mode, block_size=block_size or 4 << 20, autocommit=autocommit,
-                               cache_options=cache_options, **kwargs)
-        if writer is not None:
-            f._writer = writer
+        if block_size is None:  # reads: 1 MiB of read-ahead (larger reads bypass it); writes: 4 MiB a request
+            block_size = DIRECT_READ if "r" in mode else 4 << 20
+        f = FS3BufferedFile(self, path, mode, block_size=block_size, autocommit=autocommit,
+                            cache_options=cache_options, **kwargs)
+        f.exclusive = exclusive
         return f
+
+    async def _clean_temporaries(self, path="/", older_than: float = 3600.0) -> list[str]:
+        """Remove the temporaries of atomic writes in directory ``path`` (not below it) last written more
+        than ``older_than`` seconds ago: what writers killed mid-write left. Returns their paths."""
+        path = self._strip_protocol(path)
+        client = await self._client()
+        cutoff = time.time_ns() - int(older_than * 1e9)
+        removed = []
+        async for entry in client.iterdir(path, detail=True):
+            if entry.name.startswith(".") and TEMP_MARK in entry.name and not entry.is_dir and entry.mtime_ns < cutoff:
+                try:
+                    await client.unlink(entry.path)
+                except FileNotFoundError:
+                    continue  # renamed or removed meanwhile
+                removed.append(entry.path)
+        return removed
+
+    clean_temporaries = sync_wrapper(_clean_temporaries)
 
     async def _close(self):
         if self._aclient is not None:
@@ -309,23 +345,53 @@ class FS3FileSystem(AsyncFileSystem):
 
 
 class FS3BufferedFile(AbstractBufferedFile):
-    """Reads fetch ranges with the batched read path; writes stream to an fs3 write session."""
+    """Reads fetch ranges with the batched read path; writes stream to an fs3 write session, under a
+    temporary name renamed over the file's on a successful close (``commit``), or removed (``discard``)
+    when the write ended in an exception."""
+
+    exclusive = False  # "xb": the commit fails (FileExistsError) if the name appeared meanwhile
+    _temp: str | None = None  # where the data goes until the commit (None: "ab", written in place)
+    _writer: Any = None  # the AsyncFile written (once the first block is flushed)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # An exception raised after this point and propagating when the file is closed (a ``with``
+        # block of fsspec.open, a try/finally) means the write did not complete: discarded, not committed.
+        self._exception_at_open = sys.exc_info()[1]
 
     def _fetch_range(self, start, end):
         return sync(self.fs.loop, self.fs._cat_file, self.path, start=start, end=end)
 
+    def readinto(self, b):
+        """Large reads (torch.load's tensor records) go from the storage nodes straight into ``b``, past
+        the read-ahead cache and its copies; small ones through it."""
+        out = memoryview(b).cast("B")
+        if "r" not in self.mode or out.nbytes < DIRECT_READ:
+            return super().readinto(b)
+        n = max(0, min(out.nbytes, self.size - self.loc))
+        if n == 0:
+            return 0
+
+        async def read():
+            client = await self.fs._client()
+            return (await client.read_batch([(self.path, self.loc, n)], [out[:n]]))[0]
+        got = sync(self.fs.loop, read)
+        self.loc += got
+        return got
+
     def _initiate_upload(self):
-        if getattr(self, "_writer", None) is not None:
+        if self._writer is not None:
             return
 
         async def start():
             client = await self.fs._client()
             if "a" in self.mode and await self.fs._exists(self.path):
-                f = await client.open(self.path, "ab")
-            else:
-                await client.makedirs(posixpath.dirname(self.path) or "/", exist_ok=True)
-                f = await client.open(self.path, "wb")
-            return f
+                return await client.open(self.path, "ab")
+            await client.makedirs(posixpath.dirname(self.path) or "/", exist_ok=True)
+            if "a" in self.mode:
+                return await client.open(self.path, "ab")
+            self._temp = temporary_name(self.path)
+            return await client.open(self._temp, "xb")
         self._writer = sync(self.fs.loop, start)
 
     def _upload_chunk(self, final=False):
@@ -334,12 +400,84 @@ class FS3BufferedFile(AbstractBufferedFile):
             sync(self.fs.loop, self._writer.write, data)
         if final:
             sync(self.fs.loop, self._writer.close)
+            if self.autocommit:
+                self.commit()
         return True
 
+    def commit(self):
+        """Rename the temporary over the file's name (its old content, if any, goes at once)."""
+        if self._temp is None:
+            return
+        temp, self._temp = self._temp, None
+
+        async def rename():
+            client = await self.fs._client()
+            try:
+                await client.rename(temp, self.path, replace=not self.exclusive)
+            except BaseException:
+                try:
+                    await client.unlink(temp)
+                except OSError:
+                    pass  # gone already, or meta unreachable: clean_temporaries reclaims it
+                raise
+        sync(self.fs.loop, rename)
+
     def discard(self):
-        writer = getattr(self, "_writer", None)
-        if writer is not None:
-            sync(self.fs.loop, writer.close)
+        """Drop what was written: close the write session and remove the temporary."""
+        writer, temp = self._writer, self._temp
+        self._temp = None
+
+        async def drop():
+            client = await self.fs._client()
+            if writer is not None:
+                try:
+                    await writer.close()
+                except OSError:
+                    pass  # the write failed: its temporary goes anyway
+            if temp is not None:
+                try:
+                    await client.unlink(temp)
+                except FileNotFoundError:
+                    pass
+        sync(self.fs.loop, drop)
+
+    def _abandon(self) -> None:
+        try:
+            self.discard()
+        finally:
+            self.closed = True
+
+    def close(self):
+        if not self.closed and "r" not in self.mode:
+            raised = sys.exc_info()[1]
+            if raised is not None and raised is not self._exception_at_open:
+                self._abandon()
+                return
+            try:
+                super().close()
+            except BaseException:
+                self._abandon()  # the last write or the rename failed: leave the old file, not a part
+                raise
+            return
+        super().close()
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and not self.closed and "r" not in self.mode:
+            self._abandon()
+        else:
+            self.close()
+
+    def __del__(self):
+        # Never committed by the garbage collector: a file dropped unclosed was not finished.
+        if self.closed or "r" in self.mode:
+            return
+        self.closed = True
+        loop = self.fs.loop
+        if self._temp is not None and loop is not None and loop.is_running():
+            try:
+                self.discard()
+            except Exception:  # noqa: BLE001 - nothing to report to in a finalizer; clean_temporaries reclaims it
+                pass
 
 
 __all__ = ["FS3FileSystem", "FS3Error", "NotFound"]
