@@ -18,16 +18,21 @@ from . import (
     _cluster,
     _copy,
     _demo,
+    _du,
+    _find,
     _local,
+    _ls,
     _mount,
     _namespace,
+    _node,
     _quota,
     _servers,
     _shards,
+    _sync,
     _tls,
     _users,
 )
-from ._common import CliState
+from ._common import CliState, bound_numeric_options
 
 
 class _Group(click.Group):
@@ -63,11 +68,13 @@ def cli(ctx: click.Context, cluster: str | None, token: str | None) -> None:
 for command in (
     _local.up, _local.down, _local.status, _demo.demo,
     _servers.meta, _servers.storage, _tls.tls_certs,
-    _namespace.ls, _namespace.cat, _namespace.mkdir, _namespace.rm, _namespace.mv, _namespace.stat,
+    _ls.ls, _namespace.cat, _namespace.mkdir, _namespace.rm, _namespace.mv, _namespace.stat,
     _namespace.ln, _namespace.chmod, _namespace.chown, _namespace.df, _quota.quota,
-    _copy.cp, _cluster.cluster, _bench.bench, _users.user, _shards.shards, _mount.mount, _mount.umount,
+    _du.du, _find.find,
+    _copy.cp, _sync.sync, _cluster.cluster, _node.node, _bench.bench, _users.user, _shards.shards, _mount.mount, _mount.umount,
 ):
     cli.add_command(command)
+bound_numeric_options(cli)  # after every registration: no numeric option without bounds
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import stat as _stat
 import sys
@@ -10,7 +11,7 @@ import time
 
 import click
 
-from fs3._errors import InvalidArgument
+from fs3._errors import InvalidArgument, describe
 from fs3._url import is_fs3_url, parse_url
 
 
@@ -55,8 +56,136 @@ def client_for(text: str):
     return state().client(address), path
 
 
+def report(exc: BaseException) -> None:
+    """Say on stderr why one operand failed, as the group says it for a whole command, when a command
+    goes on with the rest (`rm a b` as coreutils: every failure reported, exit status 1 at the end)."""
+    click.echo(f"fs3: {click.get_current_context().info_name}: {describe(exc)}", err=True)
+
+
 def emit_json(obj) -> None:
     click.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+# -- numeric options --------------------------------------------------------------------------------
+# Every number a command takes is checked as it is parsed: a mistake is one line on stderr and exit
+# status 1 (InvalidArgument, reported by the group), never a traceback from deeper down (a protobuf
+# uint32 refusing 99999999999999) nor a silent fallback (`--replicas 0` quietly meaning 3).
+
+UINT32_MAX = (1 << 32) - 1
+INT63_MAX = (1 << 63) - 1
+
+
+class Number(click.ParamType):
+    """A whole number (``kind=int``) or a finite real number (``float``) from ``low`` to ``high``."""
+
+    def __init__(self, kind: type = int, low: float = 0, high: float | None = None, *, unit: str = "",
+                 above: bool = False):
+        self.kind, self.low, self.high, self.unit, self.above = kind, low, high, unit, above
+        self.name = "integer" if kind is int else "float"
+
+    def describe(self) -> str:
+        what = ("a whole number" if self.kind is int else "a number") + (f" of {self.unit}" if self.unit else "")
+        if self.above:
+            return f"{what} above {self.low:g}" + (f" and at most {self.high:g}" if self.high is not None else "")
+        if self.high is None:
+            return f"{what} of at least {self.low:g}"
+        return f"{what} from {self.low:g} to {self.high:g}" if self.kind is float else f"{what} from {self.low} to {self.high}"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, self.kind) and not isinstance(value, bool) and self._fits(value):
+            return value
+        n = self._parse(value)
+        if n is None or not self._fits(n):
+            raise InvalidArgument(f"Invalid {option_name(param)} {str(value)!r}: expected {self.describe()}")
+        return n
+
+    def _parse(self, value):
+        try:
+            n = self.kind(str(value).strip())
+        except (TypeError, ValueError, OverflowError):
+            return None
+        return n if self.kind is int or math.isfinite(n) else None
+
+    def _fits(self, n) -> bool:
+        return (n > self.low if self.above else n >= self.low) and (self.high is None or n <= self.high)
+
+
+def option_name(param) -> str:
+    """How the user spelled the parameter: its longest flag, or an argument's metavar."""
+    if param is None:
+        return "value"
+    if isinstance(param, click.Option):
+        return max(param.opts, key=len)
+    return (param.metavar or param.name or "argument").upper()
+
+
+COUNT = Number(int, 1, INT63_MAX)               # how many of something, at least one
+NATURAL = Number(int, 0, INT63_MAX)             # a count where 0 means none, or "the default"
+ID32 = Number(int, 0, UINT32_MAX)               # a uid, gid, target or chain id (uint32 on the wire)
+USER_ID = Number(int, 0, UINT32_MAX - 1)        # a uid or gid: (uint32)-1 means "unchanged" to chown
+SECONDS = Number(float, 0, 1e9, unit="seconds")
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
+
+
+def parse_size(text, *, allow_zero: bool = False) -> int:
+    """Bytes from ``10G``, ``1.5M``, ``4096`` or ``64KiB`` (powers of 1024); InvalidArgument for anything
+    else, for a size that is not finite or beyond 2**63, and for 0 unless ``allow_zero``."""
+    t = str(text).strip().upper().removesuffix("IB").removesuffix("B")
+    unit = t[-1:] if t[-1:] in _UNITS else ""
+    try:
+        value = float(t[: len(t) - len(unit)])
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0 <= value * _UNITS[unit] <= INT63_MAX:
+        raise InvalidArgument(f"Invalid size {str(text)!r}: expected a number with an optional K, M, G, T or P")
+    if value == 0 and not allow_zero or value < 0:
+        raise InvalidArgument(f"Invalid size {str(text)!r}: must be positive")
+    return int(value * _UNITS[unit])
+
+
+class Size(click.ParamType):
+    """A size option (``--bytes 10G``), checked by ``parse_size``."""
+
+    name = "size"
+
+    def __init__(self, *, allow_zero: bool = False):
+        self.allow_zero = allow_zero
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) and not isinstance(value, bool) and (value > 0 or self.allow_zero and value == 0):
+            return value
+        try:
+            return parse_size(value, allow_zero=self.allow_zero)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"{option_name(param)}: {exc.strerror}") from None
+
+
+def bound_numeric_options(command: click.Command) -> None:
+    """The floor under every command, present and future: a numeric option or argument declared with
+    click's plain ``int`` or ``float`` (no range of its own) takes ``NATURAL`` or a finite float of at
+    least 0 instead: no fs3 command means anything by a negative number, an int beyond 63 bits, NaN or
+    infinity. Options that need more (at least 1, at most 64) declare their own ``Number``."""
+    for param in command.params:
+        t = param.type
+        if type(t) is click.types.IntParamType:
+            param.type = NATURAL
+        elif type(t) is click.types.FloatParamType:
+            param.type = Number(float, 0, 1e15)
+        elif isinstance(t, click.types._NumberRangeBase) and not t.clamp:  # click's ranges let NaN through
+            kind = int if isinstance(t, click.IntRange) else float
+            low = t.min if t.min is not None else (0 if kind is int else 0.0)
+            high = t.max if t.max is not None else (INT63_MAX if kind is int else 1e15)
+            if kind is int and t.min_open:
+                low += 1
+            if kind is int and t.max_open:
+                high -= 1
+            param.type = Number(kind, low, high, above=kind is float and t.min_open)
+    for sub in getattr(command, "commands", {}).values():
+        bound_numeric_options(sub)
+
+
+# Commands with a coreutils `-h` (human-readable sizes) keep only `--help` as their help option.
+HUMAN_H = {"help_option_names": ["--help"]}
 
 
 def human_size(n: float) -> str:
@@ -83,7 +212,7 @@ def stat_dict(st) -> dict:
         "inode": st.inode, "nlink": st.nlink, "uid": st.uid, "gid": st.gid,
         "mtime_ns": st.mtime_ns, "ctime_ns": st.ctime_ns, "atime_ns": st.atime_ns,
         "chunk_size": st.chunk_size, "stripe": st.stripe, "chains": list(st.chains),
-    }
+    } | ({"symlink_target": st.symlink_target} if st.type == "symlink" else {})
 
 
 def progress_enabled(flag: bool | None) -> bool:

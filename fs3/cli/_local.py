@@ -14,7 +14,7 @@ from fs3._errors import Unavailable
 from fs3._layout import DEFAULT_CHUNK_SIZE, DEFAULT_STRIPE
 from fs3.proto import cluster_pb2
 
-from ._common import emit_json, format_time, human_size, state, table
+from ._common import COUNT, SECONDS, Number, Size, emit_json, format_time, human_size, state, table
 
 
 def default_data_dir() -> Path:
@@ -25,8 +25,12 @@ def default_data_dir() -> Path:
 
 
 def _cluster_dir(data_dir: Path | None) -> Path:
+    """The cluster a command names: --data-dir, else $FS3_DATA_DIR (where `fs3 up` put it), else the
+    most recent `fs3 up`."""
     if data_dir is not None:
         return data_dir
+    if os.environ.get("FS3_DATA_DIR"):
+        return Path(os.environ["FS3_DATA_DIR"])
     last = last_cluster_dir()
     if last is None:
         raise Unavailable("no local cluster has been started here (run `fs3 up`)")
@@ -36,20 +40,24 @@ def _cluster_dir(data_dir: Path | None) -> Path:
 @click.command()
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Where the cluster keeps its state "
               "(default $FS3_DATA_DIR or ~/.local/share/fs3/local).")
-@click.option("--nodes", default=3, show_default=True, help="Storage nodes (each on its own 127.0.0.x).")
-@click.option("--meta", "meta_servers", default=1, show_default=True,
+@click.option("--nodes", default=3, show_default=True, type=Number(int, 1, 200),
+              help="Storage nodes (each on its own 127.0.0.x).")
+@click.option("--meta", "meta_servers", default=1, show_default=True, type=Number(int, 1, 16),
               help="Meta servers (stateless; clients fail over between them).")
 @click.option("--kv", default="", metavar="URL",
               help="Metadata store: sqlite:///PATH (default, under the data dir) or "
                    "etcd://HOST:PORT[,HOST:PORT...][?credentials=FILE][&prefix=PREFIX] (see docs/security.md).")
-@click.option("--etcd", "etcd_members", default=0, show_default=True,
+@click.option("--etcd", "etcd_members", default=0, show_default=True, type=Number(int, 0, 7),
               help="Start a local etcd cluster of this many members (on 127.0.0.101...) as the metadata store, "
                    "with authentication on (passwords in DATA_DIR/etcd).")
-@click.option("--targets", "targets_per_node", default=1, show_default=True, help="Targets per storage node.")
-@click.option("--replicas", default=0, help="Replicas per chain (default: 3, or the number of nodes when fewer).")
-@click.option("--chunk-size", default=DEFAULT_CHUNK_SIZE, show_default=True, help="Default chunk size.")
-@click.option("--stripe", default=DEFAULT_STRIPE, show_default=True, help="Default stripe of new files.")
-@click.option("--gc-delay", default=10.0, show_default=True, help="Seconds before removed data is reclaimed.")
+@click.option("--targets", "targets_per_node", default=1, show_default=True, type=Number(int, 1, 64),
+              help="Targets per storage node.")
+@click.option("--replicas", type=Number(int, 1, 200),
+              help="Replicas per chain (default: 3, or the number of nodes when fewer).")
+@click.option("--chunk-size", default=DEFAULT_CHUNK_SIZE, show_default=True, type=Size(),
+              help="Default chunk size (a power of two from 4K to 64M).")
+@click.option("--stripe", default=DEFAULT_STRIPE, show_default=True, type=COUNT, help="Default stripe of new files.")
+@click.option("--gc-delay", default=10.0, show_default=True, type=SECONDS, help="Seconds before removed data is reclaimed.")
 @click.option("--topology", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Take etcd members, meta servers, storage nodes, targets and replicas from a docker-compose "
                    "file, and start that topology as local processes.")
@@ -74,7 +82,7 @@ def up(data_dir, nodes, meta_servers, kv, etcd_members, targets_per_node, replic
             click.echo(f"fs3 up: topology of {topology}: {topo.describe()}", err=True)
     config = LocalClusterConfig(
         data_dir=data_dir, storage_nodes=nodes, meta_servers=meta_servers, kv=kv, etcd_members=etcd_members,
-        targets_per_node=targets_per_node, replicas=replicas,
+        targets_per_node=targets_per_node, replicas=replicas or 0,  # 0: the config's default
         chunk_size=chunk_size, stripe=stripe, gc_delay=gc_delay, tls=tls,
     )
     quiet = as_json
@@ -114,7 +122,7 @@ def up(data_dir, nodes, meta_servers, kv, etcd_members, targets_per_node, replic
 
 @click.command()
 @click.option("--data-dir", type=click.Path(path_type=Path), help="The cluster's data directory "
-              "(default: the most recent `fs3 up`).")
+              "(default $FS3_DATA_DIR, else the most recent `fs3 up`).")
 def down(data_dir):
     """Stop every process of a local cluster."""
     from fs3.local import LocalCluster
@@ -142,7 +150,8 @@ def routing_dict(routing: cluster_pb2.RoutingInfo) -> dict:
                      "public_state": _PUBLIC.get(t.public_state, "?"), "local_state": _LOCAL.get(t.local_state, "?"),
                      "used_bytes": t.used_bytes, "chunks": t.chunk_count, "free_bytes": t.free_bytes,
                      "direct_io": t.direct_io, "admin_offline": t.admin_offline, "corruptions": t.corruptions,
-                     "repairs": t.repairs, "sync_percent": t.sync_percent} for t in routing.targets],
+                     "repairs": t.repairs, "lost_chunks": t.lost_chunks, "sync_percent": t.sync_percent}
+                    for t in routing.targets],
         "chains": [{"id": c.id, "version": c.version, "targets": list(c.targets)} for c in routing.chains],
         "chain_tables": [{"id": t.id, "version": t.version, "replicas": t.replicas, "chains": list(t.chains)}
                          for t in routing.tables],

@@ -1,4 +1,4 @@
-"""Namespace commands: ls, cat, mkdir, rm, mv, stat, ln, chmod, chown, df."""
+"""Namespace commands: cat, mkdir, rm, mv, stat, ln, chmod, chown, df (ls: _ls.py)."""
 
 from __future__ import annotations
 
@@ -8,49 +8,70 @@ import click
 
 from fs3._errors import InvalidArgument, IsADirectory
 
-from ._common import client_for, emit_json, format_time, fs3_path, human_size, mode_string, stat_dict
-
-
-@click.command()
-@click.argument("paths", nargs=-1)
-@click.option("-l", "long", is_flag=True, help="Long listing: type, mode, links, size, time.")
-@click.option("-H", "--human", is_flag=True, help="Sizes as 1.5M rather than bytes.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def ls(paths, long, human, as_json):
-    """List directories (default fs3:///)."""
-    paths = paths or ("fs3:///",)
-    out = {}
-    for i, text in enumerate(paths):
-        client, path = client_for(text)
-        entries = client.ls(path, detail=True)
-        if as_json:
-            out[text] = [stat_dict(e) for e in entries]
-            continue
-        if len(paths) > 1:
-            click.echo(("\n" if i else "") + f"{text}:")
-        for e in entries:
-            if long:
-                size = human_size(e.size) if human else str(e.size)
-                click.echo(f"{mode_string(e.type, e.mode)} {e.nlink:>3} {e.uid:>5} {e.gid:>5} {size:>10} "
-                           f"{format_time(e.mtime_ns)} {e.name}{'/' if e.is_dir else ''}")
-            else:
-                click.echo(e.name + ("/" if e.is_dir else ""))
-    if as_json:
-        emit_json(out if len(paths) > 1 else out[paths[0]])
+from ._common import (
+    HUMAN_H,
+    UINT32_MAX,
+    client_for,
+    emit_json,
+    format_time,
+    fs3_path,
+    human_size,
+    mode_string,
+    report,
+    stat_dict,
+)
+from ._glob import expand_one
+from ._users import owner_names
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
 def cat(paths):
-    """Write files to standard output."""
+    """Write files to standard output (PATHs may hold wildcards). Goes on past a file it cannot read,
+    and exits 1 at the end, as coreutils cat does."""
     out = sys.stdout.buffer
-    for text in paths:
-        client, path = client_for(text)
-        with client.open(path, "rb", buffering=0) as f:
-            buf = bytearray(max(1 << 20, f.inode.layout.chunk_size))
-            while n := f.readinto(buf):
-                out.write(memoryview(buf)[:n])
+    failed = False
+    for text in _each(paths):
+        if isinstance(text, OSError):
+            failed = True
+            continue
+        try:
+            client, path = client_for(text)
+            with client.open(path, "rb", buffering=0) as f:
+                buf = bytearray(max(1 << 20, f.inode.layout.chunk_size))
+                while n := f.readinto(buf):
+                    out.write(memoryview(buf)[:n])
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            out.flush()
+            report(exc)
+            failed = True
     out.flush()
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def _each(texts, *, quiet_missing: bool = False):
+    """The operands with their wildcards expanded; a pattern that matches nothing is reported (unless
+    ``quiet_missing``) and yielded as its error, so that the command goes on and exits 1."""
+    for text in texts:
+        try:
+            yield from expand_one(text, client_for)
+        except FileNotFoundError as exc:
+            if not quiet_missing:
+                report(exc)
+                yield exc
+
+
+def _octal(mode: str) -> int:
+    try:
+        bits = int(mode, 8)
+    except ValueError:
+        bits = -1
+    if not 0 <= bits <= 0o7777 or mode.strip().startswith(("-", "+")):
+        raise InvalidArgument(f"Invalid mode {mode!r}: expected octal from 0 to 7777, like 644")
+    return bits
 
 
 @click.command()
@@ -59,10 +80,7 @@ def cat(paths):
 @click.option("-m", "--mode", default="755", help="Permission bits, octal (default 755).")
 def mkdir(paths, parents, mode):
     """Create directories."""
-    try:
-        bits = int(mode, 8)
-    except ValueError:
-        raise InvalidArgument(f"Invalid mode {mode!r}: expected octal like 755") from None
+    bits = _octal(mode)
     for text in paths:
         client, path = client_for(text)
         client.mkdir(path, bits, parents=parents)
@@ -71,25 +89,40 @@ def mkdir(paths, parents, mode):
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("-r", "-R", "--recursive", is_flag=True, help="Remove directories and their contents.")
-@click.option("-f", "--force", is_flag=True, help="Ignore missing paths.")
+@click.option("-f", "--force", is_flag=True, help="Ignore missing paths (and patterns that match nothing).")
 @click.option("--trash", is_flag=True,
               help="Move to /.trash/<user>/ instead (restore with `fs3 mv`; removed after the trash expiry).")
 def rm(paths, recursive, force, trash):
-    """Remove files (and, with -r, directories)."""
-    for text in paths:
-        client, path = client_for(text)
+    """Remove files (and, with -r, directories). PATHs may hold wildcards (quote them). Goes on past a
+    path it cannot remove, says why for each, and exits 1 at the end, as coreutils rm does."""
+    failed = False
+    for text in _each(paths, quiet_missing=force):
+        if isinstance(text, OSError):
+            failed = True
+            continue
         try:
-            if recursive or trash:
-                if not recursive and client.lstat(path).is_dir:
-                    raise IsADirectory("Is a directory (use -r to remove it)", path=path)
-                client.remove(path, recursive=True, trash=trash)
-            else:
-                if client.lstat(path).is_dir:
-                    raise IsADirectory("Is a directory (use -r to remove it)", path=path)
-                client.unlink(path)
-        except FileNotFoundError:
+            _remove(text, recursive, trash)
+        except FileNotFoundError as exc:
             if not force:
-                raise
+                report(exc)
+                failed = True
+        except OSError as exc:
+            report(exc)
+            failed = True
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def _remove(text: str, recursive: bool, trash: bool) -> None:
+    client, path = client_for(text)
+    if recursive or trash:
+        if not recursive and client.lstat(path).is_dir:
+            raise IsADirectory("Is a directory (use -r to remove it)", path=path)
+        client.remove(path, recursive=True, trash=trash)
+    else:
+        if client.lstat(path).is_dir:
+            raise IsADirectory("Is a directory (use -r to remove it)", path=path)
+        client.unlink(path)
 
 
 @click.command()
@@ -112,20 +145,45 @@ def mv(src, dst, no_clobber):
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
+@click.option("-L", "--dereference", is_flag=True, help="Follow a symbolic link (default: show the link itself).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def stat(paths, as_json):
-    """Show the status of files and directories."""
-    results = []
-    for text in paths:
-        client, path = client_for(text)
-        st = client.stat(path)
-        results.append((st, {name: _xattr_text(client.getxattr(path, name)) for name in client.listxattr(path)}))
-    if as_json:
+def stat(paths, dereference, as_json):
+    """Show the status of files, directories and links (PATHs may hold wildcards). Goes on past a path
+    it cannot stat and exits 1 at the end; --json gives an object for one PATH, else a list."""
+    results, operands, failed = [], 0, False
+    for text in _each(paths):
+        operands += 1
+        if isinstance(text, OSError):
+            failed = True
+            continue
+        try:
+            results.append(_stat_one(text, dereference))
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            report(exc)
+            failed = True
+    if as_json and results:
         dicts = [stat_dict(st) | {"xattrs": xattrs} for st, xattrs in results]
-        emit_json(dicts if len(dicts) > 1 else dicts[0])
-        return
+        emit_json(dicts if operands > 1 else dicts[0])
+    elif not as_json:
+        _print_stats(results)
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def _stat_one(text: str, dereference: bool):
+    client, path = client_for(text)
+    st = client.stat(path, follow_symlinks=dereference)
+    follow = dereference or st.type != "symlink"  # a link's own attributes: none to read through it
+    names = client.listxattr(path, follow_symlinks=follow) if follow else []
+    return st, {name: _xattr_text(client.getxattr(path, name)) for name in names}
+
+
+def _print_stats(results) -> None:
     for st, xattrs in results:
-        click.echo(f"  Path: {st.path}\n  Type: {st.type}\n  Size: {st.size}\n Inode: {st.inode}"
+        target = f" -> {st.symlink_target}" if st.type == "symlink" else ""
+        click.echo(f"  Path: {st.path}{target}\n  Type: {st.type}\n  Size: {st.size}\n Inode: {st.inode}"
                    f"\n  Mode: {mode_string(st.type, st.mode)} ({oct(st.mode)})\n Links: {st.nlink}"
                    f"\n   Uid: {st.uid}  Gid: {st.gid}\nModify: {format_time(st.mtime_ns)}"
                    f"\nChange: {format_time(st.ctime_ns)}")
@@ -158,16 +216,6 @@ def ln(target, link_name, symbolic):
         client.link(fs3_path(target)[1], path)
 
 
-def _octal(mode: str) -> int:
-    try:
-        bits = int(mode, 8)
-    except ValueError:
-        bits = -1
-    if not 0 <= bits <= 0o7777:
-        raise InvalidArgument(f"Invalid mode {mode!r}: expected octal like 644")
-    return bits
-
-
 @click.command()
 @click.argument("mode")
 @click.argument("paths", nargs=-1, required=True)
@@ -183,21 +231,38 @@ def chmod(mode, paths):
 @click.argument("owner")
 @click.argument("paths", nargs=-1, required=True)
 def chown(owner, paths):
-    """Change owner and/or group: UID, UID:GID or :GID (numeric)."""
+    """Change owner and/or group: USER, USER:GROUP or :GROUP, each a number or a name from fs3's user
+    registry (a group is named after the user whose private group it is)."""
     uid_text, _, gid_text = owner.partition(":")
-    try:
-        uid = int(uid_text) if uid_text else -1
-        gid = int(gid_text) if gid_text else -1
-    except ValueError:
-        raise InvalidArgument(f"Invalid owner {owner!r}: expected numeric UID, UID:GID or :GID") from None
+    if not uid_text and not gid_text:
+        raise InvalidArgument(f"Invalid owner {owner!r}: expected USER, USER:GROUP or :GROUP")
+    resolved: dict[int, tuple[int, int]] = {}
     for text in paths:
         client, path = client_for(text)
+        if id(client) not in resolved:
+            resolved[id(client)] = (_owner_id(client, uid_text, "user", 0), _owner_id(client, gid_text, "group", 1))
+        uid, gid = resolved[id(client)]
         client.chown(path, uid, gid)
 
 
-@click.command()
+def _owner_id(client, text: str, what: str, which: int) -> int:
+    """-1 (unchanged) for "", the number for digits (checked to fit a uid), else a registry name."""
+    if not text:
+        return -1
+    if text.isdigit():
+        if int(text) > UINT32_MAX - 1:  # (uint32)-1 means "unchanged"; beyond, the wire cannot carry it
+            raise InvalidArgument(f"Invalid {what} {text!r}: expected a number from 0 to {UINT32_MAX - 1} or a name")
+        return int(text)
+    names = owner_names(client)[which]
+    for number, name in names.items():
+        if name == text:
+            return number
+    raise InvalidArgument(f"Invalid {what} {text!r}: no such fs3 {what} (`fs3 user list`; or give its number)")
+
+
+@click.command(context_settings=HUMAN_H)
 @click.argument("path", required=False)
-@click.option("-H", "--human", is_flag=True, help="Sizes as 1.5G rather than bytes.")
+@click.option("-h", "-H", "--human-readable", "--human", "human", is_flag=True, help="Sizes as 1.5G rather than bytes.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def df(path, human, as_json):
     """Capacity and use of the file system (after replication); with PATH, within the nearest tree

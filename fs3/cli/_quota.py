@@ -6,8 +6,17 @@ import click
 
 from fs3._errors import InvalidArgument
 
-from ._bench import parse_size
-from ._common import client_for, emit_json, human_size, state, table
+from ._common import (
+    HUMAN_H,
+    INT63_MAX,
+    UINT32_MAX,
+    client_for,
+    emit_json,
+    human_size,
+    parse_size,
+    state,
+    table,
+)
 
 
 def _limit(text: str | None, what: str) -> int:
@@ -19,8 +28,8 @@ def _limit(text: str | None, what: str) -> int:
             value = int(text)
         except ValueError:
             raise InvalidArgument(f"Invalid inode limit {text!r}: expected a whole number") from None
-        if value < 0:
-            raise InvalidArgument(f"Invalid inode limit {text!r}: must not be negative")
+        if not 0 <= value <= INT63_MAX:
+            raise InvalidArgument(f"Invalid inode limit {text!r}: expected a whole number from 0 to {INT63_MAX}")
         return value
     return parse_size(text)
 
@@ -28,6 +37,8 @@ def _limit(text: str | None, what: str) -> int:
 def _uid(client, user: str) -> int:
     """A user named by uid or by name (names are looked up among the cluster's users: admins only)."""
     if user.isdigit():
+        if int(user) > UINT32_MAX - 1:
+            raise InvalidArgument(f"Invalid user {user!r}: expected a uid from 0 to {UINT32_MAX - 1} or a name")
         return int(user)
     me = client.whoami()
     if me.name == user:
@@ -99,10 +110,10 @@ def rm(path, user):
     client.set_quota(path, uid=uid, clear=True)
 
 
-@quota.command("ls")
+@quota.command("ls", context_settings=HUMAN_H)
 @click.argument("path", required=False)
 @click.option("--user", help="This user's quota (root, or yourself).")
-@click.option("-H", "--human", is_flag=True, help="Sizes as 1.5G rather than bytes.")
+@click.option("-h", "-H", "--human-readable", "--human", "human", is_flag=True, help="Sizes as 1.5G rather than bytes.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def ls(path, user, human, as_json):
     """Quotas: those over PATH and yours; --user's; or every quota (root) or yours."""

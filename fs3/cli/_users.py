@@ -6,7 +6,7 @@ import click
 
 from fs3._errors import FS3Error
 
-from ._common import emit_json, format_time, state, table
+from ._common import UINT32_MAX, USER_ID, Number, emit_json, format_time, state, table
 
 
 def _info(u) -> dict:
@@ -25,16 +25,18 @@ def user():
 
 @user.command("add")
 @click.argument("name")
-@click.option("--uid", default=0, help="User id (default: the next free one from 1000).")
-@click.option("--gid", default=0, help="Primary group id (default: the uid).")
-@click.option("--group", "groups", multiple=True, type=int, help="A supplementary group id (repeatable).")
+# 0 on the wire means "choose for me", so an explicit 0 (root's ids) is refused rather than quietly replaced
+@click.option("--uid", type=Number(int, 1, UINT32_MAX - 1), help="User id (default: the next free one from 1000).")
+@click.option("--gid", type=Number(int, 1, UINT32_MAX - 1), help="Primary group id (default: the uid).")
+@click.option("--group", "groups", multiple=True, type=USER_ID, help="A supplementary group id (repeatable).")
 @click.option("--admin", is_flag=True, help="May administer users and the cluster.")
 @click.option("--monitor", is_flag=True,
               help="May read the cluster's state: the admin HTTP API, /metrics and the dashboard (no other rights).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def add(name, uid, gid, groups, admin, monitor, as_json):
     """Create a user and print its token (shown only now: only its hash is stored)."""
-    info, token = state().client().add_user(name, uid=uid, gid=gid, groups=groups, admin=admin, monitor=monitor)
+    info, token = state().client().add_user(name, uid=uid or 0, gid=gid or 0, groups=groups, admin=admin,
+                                            monitor=monitor)
     if as_json:
         emit_json({**_info(info), "token": token})
         return
@@ -96,3 +98,19 @@ def whoami(as_json):
         emit_json({**_info(u), "token_source": source, "token_file": str(found.path) if found.path else None})
     else:
         click.echo(f"{u.name} (uid {u.uid}, gid {u.gid}{_roles(u)}), token from {where}")
+
+
+def owner_names(client) -> tuple[dict[int, str], dict[int, str]]:
+    """Names for uids and gids, as `ls -l` shows owners: from fs3's user registry (all of it for an
+    admin; only yourself otherwise). fs3 has no group registry: a gid is named after the user whose uid
+    and primary gid both equal it (the user-private-group convention); the rest stay numeric."""
+    try:
+        users = list(client.list_users())
+    except PermissionError:
+        try:
+            users = [client.whoami()]
+        except FS3Error:
+            users = []
+    uids = {u.uid: u.name for u in users}
+    gids = {u.gid: u.name for u in users if u.gid == u.uid}
+    return uids, gids

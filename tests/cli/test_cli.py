@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _cli import one_error_line
 from _timing import wait_for
 
 from fs3.proto import cluster_pb2
@@ -25,17 +26,6 @@ def fs3(*args, check=True, env=None, input=None):
     if check and proc.returncode != 0:
         raise AssertionError(f"fs3 {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr.decode()}")
     return proc
-
-
-def one_error_line(proc, *needles):
-    """A user mistake: exit status 1, exactly one line on stderr naming the problem, no traceback."""
-    err = proc.stderr.decode()
-    assert proc.returncode == 1, err
-    assert len(err.strip().splitlines()) == 1, err
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in err, err
-    return err
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +195,10 @@ def test_status_and_down_stop_every_process(tmp_path):
     pids = [p["pid"] for p in json.loads((data / "cluster.json").read_text())["processes"]]
     assert len(pids) == 3
     one_error_line(fs3("up", "-d", "--data-dir", str(data), check=False), "already running")
-    fs3("down", "--data-dir", str(data))
+    # $FS3_DATA_DIR names the cluster for `down` as it did for `up`, whichever `fs3 up` came last
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "last-cluster").write_text(str(tmp_path / "another"))
+    fs3("down", env=dict(os.environ, FS3_DATA_DIR=str(data), FS3_STATE_DIR=str(tmp_path / "state")))
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
     one_error_line(fs3("--cluster", str(data), "ls", check=False), "cannot reach")
