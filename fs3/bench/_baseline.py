@@ -13,6 +13,14 @@ from pathlib import Path
 from ._stats import Measurement
 
 ALIGN = 4096
+_halted = [False]  # set by halt(): every reading thread of this process ends after its current read
+
+
+def halt() -> None:
+    """End every baseline read under way in this process (a bench stopped by a signal: its threads must
+    not go on reading for the rest of their time, nor through a mount being taken down). Only a flag is
+    set, so a signal handler may call it."""
+    _halted[0] = True
 
 
 def _open(path: Path, flags: int) -> int:
@@ -50,6 +58,7 @@ def read(paths: list[Path], size: int, block: int, depth: int, seconds: float, *
     ops = [0] * depth
     lats: list[list[float]] = [[] for _ in range(depth)]
     stop = time.monotonic() + seconds
+    done = [False]
 
     def worker(i: int) -> None:
         rng = random.Random(seed * 1000 + i)
@@ -57,7 +66,7 @@ def read(paths: list[Path], size: int, block: int, depth: int, seconds: float, *
         pos = i * (blocks // max(1, depth))
         n = 0
         lat = lats[i]
-        while time.monotonic() < stop:
+        while time.monotonic() < stop and not _halted[0] and not done[0]:
             if sequential:
                 fd, off = fds[i % len(fds)], (pos % blocks) * block
                 pos += 1
@@ -71,13 +80,19 @@ def read(paths: list[Path], size: int, block: int, depth: int, seconds: float, *
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(depth)]
     start = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.monotonic() - start
-    for fd in fds:
-        os.close(fd)
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:  # interrupted: the threads end after their current read, before the files close
+        done[0] = True
+        for t in threads:
+            if t.ident is not None:  # started
+                t.join()
+        elapsed = time.monotonic() - start
+        for fd in fds:
+            os.close(fd)
     total = sum(ops)
     return Measurement(total, total * block, elapsed, [x for lat in lats for x in lat])
 

@@ -1,7 +1,11 @@
 """`fs3 bench loader`: tokens/s of shuffled samples streamed from fs3 by ``TokenDataset``, beside a
-local ``numpy.memmap`` reader of the same ``.bin`` files in the same sample order, measured in the same
-run (rounds alternate; the memmap side both with its page cache warm and dropped); and the time to the
-first batch of a shard set of many shards."""
+local ``numpy.memmap`` reader of the same ``.bin`` files in the same sample order, through the same
+loader with the same workers, measured in the same run (rounds alternate, one epoch each; the memmap side
+both with its page cache warm and dropped); the time the workers take to deliver their first batch; and
+the time to the first batch of a shard set of many shards.
+
+With workers, each side keeps one ``TokenLoader`` with persistent workers for the whole run, as a
+training job does across epochs: the workers start once (timed apart), not once per round."""
 
 from __future__ import annotations
 
@@ -25,11 +29,13 @@ class LoaderResult:
     batch_size: int
     workers: int
     tokens: int
+    shuffle_block: int = 0                  # samples per shuffle block (0: the dataset's default)
     fs3_tokens_per_s: float = 0.0
     memmap_tokens_per_s: float = 0.0       # page cache warm: a copy from memory
     memmap_cold_tokens_per_s: float = 0.0  # page cache dropped before each round: reads from the disk
     ratio: float = 0.0
     ratio_cold: float = 0.0
+    workers_first_batch_s: float = 0.0     # workers started, connected and delivered their first batch
     first_batch_s: float = 0.0
     first_batch_shards: int = 0
     first_batch_documents: int = 0
@@ -77,29 +83,50 @@ def _drop_cache(root: Path) -> None:
             os.close(fd)
 
 
-def _stream(dataset, samples: int, workers: int) -> tuple[int, float]:
-    from fs3.dataloader import torch_available
-    t = time.perf_counter()
-    tokens = 0
-    if torch_available():
-        from fs3.dataloader import TokenLoader
-        it = iter(TokenLoader(dataset, num_workers=workers))
-    else:
-        it = iter(dataset)
-    for batch in it:
-        tokens += int(np.prod(batch.shape))
-        if tokens >= samples * (dataset.seq_len + 1):
-            break
-    took = time.perf_counter() - t  # delivered; winding down the abandoned prefetch is not (an epoch's end has none)
-    del it
-    return tokens, took
+class _Side:
+    """One reader (fs3, or the local memmap copy) with its loader, kept for every round of the run."""
+
+    def __init__(self, src: str, reader: str, *, seq_len: int, batch_size: int, workers: int, shuffle_block):
+        from fs3.dataloader import TokenDataset, torch_available
+
+        self.dataset = TokenDataset(src, seq_len=seq_len, batch_size=batch_size, seed=1, reader=reader,
+                                    shuffle_block=shuffle_block)
+        self.loader = self.dataset
+        if torch_available():
+            from fs3.dataloader import TokenLoader
+            self.loader = TokenLoader(self.dataset, num_workers=workers, persistent_workers=workers > 0)
+        self.tokens, self.seconds = 0, 0.0
+
+    def stream(self, epoch: int, samples: int, *, count: bool = True) -> float:
+        """Read ``samples`` samples of ``epoch`` (the same samples in the same order on either side);
+        returns the seconds to the first batch."""
+        self.dataset.set_epoch(epoch)
+        t = time.perf_counter()
+        first = 0.0
+        tokens = 0
+        it = iter(self.loader)
+        for batch in it:
+            if not tokens:
+                first = time.perf_counter() - t
+            tokens += int(np.prod(batch.shape))
+            if tokens >= samples * (self.dataset.seq_len + 1):
+                break
+        took = time.perf_counter() - t  # delivered; winding down the abandoned prefetch is not
+        del it
+        if count:
+            self.tokens, self.seconds = self.tokens + tokens, self.seconds + took
+        return first
+
+    @property
+    def rate(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
 
 
 def run(*, total_tokens: int, seq_len: int, batch_size: int, workers: int, rounds: int,
-        ttfb_shards: int, ttfb_docs: int, say=lambda m: None) -> LoaderResult:
+        ttfb_shards: int, ttfb_docs: int, shuffle_block: int | None = None, say=lambda m: None) -> LoaderResult:
     from fs3.dataloader import TokenDataset
 
-    res = LoaderResult(seq_len, batch_size, workers, total_tokens)
+    res = LoaderResult(seq_len, batch_size, workers, total_tokens, shuffle_block or 0)
     tmp = Path(tempfile.mkdtemp(prefix="fs3-bench-loader-"))
     url = "fs3:///.bench/loader"
     local = tmp / "local"
@@ -113,31 +140,26 @@ def run(*, total_tokens: int, seq_len: int, batch_size: int, workers: int, round
                         local_copy=local)
         os.sync()  # the local copy's write-back must not land in a timed round
         per_round = max(batch_size, (total_tokens // (seq_len + 1)) // 2)
-        # Untimed warm-up of both readers: fs3's client connects to the cluster and maps its shared
-        # region once per process, as a training job does before its first step. (With --workers, each
-        # round's workers still start and connect anew on both sides.)
-        for src, reader in ((url, "batched"), (str(local), "memmap")):
-            _stream(TokenDataset(src, seq_len=seq_len, batch_size=batch_size, seed=rounds, reader=reader),
-                    max(batch_size, per_round // 4), workers)
-        fs3_tok = fs3_t = mm_tok = mm_t = cold_tok = cold_t = 0.0
-        for r in range(rounds):  # alternate, same seed and epoch: the same samples in the same order
-            ds = TokenDataset(url, seq_len=seq_len, batch_size=batch_size, seed=r)
-            n, took = _stream(ds, per_round, workers)
-            fs3_tok, fs3_t = fs3_tok + n, fs3_t + took
-            ds = TokenDataset(str(local), seq_len=seq_len, batch_size=batch_size, seed=r, reader="memmap")
-            n, took = _stream(ds, per_round, workers)
-            mm_tok, mm_t = mm_tok + n, mm_t + took
+        kw = dict(seq_len=seq_len, batch_size=batch_size, workers=workers, shuffle_block=shuffle_block)
+        fs3_side, mm_side = _Side(url, "batched", **kw), _Side(str(local), "memmap", **kw)
+        # Untimed warm-up of both: the workers start (timed apart), and fs3's client connects to the
+        # cluster and maps its shared region, once per process, as a training job does before its first step.
+        res.workers_first_batch_s = fs3_side.stream(rounds, max(batch_size, per_round // 4), count=False)
+        mm_side.stream(rounds, max(batch_size, per_round // 4), count=False)
+        cold = _Side(str(local), "memmap", **kw)
+        for r in range(rounds):  # alternate, same epoch: the same samples in the same order
+            fs3_side.stream(r, per_round)
+            mm_side.stream(r, per_round)
             _drop_cache(local)
-            ds = TokenDataset(str(local), seq_len=seq_len, batch_size=batch_size, seed=r, reader="memmap")
-            n, took = _stream(ds, per_round, workers)
-            cold_tok, cold_t = cold_tok + n, cold_t + took
-            say(f"round {r + 1}/{rounds}: fs3 {fs3_tok / fs3_t / 1e6:.1f}M tokens/s, memmap "
-                f"{mm_tok / mm_t / 1e6:.1f}M warm, {cold_tok / cold_t / 1e6:.1f}M cold")
-        res.fs3_tokens_per_s = fs3_tok / fs3_t
-        res.memmap_tokens_per_s = mm_tok / mm_t
-        res.memmap_cold_tokens_per_s = cold_tok / cold_t
+            cold.stream(r, per_round)
+            say(f"round {r + 1}/{rounds}: fs3 {fs3_side.rate / 1e6:.1f}M tokens/s, memmap "
+                f"{mm_side.rate / 1e6:.1f}M warm, {cold.rate / 1e6:.1f}M cold")
+        res.fs3_tokens_per_s = fs3_side.rate
+        res.memmap_tokens_per_s = mm_side.rate
+        res.memmap_cold_tokens_per_s = cold.rate
         res.ratio = res.fs3_tokens_per_s / res.memmap_tokens_per_s
         res.ratio_cold = res.fs3_tokens_per_s / res.memmap_cold_tokens_per_s
+        del fs3_side, mm_side, cold  # their workers end here
         _files.remove_tree(url)
 
         if ttfb_shards:
@@ -156,3 +178,9 @@ def run(*, total_tokens: int, seq_len: int, batch_size: int, workers: int, round
         return res
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        for left in (url, "fs3:///.bench/loader-many"):  # a run stopped midway leaves no shard set in fs3
+            try:
+                if _files.exists(left):
+                    _files.remove_tree(left)
+            except OSError:
+                pass

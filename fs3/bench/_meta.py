@@ -107,7 +107,8 @@ def _rates(clients: int, per: int, *workloads) -> tuple[float, ...]:
     """Operations/s of each workload, run by ``clients`` threads doing ``per`` operations each."""
     rates = []
     for fn in workloads:
-        threads = [threading.Thread(target=fn, args=(k,)) for k in range(clients)]
+        # daemon: a bench stopped by a signal must not wait at exit for threads still at work
+        threads = [threading.Thread(target=fn, args=(k,), daemon=True) for k in range(clients)]
         start = time.perf_counter()
         for th in threads:
             th.start()
@@ -174,6 +175,7 @@ def run_backend(backend: str, data_dir: Path, *, clients: int, files: int, big_d
             raw.close()
         else:
             result.raw_txn_per_s, result.raw_read_per_s = raw_sqlite_rates(data_dir / "raw.db", clients, raw_ops)
+        say(f"{backend}: raw backend {result.raw_txn_per_s:.0f} txn/s, {result.raw_read_per_s:.0f} reads/s")
 
         token = read_token_file(data_dir / TOKEN_FILE)
         per = files // clients
@@ -186,6 +188,7 @@ def run_backend(backend: str, data_dir: Path, *, clients: int, files: int, big_d
                 start = time.perf_counter()
                 done = sum(pool.map(_phase, [(op, d, 0, per) for d in dirs]))
                 rate = done / (time.perf_counter() - start)
+                say(f"{backend}: {op} {rate:.0f}/s")
                 setattr(result, {"readdir": "readdir_entries_per_s"}.get(op, f"{op}_per_s"), rate)
             if big_dir:
                 say(f"{backend}: filling one directory with {big_dir} entries")
@@ -208,18 +211,26 @@ def run_backend(backend: str, data_dir: Path, *, clients: int, files: int, big_d
             finally:
                 _client.close()
     finally:
+        say(f"{backend}: stopping its cluster")
         cluster.stop()
     result.compute_ratios()
     return result
 
 
-def run(backends: list[str], *, clients: int = 4, files: int = 2000, big_dir: int = 100_000,
-        data_dir: Path | None = None, say: Callable[[str], None] = lambda _m: None) -> list[MetaBenchResult]:
+def run(backends: list[str], *, clients: int = 4, files: int = 2000, big_dir: int = 10_000,
+        data_dir: Path | None = None, say: Callable[[str], None] = lambda _m: None,
+        on_result: Callable[[MetaBenchResult], None] = lambda _r: None) -> list[MetaBenchResult]:
+    """``run_backend`` for each backend in turn, each result handed to ``on_result`` as soon as it is
+    known (a caller prints it then, not after the last backend)."""
     base = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="fs3-bench-meta-"))
     old_state = os.environ.get("FS3_STATE_DIR")
     os.environ["FS3_STATE_DIR"] = str(base / "state")  # keep the user's "last cluster" as it was
     try:
-        return [run_backend(b, base / b, clients=clients, files=files, big_dir=big_dir, say=say) for b in backends]
+        results = []
+        for b in backends:
+            results.append(run_backend(b, base / b, clients=clients, files=files, big_dir=big_dir, say=say))
+            on_result(results[-1])
+        return results
     finally:
         if old_state is None:
             os.environ.pop("FS3_STATE_DIR", None)

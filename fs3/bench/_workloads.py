@@ -12,6 +12,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from fs3._errors import InternalError
+
 from ._stats import Measurement
 
 
@@ -69,6 +71,32 @@ async def read(client, files: list, size: int, block: int, depth: int, batch: in
 
     start = time.monotonic()
     await asyncio.gather(*(worker(i) for i in range(workers)))
+    elapsed = time.monotonic() - start
+    return Measurement(ops, ops * block, elapsed, lats)
+
+
+async def read_calls(client, path: str, size: int, block: int, depth: int, seconds: float, *,
+                     seed: int = 0) -> Measurement:
+    """``depth`` tasks each calling ``await client.read(path, offset, block)`` at random aligned offsets
+    for ``seconds``: one call per read, by path, as an application that knows nothing of batches does."""
+    blocks = size // block
+    stop = time.monotonic() + seconds
+    ops = 0
+    lats: list[float] = []
+
+    async def worker(i: int) -> None:
+        nonlocal ops
+        rng = random.Random(seed * 1000 + i)
+        while time.monotonic() < stop:
+            t = time.perf_counter()
+            data = await client.read(path, rng.randrange(blocks) * block, block)
+            lats.append(time.perf_counter() - t)
+            if len(data) != block:
+                raise InternalError(f"short read of {path}: {len(data)} of {block} bytes")
+            ops += 1
+
+    start = time.monotonic()
+    await asyncio.gather(*(worker(i) for i in range(depth)))
     elapsed = time.monotonic() - start
     return Measurement(ops, ops * block, elapsed, lats)
 
