@@ -4,6 +4,7 @@ data plane. The sync ``Client`` runs one of these on a private event loop.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import stat as _stat
@@ -38,6 +39,7 @@ from ._routing import RoutingCache
 from ._sessions import WriteSessions
 from ._shm import DEFAULT_SIZE, ShmRegion
 from ._types import TYPE_BITS, FileStat
+from ._watch import ChangeWatcher, Notify
 
 READDIR_PAGE = 1000
 Caller = tuple[int, int, tuple[int, ...]]  # (uid, gid, groups) a mount acts for (meta's Caller; admins only)
@@ -114,6 +116,7 @@ class AsyncClient(ClusterAdmin):
         # while the last one was out (client/_coalesce.py). (Their chunk reads stay rounds of their own:
         # merged into one, SQLite in WAL mode on one mount read stale pages; see that test.)
         self._stat_calls = Coalescer(self._stat_group)
+        self._watcher: ChangeWatcher | None = None  # (see watch_changes)
 
     @classmethod
     async def connect(cls, address: str | None = None, *, token: str | None = None, connect_timeout: float = 10.0,
@@ -486,6 +489,23 @@ class AsyncClient(ClusterAdmin):
                                                                        request_id=request_id()))).inode
         self._open_files.truncated(inode.id, length)
         return inode
+
+    async def watch_changes(self, notify: Notify) -> asyncio.Task:
+        """Follow the inodes every client changes (client/_watch.py): ``notify`` gets each batch of
+        ``meta_pb2.InodeChange``, or None when what changed cannot be known (drop everything cached). It
+        runs on this client's loop and must not block. Returns once every meta server's feed was reached
+        (or could not be), with the task that follows them: cancel it to stop."""
+        watcher = self._watcher = ChangeWatcher(self._meta, notify)
+        task = asyncio.ensure_future(watcher.run())
+        ready = asyncio.ensure_future(watcher.ready.wait())
+        await asyncio.wait([task, ready], return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        return task
+
+    async def pending_changes(self) -> list[meta_pb2.InodeChange] | None:
+        """For a client that watches changes: those not yet handed to its ``notify`` (see
+        ``ChangeWatcher.pending``; [] when not watching)."""
+        return [] if self._watcher is None else await self._watcher.pending()
 
     async def lock(self, inode: int, owner: str, kind: int, type_: int, start: int = 0, end: int = 0, *,
                    test: bool = False) -> meta_pb2.LockReply:

@@ -12,7 +12,7 @@ import io
 import os
 import stat as _stat
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from fs3._data_client import TransportStatus
 from fs3._errors import FS3Error, InvalidArgument
@@ -288,6 +288,21 @@ class Client:
              test: bool = False) -> meta_pb2.LockReply:
         """See ``AsyncClient.lock``."""
         return self._run(self._async.lock(inode, owner, kind, type_, start, end, test=test))
+
+    def watch_changes(self, notify) -> Callable[[], None]:
+        """See ``AsyncClient.watch_changes`` (``notify`` runs on this client's loop thread and must not
+        block). Returns a function that stops watching."""
+        task = self._run(self._async.watch_changes(notify))
+        loop = self._loop.loop
+
+        def stop() -> None:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(task.cancel)
+        return stop
+
+    def pending_changes(self) -> list[meta_pb2.InodeChange] | None:
+        """See ``AsyncClient.pending_changes``."""
+        return self._run(self._async.pending_changes())
 
     def set_quota(self, path: str | None = None, *, uid: int | None = None, max_bytes: int = 0,
                   max_inodes: int = 0, clear: bool = False) -> meta_pb2.Quota:

@@ -25,7 +25,7 @@ from fs3._errors import Unavailable, Unreachable
 from fs3._retry import Backoff, Outage, retry_timeout
 from fs3._rpc import CHANNEL_OPTIONS, acall, error_from_rpc
 from fs3._tls import aio_channel, client_context
-from fs3.proto import admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, meta_pb2_grpc
+from fs3.proto import admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, meta_pb2, meta_pb2_grpc
 
 from ._calls import CallConnection
 
@@ -83,8 +83,8 @@ class MetaConnection:
     def address(self) -> str:
         return self.addresses[self._current % len(self.addresses)]
 
-    def _channel(self) -> _Channel:
-        address = self.address
+    def _channel(self, address: str | None = None) -> _Channel:
+        address = address or self.address
         ch = self._channels.get(address)
         if ch is None:
             ch = self._channels[address] = _Channel(address, self.ca)
@@ -202,6 +202,15 @@ class MetaConnection:
                 ch.calls, ch.calls_retry_at = None, time.monotonic() + 30.0
                 return None
             return ch.calls
+
+    async def watch(self, address: str, epoch: int, after: int, wait: float) -> meta_pb2.WatchChangesReply:
+        """The inode changes made through the meta server at ``address`` after change ``after`` of its
+        feed ``epoch`` (meta/_change_feed.py), waiting up to ``wait`` seconds for one. No failover: each
+        server's feed is its own; an unreachable server raises ``Unreachable``."""
+        ch = self._channel(address)
+        return await acall(ch.meta.WatchChanges, meta_pb2.WatchChangesRequest(
+            epoch=epoch, after=after, wait_ms=int(wait * 1000)), timeout=wait + self.timeout,
+            what=f"meta {address}", metadata=self.metadata)
 
     async def call_status(self) -> dict:
         """How namespace calls reach the meta server in use: over its framed listener, or over gRPC

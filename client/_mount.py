@@ -18,11 +18,13 @@ from mfusepy import FuseOSError, Operations
 
 from ._client import Client
 from ._fuse_errors import fuse_errors as _errors
+from ._mount_cache import KernelCache
 from ._mount_callers import acts_for_callers, current_caller
 from ._mount_locks import LockOps
 from ._mount_xattrs import XattrOps
 
 UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
+ATTR_TIMEOUT = 1.0  # seconds the kernel keeps attributes by default (see mount)
 
 
 _KEEP = object()  # _release: the handles keep their path
@@ -107,9 +109,10 @@ class _Handle:
 class FS3Fuse(LockOps, XattrOps, Operations):
     use_ns = True
 
-    def __init__(self, client: Client, *, direct_io: bool = False):
+    def __init__(self, client: Client, *, direct_io: bool = False, attr_timeout: float = 0.0):
         self.client = client
         self.direct_io = direct_io
+        self.cache = KernelCache(attr_timeout)  # the kernel's copies of attributes and entries
         self._handles: dict[int, _Handle] = {}
         self._hidden: dict[str, list[_Handle]] = {}  # see rename
         self._next = 1
@@ -191,6 +194,12 @@ class FS3Fuse(LockOps, XattrOps, Operations):
 
     # -- metadata -----------------------------------------------------------------------------------
 
+    def init(self, path):
+        self.cache.serving()
+
+    def destroy(self, path):
+        self.cache.stop()
+
     @_errors
     def getattr(self, path, fh=None):
         h = self._handles.get(getattr(fh, "fh", 0)) if fh is not None else None
@@ -205,12 +214,15 @@ class FS3Fuse(LockOps, XattrOps, Operations):
             st = self.client.lstat(path)
         except FileNotFoundError:
             if h is None:
+                if self.cache.stale(path):  # removed by another client: the kernel looks it up again
+                    raise FuseOSError(errno.ESTALE) from None
                 raise
             st = None
         if h is not None and (st is None or st.inode != (_open_inode(h) or st.inode)):  # removed elsewhere
             with h.lock:
                 return self._fstat(h)
         size = max(st.size, self._open_size(path)) if st.is_file else st.size
+        self.cache.saw(path, st)
         return {"st_mode": st.st_mode, "st_ino": st.inode, "st_nlink": st.nlink, "st_uid": st.uid,
                 "st_gid": st.gid, "st_size": size, "st_atime": st.atime_ns, "st_mtime": st.mtime_ns,
                 "st_ctime": st.ctime_ns, "st_blksize": st.chunk_size or (1 << 20),
@@ -377,8 +389,17 @@ class FS3Fuse(LockOps, XattrOps, Operations):
     def open(self, path, fi):
         acc = fi.flags & os.O_ACCMODE
         self._show_writes(path)  # a new descriptor sees what the others of this mount wrote
+        try:
+            return self._open(path, fi, acc)
+        except FileNotFoundError:
+            if self.cache.stale(path):  # removed by another client: the kernel looks it up again (and
+                raise FuseOSError(errno.ESTALE) from None  # an O_CREAT open then creates it)
+            raise
+
+    def _open(self, path, fi, acc) -> int:
         if acc == os.O_RDONLY:
             f = self.client.open(path, "rb", buffering=0)
+            self.cache.opening(getattr(f, "raw", f)._afile.inode)
             return self._register(path, f, False, fi)
         if fi.flags & os.O_TRUNC:
             mode = "w+b" if acc == os.O_RDWR else "wb"
@@ -387,6 +408,7 @@ class FS3Fuse(LockOps, XattrOps, Operations):
         else:
             mode = "r+b"
         f = self.client.open(path, mode)
+        self.cache.opening(getattr(f, "raw", f)._afile.inode)
         return self._register(path, f, True, fi, append=bool(fi.flags & os.O_APPEND))
 
     @_errors
@@ -442,14 +464,20 @@ class FS3Fuse(LockOps, XattrOps, Operations):
 
 
 def mount(client: Client, mountpoint: str, *, foreground: bool = True, direct_io: bool = False,
-          allow_other: bool = False) -> None:
-    """Serve ``client``'s cluster at ``mountpoint`` until unmounted (blocks)."""
-    # No attribute or entry caching in the kernel: other clients change the namespace too, and fs3 is
-    # strongly consistent; every stat asks the meta service.
-    options = {"fsname": "fs3", "subtype": "fs3", "default_permissions": True, "attr_timeout": 0,
-               "entry_timeout": 0, "negative_timeout": 0}
+          allow_other: bool = False, attr_timeout: float = ATTR_TIMEOUT) -> None:
+    """Serve ``client``'s cluster at ``mountpoint`` until unmounted (blocks). ``attr_timeout``: seconds
+    the kernel may keep attributes and entries; what other clients change drops them at once through
+    meta's change feeds (client/_mount_cache.py); 0: every stat asks meta. Names that do not exist are
+    never cached: another client's new file is seen at once."""
+    options = {"fsname": "fs3", "subtype": "fs3", "default_permissions": True, "attr_timeout": attr_timeout,
+               "entry_timeout": attr_timeout, "negative_timeout": 0}
     options["use_ino"] = True  # st_ino is the fs3 inode number: one for all of a file's hard links
     if allow_other:
         options["allow_other"] = True
-    mfusepy.FUSE(FS3Fuse(client, direct_io=direct_io), mountpoint, foreground=foreground, raw_fi=True,
-                 nothreads=False, **options)
+    ops = FS3Fuse(client, direct_io=direct_io, attr_timeout=attr_timeout)
+    stop_watching = client.watch_changes(ops.cache.notify) if attr_timeout > 0 else None
+    try:
+        mfusepy.FUSE(ops, mountpoint, foreground=foreground, raw_fi=True, nothreads=False, **options)
+    finally:
+        if stop_watching is not None:
+            stop_watching()

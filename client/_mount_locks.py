@@ -68,6 +68,7 @@ class LockOps:
     """The lock operations of FS3Fuse (which provides ``client`` and ``_handles``)."""
 
     client: Any
+    cache: Any  # the mount's KernelCache
     _handles: dict[int, Any]
 
     @fuse_errors
@@ -127,6 +128,7 @@ class LockOps:
                 raise FuseOSError(errno.EINTR)
             time.sleep(pause)  # held elsewhere: ask again (another host cannot wake us)
             pause = min(_WAIT_MAX, pause * 2)
+        self.cache.catch_up(self.client)  # what the last holder changed (names too) shows from here on
         self._refresh(path)
         if reply.shared:  # another client writes the file: what the kernel cached here may be stale
             _drop_kernel_cache(path)

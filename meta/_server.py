@@ -26,6 +26,7 @@ from fs3.proto import admin_pb2_grpc, cluster_pb2_grpc, meta_pb2_grpc
 
 from . import ops
 from ._call_server import CallServer
+from ._change_feed import ChangeFeed, WatchedStore
 from ._chunk_reclaimer import GrpcChunkReclaimer
 from ._cluster import ClusterManager
 from ._garbage import GarbageCollector
@@ -89,7 +90,9 @@ class MetaServer:
             self.cluster.secret()  # a secret file others may read stops the server now, not at first use
         self.manager = ManagerLoop(self.cluster, interval=config.manager_interval)
         self.reclaimer = GrpcChunkReclaimer(self.cluster, ca=config.tls.ca if config.tls is not None else None)
-        self.ctx = ops.OpContext(self.kv, InodeAllocator(self.kv), self.reclaimer, ns_config,
+        # What the namespace's transactions change goes to the feed that caching clients watch.
+        self.changes = ChangeFeed()
+        self.ctx = ops.OpContext(WatchedStore(self.kv, self.changes), InodeAllocator(self.kv), self.reclaimer, ns_config,
                                  targets=lambda: self.cluster.routing().routing.targets,  # for StatFs
                                  capabilities=CapabilityKeys(self.cluster.secret))
         self.gc = GarbageCollector(self.ctx, self.reclaimer, delay=config.gc_delay,
@@ -126,7 +129,7 @@ class MetaServer:
     def start(self) -> None:
         server = grpc.server(futures.ThreadPoolExecutor(self.config.threads), options=SERVER_OPTIONS,
                              interceptors=[_Timing(self.counters)])
-        meta_servicer = MetaServicer(self.ctx, self.users, self.config.threads)
+        meta_servicer = MetaServicer(self.ctx, self.users, self.config.threads, changes=self.changes)
         cluster_servicer = ClusterServicer(self.cluster, self.users)
         cluster_servicer.scrubber = self.scrubber
         meta_pb2_grpc.add_MetaServicer_to_server(meta_servicer, server)
@@ -173,6 +176,7 @@ class MetaServer:
 
     def stop(self, grace: float = 2.0) -> None:
         self._stop.set()
+        self.changes.close()  # (watchers waiting for a change answer now)
         # Every background loop is asked first, so that their last passes (a KV round trip each, maybe
         # retrying) run out together rather than one after another.
         for loop in (self.http.sampler if self.http is not None else None, self.manager, self.gc, self.scrubber):

@@ -3,15 +3,20 @@ namespace calls through the table ``ops.OPERATIONS``)."""
 
 from __future__ import annotations
 
+import threading
+
 from fs3._errors import NotPermitted, Unavailable
 from fs3._rpc import servicer_method
 from fs3.proto import admin_pb2, admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, meta_pb2_grpc
 
 from . import ops
+from ._change_feed import ChangeFeed
 from ._cluster import ClusterManager
 from ._fair_share import UserSlots
 from ._scrub import ChainScrubber
 from ._users import Users, user_info
+
+SERVED_APART = {"WatchChanges"}  # Meta methods answered by the servicer itself, not from ops.OPERATIONS
 
 
 def require_admin(cred: ops.Cred, what: str) -> None:
@@ -24,10 +29,26 @@ class MetaServicer(meta_pb2_grpc.MetaServicer):
     written out): authenticate the call's token, run the operation, and translate its errors once
     (``servicer_method``). The server's interceptor counts every gRPC call (meta/_server.py)."""
 
-    def __init__(self, ctx: ops.OpContext, users: Users, threads: int = 32):
+    def __init__(self, ctx: ops.OpContext, users: Users, threads: int = 32, *, changes: ChangeFeed | None = None):
         self.ctx = ctx
         self.users = users
         self.slots = UserSlots(max(2, threads // 4))  # no user takes more than a quarter of the threads
+        self.changes = changes or ChangeFeed()
+        # Watchers wait in a thread each: at most a quarter of them wait, the rest are answered at once
+        # (and poll at their own pace), so watching never starves the namespace calls.
+        self.watching = threading.BoundedSemaphore(max(1, threads // 4))
+
+    @servicer_method
+    def WatchChanges(self, request, context):
+        """The inode changes after ``request.after`` (meta/_change_feed.py), for any authenticated user:
+        it names inode numbers and attributes only. It may wait for one, so it takes no user slot."""
+        self.users.authenticate(context)
+        if not self.watching.acquire(blocking=False):
+            return self.changes.since(request.epoch, request.after, 0.0)
+        try:
+            return self.changes.since(request.epoch, request.after, request.wait_ms / 1000)
+        finally:
+            self.watching.release()
 
 
 def _grpc_method(op: ops.Operation):

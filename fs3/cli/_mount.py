@@ -22,8 +22,11 @@ from ._common import state
 @click.option("--direct-io", is_flag=True,
               help="Bypass the kernel page cache for every file (O_DIRECT opens always do).")
 @click.option("--allow-other", is_flag=True, help="Let other users use the mount (needs user_allow_other).")
+@click.option("--attr-timeout", type=click.FloatRange(0, 3600), default=1.0, show_default=True, metavar="SECONDS",
+              help="How long the kernel may keep attributes and names; other clients' changes drop them "
+                   "at once (0: every stat asks meta).")
 @click.option("--log", "log_file", type=click.Path(path_type=Path), help="Where a background mount logs.")
-def mount(mountpoint, foreground, direct_io, allow_other, log_file):
+def mount(mountpoint, foreground, direct_io, allow_other, attr_timeout, log_file):
     """Mount the cluster at MOUNTPOINT (FUSE). In the background unless --foreground; `fs3 umount` ends it."""
     if not os.path.exists("/dev/fuse"):
         raise Unavailable("FUSE is not available here (/dev/fuse is missing)")
@@ -39,7 +42,8 @@ def mount(mountpoint, foreground, direct_io, allow_other, log_file):
 
         logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
         client = st.client()
-        serve(client, str(mountpoint), foreground=True, direct_io=direct_io, allow_other=allow_other)
+        serve(client, str(mountpoint), foreground=True, direct_io=direct_io, allow_other=allow_other,
+              attr_timeout=attr_timeout)
         return
     st.client()  # fail here, clearly, when the cluster cannot be reached
     args = [sys.executable, "-m", "fs3"]
@@ -52,6 +56,7 @@ def mount(mountpoint, foreground, direct_io, allow_other, log_file):
         args.append("--direct-io")
     if allow_other:
         args.append("--allow-other")
+    args += ["--attr-timeout", repr(attr_timeout)]
     log_file = log_file or Path(os.environ.get("TMPDIR", "/tmp")) / f"fs3-mount-{os.getpid()}.log"
     with open(log_file, "ab") as log:
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,

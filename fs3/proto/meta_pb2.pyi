@@ -724,3 +724,47 @@ class LockReply(_message.Message):
     shared: bool
     lease_ttl_ms: int
     def __init__(self, granted: _Optional[bool] = ..., conflict: _Optional[_Union[LockRange, _Mapping]] = ..., conflict_owner: _Optional[str] = ..., shared: _Optional[bool] = ..., lease_ttl_ms: _Optional[int] = ...) -> None: ...
+
+class WatchChangesRequest(_message.Message):
+    __slots__ = ("epoch", "after", "wait_ms")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    WAIT_MS_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    after: int
+    wait_ms: int
+    def __init__(self, epoch: _Optional[int] = ..., after: _Optional[int] = ..., wait_ms: _Optional[int] = ...) -> None: ...
+
+class InodeChange(_message.Message):
+    __slots__ = ("inode", "removed", "ctime_ns", "mtime_ns", "length", "nlink", "mode", "uid", "gid")
+    INODE_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    CTIME_NS_FIELD_NUMBER: _ClassVar[int]
+    MTIME_NS_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
+    NLINK_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    UID_FIELD_NUMBER: _ClassVar[int]
+    GID_FIELD_NUMBER: _ClassVar[int]
+    inode: int
+    removed: bool
+    ctime_ns: int
+    mtime_ns: int
+    length: int
+    nlink: int
+    mode: int
+    uid: int
+    gid: int
+    def __init__(self, inode: _Optional[int] = ..., removed: _Optional[bool] = ..., ctime_ns: _Optional[int] = ..., mtime_ns: _Optional[int] = ..., length: _Optional[int] = ..., nlink: _Optional[int] = ..., mode: _Optional[int] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ...) -> None: ...
+
+class WatchChangesReply(_message.Message):
+    __slots__ = ("epoch", "last", "changes", "reset")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    RESET_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    last: int
+    changes: _containers.RepeatedCompositeFieldContainer[InodeChange]
+    reset: bool
+    def __init__(self, epoch: _Optional[int] = ..., last: _Optional[int] = ..., changes: _Optional[_Iterable[_Union[InodeChange, _Mapping]]] = ..., reset: _Optional[bool] = ...) -> None: ...

@@ -154,6 +154,11 @@ class MetaStub:
                 request_serializer=fs3_dot_proto_dot_meta__pb2.SetXattrRequest.SerializeToString,
                 response_deserializer=fs3_dot_proto_dot_meta__pb2.SetXattrReply.FromString,
                 _registered_method=True)
+        self.WatchChanges = channel.unary_unary(
+                '/fs3.Meta/WatchChanges',
+                request_serializer=fs3_dot_proto_dot_meta__pb2.WatchChangesRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_meta__pb2.WatchChangesReply.FromString,
+                _registered_method=True)
 
 
 class MetaServicer:
@@ -303,6 +308,12 @@ class MetaServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchChanges(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetaServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -425,6 +436,11 @@ def add_MetaServicer_to_server(servicer, server):
                     servicer.SetXattr,
                     request_deserializer=fs3_dot_proto_dot_meta__pb2.SetXattrRequest.FromString,
                     response_serializer=fs3_dot_proto_dot_meta__pb2.SetXattrReply.SerializeToString,
+            ),
+            'WatchChanges': grpc.unary_unary_rpc_method_handler(
+                    servicer.WatchChanges,
+                    request_deserializer=fs3_dot_proto_dot_meta__pb2.WatchChangesRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_meta__pb2.WatchChangesReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1075,6 +1091,33 @@ class Meta:
             '/fs3.Meta/SetXattr',
             fs3_dot_proto_dot_meta__pb2.SetXattrRequest.SerializeToString,
             fs3_dot_proto_dot_meta__pb2.SetXattrReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Meta/WatchChanges',
+            fs3_dot_proto_dot_meta__pb2.WatchChangesRequest.SerializeToString,
+            fs3_dot_proto_dot_meta__pb2.WatchChangesReply.FromString,
             options,
             channel_credentials,
             insecure,

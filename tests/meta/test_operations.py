@@ -7,15 +7,19 @@ import inspect
 
 from fs3 import _call_wire as wire
 from fs3.meta import ops
-from fs3.meta._service import MetaServicer
+from fs3.meta._service import SERVED_APART, MetaServicer
 from fs3.proto import meta_pb2, meta_pb2_grpc
 
 SERVICE = meta_pb2.DESCRIPTOR.services_by_name["Meta"]
 
 
 def test_every_meta_method_is_in_the_table_with_its_messages():
-    assert set(ops.OPERATIONS) == {m.name for m in SERVICE.methods}
+    # (but the change feed's, which answers from the server's feed, not the namespace: meta/_service.py)
+    assert set(ops.OPERATIONS) == {m.name for m in SERVICE.methods} - SERVED_APART
+    assert all(callable(getattr(MetaServicer, name)) for name in SERVED_APART)
     for method in SERVICE.methods:
+        if method.name in SERVED_APART:
+            continue
         op = ops.OPERATIONS[method.name]
         assert op.name == method.name
         assert op.request.DESCRIPTOR is method.input_type, method.name
