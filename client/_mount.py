@@ -24,7 +24,7 @@ from ._mount_locks import LockOps
 from ._mount_xattrs import XattrOps
 
 UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
-ATTR_TIMEOUT = 1.0  # seconds the kernel keeps attributes by default (see mount)
+ATTR_TIMEOUT = 30.0  # seconds the kernel keeps attributes by default (see mount)
 
 
 _KEEP = object()  # _release: the handles keep their path

@@ -40,7 +40,14 @@ def sqlite_run(dirs: list[Path], procs: int, n: int, journal: str = "DELETE",
     ctx = multiprocessing.get_context("spawn")  # (no fork after the client's threads)
     ps = [ctx.Process(target=inserts, args=(str(dirs[w % len(dirs)] / "db.sqlite"), w, n,
                                             str(done / str(w)) if done else None)) for w in range(procs)]
-    for p in ps:
+    ps[0].start()
+    if done is not None:  # the first process maps the WAL's -shm before the others come (the first
+        # host to map it keeps it; two mounts mapping it at the same moment may both be refused)
+        first_done = done / "0"
+        deadline = time.monotonic() + 300
+        while not first_done.exists() and ps[0].is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    for p in ps[1:]:
         p.start()
     for p in ps:
         p.join(600)

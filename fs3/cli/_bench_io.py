@@ -21,11 +21,11 @@ def _need_fuse() -> None:
         raise Unavailable("FUSE is not available here (need /dev/fuse and fusermount3: apt-get install fuse3)")
 
 
-def _mount_factory(where: Path):
+def _mount_factory(where: Path, options: tuple[str, ...] = ()):
     from fs3.bench import Mount
 
     st = state()
-    return lambda: Mount(where / "mnt", cluster=st.cluster, token=st.token, log=where / "mount.log")
+    return lambda: Mount(where / "mnt", cluster=st.cluster, token=st.token, log=where / "mount.log", options=options)
 
 
 @click.command("smallfiles")
@@ -90,11 +90,13 @@ def bench_smallfiles(files, file_size, jobs, with_cp, with_mount, fs3_dir, basel
 @click.option("--depth", default=16, show_default=True, help="Reading threads.")
 @click.option("--duration", default=4.0, show_default=True, help="Seconds per read workload and side.")
 @click.option("--files", default=2000, show_default=True, help="Files created, stated and unlinked.")
+@click.option("--attr-timeout", type=click.FloatRange(0, 3600), default=30.0, show_default=True, metavar="SECONDS",
+              help="The mount's --attr-timeout (0: no kernel attribute cache, every stat asks meta).")
 @click.option("--dir", "fs3_dir", default="/.bench", show_default=True, help="fs3 directory for test files.")
 @click.option("--baseline-dir", type=click.Path(path_type=Path), default=None,
               help="Local directory (on the disk to compare with) for the baseline's files; default: a temporary one.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def bench_mount(file_size, depth, duration, files, fs3_dir, baseline_dir, as_json):
+def bench_mount(file_size, depth, duration, files, attr_timeout, fs3_dir, baseline_dir, as_json):
     """Through `fs3 mount` (made for the run, unmounted after): DEPTH threads of O_DIRECT random reads of
     4 KiB and 1 MiB on a preallocated file, and creates, stats and unlinks of FILES files in one
     directory; the same on the local disk in the same run (targets: 4 KiB 0.3x, 1 MiB 0.7x, create and
@@ -128,7 +130,7 @@ def bench_mount(file_size, depth, duration, files, fs3_dir, baseline_dir, as_jso
         local_dir = baseline_dir / f"mount-{tmp.name}" if baseline_dir else tmp / "local"
         test_file = f"{fs3_dir.rstrip('/')}/mount-read-{size}"
         try:
-            with _mount_factory(tmp)() as m:
+            with _mount_factory(tmp, ("--attr-timeout", repr(attr_timeout)))() as m:
                 r = mountbench.run(mountpoint=m.mountpoint, fs3_dir=fs3_dir, local_dir=local_dir, prepare=prepare,
                                    file_size=size, depth=depth, seconds=duration, files=files, say=sayer(as_json),
                                    on_row=(lambda _r: None) if as_json else

@@ -22,7 +22,7 @@ from ._common import state
 @click.option("--direct-io", is_flag=True,
               help="Bypass the kernel page cache for every file (O_DIRECT opens always do).")
 @click.option("--allow-other", is_flag=True, help="Let other users use the mount (needs user_allow_other).")
-@click.option("--attr-timeout", type=click.FloatRange(0, 3600), default=1.0, show_default=True, metavar="SECONDS",
+@click.option("--attr-timeout", type=click.FloatRange(0, 3600), default=30.0, show_default=True, metavar="SECONDS",
               help="How long the kernel may keep attributes and names; other clients' changes drop them "
                    "at once (0: every stat asks meta).")
 @click.option("--log", "log_file", type=click.Path(path_type=Path), help="Where a background mount logs.")
