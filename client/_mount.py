@@ -22,12 +22,18 @@ from ._mount_cache import KernelCache
 from ._mount_callers import acts_for_callers, current_caller
 from ._mount_locks import LockOps
 from ._mount_xattrs import XattrOps
+from ._types import FileStat
 
 UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
 ATTR_TIMEOUT = 30.0  # seconds the kernel keeps attributes by default (see mount)
 
 
 _KEEP = object()  # _release: the handles keep their path
+
+
+def _afile_of(file):
+    """The AsyncFile below a client file object (buffered or raw)."""
+    return getattr(file, "raw", file)._afile
 
 
 def _open_inode(h) -> int | None:
@@ -47,6 +53,7 @@ class _Handle:
         self.client, self.path, self._file, self.writable = client, path, file, writable
         self.size = size  # including writes still in the handle's buffer
         self.append = append
+        self.created = False  # made by this handle's open, not yet stat'ed (see FS3Fuse._created)
         self.lock = threading.Lock()
         self.error: OSError | None = None
 
@@ -113,6 +120,7 @@ class FS3Fuse(LockOps, XattrOps, Operations):
         self.client = client
         self.direct_io = direct_io
         self.cache = KernelCache(attr_timeout)  # the kernel's copies of attributes and entries
+        self._lockers: set = set()  # see LockOps
         self._handles: dict[int, _Handle] = {}
         self._hidden: dict[str, list[_Handle]] = {}  # see rename
         self._next = 1
@@ -211,7 +219,7 @@ class FS3Fuse(LockOps, XattrOps, Operations):
             with h.lock:
                 return self._fstat(h)
         try:
-            st = self.client.lstat(path)
+            st = self._created(h, path) or self.client.lstat(path)
         except FileNotFoundError:
             if h is None:
                 if self.cache.stale(path):  # removed by another client: the kernel looks it up again
@@ -228,6 +236,15 @@ class FS3Fuse(LockOps, XattrOps, Operations):
                 "st_ctime": st.ctime_ns, "st_blksize": st.chunk_size or (1 << 20),
                 # stored bytes (a sparse file's holes not counted), and what open writers here hold unsent
                 "st_blocks": st.blocks + max(0, -(-(size - st.size) // 512)), "st_rdev": st.rdev}
+
+    @staticmethod
+    def _created(h: _Handle | None, path: str) -> FileStat | None:
+        """The attributes of a file this handle just made (libfuse asks right after create): meta's
+        answer to the create, which a stat would only repeat."""
+        if h is None or not h.created or h.path != path or h._file is None:
+            return None
+        h.created = False
+        return FileStat.from_inode(path, _afile_of(h._file).inode)
 
     @_errors
     def readdir(self, path, fh):
@@ -383,7 +400,9 @@ class FS3Fuse(LockOps, XattrOps, Operations):
                 f = self.client.open(path, "r+b")
         else:
             f = self.client.open(path, "a+b" if append else "w+b", perm=mode & 0o7777, caller=self._caller())
-        return self._register(path, f, True, fi, append=append)
+        self._register(path, f, True, fi, append=append)
+        self._handles[fi.fh].created = True
+        return 0
 
     @_errors
     def open(self, path, fi):

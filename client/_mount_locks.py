@@ -69,6 +69,7 @@ class LockOps:
 
     client: Any
     cache: Any  # the mount's KernelCache
+    _lockers: set  # (inode, lock kind, owner) that took a lock through this mount (until all released)
     _handles: dict[int, Any]
 
     @fuse_errors
@@ -113,14 +114,20 @@ class LockOps:
 
     def _take(self, path, fi, lock_kind: int, kind: int, start: int, end: int, *, wait: bool) -> None:
         ino = self._inode(path, fi)
+        holder = (ino, lock_kind, str(fi.lock_owner))
         if kind == UNLOCK:
+            if holder not in self._lockers:  # never locked here: nothing to release (libfuse unlocks at
+                return                       # every flush, so every close(2) would ask meta)
             self._commit(path)  # what was written under the lock reaches the next holder
             self.client.lock(ino, str(fi.lock_owner), lock_kind, UNLOCK, start, end)
+            if start == 0 and end == 0:
+                self._lockers.discard(holder)
             return
         pause = 0.005
         while True:
             reply = self.client.lock(ino, str(fi.lock_owner), lock_kind, kind, start, end)
             if reply.granted:
+                self._lockers.add(holder)
                 break
             if not wait:
                 raise FuseOSError(errno.EAGAIN)

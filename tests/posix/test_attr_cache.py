@@ -4,9 +4,11 @@ minutes (only meta's change feed, an open's check or a lock can make a change sh
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import threading
+import urllib.request
 import uuid
 
 import pytest
@@ -135,3 +137,41 @@ def test_a_cached_stat_does_not_reach_meta_and_an_uncached_one_does(own_cluster,
             os.kill(meta.pid, signal.SIGCONT)
         stats[1].join(timeout=120)
         assert answers.get("u") == 4
+
+
+def _meta_requests(cluster) -> dict[str, float]:
+    """Calls meta served so far, by method (its /metrics, read with the admin token)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    token = (cluster.data_dir / "admin.token").read_text().strip()
+    req = urllib.request.Request(cluster.http[0] + "/metrics", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=30) as reply:
+        text = reply.read().decode()
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name == "fs3_meta_requests":
+            for s in family.samples:
+                if s.name.endswith("_total"):
+                    out[s.labels["method"]] = out.get(s.labels["method"], 0) + s.value
+    return out
+
+
+def test_a_create_and_close_ask_meta_only_what_they_must(own_cluster, tmp_path):
+    """Per file made and closed: its Open, a lookup of the new name and the directory's attributes
+    (which the kernel drops after a create); no lock call (nothing was locked) and no stat of the new
+    file (the create's answer has it). A locked file's close still releases its lock at meta."""
+    where = tmp_path / "m"
+    where.mkdir()
+    with mounted(own_cluster, where):
+        (where / "d").mkdir()
+        before = _meta_requests(own_cluster)
+        for i in range(20):
+            os.close(os.open(where / "d" / f"f{i}", os.O_CREAT | os.O_WRONLY, 0o644))
+        after = _meta_requests(own_cluster)
+        delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+        assert delta.get("Open") == 20 and delta.get("Lock", 0) == 0, delta
+        assert delta.get("Stat", 0) <= 40, delta
+        with open(where / "d" / "f0", "r+b") as f:
+            fcntl.lockf(f, fcntl.LOCK_EX)
+            locked = _meta_requests(own_cluster).get("Lock", 0)
+        assert _meta_requests(own_cluster).get("Lock", 0) == locked + 1  # released at close
