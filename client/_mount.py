@@ -229,6 +229,7 @@ class FS3Fuse(LockOps, XattrOps, Operations):
         if h is not None and (st is None or st.inode != (_open_inode(h) or st.inode)):  # removed elsewhere
             with h.lock:
                 return self._fstat(h)
+        assert st is not None  # (None only with a handle, answered above)
         size = max(st.size, self._open_size(path)) if st.is_file else st.size
         self.cache.saw(path, st)
         return {"st_mode": st.st_mode, "st_ino": st.inode, "st_nlink": st.nlink, "st_uid": st.uid,
