@@ -7,7 +7,7 @@ import threading
 
 from fs3._errors import NotPermitted, Unavailable
 from fs3._rpc import servicer_method
-from fs3.proto import admin_pb2, admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, meta_pb2_grpc
+from fs3.proto import admin_pb2, admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, meta_pb2, meta_pb2_grpc
 
 from . import ops
 from ._change_feed import ChangeFeed
@@ -40,15 +40,24 @@ class MetaServicer(meta_pb2_grpc.MetaServicer):
 
     @servicer_method
     def WatchChanges(self, request, context):
-        """The inode changes after ``request.after`` (meta/_change_feed.py), for any authenticated user:
-        it names inode numbers and attributes only. It may wait for one, so it takes no user slot."""
-        self.users.authenticate(context)
-        if not self.watching.acquire(blocking=False):
-            return self.changes.since(request.epoch, request.after, 0.0)
-        try:
-            return self.changes.since(request.epoch, request.after, request.wait_ms / 1000)
-        finally:
-            self.watching.release()
+        """The inode changes after ``request.after`` (meta/_change_feed.py), for any authenticated user.
+        An administrator's watcher (a mount made with an admin token) gets what a stat of each inode
+        shows; anyone else only the inode numbers: a stat of a file in a directory they cannot search
+        is refused them, so its attributes must not reach them this way. It may wait for a change, so
+        it takes no user slot."""
+        cred = self.users.authenticate(context)
+        if self.watching.acquire(blocking=False):
+            try:
+                reply = self.changes.since(request.epoch, request.after, request.wait_ms / 1000)
+            finally:
+                self.watching.release()
+        else:  # watchers enough wait already: answer at once
+            reply = self.changes.since(request.epoch, request.after, 0.0)
+        if not (cred.admin or cred.root):
+            stripped = [meta_pb2.InodeChange(inode=c.inode, removed=c.removed) for c in reply.changes]
+            del reply.changes[:]
+            reply.changes.extend(stripped)
+        return reply
 
 
 def _grpc_method(op: ops.Operation):
