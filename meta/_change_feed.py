@@ -110,27 +110,48 @@ class _Recording(Transaction):
 
 
 class WatchedStore(KVStore):
-    """``store``, with the inode changes of every committed transaction published to ``feed``."""
+    """``store``, with the inode changes of every committed transaction published to ``feed``.
+
+    Published after the outermost transaction commits, never before: a watcher told of a change asks
+    meta for the new state at once, and must not find the old one (a transaction nested in a group
+    commit is only a part of it)."""
 
     def __init__(self, store: KVStore, feed: ChangeFeed):
         self.store = store
         self.feed = feed
         self.local_reads = store.local_reads
         self.max_retries = store.max_retries
+        self._local = threading.local()
 
     def _run(self, fn: Callable[[Transaction], T], readonly: bool) -> T:
         if readonly:
             return self.store._run(fn, readonly)
-        seen: list[_Recording] = []
+        runs: list[dict[bytes, bytes | None]] | None = getattr(self._local, "runs", None)
+        outermost = runs is None
+        if runs is None:
+            runs = self._local.runs = []
+        slot = len(runs)
+        runs.append({})
 
         def recorded(txn: Transaction) -> T:
             rec = _Recording(txn)
-            seen[:] = [rec]  # (a store may run fn again: only the last run committed)
+            runs[slot] = rec.inodes  # (a store may run fn again: only the last run commits)
             return fn(rec)
 
-        result = self.store._run(recorded, readonly)
-        if seen and seen[0].inodes:
-            self.feed.publish([_change(k, v) for k, v in seen[0].inodes.items()])
+        try:
+            result = self.store._run(recorded, readonly)
+        except BaseException:
+            runs[slot] = {}  # nothing of it committed
+            raise
+        finally:
+            if outermost:
+                self._local.runs = None
+        if outermost:
+            changed: dict[bytes, bytes | None] = {}
+            for inodes in runs:
+                changed.update(inodes)
+            if changed:
+                self.feed.publish([_change(k, v) for k, v in changed.items()])
         return result
 
     def in_transaction(self) -> bool:

@@ -95,3 +95,30 @@ def test_closing_the_feed_answers_waiting_watchers():
     feed.close()
     waiter.join(timeout=30)
     assert not waiter.is_alive()
+
+
+def test_a_transaction_inside_another_is_published_when_the_outer_one_commits(ns):
+    ctx, feed = ns
+    seen_inside: list[int] = []
+
+    def outer(txn):
+        ops.mkdir(ctx, ops.ROOT_CRED, meta_pb2.MkdirRequest(path="/inner"))  # (its own transact, nested)
+        seen_inside.append(feed.since(feed.epoch, 0, 0).last)
+        return True
+
+    ctx.kv.transact(outer)
+    assert seen_inside == [0]  # nothing published before the commit
+    assert {c.inode for c in _all(feed)} >= {ops.ROOT}
+
+
+def test_a_nested_transaction_whose_outer_one_fails_publishes_nothing(ns):
+    ctx, feed = ns
+
+    def outer(txn):
+        ops.mkdir(ctx, ops.ROOT_CRED, meta_pb2.MkdirRequest(path="/never"))
+        raise RuntimeError("the outer transaction fails")
+
+    with pytest.raises(RuntimeError):
+        ctx.kv.transact(outer)
+    assert _all(feed) == []
+    assert ctx.kv.transact(lambda txn: ops.get_dentry(txn, ops.ROOT, "never"), readonly=True) is None

@@ -158,7 +158,7 @@ def _meta_requests(cluster) -> dict[str, float]:
 
 def test_a_create_and_close_ask_meta_only_what_they_must(own_cluster, tmp_path):
     """Per file made and closed: its Open, a lookup of the new name and the directory's attributes
-    (which the kernel drops after a create); no lock call (nothing was locked) and no stat of the new
+    (which the kernel drops after a create), where there were 4.5 stats and a lock call; no lock call (nothing was locked) and no stat of the new
     file (the create's answer has it). A locked file's close still releases its lock at meta."""
     where = tmp_path / "m"
     where.mkdir()
@@ -170,7 +170,9 @@ def test_a_create_and_close_ask_meta_only_what_they_must(own_cluster, tmp_path):
         after = _meta_requests(own_cluster)
         delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
         assert delta.get("Open") == 20 and delta.get("Lock", 0) == 0, delta
-        assert delta.get("Stat", 0) <= 40, delta
+        # (the directory's attributes may be asked twice: once as the kernel drops them after the create,
+        # once more when the feed's news of the directory's new mtime comes after that)
+        assert delta.get("Stat", 0) <= 3 * 20, delta
         with open(where / "d" / "f0", "r+b") as f:
             fcntl.lockf(f, fcntl.LOCK_EX)
             locked = _meta_requests(own_cluster).get("Lock", 0)
