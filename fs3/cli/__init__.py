@@ -20,6 +20,7 @@ from . import (
     _demo,
     _du,
     _find,
+    _host,
     _local,
     _ls,
     _mount,
@@ -71,7 +72,7 @@ for command in (
     _ls.ls, _namespace.cat, _namespace.mkdir, _namespace.rm, _namespace.mv, _namespace.stat,
     _namespace.ln, _namespace.chmod, _namespace.chown, _namespace.df, _quota.quota,
     _du.du, _find.find,
-    _copy.cp, _sync.sync, _cluster.cluster, _node.node, _bench.bench, _users.user, _shards.shards, _mount.mount, _mount.umount,
+    _copy.cp, _sync.sync, _cluster.cluster, _node.node, _host.host, _bench.bench, _users.user, _shards.shards, _mount.mount, _mount.umount,
 ):
     cli.add_command(command)
 bound_numeric_options(cli)  # after every registration: no numeric option without bounds

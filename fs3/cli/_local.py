@@ -63,10 +63,17 @@ def _cluster_dir(data_dir: Path | None) -> Path:
                    "file, and start that topology as local processes.")
 @click.option("--tls", is_flag=True, help="TLS on every connection (gRPC, meta calls, data plane, HTTPS), with a CA "
               "and certificates made in DATA_DIR/tls; fs3 commands here find the CA by themselves.")
+@click.option("--hosts", default=0, show_default=True, type=Number(int, 0, 64),
+              help="Run the storage nodes on this many hosts: Linux network namespaces on a bridge, each with its "
+                   "own address and /dev/shm, so data between hosts crosses TCP (root; see `fs3 host`).")
+@click.option("--client-hosts", default=1, show_default=True, type=Number(int, 0, 16),
+              help="With --hosts: this many more hosts for clients alone (`fs3 host exec`).")
+@click.option("--nic", default="", metavar="RATE", help="With --hosts: shape each host's link both ways to RATE "
+              "(tc token bucket, e.g. 1gbit, 200mbit).")
 @click.option("-d", "--detach", is_flag=True, help="Start in the background and return.")
 @click.option("--json", "as_json", is_flag=True, help="Print the started cluster as JSON.")
 def up(data_dir, nodes, meta_servers, kv, etcd_members, targets_per_node, replicas, chunk_size, stripe, gc_delay,
-       tls, topology, detach, as_json):
+       tls, topology, hosts, client_hosts, nic, detach, as_json):
     """Start a local cluster: meta and N storage processes on 127.0.0.x addresses. It makes an admin
     token for you in DATA_DIR/admin.token, which fs3 commands on this machine pick up."""
     from fs3.local import LocalCluster, LocalClusterConfig
@@ -84,14 +91,16 @@ def up(data_dir, nodes, meta_servers, kv, etcd_members, targets_per_node, replic
         data_dir=data_dir, storage_nodes=nodes, meta_servers=meta_servers, kv=kv, etcd_members=etcd_members,
         targets_per_node=targets_per_node, replicas=replicas or 0,  # 0: the config's default
         chunk_size=chunk_size, stripe=stripe, gc_delay=gc_delay, tls=tls,
+        hosts=hosts, client_hosts=client_hosts if hosts else 0, nic=nic,
     )
     quiet = as_json
     cluster = LocalCluster.start(config, progress=None if quiet else lambda m: click.echo(f"fs3 up: {m}", err=True))
     if as_json:
         emit_json({"data_dir": str(cluster.data_dir), "meta": cluster.meta, "http": cluster.http,
                    "tls_ca": cluster.tls_ca or None,
-                   "processes": [{"role": p.role, "name": p.name, "pid": p.pid, "address": p.address}
-                                 for p in cluster.processes]})
+                   "processes": [{"role": p.role, "name": p.name, "pid": p.pid, "address": p.address,
+                                  "host": p.host or None} for p in cluster.processes],
+                   "hosts": cluster.hosts.to_dict() if cluster.hosts is not None else None})
     else:
         click.echo(f"fs3 cluster up: meta {', '.join(cluster.meta)}, {nodes} storage nodes, data in {cluster.data_dir}")
         if cluster.http:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -35,6 +36,8 @@ from fs3._errors import AlreadyExists, InvalidArgument, Unavailable
 from fs3._layout import DEFAULT_CHUNK_SIZE, DEFAULT_STRIPE, valid_chunk_size
 from fs3._retry import Deadline, poll
 from fs3.proto import cluster_pb2
+
+from ._hosts import Hosts
 
 SECRET_FILE = "cluster.secret"  # in DATA: the cluster secret, apart from the namespace
 
@@ -56,6 +59,9 @@ class LocalClusterConfig:
     storage_host_base: int = 2            # storage node i listens on 127.0.0.(base + i)
     direct_io: bool = True
     tls: bool = False                     # TLS everywhere, with a CA and certificates made under DATA/tls
+    hosts: int = 0                        # > 0: storage nodes on this many hosts (network namespaces)
+    client_hosts: int = 1                 # ... and this many hosts for clients alone (fs3/local/_hosts.py)
+    nic: str = ""                         # with hosts: each host's link rate (tc, e.g. 1gbit; "": unshaped)
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -78,6 +84,12 @@ class LocalClusterConfig:
                 f"Invalid argument: --replicas {self.replicas} needs at least that many storage nodes "
                 f"(have {self.storage_nodes})"
             )
+        if not 0 <= self.hosts <= 64 or not 0 <= self.client_hosts <= 16:
+            raise InvalidArgument("Invalid argument: --hosts must be 0..64 and --client-hosts 0..16")
+        if self.nic and not re.fullmatch(r"\d+(\.\d+)?([kmgt]?bit|[kmgt]?bps)", self.nic):
+            raise InvalidArgument(f"Invalid argument: --nic {self.nic!r} is not a rate (e.g. 1gbit, 200mbit, 50mbps)")
+        if self.nic and not self.hosts:
+            raise InvalidArgument("Invalid argument: --nic shapes the links of hosts: give --hosts too")
         if not valid_chunk_size(self.chunk_size):
             raise InvalidArgument(f"Invalid argument: chunk size {self.chunk_size} is not a power of two in 4K..64M")
 
@@ -90,6 +102,7 @@ class ProcessRecord:
     address: str
     log: str
     args: list[str] = field(default_factory=list)  # the `fs3 ...` arguments it was started with
+    host: str = ""     # the host (network namespace) it runs on ("": this machine's own)
 
     def alive(self) -> bool:
         return _is_fs3_process(self.pid)
@@ -115,6 +128,7 @@ class LocalCluster:
         self.http = http or []  # each meta server's admin API / dashboard URL
         self.kv = kv            # the KV URL meta servers use (with etcd: its credentials file)
         self.tls_ca = tls_ca    # with TLS: the CA clients verify the servers with ("": TLS off)
+        self.hosts: Hosts | None = None  # with --hosts: the namespaces the processes run in
 
     # -- discovery ---------------------------------------------------------------------------------
 
@@ -122,8 +136,11 @@ class LocalCluster:
     def load(cls, data_dir: Path) -> LocalCluster:
         info = read_cluster_file(data_dir)
         processes = [ProcessRecord(**p) for p in info.get("processes", [])]
-        return cls(data_dir, processes, info.get("meta", []), info.get("http", []), info.get("kv", ""),
-                   (info.get("tls") or {}).get("ca", ""))
+        cluster = cls(data_dir, processes, info.get("meta", []), info.get("http", []), info.get("kv", ""),
+                      (info.get("tls") or {}).get("ca", ""))
+        if info.get("hosts"):
+            cluster.hosts = Hosts.from_dict(info["hosts"])
+        return cluster
 
     def running(self) -> list[ProcessRecord]:
         return [p for p in self.processes if p.alive()]
@@ -133,6 +150,8 @@ class LocalCluster:
                 "processes": [asdict(p) for p in self.processes], "updated": time.time()}
         if self.tls_ca:  # what clients find the cluster by says TLS is on, and which CA (fs3/_tls.py)
             info["tls"] = {"ca": self.tls_ca}
+        if self.hosts is not None:
+            info["hosts"] = self.hosts.to_dict()
         tmp = self.data_dir / (CLUSTER_FILE + ".tmp")
         tmp.write_text(json.dumps(info, indent=2))
         os.replace(tmp, self.data_dir / CLUSTER_FILE)
@@ -171,12 +190,18 @@ class LocalCluster:
         kv = config.kv or f"sqlite:///{data / 'meta' / 'meta.db'}"
         tls = _tls_args(data, config) if config.tls else None
         cluster.tls_ca = str(data / "tls" / "ca.pem") if config.tls else ""
+        meta_host = config.meta_host
         try:
+            if config.hosts:
+                cluster.hosts = Hosts.make(data, config.hosts, config.client_hosts, config.nic)
+                meta_host = cluster.hosts.gateway  # on the bridge: every host reaches it
+                say(f"{len(cluster.hosts.hosts)} hosts on bridge {cluster.hosts.bridge} ({cluster.hosts.subnet})")
+                cluster._save()  # (so that `fs3 down` finds them whatever happens next)
             if config.etcd_members:
                 kv = cluster._start_etcd(config, deadline, say)
             cluster.kv = kv
             names = [f"meta-{k}" for k in range(1, config.meta_servers + 1)]
-            listens = [_listen(config.meta_host, previous.get(name)) for name in names]
+            listens = [_listen(meta_host, previous.get(name)) for name in names]
             peers = [arg for address in listens for arg in ("--peer", address)]
             metas = []
             for name, listen in zip(names, listens, strict=True):
@@ -187,8 +212,8 @@ class LocalCluster:
                     "--chunk-size", str(config.chunk_size),
                     "--stripe", str(config.stripe), "--gc-delay", str(config.gc_delay),
                     "--heartbeat-timeout", str(config.heartbeat_timeout),
-                    "--http", f"{config.meta_host}:0", "--http-addr-file", str(data / "run" / f"{name}.http"),
-                    *(tls(name, [config.meta_host, "localhost"]) if tls else []),
+                    "--http", f"{meta_host}:0", "--http-addr-file", str(data / "run" / f"{name}.http"),
+                    *(tls(name, [meta_host, "localhost"]) if tls else []),
                 ]))
                 if len(metas) == 1:  # the first one creates the namespace; the others join it
                     cluster._await_address(metas[0], deadline)
@@ -203,15 +228,24 @@ class LocalCluster:
                 targets = []
                 for j in range(1, config.targets_per_node + 1):
                     targets += ["--target", str(data / f"storage-{i}" / f"target-{j}")]
-                host = f"127.0.0.{config.storage_host_base + i - 1}"
-                listen = _listen(host, previous.get(f"storage-{i}"))
+                on = ""
+                if cluster.hosts is not None:  # round robin over the storage hosts
+                    placed = cluster.hosts.storage_hosts()[(i - 1) % len(cluster.hosts.storage_hosts())]
+                    host, on = placed.address, placed.name
+                else:
+                    host = f"127.0.0.{config.storage_host_base + i - 1}"
+                if on:  # its own namespace: the port it had is free there, or the node picks one
+                    old = previous.get(f"storage-{i}", "")
+                    listen = old if old.rpartition(":")[0] == host else f"{host}:0"
+                else:
+                    listen = _listen(host, previous.get(f"storage-{i}"))
                 meta_args = [arg for m in metas for arg in ("--meta", m.address)]
                 args = ["storage", *meta_args, "--listen", listen, "--token-file", str(token_file), *targets]
                 if not config.direct_io:
                     args.append("--no-direct-io")
                 if tls:
                     args += tls(f"storage-{i}", [host])
-                storage.append(cluster._spawn(config, "storage", f"storage-{i}", args))
+                storage.append(cluster._spawn(config, "storage", f"storage-{i}", args, host=on))
             for proc in storage:
                 cluster._await_address(proc, deadline)
                 say(f"{proc.name} serving on {proc.address}")
@@ -258,8 +292,9 @@ class LocalCluster:
         return poll(lambda: path.read_text().strip() if path.exists() else None, deadline,
                     error=f"{path.name} was not written in time; see the meta server's log")
 
-    def _spawn(self, config: LocalClusterConfig, role: str, name: str, args: list[str]) -> ProcessRecord:
-        record = ProcessRecord(role, name, 0, "", str(self.data_dir / "logs" / f"{name}.log"), args)
+    def _spawn(self, config: LocalClusterConfig, role: str, name: str, args: list[str], *,
+               host: str = "") -> ProcessRecord:
+        record = ProcessRecord(role, name, 0, "", str(self.data_dir / "logs" / f"{name}.log"), args, host)
         self._launch(record, config.extra_env)
         self.processes.append(record)
         return record
@@ -273,6 +308,8 @@ class LocalCluster:
             command = record.args
         else:
             command = [sys.executable, "-m", "fs3", *record.args, "--addr-file", str(addr_file)]
+        if record.host and self.hosts is not None:
+            command = self.hosts.command(record.host, command)
         with open(record.log, "ab") as log:
             proc = subprocess.Popen(
                 command,
@@ -397,6 +434,9 @@ class LocalCluster:
                 os.kill(p.pid, signal.SIGKILL)
         for p in self.processes:
             _reap(p)
+        if self.hosts is not None:  # the hosts go with the cluster
+            self.hosts.remove()
+            self.hosts = None
         if (self.data_dir / CLUSTER_FILE).exists():
             self._save()
         return stopped
