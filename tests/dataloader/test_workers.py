@@ -133,11 +133,15 @@ import torch
 from fs3.dataloader import TokenDataset
 
 class Stuck(TokenDataset):
-    # Once the flag file is there, a worker hangs in C code that holds the GIL (none of its threads runs).
+    # Once the flag file is there, a worker hangs in C code that holds the GIL (none of its threads runs),
+    # from its second read on: its first read maps its region (a slow worker may start after the flag).
     def _fetch_unit(self, epoch, batches):
-        if os.path.exists(sys.argv[4]) and torch.utils.data.get_worker_info() is not None:
+        if (os.path.exists(sys.argv[4]) and torch.utils.data.get_worker_info() is not None
+                and getattr(self, "_fetched", False)):
             ctypes.PyDLL(None).sleep(3600)
-        return super()._fetch_unit(epoch, batches)
+        rows = super()._fetch_unit(epoch, batches)
+        self._fetched = True
+        return rows
 
 if __name__ == "__main__":
     kind = Stuck if sys.argv[3] == "stuck" else TokenDataset
