@@ -82,11 +82,15 @@ class AsyncClient(ClusterAdmin):
     ``retry_timeout``: seconds a call keeps retrying while the servers it needs do not answer (storage
     nodes stopped, a meta server restarting), logging when it starts and stops waiting; then it fails
     with ``Unavailable`` naming the outage and the last error. Default: ``FS3_RETRY_TIMEOUT``, else 300.
-    ``failover_timeout``: the same for meta calls alone (default: ``retry_timeout``)."""
+    ``failover_timeout``: the same for meta calls alone (default: ``retry_timeout``).
+    ``unreachable_timeout``: how long a write keeps trying a chain head that meta says serves but this
+    client cannot reach (a one-way partition) before it fails naming it; meta moves the chain on sooner
+    when enough clients report the node. Default: ``FS3_UNREACHABLE_TIMEOUT``, else 15."""
 
     def __init__(self, address: str | list[str], *, token: str | None = None, timeout: float = 60.0,
                  shm: bool = True, shm_size: int = DEFAULT_SIZE, retry_timeout: float | None = None,
-                 failover_timeout: float | None = None, tls_ca: str | os.PathLike | None = None):
+                 failover_timeout: float | None = None, tls_ca: str | os.PathLike | None = None,
+                 unreachable_timeout: float | None = None):
         retry_timeout = resolve_retry_timeout(retry_timeout)
         if failover_timeout is None:
             failover_timeout = retry_timeout
@@ -111,7 +115,8 @@ class AsyncClient(ClusterAdmin):
         self._capabilities = Capabilities(lambda req: self._meta("RenewCapabilities", req),
                                           lambda req: self._meta("ExtendWrite", req))
         self._chunks = ChunkIO(self._routing, self._data_token, client_name=self.client_id, shm=region,
-                               retry_timeout=retry_timeout, capabilities=self._capabilities, tls=self._meta.tls)
+                               retry_timeout=retry_timeout, capabilities=self._capabilities, tls=self._meta.tls,
+                               report=self._report_unreachable, unreachable_timeout=unreachable_timeout)
         # Concurrent per-call reads share their stats: one BatchStat at meta for every call that came
         # while the last one was out (client/_coalesce.py). (Their chunk reads stay rounds of their own:
         # merged into one, SQLite in WAL mode on one mount read stale pages; see that test.)
@@ -142,6 +147,11 @@ class AsyncClient(ClusterAdmin):
     @retry_timeout.setter
     def retry_timeout(self, seconds: float | None) -> None:
         self._chunks.retry_timeout = self._meta.failover_timeout = resolve_retry_timeout(seconds)
+
+    async def _report_unreachable(self, address: str) -> None:
+        """Tell meta this client cannot reach the storage node at ``address`` (meta/_unreachable.py)."""
+        await self._meta("ReportUnreachable", cluster_pb2.ReportUnreachableRequest(address=address,
+                                                                                  client=self.client_id))
 
     async def _data_token(self) -> bytes:
         if time.time() > self._token_expiry - TOKEN_MARGIN:

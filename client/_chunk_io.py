@@ -10,17 +10,19 @@ import functools
 import itertools
 import logging
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fs3 import _wire
 from fs3._capability import READ, WRITE
 from fs3._checksum import crc32c
-from fs3._data_client import NodeConnection, NodePool, TransportStatus
+from fs3._data_client import TCP_CONNECT_TIMEOUT, NodeConnection, NodePool, TransportStatus
 from fs3._errors import FS3Error, StaleRouting, Status, Unavailable, error_for
 from fs3._layout import chain_of, slices
 from fs3._retry import Backoff, Outage, Wait
 from fs3._retry import retry_timeout as resolve_retry_timeout
+from fs3._retry import unreachable_timeout as resolve_unreachable_timeout
 from fs3._wire import ReadItem, WriteItem
 from fs3.proto import meta_pb2
 
@@ -31,6 +33,9 @@ from ._shm import ShmRegion
 log = logging.getLogger(__name__)
 
 WATCH_INTERVAL = 1.0          # how often a slow request checks whether its node was declared offline
+PASS_OVER = 5.0               # seconds reads pass over a node this client could not reach
+PROBE_AFTER = 3.0             # a request unanswered this long has its node probed with a new connection
+REPORT_EVERY = 2.0            # seconds between reports to meta of one node this client cannot reach
 MAX_PIECE = 8 << 20           # reads of larger chunk ranges are split into pieces of this size
 FRAME_BYTES = 16 << 20        # bytes one READ frame asks for
 RETRYABLE = {
@@ -150,8 +155,17 @@ class ChunkIO:
         retry_timeout: float | None = None,
         capabilities: Capabilities | None = None,
         tls: ssl.SSLContext | None = None,
+        report: Callable[[str], Awaitable[object]] | None = None,
+        unreachable_timeout: float | None = None,
     ):
         self.retry_timeout = resolve_retry_timeout(retry_timeout)  # (None: FS3_RETRY_TIMEOUT, else the default)
+        # A node meta says serves but this client cannot reach (a one-way partition): reads pass it over,
+        # writes to it as a chain head fail after unreachable_timeout unless meta fails its chain over
+        # first, and meta hears of it (``report``; it acts when enough clients agree: meta/_unreachable.py).
+        self.unreachable_timeout = resolve_unreachable_timeout(unreachable_timeout)
+        self._report = report
+        self._unreachable: dict[str, list[float]] = {}  # address -> [first failure in a row, last one]
+        self._reported: dict[str, float] = {}
         self.outage = Outage("storage nodes", log)
         self._turn = 0
         self.routing = routing
@@ -185,6 +199,35 @@ class ChunkIO:
         conn = await self._pool(address).get()
         assert conn.status is not None  # (set by the handshake)
         return conn.status
+
+    # -- nodes this client cannot reach --------------------------------------------------------------
+
+    def _cannot_reach(self, address: str) -> float | None:
+        """``address`` failed to answer: if meta says it serves (so it is not down, but cut off from this
+        client), remember it and tell meta (at most every REPORT_EVERY); returns seconds since the first
+        failure in a row (None: meta does not count on the node: an outage, waited out as such)."""
+        if not self.routing.node_serving(address):
+            self._unreachable.pop(address, None)
+            return None
+        now = time.monotonic()
+        seen = self._unreachable.setdefault(address, [now, now])
+        seen[1] = now
+        if self._report is not None and now - self._reported.get(address, -REPORT_EVERY) >= REPORT_EVERY:
+            self._reported[address] = now
+            task = asyncio.ensure_future(self._report(address))
+            self._checks.add(task)
+            task.add_done_callback(self._reported_done)
+        return now - seen[0]
+
+    def _reported_done(self, task: asyncio.Task) -> None:
+        self._checks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("reporting an unreachable storage node to meta failed: %s", task.exception())
+
+    def _passed_over(self, address: str) -> bool:
+        """Whether reads should try other replicas before ``address`` (it failed to answer lately)."""
+        seen = self._unreachable.get(address)
+        return seen is not None and time.monotonic() - seen[1] < PASS_OVER
 
     @property
     def _region(self) -> ShmRegion:
@@ -233,7 +276,8 @@ class ChunkIO:
                     only_pending = False
                     continue
                 replicas[piece.chain] = len(addresses)
-                address = addresses[(piece.index + attempt + self._turn) % len(addresses)]
+                usable = [a for a in addresses if not self._passed_over(a)] or addresses
+                address = usable[(piece.index + attempt + self._turn) % len(usable)]
                 group = groups.get(address)
                 if group is None:
                     groups[address] = [piece]
@@ -255,6 +299,7 @@ class ChunkIO:
                                 round_.failed += frame
                                 round_.last_error = exc
                                 round_.only_pending = False
+                                self._cannot_reach(address)
                                 break
                             round_.in_flight.append(entry)
                             break
@@ -313,7 +358,11 @@ class ChunkIO:
 
     async def _check_node(self, address: str, future: asyncio.Future) -> None:
         """Every WATCH_INTERVAL until ``future`` is answered: refresh the routing info and give up on the
-        node's connections once it is no longer serving."""
+        node's connections once it is no longer serving. A node still serving that has not answered for
+        PROBE_AFTER is probed with a new connection: if even that fails, this client is cut off from it
+        (a one-way partition: meta still hears from it), and the request is given up on as if the node
+        were offline (off this host only: a node on this host may still use the request's memory)."""
+        started = asyncio.get_running_loop().time()
         while not future.done():
             try:
                 await self.routing.refresh()
@@ -321,12 +370,29 @@ class ChunkIO:
                 pass
             if future.done():
                 return
+            pool = self._pools.get(address)
             if not self.routing.node_serving(address):
-                pool = self._pools.get(address)
                 if pool is not None:
                     pool.abort(Unavailable(f"storage node {address} stopped answering and was declared offline"))
                 return
+            waited = asyncio.get_running_loop().time() - started
+            if waited >= PROBE_AFTER and pool is not None and not pool.uses_shm and not await self._reachable(address):
+                self._cannot_reach(address)
+                pool.abort(Unavailable(f"storage node {address} stopped answering this client for {waited:.0f} s "
+                                       "and a new connection to it failed: this client is cut off from it"))
+                return
             await asyncio.wait({future}, timeout=WATCH_INTERVAL)
+
+    async def _reachable(self, address: str) -> bool:
+        """Whether a new TCP connection to ``address`` is accepted (closed at once)."""
+        host, _, port = address.rpartition(":")
+        try:
+            _reader, writer = await asyncio.wait_for(asyncio.open_connection(host.strip("[]"), int(port)),
+                                                     TCP_CONNECT_TIMEOUT)
+        except (OSError, asyncio.TimeoutError):
+            return False
+        writer.close()
+        return True
 
     def _release_span(self, base: int, span: int, future: asyncio.Future) -> None:
         if not future.cancelled():
@@ -437,6 +503,7 @@ class ChunkIO:
         refused = False
         try:
             while True:
+                address = ""
                 try:
                     caps = None
                     if self.capabilities is not None:
@@ -457,6 +524,7 @@ class ChunkIO:
                     if caps:
                         conn.grant(caps)
                     status = (await self._reply(address, conn.send_write(item, data))).status
+                    self._unreachable.pop(address, None)
                     if status == 0:
                         return
                     message = describe_failure(status, w.inode, w.index, address, write=True)
@@ -469,6 +537,13 @@ class ChunkIO:
                     error: FS3Error = error_for(status, message)
                 except (Unavailable, StaleRouting) as exc:
                     error = exc
+                    cut_off = self._cannot_reach(address) if address and isinstance(exc, Unavailable) else None
+                    if cut_off is not None and cut_off >= self.unreachable_timeout:
+                        raise Unavailable(
+                            f"storage node {address}, the head of chain {w.chain}, could not be reached from this "
+                            f"client for {cut_off:.0f} s while meta still counts on it (a one-way partition?); "
+                            f"its chain did not fail over (meta does that once enough clients report the node). "
+                            f"Last error: {exc}") from exc
                 if backoff.expired:
                     raise wait.give_up(self.retry_timeout, f"writing chunk {w.inode}:{w.index}", error) from error
                 wait.failed(error, self.retry_timeout)

@@ -24,7 +24,9 @@ from . import _frames, _tls, _wire
 from ._errors import FS3Error, Unavailable, error_for
 from ._transports import local_offer
 
-CONNECT_TIMEOUT = 10.0
+CONNECT_TIMEOUT = 10.0      # a handshake (and TLS) may take this long on a loaded node
+TCP_CONNECT_TIMEOUT = 3.0   # but a node that does not even accept the connection is taken for cut off:
+                            # reads go to another replica (a lost SYN is sent again after 1 s)
 RECEIVE_BUFFER = 256 << 10  # replies arrive here, several per system call
 
 
@@ -93,7 +95,7 @@ class NodeConnection(asyncio.BufferedProtocol):
         if channel == "tcp":
             try:
                 await asyncio.wait_for(loop.create_connection(lambda: conn, host, int(port), ssl=tls,
-                                                              server_hostname=name), CONNECT_TIMEOUT)
+                                                              server_hostname=name), TCP_CONNECT_TIMEOUT)
             except ssl.SSLCertVerificationError as exc:
                 raise Unavailable(f"storage node {address}: its TLS certificate is refused: {exc.verify_message}"
                                   " (is this client's CA the cluster's?)") from None
@@ -347,6 +349,11 @@ class NodePool:
 
     def statuses(self) -> list[TransportStatus]:
         return [c.status for c in self._conns if c.status is not None and c.usable]
+
+    @property
+    def uses_shm(self) -> bool:
+        """Whether a connection of the pool passes data through this host's shared memory."""
+        return any(c.uses_shm for c in self._conns)
 
     def abort(self, exc: Exception) -> None:
         for c in self._conns:

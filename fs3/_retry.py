@@ -39,6 +39,8 @@ Clock = Callable[[], float]
 
 DEFAULT_RETRY_TIMEOUT = 300.0  # seconds: a storage node's or a meta server's restart, with margin
 RETRY_TIMEOUT_ENV = "FS3_RETRY_TIMEOUT"
+DEFAULT_UNREACHABLE_TIMEOUT = 15.0  # seconds: a chain head cut off from this client alone (one-way partition)
+UNREACHABLE_TIMEOUT_ENV = "FS3_UNREACHABLE_TIMEOUT"
 QUIET = 1.0  # a call failing for less than this is routine failover, not an outage worth a log line
 
 
@@ -46,16 +48,26 @@ def retry_timeout(value: float | None = None) -> float:
     """How long a client's calls keep retrying through an outage: ``value`` (a caller's
     ``retry_timeout=``), else the ``FS3_RETRY_TIMEOUT`` environment variable, else
     ``DEFAULT_RETRY_TIMEOUT``. A value that is not a number of seconds >= 0 is an ``InvalidArgument``."""
-    where = "retry_timeout"
+    return _seconds(value, "retry_timeout", RETRY_TIMEOUT_ENV, DEFAULT_RETRY_TIMEOUT)
+
+
+def unreachable_timeout(value: float | None = None) -> float:
+    """How long a write keeps trying a chain head that this client cannot reach though meta says it
+    serves (a one-way partition) before it fails: ``value``, else ``FS3_UNREACHABLE_TIMEOUT``, else
+    ``DEFAULT_UNREACHABLE_TIMEOUT``."""
+    return _seconds(value, "unreachable_timeout", UNREACHABLE_TIMEOUT_ENV, DEFAULT_UNREACHABLE_TIMEOUT)
+
+
+def _seconds(value: float | None, where: str, env: str, default: float) -> float:
     if value is None:
-        raw = os.environ.get(RETRY_TIMEOUT_ENV, "").strip()
+        raw = os.environ.get(env, "").strip()
         if not raw:
-            return DEFAULT_RETRY_TIMEOUT
-        where = RETRY_TIMEOUT_ENV
+            return default
+        where = env
         try:
             value = float(raw)
         except ValueError:
-            raise InvalidArgument(f"Invalid argument: {RETRY_TIMEOUT_ENV}={raw!r} is not a number of seconds") from None
+            raise InvalidArgument(f"Invalid argument: {env}={raw!r} is not a number of seconds") from None
     try:
         seconds = float(value)
     except (TypeError, ValueError):

@@ -17,6 +17,7 @@ from fs3._errors import AlreadyExists, InvalidArgument, NotFound, Status
 from fs3.proto import cluster_pb2
 
 from . import _keys as keys
+from . import _unreachable
 from ._chain_table import plan_chains
 from ._secret_file import load_secret
 from .kv import KVStore
@@ -75,8 +76,12 @@ class ClusterManager:
         meta_addresses: list[str] | None = None,
         clock: Callable[[], int] = time.time_ns,
         secret_file: Path | None = None,
+        unreachable_quorum: int = _unreachable.QUORUM,
+        unreachable_window: float = _unreachable.WINDOW,
     ):
         self.kv = kv
+        self.unreachable_quorum = unreachable_quorum  # reporters that must agree (meta/_unreachable.py)
+        self.unreachable_window = unreachable_window
         self.secret_file = secret_file
         self.clock = clock
         self.heartbeat_interval = heartbeat_interval
@@ -284,6 +289,12 @@ class ClusterManager:
                 target.local_state = report.local_state
             if target.node_id not in up:
                 target.local_state = cluster_pb2.LOCAL_OFFLINE
+
+    def report_unreachable(self, address: str, reporter: str) -> bool:
+        """A client cannot reach the node at ``address`` (see meta/_unreachable.py); whether enough
+        clients agree now (the manager takes its targets out at its next pass)."""
+        return _unreachable.report(self.kv, address, reporter, self.clock(), self.unreachable_quorum,
+                                   self.unreachable_window)
 
     # -- operators ---------------------------------------------------------------------------------
 

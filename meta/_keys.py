@@ -27,6 +27,7 @@
     LKLS<client>                  -> u64 ns            until when a client's locks hold (renewed with its sessions)
     XATR<inode:u64><name utf-8>   -> value bytes       an inode's extended attributes
     CHBM<inode:u64>               -> bitmap            which chunks of a file writers stored (bit i: chunk i)
+    UNRP<node:u32><reporter>      -> u64 ns            a client's last report that it cannot reach a node
 
 Integers are big-endian so that key order is numeric order.
 """
@@ -67,6 +68,7 @@ LOCK = b"LOCK"
 LOCK_LEASE = b"LKLS"
 XATTR = b"XATR"
 CHUNK_BITMAP = b"CHBM"
+UNREACHABLE = b"UNRP"
 
 
 def u64(n: int) -> bytes:
@@ -175,6 +177,14 @@ def xattr_prefix(ino: int) -> bytes:
 
 def chunk_bitmap(ino: int) -> bytes:
     return CHUNK_BITMAP + _U64.pack(ino)
+
+
+def unreachable(node_id: int, reporter: str) -> bytes:
+    return UNREACHABLE + _U32.pack(node_id) + reporter.encode()
+
+
+def unreachable_node(key: bytes) -> int:
+    return _U32.unpack_from(key, len(UNREACHABLE))[0]
 
 
 def user(name: str) -> bytes:

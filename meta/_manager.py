@@ -16,8 +16,9 @@ from fs3._periodic import PeriodicThread
 from fs3.proto import cluster_pb2
 
 from . import _keys as keys
-from ._chain_states import LOCAL_OFFLINE, ONLINE, Member
+from ._chain_states import LOCAL_OFFLINE, ONLINE, SERVING, Member
 from ._cluster import ClusterManager, _bump_routing, _scan, advance_chain
+from ._unreachable import suspected
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +69,16 @@ class ManagerLoop:
             targets = {t.id: t for t in _scan(txn, keys.TARGET, cluster_pb2.TargetInfo)}
             beats = {b.node_id: b for b in _scan(txn, keys.HEARTBEAT, cluster_pb2.NodeHeartbeat)}
             reported = {r.id: r.local_state for b in beats.values() for r in b.targets}
+            suspects = suspected(txn, now, self.cluster.unreachable_quorum, self.cluster.unreachable_window)
             changed = 0
             dirty_targets = set()
             chains = []
+
+            def serves(tid: int) -> bool:  # (counted on to serve the chain if a suspect leaves it)
+                info = targets[tid]
+                return (info.public_state == SERVING and not info.admin_offline and info.node_id not in suspects
+                        and self.cluster.node_alive(beats.get(info.node_id), now))
+
             for chain in _scan(txn, keys.CHAIN, cluster_pb2.ChainInfo):
                 members = []
                 chains.append((chain, members))
@@ -78,6 +86,8 @@ class ManagerLoop:
                     info = targets[tid]
                     if info.admin_offline or not self.cluster.node_alive(beats.get(info.node_id), now):
                         local = LOCAL_OFFLINE
+                    elif info.node_id in suspects and any(serves(t) for t in chain.targets if t != tid):
+                        local = LOCAL_OFFLINE  # clients cannot reach it: out, while another replica serves
                     else:
                         local = reported.get(tid) or ONLINE
                     if info.local_state != local:

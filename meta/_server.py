@@ -53,6 +53,7 @@ class MetaConfig:
                                               # client died); clients renew every 15 s
     scrub_interval: float = 3600.0            # seconds between chain scrubs (meta/_scrub.py); 0: none
     heartbeat_interval: float = 1.0
+    unreachable_quorum: int = 2               # clients that must agree a live node is unreachable (meta/_unreachable.py)
     heartbeat_timeout: float = 6.0            # a node silent this long is offline (it fences itself sooner)
     manager_interval: float = 0.5             # seconds between the cluster manager's passes
     advertise: str = ""                       # address clients reach this server at (default: bound one)
@@ -84,6 +85,7 @@ class MetaServer:
         self.cluster = ClusterManager(
             self.kv, heartbeat_interval=config.heartbeat_interval,
             heartbeat_timeout=config.heartbeat_timeout, meta_addresses=config.peers,
+            unreachable_quorum=config.unreachable_quorum,
             secret_file=config.secret_file,
         )
         if config.secret_file is not None:

@@ -139,6 +139,15 @@ class ClusterServicer(cluster_pb2_grpc.ClusterServicer):
         )
 
     @servicer_method
+    def ReportUnreachable(self, request, context):
+        """Any user's client may report a node it cannot reach; reports count by user and client id,
+        and the manager acts only when enough of them agree (meta/_unreachable.py)."""
+        cred = self.users.authenticate(context)
+        reporter = f"{cred.name}/{request.client or context.peer()}"
+        return cluster_pb2.ReportUnreachableReply(
+            suspected=self.manager.report_unreachable(request.address, reporter))
+
+    @servicer_method
     def Scrub(self, request, context):
         self._admin(context, "scrubbing chains")
         if self.scrubber is None:

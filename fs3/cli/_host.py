@@ -4,7 +4,6 @@ list them, run a command on one, cut one off from others and heal it (fs3/local/
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 import click
@@ -55,8 +54,9 @@ def exec_(data_dir, name, command):
     cluster, hosts = _hosts(data_dir)
     env = dict(os.environ, FS3_CLUSTER=str(cluster.data_dir))
     argv = [sys.executable, "-m", "fs3", *command[1:]] if command[0] == "fs3" else list(command)
-    proc = subprocess.run(hosts.command(name, argv), env=env)
-    sys.exit(proc.returncode)
+    argv = hosts.command(name, argv)
+    sys.stdout.flush()
+    os.execvpe(argv[0], argv, env)  # (this process becomes it: its signals and exit status are the command's)
 
 
 @host.command()

@@ -50,6 +50,10 @@ def _logging(level: str) -> None:
               help="Address clients reach this server at.")
 @click.option("--heartbeat-timeout", default=6.0, show_default=True,
               help="Seconds without a heartbeat after which a storage node is offline.")
+@click.option("--unreachable-quorum", default=2, show_default=True, type=click.IntRange(1, 1000), show_envvar=True,
+              envvar="FS3_UNREACHABLE_QUORUM",
+              help="Clients that must report a storage node they cannot reach (while it still heartbeats) "
+                   "before its targets are taken out of their chains.")
 @click.option("--admin-token-file", type=click.Path(path_type=Path), show_envvar=True, envvar="FS3_ADMIN_TOKEN_FILE",
               help="The root user's token: read if the file exists, else created (mode 0600).")
 @click.option("--secret-file", type=click.Path(path_type=Path), show_envvar=True, envvar="FS3_SECRET_FILE",
@@ -66,7 +70,8 @@ def _logging(level: str) -> None:
                    "clients learn it from the routing info; off: gRPC only).")
 @_tls_options
 @click.option("--log-level", default="info", show_default=True)
-def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, session_ttl, advertise, heartbeat_timeout, admin_token_file,
+def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, session_ttl, advertise, heartbeat_timeout,
+         unreachable_quorum, admin_token_file,
          scrub_interval, secret_file,
          peers, http, http_addr_file, calls, tls_cert, tls_key, tls_ca, log_level):
     """Run a metadata server (namespace + cluster manager)."""
@@ -76,7 +81,7 @@ def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, session_ttl, adver
     _logging(log_level)
     serve(MetaConfig(kv=kv, listen=listen, addr_file=addr_file, chunk_size=chunk_size, stripe=stripe,
                      gc_delay=gc_delay, session_ttl=session_ttl, scrub_interval=scrub_interval, advertise=advertise,
-                     heartbeat_timeout=heartbeat_timeout,
+                     heartbeat_timeout=heartbeat_timeout, unreachable_quorum=unreachable_quorum,
                      admin_token_file=admin_token_file, secret_file=secret_file, peers=list(peers), http=http,
                      http_addr_file=http_addr_file, calls=calls, tls=ServerTLS.of(tls_cert, tls_key, tls_ca)))
 

@@ -62,6 +62,7 @@ class LocalClusterConfig:
     hosts: int = 0                        # > 0: storage nodes on this many hosts (network namespaces)
     client_hosts: int = 1                 # ... and this many hosts for clients alone (fs3/local/_hosts.py)
     nic: str = ""                         # with hosts: each host's link rate (tc, e.g. 1gbit; "": unshaped)
+    unreachable_quorum: int = 0           # clients that must report a node unreachable (0: meta's default)
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -212,6 +213,7 @@ class LocalCluster:
                     "--chunk-size", str(config.chunk_size),
                     "--stripe", str(config.stripe), "--gc-delay", str(config.gc_delay),
                     "--heartbeat-timeout", str(config.heartbeat_timeout),
+                    *(["--unreachable-quorum", str(config.unreachable_quorum)] if config.unreachable_quorum else []),
                     "--http", f"{meta_host}:0", "--http-addr-file", str(data / "run" / f"{name}.http"),
                     *(tls(name, [meta_host, "localhost"]) if tls else []),
                 ]))

@@ -328,6 +328,20 @@ class SetTargetOfflineReply(_message.Message):
     target: TargetInfo
     def __init__(self, target: _Optional[_Union[TargetInfo, _Mapping]] = ...) -> None: ...
 
+class ReportUnreachableRequest(_message.Message):
+    __slots__ = ("address", "client")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    client: str
+    def __init__(self, address: _Optional[str] = ..., client: _Optional[str] = ...) -> None: ...
+
+class ReportUnreachableReply(_message.Message):
+    __slots__ = ("suspected",)
+    SUSPECTED_FIELD_NUMBER: _ClassVar[int]
+    suspected: bool
+    def __init__(self, suspected: _Optional[bool] = ...) -> None: ...
+
 class CreateChainTableRequest(_message.Message):
     __slots__ = ("replicas", "table_id")
     REPLICAS_FIELD_NUMBER: _ClassVar[int]

@@ -69,6 +69,11 @@ class ClusterStub:
                 request_serializer=fs3_dot_proto_dot_cluster__pb2.ScrubRequest.SerializeToString,
                 response_deserializer=fs3_dot_proto_dot_cluster__pb2.ScrubReply.FromString,
                 _registered_method=True)
+        self.ReportUnreachable = channel.unary_unary(
+                '/fs3.Cluster/ReportUnreachable',
+                request_serializer=fs3_dot_proto_dot_cluster__pb2.ReportUnreachableRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_cluster__pb2.ReportUnreachableReply.FromString,
+                _registered_method=True)
 
 
 class ClusterServicer:
@@ -117,6 +122,12 @@ class ClusterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportUnreachable(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClusterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -154,6 +165,11 @@ def add_ClusterServicer_to_server(servicer, server):
                     servicer.Scrub,
                     request_deserializer=fs3_dot_proto_dot_cluster__pb2.ScrubRequest.FromString,
                     response_serializer=fs3_dot_proto_dot_cluster__pb2.ScrubReply.SerializeToString,
+            ),
+            'ReportUnreachable': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportUnreachable,
+                    request_deserializer=fs3_dot_proto_dot_cluster__pb2.ReportUnreachableRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_cluster__pb2.ReportUnreachableReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -345,6 +361,33 @@ class Cluster:
             '/fs3.Cluster/Scrub',
             fs3_dot_proto_dot_cluster__pb2.ScrubRequest.SerializeToString,
             fs3_dot_proto_dot_cluster__pb2.ScrubReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportUnreachable(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Cluster/ReportUnreachable',
+            fs3_dot_proto_dot_cluster__pb2.ReportUnreachableRequest.SerializeToString,
+            fs3_dot_proto_dot_cluster__pb2.ReportUnreachableReply.FromString,
             options,
             channel_credentials,
             insecure,

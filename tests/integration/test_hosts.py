@@ -18,6 +18,7 @@ from _timing import wait_for
 import fs3
 from fs3.local import LocalCluster, LocalClusterConfig
 from fs3.local._hosts import REGISTRY, sweep_stale
+from fs3.proto.cluster_pb2 import NODE_UP, SERVING, SYNCING
 
 pytestmark = pytest.mark.multihost
 
@@ -144,3 +145,112 @@ def test_a_node_its_host_cut_off_is_failed_over_and_no_acknowledged_write_is_los
         assert not w.errors, w.errors[:3]
         for i in w.acked:
             assert c.read(f"/w/{i}") == str(i).encode() * 2000, i
+
+
+CLIENT = r"""
+import json, sys, time
+import fs3
+out, prefix, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with fs3.connect(retry_timeout=float(sys.argv[4]), unreachable_timeout=float(sys.argv[5])) as c:
+    c.mkdir(prefix, parents=True)
+    with open(out, "a") as log:
+        for i in range(count):
+            try:
+                c.write(f"{prefix}/{i}", str(i).encode() * 3000)
+                log.write(json.dumps({"acked": i}) + "\n")
+            except OSError as exc:
+                log.write(json.dumps({"failed": i, "error": str(exc)}) + "\n")
+                log.flush()
+                break
+            log.flush()
+        for name in sorted(c.ls(prefix), key=int)[:50]:  # reads of every replica set, the cut one too
+            assert c.read(f"{prefix}/{name}") == name.encode() * 3000
+        log.write(json.dumps({"read": True}) + "\n")
+"""
+
+
+def _client_on(cluster, host: str, out, prefix: str, count: int, retry: float, unreachable: float):
+    return subprocess.Popen(
+        [sys.executable, "-m", "fs3", "host", "exec", "--data-dir", str(cluster.data_dir), host, "--",
+         sys.executable, "-c", CLIENT, str(out), prefix, str(count), str(retry), str(unreachable)],
+        env=dict(os.environ, FS3_CLUSTER=str(cluster.data_dir)), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _events(out) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
+
+
+@pytest.fixture
+def agreeing_cluster(tmp_path):
+    """Hosts, and a meta that acts on one client's report (quorum 1)."""
+    cluster = LocalCluster.start(LocalClusterConfig(data_dir=tmp_path / "cluster", chunk_size=64 * KiB, hosts=3,
+                                                    client_hosts=1, unreachable_quorum=1), timeout=120)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def _routing(cluster):
+    token = (cluster.data_dir / "admin.token").read_text().strip()
+    with fs3.connect(cluster.meta[0], token=token) as c:
+        return c.routing_info()
+
+
+def _head_host(cluster) -> str:
+    """The host of the first chain's head (nodes register in any order: node ids are not host numbers)."""
+    r = _routing(cluster)
+    head = next(t for t in r.targets if t.id == r.chains[0].targets[0])
+    address = next(n.data_address for n in r.nodes if n.id == head.node_id).rpartition(":")[0]
+    return next(h.name for h in cluster.hosts.hosts if h.address == address)
+
+
+def test_a_one_way_partition_is_failed_over_on_the_clients_report(agreeing_cluster, tmp_path):
+    """h4's client cannot reach the chain head's node (its host drops what h4 sends), while meta still
+    hears from it: the client reports it, meta takes its targets out of their chains, the writes go on,
+    and every acknowledged one reads back."""
+    out = tmp_path / "events"
+    proc = _client_on(agreeing_cluster, "h4", out, "/oneway", 10_000, 600, 600)
+    try:
+        wait_for(lambda: len(_events(out)) >= 20, timeout=120, what="writes before the cut")
+        head = _head_host(agreeing_cluster)
+        agreeing_cluster.hosts.cut(head, "h4", inbound_only=True)
+        cut_at = len(_events(out))
+        address = agreeing_cluster.hosts.host(head).address
+
+        def failed_over() -> bool:
+            r = _routing(agreeing_cluster)
+            ids = {n.id for n in r.nodes if n.data_address.rpartition(":")[0] == address}
+            up = ids and all(n.state == NODE_UP for n in r.nodes if n.id in ids)  # (still heartbeating)
+            out_of_chains = all(t.public_state not in (SERVING, SYNCING) for t in r.targets if t.node_id in ids)
+            return up and out_of_chains
+        wait_for(failed_over, timeout=120, what="meta to take the head's targets out while it still heartbeats")
+        wait_for(lambda: len(_events(out)) >= cut_at + 30, timeout=120, what="writes to go on after the cut")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    events = _events(out)
+    assert not [e for e in events if "failed" in e], events[-3:]
+    token = (agreeing_cluster.data_dir / "admin.token").read_text().strip()
+    with fs3.connect(agreeing_cluster.meta[0], token=token) as c:
+        for e in events:
+            if "acked" in e:
+                assert c.read(f"/oneway/{e['acked']}") == str(e["acked"]).encode() * 3000
+
+
+def test_without_agreement_a_write_to_a_cut_off_head_fails_naming_the_partition(hosts_cluster, tmp_path):
+    """Meta's default asks two clients to agree: one cut-off client's writes to the head's chain fail after
+    its unreachable_timeout with an error that names the partition, not after the outage deadline."""
+    out = tmp_path / "events"
+    hosts_cluster.hosts.cut(_head_host(hosts_cluster), "h4", inbound_only=True)
+    proc = _client_on(hosts_cluster, "h4", out, "/alone", 200, 600, 3)
+    try:
+        wait_for(lambda: any("failed" in e for e in _events(out)), timeout=300,
+                 what="a write to storage-1's chain to fail")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    failed = next(e for e in _events(out) if "failed" in e)
+    assert "one-way partition" in failed["error"] and "could not be reached from this client" in failed["error"]
