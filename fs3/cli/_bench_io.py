@@ -220,3 +220,56 @@ def _row(r: Comparison, as_json: bool) -> None:
     click.echo(f"  {r.name:<32} fs3 {fs3_iops:9.0f} IOPS p50 {r.fs3.percentile(50) * 1e3:6.2f}ms   "
                f"local O_DIRECT {base_iops:9.0f} IOPS   ratio {r.ratio or 0:5.2f}x  "
                f"{'ok' if r.meets_target else 'MISSED'} (target >= {r.target}x)")
+
+
+@click.command("scale")
+@click.option("--nodes", default="1,2,4,6", show_default=True, help="Storage host counts to measure (the first is "
+              "the baseline: its aggregate per host times each count is linear scaling).")
+@click.option("--nic", default="40mbit", show_default=True, metavar="RATE",
+              help="Each storage host's link, both ways (tc rate): keeps the run below this machine's CPU limit.")
+@click.option("--client-hosts", default=2, show_default=True, type=click.IntRange(1, 16),
+              help="Hosts reading at once (their links are not shaped).")
+@click.option("--file-size", default="48M", show_default=True, help="The striped file read at random.")
+@click.option("--block", default="1M", show_default=True, help="Bytes per read.")
+@click.option("--depth", default=4, show_default=True, type=click.IntRange(1, 64), help="Reading threads per client host.")
+@click.option("--duration", default=5.0, show_default=True, help="Seconds of reading per count.")
+@click.option("--plot", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Also write the plot (SVG) here.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def bench_scale(nodes, nic, client_hosts, file_size, block, depth, duration, plot, as_json):
+    """Aggregate random-read throughput from client hosts against 1, 2, 4, 6 storage hosts (network
+    namespaces with shaped links: `fs3 up --hosts`; root), each beside linear scaling from the first
+    count, same run (target: 0.8x linear)."""
+    from fs3.bench import scale
+    from fs3.local._cluster import LocalClusterConfig
+    from fs3.local._hosts import need_tools
+
+    from ._bench import parse_size
+
+    try:
+        counts = sorted({int(x) for x in nodes.split(",") if x.strip()})
+    except ValueError:
+        raise InvalidArgument(f"Invalid argument: --nodes must be counts separated by commas, not {nodes!r}") from None
+    if not counts or counts[0] < 1 or counts[-1] > 32:
+        raise InvalidArgument("Invalid argument: --nodes must be counts from 1 to 32")
+    LocalClusterConfig(data_dir=Path("."), hosts=1, nic=nic).validate()  # (the rate's form, early)
+    positive("--duration", duration)
+    size, blk = parse_size(file_size), parse_size(block)
+    if not 4096 <= blk <= size:
+        raise InvalidArgument("Invalid argument: --block must be at least 4K and at most --file-size")
+    need_tools()
+    show = sayer(as_json)
+    with temporary_dir("fs3-bench-scale-", None) as tmp:
+        r = scale.run(nodes=counts, nic=nic, client_hosts=client_hosts, file_size=size, block=blk, depth=depth,
+                      seconds=duration, workdir=tmp, say=show,
+                      on_point=(lambda _p: None) if as_json else (lambda p: click.echo(
+                          f"  {p.nodes:>2} storage host(s)  {p.mb_per_s:8.1f} MB/s  {p.per_node:7.1f} MB/s per host  "
+                          f"{p.efficiency:5.2f}x linear")))
+    if plot is not None:
+        plot.write_text(scale.svg(r))
+    if as_json:
+        emit_json(as_dict(r) | {"worst_efficiency": r.worst})
+        return
+    verdict = "ok" if r.worst >= r.target else "MISSED"
+    click.echo(f"scaling: worst {r.worst:.2f}x linear  {verdict} (target >= {r.target}x)"
+               + (f"; plot: {plot}" if plot else ""))

@@ -63,6 +63,7 @@ class LocalClusterConfig:
     client_hosts: int = 1                 # ... and this many hosts for clients alone (fs3/local/_hosts.py)
     nic: str = ""                         # with hosts: each host's link rate (tc, e.g. 1gbit; "": unshaped)
     unreachable_quorum: int = 0           # clients that must report a node unreachable (0: meta's default)
+    shape_client_hosts: bool = True       # --nic shapes client hosts' links too
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -194,7 +195,8 @@ class LocalCluster:
         meta_host = config.meta_host
         try:
             if config.hosts:
-                cluster.hosts = Hosts.make(data, config.hosts, config.client_hosts, config.nic)
+                cluster.hosts = Hosts.make(data, config.hosts, config.client_hosts, config.nic,
+                                           shape_clients=config.shape_client_hosts)
                 meta_host = cluster.hosts.gateway  # on the bridge: every host reaches it
                 say(f"{len(cluster.hosts.hosts)} hosts on bridge {cluster.hosts.bridge} ({cluster.hosts.subnet})")
                 cluster._save()  # (so that `fs3 down` finds them whatever happens next)

@@ -51,8 +51,11 @@ class Hosts:
     # -- making and removing ---------------------------------------------------------------------
 
     @classmethod
-    def make(cls, data_dir: Path, storage_hosts: int, client_hosts: int = 1, nic: str = "") -> Hosts:
-        """A bridge and ``storage_hosts + client_hosts`` hosts on it (undone if any step fails)."""
+    def make(cls, data_dir: Path, storage_hosts: int, client_hosts: int = 1, nic: str = "", *,
+             shape_clients: bool = True) -> Hosts:
+        """A bridge and ``storage_hosts + client_hosts`` hosts on it (undone if any step fails);
+        ``shape_clients``: client hosts' links are shaped to ``nic`` too (a benchmark of storage
+        scaling leaves them free)."""
         need_tools()
         sweep_stale()
         ident = secrets.token_hex(3)
@@ -67,13 +70,14 @@ class Hosts:
             _ip("link", "set", self.bridge, "up")
             roles = ["storage"] * storage_hosts + ["client"] * client_hosts
             for k, role in enumerate(roles, start=1):
-                self.hosts.append(self._make_host(data_dir, k, str(addrs[k]), subnet.prefixlen, role))
+                shaped = role == "storage" or shape_clients
+                self.hosts.append(self._make_host(data_dir, k, str(addrs[k]), subnet.prefixlen, role, shaped))
         except BaseException:
             self.remove()
             raise
         return self
 
-    def _make_host(self, data_dir: Path, k: int, address: str, prefix: int, role: str) -> Host:
+    def _make_host(self, data_dir: Path, k: int, address: str, prefix: int, role: str, shaped: bool) -> Host:
         host = Host(f"h{k}", f"fs3-{self.id}-h{k}", address, f"f3{self.id}h{k}",
                     str(data_dir / "hosts" / f"h{k}" / "shm"), role)
         _ip("netns", "add", host.netns)
@@ -85,7 +89,7 @@ class Hosts:
         _run(*inside, "ip", "addr", "add", f"{address}/{prefix}", "dev", "eth0")
         _run(*inside, "ip", "link", "set", "eth0", "up")
         _run(*inside, "ip", "route", "add", "default", "via", self.gateway)
-        if self.nic:  # both ways: what the host sends (its eth0) and what it receives (the bridge side)
+        if self.nic and shaped:  # both ways: what the host sends (its eth0) and what it receives (the bridge side)
             shape = ["root", "tbf", "rate", self.nic, "burst", "256kb", "latency", "50ms"]
             _run(*inside, "tc", "qdisc", "add", "dev", "eth0", *shape)
             _run("tc", "qdisc", "add", "dev", host.veth, *shape)

@@ -254,3 +254,30 @@ def test_without_agreement_a_write_to_a_cut_off_head_fails_naming_the_partition(
         proc.wait(timeout=60)
     failed = next(e for e in _events(out) if "failed" in e)
     assert "one-way partition" in failed["error"] and "could not be reached from this client" in failed["error"]
+
+
+def test_bench_scale_measures_each_count_beside_linear_from_the_first(tmp_path):
+    import json
+
+    plot = tmp_path / "scale.svg"
+    proc = subprocess.run([sys.executable, "-m", "fs3", "bench", "scale", "--nodes", "1,2", "--duration", "1",
+                           "--file-size", "4M", "--plot", str(plot), "--json"], capture_output=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+    r = json.loads(proc.stdout)
+    one, two = r["points"]
+    assert (one["nodes"], two["nodes"]) == (1, 2) and one["mb_per_s"] > 0 and two["mb_per_s"] > 0
+    assert two["efficiency"] == pytest.approx(two["mb_per_s"] / (2 * one["mb_per_s"]))
+    assert r["worst_efficiency"] == pytest.approx(two["efficiency"])
+    assert plot.read_text().startswith("<svg") and "storage hosts" in plot.read_text()
+    assert not {n for n in _namespaces() if n.startswith("fs3-")} - _before_bench  # every host removed
+
+
+_before_bench = _namespaces()
+
+
+@pytest.mark.parametrize("args", [["--nodes", "a,b"], ["--nodes", "0"], ["--nic", "fast"], ["--block", "1"]])
+def test_bench_scale_refuses_bad_input_in_one_line(args):
+    proc = subprocess.run([sys.executable, "-m", "fs3", "bench", "scale", *args], capture_output=True, timeout=120)
+    assert proc.returncode != 0
+    err = proc.stderr.decode().strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1 and "Invalid argument" in err, err
