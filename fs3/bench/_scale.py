@@ -3,7 +3,8 @@
 For each count N: a cluster on N storage hosts (network namespaces, fs3/local/_hosts.py) whose links are
 shaped to the same rate, with client hosts whose links are free; one file striped over every chain
 (one replica: every byte has one home); then a reader on each client host, all started at the same
-moment, reading random blocks for the same seconds. The aggregate of N hosts is compared with N times
+moment, reading random blocks for the same seconds, with ``depth`` reads in flight per storage host in
+all (a fixed number would leave a larger cluster's links idle between requests: Little's law). The aggregate of N hosts is compared with N times
 the aggregate of one host measured in the same run: the efficiency, which scaling out should keep near
 1 (target 0.8). Shaped links keep the test below the CPU limit of the machine it runs on: what is
 measured is how the system spreads load over hosts, not how fast this machine's cores are.
@@ -110,9 +111,10 @@ def _measure(cluster, n: int, file_size: int, block: int, depth: int, seconds: f
     start = time.time() + 3.0  # every reader connected and waiting by then
     env = dict(os.environ, FS3_CLUSTER=str(cluster.data_dir), FS3_TOKEN=token)
     clients = [h.name for h in cluster.hosts.hosts if h.role == "client"]
-    say(f"{n} storage host(s): {len(clients)} reader(s) x {depth} threads, {seconds:g} s of random "
+    threads = max(1, -(-depth * n // len(clients)))  # ``depth`` reads in flight per storage host, in all
+    say(f"{n} storage host(s): {len(clients)} reader(s) x {threads} threads, {seconds:g} s of random "
         f"{block >> 10} KiB reads")
-    procs = [subprocess.Popen(cluster.hosts.command(h, [sys.executable, "-c", _READER, path, str(block), str(depth),
+    procs = [subprocess.Popen(cluster.hosts.command(h, [sys.executable, "-c", _READER, path, str(block), str(threads),
                                                          str(start), str(seconds)]),
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for h in clients]
     total = 0

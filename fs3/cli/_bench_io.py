@@ -231,7 +231,8 @@ def _row(r: Comparison, as_json: bool) -> None:
               help="Hosts reading at once (their links are not shaped).")
 @click.option("--file-size", default="48M", show_default=True, help="The striped file read at random.")
 @click.option("--block", default="1M", show_default=True, help="Bytes per read.")
-@click.option("--depth", default=4, show_default=True, type=click.IntRange(1, 64), help="Reading threads per client host.")
+@click.option("--depth", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Reads in flight per storage host, spread over the client hosts' threads.")
 @click.option("--duration", default=5.0, show_default=True, help="Seconds of reading per count.")
 @click.option("--plot", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Also write the plot (SVG) here.")
