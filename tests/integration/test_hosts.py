@@ -130,18 +130,30 @@ class Writer:
         self._thread.join(timeout=600)
 
 
-def test_a_node_its_host_cut_off_is_failed_over_and_no_acknowledged_write_is_lost(hosts_cluster):
+@pytest.mark.parametrize("fault", ["cut", "kill", "stop"])
+def test_a_node_lost_to_a_fault_is_failed_over_and_no_acknowledged_write_is_lost(hosts_cluster, fault):
+    """While a writer runs: storage-1's host cut off by its own firewall (meta included), storage-1 killed
+    with SIGKILL, or stopped with SIGSTOP; the writes go on without it, and again once it is back."""
     token = (hosts_cluster.data_dir / "admin.token").read_text().strip()
+    node = hosts_cluster.process("storage-1")
     with fs3.connect(hosts_cluster.meta[0], token=token, retry_timeout=120) as c:
         c.mkdir("/w")
         with Writer(c, "/w") as w:
-            wait_for(lambda: len(w.acked) >= 20, timeout=60, what="writes before the cut")
-            hosts_cluster.hosts.cut("h1")  # storage-1 hears nobody and nobody hears it, meta included
-            cut_at = len(w.acked)
-            wait_for(lambda: len(w.acked) >= cut_at + 20, timeout=120, what="writes to go on without storage-1")
-            hosts_cluster.hosts.heal("h1")
-            healed_at = len(w.acked)
-            wait_for(lambda: len(w.acked) >= healed_at + 20, timeout=120, what="writes after the heal")
+            wait_for(lambda: len(w.acked) >= 20, timeout=60, what="writes before the fault")
+            if fault == "cut":
+                hosts_cluster.hosts.cut(node.host)
+            else:
+                os.kill(node.pid, signal.SIGKILL if fault == "kill" else signal.SIGSTOP)
+            at = len(w.acked)
+            wait_for(lambda: len(w.acked) >= at + 20, timeout=120, what=f"writes to go on after the {fault}")
+            if fault == "cut":
+                hosts_cluster.hosts.heal(node.host)
+            elif fault == "kill":
+                hosts_cluster.restart("storage-1")
+            else:
+                os.kill(node.pid, signal.SIGCONT)
+            at = len(w.acked)
+            wait_for(lambda: len(w.acked) >= at + 20, timeout=120, what="writes after it is back")
         assert not w.errors, w.errors[:3]
         for i in w.acked:
             assert c.read(f"/w/{i}") == str(i).encode() * 2000, i
