@@ -242,8 +242,7 @@ def bench_scale(nodes, nic, client_hosts, file_size, block, depth, duration, plo
     namespaces with shaped links: `fs3 up --hosts`; root), each beside linear scaling from the first
     count, same run (target: 0.8x linear)."""
     from fs3.bench import scale
-    from fs3.local._cluster import LocalClusterConfig
-    from fs3.local._hosts import need_tools
+    from fs3.local import LocalClusterConfig, need_tools
 
     from ._bench import parse_size
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from ._certs import ensure_ca, ensure_server_cert
 from ._cluster import LocalCluster, LocalClusterConfig, ProcessRecord
+from ._hosts import REGISTRY as HOSTS_REGISTRY
+from ._hosts import Host, Hosts, need_tools, sweep_stale
 from ._topology import Topology, load_topology
 
-__all__ = ["LocalCluster", "LocalClusterConfig", "ProcessRecord", "Topology", "ensure_ca", "ensure_server_cert",
-           "load_topology"]
+__all__ = ["HOSTS_REGISTRY", "Host", "Hosts", "LocalCluster", "LocalClusterConfig", "ProcessRecord", "Topology",
+           "ensure_ca", "ensure_server_cert", "load_topology", "need_tools", "sweep_stale"]

@@ -16,8 +16,8 @@ import pytest
 from _timing import wait_for
 
 import fs3
-from fs3.local import LocalCluster, LocalClusterConfig
-from fs3.local._hosts import REGISTRY, sweep_stale
+from fs3.local import HOSTS_REGISTRY as REGISTRY
+from fs3.local import LocalCluster, LocalClusterConfig, sweep_stale
 from fs3.proto.cluster_pb2 import NODE_UP, SERVING, SYNCING
 
 pytestmark = pytest.mark.multihost
