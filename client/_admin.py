@@ -34,6 +34,25 @@ class ClusterAdmin:
         await self._routing.refresh()
         return reply
 
+    async def drain_node(self, node_id: int, *, dry_run: bool = False) -> cluster_pb2.ReplicaMovesReply:
+        """Move every replica of a storage node to free targets of other nodes (an operator's call); the
+        moves run in the background (``routing_info().moves``), then ``remove_node``."""
+        reply = await self._meta("DrainNode", cluster_pb2.DrainNodeRequest(node_id=node_id, dry_run=dry_run))
+        await self._routing.refresh()
+        return reply
+
+    async def grow_chains(self, *, dry_run: bool = False) -> cluster_pb2.ReplicaMovesReply:
+        """Give free targets chains: new chains, or replicas moved onto them (an operator's call)."""
+        reply = await self._meta("GrowChains", cluster_pb2.GrowChainsRequest(dry_run=dry_run))
+        await self._routing.refresh()
+        return reply
+
+    async def remove_node(self, node_id: int) -> cluster_pb2.RemoveNodeReply:
+        """Forget a drained storage node and its targets (refused while it holds a replica)."""
+        reply = await self._meta("RemoveNode", cluster_pb2.RemoveNodeRequest(node_id=node_id))
+        await self._routing.refresh()
+        return reply
+
     async def set_target_offline(self, target_id: int, offline: bool = True) -> cluster_pb2.TargetInfo:
         """Take a target out of service (or let it back in); an operator's call."""
         reply = await self._meta("SetTargetOffline", cluster_pb2.SetTargetOfflineRequest(

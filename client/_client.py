@@ -333,6 +333,19 @@ class Client:
     def create_chains(self, replicas: int = 1) -> cluster_pb2.CreateChainTableReply:
         return self._run(self._async.create_chains(replicas))
 
+    def drain_node(self, node_id: int, *, dry_run: bool = False) -> cluster_pb2.ReplicaMovesReply:
+        """Move every replica of a storage node to free targets of other nodes; the moves run in the
+        background (``routing_info().moves``), then ``remove_node``."""
+        return self._run(self._async.drain_node(node_id, dry_run=dry_run))
+
+    def grow_chains(self, *, dry_run: bool = False) -> cluster_pb2.ReplicaMovesReply:
+        """Give free targets chains: new chains, or replicas moved onto them."""
+        return self._run(self._async.grow_chains(dry_run=dry_run))
+
+    def remove_node(self, node_id: int) -> cluster_pb2.RemoveNodeReply:
+        """Forget a drained storage node and its targets (refused while it holds a replica)."""
+        return self._run(self._async.remove_node(node_id))
+
     def set_target_offline(self, target_id: int, offline: bool = True) -> cluster_pb2.TargetInfo:
         """Take a target out of service (or let it back in); an operator's call."""
         return self._run(self._async.set_target_offline(target_id, offline))

@@ -30,7 +30,7 @@ from fs3.proto import admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, meta_pb2, m
 from ._calls import CallConnection
 
 _CLUSTER_METHODS = {"RegisterNode", "Heartbeat", "GetRoutingInfo", "CreateChainTable", "GetDataToken",
-                    "SetTargetOffline", "Scrub", "ReportUnreachable"}
+                    "SetTargetOffline", "Scrub", "ReportUnreachable", "DrainNode", "GrowChains", "RemoveNode"}
 _ADMIN_METHODS = {"AddUser", "RemoveUser", "ListUsers", "IssueToken", "WhoAmI"}
 
 log = logging.getLogger(__name__)

@@ -79,6 +79,7 @@ class Status(IntEnum):
     # 4xxx: cluster
     NODE_NOT_FOUND = 4001
     NO_CHAINS = 4002
+    NODE_REMOVED = 4003        # a drained node removed from the cluster tries to register again
 
 
 class FS3Error(OSError):
@@ -254,6 +255,7 @@ _CLASS_BY_STATUS: dict[Status, type[FS3Error]] = {
     Status.CHUNK_TOO_LARGE: InvalidArgument,
     Status.NODE_NOT_FOUND: NotFound,
     Status.NO_CHAINS: Unavailable,
+    Status.NODE_REMOVED: NotPermitted,
 }
 
 

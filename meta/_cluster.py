@@ -13,11 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fs3 import _token
-from fs3._errors import AlreadyExists, InvalidArgument, NotFound, Status
+from fs3._errors import AlreadyExists, InvalidArgument, NotFound, NotPermitted, Status
 from fs3.proto import cluster_pb2
 
 from . import _keys as keys
-from . import _unreachable
+from . import _replica_moves, _unreachable
 from ._chain_table import plan_chains
 from ._secret_file import load_secret
 from .kv import KVStore
@@ -87,7 +87,6 @@ class ClusterManager:
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_timeout = heartbeat_timeout
         self.meta_addresses = list(meta_addresses or [])
-        self._known_nodes: set[int] = set()
         self._secret = b""
 
     # -- storage nodes -----------------------------------------------------------------------------
@@ -102,6 +101,10 @@ class ClusterManager:
 
         def run(txn):
             node_id = req.node_id
+            if node_id and txn.get(keys.removed_node(node_id)) is not None:
+                raise NotPermitted(
+                    f"node {node_id} was drained and removed from the cluster; to bring this machine back, "
+                    "start its storage service with new, empty target directories", status=Status.NODE_REMOVED)
             if node_id:
                 _ensure_counter_above(txn, "node", node_id)
             else:
@@ -145,7 +148,6 @@ class ClusterManager:
             return node_id, target_ids, version
 
         node_id, target_ids, version = self.kv.transact(run)
-        self._known_nodes.add(node_id)
         return cluster_pb2.RegisterNodeReply(
             node_id=node_id, target_ids=target_ids, routing_version=version,
             heartbeat_interval_ms=int(self.heartbeat_interval * 1000), cluster_secret=self.secret(),
@@ -187,14 +189,16 @@ class ClusterManager:
                                          stats=req.stats)
 
         def run(txn):
-            if req.node_id not in self._known_nodes and txn.get(keys.node(req.node_id)) is None:
+            if txn.get(keys.node(req.node_id)) is None:  # (also a node another meta server removed)
+                if txn.get(keys.removed_node(req.node_id)) is not None:
+                    raise NotPermitted(f"node {req.node_id} was drained and removed from the cluster",
+                                       status=Status.NODE_REMOVED)
                 raise NotFound(f"node {req.node_id} is not registered", status=Status.NODE_NOT_FOUND)
             txn.set(keys.heartbeat(req.node_id), beat.SerializeToString())
             raw = txn.get(keys.ROUTING_VERSION)
             return keys.read_u64(raw) if raw else 0
 
         version = self.kv.transact(run)
-        self._known_nodes.add(req.node_id)
         return cluster_pb2.HeartbeatReply(routing_version=version)
 
     def routing_version(self) -> int:
@@ -245,6 +249,7 @@ class ClusterManager:
                 chains=_scan(txn, keys.CHAIN, cluster_pb2.ChainInfo),
                 tables=_scan(txn, keys.CHAIN_TABLE, cluster_pb2.ChainTable),
                 meta_addresses=self._live_meta_servers(txn),
+                moves=_replica_moves.current_moves(txn),
             )
             return routing, _scan(txn, keys.HEARTBEAT, cluster_pb2.NodeHeartbeat)
 
@@ -333,9 +338,10 @@ class ClusterManager:
                     f"Invalid argument: chain table {table_id} has {table.replicas} replicas, not {replicas}"
                 )
             targets = _scan(txn, keys.TARGET, cluster_pb2.TargetInfo)
+            draining = {n.id for n in _scan(txn, keys.NODE, cluster_pb2.NodeInfo) if n.draining}
             free: dict[int, list[int]] = {}
-            for t in targets:
-                if not t.chain_id:
+            for t in targets:  # (retired targets rejoin through `grow`, which makes them sync first)
+                if not t.chain_id and not t.retired and not t.admin_offline and t.node_id not in draining:
                     free.setdefault(t.node_id, []).append(t.id)
             planned = plan_chains(free, replicas)
             by_id = {t.id: t for t in targets}
@@ -356,6 +362,23 @@ class ClusterManager:
 
         table, new = self.kv.transact(run)
         return cluster_pb2.CreateChainTableReply(table=table, chains=new)
+
+    def drain_node(self, node_id: int, dry_run: bool = False) -> cluster_pb2.ReplicaMovesReply:
+        """Move every replica of ``node_id`` to a free target of another node (meta/_replica_moves.py)."""
+        now = self.clock()
+        return self.kv.transact(lambda txn: _replica_moves.drain(txn, node_id, dry_run, now, _bump_routing))
+
+    def grow_chains(self, table_id: int = 0, dry_run: bool = False) -> cluster_pb2.ReplicaMovesReply:
+        """Give free targets chains: new chains, or replicas moved onto them (meta/_chain_moves.py)."""
+        now = self.clock()
+        return self.kv.transact(lambda txn: _replica_moves.grow(txn, table_id or CHAIN_TABLE_ID, dry_run, now,
+                                                                _bump_routing, _next_id))
+
+    def remove_node(self, node_id: int) -> cluster_pb2.RemoveNodeReply:
+        """Forget a drained node and its targets; it may not register again under its id."""
+        now = self.clock()
+        reply = self.kv.transact(lambda txn: _replica_moves.remove_node(txn, node_id, now, _bump_routing))
+        return reply
 
 
 def record_transition(info: cluster_pb2.TargetInfo, public: int, local: int, chain_version: int,

@@ -28,6 +28,8 @@
     XATR<inode:u64><name utf-8>   -> value bytes       an inode's extended attributes
     CHBM<inode:u64>               -> bitmap            which chunks of a file writers stored (bit i: chunk i)
     UNRP<node:u32><reporter>      -> u64 ns            a client's last report that it cannot reach a node
+    MOVE<chain:u32>               -> ReplicaMove       a replica moving to another target (drain, growth)
+    RMND<node:u32>                -> u64 ns            a node removed from the cluster: may not register again
 
 Integers are big-endian so that key order is numeric order.
 """
@@ -69,6 +71,8 @@ LOCK_LEASE = b"LKLS"
 XATTR = b"XATR"
 CHUNK_BITMAP = b"CHBM"
 UNREACHABLE = b"UNRP"
+MOVE = b"MOVE"
+REMOVED_NODE = b"RMND"
 
 
 def u64(n: int) -> bytes:
@@ -177,6 +181,14 @@ def xattr_prefix(ino: int) -> bytes:
 
 def chunk_bitmap(ino: int) -> bytes:
     return CHUNK_BITMAP + _U64.pack(ino)
+
+
+def move(chain_id: int) -> bytes:
+    return MOVE + _U32.pack(chain_id)
+
+
+def removed_node(node_id: int) -> bytes:
+    return REMOVED_NODE + _U32.pack(node_id)
 
 
 def unreachable(node_id: int, reporter: str) -> bytes:

@@ -16,6 +16,7 @@ from fs3._periodic import PeriodicThread
 from fs3.proto import cluster_pb2
 
 from . import _keys as keys
+from . import _replica_moves
 from ._chain_states import LOCAL_OFFLINE, ONLINE, SERVING, Member
 from ._cluster import ClusterManager, _bump_routing, _scan, advance_chain
 from ._unreachable import suspected
@@ -96,6 +97,10 @@ class ManagerLoop:
                     members.append(Member(tid, info.public_state, local))
             for tid in dirty_targets:  # local states first: advance_chain writes what it changes itself
                 txn.set(keys.target(tid), targets[tid].SerializeToString())
+            moved = _replica_moves.finish(txn, {c.id: c for c, _ in chains}, targets, now)
+            if moved:  # a move's old member left: judge the chains as they are now
+                chains = [(c, [m for m in members if m.target in c.targets]) for c, members in chains]
+                changed += moved
             for chain, members in chains:
                 changed += advance_chain(txn, chain, members, targets, now_ns=now)
             if changed or dirty_targets:

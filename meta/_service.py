@@ -127,6 +127,21 @@ class ClusterServicer(cluster_pb2_grpc.ClusterServicer):
         return self.manager.create_chains(request.replicas, request.table_id)
 
     @servicer_method
+    def DrainNode(self, request, context):
+        self._admin(context, "draining a storage node")
+        return self.manager.drain_node(request.node_id, request.dry_run)
+
+    @servicer_method
+    def GrowChains(self, request, context):
+        self._admin(context, "growing the chain table")
+        return self.manager.grow_chains(request.table_id, request.dry_run)
+
+    @servicer_method
+    def RemoveNode(self, request, context):
+        self._admin(context, "removing a storage node")
+        return self.manager.remove_node(request.node_id)
+
+    @servicer_method
     def GetDataToken(self, request, context):
         cred = self.users.authenticate(context)
         return self.manager.data_token(request.client, cred.uid, cred.gid)

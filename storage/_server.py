@@ -207,8 +207,15 @@ class StorageNode:
             reply = call(self._cluster().Heartbeat, request, timeout=min(5.0, self.lease), what="meta",
                          metadata=self._auth)
         except FS3Error as exc:
-            if exc.status == Status.NODE_NOT_FOUND:  # the manager lost track of us: register again
-                self._register()
+            try:
+                if exc.status == Status.NODE_NOT_FOUND:  # the manager lost track of us: register again
+                    self._register()
+                    return
+            except FS3Error as again:
+                exc = again
+            if exc.status == Status.NODE_REMOVED:  # drained and removed by an operator: nothing to serve
+                log.error("%s; this storage node stops", exc)
+                self._stop.set()
                 return
             log.warning("heartbeat failed: %s", exc)
             self._next_meta()

@@ -16,6 +16,7 @@ from fs3._errors import describe
 from . import (
     _bench,
     _cluster,
+    _cluster_moves,  # noqa: F401 - registers `fs3 cluster drain|grow|remove|moves`
     _copy,
     _demo,
     _du,

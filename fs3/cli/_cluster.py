@@ -43,7 +43,9 @@ def targets(as_json):
     """List targets with their public and local state, recovery progress, repairs and lost chunks (damaged
     on every replica: their reads fail with EIO; restore those files from elsewhere)."""
     _show("targets", ["TARGET", "NODE", "CHAIN", "PUBLIC", "LOCAL", "RECOVERY", "CORRUPT", "REPAIRED", "LOST", "PATH"],
-          lambda t: [t["id"], t["node"], t["chain"] or "-", t["public_state"] + (" (admin)" if t["admin_offline"] else ""),
+          lambda t: [t["id"], t["node"], t["chain"] or "-",
+                     "retired" if t["retired"] and not t["chain"] else
+                     t["public_state"] + (" (admin)" if t["admin_offline"] else ""),
                      t["local_state"], f"{t['sync_percent']}%" if t["sync_percent"] else "-", t["corruptions"],
                      t["repairs"], t["lost_chunks"], t["path"]], as_json)
 

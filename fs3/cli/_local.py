@@ -153,18 +153,26 @@ def routing_dict(routing: cluster_pb2.RoutingInfo) -> dict:
         "routing_version": routing.version,
         "meta": list(routing.meta_addresses),
         "nodes": [{"id": n.id, "address": n.address, "state": "up" if n.state == cluster_pb2.NODE_UP else "down",
-                   "hostname": n.hostname, "pid": n.pid, "last_heartbeat_ns": n.last_heartbeat_ns}
+                   "hostname": n.hostname, "pid": n.pid, "last_heartbeat_ns": n.last_heartbeat_ns,
+                   "draining": n.draining}
                   for n in routing.nodes],
         "targets": [{"id": t.id, "node": t.node_id, "path": t.path, "chain": t.chain_id,
                      "public_state": _PUBLIC.get(t.public_state, "?"), "local_state": _LOCAL.get(t.local_state, "?"),
                      "used_bytes": t.used_bytes, "chunks": t.chunk_count, "free_bytes": t.free_bytes,
                      "direct_io": t.direct_io, "admin_offline": t.admin_offline, "corruptions": t.corruptions,
-                     "repairs": t.repairs, "lost_chunks": t.lost_chunks, "sync_percent": t.sync_percent}
+                     "repairs": t.repairs, "lost_chunks": t.lost_chunks, "sync_percent": t.sync_percent,
+                     "retired": t.retired}
                     for t in routing.targets],
         "chains": [{"id": c.id, "version": c.version, "targets": list(c.targets)} for c in routing.chains],
         "chain_tables": [{"id": t.id, "version": t.version, "replicas": t.replicas, "chains": list(t.chains)}
                          for t in routing.tables],
+        "moves": [move_dict(m) for m in routing.moves],
     }
+
+
+def move_dict(m: cluster_pb2.ReplicaMove) -> dict:
+    return {"chain": m.chain_id, "from_target": m.from_target, "to_target": m.to_target,
+            "started_ns": m.started_ns, "why": m.why}
 
 
 def print_routing(routing: cluster_pb2.RoutingInfo) -> None:

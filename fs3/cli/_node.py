@@ -95,3 +95,33 @@ def restart(data_dir, timeout, name):
     cluster.stop_one(p.name, timeout)
     cluster.restart(p.name, timeout)
     click.echo(f"restarted {p.name} (pid {p.pid}) at {p.address}")
+
+
+
+@node.command()
+@_DATA_DIR
+@click.option("--targets", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Targets (directories) of the new node.")
+@click.option("--grow/--no-grow", default=True, show_default=True,
+              help="Give its targets chains at once (`fs3 cluster grow`), moving as few replicas as it takes.")
+@click.option("--timeout", type=click.FloatRange(0.1, 7 * 86400), default=600.0, show_default=True,
+              help="Seconds to wait for it to serve and for its new replicas to sync.")
+def add(data_dir, targets, grow, timeout):
+    """Add a storage node to a running local cluster (storage-N+1, on the next address) and, unless
+    --no-grow, give its targets chains."""
+    from fs3._auth import TOKEN_FILE, read_token_file
+    from fs3.client import connect
+
+    from ._cluster_moves import await_node, grow_all
+
+    cluster = _cluster(data_dir)
+    p = cluster.add_storage_node(targets, timeout)
+    click.echo(f"started {p.name} (pid {p.pid}) at {p.address} with {targets} targets")
+    with connect(cluster.meta[0], token=read_token_file(cluster.data_dir / TOKEN_FILE),
+                 tls_ca=cluster.tls_ca or None) as client:
+        node_id = await_node(client, p.address, timeout)
+        if not grow:
+            click.echo(f"node {node_id}: its targets are free until `fs3 cluster grow`")
+            return
+        out = grow_all(client, dry_run=False, wait=True, timeout=timeout, as_json=False)
+    click.echo(f"node {node_id}: {len(out['new_chains'])} new chains, {len(out['moves'])} replicas moved")

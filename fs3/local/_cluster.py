@@ -32,7 +32,7 @@ from pathlib import Path
 
 from fs3._auth import TOKEN_FILE, new_token, read_token_file, write_token_file
 from fs3._discovery import CLUSTER_FILE, read_cluster_file, remember_cluster
-from fs3._errors import AlreadyExists, InvalidArgument, Unavailable
+from fs3._errors import AlreadyExists, InvalidArgument, NotFound, NotSupported, Unavailable
 from fs3._layout import DEFAULT_CHUNK_SIZE, DEFAULT_STRIPE, valid_chunk_size
 from fs3._retry import Deadline, poll
 from fs3.proto import cluster_pb2
@@ -368,6 +368,47 @@ class LocalCluster:
         self._await_address(p, Deadline(timeout))
         self._save()
         return p
+
+    def add_storage_node(self, targets: int = 1, timeout: float = 60.0) -> ProcessRecord:
+        """Start one more storage node (storage-N+1, ``targets`` new targets), as `fs3 up` starts them: it
+        registers with meta and its targets are free until `fs3 cluster grow` gives them chains."""
+        if not 1 <= targets <= 64:
+            raise InvalidArgument(f"Invalid argument: --targets must be 1..64, not {targets}")
+        storage = [p for p in self.processes if p.role == "storage"]
+        if not storage:
+            raise NotFound(f"the cluster at {self.data_dir} has no storage node to model a new one on")
+        numbers = [int(p.name.rsplit("-", 1)[1]) for p in storage]
+        number = max(numbers) + 1
+        first = min(storage, key=lambda p: int(p.name.rsplit("-", 1)[1]))
+        args, keep = [], iter(first.args)
+        for arg in keep:  # the first node's arguments, less its targets and its address
+            if arg in ("--target", "--listen"):
+                next(keep, None)
+            else:
+                args.append(arg)
+        on = ""
+        if first.host and self.hosts is not None:
+            hosts = self.hosts.storage_hosts()
+            placed = hosts[(number - 1) % len(hosts)]
+            host, on, listen = placed.address, placed.name, f"{placed.address}:0"
+        else:
+            first_ip = first.address.rpartition(":")[0]
+            base = int(first_ip.rsplit(".", 1)[1]) - min(numbers) + 1
+            host = f"127.0.0.{base + number - 1}"
+            listen = _listen(host, None)
+        name = f"storage-{number}"
+        dirs = [arg for j in range(1, targets + 1) for arg in ("--target", str(self.data_dir / name / f"target-{j}"))]
+        record = ProcessRecord("storage", name, 0, "", str(self.data_dir / "logs" / f"{name}.log"),
+                               ["storage", *args[1:], "--listen", listen, *dirs], on)
+        if self.tls_ca:
+            raise NotSupported("adding a node to a local cluster with TLS is not supported yet: its "
+                               "certificate would be made for the first node's address")
+        self._launch(record)
+        self.processes.append(record)
+        self._save()
+        self._await_address(record, Deadline(timeout))
+        self._save()
+        return record
 
     def _await_address(self, record: ProcessRecord, deadline: Deadline) -> None:
         addr_file = self.data_dir / "run" / f"{record.name}.addr"

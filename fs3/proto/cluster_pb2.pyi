@@ -43,7 +43,7 @@ NODE_UP: NodeState
 NODE_DOWN: NodeState
 
 class NodeInfo(_message.Message):
-    __slots__ = ("id", "address", "state", "last_heartbeat_ns", "hostname", "registered_ns", "pid", "data_address", "data_socket")
+    __slots__ = ("id", "address", "state", "last_heartbeat_ns", "hostname", "registered_ns", "pid", "data_address", "data_socket", "draining")
     ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +53,7 @@ class NodeInfo(_message.Message):
     PID_FIELD_NUMBER: _ClassVar[int]
     DATA_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     DATA_SOCKET_FIELD_NUMBER: _ClassVar[int]
+    DRAINING_FIELD_NUMBER: _ClassVar[int]
     id: int
     address: str
     state: NodeState
@@ -62,10 +63,11 @@ class NodeInfo(_message.Message):
     pid: int
     data_address: str
     data_socket: str
-    def __init__(self, id: _Optional[int] = ..., address: _Optional[str] = ..., state: _Optional[_Union[NodeState, str]] = ..., last_heartbeat_ns: _Optional[int] = ..., hostname: _Optional[str] = ..., registered_ns: _Optional[int] = ..., pid: _Optional[int] = ..., data_address: _Optional[str] = ..., data_socket: _Optional[str] = ...) -> None: ...
+    draining: bool
+    def __init__(self, id: _Optional[int] = ..., address: _Optional[str] = ..., state: _Optional[_Union[NodeState, str]] = ..., last_heartbeat_ns: _Optional[int] = ..., hostname: _Optional[str] = ..., registered_ns: _Optional[int] = ..., pid: _Optional[int] = ..., data_address: _Optional[str] = ..., data_socket: _Optional[str] = ..., draining: _Optional[bool] = ...) -> None: ...
 
 class TargetInfo(_message.Message):
-    __slots__ = ("id", "node_id", "path", "public_state", "local_state", "chain_id", "used_bytes", "chunk_count", "direct_io", "free_bytes", "admin_offline", "corruptions", "repairs", "sync_percent", "history", "lost_chunks")
+    __slots__ = ("id", "node_id", "path", "public_state", "local_state", "chain_id", "used_bytes", "chunk_count", "direct_io", "free_bytes", "admin_offline", "corruptions", "repairs", "sync_percent", "history", "lost_chunks", "retired")
     ID_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +84,7 @@ class TargetInfo(_message.Message):
     SYNC_PERCENT_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
     LOST_CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    RETIRED_FIELD_NUMBER: _ClassVar[int]
     id: int
     node_id: int
     path: str
@@ -98,7 +101,8 @@ class TargetInfo(_message.Message):
     sync_percent: int
     history: _containers.RepeatedCompositeFieldContainer[TargetTransition]
     lost_chunks: int
-    def __init__(self, id: _Optional[int] = ..., node_id: _Optional[int] = ..., path: _Optional[str] = ..., public_state: _Optional[_Union[PublicState, str]] = ..., local_state: _Optional[_Union[LocalState, str]] = ..., chain_id: _Optional[int] = ..., used_bytes: _Optional[int] = ..., chunk_count: _Optional[int] = ..., direct_io: _Optional[bool] = ..., free_bytes: _Optional[int] = ..., admin_offline: _Optional[bool] = ..., corruptions: _Optional[int] = ..., repairs: _Optional[int] = ..., sync_percent: _Optional[int] = ..., history: _Optional[_Iterable[_Union[TargetTransition, _Mapping]]] = ..., lost_chunks: _Optional[int] = ...) -> None: ...
+    retired: bool
+    def __init__(self, id: _Optional[int] = ..., node_id: _Optional[int] = ..., path: _Optional[str] = ..., public_state: _Optional[_Union[PublicState, str]] = ..., local_state: _Optional[_Union[LocalState, str]] = ..., chain_id: _Optional[int] = ..., used_bytes: _Optional[int] = ..., chunk_count: _Optional[int] = ..., direct_io: _Optional[bool] = ..., free_bytes: _Optional[int] = ..., admin_offline: _Optional[bool] = ..., corruptions: _Optional[int] = ..., repairs: _Optional[int] = ..., sync_percent: _Optional[int] = ..., history: _Optional[_Iterable[_Union[TargetTransition, _Mapping]]] = ..., lost_chunks: _Optional[int] = ..., retired: _Optional[bool] = ...) -> None: ...
 
 class TargetTransition(_message.Message):
     __slots__ = ("public_state", "local_state", "chain_version", "time_ns")
@@ -135,20 +139,36 @@ class ChainTable(_message.Message):
     def __init__(self, id: _Optional[int] = ..., version: _Optional[int] = ..., chains: _Optional[_Iterable[int]] = ..., replicas: _Optional[int] = ...) -> None: ...
 
 class RoutingInfo(_message.Message):
-    __slots__ = ("version", "nodes", "targets", "chains", "tables", "meta_addresses")
+    __slots__ = ("version", "nodes", "targets", "chains", "tables", "meta_addresses", "moves")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
     TARGETS_FIELD_NUMBER: _ClassVar[int]
     CHAINS_FIELD_NUMBER: _ClassVar[int]
     TABLES_FIELD_NUMBER: _ClassVar[int]
     META_ADDRESSES_FIELD_NUMBER: _ClassVar[int]
+    MOVES_FIELD_NUMBER: _ClassVar[int]
     version: int
     nodes: _containers.RepeatedCompositeFieldContainer[NodeInfo]
     targets: _containers.RepeatedCompositeFieldContainer[TargetInfo]
     chains: _containers.RepeatedCompositeFieldContainer[ChainInfo]
     tables: _containers.RepeatedCompositeFieldContainer[ChainTable]
     meta_addresses: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, version: _Optional[int] = ..., nodes: _Optional[_Iterable[_Union[NodeInfo, _Mapping]]] = ..., targets: _Optional[_Iterable[_Union[TargetInfo, _Mapping]]] = ..., chains: _Optional[_Iterable[_Union[ChainInfo, _Mapping]]] = ..., tables: _Optional[_Iterable[_Union[ChainTable, _Mapping]]] = ..., meta_addresses: _Optional[_Iterable[str]] = ...) -> None: ...
+    moves: _containers.RepeatedCompositeFieldContainer[ReplicaMove]
+    def __init__(self, version: _Optional[int] = ..., nodes: _Optional[_Iterable[_Union[NodeInfo, _Mapping]]] = ..., targets: _Optional[_Iterable[_Union[TargetInfo, _Mapping]]] = ..., chains: _Optional[_Iterable[_Union[ChainInfo, _Mapping]]] = ..., tables: _Optional[_Iterable[_Union[ChainTable, _Mapping]]] = ..., meta_addresses: _Optional[_Iterable[str]] = ..., moves: _Optional[_Iterable[_Union[ReplicaMove, _Mapping]]] = ...) -> None: ...
+
+class ReplicaMove(_message.Message):
+    __slots__ = ("chain_id", "from_target", "to_target", "started_ns", "why")
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_TARGET_FIELD_NUMBER: _ClassVar[int]
+    TO_TARGET_FIELD_NUMBER: _ClassVar[int]
+    STARTED_NS_FIELD_NUMBER: _ClassVar[int]
+    WHY_FIELD_NUMBER: _ClassVar[int]
+    chain_id: int
+    from_target: int
+    to_target: int
+    started_ns: int
+    why: str
+    def __init__(self, chain_id: _Optional[int] = ..., from_target: _Optional[int] = ..., to_target: _Optional[int] = ..., started_ns: _Optional[int] = ..., why: _Optional[str] = ...) -> None: ...
 
 class TargetRegistration(_message.Message):
     __slots__ = ("id", "path", "direct_io")
@@ -357,6 +377,46 @@ class CreateChainTableReply(_message.Message):
     table: ChainTable
     chains: _containers.RepeatedCompositeFieldContainer[ChainInfo]
     def __init__(self, table: _Optional[_Union[ChainTable, _Mapping]] = ..., chains: _Optional[_Iterable[_Union[ChainInfo, _Mapping]]] = ...) -> None: ...
+
+class DrainNodeRequest(_message.Message):
+    __slots__ = ("node_id", "dry_run")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    node_id: int
+    dry_run: bool
+    def __init__(self, node_id: _Optional[int] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+
+class GrowChainsRequest(_message.Message):
+    __slots__ = ("table_id", "dry_run")
+    TABLE_ID_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    table_id: int
+    dry_run: bool
+    def __init__(self, table_id: _Optional[int] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+
+class ReplicaMovesReply(_message.Message):
+    __slots__ = ("moves", "chains", "table")
+    MOVES_FIELD_NUMBER: _ClassVar[int]
+    CHAINS_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    moves: _containers.RepeatedCompositeFieldContainer[ReplicaMove]
+    chains: _containers.RepeatedCompositeFieldContainer[ChainInfo]
+    table: ChainTable
+    def __init__(self, moves: _Optional[_Iterable[_Union[ReplicaMove, _Mapping]]] = ..., chains: _Optional[_Iterable[_Union[ChainInfo, _Mapping]]] = ..., table: _Optional[_Union[ChainTable, _Mapping]] = ...) -> None: ...
+
+class RemoveNodeRequest(_message.Message):
+    __slots__ = ("node_id",)
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    node_id: int
+    def __init__(self, node_id: _Optional[int] = ...) -> None: ...
+
+class RemoveNodeReply(_message.Message):
+    __slots__ = ("node", "target_ids")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_IDS_FIELD_NUMBER: _ClassVar[int]
+    node: NodeInfo
+    target_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, node: _Optional[_Union[NodeInfo, _Mapping]] = ..., target_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ScrubRequest(_message.Message):
     __slots__ = ("chain_id",)

@@ -74,6 +74,21 @@ class ClusterStub:
                 request_serializer=fs3_dot_proto_dot_cluster__pb2.ReportUnreachableRequest.SerializeToString,
                 response_deserializer=fs3_dot_proto_dot_cluster__pb2.ReportUnreachableReply.FromString,
                 _registered_method=True)
+        self.DrainNode = channel.unary_unary(
+                '/fs3.Cluster/DrainNode',
+                request_serializer=fs3_dot_proto_dot_cluster__pb2.DrainNodeRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_cluster__pb2.ReplicaMovesReply.FromString,
+                _registered_method=True)
+        self.GrowChains = channel.unary_unary(
+                '/fs3.Cluster/GrowChains',
+                request_serializer=fs3_dot_proto_dot_cluster__pb2.GrowChainsRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_cluster__pb2.ReplicaMovesReply.FromString,
+                _registered_method=True)
+        self.RemoveNode = channel.unary_unary(
+                '/fs3.Cluster/RemoveNode',
+                request_serializer=fs3_dot_proto_dot_cluster__pb2.RemoveNodeRequest.SerializeToString,
+                response_deserializer=fs3_dot_proto_dot_cluster__pb2.RemoveNodeReply.FromString,
+                _registered_method=True)
 
 
 class ClusterServicer:
@@ -128,6 +143,27 @@ class ClusterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DrainNode(self, request, context):
+        """an admin's
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GrowChains(self, request, context):
+        """an admin's
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveNode(self, request, context):
+        """an admin's
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClusterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -170,6 +206,21 @@ def add_ClusterServicer_to_server(servicer, server):
                     servicer.ReportUnreachable,
                     request_deserializer=fs3_dot_proto_dot_cluster__pb2.ReportUnreachableRequest.FromString,
                     response_serializer=fs3_dot_proto_dot_cluster__pb2.ReportUnreachableReply.SerializeToString,
+            ),
+            'DrainNode': grpc.unary_unary_rpc_method_handler(
+                    servicer.DrainNode,
+                    request_deserializer=fs3_dot_proto_dot_cluster__pb2.DrainNodeRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_cluster__pb2.ReplicaMovesReply.SerializeToString,
+            ),
+            'GrowChains': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrowChains,
+                    request_deserializer=fs3_dot_proto_dot_cluster__pb2.GrowChainsRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_cluster__pb2.ReplicaMovesReply.SerializeToString,
+            ),
+            'RemoveNode': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveNode,
+                    request_deserializer=fs3_dot_proto_dot_cluster__pb2.RemoveNodeRequest.FromString,
+                    response_serializer=fs3_dot_proto_dot_cluster__pb2.RemoveNodeReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -388,6 +439,87 @@ class Cluster:
             '/fs3.Cluster/ReportUnreachable',
             fs3_dot_proto_dot_cluster__pb2.ReportUnreachableRequest.SerializeToString,
             fs3_dot_proto_dot_cluster__pb2.ReportUnreachableReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DrainNode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Cluster/DrainNode',
+            fs3_dot_proto_dot_cluster__pb2.DrainNodeRequest.SerializeToString,
+            fs3_dot_proto_dot_cluster__pb2.ReplicaMovesReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GrowChains(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Cluster/GrowChains',
+            fs3_dot_proto_dot_cluster__pb2.GrowChainsRequest.SerializeToString,
+            fs3_dot_proto_dot_cluster__pb2.ReplicaMovesReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveNode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fs3.Cluster/RemoveNode',
+            fs3_dot_proto_dot_cluster__pb2.RemoveNodeRequest.SerializeToString,
+            fs3_dot_proto_dot_cluster__pb2.RemoveNodeReply.FromString,
             options,
             channel_credentials,
             insecure,
