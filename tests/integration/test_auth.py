@@ -116,6 +116,14 @@ def test_admin_calls_are_refused_to_ordinary_users(client, alice):
     assert errno_of(lambda: as_alice.list_users()) == errno.EPERM
     assert errno_of(lambda: as_alice.create_chains(1)) == errno.EPERM
     assert errno_of(lambda: as_alice.set_target_offline(1)) == errno.EPERM
+    chains = [(c.id, c.version) for c in client.routing_info().chains]
+    assert errno_of(lambda: as_alice.drain_node(1)) == errno.EPERM
+    assert errno_of(lambda: as_alice.drain_node(1, dry_run=True)) == errno.EPERM
+    assert errno_of(lambda: as_alice.grow_chains()) == errno.EPERM
+    assert errno_of(lambda: as_alice.remove_node(1)) == errno.EPERM
+    routing = client.routing_info()
+    assert [(c.id, c.version) for c in routing.chains] == chains and not routing.moves
+    assert not any(n.draining for n in routing.nodes)
     assert errno_of(lambda: as_alice.issue_token("root")) == errno.EPERM
     assert as_alice.whoami().name == "alice"
     assert "mallory" not in [u.name for u in client.list_users()]
