@@ -274,6 +274,7 @@ class FS3Fuse(LockOps, XattrOps, Operations):
             self._release(handles, _KEEP)
             raise
         self._release(handles, None)  # open descriptors go on with the file, by inode
+        self.cache.changed_here(path)  # its other names' link count
         return 0
 
     @_errors
@@ -313,6 +314,7 @@ class FS3Fuse(LockOps, XattrOps, Operations):
     @_errors
     def link(self, target, source):  # `ln source target`
         self.client.link(source, target)
+        self.cache.changed_here(source)  # its link count, under every name it has
         return 0
 
     @_errors

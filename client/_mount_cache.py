@@ -137,6 +137,21 @@ class KernelCache:
         for p in paths:
             self._drop(inode.id, p)
 
+    def changed_here(self, path: str) -> None:
+        """This mount changed the inode ``path`` leads to in a way its other names show (a hard link made
+        or removed changes every name's link count): drop the kernel's copies under every name before the
+        call returns, rather than when the feed brings the change back."""
+        if not self.enabled or self._fuse is None:
+            return
+        with self._lock:
+            ino = self._inode_of.get(path)
+            if ino is None:
+                return
+            self._known.pop(ino, None)
+            paths = list(self._paths.get(ino, ()))
+        for p in paths:
+            self._drop(ino, p)
+
     def catch_up(self, client) -> None:
         """Drop the kernel's copies of what changed up to now, before returning (a lock was granted:
         what the last holder changed must show, though the feed has not brought it yet)."""

@@ -215,6 +215,33 @@ def stat_dict(st) -> dict:
     } | ({"symlink_target": st.symlink_target} if st.type == "symlink" else {})
 
 
+INTERRUPT_GRACE = 20.0  # seconds a command may spend cleaning up after Ctrl-C before it just exits
+
+
+def exit_soon_after_interrupt(grace: float = INTERRUPT_GRACE) -> None:
+    """Ctrl-C ends this command within ``grace`` seconds whatever its cleanup waits on (a transfer still
+    in flight, a read of standard input that never ends): the cleanup gets that long, then the process
+    exits with status 130. What was acknowledged stays; partial copies stay for `--continue`."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupted(_signum, _frame):
+        def give_up() -> None:
+            sys.stderr.write("fs3: interrupted\n")
+            sys.stderr.flush()
+            os._exit(130)
+
+        timer = threading.Timer(grace, give_up)
+        timer.daemon = True
+        timer.start()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupted)
+
+
 def progress_enabled(flag: bool | None) -> bool:
     return sys.stderr.isatty() if flag is None else flag
 

@@ -16,7 +16,7 @@ import click
 from fs3._errors import InvalidArgument, IsADirectory, NotADirectory, NotFound, describe
 from fs3._url import is_fs3_url, parse_url
 
-from ._common import client_for, state
+from ._common import client_for, exit_soon_after_interrupt, state
 from ._copy_files import CopyOptions, Location, Meta, copy_file, copy_link, scan
 from ._copy_run import Tally, report, run_jobs
 from ._glob import expand_one
@@ -121,6 +121,7 @@ def cp(sources, dest, recursive, dereference, preserve, resume, checksum, progre
       fs3 cp --continue --checksum big.tar fs3:///backups/
       fs3 cp fs3:///datasets/manifest.json - | jq .
     """
+    exit_soon_after_interrupt()
     if jobs < 1:
         raise InvalidArgument("Invalid argument: --jobs must be at least 1")
     tally = Tally()

@@ -18,6 +18,7 @@ import click
 
 from fs3._errors import InvalidArgument, NotADirectory, NotFound
 
+from ._common import exit_soon_after_interrupt
 from ._copy import current_umask, inside, location
 from ._copy_files import COPY_BLOCK, CopyOptions, Entry, Location, Meta, copy_file, copy_link, scan
 from ._copy_run import Tally, report, run_jobs
@@ -181,6 +182,7 @@ def sync(src, dst, delete, checksum, exclude, include, dry_run, dereference, job
       fs3 sync --delete --exclude '*.tmp' fs3:///datasets/corpus ./mirror
       fs3 sync --dry-run --exclude '*' --include '*.json' ./corpus fs3:///meta-only
     """
+    exit_soon_after_interrupt()
     if jobs < 1:
         raise InvalidArgument("Invalid argument: --jobs must be at least 1")
     tally = Tally()  # its clock starts here: the summary's time includes comparing the trees

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from fs3._retry import Deadline, poll
 from fs3.proto import cluster_pb2
 
 from ._hosts import Hosts
+from ._ports import free_port, port_free
 
 SECRET_FILE = "cluster.secret"  # in DATA: the cluster secret, apart from the namespace
 
@@ -511,24 +511,12 @@ def _tls_args(data: Path, config: LocalClusterConfig) -> Callable[[str, list[str
 
 def _listen(host: str, previous: str | None) -> str:
     """HOST:PORT to listen on: the port used last time when it is still free (so addresses stay the same
-    across restarts and clients keep working), else a free one."""
+    across restarts and clients keep working), else a free one outside the ephemeral range (_ports.py)."""
     if previous:
         old_host, _, port = previous.rpartition(":")
-        if old_host == host and _port_free(host, int(port)):
+        if old_host == host and port_free(host, int(port)):
             return previous
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return f"{host}:{s.getsockname()[1]}"
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
+    return f"{host}:{free_port(host)}"
 
 
 def _reap(p: ProcessRecord) -> None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
-import socket
 
 from fs3._errors import Unavailable
+
+from ._ports import free_port
 
 ETCD_HOST_BASE = 101  # member i listens on 127.0.0.(100 + i)
 
@@ -21,19 +22,13 @@ def etcd_binary() -> str:
     return path
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def member_plan(members: int, cluster_token: str) -> list[dict]:
     """Names, hosts and ports of the members."""
     plan = []
     for i in range(1, members + 1):
         host = f"127.0.0.{ETCD_HOST_BASE + i - 1}"
-        plan.append({"name": f"fs3-etcd-{i}", "host": host, "client": _free_port(host),
-                     "peer": _free_port(host), "token": cluster_token})
+        plan.append({"name": f"fs3-etcd-{i}", "host": host, "client": free_port(host),
+                     "peer": free_port(host), "token": cluster_token})
     return plan
 
 
