@@ -85,12 +85,14 @@ class AsyncClient(ClusterAdmin):
     ``failover_timeout``: the same for meta calls alone (default: ``retry_timeout``).
     ``unreachable_timeout``: how long a write keeps trying a chain head that meta says serves but this
     client cannot reach (a one-way partition) before it fails naming it; meta moves the chain on sooner
-    when enough clients report the node. Default: ``FS3_UNREACHABLE_TIMEOUT``, else 15."""
+    when enough clients report the node. Default: ``FS3_UNREACHABLE_TIMEOUT``, else 15.
+    ``ucx``: reach storage nodes on other hosts over UCX where they listen with it and the ucxx bindings
+    are installed (RDMA where UCX finds it; fs3/_ucx.py); False: framed TCP (as ``FS3_UCX=0``)."""
 
     def __init__(self, address: str | list[str], *, token: str | None = None, timeout: float = 60.0,
                  shm: bool = True, shm_size: int = DEFAULT_SIZE, retry_timeout: float | None = None,
                  failover_timeout: float | None = None, tls_ca: str | os.PathLike | None = None,
-                 unreachable_timeout: float | None = None):
+                 unreachable_timeout: float | None = None, ucx: bool = True):
         retry_timeout = resolve_retry_timeout(retry_timeout)
         if failover_timeout is None:
             failover_timeout = retry_timeout
@@ -116,7 +118,7 @@ class AsyncClient(ClusterAdmin):
                                           lambda req: self._meta("ExtendWrite", req))
         self._chunks = ChunkIO(self._routing, self._data_token, client_name=self.client_id, shm=region,
                                retry_timeout=retry_timeout, capabilities=self._capabilities, tls=self._meta.tls,
-                               report=self._report_unreachable, unreachable_timeout=unreachable_timeout)
+                               report=self._report_unreachable, unreachable_timeout=unreachable_timeout, ucx=ucx)
         # Concurrent per-call reads share their stats: one BatchStat at meta for every call that came
         # while the last one was out (client/_coalesce.py). (Their chunk reads stay rounds of their own:
         # merged into one, SQLite in WAL mode on one mount read stale pages; see that test.)

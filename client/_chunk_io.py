@@ -157,7 +157,9 @@ class ChunkIO:
         tls: ssl.SSLContext | None = None,
         report: Callable[[str], Awaitable[object]] | None = None,
         unreachable_timeout: float | None = None,
+        ucx: bool = True,
     ):
+        self.ucx = ucx  # UCX to nodes that listen with it (fs3/_ucx.py); False: framed TCP
         self.retry_timeout = resolve_retry_timeout(retry_timeout)  # (None: FS3_RETRY_TIMEOUT, else the default)
         # A node meta says serves but this client cannot reach (a one-way partition): reads pass it over,
         # writes to it as a chain head fail after unreachable_timeout unless meta fails its chain over
@@ -183,7 +185,8 @@ class ChunkIO:
 
     async def _open(self, address: str) -> NodeConnection:
         return await NodeConnection.open(address, await self._token(), self.shm, self._client_name,
-                                         self.routing.data_socket(address), tls=self.tls)
+                                         self.routing.data_socket(address), tls=self.tls,
+                                         ucx=self.routing.ucx_address(address) if self.ucx else None)
 
     def _pool(self, address: str) -> NodePool:
         pool = self._pools.get(address)

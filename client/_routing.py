@@ -103,5 +103,12 @@ class RoutingCache:
                 return node.data_socket
         return ""
 
+    def ucx_address(self, address: str) -> str:
+        """The UCX listener of the node serving the data plane at ``address`` ("" if none)."""
+        for node in self._nodes.values():
+            if node.data_address == address:
+                return node.ucx_address
+        return ""
+
     def data_addresses(self) -> list[str]:
         return sorted({n.data_address for n in self._nodes.values() if n.data_address})

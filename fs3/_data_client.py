@@ -35,8 +35,9 @@ class TransportStatus:
     address: str
     transport: str
     reasons: dict[str, str]  # transport name -> why it was not chosen
-    channel: str = "tcp"     # what carries the frames: "tcp", or "unix" (a local socket, same host)
+    channel: str = "tcp"     # what carries the frames: "tcp", "unix" (a local socket, same host) or "ucx"
     tls: bool = False        # the channel is wrapped in TLS
+    lanes: str = ""          # over UCX: the lanes UCX chose (e.g. "tcp/lo", or "rc_mlx5/mlx5_0:1" over RDMA)
 
 
 class _Pending:
@@ -72,9 +73,12 @@ class NodeConnection(asyncio.BufferedProtocol):
 
     @classmethod
     async def open(cls, address: str, token: bytes, shm, client: str,
-                   local_socket: str = "", *, tls: ssl.SSLContext | None = None) -> NodeConnection:
+                   local_socket: str = "", *, tls: ssl.SSLContext | None = None,
+                   ucx: str | None = "") -> NodeConnection:
         """Connect and handshake: over the node's local socket when it is on this host (its abstract
-        socket is visible only in this network namespace), else over TCP; TLS on either when ``tls``."""
+        socket is visible only in this network namespace), else over UCX when the node listens with it
+        (``ucx``: its address; None: not wanted) and this process can, else over TCP; TLS on the socket ones
+        when ``tls``."""
         host, _, port = address.rpartition(":")
         loop = asyncio.get_running_loop()
         conn = cls(address, shm)
@@ -92,6 +96,9 @@ class NodeConnection(asyncio.BufferedProtocol):
             except (OSError, asyncio.TimeoutError):  # (a TLS failure too: TCP says what it is)
                 sock.close()
                 conn = cls(address, shm)
+        ucx_why: str | None = None
+        if channel == "tcp":
+            channel, ucx_why, conn = await _try_ucx(conn, cls, address, shm, ucx, tls)
         if channel == "tcp":
             try:
                 await asyncio.wait_for(loop.create_connection(lambda: conn, host, int(port), ssl=tls,
@@ -104,7 +111,7 @@ class NodeConnection(asyncio.BufferedProtocol):
                                   f"({exc.reason or exc}): does it have TLS on?") from None
             except (OSError, asyncio.TimeoutError) as exc:
                 raise Unavailable(f"cannot reach the data plane of storage node {address}: {exc}") from None
-        offer, reasons = local_offer(shm=shm is not None)
+        offer, reasons = local_offer(shm=shm is not None, ucx="" if channel == "ucx" else ucx_why)
         hello = _wire.Hello(
             token=token, offer=offer, shm_name=shm.name if shm else "", shm_size=shm.size if shm else 0,
             shm_nonce=shm.nonce if shm else b"", client=client,
@@ -132,8 +139,12 @@ class NodeConnection(asyncio.BufferedProtocol):
             address, _wire.TRANSPORT_NAMES.get(welcome.transport, "?"),
             {_wire.TRANSPORT_NAMES[t]: why for t, why in sorted(merged.items(), reverse=True)
              if t != welcome.transport and t in _wire.TRANSPORT_NAMES},
-            channel, tls is not None,
+            channel, tls is not None and channel != "ucx",
         )
+        if channel == "ucx":
+            from . import _ucx
+
+            conn.status.lanes = _ucx.lanes(conn.transport.get_extra_info("ucx_endpoint"))
         return conn
 
     @property
@@ -310,6 +321,27 @@ class NodeConnection(asyncio.BufferedProtocol):
         if self._closed_exc is None:
             self._abort(Unavailable(f"connection to storage node {self.address} lost"
                                     + (f": {exc}" if exc else "")))
+
+
+async def _try_ucx(conn, cls, address: str, shm, ucx: str | None, tls) -> tuple[str, str | None, NodeConnection]:
+    """("ucx", None, connection) over the node's UCX listener, else ("tcp", why not, a fresh one)."""
+    if ucx is None:
+        return "tcp", "disabled by this client (connect(ucx=False))", conn
+    if tls is not None:
+        return "tcp", "not used with TLS (UCX carries no TLS)" if ucx else None, conn
+    if not ucx:
+        return "tcp", "the node has no UCX listener", conn
+    from . import _ucx
+
+    ok, why = _ucx.available()
+    if not ok:
+        return "tcp", why, conn
+    try:
+        host, port = _ucx.split(ucx)
+        await _ucx.connect(host, port, conn, address)
+    except Exception as exc:  # noqa: BLE001 - any UCX failure: the framed TCP path serves instead
+        return "tcp", f"unreachable ({type(exc).__name__}: {exc})", cls(address, shm)
+    return "ucx", None, conn
 
 
 class NodePool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 
-from ._wire import TRANSPORT_RDMA, TRANSPORT_SHM, TRANSPORT_TCP
+from ._wire import TRANSPORT_RDMA, TRANSPORT_SHM, TRANSPORT_TCP, TRANSPORT_UCX
 
 IMPLEMENTED = TRANSPORT_SHM | TRANSPORT_TCP  # the RDMA transport itself is not built yet
 
@@ -24,10 +24,15 @@ def rdma_device() -> tuple[bool, str]:
     return True, f"device {names[0]}"
 
 
-def local_offer(*, shm: bool = True) -> tuple[int, dict[int, str]]:
-    """The transports this end offers, and a reason for each one it does not."""
+def local_offer(*, shm: bool = True, ucx: str | None = None) -> tuple[int, dict[int, str]]:
+    """The transports this end offers, and a reason for each one it does not. ``ucx``: "" when this
+    connection runs over UCX (offered), else why not (None: not said here)."""
     offer = TRANSPORT_TCP
     reasons: dict[int, str] = {}
+    if ucx == "":
+        offer |= TRANSPORT_UCX
+    elif ucx is not None:
+        reasons[TRANSPORT_UCX] = ucx
     has_rdma, why = rdma_device()
     if not has_rdma:
         reasons[TRANSPORT_RDMA] = why

@@ -62,11 +62,12 @@ MAX_TOKEN = 4096
 MAX_NAME = 255
 
 # transports, best first
+TRANSPORT_UCX = 8   # frames over a UCX endpoint (fs3/_ucx.py): RDMA where UCX finds it, else what UCX picks
 TRANSPORT_RDMA = 4
 TRANSPORT_SHM = 2
 TRANSPORT_TCP = 1
-TRANSPORT_NAMES = {TRANSPORT_RDMA: "rdma", TRANSPORT_SHM: "shm", TRANSPORT_TCP: "tcp"}
-PREFERENCE = (TRANSPORT_RDMA, TRANSPORT_SHM, TRANSPORT_TCP)
+TRANSPORT_NAMES = {TRANSPORT_UCX: "ucx", TRANSPORT_RDMA: "rdma", TRANSPORT_SHM: "shm", TRANSPORT_TCP: "tcp"}
+PREFERENCE = (TRANSPORT_RDMA, TRANSPORT_SHM, TRANSPORT_UCX, TRANSPORT_TCP)
 
 # READ item: chain_id u32, chain_version u64, inode u64, index u64, offset u32, length u32, shm_offset u64
 READ_ITEM = struct.Struct("<IQQQIIQ")

@@ -112,7 +112,7 @@ class ClusterManager:
             raw = txn.get(keys.node(node_id))
             node = cluster_pb2.NodeInfo.FromString(raw) if raw else cluster_pb2.NodeInfo(id=node_id)
             node.address, node.hostname, node.pid, node.registered_ns = req.address, req.hostname, req.pid, now
-            node.data_address, node.data_socket = req.data_address, req.data_socket
+            node.data_address, node.data_socket, node.ucx_address = req.data_address, req.data_socket, req.ucx_address
             txn.set(keys.node(node_id), node.SerializeToString())
             target_ids = []
             restarted: list[int] = []

@@ -88,6 +88,7 @@ class ClientSession(asyncio.BufferedProtocol):
         self.transport = transport
         peer = transport.get_extra_info("peername")
         self.local = not isinstance(peer, tuple)  # a Unix socket: the peer is on this host
+        self.over_ucx = not self.local and peer[0] == "ucx"  # a UCX endpoint (fs3/_ucx.py)
         self.peer = "local" if self.local else f"{peer[0]}:{peer[1]}"
         self.ctx.stats.connections += 1
         self.ctx.sessions.add(self)
@@ -296,7 +297,7 @@ class ClientSession(asyncio.BufferedProtocol):
         self.role = claims.role
         if claims.role != _token.ROLE_NODE:
             self.grants = Grants(self.ctx.capability_keys, claims.uid)
-        offer, reasons = local_offer(shm=self.ctx.shm_enabled)
+        offer, reasons = local_offer(shm=self.ctx.shm_enabled, ucx="" if self.over_ucx else None)
         if offer & _wire.TRANSPORT_SHM and hello.offer & _wire.TRANSPORT_SHM:
             try:
                 self.shm = SharedRegion(hello.shm_name, hello.shm_size, hello.shm_nonce)

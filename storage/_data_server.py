@@ -68,6 +68,7 @@ class DataServer:
         self._loops: list[asyncio.AbstractEventLoop] = []
         self._threads: list[threading.Thread] = []
         self._sock: socket.socket | None = None
+        self._ucx_listener = None
         self._local: socket.socket | None = None
         self._accepting: list[Future] = []
         self._handing: set[Future] = set()  # accepted connections on their way to a loop
@@ -110,6 +111,43 @@ class DataServer:
         self._local = sock
         self._listen(sock)
         return name
+
+    def listen_ucx(self, host: str, timeout: float = 30.0) -> int:
+        """Also accept requesters over UCX (fs3/_ucx.py), on the first loop; returns the port (0: no
+        UCX listener, with the reason logged). Its sessions are counted, capped and given the handshake
+        deadline as TCP ones are."""
+        from fs3 import _ucx
+
+        ok, why = _ucx.available()
+        if not ok:
+            log.info("data plane: no UCX listener: %s", why)
+            return 0
+        if self.tls is not None:
+            log.info("data plane: no UCX listener: TLS is on and UCX carries no TLS")
+            return 0
+
+        async def start() -> int:
+            self._ucx_listener = _ucx.ucxx().create_listener(self._ucx_accept, port=0)
+            return self._ucx_listener.port
+
+        try:
+            return asyncio.run_coroutine_threadsafe(start(), self._loops[0]).result(timeout)
+        except Exception as exc:  # noqa: BLE001 - UCX failing to start leaves TCP serving
+            log.warning("data plane: no UCX listener: %s", exc)
+            return 0
+
+    async def _ucx_accept(self, endpoint) -> None:
+        from fs3._ucx import UcxTransport
+
+        if not self._admit():
+            self.ctx.stats.refused += 1
+            endpoint.abort()
+            return
+        released: list[bool] = []
+        lost = functools.partial(self._release, released)
+        deadline = self.handshake_deadline
+        session = ClientSession(self.ctx, handshake_deadline=deadline, on_lost=lost, accepted=time.monotonic())
+        UcxTransport(endpoint, session, "peer").start()
 
     def _listen(self, listener: socket.socket) -> None:
         accepting = asyncio.run_coroutine_threadsafe(self._accept(listener), self._loops[0])
@@ -243,6 +281,8 @@ class DataServer:
     def stop(self) -> None:
         for accepting in self._accepting:
             accepting.cancel()
+        if self._ucx_listener is not None:
+            self._loops[0].call_soon_threadsafe(self._ucx_listener.close)
         for loop in self._loops:
             loop.call_soon_threadsafe(loop.stop)
         for thread in self._threads:

@@ -60,6 +60,7 @@ class StorageConfig:
                                          # only adds cross-thread hand-offs (writes run on the first) and
                                          # GIL contention: 4 KiB reads 0.53x vs 0.46x, RF 3 writes +5%
     data_socket: bool = True             # also serve clients on this host over an abstract Unix socket
+    ucx: bool = True                     # also serve over UCX where the ucxx bindings are installed (fs3/_ucx.py)
     shm: bool = True                     # offer the shared-memory transport to clients on this host
     hostname: str = field(default_factory=socket.gethostname)
     token: str = ""                      # an admin user's token: registers and beats with meta
@@ -95,6 +96,7 @@ class StorageNode:
         self.executor = futures.ThreadPoolExecutor(config.io_threads, thread_name_prefix="disk")
         self.data_address = ""
         self.data_socket = ""
+        self.ucx_address = ""  # host:port of the UCX listener ("": none)
         self.lease = 4.0                 # replaced by the manager's figure at registration
         self._last_ok = time.monotonic()
         self.peers = Peers(lambda: self.secret, lambda: f"node-{self.node_id}", ca=self.ca)
@@ -136,7 +138,7 @@ class StorageNode:
         request = cluster_pb2.RegisterNodeRequest(
             node_id=next((t.node_id for t in self._opened if t.node_id), 0),
             address=self.address, hostname=self.config.hostname, pid=os.getpid(),
-            data_address=self.data_address, data_socket=self.data_socket,
+            data_address=self.data_address, data_socket=self.data_socket, ucx_address=self.ucx_address,
         )
         for t in self._opened:
             request.targets.add(id=t.target_id, path=str(t.path), direct_io=t.store.direct)
@@ -273,6 +275,11 @@ class StorageNode:
         self.data_address = f"{self.address.rsplit(':', 1)[0]}:{port}"
         if self.config.data_socket:
             self.data_socket = self._data_server.listen_local(f"fs3-data-{self.data_address}")
+        if self.config.ucx:
+            ucx_port = self._data_server.listen_ucx(self.data_address.rsplit(":", 1)[0])
+            if ucx_port:
+                self.ucx_address = f"{self.data_address.rsplit(':', 1)[0]}:{ucx_port}"
+                log.info("data plane: UCX listener on %s", self.ucx_address)
         self.data_plane.main_loop = self._data_server.main_loop
         return self._data_server.main_loop
 

@@ -92,6 +92,9 @@ def _isolated_state(tmp_path_factory):
     old = os.environ.get("FS3_STATE_DIR")
     os.environ["FS3_STATE_DIR"] = str(state)
     os.environ.pop("FS3_CLUSTER", None)
+    # Test clusters' storage nodes listen with UCX only where a test asks (tests/integration/test_ucx.py):
+    # importing ucxx costs each node a second and tens of MB, and other tests expect framed TCP.
+    os.environ["FS3_STORAGE_UCX"] = "0"
     yield state
     if old is None:
         os.environ.pop("FS3_STATE_DIR", None)

@@ -483,7 +483,7 @@ def bench_checkpoint(total, tensors, rounds, fs3_dir, baseline_dir, as_json):
         click.echo(line)
 
 
-from ._bench_io import bench_calls, bench_mount, bench_scale, bench_smallfiles  # noqa: E402 (they use the helpers above)
+from ._bench_io import bench_calls, bench_mount, bench_scale, bench_smallfiles, bench_transport  # noqa: E402 (they use the helpers above)
 
-for _command in (bench_smallfiles, bench_mount, bench_calls, bench_scale):
+for _command in (bench_smallfiles, bench_mount, bench_calls, bench_scale, bench_transport):
     bench.add_command(_command)

@@ -273,3 +273,46 @@ def bench_scale(nodes, nic, client_hosts, file_size, block, depth, duration, plo
     verdict = "ok" if r.worst >= r.target else "MISSED"
     click.echo(f"scaling: worst {r.worst:.2f}x linear  {verdict} (target >= {r.target}x)"
                + (f"; plot: {plot}" if plot else ""))
+
+
+@click.command("transport")
+@click.option("--storage-hosts", default=2, show_default=True, type=click.IntRange(1, 16),
+              help="Storage nodes, each on a host of its own.")
+@click.option("--blocks", default="4K,1M", show_default=True, help="Read sizes, separated by commas.")
+@click.option("--depth", default=16, show_default=True, type=click.IntRange(1, 256), help="Reads in flight.")
+@click.option("--file-size", default="64M", show_default=True, help="The file read at random.")
+@click.option("--duration", default=5.0, show_default=True, help="Seconds per transport, block size and round.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def bench_transport(storage_hosts, blocks, depth, file_size, duration, as_json):
+    """Random reads from another host over UCX beside the framed TCP path, same run, alternating (storage
+    nodes on hosts of their own: `fs3 up --hosts`; root; the ucxx bindings: pip install 'fs3[ucx]')."""
+    from fs3 import _ucx
+    from fs3.bench import transport
+    from fs3.local import need_tools
+
+    from ._bench import parse_size
+
+    try:
+        sizes = [parse_size(b) for b in blocks.split(",") if b.strip()]
+    except (ValueError, InvalidArgument):
+        raise InvalidArgument(f"Invalid argument: --blocks must be sizes separated by commas, not {blocks!r}") from None
+    size = parse_size(file_size)
+    if not sizes or any(not 4096 <= b <= size for b in sizes):
+        raise InvalidArgument("Invalid argument: each of --blocks must be at least 4K and at most --file-size")
+    positive("--duration", duration)
+    ok, why = _ucx.available()
+    if not ok:
+        raise InvalidArgument(f"UCX is {why}")
+    need_tools()
+    show = sayer(as_json)
+    with temporary_dir("fs3-bench-transport-", None) as tmp:
+        r = transport.run(blocks=sizes, depth=depth, seconds=duration, storage_hosts=storage_hosts, file_size=size,
+                          workdir=tmp, say=show)
+    if as_json:
+        emit_json(as_dict(r) | {"ratios": {str(row.block): row.ratio for row in r.rows}})
+        return
+    click.echo(f"UCX lanes: {r.lanes or '?'}; {depth} reads in flight from a client host, "
+               f"{storage_hosts} storage hosts")
+    for row in r.rows:
+        click.echo(f"  {row.block >> 10:>5} KiB  framed TCP {row.tcp_mb_s:8.1f} MB/s {row.tcp_iops:9.0f}/s   "
+                   f"UCX {row.ucx_mb_s:8.1f} MB/s {row.ucx_iops:9.0f}/s   UCX/TCP {row.ratio:5.2f}x")

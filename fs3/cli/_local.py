@@ -192,7 +192,7 @@ def print_routing(routing: cluster_pb2.RoutingInfo) -> None:
 
 def transport_dicts(statuses) -> list[dict]:
     return [{"data_address": s.address, "transport": s.transport, "channel": s.channel, "tls": s.tls,
-             "not_chosen": s.reasons} for s in statuses]
+             "lanes": s.lanes, "not_chosen": s.reasons} for s in statuses]
 
 
 def _dashboards() -> list[str]:
@@ -228,6 +228,7 @@ def status(as_json):
            else f"gRPC ({meta_calls['why_not']})")
     click.echo(f"namespace calls to meta {meta_calls['meta']}: {how}")
     click.echo()
-    click.echo(table([[t["data_address"], t["transport"], t["channel"] + ("+tls" if t["tls"] else ""),
+    click.echo(table([[t["data_address"], t["transport"] + (f" ({t['lanes']})" if t["lanes"] else ""),
+                       t["channel"] + ("+tls" if t["tls"] else ""),
                        "; ".join(f"{k}: {v}" for k, v in t["not_chosen"].items())] for t in transports],
                      ["DATA PLANE", "TRANSPORT", "CHANNEL", "NOT CHOSEN"]))

@@ -106,13 +106,16 @@ def meta(kv, listen, addr_file, chunk_size, stripe, gc_delay, session_ttl, adver
 @click.option("--data-socket/--no-data-socket", default=True, show_default=True, show_envvar=True,
               envvar="FS3_DATA_SOCKET",
               help="Also serve the data plane to clients on this host over a local (abstract Unix) socket.")
+@click.option("--ucx/--no-ucx", default=True, show_default=True, show_envvar=True, envvar="FS3_STORAGE_UCX",
+              help="Also serve the data plane over UCX (RDMA where UCX finds it) when the ucxx bindings are "
+                   "installed (pip install 'fs3[ucx]') and TLS is off.")
 @click.option("--direct-io/--no-direct-io", default=True, show_default=True, help="Use O_DIRECT for chunk data.")
 @click.option("--token-file", type=click.Path(path_type=Path), show_envvar=True, envvar="FS3_TOKEN_FILE",
               help="File holding an admin token to join the cluster with (default: $FS3_TOKEN).")
 @_tls_options
 @click.option("--log-level", default="info", show_default=True)
 def storage(meta_addresses, targets, listen, addr_file, advertise, data_port, io_threads, data_loops, shm,
-            data_socket, direct_io, token_file, tls_cert, tls_key, tls_ca, log_level):
+            data_socket, ucx, direct_io, token_file, tls_cert, tls_key, tls_ca, log_level):
     """Run a storage node serving chunks from its target directories."""
     from fs3._auth import ENV_TOKEN, read_token_file
     from fs3._tls import ServerTLS
@@ -126,4 +129,4 @@ def storage(meta_addresses, targets, listen, addr_file, advertise, data_port, io
     serve(StorageConfig(meta=list(meta_addresses), targets=list(targets), listen=listen,
                         addr_file=addr_file, advertise=advertise, data_port=data_port,
                         io_threads=io_threads, data_loops=data_loops, shm=shm, data_socket=data_socket,
-                        direct_io=direct_io, token=token, tls=ServerTLS.of(tls_cert, tls_key, tls_ca)))
+                        ucx=ucx, direct_io=direct_io, token=token, tls=ServerTLS.of(tls_cert, tls_key, tls_ca)))

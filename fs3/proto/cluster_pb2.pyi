@@ -43,7 +43,7 @@ NODE_UP: NodeState
 NODE_DOWN: NodeState
 
 class NodeInfo(_message.Message):
-    __slots__ = ("id", "address", "state", "last_heartbeat_ns", "hostname", "registered_ns", "pid", "data_address", "data_socket", "draining")
+    __slots__ = ("id", "address", "state", "last_heartbeat_ns", "hostname", "registered_ns", "pid", "data_address", "data_socket", "draining", "ucx_address")
     ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -54,6 +54,7 @@ class NodeInfo(_message.Message):
     DATA_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     DATA_SOCKET_FIELD_NUMBER: _ClassVar[int]
     DRAINING_FIELD_NUMBER: _ClassVar[int]
+    UCX_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     id: int
     address: str
     state: NodeState
@@ -64,7 +65,8 @@ class NodeInfo(_message.Message):
     data_address: str
     data_socket: str
     draining: bool
-    def __init__(self, id: _Optional[int] = ..., address: _Optional[str] = ..., state: _Optional[_Union[NodeState, str]] = ..., last_heartbeat_ns: _Optional[int] = ..., hostname: _Optional[str] = ..., registered_ns: _Optional[int] = ..., pid: _Optional[int] = ..., data_address: _Optional[str] = ..., data_socket: _Optional[str] = ..., draining: _Optional[bool] = ...) -> None: ...
+    ucx_address: str
+    def __init__(self, id: _Optional[int] = ..., address: _Optional[str] = ..., state: _Optional[_Union[NodeState, str]] = ..., last_heartbeat_ns: _Optional[int] = ..., hostname: _Optional[str] = ..., registered_ns: _Optional[int] = ..., pid: _Optional[int] = ..., data_address: _Optional[str] = ..., data_socket: _Optional[str] = ..., draining: _Optional[bool] = ..., ucx_address: _Optional[str] = ...) -> None: ...
 
 class TargetInfo(_message.Message):
     __slots__ = ("id", "node_id", "path", "public_state", "local_state", "chain_id", "used_bytes", "chunk_count", "direct_io", "free_bytes", "admin_offline", "corruptions", "repairs", "sync_percent", "history", "lost_chunks", "retired")
@@ -181,7 +183,7 @@ class TargetRegistration(_message.Message):
     def __init__(self, id: _Optional[int] = ..., path: _Optional[str] = ..., direct_io: _Optional[bool] = ...) -> None: ...
 
 class RegisterNodeRequest(_message.Message):
-    __slots__ = ("node_id", "address", "hostname", "targets", "pid", "data_address", "data_socket")
+    __slots__ = ("node_id", "address", "hostname", "targets", "pid", "data_address", "data_socket", "ucx_address")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     HOSTNAME_FIELD_NUMBER: _ClassVar[int]
@@ -189,6 +191,7 @@ class RegisterNodeRequest(_message.Message):
     PID_FIELD_NUMBER: _ClassVar[int]
     DATA_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     DATA_SOCKET_FIELD_NUMBER: _ClassVar[int]
+    UCX_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     node_id: int
     address: str
     hostname: str
@@ -196,7 +199,8 @@ class RegisterNodeRequest(_message.Message):
     pid: int
     data_address: str
     data_socket: str
-    def __init__(self, node_id: _Optional[int] = ..., address: _Optional[str] = ..., hostname: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetRegistration, _Mapping]]] = ..., pid: _Optional[int] = ..., data_address: _Optional[str] = ..., data_socket: _Optional[str] = ...) -> None: ...
+    ucx_address: str
+    def __init__(self, node_id: _Optional[int] = ..., address: _Optional[str] = ..., hostname: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetRegistration, _Mapping]]] = ..., pid: _Optional[int] = ..., data_address: _Optional[str] = ..., data_socket: _Optional[str] = ..., ucx_address: _Optional[str] = ...) -> None: ...
 
 class RegisterNodeReply(_message.Message):
     __slots__ = ("node_id", "target_ids", "routing_version", "heartbeat_interval_ms", "cluster_secret", "lease_ms")
