@@ -160,3 +160,18 @@ def test_reads_over_ucx_fail_over_when_a_node_is_killed(ucx_cluster, tmp_path):
     result = json.loads(out.strip().splitlines()[-1])
     assert result["ok"] > 0 and result["bad"] == 0, result
     assert any(s["transport"] == "ucx" for s in result["status"]), result
+
+
+def test_bench_transport_compares_ucx_with_framed_tcp_in_one_run(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "fs3", "bench", "transport", "--storage-hosts", "1", "--blocks", "64K",
+                           "--file-size", "8M", "--duration", "0.5", "--depth", "4", "--json"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    (row,) = report["rows"]
+    assert row["block"] == 64 * KiB and row["tcp_mb_s"] > 0 and row["ucx_mb_s"] > 0
+    assert report["ratios"]["65536"] == pytest.approx(row["ucx_mb_s"] / row["tcp_mb_s"])
+    assert report["lanes"]  # what UCX chose is named
+    bad = subprocess.run([sys.executable, "-m", "fs3", "bench", "transport", "--blocks", "1K"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "at least 4K" in bad.stderr and "Traceback" not in bad.stderr
