@@ -55,7 +55,7 @@ def _progress(total: int, desc: str, enabled: bool):
 
 
 async def _transports(client) -> list[dict]:
-    return [{"node": s.address, "transport": s.transport, "not_chosen": s.reasons}
+    return [{"node": s.address, "transport": s.transport, "lanes": s.lanes, "not_chosen": s.reasons}
             for s in await client.data_plane_status()]
 
 
@@ -79,7 +79,8 @@ def _print(results: list[Comparison], transports: list[dict], replicas: int) -> 
     click.echo(f"\nreplicas per chain: {replicas}")
     for t in transports:
         others = "; ".join(f"{k}: {v}" for k, v in t["not_chosen"].items())
-        click.echo(f"node {t['node']}: transport {t['transport']}" + (f" ({others})" if others else ""))
+        lanes = f" over {t['lanes']}" if t.get("lanes") else ""
+        click.echo(f"node {t['node']}: transport {t['transport']}{lanes}" + (f" ({others})" if others else ""))
 
 
 def _common(f):
