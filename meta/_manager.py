@@ -17,11 +17,24 @@ from fs3.proto import cluster_pb2
 
 from . import _keys as keys
 from . import _replica_moves
-from ._chain_states import LOCAL_OFFLINE, ONLINE, SERVING, Member
+from ._chain_states import LOCAL_OFFLINE, ONLINE, SERVING, UPTODATE, Member
 from ._cluster import ClusterManager, _bump_routing, _scan, advance_chain
 from ._unreachable import suspected
 
 log = logging.getLogger(__name__)
+
+
+def _judged(report, info: cluster_pb2.TargetInfo, chain: cluster_pb2.ChainInfo) -> int:
+    """A live node's report on a target of ``chain``. Up to date counts for a target not serving only
+    when the node said it of this very chain version: a node that has not yet seen the target join a
+    chain (a new target is registered as serving, in no chain) or move on would otherwise make a
+    member that never synced serve."""
+    if report is None or not report.local_state:
+        return ONLINE
+    if (report.local_state == UPTODATE and info.public_state != SERVING
+            and report.chain_version != chain.version):
+        return ONLINE
+    return report.local_state
 
 
 class ManagerLoop:
@@ -69,7 +82,7 @@ class ManagerLoop:
         def run(txn):
             targets = {t.id: t for t in _scan(txn, keys.TARGET, cluster_pb2.TargetInfo)}
             beats = {b.node_id: b for b in _scan(txn, keys.HEARTBEAT, cluster_pb2.NodeHeartbeat)}
-            reported = {r.id: r.local_state for b in beats.values() for r in b.targets}
+            reports = {r.id: r for b in beats.values() for r in b.targets}
             suspects = suspected(txn, now, self.cluster.unreachable_quorum, self.cluster.unreachable_window)
             changed = 0
             dirty_targets = set()
@@ -90,7 +103,7 @@ class ManagerLoop:
                     elif info.node_id in suspects and any(serves(t) for t in chain.targets if t != tid):
                         local = LOCAL_OFFLINE  # clients cannot reach it: out, while another replica serves
                     else:
-                        local = reported.get(tid) or ONLINE
+                        local = _judged(reports.get(tid), info, chain)
                     if info.local_state != local:
                         info.local_state = local
                         dirty_targets.add(tid)

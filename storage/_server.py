@@ -173,17 +173,18 @@ class StorageNode:
         declared offline and replaced, so it serves nothing until it is back in touch."""
         return time.monotonic() - self._last_ok > self.lease
 
-    def local_state(self, target_id: int) -> int:
-        """What this node says of a target: up to date while it serves (or once recovery completed it),
-        online otherwise."""
+    def local_state(self, target_id: int) -> tuple[int, int]:
+        """What this node says of a target, and the version of its chain it says it for: up to date while
+        it serves in a chain (or once recovery completed it), online otherwise (a target in no chain
+        holds nothing a chain can count on, whatever public state it was registered with)."""
         public = self.routing.public_state(target_id)
-        if public == SERVING:
-            return cluster_pb2.UPTODATE
-        if public == SYNCING:
-            for chain, tid in self.routing.local_chains():
-                if tid == target_id and self.recovery.synced.get(target_id) == chain.version:
-                    return cluster_pb2.UPTODATE
-        return cluster_pb2.ONLINE
+        for chain, tid in self.routing.local_chains():
+            if tid != target_id:
+                continue
+            if public == SERVING or (public == SYNCING and self.recovery.synced.get(target_id) == chain.version):
+                return cluster_pb2.UPTODATE, chain.version
+            return cluster_pb2.ONLINE, chain.version
+        return cluster_pb2.ONLINE, 0
 
     def _fill_stats(self, out: cluster_pb2.NodeStats) -> None:
         stats = self.data_plane.stats
@@ -196,8 +197,9 @@ class StorageNode:
         """One heartbeat (every ``heartbeat_interval``, on the heartbeat thread)."""
         request = cluster_pb2.HeartbeatRequest(node_id=self.node_id)
         for target_id, t in self.targets.items():
+            local, chain_version = self.local_state(target_id)
             request.targets.add(
-                id=target_id, local_state=self.local_state(target_id), used_bytes=t.store.used_bytes,
+                id=target_id, local_state=local, chain_version=chain_version, used_bytes=t.store.used_bytes,
                 chunk_count=t.store.chunk_count, free_bytes=t.free_bytes(), corruptions=t.store.corruptions,
                 repairs=self.recovery.repairs.get(target_id, 0),
                 sync_percent=self.recovery.progress.get(target_id, 0),

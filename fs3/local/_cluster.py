@@ -451,7 +451,8 @@ class LocalCluster:
 
             def up_to_date() -> bool:
                 targets = client.routing_info().targets
-                return bool(targets) and all(t.local_state == cluster_pb2.UPTODATE for t in targets)
+                chained = [t for t in targets if t.chain_id]  # (a target left over in no chain says online)
+                return bool(chained) and all(t.local_state == cluster_pb2.UPTODATE for t in chained)
 
             poll(up_to_date, deadline, error="the storage nodes did not pick up their chains in time")
 

@@ -219,7 +219,7 @@ class RegisterNodeReply(_message.Message):
     def __init__(self, node_id: _Optional[int] = ..., target_ids: _Optional[_Iterable[int]] = ..., routing_version: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ..., cluster_secret: _Optional[bytes] = ..., lease_ms: _Optional[int] = ...) -> None: ...
 
 class TargetReport(_message.Message):
-    __slots__ = ("id", "local_state", "used_bytes", "chunk_count", "free_bytes", "corruptions", "repairs", "sync_percent", "lost_chunks")
+    __slots__ = ("id", "local_state", "used_bytes", "chunk_count", "free_bytes", "corruptions", "repairs", "sync_percent", "lost_chunks", "chain_version")
     ID_FIELD_NUMBER: _ClassVar[int]
     LOCAL_STATE_FIELD_NUMBER: _ClassVar[int]
     USED_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -229,6 +229,7 @@ class TargetReport(_message.Message):
     REPAIRS_FIELD_NUMBER: _ClassVar[int]
     SYNC_PERCENT_FIELD_NUMBER: _ClassVar[int]
     LOST_CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_VERSION_FIELD_NUMBER: _ClassVar[int]
     id: int
     local_state: LocalState
     used_bytes: int
@@ -238,7 +239,8 @@ class TargetReport(_message.Message):
     repairs: int
     sync_percent: int
     lost_chunks: int
-    def __init__(self, id: _Optional[int] = ..., local_state: _Optional[_Union[LocalState, str]] = ..., used_bytes: _Optional[int] = ..., chunk_count: _Optional[int] = ..., free_bytes: _Optional[int] = ..., corruptions: _Optional[int] = ..., repairs: _Optional[int] = ..., sync_percent: _Optional[int] = ..., lost_chunks: _Optional[int] = ...) -> None: ...
+    chain_version: int
+    def __init__(self, id: _Optional[int] = ..., local_state: _Optional[_Union[LocalState, str]] = ..., used_bytes: _Optional[int] = ..., chunk_count: _Optional[int] = ..., free_bytes: _Optional[int] = ..., corruptions: _Optional[int] = ..., repairs: _Optional[int] = ..., sync_percent: _Optional[int] = ..., lost_chunks: _Optional[int] = ..., chain_version: _Optional[int] = ...) -> None: ...
 
 class OpStats(_message.Message):
     __slots__ = ("op", "count", "errors", "bytes", "seconds", "frames", "buckets")

@@ -53,7 +53,8 @@ def _register_three(cluster: ClusterManager) -> list[tuple[int, int]]:
 
 def _beat(cluster: ClusterManager, node: int, target: int, local=cluster_pb2.UPTODATE) -> None:
     cluster.heartbeat(cluster_pb2.HeartbeatRequest(node_id=node, targets=[
-        cluster_pb2.TargetReport(id=target, local_state=local)]))
+        cluster_pb2.TargetReport(id=target, local_state=local, chain_version=next(  # (fresh routing info)
+            (c.version for c in cluster.routing().routing.chains if target in c.targets), 0))]))
 
 
 def test_a_silent_node_goes_offline_and_to_the_end_of_its_chains(kv):

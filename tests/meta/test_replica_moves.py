@@ -94,10 +94,15 @@ def _register(cluster, address: str, targets: int = 1, node_id: int = 0):
         targets=[cluster_pb2.TargetRegistration(path=f"/{address}/t{k}") for k in range(targets)]))
 
 
-def _beat_all(cluster, nodes: dict[int, list[int]], states: dict[int, int]):
+def _beat_all(cluster, nodes: dict[int, list[int]], states: dict[int, int], versions: dict[int, int] | None = None):
+    """Each node reports ``states`` of its targets, for the chain versions it knows (``versions``: target ->
+    version; default: the current ones, as a node with fresh routing info)."""
+    if versions is None:
+        versions = {t: c.version for c in cluster.routing().routing.chains for t in c.targets}
     for node, targets in nodes.items():
         cluster.heartbeat(cluster_pb2.HeartbeatRequest(node_id=node, targets=[
-            cluster_pb2.TargetReport(id=t, local_state=states.get(t, cluster_pb2.ONLINE)) for t in targets]))
+            cluster_pb2.TargetReport(id=t, local_state=states.get(t, cluster_pb2.ONLINE),
+                                     chain_version=versions.get(t, 0)) for t in targets]))
 
 
 def _beat_as_nodes_do(cluster, nodes: dict[int, list[int]]):
@@ -140,7 +145,19 @@ def test_a_drained_node_hands_its_replica_over_and_is_removed(kv):
         cluster.remove_node(drained_node)
 
     serving = {t: cluster_pb2.UPTODATE for ts in nodes.values() for t in ts if t != new_target}
+    # The new target's node has not yet seen it join (a new target registers as serving, in no chain):
+    # its "up to date", said of no chain, must not make a member that never synced serve.
+    _beat_all(cluster, nodes, {**serving, new_target: cluster_pb2.UPTODATE}, versions={
+        t: c.version for c in cluster.routing().routing.chains for t in c.targets if t != new_target})
+    manager.scan()
+    manager.scan()
+    assert _states(cluster)[new_target].public_state == cluster_pb2.SYNCING  # taken as online: it syncs
     _beat_all(cluster, nodes, serving)
+    manager.scan()
+    assert _states(cluster)[new_target].public_state == cluster_pb2.SYNCING
+    stale = cluster.routing().routing.chains[0].version - 1  # said of the version before it began to sync
+    _beat_all(cluster, nodes, {**serving, new_target: cluster_pb2.UPTODATE}, versions={
+        **{t: c.version for c in cluster.routing().routing.chains for t in c.targets}, new_target: stale})
     manager.scan()
     assert _states(cluster)[new_target].public_state == cluster_pb2.SYNCING
     _beat_all(cluster, nodes, {**serving, new_target: cluster_pb2.UPTODATE})  # its sync is done

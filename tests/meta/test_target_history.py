@@ -27,7 +27,9 @@ def _cluster(kv):
 def _beat(cluster, nodes, local=S.UPTODATE, only=None):
     for node, target in nodes:
         state = local if only is None or target == only else S.UPTODATE
-        cluster.heartbeat(S.HeartbeatRequest(node_id=node, targets=[S.TargetReport(id=target, local_state=state)]))
+        version = next((c.version for c in cluster.routing().routing.chains if target in c.targets), 0)
+        cluster.heartbeat(S.HeartbeatRequest(node_id=node, targets=[
+            S.TargetReport(id=target, local_state=state, chain_version=version)]))  # (a node with fresh routing)
 
 
 def _history(cluster, target):
