@@ -44,6 +44,9 @@ class _Routing:
     def data_socket(self, _address: str) -> str:
         return ""
 
+    def ucx_address(self, _address: str) -> str:
+        return ""
+
     def node_serving(self, _address: str) -> bool:
         return True
 
