@@ -1,8 +1,13 @@
 """`fs3 bench loader`: tokens/s of shuffled samples streamed from fs3 by ``TokenDataset``, beside a
 local ``numpy.memmap`` reader of the same ``.bin`` files in the same sample order, through the same
-loader with the same workers, measured in the same run (rounds alternate, one epoch each; the memmap side
-both with its page cache warm and dropped); the time the workers take to deliver their first batch; and
-the time to the first batch of a shard set of many shards.
+loader with the same workers, measured in the same run; the time the workers take to deliver their first
+batch; and the time to the first batch of a shard set of many shards.
+
+Each round reads one epoch's prefix on fs3 and on the memmap copy back to back, in alternating order (a
+side that runs right after another one's teardown, or after a cache drop, runs faster or slower on a
+small machine), and the ratio reported is the median of the rounds' ratios. A second local copy, read
+with its page cache dropped before each round, is a reference for reads from the disk (a copy of its
+own: pages another reader maps cannot be dropped).
 
 With workers, each side keeps one ``TokenLoader`` with persistent workers for the whole run, as a
 training job does across epochs: the workers start once (timed apart), not once per round."""
@@ -33,8 +38,9 @@ class LoaderResult:
     fs3_tokens_per_s: float = 0.0
     memmap_tokens_per_s: float = 0.0       # page cache warm: a copy from memory
     memmap_cold_tokens_per_s: float = 0.0  # page cache dropped before each round: reads from the disk
-    ratio: float = 0.0
-    ratio_cold: float = 0.0
+    ratio: float = 0.0                      # median of the rounds' fs3 / memmap (warm) ratios
+    ratio_cold: float = 0.0                 # the same against the cold copy: a reference, not a target
+    round_ratios: list[float] = field(default_factory=list)
     workers_first_batch_s: float = 0.0     # workers started, connected and delivered their first batch
     first_batch_s: float = 0.0
     first_batch_shards: int = 0
@@ -96,6 +102,7 @@ class _Side:
             from fs3.dataloader import TokenLoader
             self.loader = TokenLoader(self.dataset, num_workers=workers, persistent_workers=workers > 0)
         self.tokens, self.seconds = 0, 0.0
+        self.round_rates: list[float] = []
 
     def stream(self, epoch: int, samples: int, *, count: bool = True) -> float:
         """Read ``samples`` samples of ``epoch`` (the same samples in the same order on either side);
@@ -115,6 +122,7 @@ class _Side:
         del it
         if count:
             self.tokens, self.seconds = self.tokens + tokens, self.seconds + took
+            self.round_rates.append(tokens / took if took else 0.0)
         return first
 
     @property
@@ -138,7 +146,9 @@ def run(*, total_tokens: int, seq_len: int, batch_size: int, workers: int, round
         docs = max(1, total_tokens // (shards * doc_tokens))
         write_synthetic(url, shards=shards, docs_per_shard=docs, doc_tokens=doc_tokens, vocab=50_000, seed=1,
                         local_copy=local)
-        os.sync()  # the local copy's write-back must not land in a timed round
+        cold_copy = tmp / "cold"
+        shutil.copytree(local, cold_copy)
+        os.sync()  # the local copies' write-back must not land in a timed round
         per_round = max(batch_size, (total_tokens // (seq_len + 1)) // 2)
         kw = dict(seq_len=seq_len, batch_size=batch_size, workers=workers, shuffle_block=shuffle_block)
         fs3_side, mm_side = _Side(url, "batched", **kw), _Side(str(local), "memmap", **kw)
@@ -146,19 +156,22 @@ def run(*, total_tokens: int, seq_len: int, batch_size: int, workers: int, round
         # cluster and maps its shared region, once per process, as a training job does before its first step.
         res.workers_first_batch_s = fs3_side.stream(rounds, max(batch_size, per_round // 4), count=False)
         mm_side.stream(rounds, max(batch_size, per_round // 4), count=False)
-        cold = _Side(str(local), "memmap", **kw)
-        for r in range(rounds):  # alternate, same epoch: the same samples in the same order
-            fs3_side.stream(r, per_round)
-            mm_side.stream(r, per_round)
-            _drop_cache(local)
+        cold = _Side(str(cold_copy), "memmap", **kw)
+        for r in range(rounds):  # same epoch on every side: the same samples in the same order
+            _drop_cache(cold_copy)
             cold.stream(r, per_round)
-            say(f"round {r + 1}/{rounds}: fs3 {fs3_side.rate / 1e6:.1f}M tokens/s, memmap "
-                f"{mm_side.rate / 1e6:.1f}M warm, {cold.rate / 1e6:.1f}M cold")
+            pair = (fs3_side, mm_side) if r % 2 == 0 else (mm_side, fs3_side)
+            for side in pair:
+                side.stream(r, per_round)
+            res.round_ratios.append(fs3_side.round_rates[-1] / mm_side.round_rates[-1])
+            say(f"round {r + 1}/{rounds}: fs3 {fs3_side.round_rates[-1] / 1e6:.1f}M tokens/s, memmap "
+                f"{mm_side.round_rates[-1] / 1e6:.1f}M warm ({'after' if r % 2 == 0 else 'before'} fs3), "
+                f"{cold.round_rates[-1] / 1e6:.1f}M cold: ratio {res.round_ratios[-1]:.2f}x")
         res.fs3_tokens_per_s = fs3_side.rate
         res.memmap_tokens_per_s = mm_side.rate
         res.memmap_cold_tokens_per_s = cold.rate
-        res.ratio = res.fs3_tokens_per_s / res.memmap_tokens_per_s
-        res.ratio_cold = res.fs3_tokens_per_s / res.memmap_cold_tokens_per_s
+        res.ratio = float(np.median(res.round_ratios))
+        res.ratio_cold = float(np.median(np.asarray(fs3_side.round_rates) / np.asarray(cold.round_rates)))
         del fs3_side, mm_side, cold  # their workers end here
         _files.remove_tree(url)
 

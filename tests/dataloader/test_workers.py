@@ -319,3 +319,47 @@ def test_uniform_shuffle_reads_whole_samples_in_one_batch_per_round(fs3_set):
     assert first.tolist() != sorted(first.tolist())
     # each row is its sample's tokens, also those that cross a shard boundary
     assert np.array_equal(rows, first[:, None] * SEQ + np.arange(SEQ + 1))
+
+
+# -- worker start -------------------------------------------------------------------------------------
+
+_PRELOAD = """
+import multiprocessing, os, sys
+from multiprocessing import forkserver
+import numpy as np
+from fs3.dataloader import TokenDataset, TokenLoader
+
+def ds(url):
+    return TokenDataset(url, seq_len=SEQ_LEN, batch_size=BATCH_SIZE, seed=3, shuffle_block=8)
+
+def torch_mapped(pid):
+    with open(f"/proc/{pid}/maps") as f:
+        return "libtorch" in f.read()
+
+if __name__ == "__main__":
+    url = sys.argv[1]
+    TokenLoader(ds(url), num_workers=1, multiprocessing_context="spawn")  # the caller's choice ...
+    assert forkserver._forkserver._preload_modules == ["__main__"], "a context given was changed"
+    assert forkserver._forkserver._forkserver_pid is None
+    loader = TokenLoader(ds(url), num_workers=2)                          # ... and the default
+    server = forkserver._forkserver._forkserver_pid
+    assert server is not None, "the fork server was not started with the loader"
+    assert forkserver._forkserver._preload_modules == ["__main__", "torch", "fs3.dataloader"]
+    got = np.concatenate([np.asarray(b).reshape(-1) for b in loader])
+    want = np.concatenate([np.asarray(b).reshape(-1) for b in ds(url)])
+    assert got.tolist() == want.tolist(), "the workers read something else"
+    # the workers were forked from a server that had torch loaded: none imported it again
+    assert torch_mapped(server), "the fork server did not preload torch"
+    print("preloaded")
+""".replace("SEQ_LEN", str(SEQ)).replace("BATCH_SIZE", str(BATCH))
+
+
+def test_token_loader_starts_a_fork_server_that_preloads_torch(counting_shards, tmp_path):
+    # each worker otherwise imports torch again (about a second) at every start; with the fork server
+    # started with the loader and torch loaded in it once, a worker starts in milliseconds
+    script = tmp_path / "preload.py"
+    script.write_text(_PRELOAD)
+    done = subprocess.run([sys.executable, str(script), counting_shards()], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "preloaded" in done.stdout
