@@ -11,14 +11,11 @@ shards. Every decision is taken here in input order, so a build is the same for 
 
 from __future__ import annotations
 
-import gzip
-import io
-import json
 import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,20 +26,23 @@ from fs3._errors import AlreadyExists, FS3Error, InvalidArgument
 from . import _files
 from ._dedup import DedupResult, NearDedup, exact_duplicates
 from ._format import MANIFEST_NAME, Manifest, ShardInfo, encode_index, fitting_dtype
-from ._minhash import MinHasher, MinHashParams
+from ._inputs import Column, DocumentNames, documents, input_files
+from ._minhash import EMPTY, MinHasher, MinHashParams
+from ._spill import SignatureSpill
 from ._text import DEDUP_KEY, NORMALIZATION, fingerprint, normalize, shingles
 from ._tokenize import ByteTokenizer, HFTokenizer
 
 Progress = Callable[[str, int, int | None], None]  # (stage, done, total or None)
 
 BATCH = 64  # documents per task sent to a worker process
+DEPTH = 4   # tasks per worker process in flight
 
 
 @dataclass
 class BuildReport:
     manifest: Manifest
     dedup: DedupResult
-    names: list[str]                  # document names in input order (path, path:line, path#row)
+    names: DocumentNames              # document names in input order (path, path:line, path#row)
     seconds: dict[str, float] = field(default_factory=dict)
     dry_run: bool = False
 
@@ -53,58 +53,7 @@ class BuildReport:
                 for k, m in ordered]
 
 
-def _input_kind(url: str) -> str:
-    name = url.lower()
-    if name.endswith((".jsonl", ".jsonl.gz", ".ndjson", ".json")):
-        return "jsonl"
-    if name.endswith(".parquet"):
-        return "parquet"
-    return "text"
-
-
-def _iter_documents(inputs: list[str], text_field: str, pattern: str | None,
-                    per_input: bool) -> Iterator[tuple[int, str, str]]:
-    """(group, name, raw text) for every document of the inputs, in order."""
-    for group, spec in enumerate(inputs):
-        files = _files.list_files(spec, pattern)
-        top = spec.rstrip("/")
-        for url in files:
-            # documents are named relative to the directory given (encodings/cp1252.py), files as given
-            label = url if url == spec else top.rsplit("/", 1)[-1] + url[len(top):]
-            kind = _input_kind(url)
-            data = _files.read_bytes(url)
-            if url.lower().endswith(".gz"):
-                data = gzip.decompress(data)
-            g = group if per_input else 0
-            if kind == "jsonl":
-                for line_no, line in enumerate(io.BytesIO(data), 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        record = json.loads(line)
-                    except ValueError:
-                        raise InvalidArgument(f"{url}:{line_no}: not a JSON object per line") from None
-                    text = record.get(text_field) if isinstance(record, dict) else None
-                    if not isinstance(text, str):
-                        raise InvalidArgument(f"{url}:{line_no}: no text field {text_field!r} "
-                                              "(choose one with --text-field)")
-                    yield g, f"{label}:{line_no}", text
-            elif kind == "parquet":
-                import pyarrow.parquet as pq
-                table = pq.read_table(io.BytesIO(data))
-                if text_field not in table.column_names:
-                    raise InvalidArgument(f"{url}: no column {text_field!r} (columns: "
-                                          f"{', '.join(table.column_names)}; choose one with --text-field)")
-                for row, text in enumerate(table.column(text_field).to_pylist()):
-                    if isinstance(text, str):
-                        yield g, f"{label}#{row}", text
-            else:
-                if b"\x00" in data[:8192]:
-                    continue  # a binary file in a text tree
-                yield g, label, data.decode("utf-8", errors="replace")
-
-
-def _batched(docs: Iterator[tuple[int, str, str]], size: int) -> Iterator[list[tuple[int, str, str]]]:
+def _batched(docs: Iterator, size: int) -> Iterator[list]:
     batch = []
     for d in docs:
         batch.append(d)
@@ -154,6 +103,7 @@ class _Pool:
 
     def __init__(self, processes: int, params, tokenizer):
         self.pool = None
+        self.processes = processes
         _init_worker(params, tokenizer)
         if processes > 1:
             # fork: workers only hash and tokenize, and scripts need no __main__ guard; but a forked copy
@@ -161,10 +111,19 @@ class _Pool:
             ctx = multiprocessing.get_context("forkserver" if _files.has_clients() else "fork")
             self.pool = ctx.Pool(processes, initializer=_init_worker, initargs=(params, tokenizer))
 
-    def map(self, fn, batches):
+    def map(self, fn, batches: Iterable) -> Iterator:
+        """``fn`` of each batch, in order, with at most ``DEPTH`` batches per process handed out and not
+        yet taken back (``Pool.imap`` would read every input ahead into memory)."""
         if self.pool is None:
-            return map(fn, batches)
-        return self.pool.imap(fn, batches)
+            yield from map(fn, batches)
+            return
+        pending: deque = deque()
+        for batch in batches:
+            pending.append(self.pool.apply_async(fn, (batch,)))
+            if len(pending) >= DEPTH * self.processes:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
 
     def close(self) -> None:
         if self.pool is not None:
@@ -245,43 +204,51 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
     seconds: dict[str, float] = {}
 
     pool = _Pool(processes, params, tok)
+    spill = None
     try:
-        # Pass 1: normalize and hash every document.
+        # Pass 1: normalize and hash every document. Per document this process keeps numbers in numpy
+        # arrays (file, place, hash, flags); the signatures go to disk band by band.
         t0 = time.monotonic()
-        names: list[str] = []
-        groups: list[int] = []
-        hashes: list[bytes] = []
-        sigs: list[np.ndarray] = []
-        nonempty: list[bool] = []
-        meta: list[list[tuple[int, str]]] = []
+        files = input_files(inputs, pattern)
+        file_groups = np.array([f.group if per_input else 0 for f in files], dtype=np.int64)
+        file_no, place = Column(np.int32), Column(np.int64)
+        hashes, nonempty, no_shingles = Column("S16"), Column(bool), Column(bool)
+        spill = SignatureSpill(params) if params is not None else None
+        sent: deque[np.ndarray] = deque()  # (file, place) of the batches handed out, in order
 
         def batches():
-            for batch in _batched(_iter_documents(inputs, text_field, pattern, per_input), BATCH):
-                meta.append([(g, n) for g, n, _ in batch])
+            for batch in _batched(documents(files, text_field), BATCH):
+                sent.append(np.array([(f, p) for f, p, _ in batch], dtype=np.int64).reshape(-1, 2))
                 yield [t for _, _, t in batch]
 
-        empty_sig = np.full(params.num_perm if params else 1, 0xFFFFFFFF, dtype=np.uint32)
-        for k, results in enumerate(pool.map(_analyze, batches())):
-            for (g, n), (h, sig, ok) in zip(meta[k], results, strict=True):
-                names.append(n)
-                groups.append(g)
-                hashes.append(h)
-                nonempty.append(ok)
-                sigs.append(sig if sig is not None else empty_sig)
-            meta[k] = None
-            report_progress("hash", len(names), None)
+        empty_sig = np.full(params.num_perm if params else 1, EMPTY, dtype=np.uint32)
+        for results in pool.map(_analyze, batches()):
+            where = sent.popleft()
+            file_no.extend(where[:, 0])
+            place.extend(where[:, 1])
+            hashes.extend([h for h, _, _ in results])
+            nonempty.extend([ok for _, _, ok in results])
+            if spill is not None:
+                sigs = np.stack([sig if sig is not None else empty_sig for _, sig, _ in results])
+                spill.append(sigs)
+                no_shingles.extend(np.all(sigs == EMPTY, axis=1))
+            report_progress("hash", len(file_no), None)
         seconds["hash"] = time.monotonic() - t0
-        if not names:
+        names = DocumentNames(files, file_no.array(), place.array())
+        if not len(names):
             raise InvalidArgument("the inputs hold no documents")
+        groups = file_groups[names.file_no]
+        hashes, nonempty = hashes.array(), nonempty.array()
 
         t0 = time.monotonic()
         dedup = exact_duplicates(hashes, groups, exact=exact_dedup)
         empties = ~np.asarray(nonempty)
         dedup.keep &= ~empties
         near = None
-        if params is not None:
-            near = NearDedup(dedup, np.stack(sigs), params, groups)
-        del sigs
+        if spill is not None:
+            near = NearDedup(dedup, spill, params, groups, empty=no_shingles.array())
+            spill.close()
+            spill = None
         seconds["dedup"] = time.monotonic() - t0
 
         dtype = fitting_dtype(tok.vocab_size)
@@ -317,7 +284,7 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
 
         def second_batches():
             batch = []
-            for i, (_g, _n, text) in enumerate(_iter_documents(inputs, text_field, pattern, per_input)):
+            for i, (_f, _p, text) in enumerate(documents(files, text_field)):
                 if wanted[i]:
                     order.append(i)
                     batch.append((text, bool(candidates[i]), not dry_run))
@@ -354,3 +321,5 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
         return report
     finally:
         pool.close()
+        if spill is not None:
+            spill.close()

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._minhash import MinHashParams, band_buckets
+from ._minhash import EMPTY, MinHashParams, band_buckets
 from ._text import jaccard
 
 
@@ -47,19 +47,29 @@ class DedupResult:
 
 def exact_duplicates(hashes: Sequence[bytes], groups: Sequence[int], *, exact: bool = True) -> DedupResult:
     """Keep the first document of each (group, hash); ``exact`` False keeps all."""
-    keep = np.ones(len(hashes), dtype=bool)
+    n = len(hashes)
+    keep = np.ones(n, dtype=bool)
     result = DedupResult(keep)
-    if not exact:
+    if not exact or n == 0:
         return result
-    first: dict[tuple[int, bytes], int] = {}
-    members: dict[int, list[int]] = {}
-    for i, (g, h) in enumerate(zip(groups, hashes, strict=True)):
-        j = first.setdefault((g, h), i)
-        if j != i:
-            keep[i] = False
-            members.setdefault(j, [j]).append(i)
-    result.exact_removed = int(len(hashes) - keep.sum())
-    result.clusters += [("exact", m) for m in members.values()]
+    groups = np.asarray(groups, dtype=np.int64)
+    if len(groups) != n:
+        raise ValueError("one group per hash")
+    # sorted by (group, hash, input order): runs of equal (group, hash), each led by its first document
+    _, key = np.unique(np.asarray(hashes), return_inverse=True)
+    order = np.lexsort((np.arange(n), key.reshape(-1), groups))
+    g, k = groups[order], key.reshape(-1)[order]
+    lead = np.ones(n, dtype=bool)
+    lead[1:] = (g[1:] != g[:-1]) | (k[1:] != k[:-1])
+    keep[order[~lead]] = False
+    result.exact_removed = int(n - keep.sum())
+    starts = np.nonzero(lead)[0]
+    sizes = np.diff(np.r_[starts, n])
+    # clusters of two or more, in the order their first duplicate appears in the input
+    clusters = [order[s:s + z].tolist() for s, z in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist(),
+                                                        strict=True)]
+    clusters.sort(key=lambda m: m[1])
+    result.clusters += [("exact", m) for m in clusters]
     return result
 
 
@@ -67,14 +77,18 @@ class NearDedup:
     """The near-duplicate decision over ``result.keep``'s documents. Offer every candidate, in ascending
     order, with its shingle set (``offer``); then ``finish``."""
 
-    def __init__(self, result: DedupResult, signatures: np.ndarray, params: MinHashParams,
-                 groups: Sequence[int], max_comparisons: int = 64):
-        self.result, self.threshold = result, params.resolved().threshold
+    def __init__(self, result: DedupResult, signatures, params: MinHashParams,
+                 groups: Sequence[int], max_comparisons: int = 64, empty: np.ndarray | None = None):
+        """``signatures``: (n, num_perm) array or a ``SignatureSpill``; ``empty``: the documents without
+        shingles (default: those whose signature is all ``EMPTY``, for an array)."""
+        p = params.resolved()
+        self.result, self.threshold = result, p.threshold
         self.max_comparisons = max_comparisons
-        live = np.nonzero(result.keep)[0]
-        buckets = band_buckets(signatures[live], params, np.asarray(groups)[live])
-        buckets.members = live[buckets.members]  # back to document ids (still ascending)
         n = len(result.keep)
+        if empty is None:
+            empty = np.all(signatures == EMPTY, axis=1) if n else np.zeros(0, bool)
+        live = np.nonzero(result.keep & ~empty)[0]
+        buckets = band_buckets(signatures, params, np.asarray(groups), live=live)  # members: document ids
         self._ptr, self._ids = buckets.of_documents(n)
         self.candidates = np.zeros(n, dtype=bool)
         self.candidates[buckets.members] = True
@@ -90,7 +104,10 @@ class NearDedup:
         self._next = 0
         # the candidates' signatures, to try a document's likeliest partners first
         self._members = np.nonzero(self.candidates)[0]
-        self._signatures = signatures[self._members]
+        # (their banded columns: the same whether the signatures are in memory or spilled to disk)
+        banded = p.bands * p.rows
+        self._signatures = signatures.rows_of(self._members) if hasattr(signatures, "rows_of") else \
+            np.asarray(signatures[self._members])[:, :banded]
         result.near_candidates = len(self._members)
 
     def offer(self, doc: int, shingle_set: np.ndarray) -> int:

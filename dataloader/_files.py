@@ -85,6 +85,14 @@ def read_bytes(url: str) -> bytes:
     return Path(url).read_bytes()
 
 
+def open_read(url: str):
+    """A buffered binary file object reading ``url`` in pieces (lines, seeks), local or on fs3."""
+    if is_fs3_url(url):
+        u = parse_url(url)
+        return fs3_client(u.address).open(u.path, "rb")
+    return open(url, "rb")
+
+
 def file_size(url: str) -> int:
     if is_fs3_url(url):
         u = parse_url(url)

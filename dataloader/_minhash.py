@@ -96,19 +96,24 @@ class Buckets:
         return ptr, bucket[order]
 
 
-def band_buckets(signatures: np.ndarray, params: MinHashParams, groups=None) -> Buckets:
+def band_buckets(signatures, params: MinHashParams, groups=None, live=None) -> Buckets:
     """The documents whose signatures agree on every row of some band, per (band, content): the LSH
-    candidates. ``groups`` (one label per signature) keeps buckets within a group; documents without
-    shingles are in none. The similarity of a candidate pair is not judged here."""
+    candidates. ``signatures``: an (n, num_perm) array, or a store with ``band(b)`` giving one band's
+    columns of all n (``SignatureSpill``). ``groups`` (one label per signature) keeps buckets within a
+    group; ``live``: the ascending indices to bucket (default: every document with shingles; documents
+    without any are in none). The similarity of a candidate pair is not judged here."""
     p = params.resolved()
     n = len(signatures)
     groups = np.zeros(n, dtype=np.int64) if groups is None else np.asarray(groups)
-    empty = np.all(signatures == EMPTY, axis=1) if n else np.zeros(0, bool)
-    live = np.nonzero(~empty)[0]
+    if live is None:
+        empty = np.all(signatures == EMPTY, axis=1) if n else np.zeros(0, bool)
+        live = np.nonzero(~empty)[0]
+    band_of = signatures.band if hasattr(signatures, "band") else \
+        (lambda b: signatures[:, b * p.rows:(b + 1) * p.rows])
     mult = np.random.Generator(np.random.PCG64(7)).integers(1, 1 << 63, p.rows + 1, dtype=np.uint64) | np.uint64(1)
     sizes, parts = [], []
     for band in range(p.bands):
-        cols = signatures[live, band * p.rows:(band + 1) * p.rows].astype(np.uint64)
+        cols = band_of(band)[live].astype(np.uint64)
         with np.errstate(over="ignore"):  # a 64-bit key per (group, band content); equal content, equal key
             keys = (cols * mult[:p.rows]).sum(axis=1) + groups[live].astype(np.uint64) * mult[p.rows]
         order = np.argsort(keys, kind="stable")  # stable: members stay ascending within a bucket
