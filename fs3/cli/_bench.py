@@ -486,6 +486,42 @@ def bench_checkpoint(total, tensors, rounds, fs3_dir, baseline_dir, as_json):
         click.echo(line)
 
 
+@bench.command("build")
+@click.option("--size", "total", default="32M", show_default=True,
+              help="Bytes of the small generated corpus (the large one is 4 times as much).")
+@click.option("-j", "--processes", default=2, show_default=True, help="Worker processes (the large corpus "
+              "is also built with 1, for the speed-up).")
+@click.option("--dir", "work_dir", type=click.Path(path_type=Path), default=None,
+              help="Local directory for the corpora and shards (default: a temporary one, removed after).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def bench_build(total, processes, work_dir, as_json):
+    """fs3 shards build on generated JSONL corpora (random words, exact and near duplicates planted) of
+    two sizes, with 1 and N processes: MB/s in total and per worker, peak memory of the coordinating
+    process and of the largest worker, the speed-up from 1 to N, and how the coordinator's peak grows
+    with the corpus."""
+    from fs3.bench import build
+
+    size = parse_size(total)
+    if size < 1 << 16 or size > 1 << 40 or not 1 <= processes <= 256:
+        raise InvalidArgument("Invalid argument: --size from 64K to 1T; --processes from 1 to 256")
+    tmp = None
+    if work_dir is None:
+        tmp = tempfile.mkdtemp(prefix="fs3-bench-build-")
+        work_dir = Path(tmp)
+    try:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        r = build.run(size=size, processes=processes, workdir=work_dir,
+                      say=(lambda m: None) if as_json else (lambda m: click.echo(f"  {m}", err=True)))
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if as_json:
+        emit_json(as_dict(r))
+        return
+    for line in build.describe(r):
+        click.echo(line)
+
+
 from ._bench_io import bench_calls, bench_mount, bench_scale, bench_smallfiles, bench_transport  # noqa: E402 (they use the helpers above)
 
 for _command in (bench_smallfiles, bench_mount, bench_calls, bench_scale, bench_transport):
