@@ -1,41 +1,55 @@
 """``build_shards``: text inputs (JSONL, Parquet, plain text; local or on fs3) to deduplicated,
 tokenized Megatron-format shards with a manifest.
 
-Two passes over the inputs, each fanned out to worker processes in batches: the first normalizes and
-hashes every document (exact key, MinHash signature), and this process removes exact duplicates and finds
-the near-duplicate candidates (LSH buckets) over all of them; the second tokenizes the documents left and
-returns the shingle sets of the candidates, and this process, in input order, confirms or rejects each
-candidate by exact Jaccard similarity with the documents kept before it and appends the kept ones to the
-shards. Every decision is taken here in input order, so a build is the same for any number of processes.
+The inputs are cut into parts (``_parts``); a build runs in stages, each recorded when it finishes in a
+stage manifest under ``OUT/.fs3-build`` (a killed build run again with the same settings goes on from
+the last finished stage):
+
+1. ``hash`` (workers, a part a task): every document's content hash and MinHash signature, written
+   beside the stage manifest band by band;
+2. ``shingles`` (workers): the shingle sets of the near-duplicate candidates, which this process finds
+   from the hashes (exact duplicates by a sort, LSH buckets one band at a time);
+3. ``dedup`` (this process): the candidates judged in input order by exact Jaccard similarity with the
+   documents kept before them (``_dedup``);
+4. ``write`` (workers): each part's kept documents tokenized into its own shards
+   (``shard-PART-K.bin/.idx``);
+5. the manifest, listing the shards in part order.
+
+Workers read inputs and write their outputs themselves, local or on fs3, through local processes or Ray
+(``_engines``); every decision is taken here in input order, and parts depend on the inputs alone, so
+a build is the same for any number of workers and either engine. This process keeps numbers per
+document (numpy arrays), never text.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import json
 import os
+import shutil
+import tempfile
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from fs3._checksum import crc32c
-from fs3._errors import AlreadyExists, FS3Error, InvalidArgument
+from fs3._errors import AlreadyExists, InvalidArgument
 
 from . import _files
+from ._build_tasks import BuildContext, hash_part, part_file, shingle_part, write_part
 from ._dedup import DedupResult, NearDedup, exact_duplicates
-from ._format import MANIFEST_NAME, Manifest, ShardInfo, encode_index, fitting_dtype
-from ._inputs import Column, DocumentNames, documents, input_files
-from ._minhash import EMPTY, MinHasher, MinHashParams
-from ._spill import SignatureSpill
-from ._text import DEDUP_KEY, NORMALIZATION, fingerprint, normalize, shingles
+from ._engines import make_engine
+from ._format import MANIFEST_NAME, Manifest, ShardInfo, fitting_dtype
+from ._inputs import DocumentNames, input_files
+from ._minhash import MinHashParams
+from ._parts import PART_SIZE, Part, plan_parts
+from ._text import DEDUP_KEY, NORMALIZATION
 from ._tokenize import ByteTokenizer, HFTokenizer
 
-Progress = Callable[[str, int, int | None], None]  # (stage, done, total or None)
+Progress = Callable[[str, int, int | None], None]  # (stage, done, total): input bytes; "compare": documents
 
-BATCH = 64  # documents per task sent to a worker process
-DEPTH = 4   # tasks per worker process in flight
+WORK_NAME = ".fs3-build"
+STAGES_NAME = "stages.json"
 
 
 @dataclass
@@ -52,124 +66,86 @@ class BuildReport:
         return [{"kind": k, "kept": self.names[m[0]], "removed": [self.names[i] for i in m[1:]]}
                 for k, m in ordered]
 
+class _Stages:
+    """The stage manifest of a build: its settings and the stages finished, with what they returned."""
 
-def _batched(docs: Iterator, size: int) -> Iterator[list]:
-    batch = []
-    for d in docs:
-        batch.append(d)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    def __init__(self, work: str, settings: dict):
+        self.url, self.settings = _files.join(work, STAGES_NAME), settings
+        self.done: dict[str, object] = {}
 
+    def load(self) -> bool:
+        """True when an unfinished build with these settings is there to go on with."""
+        if not _files.exists(self.url):
+            return False
+        try:
+            state = json.loads(_files.read_bytes(self.url))
+        except ValueError:
+            return False
+        if state.get("settings") != self.settings:
+            return False
+        self.done = state.get("done", {})
+        return True
 
-# -- work done in worker processes -------------------------------------------------------------------
-
-_hasher: MinHasher | None = None
-_tokenizer = None
-_shingle = 5
-
-
-def _init_worker(params: MinHashParams | None, tokenizer) -> None:
-    global _hasher, _tokenizer, _shingle
-    _hasher = MinHasher(params) if params is not None else None
-    _shingle = params.shingle_size if params is not None else 5
-    _tokenizer = tokenizer
-
-
-def _analyze(texts: list[str]) -> list[tuple[bytes, np.ndarray | None, bool]]:
-    out = []
-    for raw in texts:
-        text = normalize(raw)
-        key, shingle_set = fingerprint(text, _shingle)
-        sig = _hasher.signature(shingle_set) if _hasher is not None and text else None
-        out.append((key, sig, bool(text)))
-    return out
+    def finish(self, stage: str, result: object = None) -> None:
+        self.done[stage] = result
+        _files.write_atomic(self.url, json.dumps({"settings": self.settings, "done": self.done}).encode())
+        if os.environ.get("FS3_TEST_PAUSE_AFTER_STAGE") == stage:  # tests kill a build here, at a known point
+            time.sleep(3600)
 
 
-def _second(batch: list[tuple[str, bool, bool]]) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
-    """Per (text, wants shingles, wants tokens): the shingle set and the tokens asked for."""
-    out = []
-    for raw, want_shingles, want_tokens in batch:
-        text = normalize(raw)
-        out.append((shingles(text, _shingle) if want_shingles else None,
-                    _tokenizer.encode(text) if want_tokens else None))
-    return out
+class _Bands:
+    """The hash stage's signature columns, one band at a time across parts (``band_buckets``'s store)."""
+
+    def __init__(self, work: str, parts: list[Part], counts: list[int], params: MinHashParams):
+        self.work, self.parts, self.params = work, parts, params
+        self.starts = np.r_[0, np.cumsum(counts)].astype(np.int64)
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def _part_band(self, part: Part, b: int) -> np.ndarray:
+        with _files.open_read(part_file(self.work, "hash", part.number)) as f:
+            return np.load(f)[f"band_{b}"]
+
+    def band(self, b: int) -> np.ndarray:
+        out = np.empty((len(self), self.params.rows), dtype=np.uint32)
+        for part, start, end in zip(self.parts, self.starts[:-1], self.starts[1:], strict=True):
+            if end > start:
+                out[start:end] = self._part_band(part, b)
+        return out
+
+    def rows_of(self, docs: np.ndarray) -> np.ndarray:
+        r = self.params.rows
+        out = np.empty((len(docs), self.params.bands * r), dtype=np.uint32)
+        owner = np.searchsorted(self.starts, docs, side="right") - 1
+        for k in np.unique(owner).tolist():
+            sel = owner == k
+            with _files.open_read(part_file(self.work, "hash", self.parts[k].number)) as f:
+                z = np.load(f)
+                local = docs[sel] - self.starts[k]
+                out[sel] = np.concatenate([z[f"band_{b}"][local] for b in range(self.params.bands)], axis=1)
+        return out
 
 
-class _Pool:
-    """A process pool, or the same functions inline for ``processes=1``."""
-
-    def __init__(self, processes: int, params, tokenizer):
-        self.pool = None
-        self.processes = processes
-        _init_worker(params, tokenizer)
-        if processes > 1:
-            # fork: workers only hash and tokenize, and scripts need no __main__ guard; but a forked copy
-            # of a process that has used gRPC cannot use it, so then a fresh fork server
-            ctx = multiprocessing.get_context("forkserver" if _files.has_clients() else "fork")
-            self.pool = ctx.Pool(processes, initializer=_init_worker, initargs=(params, tokenizer))
-
-    def map(self, fn, batches: Iterable) -> Iterator:
-        """``fn`` of each batch, in order, with at most ``DEPTH`` batches per process handed out and not
-        yet taken back (``Pool.imap`` would read every input ahead into memory)."""
-        if self.pool is None:
-            yield from map(fn, batches)
-            return
-        pending: deque = deque()
-        for batch in batches:
-            pending.append(self.pool.apply_async(fn, (batch,)))
-            if len(pending) >= DEPTH * self.processes:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
+def _settings(inputs, files, parts, text_field, dedup_scope, exact_dedup, params, tok, shard_tokens,
+              part_size) -> dict:
+    """What a build's result depends on: an unfinished build goes on only when these are the same."""
+    return {"version": 1, "inputs": inputs, "files": [[f.url, _files.file_size(f.url)] for f in files],
+            "parts": len(parts), "part_size": part_size, "text_field": text_field, "scope": dedup_scope,
+            "exact": exact_dedup, "minhash": None if params is None else
+            [params.num_perm, params.threshold, params.bands, params.rows, params.shingle_size, params.seed],
+            "tokenizer": tok.spec(), "shard_tokens": shard_tokens}
 
 
-class _ShardWriter:
-    def __init__(self, out: str, dtype: np.dtype, shard_tokens: int, eod_id: int):
-        self.out, self.dtype, self.shard_tokens, self.eod = out, dtype, shard_tokens, eod_id
-        self.shards: list[ShardInfo] = []
-        self._file = None
-
-    def _open(self) -> None:
-        self.name = f"shard-{len(self.shards):05d}"
-        self._file = _files.open_write(_files.join(self.out, self.name + ".bin"))
-        self._lengths: list[int] = []
-        self._crc = 0
-        self._tokens = 0
-
-    def add(self, tokens: np.ndarray) -> None:
-        if self._file is None:
-            self._open()
-        data = np.empty(len(tokens) + 1, dtype=self.dtype)
-        data[:-1] = tokens
-        data[-1] = self.eod
-        raw = data.tobytes()
-        self._file.write(raw)
-        self._crc = crc32c(raw, self._crc)
-        self._lengths.append(len(data))
-        self._tokens += len(data)
-        if self._tokens >= self.shard_tokens:
-            self._finish()
-
-    def _finish(self) -> None:
-        self._file.close()
-        self._file = None
-        index = encode_index(self.dtype, np.asarray(self._lengths))
-        with _files.open_write(_files.join(self.out, self.name + ".idx")) as f:
-            f.write(index)
-        self.shards.append(ShardInfo(self.name, len(self._lengths), self._tokens, self._crc, crc32c(index)))
-
-    def close(self) -> list[ShardInfo]:
-        if self._file is not None:
-            self._finish()
-        return self.shards
+def _load(work: str, parts: list[Part], names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The hash stage's per-document arrays ``names``, concatenated over parts."""
+    got: dict[str, list] = {n: [] for n in names}
+    for part in parts:
+        with _files.open_read(part_file(work, "hash", part.number)) as f:
+            z = np.load(f)
+            for n in names:
+                got[n].append(z[n])
+    return {n: np.concatenate(v) if v else np.zeros(0) for n, v in got.items()}
 
 
 def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = "text",
@@ -177,9 +153,13 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
                  near_dedup: bool = True, minhash: MinHashParams | None = None,
                  tokenizer: str | None = None, eod_token: str | None = None,
                  shard_tokens: int = 1 << 26, processes: int | None = None, dry_run: bool = False,
-                 overwrite: bool = False, progress: Progress | None = None) -> BuildReport:
+                 overwrite: bool = False, progress: Progress | None = None, engine: str = "local",
+                 ray_address: str | None = None, part_size: int = PART_SIZE) -> BuildReport:
     """Build a shard set at ``out`` (a local directory or ``fs3://`` URL) from ``inputs`` (files or
-    directories, local or on fs3). Returns what was kept and removed; ``dry_run`` writes nothing."""
+    directories, local or on fs3). Returns what was kept and removed; ``dry_run`` writes nothing.
+    ``engine``: ``local`` (``processes`` worker processes) or ``ray`` (the cluster at ``ray_address``, or
+    one started here with ``processes`` CPUs). ``part_size``: input bytes a task takes. A build of the
+    same inputs with the same settings that was stopped goes on from its last finished stage."""
     inputs = [inputs] if isinstance(inputs, str) else list(inputs)
     if not inputs:
         raise InvalidArgument("no inputs given")
@@ -187,6 +167,8 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
         raise InvalidArgument(f"dedup scope must be 'global' or 'input', not {dedup_scope!r}")
     if shard_tokens < 1:
         raise InvalidArgument("shard size must be at least one token")
+    if part_size < 1:
+        raise InvalidArgument("part size must be at least one byte")
     if out is None and not dry_run:
         raise InvalidArgument("an output location is needed (or a dry run)")
     params = (minhash or MinHashParams()).resolved() if near_dedup else None
@@ -194,67 +176,94 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
     if tokenizer is not None:
         tok = HFTokenizer(_files.read_bytes(tokenizer).decode(), eod_token=eod_token,
                           name=os.path.basename(tokenizer))
-    if not dry_run:
-        if _files.exists(_files.join(out, MANIFEST_NAME)) and not overwrite:
-            raise AlreadyExists("File exists: a shard set is already there (pass --overwrite to replace it)",
-                             path=out)
+    if not dry_run and _files.exists(_files.join(out, MANIFEST_NAME)) and not overwrite:
+        raise AlreadyExists("File exists: a shard set is already there (pass --overwrite to replace it)", path=out)
     processes = max(1, processes if processes is not None else (os.cpu_count() or 1))
     report_progress = progress or (lambda stage, done, total: None)
-    per_input = dedup_scope == "input"
     seconds: dict[str, float] = {}
+    dtype = fitting_dtype(tok.vocab_size)
 
-    pool = _Pool(processes, params, tok)
-    spill = None
+    files = input_files(inputs, pattern)
+    parts = plan_parts(files, part_size)
+    settings = _settings(inputs, files, parts, text_field, dedup_scope, exact_dedup, params, tok, shard_tokens,
+                         part_size)
+    scratch = tempfile.mkdtemp(prefix="fs3-build-") if dry_run else None
+    work = scratch if dry_run else _files.join(out, WORK_NAME)
+    stages = _Stages(work, settings)
+    if not dry_run:
+        if overwrite and _files.exists(out):
+            _files.remove_tree(out)
+        elif not stages.load() and _files.exists(stages.url):
+            raise InvalidArgument(f"an unfinished build with other inputs or settings is at {out} (run the same "
+                                  "command to finish it, or pass --overwrite to start again)")
+        _files.make_dirs(work)
+    ctx = BuildContext(files, text_field, params, tok, work, None if dry_run else out, dtype.name, shard_tokens)
+    runner = None
+
+    def run(stage: str, fn, tasks: list) -> list:
+        nonlocal runner
+        if runner is None:
+            runner = make_engine(engine, ctx, processes, ray_address)
+        _files.make_dirs(_files.join(work, stage))
+        t0, done, results = time.monotonic(), 0, []
+        size = sum((t[0] if isinstance(t, tuple) else t).size for t in tasks)
+        for r in runner.map(fn, tasks):
+            results.append(r)
+            done += r["bytes"]
+            report_progress(stage, done, size)
+        seconds[stage] = seconds.get(stage, 0.0) + time.monotonic() - t0
+        return results
+
     try:
-        # Pass 1: normalize and hash every document. Per document this process keeps numbers in numpy
-        # arrays (file, place, hash, flags); the signatures go to disk band by band.
-        t0 = time.monotonic()
-        files = input_files(inputs, pattern)
-        file_groups = np.array([f.group if per_input else 0 for f in files], dtype=np.int64)
-        file_no, place = Column(np.int32), Column(np.int64)
-        hashes, nonempty, no_shingles = Column("S16"), Column(bool), Column(bool)
-        spill = SignatureSpill(params) if params is not None else None
-        sent: deque[np.ndarray] = deque()  # (file, place) of the batches handed out, in order
-
-        def batches():
-            for batch in _batched(documents(files, text_field), BATCH):
-                sent.append(np.array([(f, p) for f, p, _ in batch], dtype=np.int64).reshape(-1, 2))
-                yield [t for _, _, t in batch]
-
-        empty_sig = np.full(params.num_perm if params else 1, EMPTY, dtype=np.uint32)
-        for results in pool.map(_analyze, batches()):
-            where = sent.popleft()
-            file_no.extend(where[:, 0])
-            place.extend(where[:, 1])
-            hashes.extend([h for h, _, _ in results])
-            nonempty.extend([ok for _, _, ok in results])
-            if spill is not None:
-                sigs = np.stack([sig if sig is not None else empty_sig for _, sig, _ in results])
-                spill.append(sigs)
-                no_shingles.extend(np.all(sigs == EMPTY, axis=1))
-            report_progress("hash", len(file_no), None)
-        seconds["hash"] = time.monotonic() - t0
-        names = DocumentNames(files, file_no.array(), place.array())
-        if not len(names):
+        # 1. hash
+        if "hash" not in stages.done:
+            results = run("hash", hash_part, parts)
+            stages.finish("hash", {"documents": [r["documents"] for r in results],
+                                   "lines": [r["lines"] for r in results]})
+        counts, lines = stages.done["hash"]["documents"], stages.done["hash"]["lines"]
+        if not sum(counts):
             raise InvalidArgument("the inputs hold no documents")
-        groups = file_groups[names.file_no]
-        hashes, nonempty = hashes.array(), nonempty.array()
-
         t0 = time.monotonic()
-        dedup = exact_duplicates(hashes, groups, exact=exact_dedup)
-        empties = ~np.asarray(nonempty)
+        cols = _load(work, parts, ("hash", "nonempty", "piece", "place")
+                     + (("no_shingles",) if params is not None else ()))
+        names = _names(files, parts, counts, lines, cols.pop("piece"), cols.pop("place"))
+        file_groups = np.array([f.group if dedup_scope == "input" else 0 for f in files], dtype=np.int64)
+        groups = file_groups[names.file_no]
+        dedup = exact_duplicates(cols.pop("hash"), groups, exact=exact_dedup)
+        empties = ~cols.pop("nonempty").astype(bool)
         dedup.keep &= ~empties
         near = None
-        if spill is not None:
-            near = NearDedup(dedup, spill, params, groups, empty=no_shingles.array())
-            spill.close()
-            spill = None
+        if params is not None:
+            near = NearDedup(dedup, _Bands(work, parts, counts, params), params, groups,
+                             empty=cols.pop("no_shingles").astype(bool))
         seconds["dedup"] = time.monotonic() - t0
+        starts = np.r_[0, np.cumsum(counts)].astype(np.int64)
 
-        dtype = fitting_dtype(tok.vocab_size)
+        # 2. shingles of the candidates, 3. their judgement in input order
+        if near is not None:
+            cand = near.candidates
+            tasks = [(p, np.nonzero(cand[starts[k]:starts[k + 1]])[0]) for k, p in enumerate(parts)]
+            tasks = [t for t in tasks if len(t[1])]
+            if "shingles" not in stages.done:
+                run("shingles", shingle_part, tasks)
+                stages.finish("shingles")
+            t0 = time.monotonic()
+            judged = 0
+            for part, local in tasks:
+                with _files.open_read(part_file(work, "shingles", part.number)) as f:
+                    z = np.load(f)
+                    ids, offsets = z["ids"], z["offsets"]
+                base = starts[part.number]
+                for j, i in enumerate(local.tolist()):
+                    near.offer(int(base + i), ids[offsets[j]:offsets[j + 1]])
+                judged += len(local)
+                report_progress("compare", judged, int(cand.sum()))
+            near.finish()
+            seconds["compare"] = time.monotonic() - t0
+        stats = dedup.stats(len(names)) | {"empty_documents_removed": int(empties.sum())}
         dedup_info = {
             "exact": exact_dedup, "near": near_dedup, "scope": dedup_scope, "key": DEDUP_KEY,
-            "hash": "blake2b-128",
+            "hash": "blake2b-128", "stats": stats,
             "minhash": None if params is None else {
                 "num_perm": params.num_perm, "threshold": params.threshold, "bands": params.bands,
                 "rows": params.rows, "shingle_size": params.shingle_size, "seed": params.seed,
@@ -264,62 +273,50 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
                             tokenizer=tok.spec(), normalization=NORMALIZATION, dedup=dedup_info,
                             inputs=inputs, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         report = BuildReport(manifest, dedup, names, seconds, dry_run)
+        if dry_run:
+            return report
 
-        # Pass 2: shingle sets of the near-duplicate candidates, tokens of what is left (unless a dry
-        # run); the candidates are judged in input order, and what is kept is written.
-        t0 = time.monotonic()
-        writer = None
-        if not dry_run:
-            if _files.exists(out) and overwrite:
-                _files.remove_tree(out)
-            _files.make_dirs(out)
+        # 4. tokenize and write, a part a task
+        if "write" not in stages.done:
             if isinstance(tok, HFTokenizer):  # the set carries its tokenizer; the manifest, its SHA-256
                 with _files.open_write(_files.join(out, tok.spec()["file"])) as f:
                     f.write(tok.data)
-            writer = _ShardWriter(out, dtype, shard_tokens, tok.eod_id)
-        keep = dedup.keep
-        candidates = near.candidates if near is not None else np.zeros(len(keep), dtype=bool)
-        wanted = keep if not dry_run else candidates
-        order: deque[int] = deque()  # the documents sent and not yet answered, in order
-
-        def second_batches():
-            batch = []
-            for i, (_f, _p, text) in enumerate(documents(files, text_field)):
-                if wanted[i]:
-                    order.append(i)
-                    batch.append((text, bool(candidates[i]), not dry_run))
-                    if len(batch) == BATCH:
-                        yield batch
-                        batch = []
-            if batch:
-                yield batch
-
-        done, total = 0, int(wanted.sum())
-        for results in pool.map(_second, second_batches()):
-            for shingle_set, tokens in results:
-                i = order.popleft()
-                done += 1
-                if candidates[i] and near is not None and near.offer(i, shingle_set) >= 0:
-                    continue
-                if writer is not None:
-                    if len(tokens) and (tokens.min() < 0 or tokens.max() >= tok.vocab_size):
-                        raise FS3Error("the tokenizer produced ids outside its vocabulary")
-                    writer.add(tokens)
-            report_progress("tokenize" if not dry_run else "compare", done, total)
-        if near is not None:
-            near.finish()
-        stats = dedup.stats(len(names)) | {"empty_documents_removed": int(empties.sum())}
-        dedup_info["stats"] = stats
-        seconds["tokenize" if not dry_run else "compare"] = time.monotonic() - t0
-        if writer is None:
-            return report
-        manifest.shards = writer.close()
+            keep = dedup.keep
+            results = run("tokenize", write_part, [(p, keep[starts[k]:starts[k + 1]]) for k, p in enumerate(parts)])
+            stages.finish("write", [r["shards"] for r in results])
+        manifest.shards = [ShardInfo(**s) for shards in stages.done["write"] for s in shards]
         manifest.documents = sum(s.documents for s in manifest.shards)
         manifest.tokens = sum(s.tokens for s in manifest.shards)
         with _files.open_write(_files.join(out, MANIFEST_NAME)) as f:
             f.write(manifest.to_json().encode())
+        _files.remove_tree(work)
         return report
     finally:
-        pool.close()
-        if spill is not None:
-            spill.close()
+        if runner is not None:
+            runner.close()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _names(files, parts: list[Part], counts: list[int], lines: list[list[int]], piece: np.ndarray,
+           place: np.ndarray) -> DocumentNames:
+    """Document names from the hash stage's (piece, place): a JSONL piece's line numbers made the file's
+    by adding the lines of the pieces of the same file before it."""
+    piece_file = [[pc.file for pc in p.pieces] for p in parts]
+    file_no = np.empty(len(piece), dtype=np.int32)
+    place = place.astype(np.int64)
+    seen: dict[int, int] = {}     # file -> lines in its pieces so far
+    at = 0
+    for k, p in enumerate(parts):
+        offsets = []
+        for j, pc in enumerate(p.pieces):
+            offsets.append(seen.get(pc.file, 0))
+            seen[pc.file] = seen.get(pc.file, 0) + (lines[k][j] if j < len(lines[k]) else 0)
+        n = counts[k]
+        pk = piece[at:at + n]
+        file_no[at:at + n] = np.asarray(piece_file[k], dtype=np.int32)[pk] if n else []
+        jsonl = np.array([files[pc.file].kind == "jsonl" for pc in p.pieces], dtype=bool)
+        add = np.where(jsonl, np.asarray(offsets, dtype=np.int64), 0)
+        place[at:at + n] += add[pk] if n else 0
+        at += n
+    return DocumentNames(files, file_no, place)

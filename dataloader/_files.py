@@ -93,6 +93,18 @@ def open_read(url: str):
     return open(url, "rb")
 
 
+def write_atomic(url: str, data: bytes) -> None:
+    """``url`` holds ``data`` whole, or what it held before: written under a temporary name, renamed."""
+    tmp = url + ".partial"
+    with open_write(tmp) as f:
+        f.write(data)
+    if is_fs3_url(url):
+        u, t = parse_url(url), parse_url(tmp)
+        fs3_client(u.address).rename(t.path, u.path)
+    else:
+        os.replace(tmp, url)
+
+
 def file_size(url: str) -> int:
     if is_fs3_url(url):
         u = parse_url(url)

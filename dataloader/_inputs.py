@@ -81,6 +81,11 @@ def _json_text(line: bytes, text_field: str, url: str, line_no: int) -> str:
 
 
 def _parquet_texts(stream, text_field: str, url: str) -> Iterator[tuple[int, str]]:
+    return _parquet_batches(stream, text_field, url, 0, -1)
+
+
+def _parquet_batches(stream, text_field: str, url: str, first: int, end: int) -> Iterator[tuple[int, str]]:
+    """(row in the file, text) of row groups ``first`` to ``end`` (exclusive; -1: the last)."""
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(stream)
@@ -88,8 +93,13 @@ def _parquet_texts(stream, text_field: str, url: str) -> Iterator[tuple[int, str
     if text_field not in names:
         raise InvalidArgument(f"{url}: no column {text_field!r} (columns: {', '.join(names)}; "
                               "choose one with --text-field)")
-    row = 0
-    for batch in pf.iter_batches(batch_size=PARQUET_BATCH, columns=[text_field]):
+    meta = pf.metadata
+    end = meta.num_row_groups if end < 0 else end
+    row = sum(meta.row_group(g).num_rows for g in range(first))
+    if first >= end:
+        return
+    for batch in pf.iter_batches(batch_size=PARQUET_BATCH, row_groups=list(range(first, end)),
+                                 columns=[text_field]):
         for text in batch.column(0).to_pylist():
             if isinstance(text, str):
                 yield row, text

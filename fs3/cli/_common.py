@@ -263,6 +263,9 @@ def export_cluster() -> None:
         os.environ["FS3_TOKEN"] = st.token
 
 
+BYTE_STAGES = ("hash", "shingles", "tokenize")  # stages of a shard build counted in input bytes
+
+
 class ProgressBars:
     """tqdm bars per stage of a long job (hashing, tokenizing...), fed by the library's progress callback."""
 
@@ -276,8 +279,13 @@ class ProgressBars:
         from tqdm import tqdm
         bar = self.bars.get(stage)
         if bar is None:
-            label = {"hash": "hashing", "tokenize": "tokenizing"}.get(stage, stage)
-            bar = self.bars[stage] = tqdm(total=total, desc=label, unit="doc", leave=True)
+            label = {"hash": "hashing", "shingles": "shingling", "tokenize": "tokenizing",
+                     "compare": "comparing"}.get(stage, stage)
+            if stage in BYTE_STAGES:  # input bytes: the rate in MB/s, and an ETA
+                bar = self.bars[stage] = tqdm(total=total, desc=label, unit="B", unit_scale=True,
+                                              unit_divisor=1024, leave=True)
+            else:
+                bar = self.bars[stage] = tqdm(total=total, desc=label, unit="doc", leave=True)
         bar.total = total
         bar.update(done - bar.n)
 

@@ -31,21 +31,35 @@ def shards() -> None:
 @click.option("--tokenizer", metavar="PATH", help="A Hugging Face tokenizer.json (default: byte-level).")
 @click.option("--eod-token", metavar="TOKEN", help="End-of-document token of the tokenizer (default: guessed).")
 @click.option("--shard-tokens", default=1 << 26, show_default=True, help="Tokens per shard.")
-@click.option("--processes", "-j", type=int, help="Worker processes (default: one per core).")
+@click.option("--processes", "-j", type=click.IntRange(1, 4096), help="Worker processes (default: one per core).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where the workers run: processes here, or a Ray cluster (pip install 'fs3[ray]').")
+@click.option("--ray-address", metavar="ADDRESS", help="An existing Ray cluster (default: one started for the build).")
+@click.option("--part-size", default="64M", show_default=True,
+              help="Input bytes a worker takes at a time (each part's kept documents make its own shards).")
 @click.option("--dry-run", is_flag=True, help="Report duplicate clusters; write nothing.")
 @click.option("--overwrite", is_flag=True, help="Replace a shard set already at --out.")
 @click.option("--show", default=10, show_default=True, help="Duplicate clusters to list.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: on a terminal).")
 def build(inputs, out, text_field, pattern, scope, exact, near, threshold, num_perm, bands, rows, shingle,
-          tokenizer, eod_token, shard_tokens, processes, dry_run, overwrite, show, as_json, progress):
+          tokenizer, eod_token, shard_tokens, processes, engine, ray_address, part_size, dry_run, overwrite, show,
+          as_json, progress):
     """Build deduplicated token shards from INPUTS (JSONL, Parquet or text files or directories, local or
-    fs3:// URLs)."""
+    fs3:// URLs). A build that was stopped goes on from its last finished stage when run again with the
+    same inputs and options."""
     from fs3._errors import InvalidArgument
     from fs3.dataloader import MinHashParams, build_shards
 
+    from ._bench import parse_size
+
     if out is None and not dry_run:
         raise InvalidArgument("say where the shards go with --out URL (or use --dry-run)")
+    part_bytes = parse_size(part_size)
+    if not 1 << 10 <= part_bytes <= 1 << 40:
+        raise InvalidArgument("Invalid argument: --part-size from 1K to 1T")
+    if ray_address and engine != "ray":
+        raise InvalidArgument("--ray-address goes with --engine ray")
     export_cluster()
     bars = ProgressBars(progress_enabled(progress) and not as_json)
     try:
@@ -54,7 +68,8 @@ def build(inputs, out, text_field, pattern, scope, exact, near, threshold, num_p
                               minhash=MinHashParams(num_perm=num_perm, threshold=threshold, bands=bands,
                                                     rows=rows, shingle_size=shingle),
                               tokenizer=tokenizer, eod_token=eod_token, shard_tokens=shard_tokens,
-                              processes=processes, dry_run=dry_run, overwrite=overwrite, progress=bars)
+                              processes=processes, dry_run=dry_run, overwrite=overwrite, progress=bars,
+                              engine=engine, ray_address=ray_address, part_size=part_bytes)
     finally:
         bars.close()
     m = report.manifest

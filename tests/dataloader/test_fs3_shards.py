@@ -164,7 +164,7 @@ def test_hugging_face_tokenizer(tmp_path):
     assert m.tokenizer["kind"] == "huggingface" and m.eod_id == tok.token_to_id("<|endoftext|>")
     assert m.vocab_size == tok.get_vocab_size()
     assert m.dtype == ("uint8" if m.vocab_size <= 256 else "uint16")
-    data = np.fromfile(tmp_path / "out" / "shard-00000.bin", dtype=m.dtype)
+    data = np.fromfile(tmp_path / "out" / "shard-00000-00000.bin", dtype=m.dtype)
     assert data[-1] == m.eod_id
     assert tok.decode(data[:-1].tolist()) == "the quick brown fox"
     assert tokenizers is not None

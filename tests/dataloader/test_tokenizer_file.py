@@ -51,7 +51,7 @@ def test_the_tokenizer_file_is_stored_with_its_checksum(hf_set):
     assert spec["sha256"] == hashlib.sha256(original).hexdigest()
     assert verify_tokenizer(str(out)) == spec["sha256"]
     tok = load_tokenizer(str(out))
-    data = np.fromfile(out / "shard-00000.bin", dtype=read_manifest(str(out)).dtype)
+    data = np.fromfile(out / "shard-00000-00000.bin", dtype=read_manifest(str(out)).dtype)
     assert list(tok.encode("the quick brown fox")) == list(data[:-1])
     assert data[-1] == tok.eod_id
 

@@ -1,0 +1,166 @@
+"""The work of a shard build that runs in workers, one part of the inputs at a time: hash every document,
+shingle the near-duplicate candidates, tokenize and write the kept ones. Each task reads its part from
+the inputs and writes its output under the build's work directory (or its shards into the shard set)
+itself, local or on fs3, and returns only counts: the engine (local processes or Ray) moves no text.
+
+Functions here are module-level and take (context, task), so any engine can call them by name."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from fs3._checksum import crc32c
+from fs3._errors import FS3Error
+
+from . import _files
+from ._format import ShardInfo, encode_index
+from ._inputs import InputFile
+from ._minhash import EMPTY, MinHasher, MinHashParams
+from ._parts import Part, part_documents
+from ._text import fingerprint, normalize, shingles
+
+
+@dataclass
+class BuildContext:
+    """What every task needs; sent to each worker once."""
+
+    files: list[InputFile]
+    text_field: str
+    params: MinHashParams | None
+    tokenizer: object
+    work: str                 # the build's work directory (local or fs3 URL)
+    out: str | None           # the shard set (None: a dry run)
+    dtype: str
+    shard_tokens: int
+
+
+def part_file(work: str, stage: str, number: int, ext: str = "npz") -> str:
+    return _files.join(_files.join(work, stage), f"part-{number:05d}.{ext}")
+
+
+def save_arrays(url: str, **arrays) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    with _files.open_write(url) as f:
+        f.write(buf.getbuffer())
+
+
+_hashers: dict = {}
+
+
+def _hasher(params: MinHashParams) -> MinHasher:
+    h = _hashers.get(params)
+    if h is None:
+        h = _hashers[params] = MinHasher(params)
+    return h
+
+
+def hash_part(ctx: BuildContext, part: Part) -> dict:
+    """Per document: its content hash, whether it has text and shingles, where it is; its signature's
+    banded columns, band by band. Written to ``hash/part-N.npz``."""
+    p = ctx.params
+    shingle = p.shingle_size if p is not None else 5
+    hasher = _hasher(p) if p is not None else None
+    hashes, nonempty, piece, place, sigs = [], [], [], [], []
+    lines: list[int] = []
+    empty_sig = np.full(p.num_perm if p is not None else 1, EMPTY, dtype=np.uint32)
+    for k, where, raw in part_documents(ctx.files, part, ctx.text_field, lines):
+        text = normalize(raw)
+        key, shingle_set = fingerprint(text, shingle)
+        hashes.append(key)
+        nonempty.append(bool(text))
+        piece.append(k)
+        place.append(where)
+        if hasher is not None:
+            sigs.append(hasher.signature(shingle_set) if text else empty_sig)
+    n = len(hashes)
+    arrays = {"hash": np.array(hashes, dtype="S16").reshape(n), "nonempty": np.array(nonempty, dtype=bool),
+              "piece": np.array(piece, dtype=np.int32), "place": np.array(place, dtype=np.int64)}
+    if p is not None:
+        sig = np.stack(sigs) if sigs else np.zeros((0, p.num_perm), np.uint32)
+        arrays["no_shingles"] = np.all(sig == EMPTY, axis=1)
+        for b in range(p.bands):
+            arrays[f"band_{b}"] = np.ascontiguousarray(sig[:, b * p.rows:(b + 1) * p.rows])
+    save_arrays(part_file(ctx.work, "hash", part.number), **arrays)
+    return {"part": part.number, "documents": n, "lines": lines, "bytes": part.size}
+
+
+def shingle_part(ctx: BuildContext, task: tuple[Part, np.ndarray]) -> dict:
+    """The shingle sets of a part's candidates (their indices in the part, ascending), flat: ``ids`` with
+    ``offsets``. Written to ``shingles/part-N.npz``."""
+    part, wanted = task
+    sets, at = [], 0
+    for i, (_k, _where, raw) in enumerate(part_documents(ctx.files, part, ctx.text_field)):
+        if at < len(wanted) and wanted[at] == i:
+            sets.append(shingles(normalize(raw), ctx.params.shingle_size))
+            at += 1
+    offsets = np.zeros(len(sets) + 1, dtype=np.int64)
+    np.cumsum([len(s) for s in sets], out=offsets[1:])
+    ids = np.concatenate(sets) if sets else np.zeros(0, np.uint64)
+    save_arrays(part_file(ctx.work, "shingles", part.number), ids=ids, offsets=offsets)
+    return {"part": part.number, "documents": len(sets), "bytes": part.size}
+
+
+class ShardWriter:
+    """Documents' tokens to ``NAME-KKKKK.bin/.idx`` shards of about ``shard_tokens`` tokens."""
+
+    def __init__(self, out: str, prefix: str, dtype: np.dtype, shard_tokens: int, eod_id: int):
+        self.out, self.prefix, self.dtype, self.shard_tokens, self.eod = out, prefix, dtype, shard_tokens, eod_id
+        self.shards: list[ShardInfo] = []
+        self._file = None
+
+    def _open(self) -> None:
+        self.name = f"{self.prefix}-{len(self.shards):05d}"
+        self._file = _files.open_write(_files.join(self.out, self.name + ".bin"))
+        self._lengths: list[int] = []
+        self._crc = 0
+        self._tokens = 0
+
+    def add(self, tokens: np.ndarray) -> None:
+        if self._file is None:
+            self._open()
+        data = np.empty(len(tokens) + 1, dtype=self.dtype)
+        data[:-1] = tokens
+        data[-1] = self.eod
+        raw = data.tobytes()
+        self._file.write(raw)
+        self._crc = crc32c(raw, self._crc)
+        self._lengths.append(len(data))
+        self._tokens += len(data)
+        if self._tokens >= self.shard_tokens:
+            self._finish()
+
+    def _finish(self) -> None:
+        self._file.close()
+        self._file = None
+        index = encode_index(self.dtype, np.asarray(self._lengths))
+        with _files.open_write(_files.join(self.out, self.name + ".idx")) as f:
+            f.write(index)
+        self.shards.append(ShardInfo(self.name, len(self._lengths), self._tokens, self._crc, crc32c(index)))
+
+    def close(self) -> list[ShardInfo]:
+        if self._file is not None:
+            self._finish()
+        return self.shards
+
+
+def write_part(ctx: BuildContext, task: tuple[Part, np.ndarray]) -> dict:
+    """Tokenize a part's kept documents (a bool per document of the part) and write its shards
+    (``shard-PPPPP-KKKKK``) into the shard set."""
+    part, keep = task
+    tok = ctx.tokenizer
+    writer = ShardWriter(ctx.out, f"shard-{part.number:05d}", np.dtype(ctx.dtype), ctx.shard_tokens, tok.eod_id)
+    for i, (_k, _where, raw) in enumerate(part_documents(ctx.files, part, ctx.text_field)):
+        if keep[i]:
+            tokens = tok.encode(normalize(raw))
+            if len(tokens) and (tokens.min() < 0 or tokens.max() >= tok.vocab_size):
+                raise FS3Error("the tokenizer produced ids outside its vocabulary")
+            writer.add(tokens)
+    return {"part": part.number, "shards": [asdict(s) for s in writer.close()], "documents": int(keep.sum()),
+            "bytes": part.size}
+
+
+TASKS = {f.__name__: f for f in (hash_part, shingle_part, write_part)}

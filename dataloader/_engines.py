@@ -1,0 +1,105 @@
+"""Where a build's part tasks run: ``local`` (worker processes on this machine, or this process for one)
+or ``ray`` (tasks on a Ray cluster: ``pip install 'fs3[ray]'``; an existing one at ``ray_address``, else
+one started here for the build). Both give results in the order of the tasks, with a bounded number in
+flight, and a task's error raised in this process; the output does not depend on the engine."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Iterable, Iterator
+
+from fs3._errors import InvalidArgument
+
+from . import _files
+from ._build_tasks import TASKS, BuildContext
+
+DEPTH = 2  # tasks per worker handed out and not yet taken back
+
+_context: BuildContext | None = None
+
+
+def _init(ctx: BuildContext, env: dict[str, str]) -> None:
+    global _context
+    _files.adopt_environment(env)
+    _context = ctx
+
+
+def _call(name: str, task):
+    return TASKS[name](_context, task)
+
+
+def _ordered(submit, tasks: Iterable, depth: int) -> Iterator:
+    pending: deque = deque()
+    for task in tasks:
+        pending.append(submit(task))
+        if len(pending) >= depth:
+            yield pending.popleft()
+    yield from pending
+
+
+class LocalEngine:
+    name = "local"
+
+    def __init__(self, ctx: BuildContext, processes: int):
+        self.ctx, self.processes, self.pool = ctx, processes, None
+        if processes > 1:
+            # fork, unless this process has used gRPC (a forked copy could not): then a fresh fork server
+            mp = multiprocessing.get_context("forkserver" if _files.has_clients() else "fork")
+            self.pool = mp.Pool(processes, initializer=_init, initargs=(ctx, _files.fs3_environment()))
+
+    def map(self, fn, tasks: Iterable) -> Iterator:
+        if self.pool is None:
+            yield from (fn(self.ctx, t) for t in tasks)
+            return
+        for result in _ordered(lambda t: self.pool.apply_async(_call, (fn.__name__, t)), tasks,
+                               DEPTH * self.processes):
+            yield result.get()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+
+
+def _ray_task(name: str, ctx: BuildContext, env: dict[str, str], task):
+    _files.adopt_environment(env)
+    return TASKS[name](ctx, task)
+
+
+class RayEngine:
+    name = "ray"
+
+    def __init__(self, ctx: BuildContext, processes: int, address: str | None):
+        try:
+            import ray
+        except ImportError:
+            raise InvalidArgument("--engine ray needs Ray: pip install 'fs3[ray]'") from None
+        self.ray = ray
+        self.started = not ray.is_initialized()
+        if self.started:
+            kwargs = {"address": address} if address else {"num_cpus": processes}
+            ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
+        self.width = max(1, int(ray.cluster_resources().get("CPU", processes)))
+        self.ctx_ref = ray.put(ctx)
+        self.env = _files.fs3_environment()
+        self.remote = ray.remote(num_cpus=1, max_retries=2)(_ray_task)
+
+    def map(self, fn, tasks: Iterable) -> Iterator:
+        for ref in _ordered(lambda t: self.remote.remote(fn.__name__, self.ctx_ref, self.env, t), tasks,
+                            DEPTH * self.width):
+            yield self.ray.get(ref)
+
+    def close(self) -> None:
+        if self.started:
+            self.ray.shutdown()
+
+
+def make_engine(name: str, ctx: BuildContext, processes: int, address: str | None):
+    if name == "local":
+        if address:
+            raise InvalidArgument("--ray-address goes with --engine ray")
+        return LocalEngine(ctx, processes)
+    if name == "ray":
+        return RayEngine(ctx, processes, address)
+    raise InvalidArgument(f"engine must be 'local' or 'ray', not {name!r}")

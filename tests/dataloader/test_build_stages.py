@@ -1,0 +1,146 @@
+"""Shard builds in parts and stages: the parts (how the inputs are cut for workers), the number of
+processes and the engine (local processes or Ray) never change the result; a build killed with SIGKILL
+goes on from its last finished stage and ends with the same shard set as one never stopped; an
+unfinished build is never mixed with a build of other settings."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from _timing import wait_for
+
+from fs3.dataloader import build_shards
+from fs3.dataloader._format import Manifest
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """JSONL (cut into several parts when parts are small), gzipped JSONL, Parquet with row groups and
+    text files, with exact and near duplicates within and across them."""
+    d = tmp_path_factory.mktemp("corpus") / "in"
+    d.mkdir()
+    rnd = random.Random(5)
+    words = [f"w{i}" for i in range(2000)]
+    docs = []
+    for i in range(900):
+        t = [rnd.choice(words) for _ in range(50)]
+        docs.append(" ".join(t))
+        if i % 6 == 0:
+            t2 = list(t)
+            t2[rnd.randrange(50)] = "changed"
+            docs.append(" ".join(t2))
+        if i % 9 == 0:
+            docs.append(docs[-1].upper())
+    with open(d / "a.jsonl", "w") as f:
+        for k, x in enumerate(docs[:600]):
+            f.write(json.dumps({"text": x}) + "\n" + ("\n" if k % 50 == 0 else ""))  # blank lines too
+    with gzip.open(d / "b.jsonl.gz", "wt") as f:
+        for x in docs[600:800]:
+            f.write(json.dumps({"text": x}) + "\n")
+    pq.write_table(pa.table({"text": docs[300:1000]}), d / "c.parquet", row_group_size=100)
+    for k in range(5):
+        (d / f"t{k}.txt").write_text(docs[k * 7])
+    return d
+
+
+def _tokens(out) -> np.ndarray:
+    m = Manifest.from_json(open(os.path.join(out, "manifest.json"), "rb").read())
+    return np.concatenate([np.fromfile(os.path.join(out, f"{s.name}.bin"), dtype=m.dtype) for s in m.shards])
+
+
+def _same_set(a, b) -> None:
+    ma = json.loads(open(os.path.join(a, "manifest.json")).read())
+    mb = json.loads(open(os.path.join(b, "manifest.json")).read())
+    for m in (ma, mb):
+        m.pop("created")
+    assert ma == mb
+    for s in ma["shards"]:
+        for ext in (".bin", ".idx"):
+            assert open(os.path.join(a, s["name"] + ext), "rb").read() == \
+                open(os.path.join(b, s["name"] + ext), "rb").read()
+
+
+def test_parts_and_processes_do_not_change_what_is_kept_or_written(corpus, tmp_path):
+    whole = build_shards([str(corpus)], str(tmp_path / "whole"), processes=1)
+    cut = build_shards([str(corpus)], str(tmp_path / "cut"), processes=2, part_size=16 << 10)
+    assert len(json.loads((tmp_path / "cut" / "manifest.json").read_text())["shards"]) > 5  # many parts
+    assert list(cut.names) == list(whole.names)  # line numbers of a JSONL file cut into pieces included
+    assert "in/a.jsonl:3" in list(whole.names) and "in/c.parquet#699" in list(whole.names)
+    assert np.array_equal(cut.dedup.keep, whole.dedup.keep)
+    assert whole.dedup.near_removed > 0 and whole.dedup.exact_removed > 0
+    assert np.array_equal(_tokens(tmp_path / "cut"), _tokens(tmp_path / "whole"))
+    build_shards([str(corpus)], str(tmp_path / "again"), processes=1, part_size=16 << 10)
+    _same_set(tmp_path / "cut", tmp_path / "again")
+
+
+def test_ray_and_local_builds_give_the_same_shard_set(corpus, tmp_path):
+    pytest.importorskip("ray")
+    build_shards([str(corpus)], str(tmp_path / "local"), processes=2, part_size=32 << 10)
+    report = build_shards([str(corpus)], str(tmp_path / "ray"), processes=2, part_size=32 << 10, engine="ray")
+    assert report.dedup.near_removed > 0
+    _same_set(tmp_path / "local", tmp_path / "ray")
+
+
+def _build_cmd(corpus, out, *extra):
+    return [sys.executable, "-m", "fs3", "shards", "build", str(corpus), "--out", str(out), "-j", "2",
+            "--part-size", "16K", "--no-progress", "--json", *extra]
+
+
+@pytest.mark.parametrize("stage", ["hash", "shingles", "write"])
+def test_a_build_killed_after_a_stage_goes_on_from_there(corpus, tmp_path, stage):
+    ref = tmp_path / "ref"
+    build_shards([str(corpus)], str(ref), processes=2, part_size=16 << 10)
+    out = tmp_path / "out"
+    env = dict(os.environ, FS3_TEST_PAUSE_AFTER_STAGE=stage)
+    proc = subprocess.Popen(_build_cmd(corpus, out), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    stages = out / ".fs3-build" / "stages.json"
+    try:
+        wait_for(lambda: stages.exists() and stage in json.loads(stages.read_text())["done"], timeout=300,
+                 what=f"the build to finish its {stage} stage")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not (out / "manifest.json").exists()
+    done = subprocess.run(_build_cmd(corpus, out), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seconds = json.loads(done.stdout)["seconds"]
+    assert "hash" not in seconds  # not done again
+    assert ("tokenize" in seconds) == (stage != "write")
+    _same_set(ref, out)
+    assert not (out / ".fs3-build").exists()
+
+
+def test_an_unfinished_build_is_not_mixed_with_other_settings(corpus, tmp_path):
+    out = tmp_path / "out"
+    env = dict(os.environ, FS3_TEST_PAUSE_AFTER_STAGE="hash")
+    proc = subprocess.Popen(_build_cmd(corpus, out), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    stages = out / ".fs3-build" / "stages.json"
+    try:
+        wait_for(lambda: stages.exists() and "hash" in json.loads(stages.read_text())["done"], timeout=300,
+                 what="the build to finish hashing")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    other = subprocess.run(_build_cmd(corpus, out, "--threshold", "0.5"), capture_output=True, text=True,
+                           timeout=600)
+    assert other.returncode != 0
+    assert "unfinished build" in other.stderr and "--overwrite" in other.stderr
+    assert "Traceback" not in other.stderr
+    assert stages.exists()  # left as it was
+    fresh = subprocess.run(_build_cmd(corpus, out, "--threshold", "0.5", "--overwrite"), capture_output=True,
+                           text=True, timeout=600)
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    assert "hash" in json.loads(fresh.stdout)["seconds"]  # started again
+    assert json.loads((out / "manifest.json").read_text())["dedup"]["minhash"]["threshold"] == 0.5
