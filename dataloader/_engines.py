@@ -77,9 +77,17 @@ class RayEngine:
             raise InvalidArgument("--engine ray needs Ray: pip install 'fs3[ray]'") from None
         self.ray = ray
         self.started = not ray.is_initialized()
+        if self.started and address:
+            _probe(address)
         if self.started:
             kwargs = {"address": address} if address else {"num_cpus": processes}
-            ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
+            try:
+                ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
+            except (ConnectionError, RuntimeError) as exc:
+                raise InvalidArgument(
+                    f"could not join the Ray cluster at {address}: {str(exc).strip().splitlines()[-1]} (a "
+                    "cluster with token authentication, the default since Ray 2.59, needs RAY_AUTH_MODE=token "
+                    "here and its token in ~/.ray/auth_token or RAY_AUTH_TOKEN)") from None
         self.width = max(1, int(ray.cluster_resources().get("CPU", processes)))
         self.ctx_ref = ray.put(ctx)
         self.env = _files.fs3_environment()
@@ -93,6 +101,21 @@ class RayEngine:
     def close(self) -> None:
         if self.started:
             self.ray.shutdown()
+
+
+def _probe(address: str) -> None:
+    """A clear error at once for a Ray address nothing answers at (Ray itself retries for minutes)."""
+    import socket
+
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto" and other forms Ray resolves itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as exc:
+        raise InvalidArgument(f"no Ray cluster answers at {address} ({exc.strerror or exc}); start one with "
+                              "`ray start --head`, or leave out --ray-address to start one for the build") from None
 
 
 def make_engine(name: str, ctx: BuildContext, processes: int, address: str | None):

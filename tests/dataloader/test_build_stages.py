@@ -144,3 +144,46 @@ def test_an_unfinished_build_is_not_mixed_with_other_settings(corpus, tmp_path):
     assert fresh.returncode == 0, fresh.stderr[-2000:]
     assert "hash" in json.loads(fresh.stdout)["seconds"]  # started again
     assert json.loads((out / "manifest.json").read_text())["dedup"]["minhash"]["threshold"] == 0.5
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_build_on_an_existing_ray_cluster_gives_the_same_shard_set(corpus, tmp_path):
+    pytest.importorskip("ray")
+    import socket
+    port = _free_port()
+    # token authentication, with a token of the test's own (nothing from ~/.ray)
+    env = dict(os.environ, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=os.urandom(16).hex())
+    head = subprocess.Popen([sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--port", str(port),
+                             "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats",
+                             "--ray-client-server-port", str(_free_port()), "--block"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        def answers():
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return True
+            except OSError:
+                return head.poll() is not None  # (then the assertion below says so)
+        wait_for(answers, timeout=120, what="the Ray head to listen")
+        assert head.poll() is None, "ray start --head failed"
+        build_shards([str(corpus)], str(tmp_path / "local"), processes=1, part_size=32 << 10)
+        cmd = [a if a != "16K" else "32K" for a in _build_cmd(corpus, tmp_path / "ray", "--engine", "ray",
+                                                              "--ray-address", f"127.0.0.1:{port}")]
+        done = subprocess.run(cmd,
+                              env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        _same_set(tmp_path / "local", tmp_path / "ray")
+    finally:
+        for sig, grace in ((signal.SIGTERM, 60), (signal.SIGKILL, 30)):
+            try:
+                os.killpg(head.pid, sig)
+                head.wait(grace)
+                break
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                continue
