@@ -80,7 +80,8 @@ class RayEngine:
         if self.started and address:
             _probe(address)
         if self.started:
-            kwargs = {"address": address} if address else {"num_cpus": processes}
+            # without an address, always a new local instance ("local"), whatever cluster ran here before
+            kwargs = {"address": address} if address else {"address": "local", "num_cpus": processes}
             try:
                 ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
             except (ConnectionError, RuntimeError) as exc:

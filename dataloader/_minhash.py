@@ -113,9 +113,12 @@ def band_buckets(signatures, params: MinHashParams, groups=None, live=None) -> B
     mult = np.random.Generator(np.random.PCG64(7)).integers(1, 1 << 63, p.rows + 1, dtype=np.uint64) | np.uint64(1)
     sizes, parts = [], []
     for band in range(p.bands):
-        cols = band_of(band)[live].astype(np.uint64)
+        cols = band_of(band)
         with np.errstate(over="ignore"):  # a 64-bit key per (group, band content); equal content, equal key
-            keys = (cols * mult[:p.rows]).sum(axis=1) + groups[live].astype(np.uint64) * mult[p.rows]
+            keys = groups[live].astype(np.uint64) * mult[p.rows]
+            for r in range(p.rows):  # a column at a time: 8 bytes a document of temporaries, not 8 x rows
+                keys += cols[live, r].astype(np.uint64) * mult[r]
+        del cols
         order = np.argsort(keys, kind="stable")  # stable: members stay ascending within a bucket
         sorted_keys = keys[order]
         starts = np.nonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])[0]

@@ -187,3 +187,7 @@ def test_a_build_on_an_existing_ray_cluster_gives_the_same_shard_set(corpus, tmp
                 break
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 continue
+        # the head's record of the "current" cluster would send a later ray.init() here to a dead one
+        current = "/tmp/ray/ray_current_cluster"
+        if os.path.exists(current) and open(current).read().strip().endswith(f":{port}"):
+            os.unlink(current)
