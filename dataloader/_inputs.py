@@ -1,13 +1,12 @@
-"""The documents of a build's inputs, read in pieces: JSONL line by line (through gzip when compressed),
-Parquet a record batch at a time, a text file as one document. However large an input file, a build
-holds one document (or one Parquet batch) of it at a time.
+"""A build's input files and their documents' names. The documents are read in pieces (``_parts``): JSONL
+line by line (through gzip when compressed), Parquet a record batch at a time, a text file as one
+document; however large an input file, a worker holds one document (or one Parquet batch) of it at a time.
 
 A document is named by its file and its place in it (``DocumentNames``: two numbers a document, the names
 made when asked), so the process that coordinates a build keeps no string per document."""
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,24 +50,6 @@ def input_files(inputs: list[str], pattern: str | None) -> list[InputFile]:
     return out
 
 
-def documents(files: list[InputFile], text_field: str) -> Iterator[tuple[int, int, str]]:
-    """(file number, place, raw text) for every document of ``files``, in order. The place is the line
-    number of a JSONL document, the row of a Parquet one, ``WHOLE`` for a text file."""
-    for number, f in enumerate(files):
-        with _files.open_read(f.url) as raw:
-            stream = gzip.GzipFile(fileobj=raw, mode="rb") if f.url.lower().endswith(".gz") else raw
-            if f.kind == "jsonl":
-                for line_no, line in enumerate(stream, 1):
-                    if line.strip():
-                        yield number, line_no, _json_text(line, text_field, f.url, line_no)
-            elif f.kind == "parquet":
-                yield from ((number, row, text) for row, text in _parquet_texts(stream, text_field, f.url))
-            else:
-                data = stream.read()
-                if b"\x00" not in data[:8192]:  # a binary file in a text tree is skipped
-                    yield number, WHOLE, data.decode("utf-8", errors="replace")
-
-
 def _json_text(line: bytes, text_field: str, url: str, line_no: int) -> str:
     try:
         record = json.loads(line)
@@ -78,10 +59,6 @@ def _json_text(line: bytes, text_field: str, url: str, line_no: int) -> str:
     if not isinstance(text, str):
         raise InvalidArgument(f"{url}:{line_no}: no text field {text_field!r} (choose one with --text-field)")
     return text
-
-
-def _parquet_texts(stream, text_field: str, url: str) -> Iterator[tuple[int, str]]:
-    return _parquet_batches(stream, text_field, url, 0, -1)
 
 
 def _parquet_batches(stream, text_field: str, url: str, first: int, end: int) -> Iterator[tuple[int, str]]:
@@ -104,34 +81,6 @@ def _parquet_batches(stream, text_field: str, url: str, first: int, end: int) ->
             if isinstance(text, str):
                 yield row, text
             row += 1
-
-
-class Column:
-    """A growing numpy array (amortized doubling), for one value per document."""
-
-    def __init__(self, dtype, width: int = 0):
-        self._shape = (width,) if width else ()
-        self._data = np.empty((1024, *self._shape), dtype=dtype)
-        self._n = 0
-
-    def extend(self, values) -> None:
-        values = np.asarray(values, dtype=self._data.dtype)
-        need = self._n + len(values)
-        if need > len(self._data):
-            grown = np.empty((max(need, 2 * len(self._data)), *self._shape), dtype=self._data.dtype)
-            grown[:self._n] = self._data[:self._n]
-            self._data = grown
-        self._data[self._n:need] = values
-        self._n = need
-
-    def __len__(self) -> int:
-        return self._n
-
-    def array(self) -> np.ndarray:
-        """The values so far (a copy the size of the values, the growing buffer given back)."""
-        out = self._data[:self._n].copy()
-        self._data = self._data[:0]
-        return out
 
 
 class DocumentNames:
