@@ -169,3 +169,22 @@ def test_hugging_face_tokenizer(tmp_path):
     assert tok.decode(data[:-1].tolist()) == "the quick brown fox"
     assert tokenizers is not None
 
+
+
+def test_ray_workers_read_and_write_fs3_themselves(cluster, client, corpus):
+    # each Ray task opens the inputs on fs3 and writes its part's shards there with the caller's FS3_*
+    # settings; the result is the local engine's, byte for byte
+    pytest.importorskip("ray")
+    common = ["shards", "build", "fs3:///inputs/a.jsonl", "fs3:///inputs/text", "--part-size", "4K", "-j", "2",
+              "--json"]
+    local = json.loads(fs3(cluster, *common, "--out", "fs3:///datasets/by-local").stdout)
+    ray = json.loads(fs3(cluster, *common, "--out", "fs3:///datasets/by-ray", "--engine", "ray").stdout)
+    assert ray["stats"] == local["stats"] and ray["shards"] == local["shards"] > 2  # several parts
+    ml = json.loads(client.read("/datasets/by-local/manifest.json"))
+    mr = json.loads(client.read("/datasets/by-ray/manifest.json"))
+    ml.pop("created"), mr.pop("created")
+    assert ml == mr
+    for s in ml["shards"]:
+        for ext in (".bin", ".idx"):
+            assert client.read(f"/datasets/by-ray/{s['name']}{ext}") == client.read(f"/datasets/by-local/{s['name']}{ext}")
+    assert not client.exists("/datasets/by-ray/.fs3-build")
