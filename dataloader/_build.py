@@ -37,11 +37,12 @@ from fs3._errors import AlreadyExists, InvalidArgument
 
 from . import _files
 from ._build_tasks import BuildContext, hash_part, part_file, shingle_part, write_part
-from ._dedup import DedupResult, NearDedup, exact_duplicates
+from ._dedup import DedupResult, NearDedup
 from ._engines import make_engine
 from ._format import MANIFEST_NAME, Manifest, ShardInfo, fitting_dtype
-from ._inputs import DocumentNames, input_files
+from ._inputs import document_name, input_files
 from ._minhash import MinHashParams
+from ._partitions import band_buckets_partitioned, exact_duplicates_partitioned, partitions_for
 from ._parts import PART_SIZE, Part, plan_parts
 from ._text import DEDUP_KEY, NORMALIZATION
 from ._tokenize import ByteTokenizer, HFTokenizer
@@ -56,7 +57,7 @@ STAGES_NAME = "stages.json"
 class BuildReport:
     manifest: Manifest
     dedup: DedupResult
-    names: DocumentNames              # document names in input order (path, path:line, path#row)
+    names: _PartNames                 # document names in input order (path, path:line, path#row)
     seconds: dict[str, float] = field(default_factory=dict)
     dry_run: bool = False
 
@@ -137,15 +138,89 @@ def _settings(inputs, files, parts, text_field, dedup_scope, exact_dedup, params
             "tokenizer": tok.spec(), "shard_tokens": shard_tokens}
 
 
-def _load(work: str, parts: list[Part], names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The hash stage's per-document arrays ``names``, concatenated over parts."""
-    got: dict[str, list] = {n: [] for n in names}
-    for part in parts:
+def _each(work: str, parts: list[Part], names: tuple[str, ...]):
+    """(part index, {name: array}) of the hash stage's per-document arrays ``names``, a part at a time."""
+    for k, part in enumerate(parts):
         with _files.open_read(part_file(work, "hash", part.number)) as f:
             z = np.load(f)
-            for n in names:
-                got[n].append(z[n])
-    return {n: np.concatenate(v) if v else np.zeros(0) for n, v in got.items()}
+            arrays = {n: z[n] for n in names}
+        yield k, arrays
+
+
+_NAME = np.dtype([("f", "<i8"), ("p", "<i8")])
+
+
+class _PartNames:
+    """``names[i]``: document *i*'s name, made when asked from its part's stage files (one part's places
+    held at a time): a build's coordinator keeps no name, nor a number for a name, per document."""
+
+    def __init__(self, files, work: str, parts: list[Part], counts: list[int], lines: list[list[int]]):
+        self.files, self.work, self.parts = files, work, parts
+        self.starts = np.r_[0, np.cumsum(counts)].astype(np.int64)
+        # a JSONL piece numbers its lines from its start: add the lines of the file's pieces before it
+        self._base: list[np.ndarray] = []
+        seen: dict[int, int] = {}
+        for k, part in enumerate(parts):
+            base = []
+            for j, pc in enumerate(part.pieces):
+                base.append(seen.get(pc.file, 0) if files[pc.file].kind == "jsonl" else 0)
+                seen[pc.file] = seen.get(pc.file, 0) + (lines[k][j] if j < len(lines[k]) else 0)
+            self._base.append(np.asarray(base, dtype=np.int64))
+        self._held: tuple[int, np.ndarray, np.ndarray] | None = None
+        self._map: np.ndarray | None = None
+
+    def detach(self) -> None:
+        """Copy every document's (file, place) into a local file mapped here and unlinked at once, so the
+        names outlive the build's stage files without being held in memory."""
+        fd, path = tempfile.mkstemp(prefix="fs3-build-names-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                for k in range(len(self.parts)):
+                    file_no, place = self._part(k)
+                    rec = np.empty(len(file_no), dtype=_NAME)
+                    rec["f"], rec["p"] = file_no, place
+                    rec.tofile(f)
+            self._map = np.memmap(path, dtype=_NAME, mode="r", shape=(len(self),)) if len(self) else \
+                np.zeros(0, dtype=_NAME)
+        finally:
+            os.unlink(path)
+        self._held = None
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def _part(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._map is not None:
+            m = self._map[self.starts[k]:self.starts[k + 1]]
+            return m["f"], m["p"]
+        if self._held is None or self._held[0] != k:
+            _, z = next(_each(self.work, self.parts[k:k + 1], ("piece", "place")))
+            piece = z["piece"].astype(np.int64)
+            file_no = np.asarray([pc.file for pc in self.parts[k].pieces], dtype=np.int64)[piece] \
+                if len(piece) else np.zeros(0, np.int64)
+            place = z["place"] + (self._base[k][piece] if len(piece) else 0)
+            self._held = (k, file_no, place)
+        return self._held[1], self._held[2]
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = int(i) + (len(self) if i < 0 else 0)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        k = int(np.searchsorted(self.starts, i, side="right") - 1)
+        file_no, place = self._part(k)
+        j = i - int(self.starts[k])
+        return document_name(self.files[int(file_no[j])], int(place[j]))
+
+    def __iter__(self):
+        for k in range(len(self.parts)):
+            file_no, place = self._part(k)
+            for f, pl in zip(file_no.tolist(), place.tolist(), strict=True):
+                yield document_name(self.files[f], pl)
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other)
 
 
 def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = "text",
@@ -224,25 +299,50 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
         if not sum(counts):
             raise InvalidArgument("the inputs hold no documents")
         t0 = time.monotonic()
-        cols = _load(work, parts, ("hash", "nonempty", "piece", "place")
-                     + (("no_shingles",) if params is not None else ()))
-        names = _names(files, parts, counts, lines, cols.pop("piece"), cols.pop("place"))
-        file_groups = np.array([f.group if dedup_scope == "input" else 0 for f in files], dtype=np.int64)
-        groups = file_groups[names.file_no]
-        dedup = exact_duplicates(cols.pop("hash"), groups, exact=exact_dedup)
-        empties = ~cols.pop("nonempty").astype(bool)
-        dedup.keep &= ~empties
-        near = None
-        if params is not None:
-            near = NearDedup(dedup, _Bands(work, parts, counts, params), params, groups,
-                             empty=cols.pop("no_shingles").astype(bool))
-        seconds["dedup"] = time.monotonic() - t0
+        n = int(sum(counts))
         starts = np.r_[0, np.cumsum(counts)].astype(np.int64)
+        names = _PartNames(files, work, parts, counts, lines)
+        file_groups = np.array([f.group if dedup_scope == "input" else 0 for f in files], dtype=np.int64)
+
+        def groups_of(k: int, piece: np.ndarray) -> np.ndarray:
+            return file_groups[np.asarray([pc.file for pc in parts[k].pieces], dtype=np.int64)[piece]]
+
+        # exact duplicates and empty documents, then LSH buckets: a partition of the records at a time
+        keep = np.ones(n, dtype=bool)
+        dedup = DedupResult(keep)
+        partitions = partitions_for(n)
+        spill_dir = tempfile.mkdtemp(prefix="fs3-build-partitions-")
+        near = None
+        try:
+            if exact_dedup:
+                gone, clusters = exact_duplicates_partitioned(
+                    ((starts[k], z["hash"], groups_of(k, z["piece"])) for k, z in _each(work, parts, ("hash", "piece"))),
+                    partitions, spill_dir)
+                keep[gone] = False
+                dedup.exact_removed = len(gone)
+                dedup.clusters += [("exact", m) for m in clusters]
+            empties = 0
+            for k, z in _each(work, parts, ("nonempty",)):
+                nonempty = z["nonempty"].astype(bool)
+                empties += int((~nonempty).sum())
+                keep[starts[k]:starts[k + 1]] &= nonempty
+            if params is not None:
+                def band_parts(b: int):
+                    for k, z in _each(work, parts, ("no_shingles", "piece", f"band_{b}")):
+                        live = np.nonzero(keep[starts[k]:starts[k + 1]] & ~z["no_shingles"].astype(bool))[0]
+                        yield starts[k], z[f"band_{b}"], groups_of(k, z["piece"]), live
+
+                buckets = band_buckets_partitioned(band_parts, params, partitions, spill_dir)
+                near = NearDedup(dedup, _Bands(work, parts, counts, params), params, buckets=buckets)
+        finally:
+            shutil.rmtree(spill_dir, ignore_errors=True)
+        seconds["dedup"] = time.monotonic() - t0
 
         # 2. shingles of the candidates, 3. their judgement in input order
         if near is not None:
-            cand = near.candidates
-            tasks = [(p, np.nonzero(cand[starts[k]:starts[k + 1]])[0]) for k, p in enumerate(parts)]
+            cand = near.candidate_ids
+            bounds = np.searchsorted(cand, starts)
+            tasks = [(p, cand[bounds[k]:bounds[k + 1]] - starts[k]) for k, p in enumerate(parts)]
             tasks = [t for t in tasks if len(t[1])]
             if "shingles" not in stages.done:
                 run("shingles", shingle_part, tasks)
@@ -257,10 +357,10 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
                 for j, i in enumerate(local.tolist()):
                     near.offer(int(base + i), ids[offsets[j]:offsets[j + 1]])
                 judged += len(local)
-                report_progress("compare", judged, int(cand.sum()))
+                report_progress("compare", judged, len(cand))
             near.finish()
             seconds["compare"] = time.monotonic() - t0
-        stats = dedup.stats(len(names)) | {"empty_documents_removed": int(empties.sum())}
+        stats = dedup.stats(len(names)) | {"empty_documents_removed": empties}
         dedup_info = {
             "exact": exact_dedup, "near": near_dedup, "scope": dedup_scope, "key": DEDUP_KEY,
             "hash": "blake2b-128", "stats": stats,
@@ -274,6 +374,7 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
                             inputs=inputs, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         report = BuildReport(manifest, dedup, names, seconds, dry_run)
         if dry_run:
+            names.detach()
             return report
 
         # 4. tokenize and write, a part a task
@@ -289,6 +390,7 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
         manifest.tokens = sum(s.tokens for s in manifest.shards)
         with _files.open_write(_files.join(out, MANIFEST_NAME)) as f:
             f.write(manifest.to_json().encode())
+        names.detach()
         _files.remove_tree(work)
         return report
     finally:
@@ -296,27 +398,3 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
             runner.close()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _names(files, parts: list[Part], counts: list[int], lines: list[list[int]], piece: np.ndarray,
-           place: np.ndarray) -> DocumentNames:
-    """Document names from the hash stage's (piece, place): a JSONL piece's line numbers made the file's
-    by adding the lines of the pieces of the same file before it."""
-    piece_file = [[pc.file for pc in p.pieces] for p in parts]
-    file_no = np.empty(len(piece), dtype=np.int32)
-    place = place.astype(np.int64)
-    seen: dict[int, int] = {}     # file -> lines in its pieces so far
-    at = 0
-    for k, p in enumerate(parts):
-        offsets = []
-        for j, pc in enumerate(p.pieces):
-            offsets.append(seen.get(pc.file, 0))
-            seen[pc.file] = seen.get(pc.file, 0) + (lines[k][j] if j < len(lines[k]) else 0)
-        n = counts[k]
-        pk = piece[at:at + n]
-        file_no[at:at + n] = np.asarray(piece_file[k], dtype=np.int32)[pk] if n else []
-        jsonl = np.array([files[pc.file].kind == "jsonl" for pc in p.pieces], dtype=bool)
-        add = np.where(jsonl, np.asarray(offsets, dtype=np.int64), 0)
-        place[at:at + n] += add[pk] if n else 0
-        at += n
-    return DocumentNames(files, file_no, place)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._minhash import EMPTY, MinHashParams, band_buckets
+from ._minhash import EMPTY, Buckets, MinHashParams, band_buckets
 from ._text import jaccard
 
 
@@ -78,49 +78,68 @@ class NearDedup:
     order, with its shingle set (``offer``); then ``finish``."""
 
     def __init__(self, result: DedupResult, signatures, params: MinHashParams,
-                 groups: Sequence[int], max_comparisons: int = 64, empty: np.ndarray | None = None):
-        """``signatures``: (n, num_perm) array or a ``SignatureSpill``; ``empty``: the documents without
-        shingles (default: those whose signature is all ``EMPTY``, for an array)."""
+                 groups: Sequence[int] | None = None, max_comparisons: int = 64, empty: np.ndarray | None = None,
+                 buckets: Buckets | None = None):
+        """``signatures``: (n, num_perm) array, or a store with ``rows_of`` (and ``band``, unless
+        ``buckets`` are given: the LSH buckets already found, members as document ids); ``empty``: the
+        documents without shingles (default: those whose signature is all ``EMPTY``, for an array).
+        Memory grows with the candidates, not with the documents."""
         p = params.resolved()
         self.result, self.threshold = result, p.threshold
         self.max_comparisons = max_comparisons
         n = len(result.keep)
-        if empty is None:
-            empty = np.all(signatures == EMPTY, axis=1) if n else np.zeros(0, bool)
-        live = np.nonzero(result.keep & ~empty)[0]
-        buckets = band_buckets(signatures, params, np.asarray(groups), live=live)  # members: document ids
-        self._ptr, self._ids = buckets.of_documents(n)
-        self.candidates = np.zeros(n, dtype=bool)
-        self.candidates[buckets.members] = True
+        if buckets is None:
+            if empty is None:
+                empty = np.all(signatures == EMPTY, axis=1) if n else np.zeros(0, bool)
+            live = np.nonzero(result.keep & ~empty)[0]
+            groups = np.zeros(n, np.int64) if groups is None else np.asarray(groups)
+            buckets = band_buckets(signatures, params, groups, live=live)  # members: document ids
+        # the candidates (ascending document ids), and every per-candidate table indexed by their rank
+        self._members = np.unique(buckets.members)
+        rank = np.searchsorted(self._members, buckets.members)
+        self._ptr, self._ids = Buckets(buckets.offsets, rank).of_documents(len(self._members))
         # the last document sharing a bucket with each one: a kept set is dropped once that one is judged
         last_of_bucket = buckets.members[buckets.offsets[1:] - 1] if len(buckets) else np.zeros(0, np.int64)
-        self._last = np.full(n, -1, dtype=np.int64)
+        self._last = np.full(len(self._members), -1, dtype=np.int64)
         bucket_of = np.repeat(np.arange(len(buckets)), np.diff(buckets.offsets))
-        np.maximum.at(self._last, buckets.members, last_of_bucket[bucket_of])
+        np.maximum.at(self._last, rank, last_of_bucket[bucket_of])
+        self._n = n
         self._kept_in: dict[int, list[int]] = {}   # bucket -> kept documents, ascending
         self._sets: dict[int, np.ndarray] = {}     # kept candidates' shingle sets still needed
         self._expiry: list[tuple[int, int]] = []    # (last partner, document)
         self._removed: dict[int, list[int]] = {}   # kept -> the documents removed as its duplicates
         self._next = 0
-        # the candidates' signatures, to try a document's likeliest partners first
-        self._members = np.nonzero(self.candidates)[0]
-        # (their banded columns: the same whether the signatures are in memory or spilled to disk)
+        # the candidates' signatures (their banded columns: the same whether the signatures are in memory or
+        # read back from disk), to try a document's likeliest partners first
         banded = p.bands * p.rows
         self._signatures = signatures.rows_of(self._members) if hasattr(signatures, "rows_of") else \
             np.asarray(signatures[self._members])[:, :banded]
         result.near_candidates = len(self._members)
 
+    @property
+    def candidate_ids(self) -> np.ndarray:
+        """The candidates' document ids, ascending."""
+        return self._members
+
+    @property
+    def candidates(self) -> np.ndarray:
+        """A bool per document: whether it is a candidate."""
+        out = np.zeros(self._n, dtype=bool)
+        out[self._members] = True
+        return out
+
     def offer(self, doc: int, shingle_set: np.ndarray) -> int:
         """Judge candidate ``doc``: the kept document it duplicates (it is then removed), or -1 (kept)."""
-        if doc < self._next or not self.candidates[doc]:
+        c = int(np.searchsorted(self._members, doc))
+        if doc < self._next or c == len(self._members) or self._members[c] != doc:
             raise ValueError(f"document {doc} offered out of order or not a candidate")
         self._next = doc + 1
         while self._expiry and self._expiry[0][0] < doc:
             self._sets.pop(heapq.heappop(self._expiry)[1], None)
-        bucket_ids = self._ids[self._ptr[doc]:self._ptr[doc + 1]]
+        bucket_ids = self._ids[self._ptr[c]:self._ptr[c + 1]]
         partners = np.array(sorted({p for b in bucket_ids for p in self._kept_in.get(int(b), ())}), dtype=np.int64)
         if len(partners) > 1:  # the highest estimated similarity first, then the earliest
-            mine = self._signatures[np.searchsorted(self._members, doc)]
+            mine = self._signatures[c]
             agree = (self._signatures[np.searchsorted(self._members, partners)] == mine).sum(axis=1)
             partners = partners[np.lexsort((partners, -agree))]
             if len(partners) > self.max_comparisons:  # a large family of similar documents
@@ -134,9 +153,9 @@ class NearDedup:
                 return p
         for b in bucket_ids:
             self._kept_in.setdefault(int(b), []).append(doc)
-        if self._last[doc] > doc:
+        if self._last[c] > doc:
             self._sets[doc] = shingle_set
-            heapq.heappush(self._expiry, (int(self._last[doc]), doc))
+            heapq.heappush(self._expiry, (int(self._last[c]), doc))
         return -1
 
     def finish(self) -> DedupResult:
@@ -157,6 +176,6 @@ def deduplicate(hashes: Sequence[bytes], signatures: np.ndarray | None, groups: 
     if params is None or signatures is None or shingle_sets is None or len(hashes) == 0:
         return result
     near = NearDedup(result, signatures, params, groups)
-    for doc in np.nonzero(near.candidates)[0]:
+    for doc in near.candidate_ids:
         near.offer(int(doc), shingle_sets[doc])
     return near.finish()

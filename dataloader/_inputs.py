@@ -2,16 +2,14 @@
 line by line (through gzip when compressed), Parquet a record batch at a time, a text file as one
 document; however large an input file, a worker holds one document (or one Parquet batch) of it at a time.
 
-A document is named by its file and its place in it (``DocumentNames``: two numbers a document, the names
-made when asked), so the process that coordinates a build keeps no string per document."""
+A document is named by its file and its place in it (``document_name``), made when a report asks, so the
+process that coordinates a build keeps no string per document."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-import numpy as np
 
 from fs3._errors import InvalidArgument
 
@@ -83,26 +81,8 @@ def _parquet_batches(stream, text_field: str, url: str, first: int, end: int) ->
             row += 1
 
 
-class DocumentNames:
-    """``names[i]``: document *i*'s name (``path``, ``path:line``, ``path#row``), made when asked."""
-
-    def __init__(self, files: list[InputFile], file_no: np.ndarray, place: np.ndarray):
-        self.files, self.file_no, self.place = files, file_no, place
-
-    def __len__(self) -> int:
-        return len(self.file_no)
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
-        f = self.files[int(self.file_no[i])]
-        place = int(self.place[i])
-        if place == WHOLE:
-            return f.label
-        return f"{f.label}{'#' if f.kind == 'parquet' else ':'}{place}"
-
-    def __iter__(self):
-        return (self[i] for i in range(len(self)))
-
-    def __eq__(self, other) -> bool:
-        return list(self) == list(other)
+def document_name(f: InputFile, place: int) -> str:
+    """``path`` (a whole file), ``path:line`` (JSONL) or ``path#row`` (Parquet)."""
+    if place == WHOLE:
+        return f.label
+    return f"{f.label}{'#' if f.kind == 'parquet' else ':'}{place}"

@@ -96,6 +96,18 @@ class Buckets:
         return ptr, bucket[order]
 
 
+def band_keys(cols: np.ndarray, groups: np.ndarray, live: np.ndarray, params: MinHashParams) -> np.ndarray:
+    """A 64-bit key per document ``live`` (indices into ``cols``, its band's columns, and ``groups``): equal
+    band content in the same group, equal key."""
+    p = params.resolved()
+    mult = np.random.Generator(np.random.PCG64(7)).integers(1, 1 << 63, p.rows + 1, dtype=np.uint64) | np.uint64(1)
+    with np.errstate(over="ignore"):
+        keys = groups[live].astype(np.uint64) * mult[p.rows]
+        for r in range(p.rows):  # a column at a time: 8 bytes a document of temporaries, not 8 x rows
+            keys += cols[live, r].astype(np.uint64) * mult[r]
+    return keys
+
+
 def band_buckets(signatures, params: MinHashParams, groups=None, live=None) -> Buckets:
     """The documents whose signatures agree on every row of some band, per (band, content): the LSH
     candidates. ``signatures``: an (n, num_perm) array, or a store with ``band(b)`` giving one band's
@@ -110,15 +122,9 @@ def band_buckets(signatures, params: MinHashParams, groups=None, live=None) -> B
         live = np.nonzero(~empty)[0]
     band_of = signatures.band if hasattr(signatures, "band") else \
         (lambda b: signatures[:, b * p.rows:(b + 1) * p.rows])
-    mult = np.random.Generator(np.random.PCG64(7)).integers(1, 1 << 63, p.rows + 1, dtype=np.uint64) | np.uint64(1)
     sizes, parts = [], []
     for band in range(p.bands):
-        cols = band_of(band)
-        with np.errstate(over="ignore"):  # a 64-bit key per (group, band content); equal content, equal key
-            keys = groups[live].astype(np.uint64) * mult[p.rows]
-            for r in range(p.rows):  # a column at a time: 8 bytes a document of temporaries, not 8 x rows
-                keys += cols[live, r].astype(np.uint64) * mult[r]
-        del cols
+        keys = band_keys(band_of(band), groups, live, p)
         order = np.argsort(keys, kind="stable")  # stable: members stay ascending within a bucket
         sorted_keys = keys[order]
         starts = np.nonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])[0]
