@@ -458,9 +458,26 @@ class LocalCluster:
 
     # -- stop --------------------------------------------------------------------------------------
 
+    def adopt_recorded(self) -> None:
+        """Take in the processes the cluster file records that this object does not know: nodes added or
+        restarted by `fs3 node add|start|restart` in another process. Without this, stopping (and
+        saving) a cluster object made before them would leave them running and forget them."""
+        try:
+            recorded = [ProcessRecord(**p) for p in read_cluster_file(self.data_dir).get("processes", [])]
+        except (OSError, ValueError, TypeError):
+            return
+        mine = {p.name: i for i, p in enumerate(self.processes)}
+        for r in recorded:
+            i = mine.get(r.name)
+            if i is None:
+                self.processes.append(r)
+            elif self.processes[i].pid != r.pid and r.alive() and not self.processes[i].alive():
+                self.processes[i] = r  # restarted elsewhere: the live one is the one to stop
+
     def stop(self, timeout: float = 15.0) -> list[ProcessRecord]:
         """SIGTERM every process (storage first, then meta, etcd last), SIGKILL what is left after
-        ``timeout``."""
+        ``timeout``; those other commands started for this cluster too (``adopt_recorded``)."""
+        self.adopt_recorded()
         rank = {"storage": 0, "meta": 1, "etcd": 2}
         order = sorted(self.processes, key=lambda p: rank.get(p.role, 0))
         stopped = []

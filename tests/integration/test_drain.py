@@ -166,3 +166,16 @@ def test_a_removed_node_cannot_come_back_under_its_id(cluster):
         assert proc.returncode == 1 and "new, empty target directories" in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr
         assert node not in {n.id for n in client.routing_info().nodes}
+
+
+def test_stopping_a_cluster_object_ends_the_nodes_other_commands_added(cluster):
+    # `fs3 node add` in another process records storage-4 in the cluster file; the object made before it
+    # must still stop it, and must not save it out of the record (`fs3 down` would then forget it)
+    _fs3(cluster, "node", "add", "--targets", "1", "--no-grow")
+    added = LocalCluster.load(cluster.data_dir).process("storage-4")
+    assert added.alive()
+    cluster.stop()
+    wait_for(lambda: not added.alive(), what="the added node to stop")
+    recorded = LocalCluster.load(cluster.data_dir)
+    assert recorded.process("storage-4").pid == added.pid  # still on record
+    assert not any(p.alive() for p in recorded.processes)
