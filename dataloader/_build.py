@@ -94,26 +94,13 @@ class _Stages:
             time.sleep(3600)
 
 
-class _Bands:
-    """The hash stage's signature columns, one band at a time across parts (``band_buckets``'s store)."""
+class _CandidateSignatures:
+    """The candidates' signature columns, read back from the hash stage's part files (``NearDedup`` orders
+    a candidate's partners by them)."""
 
     def __init__(self, work: str, parts: list[Part], counts: list[int], params: MinHashParams):
         self.work, self.parts, self.params = work, parts, params
         self.starts = np.r_[0, np.cumsum(counts)].astype(np.int64)
-
-    def __len__(self) -> int:
-        return int(self.starts[-1])
-
-    def _part_band(self, part: Part, b: int) -> np.ndarray:
-        with _files.open_read(part_file(self.work, "hash", part.number)) as f:
-            return np.load(f)[f"band_{b}"]
-
-    def band(self, b: int) -> np.ndarray:
-        out = np.empty((len(self), self.params.rows), dtype=np.uint32)
-        for part, start, end in zip(self.parts, self.starts[:-1], self.starts[1:], strict=True):
-            if end > start:
-                out[start:end] = self._part_band(part, b)
-        return out
 
     def rows_of(self, docs: np.ndarray) -> np.ndarray:
         r = self.params.rows
@@ -333,7 +320,7 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
                         yield starts[k], z[f"band_{b}"], groups_of(k, z["piece"]), live
 
                 buckets = band_buckets_partitioned(band_parts, params, partitions, spill_dir)
-                near = NearDedup(dedup, _Bands(work, parts, counts, params), params, buckets=buckets)
+                near = NearDedup(dedup, _CandidateSignatures(work, parts, counts, params), params, buckets=buckets)
         finally:
             shutil.rmtree(spill_dir, ignore_errors=True)
         seconds["dedup"] = time.monotonic() - t0

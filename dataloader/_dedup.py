@@ -80,9 +80,9 @@ class NearDedup:
     def __init__(self, result: DedupResult, signatures, params: MinHashParams,
                  groups: Sequence[int] | None = None, max_comparisons: int = 64, empty: np.ndarray | None = None,
                  buckets: Buckets | None = None):
-        """``signatures``: (n, num_perm) array, or a store with ``rows_of`` (and ``band``, unless
-        ``buckets`` are given: the LSH buckets already found, members as document ids); ``empty``: the
-        documents without shingles (default: those whose signature is all ``EMPTY``, for an array).
+        """``signatures``: (n, num_perm) array, or, with ``buckets`` (the LSH buckets already found,
+        members as document ids), a store whose ``rows_of(ids)`` gives those documents' banded columns;
+        ``empty``: the documents without shingles (default: those whose signature is all ``EMPTY``).
         Memory grows with the candidates, not with the documents."""
         p = params.resolved()
         self.result, self.threshold = result, p.threshold

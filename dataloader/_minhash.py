@@ -108,10 +108,10 @@ def band_keys(cols: np.ndarray, groups: np.ndarray, live: np.ndarray, params: Mi
     return keys
 
 
-def band_buckets(signatures, params: MinHashParams, groups=None, live=None) -> Buckets:
+def band_buckets(signatures: np.ndarray, params: MinHashParams, groups=None, live=None) -> Buckets:
     """The documents whose signatures agree on every row of some band, per (band, content): the LSH
-    candidates. ``signatures``: an (n, num_perm) array, or a store with ``band(b)`` giving one band's
-    columns of all n (``SignatureSpill``). ``groups`` (one label per signature) keeps buckets within a
+    candidates, all in memory (a build finds them a partition at a time: ``_partitions``). ``signatures``:
+    (n, num_perm). ``groups`` (one label per signature) keeps buckets within a
     group; ``live``: the ascending indices to bucket (default: every document with shingles; documents
     without any are in none). The similarity of a candidate pair is not judged here."""
     p = params.resolved()
@@ -120,11 +120,9 @@ def band_buckets(signatures, params: MinHashParams, groups=None, live=None) -> B
     if live is None:
         empty = np.all(signatures == EMPTY, axis=1) if n else np.zeros(0, bool)
         live = np.nonzero(~empty)[0]
-    band_of = signatures.band if hasattr(signatures, "band") else \
-        (lambda b: signatures[:, b * p.rows:(b + 1) * p.rows])
     sizes, parts = [], []
     for band in range(p.bands):
-        keys = band_keys(band_of(band), groups, live, p)
+        keys = band_keys(signatures[:, band * p.rows:(band + 1) * p.rows], groups, live, p)
         order = np.argsort(keys, kind="stable")  # stable: members stay ascending within a bucket
         sorted_keys = keys[order]
         starts = np.nonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])[0]

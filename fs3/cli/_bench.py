@@ -469,16 +469,9 @@ def bench_checkpoint(total, tensors, rounds, fs3_dir, baseline_dir, as_json):
     if tensors < 1 or rounds < 1 or size < tensors * 4:
         raise InvalidArgument("Invalid argument: --tensors >= 1, --rounds >= 1, and --size at least 4 bytes a tensor")
     fs = FS3FileSystem(cluster=state().cluster, token=state().token, skip_instance_cache=True)
-    tmp = None
-    if baseline_dir is None:
-        tmp = tempfile.mkdtemp(prefix="fs3-bench-")
-        baseline_dir = Path(tmp)
-    try:
-        r = checkpoint.run(total=size, tensors=tensors, rounds=rounds, fs=fs, fs3_dir=fs3_dir, local_dir=baseline_dir,
-                           say=(lambda m: None) if as_json else (lambda m: click.echo(f"  {m}", err=True)))
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+    with temporary_dir("fs3-bench-", baseline_dir) as local_dir:
+        r = checkpoint.run(total=size, tensors=tensors, rounds=rounds, fs=fs, fs3_dir=fs3_dir, local_dir=local_dir,
+                           say=sayer(as_json))
     if as_json:
         emit_json(as_dict(r))
         return
@@ -504,17 +497,9 @@ def bench_build(total, processes, work_dir, as_json):
     size = parse_size(total)
     if size < 1 << 16 or size > 1 << 40 or not 1 <= processes <= 256:
         raise InvalidArgument("Invalid argument: --size from 64K to 1T; --processes from 1 to 256")
-    tmp = None
-    if work_dir is None:
-        tmp = tempfile.mkdtemp(prefix="fs3-bench-build-")
-        work_dir = Path(tmp)
-    try:
-        work_dir.mkdir(parents=True, exist_ok=True)
-        r = build.run(size=size, processes=processes, workdir=work_dir,
-                      say=(lambda m: None) if as_json else (lambda m: click.echo(f"  {m}", err=True)))
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+    with temporary_dir("fs3-bench-build-", work_dir) as where:
+        where.mkdir(parents=True, exist_ok=True)
+        r = build.run(size=size, processes=processes, workdir=where, say=sayer(as_json))
     if as_json:
         emit_json(as_dict(r))
         return
