@@ -139,8 +139,14 @@ def corrupt_chunk(data_dir: Path, inode: int, index: int, offset: int = 0, *, ev
     key = struct.pack(">QQ", inode, index)
     first = None
     for db in sorted(Path(data_dir).glob("storage-*/target-*/chunks.db")):
+        # A chain member writes its commit of a pending version with its next transaction (group commit):
+        # just after a write is acknowledged, the newest version may still sit in ``pending`` on disk while
+        # the node serves it as committed. Its slot is the same either way, so the newest of both is hit.
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-            row = conn.execute("SELECT cls, slot, length FROM chunks WHERE id = ?", (key,)).fetchone()
+            row = conn.execute(
+                "SELECT cls, slot, length FROM (SELECT version, cls, slot, length FROM chunks WHERE id = ? "
+                "UNION ALL SELECT version, cls, slot, length FROM pending WHERE id = ?) "
+                "ORDER BY version DESC LIMIT 1", (key, key)).fetchone()
         if row is None:
             continue
         cls, slot, length = row
