@@ -9,16 +9,18 @@ the last finished stage):
    beside the stage manifest band by band;
 2. ``shingles`` (workers): the shingle sets of the near-duplicate candidates, which this process finds
    from the hashes (exact duplicates by a sort, LSH buckets one band at a time);
-3. ``dedup`` (this process): the candidates judged in input order by exact Jaccard similarity with the
-   documents kept before them (``_dedup``);
+3. ``compare`` (workers, whole components of the candidate graph a task): the candidates judged in
+   input order by exact Jaccard similarity with the documents kept before them (``_dedup``); documents
+   that never share a bucket, even through others, never meet there, so components are judged apart;
 4. ``write`` (workers): each part's kept documents tokenized into its own shards
    (``shard-PART-K.bin/.idx``);
 5. the manifest, listing the shards in part order.
 
 Workers read inputs and write their outputs themselves, local or on fs3, through local processes or Ray
-(``_engines``); every decision is taken here in input order, and parts depend on the inputs alone, so
-a build is the same for any number of workers and either engine. This process keeps numbers per
-document (numpy arrays), never text.
+(``_engines``); exact duplicates and LSH buckets are found here, a partition at a time, and every
+near-duplicate decision in input order within its component; parts depend on the inputs alone, so a
+build is the same for any number of workers and either engine. This process keeps numbers per document
+and per candidate (numpy arrays), never text, shingle sets or signatures.
 """
 
 from __future__ import annotations
@@ -36,13 +38,18 @@ import numpy as np
 from fs3._errors import AlreadyExists, InvalidArgument
 
 from . import _files
-from ._build_tasks import BuildContext, hash_part, part_file, shingle_part, write_part
-from ._dedup import DedupResult, NearDedup
+from ._build_tasks import BuildContext, JudgeTask, hash_part, judge_group, part_file, shingle_part, write_part
+from ._dedup import DedupResult, clusters_of_pairs, component_groups
 from ._engines import make_engine
 from ._format import MANIFEST_NAME, Manifest, ShardInfo, fitting_dtype
 from ._inputs import document_name, input_files
 from ._minhash import MinHashParams
-from ._partitions import band_buckets_partitioned, exact_duplicates_partitioned, partitions_for
+from ._partitions import (
+    PARTITION_DOCS,
+    band_buckets_partitioned,
+    exact_duplicates_partitioned,
+    partitions_for,
+)
 from ._parts import PART_SIZE, Part, plan_parts
 from ._text import DEDUP_KEY, NORMALIZATION
 from ._tokenize import ByteTokenizer, HFTokenizer
@@ -51,6 +58,7 @@ Progress = Callable[[str, int, int | None], None]  # (stage, done, total): input
 
 WORK_NAME = ".fs3-build"
 STAGES_NAME = "stages.json"
+JUDGE_CANDIDATES = 1 << 18  # candidates a judgement task takes, about (a larger component is one task)
 
 
 @dataclass
@@ -63,7 +71,7 @@ class BuildReport:
 
     def duplicate_clusters(self, limit: int | None = None) -> list[dict]:
         """Clusters largest first: kind, the document kept, the ones removed."""
-        ordered = sorted(self.dedup.clusters, key=lambda c: (-len(c[1]), c[1][0]))[:limit]
+        ordered = self.dedup.clusters.largest(limit)
         return [{"kind": k, "kept": self.names[m[0]], "removed": [self.names[i] for i in m[1:]]}
                 for k, m in ordered]
 
@@ -92,27 +100,6 @@ class _Stages:
         _files.write_atomic(self.url, json.dumps({"settings": self.settings, "done": self.done}).encode())
         if os.environ.get("FS3_TEST_PAUSE_AFTER_STAGE") == stage:  # tests kill a build here, at a known point
             time.sleep(3600)
-
-
-class _CandidateSignatures:
-    """The candidates' signature columns, read back from the hash stage's part files (``NearDedup`` orders
-    a candidate's partners by them)."""
-
-    def __init__(self, work: str, parts: list[Part], counts: list[int], params: MinHashParams):
-        self.work, self.parts, self.params = work, parts, params
-        self.starts = np.r_[0, np.cumsum(counts)].astype(np.int64)
-
-    def rows_of(self, docs: np.ndarray) -> np.ndarray:
-        r = self.params.rows
-        out = np.empty((len(docs), self.params.bands * r), dtype=np.uint32)
-        owner = np.searchsorted(self.starts, docs, side="right") - 1
-        for k in np.unique(owner).tolist():
-            sel = owner == k
-            with _files.open_read(part_file(self.work, "hash", self.parts[k].number)) as f:
-                z = np.load(f)
-                local = docs[sel] - self.starts[k]
-                out[sel] = np.concatenate([z[f"band_{b}"][local] for b in range(self.params.bands)], axis=1)
-        return out
 
 
 def _settings(inputs, files, parts, text_field, dedup_scope, exact_dedup, params, tok, shard_tokens,
@@ -216,11 +203,14 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
                  tokenizer: str | None = None, eod_token: str | None = None,
                  shard_tokens: int = 1 << 26, processes: int | None = None, dry_run: bool = False,
                  overwrite: bool = False, progress: Progress | None = None, engine: str = "local",
-                 ray_address: str | None = None, part_size: int = PART_SIZE) -> BuildReport:
+                 ray_address: str | None = None, part_size: int = PART_SIZE,
+                 partition_docs: int = PARTITION_DOCS) -> BuildReport:
     """Build a shard set at ``out`` (a local directory or ``fs3://`` URL) from ``inputs`` (files or
     directories, local or on fs3). Returns what was kept and removed; ``dry_run`` writes nothing.
     ``engine``: ``local`` (``processes`` worker processes) or ``ray`` (the cluster at ``ray_address``, or
-    one started here with ``processes`` CPUs). ``part_size``: input bytes a task takes. A build of the
+    one started here with ``processes`` CPUs). ``part_size``: input bytes a task takes; ``partition_docs``:
+    documents this process sorts at a time (its memory, past a few bytes per document and per candidate,
+    is bounded by it and by the largest group of similar documents, not by the corpus). A build of the
     same inputs with the same settings that was stopped goes on from its last finished stage."""
     inputs = [inputs] if isinstance(inputs, str) else list(inputs)
     if not inputs:
@@ -231,6 +221,8 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
         raise InvalidArgument("shard size must be at least one token")
     if part_size < 1:
         raise InvalidArgument("part size must be at least one byte")
+    if partition_docs < 1:
+        raise InvalidArgument("a partition must hold at least one document")
     if out is None and not dry_run:
         raise InvalidArgument("an output location is needed (or a dry run)")
     params = (minhash or MinHashParams()).resolved() if near_dedup else None
@@ -262,13 +254,15 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
     ctx = BuildContext(files, text_field, params, tok, work, None if dry_run else out, dtype.name, shard_tokens)
     runner = None
 
-    def run(stage: str, fn, tasks: list) -> list:
+    def run(stage: str, fn, tasks, size: int | None = None) -> list:
+        """Results of ``fn`` over ``tasks`` (a list, or an iterable with their total ``size``)."""
         nonlocal runner
         if runner is None:
             runner = make_engine(engine, ctx, processes, ray_address)
         _files.make_dirs(_files.join(work, stage))
         t0, done, results = time.monotonic(), 0, []
-        size = sum((t[0] if isinstance(t, tuple) else t).size for t in tasks)
+        if size is None:
+            size = sum((t[0] if isinstance(t, tuple) else t).size for t in tasks)
         for r in runner.map(fn, tasks):
             results.append(r)
             done += r["bytes"]
@@ -297,9 +291,9 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
         # exact duplicates and empty documents, then LSH buckets: a partition of the records at a time
         keep = np.ones(n, dtype=bool)
         dedup = DedupResult(keep)
-        partitions = partitions_for(n)
+        partitions = partitions_for(n, partition_docs)
         spill_dir = tempfile.mkdtemp(prefix="fs3-build-partitions-")
-        near = None
+        buckets = None
         try:
             if exact_dedup:
                 gone, clusters = exact_duplicates_partitioned(
@@ -307,7 +301,7 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
                     partitions, spill_dir)
                 keep[gone] = False
                 dedup.exact_removed = len(gone)
-                dedup.clusters += [("exact", m) for m in clusters]
+                dedup.clusters.add("exact", *clusters)
             empties = 0
             for k, z in _each(work, parts, ("nonempty",)):
                 nonempty = z["nonempty"].astype(bool)
@@ -320,33 +314,53 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
                         yield starts[k], z[f"band_{b}"], groups_of(k, z["piece"]), live
 
                 buckets = band_buckets_partitioned(band_parts, params, partitions, spill_dir)
-                near = NearDedup(dedup, _CandidateSignatures(work, parts, counts, params), params, buckets=buckets)
         finally:
             shutil.rmtree(spill_dir, ignore_errors=True)
         seconds["dedup"] = time.monotonic() - t0
 
-        # 2. shingles of the candidates, 3. their judgement in input order
-        if near is not None:
-            cand = near.candidate_ids
+        # 2. shingles of the candidates, 3. their judgement in input order, whole components of the
+        # candidate graph (documents that share a bucket, transitively) a task
+        if buckets is not None:
+            target = max(1, min(JUDGE_CANDIDATES, -(-len(np.unique(buckets.members)) // (2 * processes))))
+            groups = component_groups(buckets, target)
+            del buckets
+            cand = np.unique(np.concatenate([docs for docs, _ in groups])) if groups else np.zeros(0, np.int64)
             bounds = np.searchsorted(cand, starts)
             tasks = [(p, cand[bounds[k]:bounds[k + 1]] - starts[k]) for k, p in enumerate(parts)]
             tasks = [t for t in tasks if len(t[1])]
             if "shingles" not in stages.done:
                 run("shingles", shingle_part, tasks)
                 stages.finish("shingles")
-            t0 = time.monotonic()
-            judged = 0
-            for part, local in tasks:
-                with _files.open_read(part_file(work, "shingles", part.number)) as f:
+            del tasks
+            if "compare" not in stages.done:
+                numbers = [p.number for p in parts]
+
+                def judge_tasks():  # made as the engine takes them: few are held at a time
+                    for g in range(len(groups)):
+                        docs, sub = groups[g]
+                        groups[g] = None
+                        at = np.searchsorted(cand, docs)
+                        owner = np.searchsorted(starts, docs, side="right") - 1
+                        yield JudgeTask(g, docs, sub, at - bounds[owner], numbers, starts)
+
+                run("compare", judge_group, judge_tasks(), size=len(cand))
+                stages.finish("compare", {"groups": len(groups)})
+            del groups
+            kept, removed, counts = [], [], np.zeros(2, np.int64)
+            for g in range(stages.done["compare"]["groups"]):
+                with _files.open_read(part_file(work, "compare", g)) as f:
                     z = np.load(f)
-                    ids, offsets = z["ids"], z["offsets"]
-                base = starts[part.number]
-                for j, i in enumerate(local.tolist()):
-                    near.offer(int(base + i), ids[offsets[j]:offsets[j + 1]])
-                judged += len(local)
-                report_progress("compare", judged, len(cand))
-            near.finish()
-            seconds["compare"] = time.monotonic() - t0
+                    kept.append(z["kept"])
+                    removed.append(z["removed"])
+                    counts += z["counts"]
+            kept = np.concatenate(kept) if kept else np.zeros(0, np.int64)
+            removed = np.concatenate(removed) if removed else np.zeros(0, np.int64)
+            order = np.lexsort((removed, kept))
+            keep[removed] = False
+            dedup.near_removed = len(removed)
+            dedup.near_candidates = len(cand)
+            dedup.comparisons, dedup.capped = int(counts[0]), int(counts[1])
+            dedup.clusters.add("near", *clusters_of_pairs(kept[order], removed[order]))
         stats = dedup.stats(len(names)) | {"empty_documents_removed": empties}
         dedup_info = {
             "exact": exact_dedup, "near": near_dedup, "scope": dedup_scope, "key": DEDUP_KEY,

@@ -16,9 +16,10 @@ from fs3._checksum import crc32c
 from fs3._errors import FS3Error
 
 from . import _files
+from ._dedup import DedupResult, NearDedup
 from ._format import ShardInfo, encode_index
 from ._inputs import InputFile
-from ._minhash import EMPTY, MinHasher, MinHashParams
+from ._minhash import EMPTY, Buckets, MinHasher, MinHashParams
 from ._parts import Part, part_documents
 from ._text import fingerprint, normalize, shingles
 
@@ -104,6 +105,65 @@ def shingle_part(ctx: BuildContext, task: tuple[Part, np.ndarray]) -> dict:
     return {"part": part.number, "documents": len(sets), "bytes": part.size}
 
 
+class CandidateSignatures:
+    """Candidates' signature columns, read back from the hash stage's part files (``NearDedup`` orders a
+    candidate's partners by them). ``starts``: each part's first document id, then the total."""
+
+    def __init__(self, work: str, numbers: list[int], starts: np.ndarray, params: MinHashParams):
+        self.work, self.numbers, self.starts, self.params = work, numbers, starts, params
+
+    def rows_of(self, docs: np.ndarray) -> np.ndarray:
+        r = self.params.rows
+        out = np.empty((len(docs), self.params.bands * r), dtype=np.uint32)
+        owner = np.searchsorted(self.starts, docs, side="right") - 1
+        for k in np.unique(owner).tolist():
+            sel = owner == k
+            with _files.open_read(part_file(self.work, "hash", self.numbers[k])) as f:
+                z = np.load(f)
+                local = docs[sel] - self.starts[k]
+                out[sel] = np.concatenate([z[f"band_{b}"][local] for b in range(self.params.bands)], axis=1)
+        return out
+
+
+@dataclass
+class JudgeTask:
+    """Whole components of the candidate graph, judged in one worker: the candidates (document ids,
+    ascending), their buckets, and where each candidate's shingle set is (the shingles stage wrote a
+    part's candidates in order: the candidate's place among its part's)."""
+
+    number: int
+    docs: np.ndarray
+    buckets: Buckets
+    slots: np.ndarray        # per candidate: its index in its part's shingles file
+    numbers: list[int]       # part numbers, by part index
+    starts: np.ndarray       # each part's first document id, then the total
+
+    @property
+    def size(self) -> int:
+        return len(self.docs)
+
+
+def judge_group(ctx: BuildContext, task: JudgeTask) -> dict:
+    """Judge a group's candidates in input order (``NearDedup``); one part's shingle sets are held at a
+    time (the candidates come in part order), and a kept set only until its last partner is judged.
+    Writes the removals, (kept, removed) pairs, to ``compare/part-N.npz``; returns the counts."""
+    result = DedupResult(np.ones(0, dtype=bool))
+    near = NearDedup(result, CandidateSignatures(ctx.work, task.numbers, task.starts, ctx.params), ctx.params,
+                     buckets=task.buckets)
+    owner = np.searchsorted(task.starts, task.docs, side="right") - 1
+    held, ids, offsets = -1, None, None
+    for doc, k, slot in zip(task.docs.tolist(), owner.tolist(), task.slots.tolist(), strict=True):
+        if k != held:
+            with _files.open_read(part_file(ctx.work, "shingles", task.numbers[k])) as f:
+                z = np.load(f)
+                ids, offsets, held = z["ids"], z["offsets"], k
+        near.offer(doc, ids[offsets[slot]:offsets[slot + 1]].copy())  # (a copy: the part's arrays go)
+    kept, removed = near.removals()
+    save_arrays(part_file(ctx.work, "compare", task.number), kept=kept, removed=removed,
+                counts=np.array([result.comparisons, result.capped], dtype=np.int64))
+    return {"group": task.number, "bytes": len(task.docs), "removed": len(removed)}
+
+
 class ShardWriter:
     """Documents' tokens to ``NAME-KKKKK.bin/.idx`` shards of about ``shard_tokens`` tokens."""
 
@@ -163,4 +223,4 @@ def write_part(ctx: BuildContext, task: tuple[Part, np.ndarray]) -> dict:
             "bytes": part.size}
 
 
-TASKS = {f.__name__: f for f in (hash_part, shingle_part, write_part)}
+TASKS = {f.__name__: f for f in (hash_part, shingle_part, judge_group, write_part)}

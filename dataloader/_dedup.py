@@ -25,6 +25,79 @@ from ._minhash import EMPTY, Buckets, MinHashParams, band_buckets
 from ._text import jaccard
 
 
+class Clusters:
+    """Duplicate clusters of two or more documents, flat: cluster *k* is ``(kind, members)``, its first
+    member kept and the others removed as its duplicates. 8 bytes a member and 9 a cluster, no Python
+    object per cluster (a corpus of a billion documents has tens of millions of clusters). Iterates,
+    compares and adds as a list of ``(kind, [ids])`` does."""
+
+    KINDS = ("exact", "near")
+
+    def __init__(self) -> None:
+        self._kinds: list[np.ndarray] = []
+        self._sizes: list[np.ndarray] = []
+        self._members: list[np.ndarray] = []
+
+    def add(self, kind: str, sizes: np.ndarray, members: np.ndarray) -> None:
+        """Clusters of ``kind`` with these sizes, their members one after another."""
+        if len(sizes):
+            self._kinds.append(np.full(len(sizes), self.KINDS.index(kind), dtype=np.uint8))
+            self._sizes.append(np.asarray(sizes, dtype=np.int64))
+            self._members.append(np.asarray(members, dtype=np.int64))
+
+    def _flat(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if len(self._sizes) != 1:
+            self._kinds = [np.concatenate(self._kinds) if self._kinds else np.zeros(0, np.uint8)]
+            self._sizes = [np.concatenate(self._sizes) if self._sizes else np.zeros(0, np.int64)]
+            self._members = [np.concatenate(self._members) if self._members else np.zeros(0, np.int64)]
+        offsets = np.zeros(len(self._sizes[0]) + 1, dtype=np.int64)
+        np.cumsum(self._sizes[0], out=offsets[1:])
+        return self._kinds[0], offsets, self._members[0]
+
+    def __len__(self) -> int:
+        return sum(len(k) for k in self._kinds)
+
+    def count(self, kind: str) -> int:
+        code = self.KINDS.index(kind)
+        return sum(int((k == code).sum()) for k in self._kinds)
+
+    def __iter__(self):
+        kinds, offsets, members = self._flat()
+        for k in range(len(kinds)):
+            yield self.KINDS[kinds[k]], members[offsets[k]:offsets[k + 1]].tolist()
+
+    def largest(self, limit: int | None = None) -> list[tuple[str, list[int]]]:
+        """Clusters largest first (then by their kept document)."""
+        kinds, offsets, members = self._flat()
+        order = np.lexsort((members[offsets[:-1]], -np.diff(offsets)))[:limit]
+        return [(self.KINDS[kinds[k]], members[offsets[k]:offsets[k + 1]].tolist()) for k in order.tolist()]
+
+    def __iadd__(self, items):
+        for kind, ids in items:
+            self.add(kind, np.array([len(ids)]), np.asarray(ids))
+        return self
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"Clusters({list(self)!r})"
+
+
+def clusters_of_pairs(kept: np.ndarray, removed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sizes, members) of the clusters that (kept, removed) pairs, sorted by kept then removed id, make:
+    each kept document followed by the ones removed as its duplicates."""
+    if not len(kept):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    new = np.r_[True, kept[1:] != kept[:-1]]
+    run = np.cumsum(new) - 1                          # cluster number of each pair
+    starts = np.nonzero(new)[0]
+    members = np.empty(len(kept) + len(starts), dtype=np.int64)
+    members[starts + np.arange(len(starts))] = kept[starts]
+    members[np.arange(len(kept)) + run + 1] = removed
+    return np.diff(np.r_[starts, len(kept)]) + 1, members
+
+
 @dataclass
 class DedupResult:
     keep: np.ndarray                    # bool per document
@@ -33,14 +106,12 @@ class DedupResult:
     near_candidates: int = 0            # documents that shared an LSH bucket with another
     comparisons: int = 0                # exact Jaccard similarities computed
     capped: int = 0                     # candidates with more kept partners than were compared
-    # clusters of two or more documents: (kind, [doc ids]), first id kept
-    clusters: list[tuple[str, list[int]]] = field(default_factory=list)
+    clusters: Clusters = field(default_factory=Clusters)
 
     def stats(self, total: int) -> dict:
         return {"documents_in": total, "exact_duplicates_removed": self.exact_removed,
                 "near_duplicates_removed": self.near_removed, "documents_kept": int(self.keep.sum()),
-                "exact_clusters": sum(1 for k, _ in self.clusters if k == "exact"),
-                "near_clusters": sum(1 for k, _ in self.clusters if k == "near"),
+                "exact_clusters": self.clusters.count("exact"), "near_clusters": self.clusters.count("near"),
                 "near_candidates": self.near_candidates, "near_comparisons": self.comparisons,
                 "near_comparisons_capped": self.capped}
 
@@ -65,12 +136,20 @@ def exact_duplicates(hashes: Sequence[bytes], groups: Sequence[int], *, exact: b
     result.exact_removed = int(n - keep.sum())
     starts = np.nonzero(lead)[0]
     sizes = np.diff(np.r_[starts, n])
-    # clusters of two or more, in the order their first duplicate appears in the input
-    clusters = [order[s:s + z].tolist() for s, z in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist(),
-                                                        strict=True)]
-    clusters.sort(key=lambda m: m[1])
-    result.clusters += [("exact", m) for m in clusters]
+    result.clusters.add("exact", *runs_by_second_member(starts, sizes, order))
     return result
+
+
+def runs_by_second_member(starts: np.ndarray, sizes: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The runs ``ids[start:start + size]`` of two or more, as (sizes, members), in the order their
+    second member (their first duplicate) appears in the input."""
+    big = sizes > 1
+    starts, sizes = starts[big], sizes[big]
+    order = np.argsort(ids[starts + 1], kind="stable")
+    starts, sizes = starts[order], sizes[order]
+    offsets = np.r_[0, np.cumsum(sizes)]
+    at = np.arange(int(offsets[-1]), dtype=np.int64) - np.repeat(offsets[:-1] - starts, sizes)
+    return sizes, ids[at]
 
 
 class NearDedup:
@@ -148,7 +227,6 @@ class NearDedup:
         for p in partners.tolist():
             self.result.comparisons += 1
             if jaccard(self._sets[p], shingle_set) >= self.threshold:
-                self.result.keep[doc] = False
                 self._removed.setdefault(p, [p]).append(doc)
                 return p
         for b in bucket_ids:
@@ -158,12 +236,69 @@ class NearDedup:
             heapq.heappush(self._expiry, (int(self._last[c]), doc))
         return -1
 
+    def removals(self) -> tuple[np.ndarray, np.ndarray]:
+        """(kept, removed) document ids, a pair per document removed so far, by kept then removed id."""
+        pairs = [(k, r) for k, m in sorted(self._removed.items()) for r in m[1:]]
+        out = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+        return out[:, 0], out[:, 1]
+
     def finish(self) -> DedupResult:
-        self.result.near_removed = sum(len(m) - 1 for m in self._removed.values())
-        self.result.clusters += [("near", m) for _, m in sorted(self._removed.items())]
+        kept, removed = self.removals()
+        self.result.keep[removed] = False
+        self.result.near_removed = len(removed)
+        self.result.clusters.add("near", *clusters_of_pairs(kept, removed))
         self._sets.clear()
         self._signatures = self._signatures[:0]
         return self.result
+
+
+def candidate_components(buckets: Buckets) -> tuple[np.ndarray, np.ndarray]:
+    """The candidates (document ids, ascending) and, per candidate, its connected component in the graph
+    where sharing a bucket is an edge, named by its smallest member's index among the candidates.
+    Documents of different components never meet in ``NearDedup``: each component is judged alone."""
+    members = np.unique(buckets.members)
+    label = np.arange(len(members), dtype=np.int64)
+    if not len(buckets):
+        return members, label
+    rank = np.searchsorted(members, buckets.members)
+    starts, sizes = buckets.offsets[:-1], np.diff(buckets.offsets)
+    while True:  # each bucket's members take its smallest label; labels then jump to their labels' labels
+        new = label.copy()
+        np.minimum.at(new, rank, np.repeat(np.minimum.reduceat(label[rank], starts), sizes))
+        while True:
+            jumped = new[new]
+            if np.array_equal(jumped, new):
+                break
+            new = jumped
+        if np.array_equal(new, label):
+            return members, label
+        label = new
+
+
+def component_groups(buckets: Buckets, target: int) -> list[tuple[np.ndarray, Buckets]]:
+    """The candidates cut into groups of whole components, about ``target`` candidates each (a component
+    larger than that is a group of its own), in the order of their first candidates: per group, its
+    candidates (ascending) and its buckets (members as document ids, in the order of ``buckets``)."""
+    members, label = candidate_components(buckets)
+    if not len(members):
+        return []
+    first = np.unique(label)                       # components by their first candidate
+    comp = np.searchsorted(first, label)           # component number per candidate
+    size = np.bincount(comp)
+    # a component goes to the group its first candidate's place in the run of all falls in
+    _, group_of_comp = np.unique((np.cumsum(size) - size) // max(1, target), return_inverse=True)
+    group = group_of_comp.reshape(-1)[comp]
+    g = int(group.max())
+    bucket_group = group[np.searchsorted(members, buckets.members[buckets.offsets[:-1]])]
+    sizes = np.diff(buckets.offsets)
+    member_group = np.repeat(bucket_group, sizes)
+    out = []
+    for k in range(g + 1):
+        sel = bucket_group == k
+        offsets = np.zeros(int(sel.sum()) + 1, dtype=np.int64)
+        np.cumsum(sizes[sel], out=offsets[1:])
+        out.append((members[group == k], Buckets(offsets, buckets.members[member_group == k])))
+    return out
 
 
 def deduplicate(hashes: Sequence[bytes], signatures: np.ndarray | None, groups: Sequence[int],

@@ -11,16 +11,17 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from ._dedup import runs_by_second_member
 from ._minhash import Buckets, MinHashParams, band_keys
 
-PARTITION_DOCS = 4 << 20  # documents a partition holds, about
+PARTITION_DOCS = 1 << 20  # documents a partition holds, about (32 MB of exact records, 16 MB a band's)
 
 _EXACT = np.dtype([("h0", "<u8"), ("h1", "<u8"), ("g", "<i8"), ("i", "<i8")])
 _BAND = np.dtype([("k", "<u8"), ("i", "<i8")])
 
 
-def partitions_for(documents: int) -> int:
-    return max(1, -(-documents // PARTITION_DOCS))
+def partitions_for(documents: int, per_partition: int = PARTITION_DOCS) -> int:
+    return max(1, -(-documents // max(1, per_partition)))
 
 
 class _Spill:
@@ -54,7 +55,7 @@ def exact_duplicates_partitioned(parts: Iterable[tuple[int, np.ndarray, np.ndarr
                                  scratch: str) -> tuple[np.ndarray, list[list[int]]]:
     """``parts``: (first document id, 16-byte hashes, groups) in order. Returns the ids of the documents that
     are not the first of their (group, hash), ascending, and the clusters of two or more (ids ascending),
-    ordered by their second member, as ``exact_duplicates`` gives them."""
+    ordered by their second member, as ``exact_duplicates`` gives them: (sizes, members)."""
     spill = _Spill(scratch, "exact", partitions, _EXACT)
     for start, hashes, groups in parts:
         words = np.frombuffer(np.ascontiguousarray(hashes).tobytes(), dtype="<u8").reshape(-1, 2)
@@ -62,7 +63,7 @@ def exact_duplicates_partitioned(parts: Iterable[tuple[int, np.ndarray, np.ndarr
         rec["h0"], rec["h1"], rec["g"] = words[:, 0], words[:, 1], groups
         rec["i"] = np.arange(start, start + len(hashes))
         spill.add(rec["h0"] % np.uint64(partitions), rec)
-    removed, clusters = [], []
+    removed, sizes_of, members_of = [], [], []
     for q in range(partitions):
         r = spill.take(q)
         order = np.lexsort((r["i"], r["h1"], r["h0"], r["g"]))
@@ -71,13 +72,15 @@ def exact_duplicates_partitioned(parts: Iterable[tuple[int, np.ndarray, np.ndarr
         lead[1:] = (r["g"][1:] != r["g"][:-1]) | (r["h0"][1:] != r["h0"][:-1]) | (r["h1"][1:] != r["h1"][:-1])
         removed.append(r["i"][~lead])
         starts = np.nonzero(lead)[0]
-        sizes = np.diff(np.r_[starts, len(r)])
-        ids = r["i"]
-        clusters += [ids[s:s + z].tolist() for s, z in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist(),
-                                                           strict=True)]
-    clusters.sort(key=lambda m: m[1])
+        sizes, members = runs_by_second_member(starts, np.diff(np.r_[starts, len(r)]), r["i"])
+        sizes_of.append(sizes)
+        members_of.append(members)
     gone = np.sort(np.concatenate(removed)) if removed else np.zeros(0, np.int64)
-    return gone, clusters
+    sizes = np.concatenate(sizes_of) if sizes_of else np.zeros(0, np.int64)
+    members = np.concatenate(members_of) if members_of else np.zeros(0, np.int64)
+    # the partitions' clusters merged in the order of their second members
+    offsets = np.r_[0, np.cumsum(sizes)]
+    return gone, runs_by_second_member(offsets[:-1], sizes, members)
 
 
 def band_buckets_partitioned(band_parts: Callable[[int], Iterable[tuple[int, np.ndarray, np.ndarray, np.ndarray]]],

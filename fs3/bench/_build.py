@@ -42,6 +42,7 @@ class BuildResult:
     runs: list[BuildRun] = field(default_factory=list)
     speedup: float = 0.0               # N processes against 1, large corpus
     coordinator_growth: float = 0.0    # large corpus's coordinator peak / small corpus's (N processes)
+    partition_docs: int | None = None  # documents the coordinator sorted at a time (None: the default)
 
 
 def write_corpus(path: Path, size: int, seed: int = 0) -> int:
@@ -72,9 +73,9 @@ def write_corpus(path: Path, size: int, seed: int = 0) -> int:
 _CHILD = """
 import json, resource, sys, time
 from fs3.dataloader import build_shards
-src, out, processes = sys.argv[1], sys.argv[2], int(sys.argv[3])
+src, out, processes, partition = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 t = time.perf_counter()
-r = build_shards([src], out, processes=processes, overwrite=True)
+r = build_shards([src], out, processes=processes, overwrite=True, **({"partition_docs": partition} if partition else {}))
 took = time.perf_counter() - t
 print(json.dumps({"seconds": took, "kept": int(r.dedup.keep.sum()), "documents": len(r.names),
                   "self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
@@ -82,8 +83,8 @@ print(json.dumps({"seconds": took, "kept": int(r.dedup.keep.sum()), "documents":
 """
 
 
-def one_build(src: Path, out: Path, processes: int) -> BuildRun:
-    done = subprocess.run([sys.executable, "-c", _CHILD, str(src), str(out), str(processes)],
+def one_build(src: Path, out: Path, processes: int, partition_docs: int | None = None) -> BuildRun:
+    done = subprocess.run([sys.executable, "-c", _CHILD, str(src), str(out), str(processes), str(partition_docs or 0)],
                           capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:
         raise InternalError(f"the build failed: {done.stderr.strip()[-800:]}")
@@ -94,10 +95,12 @@ def one_build(src: Path, out: Path, processes: int) -> BuildRun:
                     r["self_kb"] / 1024, r["children_kb"] / 1024 if processes > 1 else 0.0, r["kept"])
 
 
-def run(*, size: int, processes: int, workdir: Path, say=lambda _m: None) -> BuildResult:
+def run(*, size: int, processes: int, workdir: Path, say=lambda _m: None,
+        partition_docs: int | None = None) -> BuildResult:
     """The small corpus (``size`` bytes) and one 4x as large, each with ``processes`` workers; the large
-    one also with 1. Everything written goes under ``workdir``."""
-    res = BuildResult()
+    one also with 1. Everything written goes under ``workdir``. ``partition_docs``: the builds' (None:
+    their default)."""
+    res = BuildResult(partition_docs=partition_docs)
     small, large = workdir / "small.jsonl", workdir / "large.jsonl"
     say(f"writing corpora of {size / 1e6:.0f} and {4 * size / 1e6:.0f} MB")
     write_corpus(small, size, seed=1)
@@ -106,7 +109,7 @@ def run(*, size: int, processes: int, workdir: Path, say=lambda _m: None) -> Bui
     for src, p in plan:
         say(f"building {src.name} with {p} process{'es' if p > 1 else ''}")
         t = time.perf_counter()
-        run_ = one_build(src, workdir / f"out-{src.stem}-{p}", p)
+        run_ = one_build(src, workdir / f"out-{src.stem}-{p}", p, partition_docs)
         res.runs.append(run_)
         say(f"  {run_.mb_per_s:.1f} MB/s in {time.perf_counter() - t:.1f} s, coordinator peak "
             f"{run_.coordinator_peak_mb:.0f} MB")
@@ -127,5 +130,6 @@ def describe(res: BuildResult) -> list[str]:
                      f"{r.worker_peak_mb:5.0f}MB")
     if res.speedup:
         lines.append(f"  speed-up from 1 to {res.runs[0].processes} processes: {res.speedup:.2f}x")
-    lines.append(f"  coordinator peak, corpus x4: {res.coordinator_growth:.2f}x")
+    lines.append(f"  coordinator peak, corpus x4: {res.coordinator_growth:.2f}x"
+                 + (f" (partitions of {res.partition_docs:,} documents)" if res.partition_docs else ""))
     return lines

@@ -486,8 +486,10 @@ def bench_checkpoint(total, tensors, rounds, fs3_dir, baseline_dir, as_json):
               "is also built with 1, for the speed-up).")
 @click.option("--dir", "work_dir", type=click.Path(path_type=Path), default=None,
               help="Local directory for the corpora and shards (default: a temporary one, removed after).")
+@click.option("--partition-docs", default=None, type=int, help="Documents the coordinator sorts at a time "
+              "(default: the build's, 1Mi); a smaller one shows its memory bounded at small corpora.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def bench_build(total, processes, work_dir, as_json):
+def bench_build(total, processes, work_dir, partition_docs, as_json):
     """fs3 shards build on generated JSONL corpora (random words, exact and near duplicates planted) of
     two sizes, with 1 and N processes: MB/s in total and per worker, peak memory of the coordinating
     process and of the largest worker, the speed-up from 1 to N, and how the coordinator's peak grows
@@ -497,9 +499,12 @@ def bench_build(total, processes, work_dir, as_json):
     size = parse_size(total)
     if size < 1 << 16 or size > 1 << 40 or not 1 <= processes <= 256:
         raise InvalidArgument("Invalid argument: --size from 64K to 1T; --processes from 1 to 256")
+    if partition_docs is not None and not 1 <= partition_docs <= 1 << 40:
+        raise InvalidArgument("Invalid argument: --partition-docs from 1 to 2^40")
     with temporary_dir("fs3-bench-build-", work_dir) as where:
         where.mkdir(parents=True, exist_ok=True)
-        r = build.run(size=size, processes=processes, workdir=where, say=sayer(as_json))
+        r = build.run(size=size, processes=processes, workdir=where, say=sayer(as_json),
+                      partition_docs=partition_docs)
     if as_json:
         emit_json(as_dict(r))
         return

@@ -83,13 +83,13 @@ def test_parts_and_processes_do_not_change_what_is_kept_or_written(corpus, tmp_p
     _same_set(tmp_path / "cut", tmp_path / "again")
 
 
-def test_partitions_of_the_coordinators_sorts_do_not_change_the_result(corpus, tmp_path, monkeypatch):
+def test_partitions_of_the_coordinators_sorts_do_not_change_the_result(corpus, tmp_path):
     from fs3.dataloader import _partitions
 
     one = build_shards([str(corpus)], str(tmp_path / "one"), processes=1, part_size=16 << 10)
-    monkeypatch.setattr(_partitions, "PARTITION_DOCS", 97)  # a few dozen partitions
-    assert _partitions.partitions_for(len(one.names)) > 10
-    many = build_shards([str(corpus)], str(tmp_path / "many"), processes=1, part_size=16 << 10)
+    assert _partitions.partitions_for(len(one.names)) == 1
+    assert _partitions.partitions_for(len(one.names), 97) > 10  # a few dozen partitions
+    many = build_shards([str(corpus)], str(tmp_path / "many"), processes=1, part_size=16 << 10, partition_docs=97)
     assert np.array_equal(many.dedup.keep, one.dedup.keep)
     assert many.dedup.clusters == one.dedup.clusters
     assert many.dedup.stats(len(many.names)) == one.dedup.stats(len(one.names))

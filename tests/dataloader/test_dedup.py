@@ -12,8 +12,17 @@ import numpy as np
 import pytest
 
 from fs3.dataloader import MinHashParams, build_shards
-from fs3.dataloader._dedup import NearDedup, deduplicate, exact_duplicates
-from fs3.dataloader._minhash import MinHasher, optimal_bands
+from fs3.dataloader._dedup import (
+    Clusters,
+    DedupResult,
+    NearDedup,
+    candidate_components,
+    clusters_of_pairs,
+    component_groups,
+    deduplicate,
+    exact_duplicates,
+)
+from fs3.dataloader._minhash import EMPTY, MinHasher, band_buckets, optimal_bands
 from fs3.dataloader._text import content_hash, jaccard, normalize, shingles, word_ids
 
 DOCS = Path("/usr/share/doc")
@@ -127,6 +136,71 @@ def test_near_dedup_precision_and_recall_on_revised_debian_copyright_files(tmp_p
     assert not unjustified  # every removal has a kept partner at the threshold
     assert precision >= 0.98
     assert recall >= 0.95
+
+
+def _components_by_union_find(buckets) -> dict[int, int]:
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for k in range(len(buckets)):
+        members = buckets.members[buckets.offsets[k]:buckets.offsets[k + 1]].tolist()
+        for m in members[1:]:
+            parent[find(m)] = find(members[0])
+    return {m: find(m) for m in parent}
+
+
+@pytest.mark.parametrize("target", [1, 7, 10**9])
+def test_components_judged_apart_decide_as_the_whole_corpus_in_order(target):
+    """The build judges whole components of the candidate graph in separate workers: the same documents
+    must go, with the same kept partners, as when every candidate is judged in one pass."""
+    docs = revised_corpus(seed=5)
+    texts = [normalize(t) for t in docs]
+    params = MinHashParams().resolved()
+    hasher = MinHasher(params)
+    sets = [shingles(t, params.shingle_size) for t in texts]
+    sigs = np.stack([hasher.signature(s) for s in sets])
+    hashes = [content_hash(t) for t in texts]
+    whole = deduplicate(hashes, sigs, [0] * len(docs), params, sets)
+    assert whole.near_removed >= 100  # the corpus really has near duplicates
+
+    exact = exact_duplicates(hashes, [0] * len(docs))
+    live = np.nonzero(exact.keep & ~np.all(sigs == EMPTY, axis=1))[0]
+    buckets = band_buckets(sigs, params, np.zeros(len(docs), np.int64), live=live)
+    members, label = candidate_components(buckets)
+    reference = _components_by_union_find(buckets)
+    same = {}  # our labels and union-find's roots name the same partition of the candidates
+    for m, lab in zip(members.tolist(), label.tolist(), strict=True):
+        assert same.setdefault(lab, reference[m]) == reference[m]
+    assert len(set(same.values())) == len(same)
+
+    groups = component_groups(buckets, target)
+    assert np.array_equal(np.sort(np.concatenate([d for d, _ in groups])), members)
+    if target == 1:
+        assert len(groups) == len(same)  # one component a group
+    kept, removed, comparisons = [], [], 0
+    for docs_of_group, sub in groups:
+        result = DedupResult(np.ones(0, dtype=bool))
+        near = NearDedup(result, sigs, params, buckets=sub)
+        for d in docs_of_group.tolist():
+            near.offer(d, sets[d])
+        k, r = near.removals()
+        kept.append(k)
+        removed.append(r)
+        comparisons += result.comparisons
+    kept, removed = np.concatenate(kept), np.concatenate(removed)
+    order = np.lexsort((removed, kept))
+    keep = exact.keep.copy()
+    keep[removed] = False
+    assert np.array_equal(keep, whole.keep)
+    near = Clusters()
+    near.add("near", *clusters_of_pairs(kept[order], removed[order]))
+    assert near == [c for c in whole.clusters if c[0] == "near"]
+    assert comparisons == whole.comparisons
 
 
 def test_a_chain_of_near_duplicates_removes_only_what_has_a_kept_partner():
