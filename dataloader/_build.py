@@ -39,13 +39,14 @@ from fs3._errors import AlreadyExists, InvalidArgument
 
 from . import _files
 from ._build_tasks import BuildContext, JudgeTask, hash_part, judge_group, part_file, shingle_part, write_part
-from ._dedup import DedupResult, clusters_of_pairs, component_groups
+from ._dedup import DedupResult, clusters_of_pairs
 from ._engines import make_engine
 from ._format import MANIFEST_NAME, Manifest, ShardInfo, fitting_dtype
 from ._inputs import document_name, input_files
 from ._minhash import MinHashParams
 from ._partitions import (
     PARTITION_DOCS,
+    SpilledGroups,
     band_buckets_partitioned,
     exact_duplicates_partitioned,
     partitions_for,
@@ -253,6 +254,7 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
         _files.make_dirs(work)
     ctx = BuildContext(files, text_field, params, tok, work, None if dry_run else out, dtype.name, shard_tokens)
     runner = None
+    spill_dir = None
 
     def run(stage: str, fn, tasks, size: int | None = None) -> list:
         """Results of ``fn`` over ``tasks`` (a list, or an iterable with their total ``size``)."""
@@ -292,39 +294,38 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
         keep = np.ones(n, dtype=bool)
         dedup = DedupResult(keep)
         partitions = partitions_for(n, partition_docs)
-        spill_dir = tempfile.mkdtemp(prefix="fs3-build-partitions-")
+        spill_dir = tempfile.mkdtemp(prefix="fs3-build-partitions-")  # (removed as the build ends)
         buckets = None
-        try:
-            if exact_dedup:
-                gone, clusters = exact_duplicates_partitioned(
-                    ((starts[k], z["hash"], groups_of(k, z["piece"])) for k, z in _each(work, parts, ("hash", "piece"))),
-                    partitions, spill_dir)
-                keep[gone] = False
-                dedup.exact_removed = len(gone)
-                dedup.clusters.add("exact", *clusters)
-            empties = 0
-            for k, z in _each(work, parts, ("nonempty",)):
-                nonempty = z["nonempty"].astype(bool)
-                empties += int((~nonempty).sum())
-                keep[starts[k]:starts[k + 1]] &= nonempty
-            if params is not None:
-                def band_parts(b: int):
-                    for k, z in _each(work, parts, ("no_shingles", "piece", f"band_{b}")):
-                        live = np.nonzero(keep[starts[k]:starts[k + 1]] & ~z["no_shingles"].astype(bool))[0]
-                        yield starts[k], z[f"band_{b}"], groups_of(k, z["piece"]), live
+        if exact_dedup:
+            gone, clusters = exact_duplicates_partitioned(
+                ((starts[k], z["hash"], groups_of(k, z["piece"])) for k, z in _each(work, parts, ("hash", "piece"))),
+                partitions, spill_dir)
+            keep[gone] = False
+            dedup.exact_removed = len(gone)
+            dedup.clusters.add("exact", *clusters)
+            del gone, clusters
+        empties = 0
+        for k, z in _each(work, parts, ("nonempty",)):
+            nonempty = z["nonempty"].astype(bool)
+            empties += int((~nonempty).sum())
+            keep[starts[k]:starts[k + 1]] &= nonempty
+        if params is not None:
+            def band_parts(b: int):
+                for k, z in _each(work, parts, ("no_shingles", "piece", f"band_{b}")):
+                    live = np.nonzero(keep[starts[k]:starts[k + 1]] & ~z["no_shingles"].astype(bool))[0]
+                    yield starts[k], z[f"band_{b}"], groups_of(k, z["piece"]), live
 
-                buckets = band_buckets_partitioned(band_parts, params, partitions, spill_dir)
-        finally:
-            shutil.rmtree(spill_dir, ignore_errors=True)
-        seconds["dedup"] = time.monotonic() - t0
+            buckets = band_buckets_partitioned(band_parts, params, partitions, spill_dir)
 
         # 2. shingles of the candidates, 3. their judgement in input order, whole components of the
         # candidate graph (documents that share a bucket, transitively) a task
         if buckets is not None:
-            target = max(1, min(JUDGE_CANDIDATES, -(-len(np.unique(buckets.members)) // (2 * processes))))
-            groups = component_groups(buckets, target)
-            del buckets
-            cand = np.unique(np.concatenate([docs for docs, _ in groups])) if groups else np.zeros(0, np.int64)
+            # groups of about JUDGE_CANDIDATES, and at least two a worker when there are few candidates
+            groups = SpilledGroups(buckets, lambda candidates: max(1, min(
+                JUDGE_CANDIDATES, -(-candidates // (2 * processes)))), spill_dir)
+            buckets.remove()
+            cand = groups.candidates
+            seconds["dedup"] = time.monotonic() - t0
             bounds = np.searchsorted(cand, starts)
             tasks = [(p, cand[bounds[k]:bounds[k + 1]] - starts[k]) for k, p in enumerate(parts)]
             tasks = [t for t in tasks if len(t[1])]
@@ -335,10 +336,9 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
             if "compare" not in stages.done:
                 numbers = [p.number for p in parts]
 
-                def judge_tasks():  # made as the engine takes them: few are held at a time
+                def judge_tasks():  # made as the engine takes them: one group's buckets in memory at a time
                     for g in range(len(groups)):
                         docs, sub = groups[g]
-                        groups[g] = None
                         at = np.searchsorted(cand, docs)
                         owner = np.searchsorted(starts, docs, side="right") - 1
                         yield JudgeTask(g, docs, sub, at - bounds[owner], numbers, starts)
@@ -346,6 +346,9 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
                 run("compare", judge_group, judge_tasks(), size=len(cand))
                 stages.finish("compare", {"groups": len(groups)})
             del groups
+        else:
+            seconds["dedup"] = time.monotonic() - t0
+        if "compare" in stages.done:
             kept, removed, counts = [], [], np.zeros(2, np.int64)
             for g in range(stages.done["compare"]["groups"]):
                 with _files.open_read(part_file(work, "compare", g)) as f:
@@ -399,3 +402,5 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
             runner.close()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+        if spill_dir is not None:
+            shutil.rmtree(spill_dir, ignore_errors=True)

@@ -16,7 +16,7 @@ input order alone.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -252,19 +252,32 @@ class NearDedup:
         return self.result
 
 
-def candidate_components(buckets: Buckets) -> tuple[np.ndarray, np.ndarray]:
+def _chunks_of(buckets) -> Callable[[], Iterable[Buckets]]:
+    return (lambda: iter((buckets,))) if isinstance(buckets, Buckets) else buckets
+
+
+def candidate_components(buckets: Buckets | Callable[[], Iterable[Buckets]]) -> tuple[np.ndarray, np.ndarray]:
     """The candidates (document ids, ascending) and, per candidate, its connected component in the graph
     where sharing a bucket is an edge, named by its smallest member's index among the candidates.
-    Documents of different components never meet in ``NearDedup``: each component is judged alone."""
-    members = np.unique(buckets.members)
+    Documents of different components never meet in ``NearDedup``: each component is judged alone.
+
+    ``buckets``: the buckets, or a callable giving them in chunks of whole buckets (each chunk a
+    ``Buckets``), called once a pass: memory is then two 8-byte numbers a candidate and one chunk."""
+    chunks = _chunks_of(buckets)
+    members, pending = np.zeros(0, np.int64), []
+    for chunk in chunks():
+        pending.append(np.unique(chunk.members))
+        if sum(len(m) for m in pending) > max(len(members), 1 << 18):
+            members, pending = np.unique(np.concatenate([members, *pending])), []
+    members = np.unique(np.concatenate([members, *pending]))
     label = np.arange(len(members), dtype=np.int64)
-    if not len(buckets):
-        return members, label
-    rank = np.searchsorted(members, buckets.members)
-    starts, sizes = buckets.offsets[:-1], np.diff(buckets.offsets)
     while True:  # each bucket's members take its smallest label; labels then jump to their labels' labels
         new = label.copy()
-        np.minimum.at(new, rank, np.repeat(np.minimum.reduceat(label[rank], starts), sizes))
+        for chunk in chunks():
+            if len(chunk):
+                rank = np.searchsorted(members, chunk.members)
+                np.minimum.at(new, rank, np.repeat(np.minimum.reduceat(new[rank], chunk.offsets[:-1]),
+                                                   np.diff(chunk.offsets)))
         while True:
             jumped = new[new]
             if np.array_equal(jumped, new):
@@ -275,25 +288,32 @@ def candidate_components(buckets: Buckets) -> tuple[np.ndarray, np.ndarray]:
         label = new
 
 
-def component_groups(buckets: Buckets, target: int) -> list[tuple[np.ndarray, Buckets]]:
-    """The candidates cut into groups of whole components, about ``target`` candidates each (a component
-    larger than that is a group of its own), in the order of their first candidates: per group, its
-    candidates (ascending) and its buckets (members as document ids, in the order of ``buckets``)."""
-    members, label = candidate_components(buckets)
-    if not len(members):
-        return []
+def group_components(label: np.ndarray, target: int) -> np.ndarray:
+    """A group number per candidate: whole components (``label``, as ``candidate_components`` gives it),
+    about ``target`` candidates a group (a larger component is a group of its own), numbered from 0 in
+    the order of their first candidates."""
+    if not len(label):
+        return np.zeros(0, np.int64)
     first = np.unique(label)                       # components by their first candidate
     comp = np.searchsorted(first, label)           # component number per candidate
     size = np.bincount(comp)
     # a component goes to the group its first candidate's place in the run of all falls in
     _, group_of_comp = np.unique((np.cumsum(size) - size) // max(1, target), return_inverse=True)
-    group = group_of_comp.reshape(-1)[comp]
-    g = int(group.max())
+    return group_of_comp.reshape(-1)[comp]
+
+
+def component_groups(buckets: Buckets, target: int) -> list[tuple[np.ndarray, Buckets]]:
+    """The candidates cut into groups of whole components (``group_components``), in memory: per group,
+    its candidates (ascending) and its buckets (members as document ids, in the order of ``buckets``)."""
+    members, label = candidate_components(buckets)
+    group = group_components(label, target)
+    if not len(members):
+        return []
     bucket_group = group[np.searchsorted(members, buckets.members[buckets.offsets[:-1]])]
     sizes = np.diff(buckets.offsets)
     member_group = np.repeat(bucket_group, sizes)
     out = []
-    for k in range(g + 1):
+    for k in range(int(group.max()) + 1):
         sel = bucket_group == k
         offsets = np.zeros(int(sel.sum()) + 1, dtype=np.int64)
         np.cumsum(sizes[sel], out=offsets[1:])

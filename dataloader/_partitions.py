@@ -2,22 +2,25 @@
 partition's records, not the corpus's: exact duplicates (records partitioned by their hash) and LSH
 buckets (per band, records partitioned by their band key). Records go to files in a local scratch
 directory as the parts are read, then each partition is sorted alone. Equal keys always fall in the same
-partition, so the result is the one a single sort gives, whatever the number of partitions."""
+partition, so the result is the one a single sort gives, whatever the number of partitions. The buckets
+stay in files too: the components of the candidate graph are found a file at a time, and each group of
+components gets its buckets in a file of its own, for the worker that judges it."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from ._dedup import runs_by_second_member
+from ._dedup import candidate_components, group_components, runs_by_second_member
 from ._minhash import Buckets, MinHashParams, band_keys
 
 PARTITION_DOCS = 1 << 20  # documents a partition holds, about (32 MB of exact records, 16 MB a band's)
 
 _EXACT = np.dtype([("h0", "<u8"), ("h1", "<u8"), ("g", "<i8"), ("i", "<i8")])
 _BAND = np.dtype([("k", "<u8"), ("i", "<i8")])
+_MEMBER = np.dtype([("b", "<i8"), ("i", "<i8")])
 
 
 def partitions_for(documents: int, per_partition: int = PARTITION_DOCS) -> int:
@@ -83,12 +86,42 @@ def exact_duplicates_partitioned(parts: Iterable[tuple[int, np.ndarray, np.ndarr
     return gone, runs_by_second_member(offsets[:-1], sizes, members)
 
 
+class BucketFiles:
+    """LSH buckets in local files, a band's partition a file (members as document ids, ascending within a
+    bucket). Called, it gives them back a file at a time, as ``Buckets`` (what ``candidate_components``
+    takes)."""
+
+    def __init__(self, scratch: str):
+        self.scratch, self.paths = scratch, []
+
+    def add(self, sizes: np.ndarray, members: np.ndarray) -> None:
+        path = os.path.join(self.scratch, f"buckets-{len(self.paths):06d}.npy")
+        with open(path, "wb") as f:
+            np.save(f, sizes.astype(np.int64))
+            np.save(f, members.astype(np.int64))
+        self.paths.append(path)
+
+    def __call__(self) -> Iterator[Buckets]:
+        for path in self.paths:
+            with open(path, "rb") as f:
+                sizes, members = np.load(f), np.load(f)
+            offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+            np.cumsum(sizes, out=offsets[1:])
+            yield Buckets(offsets, members)
+
+    def remove(self) -> None:
+        for path in self.paths:
+            os.unlink(path)
+        self.paths = []
+
+
 def band_buckets_partitioned(band_parts: Callable[[int], Iterable[tuple[int, np.ndarray, np.ndarray, np.ndarray]]],
-                             params: MinHashParams, partitions: int, scratch: str) -> Buckets:
+                             params: MinHashParams, partitions: int, scratch: str) -> BucketFiles:
     """LSH buckets, as ``band_buckets`` finds them (members as document ids, ascending within a bucket), from
-    ``band_parts(b)``: per part in order, (first document id, the band's columns, groups, live local indices)."""
+    ``band_parts(b)``: per part in order, (first document id, the band's columns, groups, live local indices).
+    They go to files in ``scratch``, a band's partition a file: this process holds one partition."""
     p = params.resolved()
-    sizes, members = [], []
+    files = BucketFiles(scratch)
     for band in range(p.bands):
         spill = _Spill(scratch, f"band-{band:03d}", partitions, _BAND)
         for start, cols, groups, live in band_parts(band):
@@ -103,9 +136,38 @@ def band_buckets_partitioned(band_parts: Callable[[int], Iterable[tuple[int, np.
             starts = np.nonzero(np.r_[True, keys[1:] != keys[:-1]])[0] if len(keys) else np.zeros(0, np.int64)
             lengths = np.diff(np.r_[starts, len(keys)])
             shared = np.repeat(lengths > 1, lengths)
-            sizes.append(lengths[lengths > 1])
-            members.append(r["i"][order[shared]])
-    sizes_all = np.concatenate(sizes) if sizes else np.zeros(0, np.int64)
-    offsets = np.zeros(len(sizes_all) + 1, dtype=np.int64)
-    np.cumsum(sizes_all, out=offsets[1:])
-    return Buckets(offsets, np.concatenate(members).astype(np.int64) if members else np.zeros(0, np.int64))
+            if shared.any():
+                files.add(lengths[lengths > 1], r["i"][order[shared]])
+    return files
+
+
+class SpilledGroups:
+    """The candidates cut into groups of whole components (``group_components``) from buckets in files, a
+    group's buckets spilled to a file of its own: ``groups[g]`` gives group *g*'s candidates (ascending)
+    and buckets, one group in memory at a time. Holds three 8-byte numbers a candidate."""
+
+    def __init__(self, buckets: BucketFiles, target: int | Callable[[int], int], scratch: str):
+        """``target``: candidates a group, or a function of the number of candidates giving it."""
+        self.candidates, label = candidate_components(buckets)
+        self.group = group_components(label, target(len(label)) if callable(target) else target)
+        del label
+        self.count = int(self.group.max()) + 1 if len(self.group) else 0
+        self._spill = _Spill(scratch, "group", max(1, self.count), _MEMBER)
+        serial = 0  # buckets numbered across files, so a group's keep their order and their bounds
+        for chunk in buckets():
+            sizes = np.diff(chunk.offsets)
+            rec = np.empty(len(chunk.members), dtype=_MEMBER)
+            rec["b"] = np.repeat(np.arange(serial, serial + len(chunk), dtype=np.int64), sizes)
+            rec["i"] = chunk.members
+            serial += len(chunk)
+            first = chunk.members[chunk.offsets[:-1]]
+            self._spill.add(np.repeat(self.group[np.searchsorted(self.candidates, first)], sizes), rec)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, g: int) -> tuple[np.ndarray, Buckets]:
+        r = self._spill.take(g)
+        starts = np.nonzero(np.r_[True, r["b"][1:] != r["b"][:-1]])[0] if len(r) else np.zeros(0, np.int64)
+        offsets = np.r_[starts, len(r)].astype(np.int64)
+        return self.candidates[self.group == g], Buckets(offsets, np.ascontiguousarray(r["i"]))

@@ -23,6 +23,7 @@ from fs3.dataloader._dedup import (
     exact_duplicates,
 )
 from fs3.dataloader._minhash import EMPTY, MinHasher, band_buckets, optimal_bands
+from fs3.dataloader._partitions import BucketFiles, SpilledGroups
 from fs3.dataloader._text import content_hash, jaccard, normalize, shingles, word_ids
 
 DOCS = Path("/usr/share/doc")
@@ -155,7 +156,7 @@ def _components_by_union_find(buckets) -> dict[int, int]:
 
 
 @pytest.mark.parametrize("target", [1, 7, 10**9])
-def test_components_judged_apart_decide_as_the_whole_corpus_in_order(target):
+def test_components_judged_apart_decide_as_the_whole_corpus_in_order(target, tmp_path):
     """The build judges whole components of the candidate graph in separate workers: the same documents
     must go, with the same kept partners, as when every candidate is judged in one pass."""
     docs = revised_corpus(seed=5)
@@ -180,6 +181,18 @@ def test_components_judged_apart_decide_as_the_whole_corpus_in_order(target):
 
     groups = component_groups(buckets, target)
     assert np.array_equal(np.sort(np.concatenate([d for d, _ in groups])), members)
+    # the build's way: buckets in files (here three), groups spilled to files of their own
+    files = BucketFiles(str(tmp_path))
+    cut = np.array_split(np.arange(len(buckets)), 3)
+    for part in cut:
+        lo, hi = int(buckets.offsets[part[0]]), int(buckets.offsets[part[-1] + 1])
+        files.add(np.diff(buckets.offsets[part[0]:part[-1] + 2]), buckets.members[lo:hi])
+    spilled = SpilledGroups(files, target, str(tmp_path))
+    assert len(spilled) == len(groups)
+    for g, (docs_of_group, sub) in enumerate(groups):
+        d, b = spilled[g]
+        assert np.array_equal(d, docs_of_group)
+        assert np.array_equal(b.offsets, sub.offsets) and np.array_equal(b.members, sub.members)
     if target == 1:
         assert len(groups) == len(same)  # one component a group
     kept, removed, comparisons = [], [], 0
