@@ -7,20 +7,22 @@ the last finished stage):
 
 1. ``hash`` (workers, a part a task): every document's content hash and MinHash signature, written
    beside the stage manifest band by band;
-2. ``shingles`` (workers): the shingle sets of the near-duplicate candidates, which this process finds
-   from the hashes (exact duplicates by a sort, LSH buckets one band at a time);
-3. ``compare`` (workers, whole components of the candidate graph a task): the candidates judged in
+2. ``bands`` (workers, an LSH band a task): the band's keys of every document, sorted a partition at a
+   time in the worker; buckets of two or more written beside the stage manifest;
+3. ``shingles`` (workers): the shingle sets of the near-duplicate candidates, which this process finds
+   from the buckets, less the exact duplicates it finds from the hashes (a sort a partition at a time);
+4. ``compare`` (workers, whole components of the candidate graph a task): the candidates judged in
    input order by exact Jaccard similarity with the documents kept before them (``_dedup``); documents
    that never share a bucket, even through others, never meet there, so components are judged apart;
-4. ``write`` (workers): each part's kept documents tokenized into its own shards
+5. ``write`` (workers): each part's kept documents tokenized into its own shards
    (``shard-PART-K.bin/.idx``);
-5. the manifest, listing the shards in part order.
+6. the manifest, listing the shards in part order.
 
 Workers read inputs and write their outputs themselves, local or on fs3, through local processes or Ray
-(``_engines``); exact duplicates and LSH buckets are found here, a partition at a time, and every
-near-duplicate decision in input order within its component; parts depend on the inputs alone, so a
-build is the same for any number of workers and either engine. This process keeps numbers per document
-and per candidate (numpy arrays), never text, shingle sets or signatures.
+(``_engines``); exact duplicates and the components are found here, from files a partition or a file at
+a time; parts depend on the inputs alone, so a build is the same for any number of workers and either
+engine. This process keeps numbers per document and per candidate (numpy arrays), never text, shingle
+sets, signatures or buckets.
 """
 
 from __future__ import annotations
@@ -38,7 +40,18 @@ import numpy as np
 from fs3._errors import AlreadyExists, InvalidArgument
 
 from . import _files
-from ._build_tasks import BuildContext, JudgeTask, hash_part, judge_group, part_file, shingle_part, write_part
+from ._build_tasks import (
+    BandTask,
+    BuildContext,
+    JudgeTask,
+    band_file,
+    bucket_band,
+    hash_part,
+    judge_group,
+    part_file,
+    shingle_part,
+    write_part,
+)
 from ._dedup import DedupResult, clusters_of_pairs
 from ._engines import make_engine
 from ._format import MANIFEST_NAME, Manifest, ShardInfo, fitting_dtype
@@ -46,8 +59,8 @@ from ._inputs import document_name, input_files
 from ._minhash import MinHashParams
 from ._partitions import (
     PARTITION_DOCS,
+    LiveBuckets,
     SpilledGroups,
-    band_buckets_partitioned,
     exact_duplicates_partitioned,
     partitions_for,
 )
@@ -309,13 +322,15 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
             nonempty = z["nonempty"].astype(bool)
             empties += int((~nonempty).sum())
             keep[starts[k]:starts[k + 1]] &= nonempty
-        if params is not None:
-            def band_parts(b: int):
-                for k, z in _each(work, parts, ("no_shingles", "piece", f"band_{b}")):
-                    live = np.nonzero(keep[starts[k]:starts[k + 1]] & ~z["no_shingles"].astype(bool))[0]
-                    yield starts[k], z[f"band_{b}"], groups_of(k, z["piece"]), live
-
-            buckets = band_buckets_partitioned(band_parts, params, partitions, spill_dir)
+        numbers = [p.number for p in parts]
+        if params is not None:  # LSH: a band a task, in the workers; exact duplicates dropped as read here
+            if "bands" not in stages.done:
+                piece_groups = [file_groups[np.asarray([pc.file for pc in part.pieces], dtype=np.int64)]
+                                for part in parts]
+                results = run("bands", bucket_band, [BandTask(b, partitions, numbers, starts, piece_groups)
+                                                     for b in range(params.bands)])
+                stages.finish("bands", [[r["band"], r["partitions"]] for r in results])
+            buckets = LiveBuckets([band_file(work, b, q) for b, qs in stages.done["bands"] for q in qs], keep)
 
         # 2. shingles of the candidates, 3. their judgement in input order, whole components of the
         # candidate graph (documents that share a bucket, transitively) a task
@@ -323,7 +338,6 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
             # groups of about JUDGE_CANDIDATES, and at least two a worker when there are few candidates
             groups = SpilledGroups(buckets, lambda candidates: max(1, min(
                 JUDGE_CANDIDATES, -(-candidates // (2 * processes)))), spill_dir)
-            buckets.remove()
             cand = groups.candidates
             seconds["dedup"] = time.monotonic() - t0
             bounds = np.searchsorted(cand, starts)
@@ -334,8 +348,6 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
                 stages.finish("shingles")
             del tasks
             if "compare" not in stages.done:
-                numbers = [p.number for p in parts]
-
                 def judge_tasks():  # made as the engine takes them: one group's buckets in memory at a time
                     for g in range(len(groups)):
                         docs, sub = groups[g]

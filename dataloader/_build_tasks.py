@@ -8,6 +8,8 @@ Functions here are module-level and take (context, task), so any engine can call
 from __future__ import annotations
 
 import io
+import shutil
+import tempfile
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -20,6 +22,7 @@ from ._dedup import DedupResult, NearDedup
 from ._format import ShardInfo, encode_index
 from ._inputs import InputFile
 from ._minhash import EMPTY, Buckets, MinHasher, MinHashParams
+from ._partitions import band_buckets_of
 from ._parts import Part, part_documents
 from ._text import fingerprint, normalize, shingles
 
@@ -126,6 +129,50 @@ class CandidateSignatures:
 
 
 @dataclass
+class BandTask:
+    """One LSH band over the whole corpus: its keys from every part's hash file, sorted a partition at a
+    time in the worker's local scratch space; the buckets of two or more go to ``bands/`` beside the stage
+    manifest, a file a partition. Every document with shingles takes part (the coordinator drops exact
+    duplicates from the buckets as it reads them: the same buckets as banding only the live ones)."""
+
+    band: int
+    partitions: int
+    numbers: list[int]                 # part numbers, by part index
+    starts: np.ndarray                 # each part's first document id, then the total
+    piece_groups: list[np.ndarray]     # per part: the dedup group of each of its pieces
+
+    @property
+    def size(self) -> int:
+        return int(self.starts[-1])
+
+
+def band_file(work: str, band: int, partition: int) -> str:
+    return _files.join(_files.join(work, "bands"), f"band-{band:03d}-{partition:05d}.npz")
+
+
+def bucket_band(ctx: BuildContext, task: BandTask) -> dict:
+    """Find one band's buckets (``BandTask``); returns the partitions that have any."""
+    p, b = ctx.params, task.band
+    scratch = tempfile.mkdtemp(prefix="fs3-build-band-")
+    try:
+        def records():
+            for k, number in enumerate(task.numbers):
+                with _files.open_read(part_file(ctx.work, "hash", number)) as f:
+                    z = np.load(f)
+                    cols, piece = z[f"band_{b}"], z["piece"]
+                    live = np.nonzero(z["nonempty"].astype(bool) & ~z["no_shingles"].astype(bool))[0]
+                yield int(task.starts[k]), cols, task.piece_groups[k][piece], live
+
+        written = []
+        for q, sizes, members in band_buckets_of(records(), p, task.partitions, scratch, f"band-{b:03d}"):
+            save_arrays(band_file(ctx.work, b, q), sizes=sizes, members=members)
+            written.append(q)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {"band": b, "partitions": written, "bytes": task.size}
+
+
+@dataclass
 class JudgeTask:
     """Whole components of the candidate graph, judged in one worker: the candidates (document ids,
     ascending), their buckets, and where each candidate's shingle set is (the shingles stage wrote a
@@ -223,4 +270,4 @@ def write_part(ctx: BuildContext, task: tuple[Part, np.ndarray]) -> dict:
             "bytes": part.size}
 
 
-TASKS = {f.__name__: f for f in (hash_part, shingle_part, judge_group, write_part)}
+TASKS = {f.__name__: f for f in (hash_part, shingle_part, bucket_band, judge_group, write_part)}

@@ -1,10 +1,10 @@
-"""A build's whole-corpus decisions taken a partition at a time, so the coordinating process holds one
-partition's records, not the corpus's: exact duplicates (records partitioned by their hash) and LSH
-buckets (per band, records partitioned by their band key). Records go to files in a local scratch
-directory as the parts are read, then each partition is sorted alone. Equal keys always fall in the same
-partition, so the result is the one a single sort gives, whatever the number of partitions. The buckets
-stay in files too: the components of the candidate graph are found a file at a time, and each group of
-components gets its buckets in a file of its own, for the worker that judges it."""
+"""A build's whole-corpus decisions taken a partition at a time, so no process holds the corpus's
+records: exact duplicates (records partitioned by their hash, in the coordinating process) and LSH
+buckets (per band, records partitioned by their band key, a band a worker task). Records go to files in
+a local scratch directory as the parts are read, then each partition is sorted alone. Equal keys always
+fall in the same partition, so the result is the one a single sort gives, whatever the number of
+partitions. The buckets stay in files: the components of the candidate graph are found a file at a time,
+and each group of components gets its buckets in a file of its own, for the worker that judges it."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
+from . import _files
 from ._dedup import candidate_components, group_components, runs_by_second_member
 from ._minhash import Buckets, MinHashParams, band_keys
 
@@ -86,59 +87,51 @@ def exact_duplicates_partitioned(parts: Iterable[tuple[int, np.ndarray, np.ndarr
     return gone, runs_by_second_member(offsets[:-1], sizes, members)
 
 
-class BucketFiles:
-    """LSH buckets in local files, a band's partition a file (members as document ids, ascending within a
-    bucket). Called, it gives them back a file at a time, as ``Buckets`` (what ``candidate_components``
-    takes)."""
+def band_buckets_of(records: Iterable[tuple[int, np.ndarray, np.ndarray, np.ndarray]], params: MinHashParams,
+                    partitions: int, scratch: str, name: str) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """One band's LSH buckets of two or more, as ``band_buckets`` finds them (members as document ids,
+    ascending within a bucket), from ``records``: per part in order, (first document id, the band's
+    columns, groups, the indices of the documents that take part). Yields (partition, sizes, members) for
+    each partition that has any, after sorting it alone in ``scratch``."""
+    p = params.resolved()
+    spill = _Spill(scratch, name, partitions, _BAND)
+    for start, cols, groups, live in records:
+        rec = np.empty(len(live), dtype=_BAND)
+        rec["k"] = band_keys(cols, groups, live, p)
+        rec["i"] = start + live
+        spill.add(rec["k"] % np.uint64(partitions), rec)
+    for q in range(partitions):
+        r = spill.take(q)
+        order = np.argsort(r["k"], kind="stable")  # stable: members stay ascending within a bucket
+        keys = r["k"][order]
+        starts = np.nonzero(np.r_[True, keys[1:] != keys[:-1]])[0] if len(keys) else np.zeros(0, np.int64)
+        lengths = np.diff(np.r_[starts, len(keys)])
+        shared = np.repeat(lengths > 1, lengths)
+        if shared.any():
+            yield q, lengths[lengths > 1], r["i"][order[shared]]
 
-    def __init__(self, scratch: str):
-        self.scratch, self.paths = scratch, []
 
-    def add(self, sizes: np.ndarray, members: np.ndarray) -> None:
-        path = os.path.join(self.scratch, f"buckets-{len(self.paths):06d}.npy")
-        with open(path, "wb") as f:
-            np.save(f, sizes.astype(np.int64))
-            np.save(f, members.astype(np.int64))
-        self.paths.append(path)
+class LiveBuckets:
+    """The buckets the band tasks wrote (``bands/`` beside the stage manifest), a file at a time, with the
+    documents ``keep`` drops (exact duplicates) taken out and the buckets left with fewer than two
+    dropped: what banding only the kept documents gives. Called, it gives them as ``Buckets``."""
+
+    def __init__(self, urls: list[str], keep: np.ndarray):
+        self.urls, self.keep = urls, keep
 
     def __call__(self) -> Iterator[Buckets]:
-        for path in self.paths:
-            with open(path, "rb") as f:
-                sizes, members = np.load(f), np.load(f)
-            offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
-            np.cumsum(sizes, out=offsets[1:])
-            yield Buckets(offsets, members)
-
-    def remove(self) -> None:
-        for path in self.paths:
-            os.unlink(path)
-        self.paths = []
-
-
-def band_buckets_partitioned(band_parts: Callable[[int], Iterable[tuple[int, np.ndarray, np.ndarray, np.ndarray]]],
-                             params: MinHashParams, partitions: int, scratch: str) -> BucketFiles:
-    """LSH buckets, as ``band_buckets`` finds them (members as document ids, ascending within a bucket), from
-    ``band_parts(b)``: per part in order, (first document id, the band's columns, groups, live local indices).
-    They go to files in ``scratch``, a band's partition a file: this process holds one partition."""
-    p = params.resolved()
-    files = BucketFiles(scratch)
-    for band in range(p.bands):
-        spill = _Spill(scratch, f"band-{band:03d}", partitions, _BAND)
-        for start, cols, groups, live in band_parts(band):
-            rec = np.empty(len(live), dtype=_BAND)
-            rec["k"] = band_keys(cols, groups, live, p)
-            rec["i"] = start + live
-            spill.add(rec["k"] % np.uint64(partitions), rec)
-        for q in range(partitions):
-            r = spill.take(q)
-            order = np.argsort(r["k"], kind="stable")  # stable: members stay ascending within a bucket
-            keys = r["k"][order]
-            starts = np.nonzero(np.r_[True, keys[1:] != keys[:-1]])[0] if len(keys) else np.zeros(0, np.int64)
-            lengths = np.diff(np.r_[starts, len(keys)])
-            shared = np.repeat(lengths > 1, lengths)
-            if shared.any():
-                files.add(lengths[lengths > 1], r["i"][order[shared]])
-    return files
+        for url in self.urls:
+            with _files.open_read(url) as f:
+                z = np.load(f)
+                sizes, members = z["sizes"], z["members"]
+            bucket = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+            alive = self.keep[members]
+            bucket, members = bucket[alive], members[alive]
+            counts = np.bincount(bucket, minlength=len(sizes))
+            shared = (counts > 1)[bucket]
+            offsets = np.zeros(int((counts > 1).sum()) + 1, dtype=np.int64)
+            np.cumsum(counts[counts > 1], out=offsets[1:])
+            yield Buckets(offsets, members[shared])
 
 
 class SpilledGroups:
@@ -146,7 +139,7 @@ class SpilledGroups:
     group's buckets spilled to a file of its own: ``groups[g]`` gives group *g*'s candidates (ascending)
     and buckets, one group in memory at a time. Holds three 8-byte numbers a candidate."""
 
-    def __init__(self, buckets: BucketFiles, target: int | Callable[[int], int], scratch: str):
+    def __init__(self, buckets: Callable[[], Iterable[Buckets]], target: int | Callable[[int], int], scratch: str):
         """``target``: candidates a group, or a function of the number of candidates giving it."""
         self.candidates, label = candidate_components(buckets)
         self.group = group_components(label, target(len(label)) if callable(target) else target)

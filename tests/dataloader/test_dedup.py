@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from fs3.dataloader import MinHashParams, build_shards
+from fs3.dataloader._build_tasks import save_arrays
 from fs3.dataloader._dedup import (
     Clusters,
     DedupResult,
@@ -23,7 +24,7 @@ from fs3.dataloader._dedup import (
     exact_duplicates,
 )
 from fs3.dataloader._minhash import EMPTY, MinHasher, band_buckets, optimal_bands
-from fs3.dataloader._partitions import BucketFiles, SpilledGroups
+from fs3.dataloader._partitions import LiveBuckets, SpilledGroups
 from fs3.dataloader._text import content_hash, jaccard, normalize, shingles, word_ids
 
 DOCS = Path("/usr/share/doc")
@@ -181,13 +182,17 @@ def test_components_judged_apart_decide_as_the_whole_corpus_in_order(target, tmp
 
     groups = component_groups(buckets, target)
     assert np.array_equal(np.sort(np.concatenate([d for d, _ in groups])), members)
-    # the build's way: buckets in files (here three), groups spilled to files of their own
-    files = BucketFiles(str(tmp_path))
-    cut = np.array_split(np.arange(len(buckets)), 3)
-    for part in cut:
-        lo, hi = int(buckets.offsets[part[0]]), int(buckets.offsets[part[-1] + 1])
-        files.add(np.diff(buckets.offsets[part[0]:part[-1] + 2]), buckets.members[lo:hi])
-    spilled = SpilledGroups(files, target, str(tmp_path))
+    # the build's way: buckets in files (here three, of every document with shingles, the exact
+    # duplicates dropped as they are read), groups spilled to files of their own
+    every = np.nonzero(~np.all(sigs == EMPTY, axis=1))[0]
+    all_buckets = band_buckets(sigs, params, np.zeros(len(docs), np.int64), live=every)
+    urls = []
+    for j, part in enumerate(np.array_split(np.arange(len(all_buckets)), 3)):
+        lo, hi = int(all_buckets.offsets[part[0]]), int(all_buckets.offsets[part[-1] + 1])
+        urls.append(str(tmp_path / f"buckets-{j}.npz"))
+        save_arrays(urls[-1], sizes=np.diff(all_buckets.offsets[part[0]:part[-1] + 2]),
+                    members=all_buckets.members[lo:hi])
+    spilled = SpilledGroups(LiveBuckets(urls, exact.keep), target, str(tmp_path))
     assert len(spilled) == len(groups)
     for g, (docs_of_group, sub) in enumerate(groups):
         d, b = spilled[g]
