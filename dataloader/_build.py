@@ -322,6 +322,7 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
             nonempty = z["nonempty"].astype(bool)
             empties += int((~nonempty).sum())
             keep[starts[k]:starts[k + 1]] &= nonempty
+        seconds["dedup"] = time.monotonic() - t0  # (this process's own work; the stages' runs are timed apart)
         numbers = [p.number for p in parts]
         if params is not None:  # LSH: a band a task, in the workers; exact duplicates dropped as read here
             if "bands" not in stages.done:
@@ -336,10 +337,11 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
         # candidate graph (documents that share a bucket, transitively) a task
         if buckets is not None:
             # groups of about JUDGE_CANDIDATES, and at least two a worker when there are few candidates
+            t0 = time.monotonic()
             groups = SpilledGroups(buckets, lambda candidates: max(1, min(
                 JUDGE_CANDIDATES, -(-candidates // (2 * processes)))), spill_dir)
             cand = groups.candidates
-            seconds["dedup"] = time.monotonic() - t0
+            seconds["dedup"] += time.monotonic() - t0
             bounds = np.searchsorted(cand, starts)
             tasks = [(p, cand[bounds[k]:bounds[k + 1]] - starts[k]) for k, p in enumerate(parts)]
             tasks = [t for t in tasks if len(t[1])]
@@ -358,8 +360,6 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
                 run("compare", judge_group, judge_tasks(), size=len(cand))
                 stages.finish("compare", {"groups": len(groups)})
             del groups
-        else:
-            seconds["dedup"] = time.monotonic() - t0
         if "compare" in stages.done:
             kept, removed, counts = [], [], np.zeros(2, np.int64)
             for g in range(stages.done["compare"]["groups"]):
