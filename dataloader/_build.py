@@ -299,9 +299,8 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
         starts = np.r_[0, np.cumsum(counts)].astype(np.int64)
         names = _PartNames(files, work, parts, counts, lines)
         file_groups = np.array([f.group if dedup_scope == "input" else 0 for f in files], dtype=np.int64)
-
-        def groups_of(k: int, piece: np.ndarray) -> np.ndarray:
-            return file_groups[np.asarray([pc.file for pc in parts[k].pieces], dtype=np.int64)[piece]]
+        # per part, the dedup group of each of its pieces (documents of different groups are never duplicates)
+        piece_groups = [file_groups[np.asarray([pc.file for pc in part.pieces], dtype=np.int64)] for part in parts]
 
         # exact duplicates and empty documents, then LSH buckets: a partition of the records at a time
         keep = np.ones(n, dtype=bool)
@@ -311,7 +310,7 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
         buckets = None
         if exact_dedup:
             gone, clusters = exact_duplicates_partitioned(
-                ((starts[k], z["hash"], groups_of(k, z["piece"])) for k, z in _each(work, parts, ("hash", "piece"))),
+                ((starts[k], z["hash"], piece_groups[k][z["piece"]]) for k, z in _each(work, parts, ("hash", "piece"))),
                 partitions, spill_dir)
             keep[gone] = False
             dedup.exact_removed = len(gone)
@@ -326,8 +325,6 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
         numbers = [p.number for p in parts]
         if params is not None:  # LSH: a band a task, in the workers; exact duplicates dropped as read here
             if "bands" not in stages.done:
-                piece_groups = [file_groups[np.asarray([pc.file for pc in part.pieces], dtype=np.int64)]
-                                for part in parts]
                 results = run("bands", bucket_band, [BandTask(b, partitions, numbers, starts, piece_groups)
                                                      for b in range(params.bands)])
                 stages.finish("bands", [[r["band"], r["partitions"]] for r in results])

@@ -28,8 +28,8 @@ from ._text import jaccard
 class Clusters:
     """Duplicate clusters of two or more documents, flat: cluster *k* is ``(kind, members)``, its first
     member kept and the others removed as its duplicates. 8 bytes a member and 9 a cluster, no Python
-    object per cluster (a corpus of a billion documents has tens of millions of clusters). Iterates,
-    compares and adds as a list of ``(kind, [ids])`` does."""
+    object per cluster (a corpus of a billion documents has tens of millions of clusters). Iterates
+    and compares as a list of ``(kind, [ids])`` does."""
 
     KINDS = ("exact", "near")
 
@@ -71,11 +71,6 @@ class Clusters:
         kinds, offsets, members = self._flat()
         order = np.lexsort((members[offsets[:-1]], -np.diff(offsets)))[:limit]
         return [(self.KINDS[kinds[k]], members[offsets[k]:offsets[k + 1]].tolist()) for k in order.tolist()]
-
-    def __iadd__(self, items):
-        for kind, ids in items:
-            self.add(kind, np.array([len(ids)]), np.asarray(ids))
-        return self
 
     def __eq__(self, other) -> bool:
         return list(self) == list(other)
@@ -300,25 +295,6 @@ def group_components(label: np.ndarray, target: int) -> np.ndarray:
     # a component goes to the group its first candidate's place in the run of all falls in
     _, group_of_comp = np.unique((np.cumsum(size) - size) // max(1, target), return_inverse=True)
     return group_of_comp.reshape(-1)[comp]
-
-
-def component_groups(buckets: Buckets, target: int) -> list[tuple[np.ndarray, Buckets]]:
-    """The candidates cut into groups of whole components (``group_components``), in memory: per group,
-    its candidates (ascending) and its buckets (members as document ids, in the order of ``buckets``)."""
-    members, label = candidate_components(buckets)
-    group = group_components(label, target)
-    if not len(members):
-        return []
-    bucket_group = group[np.searchsorted(members, buckets.members[buckets.offsets[:-1]])]
-    sizes = np.diff(buckets.offsets)
-    member_group = np.repeat(bucket_group, sizes)
-    out = []
-    for k in range(int(group.max()) + 1):
-        sel = bucket_group == k
-        offsets = np.zeros(int(sel.sum()) + 1, dtype=np.int64)
-        np.cumsum(sizes[sel], out=offsets[1:])
-        out.append((members[group == k], Buckets(offsets, buckets.members[member_group == k])))
-    return out
 
 
 def deduplicate(hashes: Sequence[bytes], signatures: np.ndarray | None, groups: Sequence[int],

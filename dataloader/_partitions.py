@@ -56,7 +56,7 @@ class _Spill:
 
 
 def exact_duplicates_partitioned(parts: Iterable[tuple[int, np.ndarray, np.ndarray]], partitions: int,
-                                 scratch: str) -> tuple[np.ndarray, list[list[int]]]:
+                                 scratch: str) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """``parts``: (first document id, 16-byte hashes, groups) in order. Returns the ids of the documents that
     are not the first of their (group, hash), ascending, and the clusters of two or more (ids ascending),
     ordered by their second member, as ``exact_duplicates`` gives them: (sizes, members)."""

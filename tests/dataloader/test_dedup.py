@@ -19,11 +19,11 @@ from fs3.dataloader._dedup import (
     NearDedup,
     candidate_components,
     clusters_of_pairs,
-    component_groups,
     deduplicate,
     exact_duplicates,
+    group_components,
 )
-from fs3.dataloader._minhash import EMPTY, MinHasher, band_buckets, optimal_bands
+from fs3.dataloader._minhash import EMPTY, Buckets, MinHasher, band_buckets, optimal_bands
 from fs3.dataloader._partitions import LiveBuckets, SpilledGroups
 from fs3.dataloader._text import content_hash, jaccard, normalize, shingles, word_ids
 
@@ -154,6 +154,27 @@ def _components_by_union_find(buckets) -> dict[int, int]:
         for m in members[1:]:
             parent[find(m)] = find(members[0])
     return {m: find(m) for m in parent}
+
+
+def component_groups(buckets: Buckets, target: int) -> list[tuple[np.ndarray, Buckets]]:
+    """The reference the build's spilled groups are held to: the candidates cut into groups of whole
+    components (``group_components``) in memory, per group its candidates (ascending) and its buckets
+    (members as document ids, in the order of ``buckets``)."""
+    members, label = candidate_components(buckets)
+    group = group_components(label, target)
+    if not len(members):
+        return []
+    bucket_group = group[np.searchsorted(members, buckets.members[buckets.offsets[:-1]])]
+    sizes = np.diff(buckets.offsets)
+    member_group = np.repeat(bucket_group, sizes)
+    out = []
+    for k in range(int(group.max()) + 1):
+        sel = bucket_group == k
+        offsets = np.zeros(int(sel.sum()) + 1, dtype=np.int64)
+        np.cumsum(sizes[sel], out=offsets[1:])
+        out.append((members[group == k], Buckets(offsets, buckets.members[member_group == k])))
+    return out
+
 
 
 @pytest.mark.parametrize("target", [1, 7, 10**9])
