@@ -15,13 +15,11 @@ import threading
 import time
 import weakref
 
+from fs3._threads import grpc_threads
+
 HOLD_TIMEOUT = 5.0      # how long a fork waits for a busy client's loop to close its channels
 RESUME_TIMEOUT = 60.0   # a held loop resumes by itself after this (the fork hook always releases it first)
 STEADY = 0.5            # gRPC threads unchanged this long are not ours winding down
-
-# gRPC's own threads (by their names in /proc): they wind down a little after the last channel closes,
-# and a fork while they hold gRPC's locks leaves the child's first channel waiting forever
-_GRPC_THREADS = ("event_engine", "grpc", "lifeguard", "default-executo", "resolver-execut", "timer_manager")
 
 _clients: weakref.WeakSet = weakref.WeakSet()  # the sync clients of this process
 _held: list[threading.Event] = []
@@ -66,21 +64,6 @@ def _hold(client) -> threading.Event | None:
     return resume
 
 
-def _grpc_threads() -> int:
-    n = 0
-    try:
-        tasks = os.listdir("/proc/self/task")
-    except OSError:  # no /proc: nothing to wait for that we could see
-        return 0
-    for task in tasks:
-        try:
-            with open(f"/proc/self/task/{task}/comm") as f:
-                n += f.read().startswith(_GRPC_THREADS)
-        except OSError:
-            pass
-    return n
-
-
 def _before_fork() -> None:
     for client in list(_clients):
         try:
@@ -91,10 +74,10 @@ def _before_fork() -> None:
             _held.append(resume)
     if _held:  # until gRPC's threads are gone, or stay (channels of someone else's: nothing to wait for)
         deadline, settled = time.monotonic() + HOLD_TIMEOUT, time.monotonic() + STEADY
-        last = _grpc_threads()
+        last = grpc_threads()
         while last and time.monotonic() < min(deadline, settled):
             time.sleep(0.002)
-            now = _grpc_threads()
+            now = grpc_threads()
             if now != last:
                 last, settled = now, time.monotonic() + STEADY
 

@@ -10,9 +10,11 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 
 from fs3._errors import InvalidArgument
+from fs3._threads import fork_is_safe
 
 from . import _files
 from ._build_tasks import TASKS, BuildContext
+from ._forkserver import forkserver_context
 
 DEPTH = 2  # tasks per worker handed out and not yet taken back
 
@@ -44,8 +46,11 @@ class LocalEngine:
     def __init__(self, ctx: BuildContext, processes: int):
         self.ctx, self.processes, self.pool = ctx, processes, None
         if processes > 1:
-            # fork, unless this process has used gRPC (a forked copy could not): then a fresh fork server
-            mp = multiprocessing.get_context("forkserver" if _files.has_clients() else "fork")
+            # A fork of this process only while no other thread could hold a lock the copy would keep
+            # (fs3/_threads.py: an fs3 client anywhere in it, the caller's own too, or Ray's threads);
+            # else workers forked from a fork server
+            mp = multiprocessing.get_context("fork") if fork_is_safe() else \
+                forkserver_context("fs3.dataloader._build_tasks")
             self.pool = mp.Pool(processes, initializer=_init, initargs=(ctx, _files.fs3_environment()))
 
     def map(self, fn, tasks: Iterable) -> Iterator:

@@ -46,11 +46,6 @@ def adopt_environment(env: dict[str, str]) -> None:
     os.environ.update(env)
 
 
-def has_clients() -> bool:
-    """Whether this process has talked to a cluster (and so runs gRPC threads)."""
-    return any(pid == os.getpid() for pid, _ in _clients)
-
-
 def join(base: str, name: str) -> str:
     return base.rstrip("/") + "/" + name
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fs3._errors import InvalidArgument
 
 from ._dataset import TokenDataset, torch
+from ._forkserver import forkserver_context
 from ._handover import Slot
 
 _Base = torch.utils.data.DataLoader if torch is not None else object
@@ -16,15 +17,9 @@ PRELOADED = ("torch", "fs3.dataloader")
 
 def _preload_forkserver() -> None:
     """Have the fork server import torch and the loader once, so each worker it forks starts with them
-    instead of importing them again (about a second each), and start it at once. Only a fork server not
-    yet started takes the list; modules it already preloads stay."""
-    from multiprocessing import forkserver
-
-    modules = list(getattr(forkserver._forkserver, "_preload_modules", None) or ["__main__"])
-    modules += [m for m in PRELOADED if m not in modules]
-    forkserver.set_forkserver_preload(modules)
-    # Start it now: it imports them while the trainer builds its model, not when the first epoch begins.
-    forkserver.ensure_running()
+    instead of importing them again (about a second each), and start it now: it imports them while the
+    trainer builds its model, not when the first epoch begins."""
+    forkserver_context(*PRELOADED)
 
 
 class TokenLoader(_Base):

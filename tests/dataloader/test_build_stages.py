@@ -12,6 +12,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pyarrow as pa
@@ -94,6 +95,30 @@ def test_partitions_of_the_coordinators_sorts_do_not_change_the_result(corpus, t
     assert many.dedup.clusters == one.dedup.clusters
     assert many.dedup.stats(len(many.names)) == one.dedup.stats(len(one.names))
     _same_set(tmp_path / "one", tmp_path / "many")
+
+
+def test_build_workers_are_forks_of_this_process_only_while_no_other_thread_could_hold_a_lock(tmp_path):
+    """A fork copies the locks other threads hold (gRPC's, for an fs3 client anywhere in the process; a
+    trainer's own): a CI run hung forking build workers from a process with a session client. With such a
+    thread the workers come from a fork server."""
+    from fs3.dataloader._engines import LocalEngine
+
+    probe = [sys.executable, "-c", "from fs3.dataloader._engines import LocalEngine\n"
+             "e = LocalEngine(None, 2); print(e.pool._ctx.get_start_method()); e.close()"]
+    alone = subprocess.run(probe, capture_output=True, text=True, timeout=120)
+    assert alone.stdout.split() == ["fork"], alone.stderr
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        engine = LocalEngine(None, 2)
+        try:
+            assert engine.pool._ctx.get_start_method() == "forkserver"
+        finally:
+            engine.close()
+    finally:
+        stop.set()
+        other.join()
 
 
 def test_ray_and_local_builds_give_the_same_shard_set(corpus, tmp_path):
