@@ -37,6 +37,7 @@ async def _drop_grpc(meta) -> None:
     for _ in range(3):  # a call that failed over while they closed may have made one anew
         for address, ch in list(meta._channels.items()):
             del meta._channels[address]
+            ch.dropped = True  # a call in flight on it is repeated on a new channel, not failed
             if ch.calls is not None:
                 ch.calls.close()
             await ch.channel.close(None)

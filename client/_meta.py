@@ -46,6 +46,7 @@ class _Channel:
         self.calls: CallConnection | None = None
         self.calls_retry_at = 0.0                   # when to try a listener that could not be reached again
         self.calls_opening: asyncio.Lock | None = None  # one open at a time (made on the client's loop)
+        self.dropped = False  # closed by this process (before a fork): a call it cut short is repeated
         self.channel = aio_channel(address, ca, _CHANNEL_OPTIONS)
         self.meta = meta_pb2_grpc.MetaStub(self.channel)
         self.cluster = cluster_pb2_grpc.ClusterStub(self.channel)
@@ -61,6 +62,13 @@ class _Channel:
         if method in _CLUSTER_METHODS:
             return self.cluster
         return self.admin if method in _ADMIN_METHODS else self.meta
+
+
+def _cut_short(ch: _Channel) -> bool:
+    """Whether a call on ``ch`` was cut short by this process closing it (a CancelledError that is not
+    the caller's own task being cancelled, or gRPC's refusal of a closed channel)."""
+    task = asyncio.current_task()
+    return ch.dropped and task is not None and not task.cancelling()
 
 
 class MetaConnection:
@@ -167,6 +175,13 @@ class MetaConnection:
                                 raise
                     return await acall(getattr(ch.stub(method), method), request, timeout=timeout or self.timeout,
                                        what=f"meta {ch.address}", metadata=self.metadata)
+                except (asyncio.CancelledError, grpc.aio.UsageError):
+                    if not _cut_short(ch):
+                        raise
+                    # gRPC cancels the calls of a channel it closes, and refuses new ones on it; this
+                    # process closed it before a fork (client/_fork.py), and the call goes on over a new
+                    # one (a mutation's request id makes a repeat return the first reply)
+                    continue
                 except Unreachable as exc:
                     if backoff.expired:
                         # Unreachable still: a mutation given up on may or may not have happened
@@ -207,10 +222,15 @@ class MetaConnection:
         """The inode changes made through the meta server at ``address`` after change ``after`` of its
         feed ``epoch`` (meta/_change_feed.py), waiting up to ``wait`` seconds for one. No failover: each
         server's feed is its own; an unreachable server raises ``Unreachable``."""
-        ch = self._channel(address)
-        return await acall(ch.meta.WatchChanges, meta_pb2.WatchChangesRequest(
-            epoch=epoch, after=after, wait_ms=int(wait * 1000)), timeout=wait + self.timeout,
-            what=f"meta {address}", metadata=self.metadata)
+        while True:
+            ch = self._channel(address)
+            try:
+                return await acall(ch.meta.WatchChanges, meta_pb2.WatchChangesRequest(
+                    epoch=epoch, after=after, wait_ms=int(wait * 1000)), timeout=wait + self.timeout,
+                    what=f"meta {address}", metadata=self.metadata)
+            except (asyncio.CancelledError, grpc.aio.UsageError):
+                if not _cut_short(ch):
+                    raise
 
     async def call_status(self) -> dict:
         """How namespace calls reach the meta server in use: over its framed listener, or over gRPC

@@ -75,3 +75,49 @@ def test_kill_9_leaves_no_shared_memory_region(cluster):
         proc.wait()
     wait_for(lambda: not [n for n in mine if os.path.exists(f"/dev/shm/{n}")], timeout=5.0, interval=0.05,
              max_interval=0.1, what="the killed process's region to be removed")
+
+
+_BUSY_FORKER = """
+import os, sys, threading, fs3
+
+address, root = sys.argv[1], sys.argv[2]
+errors, done = [], [0] * 3
+stop = threading.Event()
+
+def busy(k, client):
+    try:
+        i = 0
+        while not stop.is_set():
+            client.write(f"{root}/t{k}-{i % 4}", b"y" * 1000)  # create, open, write, close
+            client.stat(root)
+            i += 1
+            done[k] = i
+    except BaseException as exc:
+        errors.append(repr(exc))
+
+with fs3.connect(address) as client:
+    threads = [threading.Thread(target=busy, args=(k, client)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for _ in range(12):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+    while min(done) < 5 and not errors:  # each thread went on past the forks
+        stop.wait(0.01)
+    stop.set()
+    for t in threads:
+        t.join()
+print(errors, flush=True)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forks_do_not_fail_the_calls_other_threads_have_in_flight(cluster, workdir):
+    """A fork closes the client's gRPC channels (client/_fork.py); a call another thread had in flight on
+    them is repeated on a new channel, not failed with CancelledError."""
+    proc = subprocess.run([sys.executable, "-c", _BUSY_FORKER, cluster.meta[0], workdir], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr[-3000:]
