@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -28,6 +29,8 @@ while os.getppid() == parent:
 
 
 def pytest_addoption(parser):
+    parser.addoption("--time-budget", type=float, default=60.0, metavar="MINUTES",
+                     help="stop the session (with its report) once it has run this long; 0: no limit")
     parser.addoption(
         "--cpu-hogs", type=int, default=0, metavar="N",
         help="keep N busy-looping processes (nice 0: real competition for the CPU) running for the whole "
@@ -35,7 +38,18 @@ def pytest_addoption(parser):
     )
 
 
+def pytest_runtest_setup(item):
+    """Past its time budget, the session stops with its report: a run gone wrong (every test waiting out
+    its limit) shows why, instead of being cut off by CI's limit with nothing said."""
+    budget = item.config.getoption("--time-budget")
+    spent = time.monotonic() - item.config._fs3_started  # type: ignore[attr-defined]
+    if budget and spent > budget * 60:
+        pytest.exit(f"the session ran past its {budget} minute budget (--time-budget); a normal run takes "
+                    "about 25 minutes: look at the first failures above", returncode=3)
+
+
 def pytest_configure(config):
+    config._fs3_started = time.monotonic()  # type: ignore[attr-defined]
     hogs = config.getoption("--cpu-hogs", 0) or 0
     config._fs3_hogs = [  # type: ignore[attr-defined]
         # own session: a Ctrl-C at the terminal reaches pytest, which stops them, not the hogs directly
