@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -65,6 +64,7 @@ from ._partitions import (
     partitions_for,
 )
 from ._parts import PART_SIZE, Part, plan_parts
+from ._scratch import Scratch
 from ._text import DEDUP_KEY, NORMALIZATION
 from ._tokenize import ByteTokenizer, HFTokenizer
 
@@ -255,8 +255,8 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
     parts = plan_parts(files, part_size)
     settings = _settings(inputs, files, parts, text_field, dedup_scope, exact_dedup, params, tok, shard_tokens,
                          part_size)
-    scratch = tempfile.mkdtemp(prefix="fs3-build-") if dry_run else None
-    work = scratch if dry_run else _files.join(out, WORK_NAME)
+    scratch = Scratch("dry-run") if dry_run else None
+    work = scratch.path if scratch is not None else _files.join(out, WORK_NAME)
     stages = _Stages(work, settings)
     if not dry_run:
         if overwrite and _files.exists(out):
@@ -267,7 +267,7 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
         _files.make_dirs(work)
     ctx = BuildContext(files, text_field, params, tok, work, None if dry_run else out, dtype.name, shard_tokens)
     runner = None
-    spill_dir = None
+    spill: Scratch | None = None
 
     def run(stage: str, fn, tasks, size: int | None = None) -> list:
         """Results of ``fn`` over ``tasks`` (a list, or an iterable with their total ``size``)."""
@@ -306,12 +306,12 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
         keep = np.ones(n, dtype=bool)
         dedup = DedupResult(keep)
         partitions = partitions_for(n, partition_docs)
-        spill_dir = tempfile.mkdtemp(prefix="fs3-build-partitions-")  # (removed as the build ends)
+        spill = Scratch("partitions")  # (removed as the build ends)
         buckets = None
         if exact_dedup:
             gone, clusters = exact_duplicates_partitioned(
                 ((starts[k], z["hash"], piece_groups[k][z["piece"]]) for k, z in _each(work, parts, ("hash", "piece"))),
-                partitions, spill_dir)
+                partitions, spill.path)
             keep[gone] = False
             dedup.exact_removed = len(gone)
             dedup.clusters.add("exact", *clusters)
@@ -336,7 +336,7 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
             # groups of about JUDGE_CANDIDATES, and at least two a worker when there are few candidates
             t0 = time.monotonic()
             groups = SpilledGroups(buckets, lambda candidates: max(1, min(
-                JUDGE_CANDIDATES, -(-candidates // (2 * processes)))), spill_dir)
+                JUDGE_CANDIDATES, -(-candidates // (2 * processes)))), spill.path)
             cand = groups.candidates
             seconds["dedup"] += time.monotonic() - t0
             bounds = np.searchsorted(cand, starts)
@@ -409,7 +409,6 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
     finally:
         if runner is not None:
             runner.close()
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
-        if spill_dir is not None:
-            shutil.rmtree(spill_dir, ignore_errors=True)
+        for made in (scratch, spill):
+            if made is not None:
+                made.close()

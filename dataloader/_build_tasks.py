@@ -8,8 +8,6 @@ Functions here are module-level and take (context, task), so any engine can call
 from __future__ import annotations
 
 import io
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -24,6 +22,7 @@ from ._inputs import InputFile
 from ._minhash import EMPTY, Buckets, MinHasher, MinHashParams
 from ._partitions import band_buckets_of
 from ._parts import Part, part_documents
+from ._scratch import Scratch
 from ._text import fingerprint, normalize, shingles
 
 
@@ -153,8 +152,7 @@ def band_file(work: str, band: int, partition: int) -> str:
 def bucket_band(ctx: BuildContext, task: BandTask) -> dict:
     """Find one band's buckets (``BandTask``); returns the partitions that have any."""
     p, b = ctx.params, task.band
-    scratch = tempfile.mkdtemp(prefix="fs3-build-band-")
-    try:
+    with Scratch("band") as scratch:
         def records():
             for k, number in enumerate(task.numbers):
                 with _files.open_read(part_file(ctx.work, "hash", number)) as f:
@@ -167,8 +165,6 @@ def bucket_band(ctx: BuildContext, task: BandTask) -> dict:
         for q, sizes, members in band_buckets_of(records(), p, task.partitions, scratch, f"band-{b:03d}"):
             save_arrays(band_file(ctx.work, b, q), sizes=sizes, members=members)
             written.append(q)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     return {"band": b, "partitions": written, "bytes": task.size}
 
 

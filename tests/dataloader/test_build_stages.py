@@ -164,6 +164,37 @@ def test_a_build_killed_after_a_stage_goes_on_from_there(corpus, tmp_path, stage
     assert not (out / ".fs3-build").exists()
 
 
+def test_the_scratch_of_a_killed_build_is_removed_by_the_next_one(corpus, tmp_path):
+    """A build killed with SIGKILL cannot remove its local scratch (spilled sort partitions); the next
+    build on the machine finds its owner's lock free and removes it, and leaves a live build's alone."""
+    from fs3.dataloader._scratch import Scratch, sweep
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = dict(os.environ, FS3_TEST_PAUSE_AFTER_STAGE="bands", TMPDIR=str(tmp))
+    proc = subprocess.Popen(_build_cmd(corpus, tmp_path / "out"), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    stages = tmp_path / "out" / ".fs3-build" / "stages.json"
+    try:
+        wait_for(lambda: stages.exists() and "bands" in json.loads(stages.read_text())["done"], timeout=300,
+                 what="the build to finish its bands stage")
+        left = [p.name for p in tmp.iterdir()]
+        assert [n for n in left if n.startswith("fs3-build-partitions-")], left
+        assert sweep(str(tmp)) == []  # its owner is alive
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    live = Scratch("band", str(tmp))  # a build running beside the next one
+    try:
+        done = subprocess.run(_build_cmd(corpus, tmp_path / "again"), env=dict(env, FS3_TEST_PAUSE_AFTER_STAGE=""),
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert [p.name for p in tmp.iterdir()] == [os.path.basename(live.path)]
+    finally:
+        live.close()
+    assert list(tmp.iterdir()) == []
+
+
 def test_an_unfinished_build_is_not_mixed_with_other_settings(corpus, tmp_path):
     out = tmp_path / "out"
     env = dict(os.environ, FS3_TEST_PAUSE_AFTER_STAGE="hash")
