@@ -212,11 +212,15 @@ class MetaConnection:
             if not ch.call_address or time.monotonic() < ch.calls_retry_at:
                 return None
             try:
-                ch.calls = await CallConnection.open(ch.call_address, self.token, tls=self.tls)
+                calls = await CallConnection.open(ch.call_address, self.token, tls=self.tls)
             except Unavailable:  # e.g. a port a container does not publish: gRPC still works
                 ch.calls, ch.calls_retry_at = None, time.monotonic() + 30.0
                 return None
-            return ch.calls
+            if ch.dropped:  # closed for a fork while this opened: not left open on a channel no one uses
+                calls.close()
+                return None
+            ch.calls = calls
+            return calls
 
     async def watch(self, address: str, epoch: int, after: int, wait: float) -> meta_pb2.WatchChangesReply:
         """The inode changes made through the meta server at ``address`` after change ``after`` of its
