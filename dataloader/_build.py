@@ -7,7 +7,7 @@ the last finished stage):
 
 1. ``hash`` (workers, a part a task): every document's content hash and MinHash signature, written
    beside the stage manifest band by band;
-2. ``bands`` (workers, an LSH band a task): the band's keys of every document, sorted a partition at a
+2. ``bands`` (workers, an LSH band, or a run of its key partitions, a task): the band's keys of every document, sorted a partition at a
    time in the worker; buckets of two or more written beside the stage manifest;
 3. ``shingles`` (workers): the shingle sets of the near-duplicate candidates, which this process finds
    from the buckets, less the exact duplicates it finds from the hashes (a sort a partition at a time);
@@ -60,6 +60,7 @@ from ._partitions import (
     PARTITION_DOCS,
     LiveBuckets,
     SpilledGroups,
+    band_spans,
     exact_duplicates_partitioned,
     partitions_for,
 )
@@ -269,11 +270,15 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
     runner = None
     spill: Scratch | None = None
 
-    def run(stage: str, fn, tasks, size: int | None = None) -> list:
-        """Results of ``fn`` over ``tasks`` (a list, or an iterable with their total ``size``)."""
+    def engine_of_build():
         nonlocal runner
         if runner is None:
             runner = make_engine(engine, ctx, processes, ray_address)
+        return runner
+
+    def run(stage: str, fn, tasks, size: int | None = None) -> list:
+        """Results of ``fn`` over ``tasks`` (a list, or an iterable with their total ``size``)."""
+        runner = engine_of_build()
         _files.make_dirs(_files.join(work, stage))
         t0, done, results = time.monotonic(), 0, []
         if size is None:
@@ -323,10 +328,11 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
             keep[starts[k]:starts[k + 1]] &= nonempty
         seconds["dedup"] = time.monotonic() - t0  # (this process's own work; the stages' runs are timed apart)
         numbers = [p.number for p in parts]
-        if params is not None:  # LSH: a band a task, in the workers; exact duplicates dropped as read here
+        if params is not None:  # LSH in the workers (band_spans); exact duplicates dropped as read here
             if "bands" not in stages.done:
-                results = run("bands", bucket_band, [BandTask(b, partitions, numbers, starts, piece_groups)
-                                                     for b in range(params.bands)])
+                spans = band_spans(params.bands, partitions, engine_of_build().width)
+                results = run("bands", bucket_band, [BandTask(b, partitions, numbers, starts, piece_groups, span)
+                                                     for b in range(params.bands) for span in spans])
                 stages.finish("bands", [[r["band"], r["partitions"]] for r in results])
             buckets = LiveBuckets([band_file(work, b, q) for b, qs in stages.done["bands"] for q in qs], keep)
 

@@ -129,7 +129,7 @@ class CandidateSignatures:
 
 @dataclass
 class BandTask:
-    """One LSH band over the whole corpus: its keys from every part's hash file, sorted a partition at a
+    """One LSH band over the whole corpus (or a run of its key partitions: ``band_spans``): its keys from every part's hash file, sorted a partition at a
     time in the worker's local scratch space; the buckets of two or more go to ``bands/`` beside the stage
     manifest, a file a partition. Every document with shingles takes part (the coordinator drops exact
     duplicates from the buckets as it reads them: the same buckets as banding only the live ones)."""
@@ -139,6 +139,7 @@ class BandTask:
     numbers: list[int]                 # part numbers, by part index
     starts: np.ndarray                 # each part's first document id, then the total
     piece_groups: list[np.ndarray]     # per part: the dedup group of each of its pieces
+    span: tuple[int, int] | None = None  # the partitions [first, last) this task sorts (None: all)
 
     @property
     def size(self) -> int:
@@ -162,7 +163,8 @@ def bucket_band(ctx: BuildContext, task: BandTask) -> dict:
                 yield int(task.starts[k]), cols, task.piece_groups[k][piece], live
 
         written = []
-        for q, sizes, members in band_buckets_of(records(), p, task.partitions, scratch, f"band-{b:03d}"):
+        for q, sizes, members in band_buckets_of(records(), p, task.partitions, scratch, f"band-{b:03d}",
+                                                  task.span):
             save_arrays(band_file(ctx.work, b, q), sizes=sizes, members=members)
             written.append(q)
     return {"band": b, "partitions": written, "bytes": task.size}

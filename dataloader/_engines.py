@@ -45,6 +45,7 @@ class LocalEngine:
 
     def __init__(self, ctx: BuildContext, processes: int):
         self.ctx, self.processes, self.pool = ctx, processes, None
+        self.width = processes  # tasks it runs at once
         if processes > 1:
             # A fork of this process only while no other thread could hold a lock the copy would keep
             # (fs3/_threads.py: an fs3 client anywhere in it, the caller's own too, or Ray's threads);

@@ -18,6 +18,7 @@ from ._dedup import candidate_components, group_components, runs_by_second_membe
 from ._minhash import Buckets, MinHashParams, band_keys
 
 PARTITION_DOCS = 1 << 20  # documents a partition holds, about (32 MB of exact records, 16 MB a band's)
+MAX_SPANS = 16  # band tasks a band at most: each reads all of the band's columns
 
 _EXACT = np.dtype([("h0", "<u8"), ("h1", "<u8"), ("g", "<i8"), ("i", "<i8")])
 _BAND = np.dtype([("k", "<u8"), ("i", "<i8")])
@@ -87,21 +88,39 @@ def exact_duplicates_partitioned(parts: Iterable[tuple[int, np.ndarray, np.ndarr
     return gone, runs_by_second_member(offsets[:-1], sizes, members)
 
 
+def band_spans(bands: int, partitions: int, width: int) -> list[tuple[int, int]]:
+    """How each band's partitions are cut among tasks, as runs of whole partitions ``[first, last)``:
+    about two tasks a worker in all, however few the bands are next to the workers (21 bands would
+    leave most of a large cluster idle), and at most ``MAX_SPANS`` a band. Each task of a band reads
+    the band's columns of every part and keeps its partitions' share: more tasks, more reading, the same
+    buckets."""
+    spans = min(partitions, MAX_SPANS, max(1, -(-2 * width // max(1, bands))))
+    cuts = [partitions * s // spans for s in range(spans + 1)]
+    return [(cuts[s], cuts[s + 1]) for s in range(spans)]
+
+
 def band_buckets_of(records: Iterable[tuple[int, np.ndarray, np.ndarray, np.ndarray]], params: MinHashParams,
-                    partitions: int, scratch: str, name: str) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+                    partitions: int, scratch: str, name: str,
+                    span: tuple[int, int] | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """One band's LSH buckets of two or more, as ``band_buckets`` finds them (members as document ids,
     ascending within a bucket), from ``records``: per part in order, (first document id, the band's
     columns, groups, the indices of the documents that take part). Yields (partition, sizes, members) for
-    each partition that has any, after sorting it alone in ``scratch``."""
+    each partition of ``span`` (``[first, last)``, all of them by default) that has any, after sorting it
+    alone in ``scratch``."""
     p = params.resolved()
-    spill = _Spill(scratch, name, partitions, _BAND)
+    first, last = span if span is not None else (0, partitions)
+    spill = _Spill(scratch, name, last - first, _BAND)
     for start, cols, groups, live in records:
         rec = np.empty(len(live), dtype=_BAND)
         rec["k"] = band_keys(cols, groups, live, p)
         rec["i"] = start + live
-        spill.add(rec["k"] % np.uint64(partitions), rec)
-    for q in range(partitions):
-        r = spill.take(q)
+        q = (rec["k"] % np.uint64(partitions)).astype(np.int64)
+        if last - first < partitions:
+            mine = (q >= first) & (q < last)
+            rec, q = rec[mine], q[mine]
+        spill.add(q - first, rec)
+    for q in range(first, last):
+        r = spill.take(q - first)
         order = np.argsort(r["k"], kind="stable")  # stable: members stay ascending within a bucket
         keys = r["k"][order]
         starts = np.nonzero(np.r_[True, keys[1:] != keys[:-1]])[0] if len(keys) else np.zeros(0, np.int64)

@@ -97,6 +97,29 @@ def test_partitions_of_the_coordinators_sorts_do_not_change_the_result(corpus, t
     _same_set(tmp_path / "one", tmp_path / "many")
 
 
+def test_bands_cut_into_spans_of_partitions_give_the_same_result(corpus, tmp_path, monkeypatch):
+    """With many workers each band is sorted by several tasks, a run of its key partitions each; the
+    buckets, the kept documents and the shard set are those of one task a band."""
+    from fs3.dataloader import _build, _partitions
+
+    assert _partitions.band_spans(21, 1, 100) == [(0, 1)]  # one partition: nothing to cut
+    assert _partitions.band_spans(21, 40, 2) == [(0, 40)]  # fewer workers than bands: a band a task
+    spans = _partitions.band_spans(21, 40, 100)  # 100 workers: about 200 tasks
+    assert len(spans) == 10 and spans[0][0] == 0 and spans[-1][1] == 40
+    assert all(a[1] == b[0] and a[0] < a[1] for a, b in zip(spans[:-1], spans[1:], strict=True))
+    assert len(_partitions.band_spans(21, 1000, 3200)) == _partitions.MAX_SPANS  # each span reads the band
+
+    one = build_shards([str(corpus)], str(tmp_path / "one"), processes=1, part_size=16 << 10, partition_docs=97)
+    cuts = []
+    monkeypatch.setattr(_build, "band_spans", lambda bands, partitions, width: cuts.append(partitions) or
+                        _partitions.band_spans(bands, partitions, 3 * bands))
+    cut = build_shards([str(corpus)], str(tmp_path / "cut"), processes=1, part_size=16 << 10, partition_docs=97)
+    assert cuts and cuts[0] > 6  # six spans a band, of at least one partition each
+    assert np.array_equal(cut.dedup.keep, one.dedup.keep)
+    assert cut.dedup.clusters == one.dedup.clusters
+    _same_set(tmp_path / "one", tmp_path / "cut")
+
+
 def test_build_workers_are_forks_of_this_process_only_while_no_other_thread_could_hold_a_lock(tmp_path):
     """A fork copies the locks other threads hold (gRPC's, for an fs3 client anywhere in the process; a
     trainer's own): a CI run hung forking build workers from a process with a session client. With such a
