@@ -7,20 +7,21 @@ the last finished stage):
 
 1. ``hash`` (workers, a part a task): every document's content hash and MinHash signature, written
    beside the stage manifest band by band;
-2. ``bands`` (workers, an LSH band, or a run of its key partitions, a task): the band's keys of every document, sorted a partition at a
-   time in the worker; buckets of two or more written beside the stage manifest;
-3. ``shingles`` (workers): the shingle sets of the near-duplicate candidates, which this process finds
-   from the buckets, less the exact duplicates it finds from the hashes (a sort a partition at a time);
-4. ``compare`` (workers, whole components of the candidate graph a task): the candidates judged in
+2. ``exact`` (workers, a run of the hashes' key partitions a task): the exact duplicates, sorted a
+   partition at a time in the worker; removed ids and clusters written beside the stage manifest;
+3. ``bands`` (workers, an LSH band, or a run of its key partitions, a task): the band's keys of every
+   document, sorted a partition at a time in the worker; buckets of two or more written there too;
+4. ``shingles`` (workers): the shingle sets of the near-duplicate candidates, which this process finds
+   from the buckets, less the exact duplicates;
+5. ``compare`` (workers, whole components of the candidate graph a task): the candidates judged in
    input order by exact Jaccard similarity with the documents kept before them (``_dedup``); documents
    that never share a bucket, even through others, never meet there, so components are judged apart;
-5. ``write`` (workers): each part's kept documents tokenized into its own shards
+6. ``write`` (workers): each part's kept documents tokenized into its own shards
    (``shard-PART-K.bin/.idx``);
-6. the manifest, listing the shards in part order.
+7. the manifest, listing the shards in part order.
 
 Workers read inputs and write their outputs themselves, local or on fs3, through local processes or Ray
-(``_engines``); exact duplicates and the components are found here, from files a partition or a file at
-a time; parts depend on the inputs alone, so a build is the same for any number of workers and either
+(``_engines``); the components are found here, from the bucket files a file at a time; parts depend on the inputs alone, so a build is the same for any number of workers and either
 engine. This process keeps numbers per document and per candidate (numpy arrays), never text, shingle
 sets, signatures or buckets.
 """
@@ -42,9 +43,12 @@ from . import _files
 from ._build_tasks import (
     BandTask,
     BuildContext,
+    ExactTask,
     JudgeTask,
     band_file,
     bucket_band,
+    exact_file,
+    find_exact,
     hash_part,
     judge_group,
     part_file,
@@ -61,7 +65,7 @@ from ._partitions import (
     LiveBuckets,
     SpilledGroups,
     band_spans,
-    exact_duplicates_partitioned,
+    merge_exact,
     partitions_for,
 )
 from ._parts import PART_SIZE, Part, plan_parts
@@ -313,10 +317,22 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
         partitions = partitions_for(n, partition_docs)
         spill = Scratch("partitions")  # (removed as the build ends)
         buckets = None
-        if exact_dedup:
-            gone, clusters = exact_duplicates_partitioned(
-                ((starts[k], z["hash"], piece_groups[k][z["piece"]]) for k, z in _each(work, parts, ("hash", "piece"))),
-                partitions, spill.path)
+        numbers = [p.number for p in parts]
+        if exact_dedup:  # in the workers, a run of the hashes' partitions a task
+            if "exact" not in stages.done:
+                spans = band_spans(1, partitions, engine_of_build().width)
+                timed = seconds.get("exact", 0.0)
+                results = run("exact", find_exact, [ExactTask(s, partitions, span, numbers, starts, piece_groups)
+                                                    for s, span in enumerate(spans)])
+                t0 += seconds["exact"] - timed  # (the coordinator's own time is timed apart)
+                stages.finish("exact", len(results))
+            found = []
+            for s in range(stages.done["exact"]):
+                with _files.open_read(exact_file(work, s)) as f:
+                    z = np.load(f)
+                    found.append((z["gone"], (z["sizes"], z["members"])))
+            gone, clusters = merge_exact(found)
+            del found
             keep[gone] = False
             dedup.exact_removed = len(gone)
             dedup.clusters.add("exact", *clusters)
@@ -327,7 +343,6 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
             empties += int((~nonempty).sum())
             keep[starts[k]:starts[k + 1]] &= nonempty
         seconds["dedup"] = time.monotonic() - t0  # (this process's own work; the stages' runs are timed apart)
-        numbers = [p.number for p in parts]
         if params is not None:  # LSH in the workers (band_spans); exact duplicates dropped as read here
             if "bands" not in stages.done:
                 spans = band_spans(params.bands, partitions, engine_of_build().width)

@@ -20,7 +20,7 @@ from ._dedup import DedupResult, NearDedup
 from ._format import ShardInfo, encode_index
 from ._inputs import InputFile
 from ._minhash import EMPTY, Buckets, MinHasher, MinHashParams
-from ._partitions import band_buckets_of
+from ._partitions import band_buckets_of, exact_duplicates_partitioned
 from ._parts import Part, part_documents
 from ._scratch import Scratch
 from ._text import fingerprint, normalize, shingles
@@ -125,6 +125,44 @@ class CandidateSignatures:
                 local = docs[sel] - self.starts[k]
                 out[sel] = np.concatenate([z[f"band_{b}"][local] for b in range(self.params.bands)], axis=1)
         return out
+
+
+@dataclass
+class ExactTask:
+    """The exact duplicates among the documents whose hashes fall in a run of key partitions
+    (``band_spans`` of one band): every part's hashes read, the run's share sorted a partition at a time
+    in the worker's local scratch; the removed ids and the clusters go to ``exact/`` beside the stage
+    manifest, a file a task (``merge_exact`` joins them)."""
+
+    number: int
+    partitions: int
+    span: tuple[int, int]
+    numbers: list[int]                 # part numbers, by part index
+    starts: np.ndarray                 # each part's first document id, then the total
+    piece_groups: list[np.ndarray]     # per part: the dedup group of each of its pieces
+
+    @property
+    def size(self) -> int:
+        return int(self.starts[-1])
+
+
+def exact_file(work: str, number: int) -> str:
+    return _files.join(_files.join(work, "exact"), f"span-{number:05d}.npz")
+
+
+def find_exact(ctx: BuildContext, task: ExactTask) -> dict:
+    """Find the exact duplicates of one run of partitions (``ExactTask``)."""
+    with Scratch("exact") as scratch:
+        def parts():
+            for k, number in enumerate(task.numbers):
+                with _files.open_read(part_file(ctx.work, "hash", number)) as f:
+                    z = np.load(f)
+                    hashes, piece = z["hash"], z["piece"]
+                yield int(task.starts[k]), hashes, task.piece_groups[k][piece]
+
+        gone, (sizes, members) = exact_duplicates_partitioned(parts(), task.partitions, scratch, task.span)
+    save_arrays(exact_file(ctx.work, task.number), gone=gone, sizes=sizes, members=members)
+    return {"span": task.number, "removed": len(gone), "bytes": task.size}
 
 
 @dataclass
@@ -268,4 +306,4 @@ def write_part(ctx: BuildContext, task: tuple[Part, np.ndarray]) -> dict:
             "bytes": part.size}
 
 
-TASKS = {f.__name__: f for f in (hash_part, shingle_part, bucket_band, judge_group, write_part)}
+TASKS = {f.__name__: f for f in (hash_part, find_exact, shingle_part, bucket_band, judge_group, write_part)}

@@ -57,33 +57,44 @@ class _Spill:
 
 
 def exact_duplicates_partitioned(parts: Iterable[tuple[int, np.ndarray, np.ndarray]], partitions: int,
-                                 scratch: str) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+                                 scratch: str, span: tuple[int, int] | None = None
+                                 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """``parts``: (first document id, 16-byte hashes, groups) in order. Returns the ids of the documents that
     are not the first of their (group, hash), ascending, and the clusters of two or more (ids ascending),
-    ordered by their second member, as ``exact_duplicates`` gives them: (sizes, members)."""
-    spill = _Spill(scratch, "exact", partitions, _EXACT)
+    ordered by their second member, as ``exact_duplicates`` gives them: (sizes, members). With ``span``
+    (``[first, last)``), only of the hashes of those partitions: ``merge_exact`` joins spans' results."""
+    first, last = span if span is not None else (0, partitions)
+    spill = _Spill(scratch, "exact", last - first, _EXACT)
     for start, hashes, groups in parts:
         words = np.frombuffer(np.ascontiguousarray(hashes).tobytes(), dtype="<u8").reshape(-1, 2)
         rec = np.empty(len(hashes), dtype=_EXACT)
         rec["h0"], rec["h1"], rec["g"] = words[:, 0], words[:, 1], groups
         rec["i"] = np.arange(start, start + len(hashes))
-        spill.add(rec["h0"] % np.uint64(partitions), rec)
-    removed, sizes_of, members_of = [], [], []
-    for q in range(partitions):
+        q = (rec["h0"] % np.uint64(partitions)).astype(np.int64)
+        if last - first < partitions:
+            mine = (q >= first) & (q < last)
+            rec, q = rec[mine], q[mine]
+        spill.add(q - first, rec)
+    results = []
+    for q in range(last - first):
         r = spill.take(q)
         order = np.lexsort((r["i"], r["h1"], r["h0"], r["g"]))
         r = r[order]
         lead = np.ones(len(r), dtype=bool)
         lead[1:] = (r["g"][1:] != r["g"][:-1]) | (r["h0"][1:] != r["h0"][:-1]) | (r["h1"][1:] != r["h1"][:-1])
-        removed.append(r["i"][~lead])
         starts = np.nonzero(lead)[0]
-        sizes, members = runs_by_second_member(starts, np.diff(np.r_[starts, len(r)]), r["i"])
-        sizes_of.append(sizes)
-        members_of.append(members)
-    gone = np.sort(np.concatenate(removed)) if removed else np.zeros(0, np.int64)
-    sizes = np.concatenate(sizes_of) if sizes_of else np.zeros(0, np.int64)
-    members = np.concatenate(members_of) if members_of else np.zeros(0, np.int64)
-    # the partitions' clusters merged in the order of their second members
+        results.append((r["i"][~lead], runs_by_second_member(starts, np.diff(np.r_[starts, len(r)]), r["i"])))
+    return merge_exact(results)
+
+
+def merge_exact(results: list[tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]]
+                ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """The removed ids and clusters of several partitions' (or spans') ``exact_duplicates_partitioned``
+    as one: ids ascending, clusters in the order of their second members."""
+    empty = np.zeros(0, np.int64)
+    gone = np.sort(np.concatenate([g for g, _ in results])) if results else empty
+    sizes = np.concatenate([c[0] for _, c in results]) if results else empty
+    members = np.concatenate([c[1] for _, c in results]) if results else empty
     offsets = np.r_[0, np.cumsum(sizes)]
     return gone, runs_by_second_member(offsets[:-1], sizes, members)
 

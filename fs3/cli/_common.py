@@ -279,8 +279,8 @@ class ProgressBars:
         from tqdm import tqdm
         bar = self.bars.get(stage)
         if bar is None:
-            label = {"hash": "hashing", "bands": "LSH bands", "shingles": "shingling", "tokenize": "tokenizing",
-                     "compare": "comparing"}.get(stage, stage)
+            label = {"hash": "hashing", "exact": "exact duplicates", "bands": "LSH bands", "shingles": "shingling",
+                     "tokenize": "tokenizing", "compare": "comparing"}.get(stage, stage)
             if stage in BYTE_STAGES:  # input bytes: the rate in MB/s, and an ETA
                 bar = self.bars[stage] = tqdm(total=total, desc=label, unit="B", unit_scale=True,
                                               unit_divisor=1024, leave=True)

@@ -157,7 +157,7 @@ def _build_cmd(corpus, out, *extra):
             "--part-size", "16K", "--no-progress", "--json", *extra]
 
 
-STAGES = ["hash", "bands", "shingles", "compare", "write"]
+STAGES = ["hash", "exact", "bands", "shingles", "compare", "write"]
 
 
 @pytest.mark.parametrize("stage", STAGES)
