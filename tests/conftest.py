@@ -29,7 +29,7 @@ while os.getppid() == parent:
 
 
 def pytest_addoption(parser):
-    parser.addoption("--time-budget", type=float, default=60.0, metavar="MINUTES",
+    parser.addoption("--time-budget", type=float, default=75.0, metavar="MINUTES",
                      help="stop the session (with its report) once it has run this long; 0: no limit")
     parser.addoption(
         "--cpu-hogs", type=int, default=0, metavar="N",
