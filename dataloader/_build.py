@@ -21,8 +21,8 @@ the last finished stage):
 7. the manifest, listing the shards in part order.
 
 Workers read inputs and write their outputs themselves, local or on fs3, through local processes or Ray
-(``_engines``); the components are found here, from the bucket files a file at a time; parts depend on the inputs alone, so a build is the same for any number of workers and either
-engine. This process keeps numbers per document and per candidate (numpy arrays), never text, shingle
+(``_engines``); the components are found here, from the bucket files a file at a time; parts depend
+on the inputs alone, so a build is the same for any number of workers and either engine. This process keeps numbers per document and per candidate (numpy arrays), never text, shingle
 sets, signatures or buckets.
 """
 
@@ -64,8 +64,8 @@ from ._partitions import (
     PARTITION_DOCS,
     LiveBuckets,
     SpilledGroups,
-    band_spans,
     merge_exact,
+    partition_spans,
     partitions_for,
 )
 from ._parts import PART_SIZE, Part, plan_parts
@@ -320,7 +320,7 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
         numbers = [p.number for p in parts]
         if exact_dedup:  # in the workers, a run of the hashes' partitions a task
             if "exact" not in stages.done:
-                spans = band_spans(1, partitions, engine_of_build().width)
+                spans = partition_spans(1, partitions, engine_of_build().width)
                 timed = seconds.get("exact", 0.0)
                 results = run("exact", find_exact, [ExactTask(s, partitions, span, numbers, starts, piece_groups)
                                                     for s, span in enumerate(spans)])
@@ -343,9 +343,9 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
             empties += int((~nonempty).sum())
             keep[starts[k]:starts[k + 1]] &= nonempty
         seconds["dedup"] = time.monotonic() - t0  # (this process's own work; the stages' runs are timed apart)
-        if params is not None:  # LSH in the workers (band_spans); exact duplicates dropped as read here
+        if params is not None:  # LSH in the workers; exact duplicates dropped as read here
             if "bands" not in stages.done:
-                spans = band_spans(params.bands, partitions, engine_of_build().width)
+                spans = partition_spans(params.bands, partitions, engine_of_build().width)
                 results = run("bands", bucket_band, [BandTask(b, partitions, numbers, starts, piece_groups, span)
                                                      for b in range(params.bands) for span in spans])
                 stages.finish("bands", [[r["band"], r["partitions"]] for r in results])

@@ -130,7 +130,7 @@ class CandidateSignatures:
 @dataclass
 class ExactTask:
     """The exact duplicates among the documents whose hashes fall in a run of key partitions
-    (``band_spans`` of one band): every part's hashes read, the run's share sorted a partition at a time
+    (``partition_spans``): every part's hashes read, the run's share sorted a partition at a time
     in the worker's local scratch; the removed ids and the clusters go to ``exact/`` beside the stage
     manifest, a file a task (``merge_exact`` joins them)."""
 
@@ -167,9 +167,9 @@ def find_exact(ctx: BuildContext, task: ExactTask) -> dict:
 
 @dataclass
 class BandTask:
-    """One LSH band over the whole corpus (or a run of its key partitions: ``band_spans``): its keys from every part's hash file, sorted a partition at a
-    time in the worker's local scratch space; the buckets of two or more go to ``bands/`` beside the stage
-    manifest, a file a partition. Every document with shingles takes part (the coordinator drops exact
+    """One LSH band over the whole corpus, or a run of its key partitions (``partition_spans``): its keys
+    from every part's hash file, sorted a partition at a time in the worker's local scratch space; the
+    buckets of two or more go to ``bands/`` beside the stage manifest, a file a partition. Every document with shingles takes part (the coordinator drops exact
     duplicates from the buckets as it reads them: the same buckets as banding only the live ones)."""
 
     band: int

@@ -18,7 +18,7 @@ from ._dedup import candidate_components, group_components, runs_by_second_membe
 from ._minhash import Buckets, MinHashParams, band_keys
 
 PARTITION_DOCS = 1 << 20  # documents a partition holds, about (32 MB of exact records, 16 MB a band's)
-MAX_SPANS = 16  # band tasks a band at most: each reads all of the band's columns
+MAX_SPANS = 16  # tasks a sort (a band, the exact duplicates) at most: each reads all of its columns
 
 _EXACT = np.dtype([("h0", "<u8"), ("h1", "<u8"), ("g", "<i8"), ("i", "<i8")])
 _BAND = np.dtype([("k", "<u8"), ("i", "<i8")])
@@ -30,13 +30,29 @@ def partitions_for(documents: int, per_partition: int = PARTITION_DOCS) -> int:
 
 
 class _Spill:
-    """Records appended to one file per partition."""
+    """Records appended to one file per partition: of ``partitions`` (by key), those of ``span``
+    (``[first, last)``, all by default)."""
 
-    def __init__(self, scratch: str, name: str, partitions: int, dtype: np.dtype):
-        self.paths = [os.path.join(scratch, f"{name}-{q:05d}") for q in range(partitions)]
+    def __init__(self, scratch: str, name: str, partitions: int, dtype: np.dtype,
+                 span: tuple[int, int] | None = None):
+        self.count = partitions
+        self.first, self.last = span if span is not None else (0, partitions)
+        self.paths = [os.path.join(scratch, f"{name}-{q:05d}") for q in range(self.first, self.last)]
         self.dtype = dtype
         for path in self.paths:
             open(path, "wb").close()
+
+    @property
+    def partitions(self) -> range:
+        return range(self.first, self.last)
+
+    def add_keyed(self, keys: np.ndarray, records: np.ndarray) -> None:
+        """Add the records whose key (``keys``, one a record) falls in the span's partitions."""
+        q = (keys % np.uint64(self.count)).astype(np.int64)
+        if len(self.paths) < self.count:
+            mine = (q >= self.first) & (q < self.last)
+            records, q = records[mine], q[mine]
+        self.add(q, records)
 
     def add(self, partition: np.ndarray, records: np.ndarray) -> None:
         if len(self.paths) == 1:
@@ -44,15 +60,16 @@ class _Spill:
                 records.tofile(f)
             return
         order = np.argsort(partition, kind="stable")  # (ids stay ascending within a partition)
-        bounds = np.searchsorted(partition[order], np.arange(len(self.paths) + 1))
-        for q, path in enumerate(self.paths):
-            if bounds[q + 1] > bounds[q]:
+        bounds = np.searchsorted(partition[order], np.arange(self.first, self.last + 1))
+        for j, path in enumerate(self.paths):
+            if bounds[j + 1] > bounds[j]:
                 with open(path, "ab") as f:
-                    records[order[bounds[q]:bounds[q + 1]]].tofile(f)
+                    records[order[bounds[j]:bounds[j + 1]]].tofile(f)
 
     def take(self, q: int) -> np.ndarray:
-        out = np.fromfile(self.paths[q], dtype=self.dtype)
-        os.unlink(self.paths[q])
+        path = self.paths[q - self.first]
+        out = np.fromfile(path, dtype=self.dtype)
+        os.unlink(path)
         return out
 
 
@@ -63,20 +80,15 @@ def exact_duplicates_partitioned(parts: Iterable[tuple[int, np.ndarray, np.ndarr
     are not the first of their (group, hash), ascending, and the clusters of two or more (ids ascending),
     ordered by their second member, as ``exact_duplicates`` gives them: (sizes, members). With ``span``
     (``[first, last)``), only of the hashes of those partitions: ``merge_exact`` joins spans' results."""
-    first, last = span if span is not None else (0, partitions)
-    spill = _Spill(scratch, "exact", last - first, _EXACT)
+    spill = _Spill(scratch, "exact", partitions, _EXACT, span)
     for start, hashes, groups in parts:
         words = np.frombuffer(np.ascontiguousarray(hashes).tobytes(), dtype="<u8").reshape(-1, 2)
         rec = np.empty(len(hashes), dtype=_EXACT)
         rec["h0"], rec["h1"], rec["g"] = words[:, 0], words[:, 1], groups
         rec["i"] = np.arange(start, start + len(hashes))
-        q = (rec["h0"] % np.uint64(partitions)).astype(np.int64)
-        if last - first < partitions:
-            mine = (q >= first) & (q < last)
-            rec, q = rec[mine], q[mine]
-        spill.add(q - first, rec)
+        spill.add_keyed(rec["h0"], rec)
     results = []
-    for q in range(last - first):
+    for q in spill.partitions:
         r = spill.take(q)
         order = np.lexsort((r["i"], r["h1"], r["h0"], r["g"]))
         r = r[order]
@@ -99,13 +111,13 @@ def merge_exact(results: list[tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]]
     return gone, runs_by_second_member(offsets[:-1], sizes, members)
 
 
-def band_spans(bands: int, partitions: int, width: int) -> list[tuple[int, int]]:
-    """How each band's partitions are cut among tasks, as runs of whole partitions ``[first, last)``:
-    about two tasks a worker in all, however few the bands are next to the workers (21 bands would
-    leave most of a large cluster idle), and at most ``MAX_SPANS`` a band. Each task of a band reads
-    the band's columns of every part and keeps its partitions' share: more tasks, more reading, the same
-    buckets."""
-    spans = min(partitions, MAX_SPANS, max(1, -(-2 * width // max(1, bands))))
+def partition_spans(ways: int, partitions: int, width: int) -> list[tuple[int, int]]:
+    """How the key partitions of each of ``ways`` sorts (the LSH bands; 1 for the exact duplicates) are
+    cut among tasks, as runs of whole partitions ``[first, last)``: about two tasks a worker in all,
+    however few the sorts are next to the workers (21 bands would leave most of a large cluster idle),
+    and at most ``MAX_SPANS`` a sort. Each task reads the sort's columns of every part and keeps its
+    partitions' share: more tasks, more reading, the same result."""
+    spans = min(partitions, MAX_SPANS, max(1, -(-2 * width // max(1, ways))))
     cuts = [partitions * s // spans for s in range(spans + 1)]
     return [(cuts[s], cuts[s + 1]) for s in range(spans)]
 
@@ -119,19 +131,14 @@ def band_buckets_of(records: Iterable[tuple[int, np.ndarray, np.ndarray, np.ndar
     each partition of ``span`` (``[first, last)``, all of them by default) that has any, after sorting it
     alone in ``scratch``."""
     p = params.resolved()
-    first, last = span if span is not None else (0, partitions)
-    spill = _Spill(scratch, name, last - first, _BAND)
+    spill = _Spill(scratch, name, partitions, _BAND, span)
     for start, cols, groups, live in records:
         rec = np.empty(len(live), dtype=_BAND)
         rec["k"] = band_keys(cols, groups, live, p)
         rec["i"] = start + live
-        q = (rec["k"] % np.uint64(partitions)).astype(np.int64)
-        if last - first < partitions:
-            mine = (q >= first) & (q < last)
-            rec, q = rec[mine], q[mine]
-        spill.add(q - first, rec)
-    for q in range(first, last):
-        r = spill.take(q - first)
+        spill.add_keyed(rec["k"], rec)
+    for q in spill.partitions:
+        r = spill.take(q)
         order = np.argsort(r["k"], kind="stable")  # stable: members stay ascending within a bucket
         keys = r["k"][order]
         starts = np.nonzero(np.r_[True, keys[1:] != keys[:-1]])[0] if len(keys) else np.zeros(0, np.int64)

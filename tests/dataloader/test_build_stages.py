@@ -102,17 +102,17 @@ def test_bands_cut_into_spans_of_partitions_give_the_same_result(corpus, tmp_pat
     buckets, the kept documents and the shard set are those of one task a band."""
     from fs3.dataloader import _build, _partitions
 
-    assert _partitions.band_spans(21, 1, 100) == [(0, 1)]  # one partition: nothing to cut
-    assert _partitions.band_spans(21, 40, 2) == [(0, 40)]  # fewer workers than bands: a band a task
-    spans = _partitions.band_spans(21, 40, 100)  # 100 workers: about 200 tasks
+    assert _partitions.partition_spans(21, 1, 100) == [(0, 1)]  # one partition: nothing to cut
+    assert _partitions.partition_spans(21, 40, 2) == [(0, 40)]  # fewer workers than bands: a band a task
+    spans = _partitions.partition_spans(21, 40, 100)  # 100 workers: about 200 tasks
     assert len(spans) == 10 and spans[0][0] == 0 and spans[-1][1] == 40
     assert all(a[1] == b[0] and a[0] < a[1] for a, b in zip(spans[:-1], spans[1:], strict=True))
-    assert len(_partitions.band_spans(21, 1000, 3200)) == _partitions.MAX_SPANS  # each span reads the band
+    assert len(_partitions.partition_spans(21, 1000, 3200)) == _partitions.MAX_SPANS  # each span reads the band
 
     one = build_shards([str(corpus)], str(tmp_path / "one"), processes=1, part_size=16 << 10, partition_docs=97)
     cuts = []
-    monkeypatch.setattr(_build, "band_spans", lambda bands, partitions, width: cuts.append(partitions) or
-                        _partitions.band_spans(bands, partitions, 3 * bands))
+    monkeypatch.setattr(_build, "partition_spans", lambda bands, partitions, width: cuts.append(partitions) or
+                        _partitions.partition_spans(bands, partitions, 3 * bands))
     cut = build_shards([str(corpus)], str(tmp_path / "cut"), processes=1, part_size=16 << 10, partition_docs=97)
     assert cuts and cuts[0] > 6  # six spans a band, of at least one partition each
     assert np.array_equal(cut.dedup.keep, one.dedup.keep)
