@@ -6,20 +6,17 @@ from __future__ import annotations
 from fs3._errors import InvalidArgument
 
 from ._dataset import TokenDataset, torch
-from ._forkserver import forkserver_context
+from ._forkserver import LOADER_PRELOAD, forkserver_context
 from ._handover import Slot
 
 _Base = torch.utils.data.DataLoader if torch is not None else object
-
-
-PRELOADED = ("torch", "fs3.dataloader")
 
 
 def _preload_forkserver() -> None:
     """Have the fork server import torch and the loader once, so each worker it forks starts with them
     instead of importing them again (about a second each), and start it now: it imports them while the
     trainer builds its model, not when the first epoch begins."""
-    forkserver_context(*PRELOADED)
+    forkserver_context(*LOADER_PRELOAD)
 
 
 class TokenLoader(_Base):

@@ -354,6 +354,52 @@ if __name__ == "__main__":
 """.replace("SEQ_LEN", str(SEQ)).replace("BATCH_SIZE", str(BATCH))
 
 
+_BUILD_FIRST = """
+import sys, threading
+from multiprocessing import forkserver
+import numpy as np
+import torch
+from fs3.dataloader import TokenDataset, TokenLoader
+from fs3.dataloader._engines import LocalEngine
+
+def torch_mapped(pid):
+    with open(f"/proc/{pid}/maps") as f:
+        return "libtorch" in f.read()
+
+if __name__ == "__main__":
+    url = sys.argv[1]
+    stop = threading.Event()
+    trainer_thread = threading.Thread(target=stop.wait, daemon=True)  # the build's workers: from a fork server
+    trainer_thread.start()
+    engine = LocalEngine(None, 2)
+    assert engine.pool._ctx.get_start_method() == "forkserver"
+    engine.close()
+    server = forkserver._forkserver._forkserver_pid
+    assert "torch" in forkserver._forkserver._preload_modules, forkserver._forkserver._preload_modules
+    ds = lambda: TokenDataset(url, seq_len=SEQ_LEN, batch_size=BATCH_SIZE, seed=3, shuffle_block=8)
+    loader = TokenLoader(ds(), num_workers=2)
+    assert forkserver._forkserver._forkserver_pid == server, "one fork server a process"
+    got = np.concatenate([np.asarray(b).reshape(-1) for b in loader])
+    want = np.concatenate([np.asarray(b).reshape(-1) for b in ds()])
+    assert got.tolist() == want.tolist(), "the workers read something else"
+    assert torch_mapped(server), "the build's fork server did not preload torch"
+    stop.set()
+    trainer_thread.join()
+    print("preloaded")
+""".replace("SEQ_LEN", str(SEQ)).replace("BATCH_SIZE", str(BATCH))
+
+
+def test_a_fork_server_a_shard_build_started_preloads_torch_for_a_later_loader(counting_shards, tmp_path):
+    # a process has one fork server and its preload list is fixed when it starts: a build in a trainer
+    # (torch imported) that started it must not leave a later TokenLoader's workers importing torch
+    script = tmp_path / "build_first.py"
+    script.write_text(_BUILD_FIRST)
+    done = subprocess.run([sys.executable, str(script), counting_shards()], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "preloaded" in done.stdout
+
+
 def test_token_loader_starts_a_fork_server_that_preloads_torch(counting_shards, tmp_path):
     # each worker otherwise imports torch again (about a second) at every start; with the fork server
     # started with the loader and torch loaded in it once, a worker starts in milliseconds
