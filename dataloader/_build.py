@@ -228,8 +228,9 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
     directories, local or on fs3). Returns what was kept and removed; ``dry_run`` writes nothing.
     ``engine``: ``local`` (``processes`` worker processes) or ``ray`` (the cluster at ``ray_address``, or
     one started here with ``processes`` CPUs). ``part_size``: input bytes a task takes; ``partition_docs``:
-    documents this process sorts at a time (its memory, past a few bytes per document and per candidate,
-    is bounded by it and by the largest group of similar documents, not by the corpus). A build of the
+    documents this process sorts at a time, and candidates it hands to a judgement task at most (its
+    memory, past a few bytes per document and per candidate, is bounded by it and by the largest group of
+    similar documents, not by the corpus). A build of the
     same inputs with the same settings that was stopped goes on from its last finished stage."""
     inputs = [inputs] if isinstance(inputs, str) else list(inputs)
     if not inputs:
@@ -354,10 +355,11 @@ def build_shards(inputs: list[str] | str, out: str | None, *, text_field: str = 
         # 2. shingles of the candidates, 3. their judgement in input order, whole components of the
         # candidate graph (documents that share a bucket, transitively) a task
         if buckets is not None:
-            # groups of about JUDGE_CANDIDATES, and at least two a worker when there are few candidates
+            # groups of about JUDGE_CANDIDATES (or partition_docs: a group's task is in this process's
+            # memory as it is handed out), and at least two a worker when there are few candidates
             t0 = time.monotonic()
             groups = SpilledGroups(buckets, lambda candidates: max(1, min(
-                JUDGE_CANDIDATES, -(-candidates // (2 * processes)))), spill.path)
+                JUDGE_CANDIDATES, partition_docs, -(-candidates // (2 * processes)))), spill.path)
             cand = groups.candidates
             seconds["dedup"] += time.monotonic() - t0
             bounds = np.searchsorted(cand, starts)

@@ -486,8 +486,9 @@ def bench_checkpoint(total, tensors, rounds, fs3_dir, baseline_dir, as_json):
               "is also built with 1, for the speed-up).")
 @click.option("--dir", "work_dir", type=click.Path(path_type=Path), default=None,
               help="Local directory for the corpora and shards (default: a temporary one, removed after).")
-@click.option("--partition-docs", default=None, type=int, help="Documents the coordinator sorts at a time "
-              "(default: the build's, 1Mi); a smaller one shows its memory bounded at small corpora.")
+@click.option("--partition-docs", default=None, type=int, help="Documents the coordinator sorts, and candidates "
+              "it hands to a task, at a time (default: the build's, 1Mi and 256Ki); a smaller one shows its "
+              "memory bounded at small corpora.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def bench_build(total, processes, work_dir, partition_docs, as_json):
     """fs3 shards build on generated JSONL corpora (random words, exact and near duplicates planted) of

@@ -84,13 +84,24 @@ def test_parts_and_processes_do_not_change_what_is_kept_or_written(corpus, tmp_p
     _same_set(tmp_path / "cut", tmp_path / "again")
 
 
-def test_partitions_of_the_coordinators_sorts_do_not_change_the_result(corpus, tmp_path):
-    from fs3.dataloader import _partitions
+def test_partitions_of_the_coordinators_sorts_do_not_change_the_result(corpus, tmp_path, monkeypatch):
+    from fs3.dataloader import _build, _partitions
 
+    groups = []  # (judgement tasks, candidates of the largest) of each build
+
+    class Recorded(_partitions.SpilledGroups):
+        def __init__(self, *args):
+            super().__init__(*args)
+            groups.append((len(self), int(np.bincount(self.group).max())))
+
+    monkeypatch.setattr(_build, "SpilledGroups", Recorded)
     one = build_shards([str(corpus)], str(tmp_path / "one"), processes=1, part_size=16 << 10)
     assert _partitions.partitions_for(len(one.names)) == 1
     assert _partitions.partitions_for(len(one.names), 97) > 10  # a few dozen partitions
     many = build_shards([str(corpus)], str(tmp_path / "many"), processes=1, part_size=16 << 10, partition_docs=97)
+    # the coordinator hands out judgement tasks of at most about partition_docs candidates
+    (tasks_one, largest_one), (tasks_many, largest_many) = groups
+    assert largest_one > 97 and tasks_many > tasks_one and largest_many < largest_one
     assert np.array_equal(many.dedup.keep, one.dedup.keep)
     assert many.dedup.clusters == one.dedup.clusters
     assert many.dedup.stats(len(many.names)) == one.dedup.stats(len(one.names))
