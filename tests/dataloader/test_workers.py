@@ -323,8 +323,8 @@ def test_uniform_shuffle_reads_whole_samples_in_one_batch_per_round(fs3_set):
 
 # -- worker start -------------------------------------------------------------------------------------
 
-_PRELOAD = """
-import multiprocessing, os, sys
+_FRESH = """
+import sys, threading
 from multiprocessing import forkserver
 import numpy as np
 from fs3.dataloader import TokenDataset, TokenLoader
@@ -336,6 +336,13 @@ def torch_mapped(pid):
     with open(f"/proc/{pid}/maps") as f:
         return "libtorch" in f.read()
 
+def check_batches(loader, url):
+    got = np.concatenate([np.asarray(b).reshape(-1) for b in loader])
+    want = np.concatenate([np.asarray(b).reshape(-1) for b in ds(url)])
+    assert got.tolist() == want.tolist(), "the workers read something else"
+""".replace("SEQ_LEN", str(SEQ)).replace("BATCH_SIZE", str(BATCH))
+
+_PRELOAD = _FRESH + """
 if __name__ == "__main__":
     url = sys.argv[1]
     TokenLoader(ds(url), num_workers=1, multiprocessing_context="spawn")  # the caller's choice ...
@@ -345,26 +352,15 @@ if __name__ == "__main__":
     server = forkserver._forkserver._forkserver_pid
     assert server is not None, "the fork server was not started with the loader"
     assert forkserver._forkserver._preload_modules == ["__main__", "torch", "fs3.dataloader"]
-    got = np.concatenate([np.asarray(b).reshape(-1) for b in loader])
-    want = np.concatenate([np.asarray(b).reshape(-1) for b in ds(url)])
-    assert got.tolist() == want.tolist(), "the workers read something else"
+    check_batches(loader, url)
     # the workers were forked from a server that had torch loaded: none imported it again
     assert torch_mapped(server), "the fork server did not preload torch"
     print("preloaded")
-""".replace("SEQ_LEN", str(SEQ)).replace("BATCH_SIZE", str(BATCH))
+"""
 
-
-_BUILD_FIRST = """
-import sys, threading
-from multiprocessing import forkserver
-import numpy as np
+_BUILD_FIRST = _FRESH + """
 import torch
-from fs3.dataloader import TokenDataset, TokenLoader
 from fs3.dataloader._engines import LocalEngine
-
-def torch_mapped(pid):
-    with open(f"/proc/{pid}/maps") as f:
-        return "libtorch" in f.read()
 
 if __name__ == "__main__":
     url = sys.argv[1]
@@ -376,36 +372,32 @@ if __name__ == "__main__":
     engine.close()
     server = forkserver._forkserver._forkserver_pid
     assert "torch" in forkserver._forkserver._preload_modules, forkserver._forkserver._preload_modules
-    ds = lambda: TokenDataset(url, seq_len=SEQ_LEN, batch_size=BATCH_SIZE, seed=3, shuffle_block=8)
-    loader = TokenLoader(ds(), num_workers=2)
+    loader = TokenLoader(ds(url), num_workers=2)
     assert forkserver._forkserver._forkserver_pid == server, "one fork server a process"
-    got = np.concatenate([np.asarray(b).reshape(-1) for b in loader])
-    want = np.concatenate([np.asarray(b).reshape(-1) for b in ds()])
-    assert got.tolist() == want.tolist(), "the workers read something else"
+    check_batches(loader, url)
     assert torch_mapped(server), "the build's fork server did not preload torch"
     stop.set()
     trainer_thread.join()
     print("preloaded")
-""".replace("SEQ_LEN", str(SEQ)).replace("BATCH_SIZE", str(BATCH))
+"""
+
+
+def _run_fresh(tmp_path, script: str, url: str) -> None:
+    """Run ``script`` in a fresh interpreter (a fork server of its own) on the shard set ``url``."""
+    path = tmp_path / "fresh.py"
+    path.write_text(script)
+    done = subprocess.run([sys.executable, str(path), url], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "preloaded" in done.stdout
 
 
 def test_a_fork_server_a_shard_build_started_preloads_torch_for_a_later_loader(counting_shards, tmp_path):
     # a process has one fork server and its preload list is fixed when it starts: a build in a trainer
     # (torch imported) that started it must not leave a later TokenLoader's workers importing torch
-    script = tmp_path / "build_first.py"
-    script.write_text(_BUILD_FIRST)
-    done = subprocess.run([sys.executable, str(script), counting_shards()], capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "preloaded" in done.stdout
+    _run_fresh(tmp_path, _BUILD_FIRST, counting_shards())
 
 
 def test_token_loader_starts_a_fork_server_that_preloads_torch(counting_shards, tmp_path):
     # each worker otherwise imports torch again (about a second) at every start; with the fork server
     # started with the loader and torch loaded in it once, a worker starts in milliseconds
-    script = tmp_path / "preload.py"
-    script.write_text(_PRELOAD)
-    done = subprocess.run([sys.executable, str(script), counting_shards()], capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "preloaded" in done.stdout
+    _run_fresh(tmp_path, _PRELOAD, counting_shards())
